@@ -1,0 +1,127 @@
+//! Layering: defaults (in the structs) → TOML file → `TRUSTDESK_*` env → `*_FILE` secret files.
+
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+
+use super::Config;
+
+/// Environment variables are `TRUSTDESK_<SECTION>__<KEY>`, e.g. `TRUSTDESK_LDAP__BASE_DN`.
+pub const ENV_PREFIX: &str = "TRUSTDESK_";
+
+/// The keys that hold secrets. Each may instead come from a file named by
+/// `TRUSTDESK_<KEY>_FILE` (Docker and Kubernetes secrets); the file wins over everything.
+/// Listed by hand because `ldap.ca_file` also ends in `_file` and is not a secret.
+const SECRET_KEYS: &[&str] = &["database_url", "ldap.bind_password", "oidc.client_secret"];
+
+/// A configuration problem, phrased as one line that names the key or file at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("config file {path}: {reason}")]
+    File { path: PathBuf, reason: String },
+    #[error("{0}")]
+    Parse(String),
+    #[error("{env}: cannot read secret file {path}: {reason}")]
+    SecretFile {
+        env: String,
+        path: PathBuf,
+        reason: String,
+    },
+    #[error("{key}: {reason}")]
+    Invalid { key: String, reason: String },
+}
+
+impl ConfigError {
+    pub(crate) fn invalid(key: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self::Invalid {
+            key: key.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+pub(super) fn env_name(key: &str) -> String {
+    format!(
+        "{ENV_PREFIX}{}",
+        key.replace('.', "__").to_ascii_uppercase()
+    )
+}
+
+impl Config {
+    /// Load from an optional TOML file and the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_with(file, |name| std::env::var(name).ok())
+    }
+
+    /// Like [`Config::load`], with the `*_FILE` variables looked up through `getenv`
+    /// (the `TRUSTDESK_*` layer itself always reads the process environment).
+    pub fn load_with(
+        file: Option<&Path>,
+        getenv: impl Fn(&str) -> Option<String>,
+    ) -> Result<Self, ConfigError> {
+        let mut figment = Figment::new();
+        if let Some(path) = file {
+            // Read it ourselves so a missing or unreadable file is its own clear error.
+            let text = std::fs::read_to_string(path).map_err(|e| ConfigError::File {
+                path: path.to_owned(),
+                reason: e.to_string(),
+            })?;
+            figment = figment.merge(Toml::string(&text));
+        }
+        let secret_file_vars: Vec<String> = SECRET_KEYS
+            .iter()
+            .map(|k| format!("{}_FILE", env_name(k)))
+            .collect();
+        let skip: Vec<String> = secret_file_vars
+            .iter()
+            .map(|v| v.trim_start_matches(ENV_PREFIX).to_ascii_lowercase())
+            .chain(["config".to_string()])
+            .collect();
+        figment = figment.merge(
+            Env::prefixed(ENV_PREFIX)
+                .filter(move |k| !skip.iter().any(|s| k.as_str().eq_ignore_ascii_case(s)))
+                .split("__"),
+        );
+        for (key, var) in SECRET_KEYS.iter().zip(&secret_file_vars) {
+            if let Some(path) = getenv(var) {
+                let path = PathBuf::from(path);
+                let value =
+                    std::fs::read_to_string(&path).map_err(|e| ConfigError::SecretFile {
+                        env: var.clone(),
+                        path: path.clone(),
+                        reason: e.to_string(),
+                    })?;
+                let value = value.trim_end_matches(['\r', '\n']).to_string();
+                figment = figment.merge(Serialized::default(key, value));
+            }
+        }
+        figment
+            .extract::<Config>()
+            .map_err(|e| ConfigError::Parse(one_line(&e)))
+    }
+}
+
+/// figment reports one error per line with the source; keep the first, on one line, and
+/// make sure no configured value (which may be a secret) is echoed.
+fn one_line(err: &figment::Error) -> String {
+    let mut msg = err.kind.to_string();
+    // `invalid type: found string "hunter2", expected …` would echo a value: drop it.
+    if let figment::error::Kind::InvalidType(_, expected) = &err.kind {
+        msg = format!("invalid type, expected {expected}");
+    }
+    if let figment::error::Kind::InvalidValue(_, expected) = &err.kind {
+        msg = format!("invalid value, expected {expected}");
+    }
+    let key = err.path.join(".");
+    let origin = err
+        .metadata
+        .as_ref()
+        .map(|m| format!(" (from {})", m.name))
+        .unwrap_or_default();
+    if key.is_empty() {
+        format!("{msg}{origin}")
+    } else {
+        format!("{key}: {msg}{origin}")
+    }
+}

@@ -1,0 +1,184 @@
+//! Configuration: serialized defaults → TOML file → `TRUSTDESK_*` environment → `*_FILE` secrets.
+//!
+//! Every struct denies unknown keys, so a typo is an error that names the key. Secrets are
+//! [`SecretString`]s: their `Debug` output is redacted and they are never serialized back out.
+//! [`Config::load`] only parses; [`Config::validate`] checks what can be checked without the
+//! network (URLs, CA file, required secrets, role names) and names the offending key.
+
+mod load;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use secrecy::SecretString;
+use serde::Deserialize;
+
+pub use load::{ConfigError, ENV_PREFIX};
+
+/// The whole portal configuration.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Socket address the HTTP server binds.
+    #[serde(default = "defaults::listen")]
+    pub listen: SocketAddr,
+    /// The URL users reach the portal at (scheme decides HSTS and Secure cookies).
+    #[serde(default = "defaults::public_url")]
+    pub public_url: String,
+    /// Where the embedded database, the token signing key and other state live.
+    #[serde(default = "defaults::data_dir")]
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; default: `sqlite://<data_dir>/trustdesk.db`.
+    #[serde(default)]
+    pub database_url: Option<SecretString>,
+    #[serde(default)]
+    pub log: LogConfig,
+    pub ldap: LdapConfig,
+    pub oidc: OidcConfig,
+    /// Role name → which OIDC groups grant it, and what it may do.
+    #[serde(default)]
+    pub roles: BTreeMap<String, RoleConfig>,
+    #[serde(default)]
+    pub diagnosis: DiagnosisConfig,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {
+    /// `text` (default) or `json` (one JSON object per line, for collectors).
+    #[serde(default = "defaults::log_format")]
+    pub format: LogFormat,
+    /// An `EnvFilter` directive; `RUST_LOG` overrides it.
+    #[serde(default = "defaults::log_filter")]
+    pub filter: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: defaults::log_format(),
+            filter: defaults::log_filter(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+/// The directory connection. Only LDAPS, or `ldap://` with StartTLS, is ever used.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LdapConfig {
+    /// Domain controllers, tried in this order.
+    pub urls: Vec<String>,
+    /// Required for `ldap://` URLs: upgrade with StartTLS before binding.
+    #[serde(default)]
+    pub starttls: bool,
+    /// The naming context searched, e.g. `DC=corp,DC=example,DC=com`.
+    pub base_dn: String,
+    /// The service account (a DN or a UPN).
+    pub bind_dn: String,
+    pub bind_password: Option<SecretString>,
+    /// PEM file with the CA(s) that sign the DC certificates; default: the system roots.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    #[serde(default = "defaults::connect_timeout_secs")]
+    pub connect_timeout_secs: u64,
+    #[serde(default = "defaults::op_timeout_secs")]
+    pub op_timeout_secs: u64,
+    /// OUs (DNs) whose objects are refused to everyone, whatever the role.
+    #[serde(default)]
+    pub protected_ous: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcConfig {
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: Option<SecretString>,
+    /// The ID-token claim that carries the user's groups.
+    #[serde(default = "defaults::groups_claim")]
+    pub groups_claim: String,
+}
+
+/// One role: the groups that grant it, its actions and its OU scopes.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RoleConfig {
+    pub groups: Vec<String>,
+    #[serde(default)]
+    pub actions: Vec<String>,
+    /// OU subtrees (DNs) this role may act in; empty means none.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DiagnosisConfig {
+    /// The clients' machine-password rotation period (Group Policy `MaximumPasswordAge`).
+    #[serde(default = "defaults::rotation_window_days")]
+    pub rotation_window_days: u32,
+}
+
+impl Default for DiagnosisConfig {
+    fn default() -> Self {
+        Self {
+            rotation_window_days: defaults::rotation_window_days(),
+        }
+    }
+}
+
+/// The actions a role may be granted (design.md, "Roles").
+pub const ACTIONS: &[&str] = &[
+    "lookup",
+    "diagnose",
+    "mint_token",
+    "revoke_token",
+    "reset_account",
+    "view_audit",
+    "export_audit",
+    "view_policy",
+];
+
+mod defaults {
+    use std::net::SocketAddr;
+    use std::path::PathBuf;
+
+    use super::LogFormat;
+
+    pub fn listen() -> SocketAddr {
+        SocketAddr::from(([127, 0, 0, 1], 8080))
+    }
+    pub fn public_url() -> String {
+        "http://127.0.0.1:8080".into()
+    }
+    pub fn data_dir() -> PathBuf {
+        PathBuf::from("data")
+    }
+    pub fn log_format() -> LogFormat {
+        LogFormat::Text
+    }
+    pub fn log_filter() -> String {
+        "info".into()
+    }
+    pub fn connect_timeout_secs() -> u64 {
+        5
+    }
+    pub fn op_timeout_secs() -> u64 {
+        10
+    }
+    pub fn groups_claim() -> String {
+        "groups".into()
+    }
+    pub fn rotation_window_days() -> u32 {
+        30
+    }
+}

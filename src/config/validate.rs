@@ -1,0 +1,137 @@
+//! Offline checks of a loaded [`Config`]: each failure names its key.
+
+use secrecy::ExposeSecret;
+use url::Url;
+
+use super::{ACTIONS, Config, ConfigError};
+
+impl Config {
+    /// Check everything that needs no network: URLs, TLS-only directory access, the CA file,
+    /// required secrets, role definitions.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let public = Url::parse(&self.public_url)
+            .map_err(|e| ConfigError::invalid("public_url", e.to_string()))?;
+        if !matches!(public.scheme(), "http" | "https") {
+            return Err(ConfigError::invalid(
+                "public_url",
+                "must be http:// or https://",
+            ));
+        }
+        self.validate_ldap()?;
+        let issuer = Url::parse(&self.oidc.issuer)
+            .map_err(|e| ConfigError::invalid("oidc.issuer", e.to_string()))?;
+        if !matches!(issuer.scheme(), "http" | "https") {
+            return Err(ConfigError::invalid(
+                "oidc.issuer",
+                "must be an http(s) URL",
+            ));
+        }
+        if self.oidc.client_id.trim().is_empty() {
+            return Err(ConfigError::invalid("oidc.client_id", "must not be empty"));
+        }
+        require_secret("oidc.client_secret", self.oidc.client_secret.as_ref())?;
+        if let Some(url) = &self.database_url {
+            let url = url.expose_secret();
+            if !(url.starts_with("sqlite:")
+                || url.starts_with("postgres://")
+                || url.starts_with("postgresql://"))
+            {
+                return Err(ConfigError::invalid(
+                    "database_url",
+                    "must start with sqlite: or postgres://",
+                ));
+            }
+        }
+        for (name, role) in &self.roles {
+            for action in &role.actions {
+                if !ACTIONS.contains(&action.as_str()) {
+                    return Err(ConfigError::invalid(
+                        format!("roles.{name}.actions"),
+                        format!("unknown action {action:?} (known: {})", ACTIONS.join(", ")),
+                    ));
+                }
+            }
+            if role.groups.is_empty() {
+                return Err(ConfigError::invalid(
+                    format!("roles.{name}.groups"),
+                    "must name at least one OIDC group",
+                ));
+            }
+        }
+        if self.diagnosis.rotation_window_days == 0 {
+            return Err(ConfigError::invalid(
+                "diagnosis.rotation_window_days",
+                "must be at least 1",
+            ));
+        }
+        Ok(())
+    }
+
+    fn validate_ldap(&self) -> Result<(), ConfigError> {
+        let ldap = &self.ldap;
+        if ldap.urls.is_empty() {
+            return Err(ConfigError::invalid(
+                "ldap.urls",
+                "name at least one domain controller",
+            ));
+        }
+        for url in &ldap.urls {
+            let parsed = Url::parse(url)
+                .map_err(|e| ConfigError::invalid("ldap.urls", format!("{url}: {e}")))?;
+            match parsed.scheme() {
+                "ldaps" => {}
+                "ldap" if ldap.starttls => {}
+                "ldap" => {
+                    return Err(ConfigError::invalid(
+                        "ldap.urls",
+                        format!(
+                            "{url}: plain ldap:// needs StartTLS (set ldap.starttls = true): trustdesk never binds unencrypted"
+                        ),
+                    ));
+                }
+                other => {
+                    return Err(ConfigError::invalid(
+                        "ldap.urls",
+                        format!(
+                            "{url}: unsupported scheme {other:?} (use ldaps:// or ldap:// with StartTLS)"
+                        ),
+                    ));
+                }
+            }
+            if parsed.host_str().is_none_or(str::is_empty) {
+                return Err(ConfigError::invalid("ldap.urls", format!("{url}: no host")));
+            }
+        }
+        if ldap.base_dn.trim().is_empty() {
+            return Err(ConfigError::invalid("ldap.base_dn", "must not be empty"));
+        }
+        if ldap.bind_dn.trim().is_empty() {
+            return Err(ConfigError::invalid("ldap.bind_dn", "must not be empty"));
+        }
+        require_secret("ldap.bind_password", ldap.bind_password.as_ref())?;
+        if let Some(ca) = &ldap.ca_file {
+            crate::directory::tls::load_ca(ca)
+                .map_err(|e| ConfigError::invalid("ldap.ca_file", e.to_string()))?;
+        }
+        if ldap.connect_timeout_secs == 0 || ldap.op_timeout_secs == 0 {
+            return Err(ConfigError::invalid(
+                "ldap.connect_timeout_secs",
+                "timeouts must be at least 1 second",
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn require_secret(key: &str, value: Option<&secrecy::SecretString>) -> Result<(), ConfigError> {
+    match value {
+        Some(v) if !v.expose_secret().is_empty() => Ok(()),
+        _ => {
+            let env = super::load::env_name(key);
+            Err(ConfigError::invalid(
+                key,
+                format!("missing secret (set it in the file, {env} or {env}_FILE)"),
+            ))
+        }
+    }
+}

@@ -1,0 +1,219 @@
+//! Audit rows: append to the hash chain under a lock, and read back.
+//!
+//! The chain arithmetic (canonical form, hashes) lives in `crate::audit`; this file only
+//! guarantees that appends are serialised — `BEGIN IMMEDIATE` on SQLite, a transaction-level
+//! advisory lock on PostgreSQL, so several portal instances never fork the chain.
+
+use sqlx::Row;
+use time::OffsetDateTime;
+
+use super::{Store, StoreError, on_pool};
+
+/// The advisory lock key that serialises audit appends on PostgreSQL ("td-audit").
+const AUDIT_LOCK_KEY: i64 = 0x7464_2d61_7564_6974;
+
+/// An event as the caller describes it, before it has a place in the chain.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct NewAuditRow {
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub actor_sub: Option<String>,
+    pub actor_name: Option<String>,
+    pub actor_email: Option<String>,
+    pub actor_roles: String,
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+    pub action: String,
+    pub target_dn: Option<String>,
+    pub target_guid: Option<String>,
+    pub target_name: Option<String>,
+    pub outcome: String,
+    pub reason: Option<String>,
+    pub ticket: Option<String>,
+}
+
+impl Default for NewAuditRow {
+    fn default() -> Self {
+        Self {
+            at: OffsetDateTime::UNIX_EPOCH,
+            actor_sub: None,
+            actor_name: None,
+            actor_email: None,
+            actor_roles: String::new(),
+            source_ip: None,
+            user_agent: None,
+            request_id: None,
+            action: String::new(),
+            target_dn: None,
+            target_guid: None,
+            target_name: None,
+            outcome: String::new(),
+            reason: None,
+            ticket: None,
+        }
+    }
+}
+
+/// A stored row: the event plus its place in the chain.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AuditRow {
+    pub seq: i64,
+    #[serde(flatten)]
+    pub event: NewAuditRow,
+    pub prev_hash: String,
+    pub hash: String,
+}
+
+const COLUMNS: &str = "seq, at, actor_sub, actor_name, actor_email, actor_roles, source_ip, \
+    user_agent, request_id, action, target_dn, target_guid, target_name, outcome, reason, \
+    ticket, prev_hash, hash";
+
+const INSERT: &str = "INSERT INTO audit_events (seq, at, actor_sub, actor_name, actor_email, \
+    actor_roles, source_ip, user_agent, request_id, action, target_dn, target_guid, target_name, \
+    outcome, reason, ticket, prev_hash, hash) \
+    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)";
+
+const LAST: &str = "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1";
+
+fn from_row<R>(row: &R) -> Result<AuditRow, sqlx::Error>
+where
+    R: Row,
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<String>: sqlx::Decode<'a, R::Database>,
+    for<'a> OffsetDateTime: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(AuditRow {
+        seq: row.try_get("seq")?,
+        event: NewAuditRow {
+            at: row.try_get("at")?,
+            actor_sub: row.try_get("actor_sub")?,
+            actor_name: row.try_get("actor_name")?,
+            actor_email: row.try_get("actor_email")?,
+            actor_roles: row.try_get("actor_roles")?,
+            source_ip: row.try_get("source_ip")?,
+            user_agent: row.try_get("user_agent")?,
+            request_id: row.try_get("request_id")?,
+            action: row.try_get("action")?,
+            target_dn: row.try_get("target_dn")?,
+            target_guid: row.try_get("target_guid")?,
+            target_name: row.try_get("target_name")?,
+            outcome: row.try_get("outcome")?,
+            reason: row.try_get("reason")?,
+            ticket: row.try_get("ticket")?,
+        },
+        prev_hash: row.try_get("prev_hash")?,
+        hash: row.try_get("hash")?,
+    })
+}
+
+macro_rules! bind_row {
+    ($q:expr, $seq:expr, $e:expr, $prev:expr, $hash:expr) => {
+        $q.bind($seq)
+            .bind($e.at)
+            .bind(&$e.actor_sub)
+            .bind(&$e.actor_name)
+            .bind(&$e.actor_email)
+            .bind(&$e.actor_roles)
+            .bind(&$e.source_ip)
+            .bind(&$e.user_agent)
+            .bind(&$e.request_id)
+            .bind(&$e.action)
+            .bind(&$e.target_dn)
+            .bind(&$e.target_guid)
+            .bind(&$e.target_name)
+            .bind(&$e.outcome)
+            .bind(&$e.reason)
+            .bind(&$e.ticket)
+            .bind($prev)
+            .bind($hash)
+    };
+}
+
+/// Inside an open transaction holding the append lock: read the head, link, insert, commit.
+macro_rules! append_in {
+    ($tx:ident, $event:expr, $chain:expr) => {{
+        let last = sqlx::query(LAST).fetch_optional(&mut *$tx).await?;
+        let (seq, prev) = next_link(last.as_ref())?;
+        let hash = $chain(&prev, seq, $event);
+        bind_row!(sqlx::query(INSERT), seq, $event, &prev, &hash)
+            .execute(&mut *$tx)
+            .await?;
+        $tx.commit().await?;
+        (seq, prev, hash)
+    }};
+}
+
+impl Store {
+    /// Append `event` after the current chain head. `chain(prev_hash, seq, event)` computes the
+    /// row's hash; it runs while the append lock is held, so no two rows share a predecessor.
+    pub async fn append_audit(
+        &self,
+        event: &NewAuditRow,
+        chain: impl Fn(&str, i64, &NewAuditRow) -> String,
+    ) -> Result<AuditRow, StoreError> {
+        let (seq, prev, hash) = match self {
+            Store::Sqlite(pool) => {
+                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+                append_in!(tx, event, chain)
+            }
+            Store::Postgres(pool) => {
+                let mut tx = pool.begin().await?;
+                sqlx::query("SELECT pg_advisory_xact_lock($1)")
+                    .bind(AUDIT_LOCK_KEY)
+                    .execute(&mut *tx)
+                    .await?;
+                append_in!(tx, event, chain)
+            }
+        };
+        Ok(AuditRow {
+            seq,
+            event: event.clone(),
+            prev_hash: prev,
+            hash,
+        })
+    }
+
+    /// Rows in chain order, from `after_seq` (exclusive), at most `limit`.
+    pub async fn audit_page(
+        &self,
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<AuditRow>, StoreError> {
+        let sql =
+            format!("SELECT {COLUMNS} FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2");
+        let rows = on_pool!(self, |pool| {
+            let rows = sqlx::query(&sql)
+                .bind(after_seq)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()
+        })?;
+        Ok(rows)
+    }
+
+    /// The newest rows first (the review page), at most `limit`.
+    pub async fn audit_recent(&self, limit: i64) -> Result<Vec<AuditRow>, StoreError> {
+        let sql = format!("SELECT {COLUMNS} FROM audit_events ORDER BY seq DESC LIMIT $1");
+        let rows = on_pool!(self, |pool| {
+            let rows = sqlx::query(&sql).bind(limit).fetch_all(pool).await?;
+            rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()
+        })?;
+        Ok(rows)
+    }
+}
+
+fn next_link<R: Row>(last: Option<&R>) -> Result<(i64, String), sqlx::Error>
+where
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    match last {
+        Some(row) => Ok((row.try_get::<i64, _>("seq")? + 1, row.try_get("hash")?)),
+        None => Ok((1, crate::audit::GENESIS.to_string())),
+    }
+}

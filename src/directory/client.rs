@@ -1,0 +1,244 @@
+//! The LDAP client: one bound, reused connection per domain controller, DCs tried in the
+//! configured order, LDAPS or StartTLS only, every operation under a timeout.
+//!
+//! ldap3's `Ldap` handle multiplexes concurrent operations over one connection, so a single
+//! connection per DC serves every request; a failed connection is dropped and rebuilt on the
+//! next use.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError, Scope, SearchEntry};
+use secrecy::{ExposeSecret, SecretString};
+use tokio::sync::Mutex;
+use url::Url;
+
+use super::DirectoryError;
+use crate::config::LdapConfig;
+
+/// What the portal needs to reach the directory, derived once from [`LdapConfig`].
+pub struct Directory {
+    dcs: Vec<DcConnection>,
+    base_dn: String,
+    bind_dn: String,
+    bind_password: SecretString,
+    tls: Arc<rustls::ClientConfig>,
+    starttls: bool,
+    connect_timeout: Duration,
+    op_timeout: Duration,
+}
+
+struct DcConnection {
+    url: String,
+    conn: Mutex<Option<Ldap>>,
+}
+
+/// The rootDSE attributes `/readyz` and `check-config` report.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RootDse {
+    pub dc_url: String,
+    pub dns_host_name: Option<String>,
+    pub default_naming_context: Option<String>,
+    pub server_name: Option<String>,
+}
+
+impl Directory {
+    pub fn new(cfg: &LdapConfig) -> Result<Self, DirectoryError> {
+        let tls = super::tls::client_config(cfg.ca_file.as_deref())
+            .map_err(|e| DirectoryError::Config(e.to_string()))?;
+        let bind_password = cfg
+            .bind_password
+            .clone()
+            .ok_or_else(|| DirectoryError::Config("ldap.bind_password is missing".into()))?;
+        Ok(Self {
+            dcs: cfg
+                .urls
+                .iter()
+                .map(|url| DcConnection {
+                    url: url.clone(),
+                    conn: Mutex::new(None),
+                })
+                .collect(),
+            base_dn: cfg.base_dn.clone(),
+            bind_dn: cfg.bind_dn.clone(),
+            bind_password,
+            tls,
+            starttls: cfg.starttls,
+            connect_timeout: Duration::from_secs(cfg.connect_timeout_secs),
+            op_timeout: Duration::from_secs(cfg.op_timeout_secs),
+        })
+    }
+
+    pub fn base_dn(&self) -> &str {
+        &self.base_dn
+    }
+
+    pub fn dc_urls(&self) -> impl Iterator<Item = &str> {
+        self.dcs.iter().map(|d| d.url.as_str())
+    }
+
+    /// Open, secure and bind a fresh connection to one DC.
+    async fn connect(&self, url: &str) -> Result<Ldap, DirectoryError> {
+        let parsed = Url::parse(url).map_err(|e| DirectoryError::Config(format!("{url}: {e}")))?;
+        let starttls = match parsed.scheme() {
+            "ldaps" => false,
+            "ldap" if self.starttls => true,
+            // Never bind, let alone set a password, over an unencrypted connection.
+            _ => return Err(DirectoryError::Insecure { url: url.into() }),
+        };
+        let settings = LdapConnSettings::new()
+            .set_conn_timeout(self.connect_timeout)
+            .set_starttls(starttls)
+            .set_config(self.tls.clone());
+        let (conn, mut ldap) = LdapConnAsync::with_settings(settings, url)
+            .await
+            .map_err(|e| classify(url, e))?;
+        ldap3::drive!(conn);
+        ldap.with_timeout(self.op_timeout);
+        let bind = ldap
+            .simple_bind(&self.bind_dn, self.bind_password.expose_secret())
+            .await
+            .map_err(|e| classify(url, e))?;
+        bind.success().map_err(|e| match e {
+            LdapError::LdapResult { result } if result.rc == 49 => {
+                DirectoryError::BindRefused { url: url.into() }
+            }
+            other => classify(url, other),
+        })?;
+        Ok(ldap)
+    }
+
+    /// The cached connection to `dc`, connecting first when there is none.
+    async fn handle(&self, dc: &DcConnection) -> Result<Ldap, DirectoryError> {
+        let mut slot = dc.conn.lock().await;
+        if let Some(ldap) = slot.as_mut()
+            && !ldap.is_closed()
+        {
+            return Ok(ldap.clone());
+        }
+        let ldap = self.connect(&dc.url).await?;
+        *slot = Some(ldap.clone());
+        Ok(ldap)
+    }
+
+    async fn forget(&self, dc: &DcConnection) {
+        dc.conn.lock().await.take();
+    }
+
+    /// Run `op` on the first DC that answers, in configured order. Connection-level failures
+    /// move on to the next DC; an LDAP result error is the directory's answer and returned.
+    pub async fn with_first_dc<T, F, Fut>(&self, op: F) -> Result<(String, T), DirectoryError>
+    where
+        F: Fn(Ldap) -> Fut,
+        Fut: std::future::Future<Output = Result<T, LdapError>>,
+    {
+        let mut failures = Vec::new();
+        for dc in &self.dcs {
+            let ldap = match self.handle(dc).await {
+                Ok(ldap) => ldap,
+                Err(e) => {
+                    tracing::warn!(dc.url = %dc.url, error = %e, "domain controller unavailable");
+                    failures.push(e.to_string());
+                    continue;
+                }
+            };
+            match op(ldap).await {
+                Ok(value) => return Ok((dc.url.clone(), value)),
+                Err(e) if is_connection_error(&e) => {
+                    self.forget(dc).await;
+                    let e = classify(&dc.url, e);
+                    tracing::warn!(dc.url = %dc.url, error = %e, "domain controller failed mid-operation");
+                    failures.push(e.to_string());
+                }
+                Err(e) => return Err(classify(&dc.url, e)),
+            }
+        }
+        Err(DirectoryError::NoDc(failures.join("; ")))
+    }
+
+    /// Read the rootDSE of the first DC that answers (the readiness probe).
+    pub async fn root_dse(&self) -> Result<RootDse, DirectoryError> {
+        let (dc_url, entry) = self
+            .with_first_dc(|mut ldap| async move {
+                let (entries, _) = ldap
+                    .search(
+                        "",
+                        Scope::Base,
+                        "(objectClass=*)",
+                        vec!["dnsHostName", "defaultNamingContext", "serverName"],
+                    )
+                    .await?
+                    .success()?;
+                Ok(entries.into_iter().next().map(SearchEntry::construct))
+            })
+            .await?;
+        let entry = entry.ok_or_else(|| DirectoryError::Protocol("empty rootDSE".into()))?;
+        let first = |name: &str| entry.attrs.get(name).and_then(|v| v.first().cloned());
+        Ok(RootDse {
+            dns_host_name: first("dnsHostName"),
+            default_naming_context: first("defaultNamingContext"),
+            server_name: first("serverName"),
+            dc_url,
+        })
+    }
+
+    /// Probe every configured DC independently (for `check-config` and the admin view).
+    pub async fn probe_all(&self) -> Vec<(String, Result<(), DirectoryError>)> {
+        let mut out = Vec::with_capacity(self.dcs.len());
+        for dc in &self.dcs {
+            let result = self.handle(dc).await.map(|_| ());
+            out.push((dc.url.clone(), result));
+        }
+        out
+    }
+}
+
+fn is_connection_error(e: &LdapError) -> bool {
+    !matches!(e, LdapError::LdapResult { .. })
+}
+
+/// Turn an ldap3 error into one line that says what went wrong where, without a value from
+/// the request (a filter may carry user input; a bind carries a secret).
+fn classify(url: &str, e: LdapError) -> DirectoryError {
+    let text = error_chain(&e);
+    let lower = text.to_ascii_lowercase();
+    if lower.contains("certificate") || lower.contains("unknownissuer") || lower.contains("tls") {
+        DirectoryError::Tls {
+            url: url.into(),
+            reason: text,
+        }
+    } else if matches!(e, LdapError::Timeout { .. })
+        || lower.contains("timed out")
+        || lower.contains("elapsed")
+    {
+        DirectoryError::Timeout { url: url.into() }
+    } else if let LdapError::LdapResult { result } = &e {
+        DirectoryError::Ldap {
+            url: url.into(),
+            code: result.rc,
+            reason: if result.text.is_empty() {
+                format!("LDAP result code {}", result.rc)
+            } else {
+                result.text.clone()
+            },
+        }
+    } else {
+        DirectoryError::Unreachable {
+            url: url.into(),
+            reason: text,
+        }
+    }
+}
+
+fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        source = s.source();
+    }
+    parts.join(": ")
+}

@@ -1,0 +1,42 @@
+//! The directory: everything that talks LDAP to Active Directory (ldap3 over rustls).
+//!
+//! - `client`: connections (LDAPS/StartTLS only), DC failover, timeouts, reuse.
+//! - `tls`: the CA configuration.
+//!
+//! Nothing here imports axum; errors are [`DirectoryError`], one line each, never echoing a
+//! request value or a secret.
+
+pub mod client;
+pub mod tls;
+
+pub use client::{Directory, RootDse};
+
+#[derive(Debug, thiserror::Error)]
+pub enum DirectoryError {
+    #[error("directory configuration: {0}")]
+    Config(String),
+    #[error("{url}: refusing an unencrypted LDAP connection (use ldaps:// or StartTLS)")]
+    Insecure { url: String },
+    #[error(
+        "{url}: TLS failed (is ldap.ca_file the CA that signed this DC's certificate?): {reason}"
+    )]
+    Tls { url: String, reason: String },
+    #[error(
+        "{url}: the service account bind was refused (check ldap.bind_dn and ldap.bind_password)"
+    )]
+    BindRefused { url: String },
+    #[error("{url}: timed out")]
+    Timeout { url: String },
+    #[error("{url}: unreachable: {reason}")]
+    Unreachable { url: String, reason: String },
+    #[error("{url}: LDAP error {code}: {reason}")]
+    Ldap {
+        url: String,
+        code: u32,
+        reason: String,
+    },
+    #[error("unexpected directory answer: {0}")]
+    Protocol(String),
+    #[error("no domain controller answered: {0}")]
+    NoDc(String),
+}

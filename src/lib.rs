@@ -1,0 +1,132 @@
+//! trustdesk: diagnose and repair broken Active Directory computer secure channels.
+//!
+//! See `ARCHITECTURE.md` for the codemap and the invariants.
+
+pub mod audit;
+pub mod config;
+pub mod db;
+pub mod directory;
+pub mod state;
+pub mod telemetry;
+pub mod web;
+
+use std::sync::{Arc, OnceLock};
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use secrecy::ExposeSecret;
+use tokio::net::TcpListener;
+
+use config::Config;
+use db::Store;
+use directory::Directory;
+use state::AppState;
+
+/// Why the portal could not start: one line, naming the part at fault.
+#[derive(Debug, thiserror::Error)]
+pub enum StartupError {
+    #[error(transparent)]
+    Config(#[from] config::ConfigError),
+    #[error(transparent)]
+    Store(#[from] db::StoreError),
+    #[error(transparent)]
+    Directory(#[from] directory::DirectoryError),
+    #[error("cannot listen on {addr}: {reason}")]
+    Listen { addr: String, reason: String },
+    #[error("server error: {0}")]
+    Serve(String),
+}
+
+/// The process-wide Prometheus recorder (the `metrics` facade is global by design); built
+/// once, so tests that start several apps in one process share it.
+fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            // Fails only if another recorder is installed; the handle then renders ours, empty.
+            let _ = metrics::set_global_recorder(recorder);
+            handle
+        })
+        .clone()
+}
+
+/// The database URL in force: the configured one, else a SQLite file in the data directory.
+pub fn database_url(cfg: &Config) -> String {
+    cfg.database_url
+        .as_ref()
+        .map(|s| s.expose_secret().to_string())
+        .unwrap_or_else(|| db::default_url(&cfg.data_dir))
+}
+
+/// Validate the configuration, open and migrate the database, and prepare the directory.
+pub async fn build(cfg: Config) -> Result<AppState, StartupError> {
+    cfg.validate()?;
+    let store = Store::connect(&database_url(&cfg)).await?;
+    store.migrate().await?;
+    let directory = Directory::new(&cfg.ldap)?;
+    Ok(AppState {
+        config: Arc::new(cfg),
+        store,
+        directory: Arc::new(directory),
+        metrics: metrics_handle(),
+    })
+}
+
+/// Serve `state` on an already-bound listener until ctrl-c / SIGTERM.
+pub async fn serve(listener: TcpListener, state: AppState) -> Result<(), StartupError> {
+    let app = web::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| StartupError::Serve(e.to_string()))
+}
+
+/// `trustdesk serve`: build, report the directory's state, bind, serve.
+pub async fn run(cfg: Config) -> Result<(), StartupError> {
+    let listen = cfg.listen;
+    let state = build(cfg).await?;
+    audit::record(
+        &state.store,
+        &db::NewAuditRow {
+            at: time::OffsetDateTime::now_utc(),
+            action: "config_load".into(),
+            outcome: "success".into(),
+            reason: Some(format!("database {}", state.store.backend())),
+            ..Default::default()
+        },
+    )
+    .await?;
+    for (url, result) in state.directory.probe_all().await {
+        match result {
+            Ok(()) => tracing::info!(dc.url = %url, "domain controller reachable over TLS"),
+            Err(e) => tracing::error!(dc.url = %url, error = %e, "domain controller unavailable"),
+        }
+    }
+    let listener = TcpListener::bind(listen)
+        .await
+        .map_err(|e| StartupError::Listen {
+            addr: listen.to_string(),
+            reason: e.to_string(),
+        })?;
+    tracing::info!(addr = %listen, "trustdesk listening");
+    serve(listener, state).await
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { () = ctrl_c => {}, () = term => {} }
+}

@@ -1,0 +1,144 @@
+//! `AppError`: the web layer's one error type. Handlers return it with `?`; the
+//! [`render_errors`] middleware turns it into a page (or JSON under `/api/`) that shows the
+//! request id and nothing internal. Details are logged once, inside the request span.
+
+use askama::Template;
+use axum::extract::Request;
+use axum::http::{HeaderMap, StatusCode};
+use axum::middleware::Next;
+use axum::response::{Html, IntoResponse, Response};
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("not found")]
+    NotFound,
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("forbidden: {0}")]
+    Forbidden(String),
+    #[error("service unavailable: {0}")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl AppError {
+    fn status(&self) -> StatusCode {
+        match self {
+            Self::NotFound => StatusCode::NOT_FOUND,
+            Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// What the user may read: their own input problems in full, internals never.
+    fn public_message(&self) -> String {
+        match self {
+            Self::NotFound => "Nothing here.".into(),
+            Self::BadRequest(m) | Self::Forbidden(m) => m.clone(),
+            Self::Unavailable(_) => {
+                "A service trustdesk depends on is unavailable. Try again shortly.".into()
+            }
+            Self::Internal(_) => "Something went wrong on our side.".into(),
+        }
+    }
+}
+
+impl From<crate::db::StoreError> for AppError {
+    fn from(e: crate::db::StoreError) -> Self {
+        match e {
+            crate::db::StoreError::Unavailable(m) => Self::Unavailable(m),
+            other => Self::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::directory::DirectoryError> for AppError {
+    fn from(e: crate::directory::DirectoryError) -> Self {
+        Self::Unavailable(e.to_string())
+    }
+}
+
+/// Carried in the response extensions from the handler to [`render_errors`].
+#[derive(Clone)]
+struct ErrorMarker {
+    status: StatusCode,
+    message: String,
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(error = %self, "request failed");
+        } else {
+            tracing::info!(error = %self, "request refused");
+        }
+        let mut res = status.into_response();
+        res.extensions_mut().insert(ErrorMarker {
+            status,
+            message: self.public_message(),
+        });
+        res
+    }
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    status: u16,
+    title: &'a str,
+    message: &'a str,
+    request_id: &'a str,
+}
+
+fn request_id(headers: &HeaderMap) -> String {
+    headers
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-")
+        .to_string()
+}
+
+/// Render every `AppError` (and bare 404s) as a page, or as JSON for `/api/` paths.
+pub async fn render_errors(req: Request, next: Next) -> Response {
+    let rid = request_id(req.headers());
+    let is_api = req.uri().path().starts_with("/api/");
+    let res = next.run(req).await;
+    let marker = match res.extensions().get::<ErrorMarker>() {
+        Some(m) => m.clone(),
+        None if res.status() == StatusCode::NOT_FOUND
+            && res.headers().get("content-type").is_none() =>
+        {
+            ErrorMarker {
+                status: StatusCode::NOT_FOUND,
+                message: AppError::NotFound.public_message(),
+            }
+        }
+        None => return res,
+    };
+    let title = marker.status.canonical_reason().unwrap_or("Error");
+    let mut out = if is_api {
+        axum::Json(serde_json::json!({
+            "error": title,
+            "message": marker.message,
+            "request_id": rid,
+        }))
+        .into_response()
+    } else {
+        let page = ErrorPage {
+            status: marker.status.as_u16(),
+            title,
+            message: &marker.message,
+            request_id: &rid,
+        };
+        match page.render() {
+            Ok(html) => Html(html).into_response(),
+            Err(_) => marker.message.clone().into_response(),
+        }
+    };
+    *out.status_mut() = marker.status;
+    out
+}

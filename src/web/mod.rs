@@ -1,0 +1,37 @@
+//! The HTTP edge: routers, handlers and their templates. With `auth/`, the only place that
+//! imports axum. Handlers are thin: extract → check → call a capability → render.
+
+mod error;
+mod health;
+mod layers;
+mod pages;
+
+use axum::Router;
+use axum::routing::get;
+use tower_http::services::ServeDir;
+
+pub use error::AppError;
+
+use crate::state::AppState;
+
+/// The whole application: every route and every layer.
+pub fn app(state: AppState) -> Router {
+    let routes = Router::new()
+        .route("/", get(pages::index))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics))
+        .nest_service("/static", ServeDir::new(static_dir()));
+    layers::apply(routes, &state).with_state(state)
+}
+
+/// `static/` next to the binary's crate in development, or `TRUSTDESK_STATIC_DIR`-free
+/// deployments: the Docker image copies it to the working directory.
+fn static_dir() -> std::path::PathBuf {
+    let local = std::path::PathBuf::from("static");
+    if local.is_dir() {
+        local
+    } else {
+        std::path::PathBuf::from(concat!(env!("CARGO_MANIFEST_DIR"), "/static"))
+    }
+}

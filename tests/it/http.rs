@@ -1,0 +1,114 @@
+//! The HTTP skeleton, served on a real port: health, readiness against the lab DC, headers,
+//! error pages with the request id, cross-site POST refused.
+
+use tokio::net::TcpListener;
+
+use crate::common::{config_toml, install_crypto, lab, load_config};
+
+/// Build the portal from `toml` and serve it on a free loopback port.
+async fn spawn(dir: &std::path::Path, toml: &str) -> String {
+    let cfg = load_config(dir, toml);
+    let state = trustdesk::build(cfg).await.unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(trustdesk::serve(listener, state));
+    format!("http://{addr}")
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn readyz_is_200_against_the_lab_dc_and_pages_carry_security_headers() {
+    install_crypto();
+    let Some(lab) = lab() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let base = spawn(
+        dir.path(),
+        &config_toml(dir.path(), &[&lab.ldaps_url], &lab.ca, &lab),
+    )
+    .await;
+    let c = client();
+
+    let r = c.get(format!("{base}/healthz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+
+    let r = c.get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["database"], "ok");
+    assert_eq!(body["directory"]["status"], "ok");
+
+    let r = c.get(format!("{base}/")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let h = r.headers();
+    assert!(
+        h["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
+    assert_eq!(h["x-content-type-options"], "nosniff");
+    assert_eq!(h["x-frame-options"], "DENY");
+    assert!(h.get("x-request-id").is_some());
+    assert!(
+        h.get("strict-transport-security").is_none(),
+        "no HSTS on an http:// public URL"
+    );
+
+    let css = c
+        .get(format!("{base}/static/trustdesk.css"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(css.status(), 200);
+
+    let r = c.get(format!("{base}/metrics")).send().await.unwrap();
+    assert!(
+        r.text()
+            .await
+            .unwrap()
+            .contains("trustdesk_http_requests_total")
+    );
+}
+
+#[tokio::test]
+async fn readyz_is_503_when_no_dc_answers_and_errors_show_the_request_id() {
+    install_crypto();
+    let Some(lab) = lab() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let base = spawn(
+        dir.path(),
+        &config_toml(dir.path(), &["ldaps://127.0.0.1:1"], &lab.ca, &lab),
+    )
+    .await;
+    let c = client();
+    let r = c.get(format!("{base}/readyz")).send().await.unwrap();
+    assert_eq!(r.status(), 503);
+    let body = r.text().await.unwrap();
+    assert!(
+        !body.contains("127.0.0.1:1"),
+        "readiness does not leak internals: {body}"
+    );
+
+    let r = c.get(format!("{base}/no/such/page")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    let rid = r.headers()["x-request-id"].to_str().unwrap().to_string();
+    assert!(
+        r.text().await.unwrap().contains(&rid),
+        "the error page shows the request id"
+    );
+
+    let r = c
+        .post(format!("{base}/"))
+        .header("origin", "https://evil.example")
+        .header("sec-fetch-site", "cross-site")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403, "cross-site POST refused");
+}

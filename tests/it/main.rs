@@ -1,0 +1,18 @@
+//! The integration suite: one binary, so the lab is shared by every module.
+//!
+//! Lab tests need the lab from `lab/lab.sh up` and run inside `lab/lab.sh run -- …`, which
+//! exports the `LAB_*` variables. Without a lab they are skipped locally, and FAIL when
+//! `CI=true` or `TD_REQUIRE_LAB=1` (the README's test command sets it).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+mod config_cli;
+mod directory_lab;
+mod http;
+mod store;

@@ -1,0 +1,178 @@
+//! The store contract suite: every test runs on SQLite and on PostgreSQL.
+
+use std::future::Future;
+
+use sqlx::Executor;
+use time::OffsetDateTime;
+use trustdesk::audit;
+use trustdesk::db::{NewAuditRow, ObservationRow, Store};
+
+use crate::common::pg_admin_url;
+
+/// A fresh SQLite file store.
+async fn sqlite_store() -> (Store, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let url = trustdesk::db::default_url(dir.path());
+    let store = Store::connect(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    (store, dir)
+}
+
+/// A fresh PostgreSQL database, dropped afterwards.
+async fn with_pg<F, Fut>(test: F)
+where
+    F: FnOnce(Store) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    let admin = sqlx::PgPool::connect(&pg_admin_url())
+        .await
+        .expect("PostgreSQL must be reachable at TD_TEST_PG_URL (default 127.0.0.1:5432)");
+    let name = format!("td_test_{}", uuid::Uuid::new_v4().simple());
+    admin
+        .execute(format!("CREATE DATABASE {name}").as_str())
+        .await
+        .unwrap();
+    let mut url = url::Url::parse(&pg_admin_url()).unwrap();
+    url.set_path(&name);
+    let store = Store::connect(url.as_str()).await.unwrap();
+    store.migrate().await.unwrap();
+    test(store.clone()).await;
+    if let Store::Postgres(pool) = store {
+        pool.close().await;
+    }
+    admin
+        .execute(format!("DROP DATABASE {name} WITH (FORCE)").as_str())
+        .await
+        .unwrap();
+}
+
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test] async fn $name() {
+                let (store, _dir) = super::sqlite_store().await;
+                super::$name(store).await;
+            })*
+        }
+        mod postgres {
+            $(#[tokio::test] async fn $name() {
+                super::with_pg(super::$name).await;
+            })*
+        }
+    };
+}
+
+contract!(
+    migrations_are_idempotent,
+    audit_chain_links_and_verifies,
+    audit_edit_is_detected,
+    concurrent_appends_form_one_chain,
+    observations_round_trip,
+);
+
+fn event(action: &str, n: usize) -> NewAuditRow {
+    NewAuditRow {
+        at: OffsetDateTime::from_unix_timestamp(1_790_000_000 + n as i64).unwrap(),
+        actor_sub: Some("alice".into()),
+        actor_name: Some("Alice Senior".into()),
+        actor_roles: "senior".into(),
+        action: action.into(),
+        target_name: Some(format!("PAR-WS{n:03}")),
+        outcome: "success".into(),
+        ..Default::default()
+    }
+}
+
+async fn migrations_are_idempotent(store: Store) {
+    store.migrate().await.unwrap();
+    store.ping().await.unwrap();
+}
+
+async fn audit_chain_links_and_verifies(store: Store) {
+    let mut last = None;
+    for n in 0..5 {
+        let row = audit::record(&store, &event("lookup", n)).await.unwrap();
+        assert_eq!(row.seq, n as i64 + 1);
+        if let Some(prev) = &last {
+            assert_eq!(&row.prev_hash, prev);
+        } else {
+            assert_eq!(row.prev_hash, audit::GENESIS);
+        }
+        last = Some(row.hash.clone());
+    }
+    let head = audit::verify(&store).await.unwrap();
+    assert_eq!(head.rows, 5);
+    assert_eq!(Some(head.hash), last);
+    let recent = store.audit_recent(2).await.unwrap();
+    assert_eq!(recent.iter().map(|r| r.seq).collect::<Vec<_>>(), vec![5, 4]);
+    assert_eq!(recent[0].event, event("lookup", 4));
+}
+
+async fn audit_edit_is_detected(store: Store) {
+    for n in 0..4 {
+        audit::record(&store, &event("lookup", n)).await.unwrap();
+    }
+    let sql = "UPDATE audit_events SET outcome = 'denied' WHERE seq = 3";
+    match &store {
+        Store::Sqlite(p) => p.execute(sql).await.map(|_| ()),
+        Store::Postgres(p) => p.execute(sql).await.map(|_| ()),
+    }
+    .unwrap();
+    let err = audit::verify(&store).await.unwrap_err();
+    assert!(err.to_string().contains("seq 3"), "{err}");
+}
+
+async fn concurrent_appends_form_one_chain(store: Store) {
+    let mut tasks = Vec::new();
+    for w in 0..4 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            for n in 0..25 {
+                audit::record(&store, &event("diagnose", w * 100 + n))
+                    .await
+                    .unwrap();
+            }
+        }));
+    }
+    for t in tasks {
+        t.await.unwrap();
+    }
+    let head = audit::verify(&store).await.unwrap();
+    assert_eq!(head.rows, 100);
+    assert_eq!(head.seq, 100);
+}
+
+async fn observations_round_trip(store: Store) {
+    let t0 = OffsetDateTime::from_unix_timestamp(1_790_000_000).unwrap();
+    for (i, v) in [(0i64, 2i64), (3600, 3), (7200, 4)] {
+        store
+            .add_observation(&ObservationRow {
+                name: "PAR-WS001".into(),
+                observed_at: t0 + time::Duration::seconds(i),
+                object_guid: "9a3c1a52-0000-4000-8000-000000000001".into(),
+                unicode_pwd_version: Some(v),
+                originating_dc: None,
+                last_logon: Some(t0),
+            })
+            .await
+            .unwrap();
+    }
+    let got = store
+        .observations("PAR-WS001", t0 + time::Duration::seconds(1), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        got.iter()
+            .map(|o| o.unicode_pwd_version)
+            .collect::<Vec<_>>(),
+        vec![Some(3), Some(4)]
+    );
+    assert_eq!(got[0].last_logon, Some(t0));
+    assert!(
+        store
+            .observations("OTHER", t0, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
