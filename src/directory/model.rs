@@ -33,9 +33,6 @@ pub enum DecodeError {
     /// A SID has an unsupported revision.
     #[error("unsupported SID revision {0}")]
     BadSidRevision(u8),
-    /// A SID string is not of the form `S-1-<authority>-<sub>...`.
-    #[error("not a SID string")]
-    BadSidString,
 }
 
 /// 100-ns intervals between 1601-01-01 and 1970-01-01 (the FILETIME of the Unix epoch).
@@ -149,6 +146,9 @@ pub fn parse_generalized_time(s: &str) -> Result<OffsetDateTime, DecodeError> {
         Some(sign @ (b'+' | b'-')) if pos + 5 == b.len() => {
             let h = i8::try_from(num(pos + 1, 2)?).map_err(|_| BAD)?;
             let m = i8::try_from(num(pos + 3, 2)?).map_err(|_| BAD)?;
+            if h > 23 || m > 59 {
+                return Err(BAD);
+            }
             let (h, m) = if *sign == b'-' { (-h, -m) } else { (h, m) };
             UtcOffset::from_hms(h, m, 0).map_err(|_| BAD)?
         }
@@ -176,76 +176,59 @@ pub fn format_generalized_time(dt: OffsetDateTime) -> String {
     )
 }
 
-/// Names of the set bits of a flag word, from a `(bit, name)` table, in table order.
-fn flag_names(value: u32, table: &[(u32, &'static str)]) -> Vec<&'static str> {
-    table
-        .iter()
-        .filter(|(bit, _)| value & bit != 0)
-        .map(|(_, name)| *name)
-        .collect()
+/// Defines a `u32` flag word with named bits: the constants, `has`, `names`, `unknown_bits`
+/// and a `Display` like `4098 (0x1002: ACCOUNTDISABLE | WORKSTATION_TRUST_ACCOUNT)`.
+macro_rules! flag_word {
+    ($(#[$meta:meta])* $name:ident { $($flag:ident = $bit:expr),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+        #[serde(transparent)]
+        pub struct $name(pub u32);
+
+        impl $name {
+            $(pub const $flag: u32 = $bit;)+
+            const NAMES: &'static [(u32, &'static str)] = &[$(($bit, stringify!($flag))),+];
+
+            /// Whether every bit of `flag` is set (never for 0).
+            pub fn has(&self, flag: u32) -> bool {
+                flag != 0 && self.0 & flag == flag
+            }
+
+            /// The names of the known set flags, lowest bit first.
+            pub fn names(&self) -> Vec<&'static str> {
+                Self::NAMES.iter().filter(|(bit, _)| self.0 & bit != 0).map(|(_, n)| *n).collect()
+            }
+
+            /// Set bits that have no name here.
+            pub fn unknown_bits(&self) -> u32 {
+                Self::NAMES.iter().fold(self.0, |acc, (bit, _)| acc & !bit)
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                write!(f, "{} (0x{:X}: {})", self.0, self.0, self.names().join(" | "))
+            }
+        }
+    };
 }
 
-/// `userAccountControl`, with the flags of MS-ADTS 2.2.16 named.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct Uac(pub u32);
+flag_word! {
+    /// `userAccountControl`, with the flags of MS-ADTS 2.2.16 named.
+    Uac {
+        SCRIPT = 0x1, ACCOUNTDISABLE = 0x2, HOMEDIR_REQUIRED = 0x8, LOCKOUT = 0x10,
+        PASSWD_NOTREQD = 0x20, PASSWD_CANT_CHANGE = 0x40, ENCRYPTED_TEXT_PWD_ALLOWED = 0x80,
+        TEMP_DUPLICATE_ACCOUNT = 0x100, NORMAL_ACCOUNT = 0x200, INTERDOMAIN_TRUST_ACCOUNT = 0x800,
+        WORKSTATION_TRUST_ACCOUNT = 0x1000, SERVER_TRUST_ACCOUNT = 0x2000,
+        DONT_EXPIRE_PASSWORD = 0x10000, MNS_LOGON_ACCOUNT = 0x20000, SMARTCARD_REQUIRED = 0x40000,
+        TRUSTED_FOR_DELEGATION = 0x80000, NOT_DELEGATED = 0x100000, USE_DES_KEY_ONLY = 0x200000,
+        DONT_REQ_PREAUTH = 0x400000, PASSWORD_EXPIRED = 0x800000,
+        TRUSTED_TO_AUTH_FOR_DELEGATION = 0x1000000, PARTIAL_SECRETS_ACCOUNT = 0x4000000,
+        USE_AES_KEYS = 0x8000000,
+    }
+}
 
 impl Uac {
-    pub const SCRIPT: u32 = 0x1;
-    pub const ACCOUNTDISABLE: u32 = 0x2;
-    pub const HOMEDIR_REQUIRED: u32 = 0x8;
-    pub const LOCKOUT: u32 = 0x10;
-    pub const PASSWD_NOTREQD: u32 = 0x20;
-    pub const PASSWD_CANT_CHANGE: u32 = 0x40;
-    pub const ENCRYPTED_TEXT_PWD_ALLOWED: u32 = 0x80;
-    pub const TEMP_DUPLICATE_ACCOUNT: u32 = 0x100;
-    pub const NORMAL_ACCOUNT: u32 = 0x200;
-    pub const INTERDOMAIN_TRUST_ACCOUNT: u32 = 0x800;
-    pub const WORKSTATION_TRUST_ACCOUNT: u32 = 0x1000;
-    pub const SERVER_TRUST_ACCOUNT: u32 = 0x2000;
-    pub const DONT_EXPIRE_PASSWORD: u32 = 0x10000;
-    pub const MNS_LOGON_ACCOUNT: u32 = 0x20000;
-    pub const SMARTCARD_REQUIRED: u32 = 0x40000;
-    pub const TRUSTED_FOR_DELEGATION: u32 = 0x80000;
-    pub const NOT_DELEGATED: u32 = 0x100000;
-    pub const USE_DES_KEY_ONLY: u32 = 0x200000;
-    pub const DONT_REQ_PREAUTH: u32 = 0x400000;
-    pub const PASSWORD_EXPIRED: u32 = 0x800000;
-    pub const TRUSTED_TO_AUTH_FOR_DELEGATION: u32 = 0x1000000;
-    pub const PARTIAL_SECRETS_ACCOUNT: u32 = 0x4000000;
-    pub const USE_AES_KEYS: u32 = 0x8000000;
-
-    const NAMES: [(u32, &'static str); 23] = [
-        (Self::SCRIPT, "SCRIPT"),
-        (Self::ACCOUNTDISABLE, "ACCOUNTDISABLE"),
-        (Self::HOMEDIR_REQUIRED, "HOMEDIR_REQUIRED"),
-        (Self::LOCKOUT, "LOCKOUT"),
-        (Self::PASSWD_NOTREQD, "PASSWD_NOTREQD"),
-        (Self::PASSWD_CANT_CHANGE, "PASSWD_CANT_CHANGE"),
-        (Self::ENCRYPTED_TEXT_PWD_ALLOWED, "ENCRYPTED_TEXT_PWD_ALLOWED"),
-        (Self::TEMP_DUPLICATE_ACCOUNT, "TEMP_DUPLICATE_ACCOUNT"),
-        (Self::NORMAL_ACCOUNT, "NORMAL_ACCOUNT"),
-        (Self::INTERDOMAIN_TRUST_ACCOUNT, "INTERDOMAIN_TRUST_ACCOUNT"),
-        (Self::WORKSTATION_TRUST_ACCOUNT, "WORKSTATION_TRUST_ACCOUNT"),
-        (Self::SERVER_TRUST_ACCOUNT, "SERVER_TRUST_ACCOUNT"),
-        (Self::DONT_EXPIRE_PASSWORD, "DONT_EXPIRE_PASSWORD"),
-        (Self::MNS_LOGON_ACCOUNT, "MNS_LOGON_ACCOUNT"),
-        (Self::SMARTCARD_REQUIRED, "SMARTCARD_REQUIRED"),
-        (Self::TRUSTED_FOR_DELEGATION, "TRUSTED_FOR_DELEGATION"),
-        (Self::NOT_DELEGATED, "NOT_DELEGATED"),
-        (Self::USE_DES_KEY_ONLY, "USE_DES_KEY_ONLY"),
-        (Self::DONT_REQ_PREAUTH, "DONT_REQ_PREAUTH"),
-        (Self::PASSWORD_EXPIRED, "PASSWORD_EXPIRED"),
-        (Self::TRUSTED_TO_AUTH_FOR_DELEGATION, "TRUSTED_TO_AUTH_FOR_DELEGATION"),
-        (Self::PARTIAL_SECRETS_ACCOUNT, "PARTIAL_SECRETS_ACCOUNT"),
-        (Self::USE_AES_KEYS, "USE_AES_KEYS"),
-    ];
-
-    /// Whether every bit of `flag` is set.
-    pub fn has(&self, flag: u32) -> bool {
-        flag != 0 && self.0 & flag == flag
-    }
-
     /// The account is disabled.
     pub fn is_disabled(&self) -> bool {
         self.has(Self::ACCOUNTDISABLE)
@@ -255,77 +238,14 @@ impl Uac {
     pub fn is_domain_controller(&self) -> bool {
         self.has(Self::SERVER_TRUST_ACCOUNT) || self.has(Self::PARTIAL_SECRETS_ACCOUNT)
     }
-
-    /// The names of the known set flags, lowest bit first.
-    pub fn names(&self) -> Vec<&'static str> {
-        flag_names(self.0, &Self::NAMES)
-    }
-
-    /// Set bits that have no name here.
-    pub fn unknown_bits(&self) -> u32 {
-        Self::NAMES.iter().fold(self.0, |acc, (bit, _)| acc & !bit)
-    }
 }
 
-impl fmt::Display for Uac {
-    /// `4098 (0x1002: ACCOUNTDISABLE | WORKSTATION_TRUST_ACCOUNT)`.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} (0x{:X}: {})", self.0, self.0, self.names().join(" | "))
-    }
-}
-
-/// `msDS-SupportedEncryptionTypes` (MS-KILE 2.2.7).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(transparent)]
-pub struct EncTypes(pub u32);
-
-impl EncTypes {
-    pub const DES_CBC_CRC: u32 = 0x1;
-    pub const DES_CBC_MD5: u32 = 0x2;
-    pub const RC4: u32 = 0x4;
-    pub const AES128: u32 = 0x8;
-    pub const AES256: u32 = 0x10;
-    pub const AES256_SK: u32 = 0x20;
-    pub const FAST_SUPPORTED: u32 = 0x10000;
-    pub const COMPOUND_IDENTITY_SUPPORTED: u32 = 0x20000;
-    pub const CLAIMS_SUPPORTED: u32 = 0x40000;
-    pub const RESOURCE_SID_COMPRESSION_DISABLED: u32 = 0x80000;
-
-    const NAMES: [(u32, &'static str); 10] = [
-        (Self::DES_CBC_CRC, "DES_CBC_CRC"),
-        (Self::DES_CBC_MD5, "DES_CBC_MD5"),
-        (Self::RC4, "RC4"),
-        (Self::AES128, "AES128"),
-        (Self::AES256, "AES256"),
-        (Self::AES256_SK, "AES256_SK"),
-        (Self::FAST_SUPPORTED, "FAST_SUPPORTED"),
-        (Self::COMPOUND_IDENTITY_SUPPORTED, "COMPOUND_IDENTITY_SUPPORTED"),
-        (Self::CLAIMS_SUPPORTED, "CLAIMS_SUPPORTED"),
-        (
-            Self::RESOURCE_SID_COMPRESSION_DISABLED,
-            "RESOURCE_SID_COMPRESSION_DISABLED",
-        ),
-    ];
-
-    /// Whether every bit of `flag` is set.
-    pub fn has(&self, flag: u32) -> bool {
-        flag != 0 && self.0 & flag == flag
-    }
-
-    /// The names of the known set flags, lowest bit first.
-    pub fn names(&self) -> Vec<&'static str> {
-        flag_names(self.0, &Self::NAMES)
-    }
-
-    /// Set bits that have no name here.
-    pub fn unknown_bits(&self) -> u32 {
-        Self::NAMES.iter().fold(self.0, |acc, (bit, _)| acc & !bit)
-    }
-}
-
-impl fmt::Display for EncTypes {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} (0x{:X}: {})", self.0, self.0, self.names().join(" | "))
+flag_word! {
+    /// `msDS-SupportedEncryptionTypes` (MS-KILE 2.2.7).
+    EncTypes {
+        DES_CBC_CRC = 0x1, DES_CBC_MD5 = 0x2, RC4 = 0x4, AES128 = 0x8, AES256 = 0x10,
+        AES256_SK = 0x20, FAST_SUPPORTED = 0x10000, COMPOUND_IDENTITY_SUPPORTED = 0x20000,
+        CLAIMS_SUPPORTED = 0x40000, RESOURCE_SID_COMPRESSION_DISABLED = 0x80000,
     }
 }
 
@@ -346,18 +266,22 @@ impl Sid {
         if revision != 1 {
             return Err(DecodeError::BadSidRevision(revision));
         }
-        let (&count, rest) = rest
-            .split_first()
-            .ok_or(DecodeError::BadLength(b.len()))?;
+        let (&count, rest) = rest.split_first().ok_or(DecodeError::BadLength(b.len()))?;
         let count = usize::from(count);
         if count > 15 || b.len() != 8 + 4 * count {
             return Err(DecodeError::BadLength(b.len()));
         }
-        let (auth, subs) = rest.split_at_checked(6).ok_or(DecodeError::BadLength(b.len()))?;
+        let (auth, subs) = rest
+            .split_at_checked(6)
+            .ok_or(DecodeError::BadLength(b.len()))?;
         let authority = auth.iter().fold(0u64, |acc, x| (acc << 8) | u64::from(*x));
         let sub_authorities = subs
             .chunks_exact(4)
-            .map(|c| c.iter().rev().fold(0u32, |acc, x| (acc << 8) | u32::from(*x)))
+            .map(|c| {
+                c.iter()
+                    .rev()
+                    .fold(0u32, |acc, x| (acc << 8) | u32::from(*x))
+            })
             .collect();
         Ok(Sid {
             authority,
@@ -367,40 +291,15 @@ impl Sid {
 
     /// The binary form (inverse of [`Sid::from_bytes`]).
     pub fn to_bytes(&self) -> Vec<u8> {
-        let mut out = vec![1u8, u8::try_from(self.sub_authorities.len()).unwrap_or(u8::MAX)];
+        let mut out = vec![
+            1u8,
+            u8::try_from(self.sub_authorities.len()).unwrap_or(u8::MAX),
+        ];
         out.extend_from_slice(self.authority.to_be_bytes().get(2..).unwrap_or_default());
         for s in &self.sub_authorities {
             out.extend_from_slice(&s.to_le_bytes());
         }
         out
-    }
-
-    /// Parses `S-1-5-21-...` (authority in decimal, or `0x...` hex as Windows prints large ones).
-    pub fn parse(s: &str) -> Result<Sid, DecodeError> {
-        const BAD: DecodeError = DecodeError::BadSidString;
-        let mut parts = s.trim().split('-');
-        if !parts.next().is_some_and(|p| p.eq_ignore_ascii_case("S")) || parts.next() != Some("1")
-        {
-            return Err(BAD);
-        }
-        let auth = parts.next().ok_or(BAD)?;
-        let authority = match auth.strip_prefix("0x").or_else(|| auth.strip_prefix("0X")) {
-            Some(hex) => u64::from_str_radix(hex, 16).map_err(|_| BAD)?,
-            None => auth.parse::<u64>().map_err(|_| BAD)?,
-        };
-        if authority >= 1 << 48 {
-            return Err(BAD);
-        }
-        let sub_authorities = parts
-            .map(|p| p.parse::<u32>().map_err(|_| BAD))
-            .collect::<Result<Vec<_>, _>>()?;
-        if sub_authorities.len() > 15 {
-            return Err(BAD);
-        }
-        Ok(Sid {
-            authority,
-            sub_authorities,
-        })
     }
 
     /// The relative identifier (last sub-authority).
@@ -474,7 +373,9 @@ pub fn parse_dn(dn: &str) -> Vec<Rdn> {
                 '\\' => {
                     let hex: String = chars.clone().take(2).collect();
                     match u8::from_str_radix(&hex, 16) {
-                        Ok(byte) if hex.len() == 2 && hex.chars().all(|h| h.is_ascii_hexdigit()) => {
+                        Ok(byte)
+                            if hex.len() == 2 && hex.chars().all(|h| h.is_ascii_hexdigit()) =>
+                        {
                             chars.next();
                             chars.next();
                             value.push(byte);
@@ -671,5 +572,337 @@ mod tests {
     use super::*;
     use time::macros::datetime;
 
-    // TESTS
+    #[test]
+    fn filetime_decodes_and_treats_zero_and_max_as_never() {
+        assert_eq!(parse_filetime("0"), Ok(None));
+        assert_eq!(parse_filetime("9223372036854775807"), Ok(None));
+        assert_eq!(
+            parse_filetime(" 116444736000000000 "),
+            Ok(Some(datetime!(1970-01-01 0:00 UTC)))
+        );
+        // 2026-11-24 04:18:09.5 UTC
+        assert_eq!(
+            parse_filetime("134399674895000000"),
+            Ok(Some(datetime!(2026-11-24 04:18:09.5 UTC)))
+        );
+        assert_eq!(parse_filetime(""), Err(DecodeError::Empty));
+        assert_eq!(parse_filetime("12a"), Err(DecodeError::NotANumber));
+        assert_eq!(
+            parse_filetime("99999999999999999999"),
+            Err(DecodeError::NotANumber)
+        );
+        assert_eq!(parse_filetime("-1"), Err(DecodeError::OutOfRange));
+        // Year 30828 is beyond what we represent.
+        assert_eq!(
+            parse_filetime("9223372036854775806"),
+            Err(DecodeError::OutOfRange)
+        );
+        assert_eq!(
+            parse_filetime("1"),
+            Ok(Some(datetime!(1601-01-01 0:00:00.0000001 UTC)))
+        );
+    }
+
+    #[test]
+    fn filetime_round_trips() {
+        let t = datetime!(2026-11-24 04:18:09.1234567 UTC);
+        let ft = FileTime::from_datetime(t).unwrap();
+        assert_eq!(ft, FileTime(134_399_674_891_234_567));
+        assert_eq!(ft.to_datetime(), Ok(Some(t)));
+        assert_eq!(
+            FileTime::from_datetime(datetime!(1600-12-31 23:59:59 UTC)),
+            Err(DecodeError::OutOfRange)
+        );
+        assert_eq!(FileTime::NEVER.to_datetime(), Ok(None));
+    }
+
+    #[test]
+    fn nttime_seconds() {
+        assert_eq!(
+            nttime_seconds_to_datetime(13_439_967_489),
+            Ok(datetime!(2026-11-24 04:18:09 UTC))
+        );
+        assert_eq!(
+            nttime_seconds_to_datetime(0),
+            Ok(datetime!(1601-01-01 0:00 UTC))
+        );
+        assert_eq!(
+            nttime_seconds_to_datetime(u64::MAX),
+            Err(DecodeError::OutOfRange)
+        );
+        assert_eq!(
+            nttime_seconds_to_datetime(i64::MAX as u64),
+            Err(DecodeError::OutOfRange)
+        );
+    }
+
+    #[test]
+    fn generalized_time_parses_ad_forms() {
+        let t = datetime!(2026-11-24 05:18:09 UTC);
+        assert_eq!(parse_generalized_time("20261124051809.0Z"), Ok(t));
+        assert_eq!(parse_generalized_time("20261124051809Z"), Ok(t));
+        assert_eq!(
+            parse_generalized_time("20261124051809,25Z"),
+            Ok(datetime!(2026-11-24 05:18:09.25 UTC))
+        );
+        assert_eq!(parse_generalized_time("20261124061809.0+0100"), Ok(t));
+        assert_eq!(parse_generalized_time("20261124001809-0500"), Ok(t));
+        assert_eq!(
+            parse_generalized_time("20261124051809.1234567891234Z"),
+            Ok(datetime!(2026-11-24 05:18:09.123456789 UTC))
+        );
+        assert_eq!(format_generalized_time(t), "20261124051809.0Z");
+        for bad in [
+            "",
+            "2026",
+            "20261124051809",
+            "20261124051809.Z",
+            "20261124051809.0",
+            "20261124051809.0ZZ",
+            "20261324051809.0Z",
+            "20260230051809.0Z",
+            "20261124251809.0Z",
+            "20261124051860.0Z",
+            "2026112405180x.0Z",
+            "20261124051809.0+01",
+            "20261124051809.0+2500",
+            "+0261124051809.0Z",
+            "２０２６1124051809.0Z",
+        ] {
+            assert_eq!(
+                parse_generalized_time(bad),
+                Err(DecodeError::BadGeneralizedTime),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn uac_names() {
+        assert_eq!(Uac(4096).names(), vec!["WORKSTATION_TRUST_ACCOUNT"]);
+        assert_eq!(
+            Uac(4098).names(),
+            vec!["ACCOUNTDISABLE", "WORKSTATION_TRUST_ACCOUNT"]
+        );
+        assert!(Uac(4098).is_disabled());
+        assert!(!Uac(4096).is_disabled());
+        assert!(Uac(0x82000).is_domain_controller());
+        assert!(Uac(0x0400_1000).is_domain_controller());
+        assert!(!Uac(0x1000).is_domain_controller());
+        assert!(!Uac(0).has(0));
+        assert_eq!(
+            Uac(0x0101_0000 | 0x80000 | 0x100000 | 0x200000 | 0x10 | 0x20).names(),
+            vec![
+                "LOCKOUT",
+                "PASSWD_NOTREQD",
+                "DONT_EXPIRE_PASSWORD",
+                "TRUSTED_FOR_DELEGATION",
+                "NOT_DELEGATED",
+                "USE_DES_KEY_ONLY",
+                "TRUSTED_TO_AUTH_FOR_DELEGATION"
+            ]
+        );
+        assert_eq!(Uac(0x8000_1000).unknown_bits(), 0x8000_0000);
+        assert_eq!(
+            Uac(4098).to_string(),
+            "4098 (0x1002: ACCOUNTDISABLE | WORKSTATION_TRUST_ACCOUNT)"
+        );
+    }
+
+    #[test]
+    fn enc_type_names() {
+        assert_eq!(EncTypes(0x1C).names(), vec!["RC4", "AES128", "AES256"]);
+        assert_eq!(EncTypes(0x3).names(), vec!["DES_CBC_CRC", "DES_CBC_MD5"]);
+        assert!(EncTypes(0x18).has(EncTypes::AES256));
+        assert!(!EncTypes(0x18).has(EncTypes::RC4));
+        assert_eq!(EncTypes(0x0001_0000 | 0x4000).unknown_bits(), 0x4000);
+        assert_eq!(EncTypes(0x10).to_string(), "16 (0x10: AES256)");
+    }
+
+    #[test]
+    fn sid_decodes_domain_and_well_known_sids() {
+        let mut b = vec![1u8, 5, 0, 0, 0, 0, 0, 5];
+        for sub in [21u32, 1_004_336_348, 1_177_238_915, 682_003_330, 1104] {
+            b.extend_from_slice(&sub.to_le_bytes());
+        }
+        assert_eq!(
+            decode_sid(&b).unwrap(),
+            "S-1-5-21-1004336348-1177238915-682003330-1104"
+        );
+        let sid = Sid::from_bytes(&b).unwrap();
+        assert_eq!(sid.rid(), Some(1104));
+        assert_eq!(sid.to_bytes(), b);
+        // Everyone: S-1-1-0
+        assert_eq!(
+            decode_sid(&[1, 1, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0]).unwrap(),
+            "S-1-1-0"
+        );
+        // No sub-authorities is legal.
+        assert_eq!(decode_sid(&[1, 0, 0, 0, 0, 0, 0, 5]).unwrap(), "S-1-5");
+        // A 48-bit authority prints in hex, as Windows does.
+        let big = Sid::from_bytes(&[1, 0, 0x12, 0x34, 0x56, 0x78, 0x9A, 0xBC]).unwrap();
+        assert_eq!(big.to_string(), "S-1-0x123456789ABC");
+        assert_eq!(
+            big.to_bytes(),
+            vec![1, 0, 0x12, 0x34, 0x56, 0x78, 0x9A, 0xBC]
+        );
+    }
+
+    #[test]
+    fn sid_rejects_hostile_input() {
+        assert_eq!(Sid::from_bytes(&[]), Err(DecodeError::BadLength(0)));
+        assert_eq!(Sid::from_bytes(&[1]), Err(DecodeError::BadLength(1)));
+        assert_eq!(
+            Sid::from_bytes(&[2, 0, 0, 0, 0, 0, 0, 5]),
+            Err(DecodeError::BadSidRevision(2))
+        );
+        assert_eq!(
+            Sid::from_bytes(&[1, 1, 0, 0, 0, 0, 0, 5]),
+            Err(DecodeError::BadLength(8))
+        );
+        assert_eq!(
+            Sid::from_bytes(&[1, 0, 0, 0, 0, 0, 0, 5, 0]),
+            Err(DecodeError::BadLength(9))
+        );
+        let mut sixteen = vec![1u8, 16, 0, 0, 0, 0, 0, 5];
+        sixteen.extend(std::iter::repeat_n(0u8, 64));
+        assert_eq!(Sid::from_bytes(&sixteen), Err(DecodeError::BadLength(72)));
+        let mut b = vec![1u8, 255, 0, 0, 0, 0, 0, 5];
+        b.extend(std::iter::repeat_n(0xFFu8, 4 * 255));
+        assert!(Sid::from_bytes(&b).is_err());
+        // Fuzz: random bytes never panic.
+        let mut x: u64 = 0xDEAD_BEEF;
+        for _ in 0..5_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let len = (x % 80) as usize;
+            let mut bytes: Vec<u8> = (0..len).map(|i| (x >> (i % 56)) as u8).collect();
+            if let Some(first) = bytes.first_mut() {
+                *first = 1;
+            }
+            let _ = decode_sid(&bytes);
+        }
+    }
+
+    #[test]
+    fn guid_uses_the_windows_byte_order() {
+        let raw = [
+            0x64, 0x0A, 0x2B, 0xAB, 0x42, 0x5E, 0xE4, 0x4A, 0xB7, 0x21, 0x2F, 0x43, 0xA5, 0xB2,
+            0xEA, 0x97,
+        ];
+        assert_eq!(
+            decode_guid(&raw).unwrap().to_string(),
+            "ab2b0a64-5e42-4ae4-b721-2f43a5b2ea97"
+        );
+        assert_eq!(decode_guid(&raw[..15]), Err(DecodeError::BadLength(15)));
+        assert_eq!(decode_guid(&[0; 17]), Err(DecodeError::BadLength(17)));
+    }
+
+    fn account(dn: &str, sam: &str) -> ComputerAccount {
+        ComputerAccount {
+            dn: dn.to_string(),
+            object_guid: Uuid::nil(),
+            object_sid: None,
+            sam_account_name: sam.to_string(),
+            dns_host_name: None,
+            operating_system: None,
+            operating_system_version: None,
+            when_created: datetime!(2026-01-01 0:00 UTC),
+            when_changed: datetime!(2026-01-01 0:00 UTC),
+            uac: Uac(4096),
+            supported_enc_types: None,
+            pwd_last_set: None,
+            last_logon_timestamp: None,
+            admin_count: false,
+            key_version: None,
+        }
+    }
+
+    #[test]
+    fn ou_path_is_outermost_first_and_unescaped() {
+        let a = account(
+            r"CN=PC\2C01,OU=Laptops,OU=Sales\, EMEA,OU=Caf\C3\A9 \+ Bar,DC=corp,DC=example",
+            "PC01$",
+        );
+        assert_eq!(a.ou_path(), vec!["Café + Bar", "Sales, EMEA", "Laptops"]);
+        assert_eq!(
+            account("CN=PC01,CN=Computers,DC=lab,DC=example,DC=test", "PC01$").ou_path(),
+            vec!["Computers"]
+        );
+        assert_eq!(
+            account("cn=PC01, ou=Quoted\\\\Back,ou=\"A, B\",dc=x", "PC01").ou_path(),
+            vec!["A, B", "Quoted\\Back"]
+        );
+        assert!(account("", "").ou_path().is_empty());
+        assert_eq!(
+            dn_domain("CN=PC01,CN=Computers,DC=lab,DC=example,DC=test").as_deref(),
+            Some("lab.example.test")
+        );
+        assert_eq!(dn_domain("CN=PC01"), None);
+    }
+
+    #[test]
+    fn parse_dn_keeps_escaped_spaces_and_survives_garbage() {
+        let rdns = parse_dn(r"CN=\ lead\ ,OU= trail  ,DC=x");
+        assert_eq!(rdns.first().unwrap().value, " lead ");
+        assert_eq!(rdns.get(1).unwrap().value, "trail");
+        assert_eq!(parse_dn("CN=a\\").first().unwrap().value, "a\\");
+        assert_eq!(parse_dn("CN=a\\4").first().unwrap().value, "a4");
+        assert_eq!(parse_dn("CN=\\ff").first().unwrap().value, "\u{fffd}");
+        assert_eq!(parse_dn("noequals,,=x").len(), 2);
+        let mut x: u64 = 7;
+        let alphabet: Vec<char> = "=,\\\"+ abAF09é".chars().collect();
+        for _ in 0..5_000 {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            let s: String = (0..(x % 40))
+                .map(|i| alphabet[((x >> (i % 60)) % alphabet.len() as u64) as usize])
+                .collect();
+            let _ = parse_dn(&s);
+        }
+    }
+
+    #[test]
+    fn netbios_name_strips_one_dollar() {
+        assert_eq!(account("CN=PC01", "PC01$").netbios_name(), "PC01");
+        assert_eq!(account("CN=PC01", "PC01").netbios_name(), "PC01");
+        assert_eq!(account("CN=PC01", "PC01$$").netbios_name(), "PC01$");
+    }
+
+    #[test]
+    fn serde_shapes() {
+        let v = DcView {
+            dc: "dc1".into(),
+            outcome: DcOutcome::Unreachable {
+                error: "timeout".into(),
+            },
+        };
+        assert_eq!(
+            serde_json::to_string(&v).unwrap(),
+            r#"{"dc":"dc1","outcome":{"status":"unreachable","error":"timeout"}}"#
+        );
+        let found = DcView {
+            dc: "dc2".into(),
+            outcome: DcOutcome::Found(DcAccountView {
+                last_logon: Some(datetime!(2026-11-24 04:18:09 UTC)),
+                uac: Some(Uac(4096)),
+                ..Default::default()
+            }),
+        };
+        let json = serde_json::to_string(&found).unwrap();
+        assert!(json.contains(r#""status":"found""#), "{json}");
+        assert!(
+            json.contains(r#""last_logon":"2026-11-24T04:18:09Z""#),
+            "{json}"
+        );
+        assert!(json.contains(r#""uac":4096"#), "{json}");
+        let back: DcView = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, found);
+        let a = account("CN=PC01,DC=x", "PC01$");
+        let back: ComputerAccount =
+            serde_json::from_str(&serde_json::to_string(&a).unwrap()).unwrap();
+        assert_eq!(back, a);
+    }
 }
