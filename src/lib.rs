@@ -3,9 +3,14 @@
 //! See `ARCHITECTURE.md` for the codemap and the invariants.
 
 pub mod audit;
+pub mod auth;
 pub mod config;
 pub mod db;
+pub mod diagnostics;
 pub mod directory;
+pub mod errors;
+pub mod lookup;
+pub mod policy;
 pub mod state;
 pub mod telemetry;
 pub mod web;
@@ -30,6 +35,8 @@ pub enum StartupError {
     Store(#[from] db::StoreError),
     #[error(transparent)]
     Directory(#[from] directory::DirectoryError),
+    #[error(transparent)]
+    Auth(#[from] auth::oidc::AuthError),
     #[error("cannot listen on {addr}: {reason}")]
     Listen { addr: String, reason: String },
     #[error("server error: {0}")]
@@ -64,11 +71,19 @@ pub async fn build(cfg: Config) -> Result<AppState, StartupError> {
     cfg.validate()?;
     let store = Store::connect(&database_url(&cfg)).await?;
     store.migrate().await?;
+    let sessions = auth::sessions::SessionBackend::new(&store).await?;
     let directory = Directory::new(&cfg.ldap)?;
+    let oidc = auth::oidc::Oidc::new(&cfg.oidc, &cfg.public_url)?;
+    let policy = policy::Policy::from_config(&cfg);
+    let diagnosis = lookup::settings(&cfg);
     Ok(AppState {
+        policy: Arc::new(policy),
+        diagnosis,
         config: Arc::new(cfg),
         store,
+        sessions,
         directory: Arc::new(directory),
+        oidc: Arc::new(oidc),
         metrics: metrics_handle(),
     })
 }
@@ -88,15 +103,16 @@ pub async fn run(cfg: Config) -> Result<(), StartupError> {
     let state = build(cfg).await?;
     audit::record(
         &state.store,
-        &db::NewAuditRow {
-            at: time::OffsetDateTime::now_utc(),
-            action: "config_load".into(),
-            outcome: "success".into(),
-            reason: Some(format!("database {}", state.store.backend())),
-            ..Default::default()
-        },
+        &audit::event("config_load", "success")
+            .reason(format!("database {}", state.store.backend())),
     )
     .await?;
+    tokio::spawn(
+        state
+            .sessions
+            .clone()
+            .sweep(std::time::Duration::from_secs(600)),
+    );
     for (url, result) in state.directory.probe_all().await {
         match result {
             Ok(()) => tracing::info!(dc.url = %url, "domain controller reachable over TLS"),

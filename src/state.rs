@@ -2,14 +2,22 @@
 
 use std::sync::Arc;
 
+use crate::auth::oidc::Oidc;
+use crate::auth::sessions::SessionBackend;
 use crate::config::Config;
 use crate::db::Store;
+use crate::diagnostics::DiagnosisSettings;
 use crate::directory::Directory;
+use crate::policy::Policy;
 
 #[derive(Clone)]
 pub struct AppState {
     pub config: Arc<Config>,
     pub store: Store,
+    pub sessions: SessionBackend,
     pub directory: Arc<Directory>,
+    pub oidc: Arc<Oidc>,
+    pub policy: Arc<Policy>,
+    pub diagnosis: DiagnosisSettings,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
 }

@@ -112,3 +112,60 @@ pub async fn verify(store: &Store) -> Result<ChainHead, VerifyError> {
         }
     }
 }
+
+/// Who did it, as the audit log names them (never a service account).
+#[derive(Debug, Clone, Default)]
+pub struct Actor {
+    pub sub: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub roles: Vec<String>,
+}
+
+/// Where the request came from.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    pub source_ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub request_id: Option<String>,
+}
+
+/// Start an event: `event("lookup", "success").actor(..).origin(..).target_name(..)`.
+pub fn event(action: &str, outcome: &str) -> NewAuditRow {
+    NewAuditRow {
+        at: time::OffsetDateTime::now_utc(),
+        action: action.to_string(),
+        outcome: outcome.to_string(),
+        ..NewAuditRow::default()
+    }
+}
+
+impl NewAuditRow {
+    pub fn actor(mut self, actor: &Actor) -> Self {
+        self.actor_sub = Some(actor.sub.clone());
+        self.actor_name = actor.name.clone();
+        self.actor_email = actor.email.clone();
+        self.actor_roles = actor.roles.join(",");
+        self
+    }
+    pub fn origin(mut self, origin: &Origin) -> Self {
+        self.source_ip = origin.source_ip.clone();
+        self.user_agent = origin.user_agent.clone();
+        self.request_id = origin.request_id.clone();
+        self
+    }
+    pub fn target_name(mut self, name: &str) -> Self {
+        self.target_name = Some(name.to_string());
+        self
+    }
+    pub fn target(mut self, dn: &str, guid: &str, name: &str) -> Self {
+        self.target_dn = Some(dn.to_string());
+        self.target_guid = Some(guid.to_string());
+        self.target_name = Some(name.to_string());
+        self
+    }
+    pub fn reason(mut self, reason: impl Into<String>) -> Self {
+        self.reason = Some(reason.into());
+        self
+    }
+}

@@ -6,12 +6,15 @@ use askama::Template;
 use axum::extract::Request;
 use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::Next;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{Html, IntoResponse, Redirect, Response};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error("not found")]
     NotFound,
+    /// Not signed in: pages redirect to sign-in (then back to this path), the API answers 401.
+    #[error("sign-in required")]
+    SignIn(String),
     #[error("{0}")]
     BadRequest(String),
     #[error("forbidden: {0}")]
@@ -26,6 +29,7 @@ impl AppError {
     fn status(&self) -> StatusCode {
         match self {
             Self::NotFound => StatusCode::NOT_FOUND,
+            Self::SignIn(_) => StatusCode::UNAUTHORIZED,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -37,6 +41,7 @@ impl AppError {
     fn public_message(&self) -> String {
         match self {
             Self::NotFound => "Nothing here.".into(),
+            Self::SignIn(_) => "Sign in first.".into(),
             Self::BadRequest(m) | Self::Forbidden(m) => m.clone(),
             Self::Unavailable(_) => {
                 "A service trustdesk depends on is unavailable. Try again shortly.".into()
@@ -61,6 +66,10 @@ impl From<crate::directory::DirectoryError> for AppError {
     }
 }
 
+/// Carried from [`AppError::SignIn`] to [`render_errors`], which knows whether it is a page.
+#[derive(Clone)]
+struct SignInRedirect(String);
+
 /// Carried in the response extensions from the handler to [`render_errors`].
 #[derive(Clone)]
 struct ErrorMarker {
@@ -71,6 +80,12 @@ struct ErrorMarker {
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
         let status = self.status();
+        if let Self::SignIn(return_to) = &self {
+            let mut res = status.into_response();
+            res.extensions_mut()
+                .insert(SignInRedirect(return_to.clone()));
+            return res;
+        }
         if status.is_server_error() {
             tracing::error!(error = %self, "request failed");
         } else {
@@ -107,6 +122,22 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
     let rid = request_id(req.headers());
     let is_api = req.uri().path().starts_with("/api/");
     let res = next.run(req).await;
+    if let Some(SignInRedirect(return_to)) = res.extensions().get::<SignInRedirect>() {
+        if !is_api {
+            let query = url::form_urlencoded::Serializer::new(String::new())
+                .append_pair("next", return_to)
+                .finish();
+            return Redirect::to(&format!("/login?{query}")).into_response();
+        }
+        let mut out = axum::Json(serde_json::json!({
+            "error": "Unauthorized",
+            "message": "Sign in, or send Authorization: Bearer <api key>.",
+            "request_id": rid,
+        }))
+        .into_response();
+        *out.status_mut() = StatusCode::UNAUTHORIZED;
+        return out;
+    }
     let marker = match res.extensions().get::<ErrorMarker>() {
         Some(m) => m.clone(),
         None if res.status() == StatusCode::NOT_FOUND

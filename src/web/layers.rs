@@ -16,7 +16,11 @@ use tower_http::set_header::SetResponseHeaderLayer;
 use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
+use tower_sessions::cookie::SameSite;
+use tower_sessions::{Expiry, SessionManagerLayer};
+
 use super::error::render_errors;
+use crate::auth::sessions::SessionBackend;
 use crate::state::AppState;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -92,8 +96,21 @@ pub fn apply(router: Router<AppState>, state: &AppState) -> Router<AppState> {
         ))
         .layer(middleware::from_fn(track_metrics))
         .layer(middleware::from_fn(render_errors))
-        .layer(CsrfLayer::new());
+        .layer(CsrfLayer::new())
+        .layer(session_layer(state));
     router.layer(stack)
+}
+
+/// Server-side sessions: only an opaque id in the cookie (HttpOnly, SameSite=Lax so the
+/// provider's redirect back carries it, Secure on https), 8 hours of inactivity at most.
+fn session_layer(state: &AppState) -> SessionManagerLayer<SessionBackend> {
+    SessionManagerLayer::new(state.sessions.clone())
+        .with_name("td_session")
+        .with_http_only(true)
+        .with_same_site(SameSite::Lax)
+        .with_secure(state.config.public_url.starts_with("https://"))
+        .with_path("/")
+        .with_expiry(Expiry::OnInactivity(time::Duration::hours(8)))
 }
 
 /// Request count and latency per route and status, for `/metrics`.

@@ -7,6 +7,7 @@ use trustdesk::config::Config;
 /// The running lab, as `lab/lab.sh run` exports it.
 pub struct Lab {
     pub ldaps_url: String,
+    pub dc2_ldaps_url: Option<String>,
     pub ca: PathBuf,
     pub svc_upn: String,
     pub svc_pw: String,
@@ -31,6 +32,7 @@ pub fn lab() -> Option<Lab> {
     ) {
         (Some(ldaps_url), Some(ca), Some(svc_upn), Some(svc_pw), Some(base_dn)) => Some(Lab {
             ldaps_url,
+            dc2_ldaps_url: get("LAB_DC2_LDAPS_URL"),
             ca: PathBuf::from(ca),
             svc_upn,
             svc_pw,
@@ -94,4 +96,260 @@ pub fn load_config(dir: &Path, toml: &str) -> Config {
     let path = dir.join("trustdesk.toml");
     std::fs::write(&path, toml).unwrap();
     Config::load(Some(&path)).unwrap()
+}
+
+/// A test OpenID Provider (lab/oidc/provider.mjs), killed when dropped.
+pub struct Op {
+    pub issuer: String,
+    _child: tokio::process::Child,
+}
+
+fn node() -> PathBuf {
+    let local = Path::new(env!("CARGO_MANIFEST_DIR")).join("lab/.node/bin/node");
+    if local.exists() {
+        local
+    } else {
+        PathBuf::from("node")
+    }
+}
+
+/// Start the provider with `redirect_uri` registered; wait for its ready line.
+pub async fn start_op(portal_base: &str) -> Op {
+    use tokio::io::AsyncBufReadExt;
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("lab/oidc/provider.mjs");
+    let mut child = tokio::process::Command::new(node())
+        .arg(&script)
+        .env("OIDC_PORT", "0")
+        .env("OIDC_REDIRECT_URIS", format!("{portal_base}/auth/callback"))
+        .env("OIDC_POST_LOGOUT_URIS", format!("{portal_base}/"))
+        .env("OIDC_SKIP_CONSENT", "1")
+        .env("OIDC_SKIP_LOGOUT_PROMPT", "1")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("node must be installed (lab/install.sh) to run the OIDC provider");
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = tokio::io::BufReader::new(stdout).lines();
+    let line = tokio::time::timeout(std::time::Duration::from_secs(20), lines.next_line())
+        .await
+        .expect("OIDC provider did not get ready in 20 s (did `npm ci` run in lab/oidc?)")
+        .unwrap()
+        .expect("OIDC provider exited before it was ready");
+    let ready: serde_json::Value = serde_json::from_str(&line).unwrap();
+    Op {
+        issuer: ready["issuer"].as_str().unwrap().to_string(),
+        _child: child,
+    }
+}
+
+/// A portal on a free port with its own OP, against the lab DC.
+pub struct Portal {
+    pub base: String,
+    pub op: Op,
+    pub state: trustdesk::state::AppState,
+    pub _dir: tempfile::TempDir,
+}
+
+pub async fn start_portal(lab: &Lab, extra_toml: &str) -> Portal {
+    let dir = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let op = start_op(&base).await;
+    let mut urls = vec![lab.ldaps_url.as_str()];
+    urls.extend(lab.dc2_ldaps_url.as_deref());
+    let toml = config_toml(dir.path(), &urls, &lab.ca, lab)
+        .replace("http://127.0.0.1:8080", &base)
+        .replace("http://127.0.0.1:9400", &op.issuer)
+        .replace("client_id = \"portal\"", "client_id = \"trustdesk\"")
+        .replace(
+            "client_secret = \"portal-secret\"",
+            "client_secret = \"trustdesk-secret\"",
+        )
+        + &format!(
+            r#"
+[roles.senior]
+groups = ["helpdesk-senior"]
+actions = ["lookup", "diagnose", "mint_token", "revoke_token", "reset_account"]
+scopes = ["OU=Workstations,{base_dn}", "OU=Servers,{base_dn}"]
+
+[roles.junior]
+groups = ["helpdesk-junior-paris"]
+actions = ["lookup", "diagnose", "mint_token"]
+scopes = ["OU=Paris,OU=Workstations,{base_dn}"]
+
+[roles.auditor]
+groups = ["security-auditors"]
+actions = ["view_audit", "export_audit"]
+
+[roles.domainwide]
+groups = ["trustdesk-admins"]
+actions = ["lookup", "diagnose"]
+scopes = ["{base_dn}"]
+
+[roles.admin]
+groups = ["trustdesk-admins"]
+actions = ["lookup", "diagnose", "mint_token", "revoke_token", "reset_account", "view_audit", "export_audit", "view_policy"]
+scopes = ["OU=Workstations,{base_dn}", "OU=Servers,{base_dn}"]
+{extra_toml}"#,
+            base_dn = lab.base_dn
+        );
+    let toml = toml.replace(
+        "[ldap]\n",
+        &format!(
+            "[ldap]\nprotected_ous = [\"OU=Protected,{}\"]\n",
+            lab.base_dn
+        ),
+    );
+    let cfg = load_config(dir.path(), &toml);
+    let state = trustdesk::build(cfg).await.unwrap();
+    tokio::spawn(trustdesk::serve(listener, state.clone()));
+    Portal {
+        base,
+        op,
+        state,
+        _dir: dir,
+    }
+}
+
+/// A browser-like client: keeps cookies, follows no redirect by itself.
+pub fn browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+/// Follow redirects from `url`, returning every URL visited and the last response.
+pub async fn follow(
+    c: &reqwest::Client,
+    mut resp: reqwest::Response,
+    visited: &mut Vec<String>,
+) -> reqwest::Response {
+    for _ in 0..20 {
+        visited.push(resp.url().to_string());
+        if !resp.status().is_redirection() {
+            return resp;
+        }
+        let next = resp
+            .url()
+            .join(resp.headers()["location"].to_str().unwrap())
+            .unwrap();
+        resp = c.get(next).send().await.unwrap();
+    }
+    panic!("redirect loop: {visited:?}");
+}
+
+/// The value of `attr="…"` in the first tag containing `marker`.
+pub fn html_attr(html: &str, marker: &str, attr: &str) -> Option<String> {
+    let at = html.find(marker)?;
+    let tag_start = html[..at].rfind('<')?;
+    let tag = &html[tag_start..at + html[at..].find('>')?];
+    let key = format!("{attr}=\"");
+    let v = &tag[tag.find(&key)? + key.len()..];
+    Some(
+        v[..v.find('"')?]
+            .replace("&amp;", "&")
+            .replace("&#x2f;", "/"),
+    )
+}
+
+/// Sign in at the OP as `user` and stop *before* the portal's callback; returns the callback
+/// URL the OP sent the browser to (or the OP's final response when it refused).
+pub async fn sign_in_until_callback(
+    c: &reqwest::Client,
+    portal: &str,
+    user: &str,
+    password: &str,
+) -> Result<(String, String), reqwest::Response> {
+    let mut visited = Vec::new();
+    let r = c.get(format!("{portal}/login")).send().await.unwrap();
+    let login_cookie = r
+        .headers()
+        .get("set-cookie")
+        .map(|v| v.to_str().unwrap().to_string())
+        .unwrap_or_default();
+    let form_page = follow(c, r, &mut visited).await;
+    let page_url = form_page.url().clone();
+    let html = form_page.text().await.unwrap();
+    let action = html_attr(&html, "<form", "action").expect("login form");
+    let r = c
+        .post(page_url.join(&action).unwrap())
+        .form(&[("prompt", "login"), ("login", user), ("password", password)])
+        .send()
+        .await
+        .unwrap();
+    if !r.status().is_redirection() {
+        return Err(r);
+    }
+    // Follow the OP's redirects, but stop at our callback.
+    let mut resp = r;
+    for _ in 0..10 {
+        let next = resp
+            .url()
+            .join(resp.headers()["location"].to_str().unwrap())
+            .unwrap();
+        if next
+            .as_str()
+            .starts_with(&format!("{portal}/auth/callback"))
+        {
+            return Ok((next.to_string(), login_cookie));
+        }
+        resp = c.get(next).send().await.unwrap();
+        if !resp.status().is_redirection() {
+            return Err(resp);
+        }
+    }
+    panic!("the OP never redirected back to the portal");
+}
+
+/// Full sign-in; returns the page the portal lands on and the callback's Set-Cookie header.
+pub async fn sign_in(
+    c: &reqwest::Client,
+    portal: &str,
+    user: &str,
+    password: &str,
+) -> (reqwest::Response, String) {
+    let (callback, _) = sign_in_until_callback(c, portal, user, password)
+        .await
+        .unwrap_or_else(|r| panic!("sign-in refused at the OP: {}", r.status()));
+    let r = c.get(&callback).send().await.unwrap();
+    let set_cookie = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .collect::<Vec<_>>()
+        .join("\n");
+    let mut visited = Vec::new();
+    (follow(c, r, &mut visited).await, set_cookie)
+}
+
+/// GET a JSON API path with the browser's session; returns status and body.
+pub async fn api_get(c: &reqwest::Client, base: &str, path: &str) -> (u16, serde_json::Value) {
+    let r = c.get(format!("{base}{path}")).send().await.unwrap();
+    let status = r.status().as_u16();
+    let body = r.json().await.unwrap_or(serde_json::Value::Null);
+    (status, body)
+}
+
+/// The top likely cause code of a diagnosis JSON.
+pub fn top_cause(report: &serde_json::Value) -> String {
+    report["diagnosis"]["likely_causes"][0]["cause"]
+        .as_str()
+        .unwrap_or("")
+        .to_string()
+}
+
+/// Every cause code of a diagnosis JSON.
+pub fn causes(report: &serde_json::Value) -> Vec<String> {
+    report["diagnosis"]["likely_causes"]
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .filter_map(|c| c["cause"].as_str().map(str::to_string))
+                .collect()
+        })
+        .unwrap_or_default()
 }

@@ -1,0 +1,184 @@
+//! Staff sign-in through the real OIDC provider (node oidc-provider), with a cookie-keeping
+//! HTTP client: roles, session rotation and cookie flags, refusals, replay, forged state,
+//! sign-out, and the audit rows each leaves.
+
+use crate::common::{
+    browser, html_attr, install_crypto, lab, sign_in, sign_in_until_callback, start_portal,
+};
+
+async fn audit_actions(
+    state: &trustdesk::state::AppState,
+) -> Vec<(String, String, Option<String>)> {
+    state
+        .store
+        .audit_recent(100)
+        .await
+        .unwrap()
+        .into_iter()
+        .rev()
+        .map(|r| (r.event.action, r.event.outcome, r.event.actor_sub))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_senior_signs_in_gets_a_rotated_lax_httponly_session_and_signs_out() {
+    install_crypto();
+    let Some(lab) = lab() else { return };
+    let p = start_portal(&lab, "").await;
+    let c = browser();
+
+    // Before: the landing page offers sign-in; a protected path redirects to /login?next=…
+    let r = c
+        .get(format!("{}/computers?q=PAR", p.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    assert_eq!(
+        r.headers()["location"],
+        "/login?next=%2Fcomputers%3Fq%3DPAR"
+    );
+
+    let (page, set_cookie) = sign_in(&c, &p.base, "alice", "alice-pw").await;
+    assert!(set_cookie.contains("td_session="), "{set_cookie}");
+    assert!(set_cookie.contains("HttpOnly"), "{set_cookie}");
+    assert!(set_cookie.contains("SameSite=Lax"), "{set_cookie}");
+    assert!(
+        !set_cookie.contains("Secure"),
+        "no Secure flag on an http:// public URL"
+    );
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Alice Senior"), "{html}");
+    assert!(html.contains("senior"), "{html}");
+
+    // Sign-out needs the form's CSRF token.
+    let csrf = html_attr(&html, "name=\"csrf\"", "value").unwrap();
+    let r = c
+        .post(format!("{}/logout", p.base))
+        .form(&[("csrf", "forged")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let r = c
+        .post(format!("{}/logout", p.base))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let to = r.headers()["location"].to_str().unwrap();
+    assert!(
+        to.starts_with(&format!("{}/session/end", p.op.issuer)),
+        "{to}"
+    );
+    let html = c.get(&p.base).send().await.unwrap().text().await.unwrap();
+    assert!(html.contains("id=\"login\""), "signed out: {html}");
+
+    let events = audit_actions(&p.state).await;
+    assert!(
+        events.contains(&("sign_in".into(), "success".into(), Some("alice".into()))),
+        "{events:?}"
+    );
+    assert!(
+        events.contains(&("sign_out".into(), "success".into(), Some("alice".into()))),
+        "{events:?}"
+    );
+}
+
+#[tokio::test]
+async fn the_session_id_changes_at_sign_in() {
+    install_crypto();
+    let Some(lab) = lab() else { return };
+    let p = start_portal(&lab, "").await;
+    let c = browser();
+    let (callback, before) = sign_in_until_callback(&c, &p.base, "bob", "bob-pw")
+        .await
+        .unwrap();
+    // The pre-login session (holding the pending sign-in) was set by /login.
+    let r = c.get(&callback).send().await.unwrap();
+    let after = r.headers()["set-cookie"].to_str().unwrap().to_string();
+    let id = |cookie: &str| cookie.split(';').next().unwrap().to_string();
+    assert!(id(&before).starts_with("td_session="), "{before}");
+    assert!(id(&after).starts_with("td_session="), "{after}");
+    assert_ne!(
+        id(&before),
+        id(&after),
+        "the session id is rotated at sign-in"
+    );
+    // Replaying the pre-login cookie cannot reach the signed-in session: a fresh client with
+    // the same callback gets nothing.
+    let fresh = browser();
+    let r = fresh.get(&callback).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+}
+
+#[tokio::test]
+async fn wrong_password_no_role_replay_and_forged_state_are_refused() {
+    install_crypto();
+    let Some(lab) = lab() else { return };
+    let p = start_portal(&lab, "").await;
+
+    // Wrong password: the provider refuses; the portal never sees a callback.
+    let c = browser();
+    let refused = sign_in_until_callback(&c, &p.base, "alice", "wrong")
+        .await
+        .unwrap_err();
+    assert_eq!(refused.status(), 401);
+
+    // No role: a clear page, no session, an audit event.
+    let c = browser();
+    let (page, _) = sign_in(&c, &p.base, "dave", "dave-pw").await;
+    assert_eq!(page.status(), 403);
+    assert!(page.text().await.unwrap().contains("No access"));
+    let r = c
+        .get(format!("{}/computers?q=PAR", p.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303, "dave has no session");
+
+    // Replay: the same callback a second time, in the same browser.
+    let c = browser();
+    let (callback, _) = sign_in_until_callback(&c, &p.base, "alice", "alice-pw")
+        .await
+        .unwrap();
+    assert_eq!(c.get(&callback).send().await.unwrap().status(), 303);
+    assert_eq!(c.get(&callback).send().await.unwrap().status(), 400);
+
+    // Forged state: a valid code with another state value.
+    let c = browser();
+    let (callback, _) = sign_in_until_callback(&c, &p.base, "alice", "alice-pw")
+        .await
+        .unwrap();
+    let mut url = url::Url::parse(&callback).unwrap();
+    let pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .map(|(k, v)| {
+            let forged = k == "state";
+            (
+                k.into_owned(),
+                if forged {
+                    "forged".into()
+                } else {
+                    v.into_owned()
+                },
+            )
+        })
+        .collect();
+    url.query_pairs_mut().clear().extend_pairs(pairs);
+    let r = c.get(url).send().await.unwrap();
+    assert_eq!(r.status(), 400);
+    assert!(r.text().await.unwrap().contains("Sign-in failed"));
+
+    let events = audit_actions(&p.state).await;
+    let denied = events
+        .iter()
+        .filter(|(a, o, _)| a == "sign_in" && o == "denied")
+        .count();
+    assert!(
+        denied >= 3,
+        "no-role, replay and forged state are each audited: {events:?}"
+    );
+    assert!(events.contains(&("sign_in".into(), "denied".into(), Some("dave".into()))));
+}
