@@ -156,6 +156,34 @@ impl Directory {
         Err(DirectoryError::NoDc(failures.join("; ")))
     }
 
+    /// Run `op` on every configured DC at once, each on its own connection (for the
+    /// attributes that differ per DC: `lastLogon`, replication metadata).
+    pub async fn on_each_dc<T, F, Fut>(&self, op: F) -> Vec<(String, Result<T, DirectoryError>)>
+    where
+        F: Fn(Ldap) -> Fut,
+        Fut: std::future::Future<Output = Result<T, LdapError>>,
+    {
+        let runs = self.dcs.iter().map(|dc| {
+            let op = &op;
+            async move {
+                let result = match self.handle(dc).await {
+                    Ok(ldap) => match op(ldap).await {
+                        Ok(v) => Ok(v),
+                        Err(e) => {
+                            if is_connection_error(&e) {
+                                self.forget(dc).await;
+                            }
+                            Err(classify(&dc.url, e))
+                        }
+                    },
+                    Err(e) => Err(e),
+                };
+                (dc.url.clone(), result)
+            }
+        });
+        futures_util::future::join_all(runs).await
+    }
+
     /// Read the rootDSE of the first DC that answers (the readiness probe).
     pub async fn root_dse(&self) -> Result<RootDse, DirectoryError> {
         let (dc_url, entry) = self
@@ -200,7 +228,7 @@ fn is_connection_error(e: &LdapError) -> bool {
 /// Turn an ldap3 error into one line that says what went wrong where, without a value from
 /// the request (a filter may carry user input; a bind carries a secret).
 fn classify(url: &str, e: LdapError) -> DirectoryError {
-    let text = error_chain(&e);
+    let text = crate::errors::error_chain(&e);
     let lower = text.to_ascii_lowercase();
     if lower.contains("certificate") || lower.contains("unknownissuer") || lower.contains("tls") {
         DirectoryError::Tls {
@@ -228,17 +256,4 @@ fn classify(url: &str, e: LdapError) -> DirectoryError {
             reason: text,
         }
     }
-}
-
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut parts = vec![e.to_string()];
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !parts.iter().any(|p| p.contains(&text)) {
-            parts.push(text);
-        }
-        source = s.source();
-    }
-    parts.join(": ")
 }

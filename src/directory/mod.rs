@@ -7,6 +7,10 @@
 //! request value or a secret.
 
 pub mod client;
+pub mod computers;
+pub mod filter;
+pub mod model;
+pub mod replmeta;
 pub mod tls;
 
 pub use client::{Directory, RootDse};
@@ -35,6 +39,8 @@ pub enum DirectoryError {
         code: u32,
         reason: String,
     },
+    #[error("more than one computer matches {0}")]
+    Ambiguous(String),
     #[error("unexpected directory answer: {0}")]
     Protocol(String),
     #[error("no domain controller answered: {0}")]

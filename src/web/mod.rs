@@ -1,13 +1,17 @@
 //! The HTTP edge: routers, handlers and their templates. With `auth/`, the only place that
 //! imports axum. Handlers are thin: extract → check → call a capability → render.
 
+mod auth;
+mod computers;
 mod error;
+mod format;
 mod health;
 mod layers;
+mod meta;
 mod pages;
 
 use axum::Router;
-use axum::routing::get;
+use axum::routing::{get, post};
 use tower_http::services::ServeDir;
 
 pub use error::AppError;
@@ -18,6 +22,13 @@ use crate::state::AppState;
 pub fn app(state: AppState) -> Router {
     let routes = Router::new()
         .route("/", get(pages::index))
+        .route("/login", get(auth::login))
+        .route("/auth/callback", get(auth::callback))
+        .route("/logout", post(auth::logout))
+        .route("/computers", get(computers::search))
+        .route("/computers/{name}", get(computers::show))
+        .route("/api/v1/computers", get(computers::api_search))
+        .route("/api/v1/computers/{name}", get(computers::api_show))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

@@ -13,6 +13,9 @@
 
 mod common;
 mod config_cli;
+mod diagnosis_lab;
 mod directory_lab;
 mod http;
+mod labctl;
+mod signin;
 mod store;

@@ -1,0 +1,160 @@
+//! Lookup and diagnosis of one computer: read it from every DC, add what earlier lookups saw,
+//! run the pure diagnosis, and remember this observation for next time.
+//!
+//! Reading a computer's details requires a [`Grant<Diagnose>`] for it; listing prefix matches
+//! filters by the caller's `lookup` scope.
+
+use std::collections::HashMap;
+
+use serde::Serialize;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use crate::db::ObservationRow;
+use crate::diagnostics::{Diagnosis, DiagnosisSettings, diagnose};
+use crate::directory::computers::ComputerMatch;
+use crate::directory::filter::ComputerQuery;
+use crate::directory::model::{ComputerAccount, DcOutcome, Observation, Snapshot, Tombstone};
+use crate::directory::{Directory, DirectoryError};
+use crate::policy::{Action, Diagnose, Grant, Policy};
+use crate::state::AppState;
+
+/// Everything the diagnosis page and the JSON API show.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    pub name: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub generated_at: OffsetDateTime,
+    pub account: Option<ComputerAccount>,
+    pub tombstones: Vec<Tombstone>,
+    pub diagnosis: Diagnosis,
+    /// DC invocation id → DC host name, to name where a password change originated.
+    pub dc_names: HashMap<Uuid, String>,
+}
+
+/// The diagnosis settings in force, from config.
+pub fn settings(cfg: &crate::config::Config) -> DiagnosisSettings {
+    DiagnosisSettings {
+        rotation_window: time::Duration::days(i64::from(cfg.diagnosis.rotation_window_days)),
+        ..DiagnosisSettings::default()
+    }
+}
+
+/// Prefix matches the caller may look up (scope-filtered).
+pub async fn matches(
+    dir: &Directory,
+    policy: &Policy,
+    roles: &[String],
+    q: &ComputerQuery,
+) -> Result<Vec<ComputerMatch>, DirectoryError> {
+    let all = dir.search_prefix(q).await?;
+    Ok(all
+        .into_iter()
+        .filter(|m| policy.in_scope(roles, Action::Lookup, &m.dn))
+        .collect())
+}
+
+/// Read the account, per-DC views, tombstones and history; diagnose; record an observation.
+pub async fn report(
+    _grant: &Grant<Diagnose>,
+    state: &AppState,
+    q: &ComputerQuery,
+    account: Option<ComputerAccount>,
+    now: OffsetDateTime,
+) -> Result<Report, DirectoryError> {
+    let (dir, store, policy, settings) = (
+        &*state.directory,
+        &state.store,
+        &*state.policy,
+        &state.diagnosis,
+    );
+    let name = account
+        .as_ref()
+        .map(|a| a.netbios_name().to_string())
+        .unwrap_or_else(|| q.display().to_string());
+    let sam = format!("{}$", name.split('.').next().unwrap_or(&name));
+    let (per_dc, tombstones, dc_names) = match &account {
+        Some(a) => {
+            let (per_dc, tombstones, names) = tokio::join!(
+                dir.dc_views(&a.dn),
+                dir.tombstones(&sam),
+                dir.invocation_ids()
+            );
+            (per_dc, tombstones, names)
+        }
+        None => (Vec::new(), dir.tombstones(&sam).await, HashMap::new()),
+    };
+    let since = now - settings.rotation_window * 2;
+    let history = match store.observations(&name, since, 500).await {
+        Ok(rows) => rows.iter().filter_map(to_observation).collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "observation history unavailable; diagnosing without it");
+            Vec::new()
+        }
+    };
+    let protected_ou = account.as_ref().is_some_and(|a| {
+        policy
+            .protection(&crate::policy::Target {
+                dn: &a.dn,
+                account: None,
+            })
+            .is_some()
+    });
+    let snapshot = Snapshot {
+        name_queried: q.display().to_string(),
+        account,
+        per_dc,
+        tombstones,
+        history,
+        protected_ou,
+    };
+    let diagnosis = diagnose(&snapshot, settings, now);
+    if let Some(obs) = observation_of(&snapshot, &name, now)
+        && let Err(e) = store.add_observation(&obs).await
+    {
+        tracing::warn!(error = %e, "could not record the observation");
+    }
+    Ok(Report {
+        name,
+        generated_at: now,
+        account: snapshot.account,
+        tombstones: snapshot.tombstones,
+        diagnosis,
+        dc_names,
+    })
+}
+
+fn to_observation(row: &ObservationRow) -> Option<Observation> {
+    Some(Observation {
+        observed_at: row.observed_at,
+        object_guid: Uuid::parse_str(&row.object_guid).ok()?,
+        unicode_pwd_version: row.unicode_pwd_version.and_then(|v| u32::try_from(v).ok()),
+        originating_dc: row
+            .originating_dc
+            .as_deref()
+            .and_then(|s| Uuid::parse_str(s).ok()),
+        last_logon: row.last_logon,
+    })
+}
+
+/// What to remember of this lookup: the highest unicodePwd version any DC showed, where it
+/// originated, and the latest logon over the DCs.
+fn observation_of(s: &Snapshot, name: &str, now: OffsetDateTime) -> Option<ObservationRow> {
+    let account = s.account.as_ref()?;
+    let views = s.per_dc.iter().filter_map(|v| match &v.outcome {
+        DcOutcome::Found(view) => Some(view),
+        _ => None,
+    });
+    let newest = views
+        .clone()
+        .filter_map(|v| v.unicode_pwd.as_ref())
+        .max_by_key(|m| m.version);
+    Some(ObservationRow {
+        name: name.to_string(),
+        observed_at: now,
+        object_guid: account.object_guid.to_string(),
+        unicode_pwd_version: newest.map(|m| i64::from(m.version)),
+        originating_dc: newest.map(|m| m.originating_invocation_id.to_string()),
+        last_logon: views.filter_map(|v| v.last_logon).max(),
+    })
+}

@@ -1,0 +1,345 @@
+//! Authorization, in one place: OIDC groups → roles → actions and OU scopes, and the protected
+//! objects nobody may act on.
+//!
+//! Deny by default. A check that passes returns a [`Grant<A>`]: a value only this module can
+//! make, naming the action kind in its type and the target DN it was issued for. Every
+//! capability that reads or changes a computer takes the matching `&Grant<…>` as an argument,
+//! so forgetting the check is a compile error, not a review finding.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::marker::PhantomData;
+
+use serde::Serialize;
+
+use crate::config::Config;
+use crate::directory::model::{ComputerAccount, parse_dn};
+
+/// Every action a role can be granted (config names in `snake_case`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    Lookup,
+    Diagnose,
+    MintToken,
+    RevokeToken,
+    ResetAccount,
+    ViewAudit,
+    ExportAudit,
+    ViewPolicy,
+}
+
+impl Action {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "lookup" => Self::Lookup,
+            "diagnose" => Self::Diagnose,
+            "mint_token" => Self::MintToken,
+            "revoke_token" => Self::RevokeToken,
+            "reset_account" => Self::ResetAccount,
+            "view_audit" => Self::ViewAudit,
+            "export_audit" => Self::ExportAudit,
+            "view_policy" => Self::ViewPolicy,
+            _ => return None,
+        })
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Lookup => "lookup",
+            Self::Diagnose => "diagnose",
+            Self::MintToken => "mint_token",
+            Self::RevokeToken => "revoke_token",
+            Self::ResetAccount => "reset_account",
+            Self::ViewAudit => "view_audit",
+            Self::ExportAudit => "export_audit",
+            Self::ViewPolicy => "view_policy",
+        }
+    }
+
+    /// Actions that change the directory or a credential: refused on protected objects.
+    pub fn changes_something(self) -> bool {
+        matches!(
+            self,
+            Self::MintToken | Self::ResetAccount | Self::RevokeToken
+        )
+    }
+}
+
+/// The type-level action kinds a [`Grant`] can carry.
+pub trait ActionKind {
+    const ACTION: Action;
+}
+macro_rules! kinds {
+    ($($name:ident => $action:ident),* $(,)?) => {$(
+        #[derive(Debug)]
+        pub struct $name;
+        impl ActionKind for $name { const ACTION: Action = Action::$action; }
+    )*};
+}
+kinds!(Lookup => Lookup, Diagnose => Diagnose, MintToken => MintToken, ResetAccount => ResetAccount);
+
+/// Proof that the policy allowed action `A` on `dn` (or, for a name with no object, on
+/// nothing in particular). Fields are private: only [`Policy`] makes one.
+#[derive(Debug)]
+pub struct Grant<A: ActionKind> {
+    dn: Option<String>,
+    _kind: PhantomData<A>,
+}
+
+impl<A: ActionKind> Grant<A> {
+    pub fn dn(&self) -> Option<&str> {
+        self.dn.as_deref()
+    }
+}
+
+/// Why the policy said no: shown to the user and written to the audit log.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Denied {
+    #[error("none of your roles grants '{0}'")]
+    ActionNotGranted(&'static str),
+    #[error("this computer is outside the OUs your roles cover for '{0}'")]
+    OutOfScope(&'static str),
+    #[error(
+        "this is a protected object ({0}); trustdesk refuses every change to it — escalate to a domain admin"
+    )]
+    Protected(&'static str),
+}
+
+/// What the policy needs to know about a target object.
+pub struct Target<'a> {
+    pub dn: &'a str,
+    pub account: Option<&'a ComputerAccount>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct RolePolicy {
+    pub groups: Vec<String>,
+    pub actions: BTreeSet<Action>,
+    /// Normalised OU DNs (lower case, no spaces around separators).
+    pub scopes: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Policy {
+    pub roles: BTreeMap<String, RolePolicy>,
+    pub protected_ous: Vec<String>,
+}
+
+/// `OU=Paris, OU=Workstations,DC=lab` → `ou=paris,ou=workstations,dc=lab`.
+pub fn normalize_dn(dn: &str) -> String {
+    parse_dn(dn)
+        .iter()
+        .map(|r| format!("{}={}", r.attr.to_ascii_lowercase(), r.value.to_lowercase()))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Whether `dn` is `scope` itself or below it.
+fn within(dn_norm: &str, scope_norm: &str) -> bool {
+    !scope_norm.is_empty()
+        && (dn_norm == scope_norm || dn_norm.ends_with(&format!(",{scope_norm}")))
+}
+
+impl Policy {
+    /// Built from a validated config (unknown action names were refused there).
+    pub fn from_config(cfg: &Config) -> Self {
+        let roles = cfg
+            .roles
+            .iter()
+            .map(|(name, r)| {
+                (
+                    name.clone(),
+                    RolePolicy {
+                        groups: r.groups.clone(),
+                        actions: r.actions.iter().filter_map(|a| Action::parse(a)).collect(),
+                        scopes: r.scopes.iter().map(|s| normalize_dn(s)).collect(),
+                    },
+                )
+            })
+            .collect();
+        Self {
+            roles,
+            protected_ous: cfg
+                .ldap
+                .protected_ous
+                .iter()
+                .map(|s| normalize_dn(s))
+                .collect(),
+        }
+    }
+
+    fn granting<'a>(
+        &'a self,
+        roles: &'a [String],
+        action: Action,
+    ) -> impl Iterator<Item = &'a RolePolicy> + 'a {
+        roles
+            .iter()
+            .filter_map(|r| self.roles.get(r))
+            .filter(move |r| r.actions.contains(&action))
+    }
+
+    /// Whether any of `roles` grants `action` at all (menus, target-less pages).
+    pub fn allows(&self, roles: &[String], action: Action) -> bool {
+        self.granting(roles, action).next().is_some()
+    }
+
+    /// Whether `dn` lies in a scope where `roles` grant `action` (list filtering).
+    pub fn in_scope(&self, roles: &[String], action: Action, dn: &str) -> bool {
+        let dn = normalize_dn(dn);
+        self.granting(roles, action)
+            .any(|r| r.scopes.iter().any(|s| within(&dn, s)))
+    }
+
+    /// Why a target is protected, if it is: DCs, RODCs, `adminCount=1`, protected OUs.
+    pub fn protection(&self, target: &Target<'_>) -> Option<&'static str> {
+        if let Some(acct) = target.account {
+            if acct
+                .uac
+                .has(crate::directory::model::Uac::SERVER_TRUST_ACCOUNT)
+            {
+                return Some("a domain controller");
+            }
+            if acct
+                .uac
+                .has(crate::directory::model::Uac::PARTIAL_SECRETS_ACCOUNT)
+            {
+                return Some("a read-only domain controller");
+            }
+            if acct.admin_count {
+                return Some("adminCount=1, a tier-0 object");
+            }
+        }
+        let dn = normalize_dn(target.dn);
+        self.protected_ous
+            .iter()
+            .any(|ou| within(&dn, ou))
+            .then_some("under a protected OU")
+    }
+
+    /// The one check: action granted, target in scope, and — for changes — not protected.
+    pub fn authorize<A: ActionKind>(
+        &self,
+        roles: &[String],
+        target: &Target<'_>,
+    ) -> Result<Grant<A>, Denied> {
+        let action = A::ACTION;
+        if !self.allows(roles, action) {
+            return Err(Denied::ActionNotGranted(action.as_str()));
+        }
+        if action.changes_something()
+            && let Some(why) = self.protection(target)
+        {
+            return Err(Denied::Protected(why));
+        }
+        if !self.in_scope(roles, action, target.dn) {
+            return Err(Denied::OutOfScope(action.as_str()));
+        }
+        Ok(Grant {
+            dn: Some(target.dn.to_string()),
+            _kind: PhantomData,
+        })
+    }
+
+    /// For a name with no object behind it (the diagnosis says `account_missing`): the action
+    /// must be granted somewhere; there is no DN to scope.
+    pub fn authorize_nameless<A: ActionKind>(&self, roles: &[String]) -> Result<Grant<A>, Denied> {
+        if self.allows(roles, A::ACTION) {
+            Ok(Grant {
+                dn: None,
+                _kind: PhantomData,
+            })
+        } else {
+            Err(Denied::ActionNotGranted(A::ACTION.as_str()))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn policy() -> Policy {
+        let mut roles = BTreeMap::new();
+        roles.insert(
+            "junior".into(),
+            RolePolicy {
+                groups: vec![],
+                actions: [Action::Lookup, Action::Diagnose, Action::MintToken].into(),
+                scopes: vec![normalize_dn(
+                    "OU=Paris,OU=Workstations,DC=lab,DC=example,DC=test",
+                )],
+            },
+        );
+        Policy {
+            roles,
+            protected_ous: vec![normalize_dn("OU=Protected,DC=lab,DC=example,DC=test")],
+        }
+    }
+
+    #[test]
+    fn scope_is_a_subtree_not_a_suffix_string() {
+        let p = policy();
+        let r = vec!["junior".to_string()];
+        let t = |dn| Target { dn, account: None };
+        assert!(
+            p.authorize::<Diagnose>(
+                &r,
+                &t("CN=PAR-WS001,OU=Paris,OU=Workstations,DC=lab,DC=example,DC=test")
+            )
+            .is_ok()
+        );
+        assert!(
+            p.authorize::<Diagnose>(
+                &r,
+                &t("cn=x, ou=PARIS, ou=workstations,dc=lab,dc=example,dc=test")
+            )
+            .is_ok()
+        );
+        // "OU=NotParis" ends with the text "Paris,OU=…" but is not below OU=Paris.
+        assert_eq!(
+            p.authorize::<Diagnose>(
+                &r,
+                &t("CN=X,OU=NotParis,OU=Workstations,DC=lab,DC=example,DC=test")
+            )
+            .unwrap_err(),
+            Denied::OutOfScope("diagnose")
+        );
+        assert_eq!(
+            p.authorize::<ResetAccount>(
+                &r,
+                &t("CN=PAR-WS001,OU=Paris,OU=Workstations,DC=lab,DC=example,DC=test")
+            )
+            .unwrap_err(),
+            Denied::ActionNotGranted("reset_account")
+        );
+        assert!(
+            p.authorize::<Diagnose>(
+                &[],
+                &t("CN=PAR-WS001,OU=Paris,OU=Workstations,DC=lab,DC=example,DC=test")
+            )
+            .is_err()
+        );
+    }
+
+    #[test]
+    fn protected_ous_refuse_changes_to_everyone() {
+        let mut p = policy();
+        if let Some(j) = p.roles.get_mut("junior") {
+            j.scopes.push(normalize_dn("DC=lab,DC=example,DC=test"));
+        }
+        let r = vec!["junior".to_string()];
+        let t = Target {
+            dn: "CN=PAW-ADM01,OU=Protected,DC=lab,DC=example,DC=test",
+            account: None,
+        };
+        assert_eq!(
+            p.authorize::<MintToken>(&r, &t).unwrap_err(),
+            Denied::Protected("under a protected OU")
+        );
+        assert!(
+            p.authorize::<Diagnose>(&r, &t).is_ok(),
+            "reading stays possible"
+        );
+    }
+}

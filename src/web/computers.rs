@@ -1,0 +1,253 @@
+//! Lookup and diagnosis pages, and their JSON twins under `/api/v1`.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use time::OffsetDateTime;
+
+use super::AppError;
+use super::format::{code, when};
+use super::meta::{RequestOrigin, actor};
+use crate::audit::{self, Origin};
+use crate::auth::{CurrentStaff, Staff};
+use crate::directory::computers::ComputerMatch;
+use crate::directory::filter::ComputerQuery;
+use crate::lookup::{self, Report};
+use crate::policy::{Action, Diagnose, Grant, Target};
+use crate::state::AppState;
+
+#[derive(Deserialize)]
+pub struct SearchQuery {
+    q: Option<String>,
+    prefix: Option<String>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "computers.html")]
+pub struct MatchesPage {
+    staff: Option<Staff>,
+    query: String,
+    error: Option<String>,
+    matches: Vec<ComputerMatch>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "computer.html")]
+pub struct ComputerPage {
+    staff: Option<Staff>,
+    r: Report,
+    now: OffsetDateTime,
+}
+
+impl ComputerPage {
+    fn when(&self, t: &Option<OffsetDateTime>) -> super::format::When {
+        when(self.now, *t)
+    }
+    fn at(&self, t: &OffsetDateTime) -> super::format::When {
+        when(self.now, Some(*t))
+    }
+    fn code<T: serde::Serialize>(&self, v: &T) -> String {
+        code(v)
+    }
+    fn dc_name(&self, id: &Option<uuid::Uuid>) -> String {
+        id.map(|id| {
+            self.r
+                .dc_names
+                .get(&id)
+                .cloned()
+                .unwrap_or_else(|| id.to_string())
+        })
+        .unwrap_or_default()
+    }
+}
+
+async fn audit_denied(
+    state: &AppState,
+    staff: &Staff,
+    origin: &Origin,
+    action: &str,
+    target: &str,
+    why: &str,
+) -> Result<(), AppError> {
+    audit::record(
+        &state.store,
+        &audit::event(action, "denied")
+            .actor(&actor(staff))
+            .origin(origin)
+            .target_name(target)
+            .reason(why),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Validate the name; a bad one is the user's to fix, and never reaches LDAP.
+fn parse(input: &str) -> Result<ComputerQuery, AppError> {
+    ComputerQuery::parse(input).map_err(|e| AppError::BadRequest(e.to_string()))
+}
+
+/// Look the name up and check the policy for a diagnosis.
+async fn authorized_report(
+    state: &AppState,
+    staff: &Staff,
+    origin: &Origin,
+    q: &ComputerQuery,
+) -> Result<Report, AppError> {
+    let account = state.directory.find_computer(q).await?;
+    let grant: Result<Grant<Diagnose>, _> = match &account {
+        Some(a) => state.policy.authorize(
+            &staff.roles,
+            &Target {
+                dn: &a.dn,
+                account: Some(a),
+            },
+        ),
+        None => state.policy.authorize_nameless(&staff.roles),
+    };
+    let grant = match grant {
+        Ok(g) => g,
+        Err(denied) => {
+            audit_denied(
+                state,
+                staff,
+                origin,
+                "diagnose",
+                q.display(),
+                &denied.to_string(),
+            )
+            .await?;
+            return Err(AppError::Forbidden(format!("Refused: {denied}.")));
+        }
+    };
+    let report = lookup::report(&grant, state, q, account, OffsetDateTime::now_utc()).await?;
+    let top = report
+        .diagnosis
+        .likely_causes
+        .first()
+        .map(|c| c.cause.as_str())
+        .unwrap_or("none");
+    let mut event = audit::event("diagnose", "success")
+        .actor(&actor(staff))
+        .origin(origin)
+        .reason(format!("likely cause: {top}"));
+    event = match &report.account {
+        Some(a) => event.target(&a.dn, &a.object_guid.to_string(), &report.name),
+        None => event.target_name(&report.name),
+    };
+    audit::record(&state.store, &event).await?;
+    Ok(report)
+}
+
+/// The prefix matches the caller may see, audited as a lookup.
+async fn listed(
+    state: &AppState,
+    staff: &Staff,
+    origin: &Origin,
+    q: &ComputerQuery,
+) -> Result<Vec<ComputerMatch>, AppError> {
+    if !state.policy.allows(&staff.roles, Action::Lookup) {
+        audit_denied(
+            state,
+            staff,
+            origin,
+            "lookup",
+            q.display(),
+            "lookup not granted",
+        )
+        .await?;
+        return Err(AppError::Forbidden(
+            "Refused: none of your roles grants 'lookup'.".into(),
+        ));
+    }
+    let matches = lookup::matches(&state.directory, &state.policy, &staff.roles, q).await?;
+    audit::record(
+        &state.store,
+        &audit::event("lookup", "success")
+            .actor(&actor(staff))
+            .origin(origin)
+            .target_name(q.display())
+            .reason(format!("{} matches", matches.len())),
+    )
+    .await?;
+    Ok(matches)
+}
+
+/// `GET /computers?q=`: an exact match goes to its diagnosis; otherwise the prefix matches.
+pub async fn search(
+    State(state): State<AppState>,
+    CurrentStaff(staff): CurrentStaff,
+    RequestOrigin(origin): RequestOrigin,
+    Query(sq): Query<SearchQuery>,
+) -> Result<Response, AppError> {
+    let input = sq.q.unwrap_or_default();
+    let q = match ComputerQuery::parse(&input) {
+        Ok(q) => q,
+        Err(e) => {
+            let page = MatchesPage {
+                staff: Some(staff),
+                query: input.chars().take(64).collect(),
+                error: Some(e.to_string()),
+                matches: vec![],
+            };
+            return Ok((axum::http::StatusCode::BAD_REQUEST, page).into_response());
+        }
+    };
+    let matches = listed(&state, &staff, &origin, &q).await?;
+    let exact = matches.iter().find(|m| {
+        m.name.eq_ignore_ascii_case(q.display())
+            || m.dns_host_name
+                .as_deref()
+                .is_some_and(|d| d.eq_ignore_ascii_case(q.display()))
+    });
+    if let Some(m) = exact {
+        return Ok(Redirect::to(&format!("/computers/{}", m.name)).into_response());
+    }
+    Ok(MatchesPage {
+        staff: Some(staff),
+        query: q.display().to_string(),
+        error: None,
+        matches,
+    }
+    .into_response())
+}
+
+/// `GET /computers/{name}`: the diagnosis page.
+pub async fn show(
+    State(state): State<AppState>,
+    CurrentStaff(staff): CurrentStaff,
+    RequestOrigin(origin): RequestOrigin,
+    Path(name): Path<String>,
+) -> Result<ComputerPage, AppError> {
+    let q = parse(&name)?;
+    let r = authorized_report(&state, &staff, &origin, &q).await?;
+    Ok(ComputerPage {
+        staff: Some(staff),
+        now: r.generated_at,
+        r,
+    })
+}
+
+/// `GET /api/v1/computers?prefix=`: the matches as JSON.
+pub async fn api_search(
+    State(state): State<AppState>,
+    CurrentStaff(staff): CurrentStaff,
+    RequestOrigin(origin): RequestOrigin,
+    Query(sq): Query<SearchQuery>,
+) -> Result<Json<Vec<ComputerMatch>>, AppError> {
+    let q = parse(&sq.prefix.or(sq.q).unwrap_or_default())?;
+    Ok(Json(listed(&state, &staff, &origin, &q).await?))
+}
+
+/// `GET /api/v1/computers/{name}`: the diagnosis as JSON.
+pub async fn api_show(
+    State(state): State<AppState>,
+    CurrentStaff(staff): CurrentStaff,
+    RequestOrigin(origin): RequestOrigin,
+    Path(name): Path<String>,
+) -> Result<Json<Report>, AppError> {
+    let q = parse(&name)?;
+    Ok(Json(authorized_report(&state, &staff, &origin, &q).await?))
+}

@@ -1,0 +1,87 @@
+//! Display helpers for templates: relative times with the exact UTC time, stable codes.
+
+use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
+
+/// A time as "3 days ago", with the exact UTC time for the hover title.
+pub struct When {
+    pub rel: String,
+    pub exact: String,
+}
+
+pub fn when(now: OffsetDateTime, t: Option<OffsetDateTime>) -> When {
+    let Some(t) = t else {
+        return When {
+            rel: "never".into(),
+            exact: String::new(),
+        };
+    };
+    let exact = t.format(&Rfc3339).unwrap_or_default();
+    When {
+        rel: relative(now, t),
+        exact,
+    }
+}
+
+pub fn relative(now: OffsetDateTime, t: OffsetDateTime) -> String {
+    let secs = (now - t).whole_seconds();
+    let (n, future) = (secs.unsigned_abs(), secs < 0);
+    let text = match n {
+        0..=59 => {
+            return if future {
+                "in a few seconds".into()
+            } else {
+                "just now".into()
+            };
+        }
+        60..=3599 => plural(n / 60, "minute"),
+        3600..=86_399 => plural(n / 3600, "hour"),
+        86_400..=5_183_999 => plural(n / 86_400, "day"),
+        5_184_000..=63_071_999 => plural(n / 2_592_000, "month"),
+        _ => plural(n / 31_536_000, "year"),
+    };
+    if future {
+        format!("in {text}")
+    } else {
+        format!("{text} ago")
+    }
+}
+
+fn plural(n: u64, unit: &str) -> String {
+    if n == 1 {
+        format!("1 {unit}")
+    } else {
+        format!("{n} {unit}s")
+    }
+}
+
+/// The snake_case code serde gives a value (e.g. a cause or a severity).
+pub fn code<T: serde::Serialize>(v: &T) -> String {
+    serde_json::to_value(v)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use time::macros::datetime;
+
+    #[test]
+    fn relative_times_read_well() {
+        let now = datetime!(2026-11-24 12:00 UTC);
+        assert_eq!(
+            relative(now, datetime!(2026-11-24 11:59:30 UTC)),
+            "just now"
+        );
+        assert_eq!(relative(now, datetime!(2026-11-24 11:00 UTC)), "1 hour ago");
+        assert_eq!(relative(now, datetime!(2026-11-21 12:00 UTC)), "3 days ago");
+        assert_eq!(
+            relative(now, datetime!(2026-07-24 12:00 UTC)),
+            "4 months ago"
+        );
+        assert_eq!(relative(now, datetime!(2026-11-24 13:30 UTC)), "in 1 hour");
+        assert_eq!(when(now, None).rel, "never");
+    }
+}
