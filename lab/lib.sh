@@ -1,0 +1,570 @@
+# shellcheck shell=bash
+# trustdesk lab: helpers and the steps of `up`, sourced by lab.sh (not run on its own).
+# SC2119: admin_modify/svc_modify read LDIF on stdin; SC2016: `sh -c` scripts in single quotes.
+# shellcheck disable=SC2016,SC2119
+#
+# Conventions: every function here works on the globals set by lab_settings; nothing in
+# here touches /etc (the lab's hosts, resolv.conf and nsswitch.conf are bind-mounted over
+# /etc only inside private mount namespaces, see ns_enter).
+
+# ------------------------------------------------------------------ settings
+# (globals for lab.sh: shellcheck cannot see their use from here)
+# shellcheck disable=SC2034
+lab_settings() {
+    LAB_DIR=${LAB_DIR:-/tmp/trustdesk-lab}
+    case $LAB_DIR in /*) ;; *) LAB_DIR="$PWD/$LAB_DIR" ;; esac
+    LAB_DIR=$(realpath -m -- "$LAB_DIR")
+    REALM=LAB.EXAMPLE.TEST
+    DOMAIN=LAB
+    DNSDOMAIN=lab.example.test
+    BASEDN=DC=lab,DC=example,DC=test
+    DC_IP=${LAB_DC_IP:-127.0.0.2}
+    MEMBER_IP=${LAB_MEMBER_IP:-127.0.0.3}
+    DC2_IP=${LAB_DC2_IP:-127.0.0.4}
+    MEMBER=LABWS01
+    ADMIN_UPN="Administrator@$DNSDOMAIN"
+    ADMIN_PW=${LAB_ADMIN_PW:-'Passw0rd!Lab'}
+    SVC_SAM=svc-trustdesk
+    SVC_DN="CN=$SVC_SAM,CN=Users,$BASEDN"
+    SVC_UPN="$SVC_SAM@$DNSDOMAIN"
+    SVC_PW=${LAB_SVC_PW:-'Svc-Passw0rd!Lab'}
+    MEMBER_DN="CN=$MEMBER,OU=Paris,OU=Workstations,$BASEDN"
+    PIDS="$LAB_DIR/pids"
+    LOGS="$LAB_DIR/logs"
+    TLS="$LAB_DIR/tls"
+    SECRETS="$LAB_DIR/secrets"
+    CA="$TLS/ca.pem"
+    ENVFILE="$LAB_DIR/lab.env"
+    MARKER="$LAB_DIR/.trustdesk-lab"
+    DC1_CONF="$LAB_DIR/dc1/etc/smb.conf"
+    DC2_CONF="$LAB_DIR/dc2/etc/smb.conf"
+    MEMBER_CONF="$LAB_DIR/member/member.conf"
+    OIDC_DIR="$LAB_ROOT/oidc"
+}
+
+# ------------------------------------------------------------------ output
+now()   { date +%s.%N; }
+since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }'; }
+say()   { printf '%s\n' "$*"; }
+warn()  { printf 'lab: %s\n' "$*" >&2; }
+die()   { printf 'lab: error: %s\n' "$*" >&2; exit 1; }
+showlog() {  # $1 file [$2 lines]: tail of a log, indented, on stderr
+    [ -f "$1" ] || return 0
+    tail -n "${2:-15}" "$1" | sed 's/^/    | /' >&2
+}
+# phases of `up`: "phase NAME" ... "phase_done"; prints one line with the duration
+phase() { PHASE_NAME=$1; PHASE_T=$(now); }
+phase_done() {
+    printf '  %-52s %5s s%s\n' "$PHASE_NAME" "$(since "$PHASE_T")" "${1:+  ($1)}"
+}
+# single-quote a value for a shell file
+shq() { printf "'%s'" "${1//\'/\'\\\'\'}"; }
+
+# ------------------------------------------------------------------ processes (by PID only)
+# one line per process: "pid ppid sid starttime"
+proc_table() {
+    local f line rest pid
+    for f in /proc/[0-9]*/stat; do
+        { read -r line <"$f"; } 2>/dev/null || continue
+        pid=${f#/proc/}; pid=${pid%/stat}
+        rest=${line##*) }
+        # fields after "comm)": state ppid pgrp session ... (starttime is field 22 overall)
+        # shellcheck disable=SC2086
+        set -- $rest
+        printf '%s %s %s %s\n' "$pid" "$2" "$4" "${20}"
+    done
+}
+proc_start() {  # $1 pid -> its start time (clock ticks since boot), empty if gone
+    local line rest
+    { read -r line <"/proc/$1/stat"; } 2>/dev/null || return 1
+    rest=${line##*) }
+    # shellcheck disable=SC2086
+    set -- $rest
+    printf '%s\n' "${20}"
+}
+alive() {  # process $1 exists and is not a zombie (PID 1 may be slow to reap)
+    local line
+    [ -n "${1:-}" ] || return 1
+    { read -r line <"/proc/$1/stat"; } 2>/dev/null || return 1
+    line=${line##*) }
+    [ "${line%% *}" != Z ]
+}
+# pids of all descendants of $1, plus every other process still in session $1
+# (our daemons run in their own session: setsid), one per line
+related_pids() {
+    proc_table | awk -v root="$1" '
+        { ppid[$1] = $2; sid[$1] = $3; all[NR] = $1 }
+        END {
+            want[root] = 1; changed = 1
+            while (changed) {
+                changed = 0
+                for (i in all) { p = all[i]; if (!(p in want) && (ppid[p] in want)) { want[p] = 1; changed = 1 } }
+            }
+            for (i in all) { p = all[i]; if (p != root && (p in want || sid[p] == root)) print p }
+        }'
+}
+# start a daemon in its own session; records its PID (the PID of the final exec'd program)
+# in $PIDS/$1.pid and its start time in $PIDS/$1.start.  $2 = log file, rest = command.
+start_daemon() {
+    local name=$1 log=$2 i pid
+    shift 2
+    rm -f "$PIDS/$name.pid" "$PIDS/$name.start" "$PIDS/$name.tmp"
+    # the wrapper shell writes its own PID, then execs: the PID stays the daemon's
+    # shellcheck disable=SC2016  # expanded by the inner sh
+    setsid sh -c 'echo $$ >"$1.tmp" && mv "$1.tmp" "$1.pid" && shift && exec "$@"' \
+        sh "$PIDS/$name" "$@" >"$log" 2>&1 </dev/null &
+    for i in $(seq 1 100); do [ -s "$PIDS/$name.pid" ] && break; sleep 0.05; done
+    pid=$(cat "$PIDS/$name.pid" 2>/dev/null) || { warn "$name did not start"; return 1; }
+    proc_start "$pid" >"$PIDS/$name.start" 2>/dev/null || true
+    printf '%s\n' "$pid"
+}
+# the recorded PID of daemon $1 if it still runs (and is the same process), else fail
+running_pid() {
+    local pid st
+    pid=$(cat "$PIDS/$1.pid" 2>/dev/null) || return 1
+    case $pid in '' | *[!0-9]*) return 1 ;; esac
+    alive "$pid" || return 1
+    if [ -s "$PIDS/$1.start" ]; then
+        st=$(proc_start "$pid") || return 1
+        [ "$st" = "$(cat "$PIDS/$1.start")" ] || return 1   # PID reused by another process
+    fi
+    printf '%s\n' "$pid"
+}
+# stop daemon $1 by PID: TERM, wait up to 10 s, KILL; then KILL its leftover descendants
+# and session members, by PID
+stop_daemon() {
+    local name=$1 pid rel p i left=""
+    pid=$(running_pid "$name") || { rm -f "$PIDS/$name.pid" "$PIDS/$name.start"; return 0; }
+    rel=$(related_pids "$pid")
+    kill -TERM "$pid" 2>/dev/null || true
+    for i in $(seq 1 100); do alive "$pid" || break; sleep 0.1; done
+    if alive "$pid"; then warn "$name (pid $pid) ignored TERM; sending KILL"; kill -KILL "$pid" 2>/dev/null || true; fi
+    # children that outlive their parent are reparented: use the list taken before TERM,
+    # plus whatever is still in the daemon's session now
+    rel="$rel $(related_pids "$pid")"
+    for i in $(seq 1 20); do
+        left=""
+        for p in $rel; do alive "$p" && left="$left $p"; done
+        [ -z "$left" ] && break
+        sleep 0.1
+    done
+    for p in $left; do
+        if alive "$p"; then kill -KILL "$p" 2>/dev/null || true; fi
+    done
+    rm -f "$PIDS/$name.pid" "$PIDS/$name.start"
+    return 0
+}
+any_running() {  # lists "name pid" of recorded daemons that still run; fails when none
+    local f n pid found=1
+    [ -d "$PIDS" ] || return 1
+    for f in "$PIDS"/*.pid; do
+        [ -e "$f" ] || continue
+        n=$(basename "$f" .pid)
+        if pid=$(running_pid "$n"); then printf '%s %s\n' "$n" "$pid"; found=0; fi
+    done
+    return $found
+}
+
+# ------------------------------------------------------------------ mount namespace
+# Call inside a fresh `unshare -m --propagation private`: lab name resolution and a
+# private /run/samba (the compiled-in winbindd socket dir) for everything started here.
+ns_enter() {
+    mount --bind "$LAB_DIR/hosts" /etc/hosts || die "cannot bind-mount the lab hosts file"
+    mount --bind "$LAB_DIR/resolv.conf" /etc/resolv.conf || die "cannot bind-mount the lab resolv.conf"
+    if [ -f /etc/nsswitch.conf ]; then
+        mount --bind "$LAB_DIR/nsswitch.conf" /etc/nsswitch.conf || die "cannot bind-mount nsswitch.conf"
+    fi
+    mkdir -p /run/samba "$LAB_DIR/member/run-samba"
+    mount --bind "$LAB_DIR/member/run-samba" /run/samba || die "cannot bind-mount /run/samba"
+    export KRB5_CONFIG="$LAB_DIR/krb5.conf" KRB5CCNAME="FILE:$LAB_DIR/krb5cc"
+}
+# the `run` view: additionally the member's smb.conf as /etc/samba/smb.conf (Samba tools
+# called without -s then act as the workstation LABWS01)
+ns_enter_member() {
+    ns_enter
+    if [ -f /etc/samba/smb.conf ] && [ -f "$MEMBER_CONF" ]; then
+        mount --bind "$MEMBER_CONF" /etc/samba/smb.conf || die "cannot bind-mount member.conf"
+    fi
+}
+
+# ------------------------------------------------------------------ files
+write_name_files() {
+    cat >"$LAB_DIR/hosts" <<EOF
+127.0.0.1 localhost
+::1 localhost ip6-localhost ip6-loopback
+$DC_IP dc1.$DNSDOMAIN dc1
+$DC2_IP dc2.$DNSDOMAIN dc2
+$MEMBER_IP ${MEMBER,,}.$DNSDOMAIN ${MEMBER,,}
+EOF
+    printf 'nameserver %s\noptions timeout:2 attempts:1\n' "$DC_IP" >"$LAB_DIR/resolv.conf"
+    if [ -f /etc/nsswitch.conf ]; then
+        sed -E 's/^hosts:.*/hosts:          files dns/' /etc/nsswitch.conf >"$LAB_DIR/nsswitch.conf"
+    else
+        printf 'hosts: files dns\n' >"$LAB_DIR/nsswitch.conf"
+    fi
+    cat >"$LAB_DIR/krb5.conf" <<EOF
+[libdefaults]
+	default_realm = $REALM
+	dns_lookup_realm = false
+	dns_lookup_kdc = false
+	rdns = false
+	dns_canonicalize_hostname = false
+[realms]
+	$REALM = {
+		kdc = $DC_IP
+		admin_server = $DC_IP
+		kpasswd_server = $DC_IP
+		default_domain = $DNSDOMAIN
+	}
+[domain_realm]
+	.$DNSDOMAIN = $REALM
+	$DNSDOMAIN = $REALM
+EOF
+}
+
+dc_conf() {  # $1 dc dir, $2 ip, $3 NetBIOS name, $4 cert base name: writes $1/etc/smb.conf
+    local d=$1
+    mkdir -p "$d"/{etc,log,run,ncalrpc,ntp_signd,cache,run-samba}
+    cat >"$d/etc/smb.conf" <<EOF
+# trustdesk lab: $3, written by lab.sh (replaces the provisioned file)
+[global]
+	netbios name = $3
+	workgroup = $DOMAIN
+	realm = $REALM
+	server role = active directory domain controller
+	idmap_ldb:use rfc2307 = yes
+	# one loopback address only; the IP/mask form makes Samba accept an address lo lacks
+	interfaces = $2/8
+	bind interfaces only = yes
+	# no NetBIOS/WINS/mDNS, no dns/spn update task, no ntp_signd, no DNS forwarding
+	disable netbios = yes
+	multicast dns register = no
+	server services = -nbt -wrepl -dnsupdate -ntp_signd
+	dns forwarder =
+	ldap server require strong auth = yes
+	tls enabled = yes
+	tls keyfile = $TLS/$4.key
+	tls certfile = $TLS/$4.pem
+	tls cafile = $CA
+	# throwaway lab: no fsync per ldb commit
+	ldb:nosync = true
+	private dir = $d/private
+	state directory = $d/state
+	cache directory = $d/cache
+	lock directory = $d
+	binddns dir = $d/bind-dns
+	pid directory = $d/run
+	ncalrpc dir = $d/ncalrpc
+	ntp signd socket directory = $d/ntp_signd
+	log file = $d/log/log.%m
+	logging = file
+	max log size = 0
+[sysvol]
+	path = $d/state/sysvol
+	read only = No
+[netlogon]
+	path = $d/state/sysvol/$DNSDOMAIN/scripts
+	read only = No
+EOF
+}
+
+member_conf() {
+    local m="$LAB_DIR/member"
+    mkdir -p "$m"/{private,state,cache,lock,run,log,ncalrpc,run-samba}
+    cat >"$MEMBER_CONF" <<EOF
+# trustdesk lab: domain member "workstation" $MEMBER (no daemons run; tools use -s this file)
+[global]
+	netbios name = $MEMBER
+	workgroup = $DOMAIN
+	realm = $REALM
+	security = ads
+	server role = member server
+	# always DC1, by IP: no DC discovery (testparm warns about this with ads; harmless)
+	password server = $DC_IP
+	disable netbios = yes
+	name resolve order = host
+	multicast dns register = no
+	kerberos method = secrets only
+	# else net/winbindd spawn samba-dcerpcd, which daemonizes and outlives everything
+	rpc start on demand helpers = no
+	idmap config * : backend = tdb
+	idmap config * : range = 3000-7999
+	idmap config $DOMAIN : backend = rid
+	idmap config $DOMAIN : range = 10000-999999
+	interfaces = $MEMBER_IP/8
+	bind interfaces only = yes
+	private dir = $m/private
+	state directory = $m/state
+	cache directory = $m/cache
+	lock directory = $m/lock
+	pid directory = $m/run
+	ncalrpc dir = $m/ncalrpc
+	log file = $m/log/log.%m
+	logging = file
+EOF
+}
+
+make_ca() {
+    mkdir -p "$TLS"
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TLS/ca.key" -out "$CA" -days 60 \
+        -subj "/CN=trustdesk lab CA" -addext "basicConstraints=critical,CA:TRUE" \
+        -addext "keyUsage=critical,keyCertSign,cRLSign" >"$LOGS/openssl.log" 2>&1
+    chmod 600 "$TLS/ca.key"
+}
+make_cert() {  # $1 base name (DC1/DC2), $2 DNS host name, $3 ip
+    openssl req -newkey rsa:2048 -nodes -keyout "$TLS/$1.key" -out "$TLS/$1.csr" \
+        -subj "/CN=$2" >>"$LOGS/openssl.log" 2>&1 &&
+    printf 'subjectAltName=DNS:%s,DNS:%s,IP:%s\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n' \
+        "$2" "$DNSDOMAIN" "$3" >"$TLS/$1.ext" &&
+    openssl x509 -req -in "$TLS/$1.csr" -CA "$CA" -CAkey "$TLS/ca.key" -CAcreateserial \
+        -out "$TLS/$1.pem" -days 60 -extfile "$TLS/$1.ext" >>"$LOGS/openssl.log" 2>&1 &&
+    chmod 600 "$TLS/$1.key"
+}
+
+# ------------------------------------------------------------------ LDAP (TLS verified against the lab CA)
+# The password files keep passwords out of `ps`; -y uses the file's whole content.
+ldap_tls() { LDAPTLS_REQCERT=demand LDAPTLS_CACERT="$CA" "$@"; }
+# admin_search/admin_modify/admin_add [args]; URL from $LDAP_URL (default ldaps://DC1)
+admin_search() { ldap_tls ldapsearch -LLL -o ldif-wrap=no -x -H "${LDAP_URL:-ldaps://$DC_IP}" -D "$ADMIN_UPN" -y "$SECRETS/admin.pw" "$@"; }
+admin_modify() { ldap_tls ldapmodify -x -H "${LDAP_URL:-ldaps://$DC_IP}" -D "$ADMIN_UPN" -y "$SECRETS/admin.pw" "$@"; }
+# shellcheck disable=SC2120  # LDIF on stdin; arguments optional
+svc_modify()   { ldap_tls ldapmodify -x -H "${LDAP_URL:-ldaps://$DC_IP}" -D "$SVC_UPN" -y "$SECRETS/svc.pw" "$@"; }
+attr() {  # first value of attribute $1 in LDIF on stdin
+    awk -v a="$1" 'tolower($0) ~ "^"tolower(a)"::? " { sub(/^[^:]*:+ ?/, ""); print; exit }'
+}
+wait_ldap() {  # $1 ip, $2 max seconds: rootDSE over plain LDAP (anonymous)
+    local i n=$(( ${2:-60} * 10 ))
+    for i in $(seq 1 "$n"); do
+        ldapsearch -x -H "ldap://$1" -s base -b "" defaultNamingContext >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    return 1
+}
+wait_ldaps() {  # $1 ip, $2 max seconds: rootDSE over LDAPS, certificate verified
+    local i n=$(( ${2:-30} * 10 ))
+    for i in $(seq 1 "$n"); do
+        ldap_tls ldapsearch -x -H "ldaps://$1" -s base -b "" dnsHostName >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    return 1
+}
+find_node() {  # a node >= 20: lab/.node (installed by install.sh) first, then PATH
+    local n major
+    for n in "$LAB_ROOT/.node/bin/node" "$(command -v node 2>/dev/null || true)"; do
+        if [ -z "$n" ] || [ ! -x "$n" ]; then continue; fi
+        major=$("$n" -p 'process.versions.node.split(".")[0]' 2>/dev/null) || continue
+        [ "$major" -ge 20 ] 2>/dev/null && { printf '%s\n' "$n"; return 0; }
+    done
+    return 1
+}
+guid_from_b64() {  # binary objectGUID (base64) -> xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx
+    local -a h
+    read -r -a h <<<"$(printf '%s' "$1" | base64 -d | od -An -tx1 -v | tr '\n' ' ')"
+    [ "${#h[@]}" -eq 16 ] || return 1
+    printf '%s%s%s%s-%s%s-%s%s-%s%s-%s%s%s%s%s%s\n' "${h[3]}" "${h[2]}" "${h[1]}" "${h[0]}" "${h[5]}" "${h[4]}" \
+        "${h[7]}" "${h[6]}" "${h[8]}" "${h[9]}" "${h[10]}" "${h[11]}" "${h[12]}" "${h[13]}" "${h[14]}" "${h[15]}"
+}
+rand_pw() { printf 'Lab-%s-9x' "$(head -c 24 /dev/urandom | base64 -w0 | tr -d '/+=')"; }
+pw_b64()  { printf '"%s"' "$1" | iconv -f UTF-8 -t UTF-16LE | base64 -w0; }  # unicodePwd value
+reset_ldif() {  # $1 dn, $2 new password: an LDIF that resets unicodePwd
+    printf 'dn: %s\nchangetype: modify\nreplace: unicodePwd\nunicodePwd:: %s\n-\n' "$1" "$(pw_b64 "$2")"
+}
+sid_from_b64() {  # binary objectSid (base64) -> S-1-5-21-...
+    local -a b
+    local i o auth=0 s
+    read -r -a b <<<"$(printf '%s' "$1" | base64 -d | od -An -tu1 -v | tr '\n' ' ')"
+    [ "${#b[@]}" -ge 8 ] || return 1
+    for i in 2 3 4 5 6 7; do auth=$(( auth * 256 + b[i] )); done
+    s="S-${b[0]}-$auth"
+    for (( i = 0; i < b[1]; i++ )); do
+        o=$(( 8 + 4 * i ))
+        s="$s-$(( b[o] + b[o+1] * 256 + b[o+2] * 65536 + b[o+3] * 16777216 ))"
+    done
+    printf '%s\n' "$s"
+}
+# LDIF of one enabled computer with a random password. $1 parent DN, $2 name, $3 OS, $4 OS version
+computer_ldif() {
+    local lc=${2,,}
+    printf 'dn: CN=%s,%s\nobjectClass: computer\ncn: %s\nsAMAccountName: %s$\nuserAccountControl: 4096\n' "$2" "$1" "$2" "$2"
+    printf 'dNSHostName: %s.%s\nservicePrincipalName: HOST/%s\nservicePrincipalName: HOST/%s.%s\n' "$lc" "$DNSDOMAIN" "$2" "$lc" "$DNSDOMAIN"
+    printf 'operatingSystem: %s\noperatingSystemVersion: %s\nunicodePwd:: %s\n' "$3" "$4" "$(pw_b64 "$(rand_pw)")"
+}
+ou_ldif() {  # $1 dn, $2 description
+    local ou=${1%%,*}
+    printf 'dn: %s\nobjectClass: organizationalUnit\nou: %s\ndescription: %s\n\n' "$1" "${ou#OU=}" "$2"
+}
+
+# ------------------------------------------------------------------ sockets
+# "n bad..." : number of listening sockets owned by the given PIDs, and those not on $2
+sockets_check() {  # $1 "pid pid ...", $2 ip
+    ss -Hltunp 2>/dev/null | awk -v pids=" $1 " -v ip="$2" '
+        {
+            line = $0; mine = 0
+            while (match(line, /pid=[0-9]+/)) {
+                p = substr(line, RSTART + 4, RLENGTH - 4)
+                if (index(pids, " " p " ")) mine = 1
+                line = substr(line, RSTART + RLENGTH)
+            }
+            if (mine) { n++; if (index($5, ip ":") != 1) bad = bad " " $5 }
+        }
+        END { printf "%d%s\n", n, bad }'
+}
+
+# ------------------------------------------------------------------ steps of `up` (run inside the lab namespace)
+up_fail() {  # $1 message, $2 log file: stop what we started, keep the dir for the logs
+    warn "up failed: $1"
+    [ -n "${2:-}" ] && showlog "$2" 25
+    local n
+    for n in oidc dc2 dc1; do stop_daemon "$n"; done
+    warn "logs kept in $LOGS; 'lab/lab.sh down' removes $LAB_DIR"
+    exit 1
+}
+
+start_dc() {  # $1 name (dc1/dc2), $2 smb.conf: samba in its own mount ns with its own /run/samba
+    local d="$LAB_DIR/$1"
+    mkdir -p "$d/run-samba" "$d/log"
+    start_daemon "$1" "$d/log/samba.stdout" \
+        unshare -m --propagation private sh -c 'mount --bind "$1" /run/samba && exec samba -F -s "$2"' \
+        sh "$d/run-samba" "$2" >/dev/null || up_fail "cannot start $1" "$d/log/samba.stdout"
+}
+
+create_content() {
+    local f="$LAB_DIR/content.ldif" log="$LOGS/content.log" c sid w="OU=Workstations,$BASEDN"
+    local par="OU=Paris,$w" ber="OU=Berlin,$w"
+    {
+        ou_ldif "$w" "Workstations (sites below)"
+        ou_ldif "$par" "Site Paris"
+        ou_ldif "$ber" "Site Berlin"
+        ou_ldif "OU=Servers,$BASEDN" "Member servers"
+        ou_ldif "OU=Protected,$BASEDN" "Protected: privileged access workstations (the portal refuses these)"
+        for c in PAR-WS001 PAR-WS002 PAR-WS003; do
+            computer_ldif "$par" "$c" "Windows 11 Enterprise" "10.0 (22631)"; echo
+        done
+        computer_ldif "$ber" BER-WS001 "Windows 11 Enterprise" "10.0 (22631)"; echo
+        computer_ldif "$ber" BER-WS002 "Windows 10 Enterprise" "10.0 (19045)"; echo
+        computer_ldif "OU=Servers,$BASEDN" SRV-APP01 "Windows Server 2022 Standard" "10.0 (20348)"; echo
+        computer_ldif "OU=Protected,$BASEDN" PAW-ADM01 "Windows 11 Enterprise" "10.0 (22631)"; echo
+        computer_ldif "$w" TIER0-WS01 "Windows 11 Enterprise" "10.0 (22631)"; echo "adminCount: 1"; echo
+        printf 'dn: %s\nobjectClass: user\ncn: %s\nsAMAccountName: %s\nuserPrincipalName: %s\n' \
+            "$SVC_DN" "$SVC_SAM" "$SVC_SAM" "$SVC_UPN"
+        printf 'description: trustdesk service account: Reset Password on computers under OU=Workstations and OU=Servers only\n'
+        # NORMAL_ACCOUNT | DONT_EXPIRE_PASSWORD
+        printf 'userAccountControl: 66048\nunicodePwd:: %s\n\n' "$(pw_b64 "$SVC_PW")"
+    } >"$f"
+    ldap_tls ldapadd -x -H "ldaps://$DC_IP" -D "$ADMIN_UPN" -y "$SECRETS/admin.pw" -f "$f" >"$log" 2>&1 \
+        || up_fail "adding the demo OUs/computers/service account over LDAPS" "$log"
+    rm -f "$f"   # it held the random passwords
+
+    # least privilege: ONLY the "Reset Password" extended right, on computer objects, inherited
+    sid=$(sid_from_b64 "$(admin_search -b "$SVC_DN" -s base objectSid | attr objectSid)") \
+        || up_fail "reading the objectSid of $SVC_SAM" ""
+    for c in "$w" "OU=Servers,$BASEDN"; do
+        samba-tool dsacl set -H "ldap://$DC_IP" -U "Administrator%$ADMIN_PW" -s "$DC1_CONF" --objectdn="$c" \
+            --sddl="(OA;CIIO;CR;00299570-246d-11d0-a768-00aa006e0529;bf967a86-0de6-11d0-a285-00aa003049e2;$sid)" \
+            >>"$LOGS/dsacl.log" 2>&1 || up_fail "samba-tool dsacl set on $c" "$LOGS/dsacl.log"
+    done
+    # prove it: the service account resets a Paris workstation, and is refused on PAW-ADM01
+    reset_ldif "CN=PAR-WS001,$par" "$(rand_pw)" | svc_modify >"$LOGS/svc-check.log" 2>&1 \
+        || up_fail "$SVC_SAM cannot reset CN=PAR-WS001 (ACL?)" "$LOGS/svc-check.log"
+    if reset_ldif "CN=PAW-ADM01,OU=Protected,$BASEDN" "$(rand_pw)" | svc_modify >>"$LOGS/svc-check.log" 2>&1; then
+        up_fail "$SVC_SAM could reset PAW-ADM01 in OU=Protected (must be refused)" ""
+    fi
+    LAB_SVC_SID=$sid
+}
+
+create_bulk() {  # $1 count: enabled computers without a password set (pwdLastSet 0), by LDAP adds
+    local f="$LAB_DIR/bulk.ldif" log="$LOGS/bulk.log"
+    awk -v n="$1" -v base="OU=Berlin,OU=Workstations,$BASEDN" -v dom="$DNSDOMAIN" 'BEGIN {
+        for (i = 1; i <= n; i++) {
+            c = sprintf("PC%05d", i); l = tolower(c)
+            printf "dn: CN=%s,%s\nobjectClass: computer\ncn: %s\nsAMAccountName: %s$\n", c, base, c, c
+            printf "userAccountControl: 4096\ndNSHostName: %s.%s\n", l, dom
+            printf "servicePrincipalName: HOST/%s\nservicePrincipalName: HOST/%s.%s\n", c, l, dom
+            printf "operatingSystem: Windows 11 Enterprise\noperatingSystemVersion: 10.0 (22631)\n\n"
+        } }' >"$f"
+    ldap_tls ldapadd -x -H "ldaps://$DC_IP" -D "$ADMIN_UPN" -y "$SECRETS/admin.pw" -f "$f" >"$log" 2>&1 \
+        || up_fail "bulk LDAP add" "$log"
+    rm -f "$f"
+}
+
+join_member() {
+    local log="$LOGS/member-join.log"
+    member_conf
+    net ads join -s "$MEMBER_CONF" -U "Administrator%$ADMIN_PW" createcomputer=Workstations/Paris \
+        osName="Samba" osVer="$(samba --version | awk '{print $2}')" --no-dns-updates >"$log" 2>&1 \
+        || up_fail "net ads join" "$log"
+    net rpc testjoin -s "$MEMBER_CONF" >"$LOGS/member-testjoin.log" 2>&1 \
+        || up_fail "net rpc testjoin after the join" "$LOGS/member-testjoin.log"
+    admin_search -b "$MEMBER_DN" -s base dn >/dev/null 2>&1 || up_fail "$MEMBER is not at $MEMBER_DN" "$log"
+}
+
+start_dc2() {
+    local log="$LOGS/dc2.log" g admin="Administrator%$ADMIN_PW"
+    samba-tool domain join "$DNSDOMAIN" DC -U "$admin" --targetdir="$LAB_DIR/dc2" \
+        --server="dc1.$DNSDOMAIN" --dns-backend=SAMBA_INTERNAL --option="netbios name=DC2" \
+        --option="interfaces=$DC2_IP/8" --option="bind interfaces only=yes" \
+        --option="ldb:nosync=true" >"$LOGS/dc2-join.log" 2>&1 || up_fail "samba-tool domain join (DC2)" "$LOGS/dc2-join.log"
+    dc_conf "$LAB_DIR/dc2" "$DC2_IP" DC2 DC2
+    start_dc dc2 "$DC2_CONF"
+    wait_ldap "$DC2_IP" 60 || up_fail "DC2 does not answer LDAP" "$LAB_DIR/dc2/log/log.samba"
+    wait_ldaps "$DC2_IP" 30 || up_fail "DC2 does not answer verified LDAPS" "$LAB_DIR/dc2/log/log.samba"
+    samba_spnupdate -s "$DC2_CONF" >"$LOGS/dc2-spnupdate.log" 2>&1 || up_fail "samba_spnupdate (DC2)" "$LOGS/dc2-spnupdate.log"
+    # the DNS records samba_dnsupdate would write; without them DC1 cannot replicate from DC2
+    g=$(guid_from_b64 "$(admin_search -b "CN=NTDS Settings,CN=DC2,CN=Servers,CN=Default-First-Site-Name,CN=Sites,CN=Configuration,$BASEDN" \
+        -s base objectGUID | attr objectGUID)") || up_fail "reading DC2's NTDS Settings objectGUID" ""
+    {
+        samba-tool dns add "$DC_IP" "$DNSDOMAIN" dc2 A "$DC2_IP" -U "$admin" -s "$DC1_CONF" &&
+        samba-tool dns add "$DC_IP" "_msdcs.$DNSDOMAIN" "$g" CNAME "dc2.$DNSDOMAIN" -U "$admin" -s "$DC1_CONF" &&
+        samba-tool drs replicate "dc2.$DNSDOMAIN" "dc1.$DNSDOMAIN" "$BASEDN" -U "$admin" -s "$DC1_CONF" &&
+        samba-tool drs replicate "dc1.$DNSDOMAIN" "dc2.$DNSDOMAIN" "$BASEDN" -U "$admin" -s "$DC1_CONF"
+    } >"$log" 2>&1 || up_fail "DC2 DNS records / replication" "$log"
+}
+
+write_env() {
+    local tmp="$ENVFILE.tmp" k
+    local -a vars=(
+        LAB_DIR "$LAB_DIR"
+        LAB_REALM "$REALM"
+        LAB_DOMAIN "$DOMAIN"
+        LAB_DNSDOMAIN "$DNSDOMAIN"
+        LAB_BASEDN "$BASEDN"
+        LAB_DC_IP "$DC_IP"
+        LAB_DC_NAME "dc1.$DNSDOMAIN"
+        LAB_LDAPS_URL "ldaps://$DC_IP"
+        LAB_LDAP_URL "ldap://$DC_IP"
+        LAB_CA "$CA"
+        LAB_ADMIN_UPN "$ADMIN_UPN"
+        LAB_ADMIN_PW "$ADMIN_PW"
+        LAB_SVC_DN "$SVC_DN"
+        LAB_SVC_UPN "$SVC_UPN"
+        LAB_SVC_PW "$SVC_PW"
+        LAB_SVC_SID "$LAB_SVC_SID"
+        LAB_DC1_SMBCONF "$DC1_CONF"
+        LAB_HOSTS "$LAB_DIR/hosts"
+        LAB_RESOLV_CONF "$LAB_DIR/resolv.conf"
+        LAB_BULK_COMPUTERS "$N_BULK"
+        LAB_OIDC_DIR "$OIDC_DIR"
+        KRB5_CONFIG "$LAB_DIR/krb5.conf"
+        KRB5CCNAME "FILE:$LAB_DIR/krb5cc"
+    )
+    if [ "$WITH_MEMBER" = 1 ]; then
+        vars+=(LAB_MEMBER_NAME "$MEMBER" LAB_MEMBER_IP "$MEMBER_IP" LAB_MEMBER_CONF "$MEMBER_CONF" LAB_MEMBER_DN "$MEMBER_DN")
+    fi
+    if [ "$WITH_DC2" = 1 ]; then
+        vars+=(LAB_DC2_IP "$DC2_IP" LAB_DC2_NAME "dc2.$DNSDOMAIN" LAB_DC2_LDAPS_URL "ldaps://$DC2_IP"
+            LAB_DC2_LDAP_URL "ldap://$DC2_IP" LAB_DC2_SMBCONF "$DC2_CONF")
+    fi
+    if [ "$WITH_OIDC" = 1 ]; then
+        vars+=(OIDC_ISSUER "$OIDC_ISSUER" OIDC_CLIENT_ID "${OIDC_CLIENT_ID:-trustdesk}"
+            OIDC_CLIENT_SECRET "${OIDC_CLIENT_SECRET:-trustdesk-secret}"
+            OIDC_REDIRECT_URIS "${OIDC_REDIRECT_URIS:-http://127.0.0.1:8080/auth/callback}")
+    fi
+    {
+        printf '# trustdesk lab environment, written by lab/lab.sh up at %s\n' "$(date -u +%FT%TZ)"
+        for ((k = 0; k < ${#vars[@]}; k += 2)); do
+            printf 'export %s=%s\n' "${vars[k]}" "$(shq "${vars[k+1]}")"
+        done
+    } >"$tmp"
+    chmod 644 "$tmp"   # lab-only credentials; tests may run as another user
+    mv "$tmp" "$ENVFILE"
+}

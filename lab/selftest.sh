@@ -1,0 +1,142 @@
+# shellcheck shell=bash
+# trustdesk lab: `lab.sh selftest`, sourced by lab.sh and run inside the lab namespace.
+# Prints PASS:/FAIL: lines and ends with "N passed, N failed"; fails if any check failed.
+# SC2016: single-quoted scripts for `sh -c` are expanded by that sh, on purpose.
+# SC2119: admin_modify/svc_modify read LDIF on stdin.
+# shellcheck disable=SC2016,SC2119
+
+PASSES=0 FAILS=0
+pass() { say "PASS: $*"; PASSES=$((PASSES + 1)); }
+fail() { say "FAIL: $*"; FAILS=$((FAILS + 1)); }
+check() {  # check "description" command...: PASS if the command succeeds
+    local d=$1
+    shift
+    if "$@" >>"$LOGS/selftest.log" 2>&1; then pass "$d"; else fail "$d"; fi
+}
+
+inner_selftest() {
+    ns_enter
+    # shellcheck source=/dev/null
+    . "$ENVFILE"
+    local t w par pid res n c want got out rc dn1 dn2 v
+    local -a ous
+    t=$(now)
+    : >"$LOGS/selftest.log"
+    w="OU=Workstations,$BASEDN" par="OU=Paris,OU=Workstations,$BASEDN"
+
+    check "LDAPS to DC1 by IP ($DC_IP), certificate verified against the lab CA, admin bind" \
+        admin_search -b "" -s base dnsHostName
+    if [ -f /etc/ssl/certs/ca-certificates.crt ]; then
+        if LDAPTLS_REQCERT=demand LDAPTLS_CACERT=/etc/ssl/certs/ca-certificates.crt \
+            ldapsearch -x -H "ldaps://$DC_IP" -s base -b "" dnsHostName >>"$LOGS/selftest.log" 2>&1; then
+            fail "LDAPS verified against the system CAs should fail (lab CA only)"
+        else pass "LDAPS verified against the system CAs is rejected (only the lab CA is trusted)"; fi
+    fi
+    check "StartTLS to ldap://$DC_IP verified (IP SAN)" \
+        ldap_tls ldapsearch -LLL -x -ZZ -H "ldap://$DC_IP" -D "$ADMIN_UPN" -y "$SECRETS/admin.pw" -b "" -s base dnsHostName
+    check "StartTLS to ldap://dc1.$DNSDOMAIN verified (name via the lab hosts/DNS)" \
+        ldap_tls ldapsearch -LLL -x -ZZ -H "ldap://dc1.$DNSDOMAIN" -D "$ADMIN_UPN" -y "$SECRETS/admin.pw" -b "" -s base dnsHostName
+    out=$(ldapsearch -LLL -x -H "ldap://$DC_IP" -D "$ADMIN_UPN" -y "$SECRETS/admin.pw" -b "" -s base dnsHostName 2>&1) && rc=0 || rc=$?
+    if [ "$rc" != 0 ] && grep -q "Strong(er) authentication required" <<<"$out"; then
+        pass "simple bind over plain ldap:// refused (strongerAuthRequired)"
+    else fail "simple bind over plain ldap:// must be refused (rc=$rc: $(head -c 120 <<<"$out"))"; fi
+
+    for n in dc1 dc2; do
+        pid=$(running_pid "$n") || { [ "$n" = dc1 ] && fail "DC1 is not running"; continue; }
+        v=$DC_IP; [ "$n" = dc2 ] && v=$DC2_IP
+        res=$(sockets_check "$pid $(related_pids "$pid" | tr '\n' ' ')" "$v")
+        if [ "${res%% *}" -gt 0 ] && [ "$res" = "${res%% *}" ]; then
+            pass "all ${res%% *} listening sockets of ${n^^} are on $v only"
+        else fail "${n^^} listening sockets not only on $v: $res"; fi
+    done
+
+    want="$w|OU=Paris,$w|OU=Berlin,$w|OU=Servers,$BASEDN|OU=Protected,$BASEDN|OU=Domain Controllers,$BASEDN"
+    got=$(admin_search -b "$BASEDN" '(objectClass=organizationalUnit)' dn 2>>"$LOGS/selftest.log" | sed -n 's/^dn: //p')
+    out=""
+    IFS="|" read -r -a ous <<<"$want"
+    for c in "${ous[@]}"; do grep -qixF "$c" <<<"$got" || out="$out ${c%%,*}"; done
+    if [ -z "$out" ]; then pass "demo OUs present (Workstations, Paris, Berlin, Servers, Protected, Domain Controllers)"
+    else fail "demo OUs missing:$out"; fi
+
+    out=""
+    for c in "PAR-WS001,$par" "PAR-WS002,$par" "PAR-WS003,$par" "BER-WS001,OU=Berlin,$w" "BER-WS002,OU=Berlin,$w" \
+        "SRV-APP01,OU=Servers,$BASEDN" "PAW-ADM01,OU=Protected,$BASEDN" "TIER0-WS01,$w"; do
+        got=$(admin_search -b "CN=$c" -s base userAccountControl pwdLastSet operatingSystem dNSHostName 2>/dev/null) || { out="$out ${c%%,*}(missing)"; continue; }
+        [ "$(attr userAccountControl <<<"$got")" = 4096 ] || out="$out ${c%%,*}(uac)"
+        [ "$(attr pwdLastSet <<<"$got")" != 0 ] || out="$out ${c%%,*}(pwdLastSet)"
+        [ -n "$(attr operatingSystem <<<"$got")" ] && [ -n "$(attr dNSHostName <<<"$got")" ] || out="$out ${c%%,*}(attrs)"
+    done
+    [ "$(admin_search -b "CN=TIER0-WS01,$w" -s base adminCount 2>/dev/null | attr adminCount)" = 1 ] || out="$out TIER0-WS01(adminCount)"
+    if [ -z "$out" ]; then pass "8 demo computers present, enabled, password set, attributes set; TIER0-WS01 adminCount=1"
+    else fail "demo computers:$out"; fi
+    if [ "${LAB_BULK_COMPUTERS:-0}" -gt 0 ]; then
+        got=$(admin_search -E pr=1000/noprompt -b "OU=Berlin,$w" '(&(objectClass=computer)(cn=PC*))' cn 2>/dev/null | grep -c '^dn: ' || true)
+        if [ "$got" = "$LAB_BULK_COMPUTERS" ]; then pass "$got bulk computers in OU=Berlin (paged search)"
+        else fail "bulk computers: $got found, $LAB_BULK_COMPUTERS expected"; fi
+    fi
+
+    if [ -n "${LAB_MEMBER_CONF:-}" ]; then
+        check "member $MEMBER object at $MEMBER_DN" admin_search -b "$MEMBER_DN" -s base dn
+        check "member: 'lab.sh run -- net rpc testjoin -s \$LAB_MEMBER_CONF' OK (NETLOGON schannel)" \
+            "$SELF" run -- sh -c 'net rpc testjoin -s "$LAB_MEMBER_CONF"'
+    fi
+
+    check "kinit $SVC_SAM@$REALM with the lab krb5.conf (KDC on $DC_IP)" \
+        sh -c 'kinit "$1" <"$2" && kdestroy' sh "$SVC_SAM@$REALM" "$SECRETS/svc.pw"
+
+    dn1="CN=PAR-WS002,$par"
+    v=$(admin_search -b "$dn1" -s base pwdLastSet | attr pwdLastSet)
+    if reset_ldif "$dn1" "$(rand_pw)" | svc_modify >>"$LOGS/selftest.log" 2>&1 &&
+        [ "$(admin_search -b "$dn1" -s base pwdLastSet | attr pwdLastSet)" != "$v" ]; then
+        pass "$SVC_SAM resets PAR-WS002 (in scope) over LDAPS; pwdLastSet moved"
+    else fail "$SVC_SAM cannot reset PAR-WS002"; fi
+    for dn2 in "CN=PAW-ADM01,OU=Protected,$BASEDN" "CN=DC1,OU=Domain Controllers,$BASEDN"; do
+        out=$(reset_ldif "$dn2" "$(rand_pw)" | svc_modify 2>&1) && rc=0 || rc=$?
+        if [ "$rc" = 50 ]; then pass "$SVC_SAM refused resetting ${dn2%%,*} (insufficientAccessRights)"
+        else fail "$SVC_SAM resetting ${dn2%%,*}: expected rc 50, got $rc"; fi
+    done
+    out=$(printf 'dn: %s\nchangetype: modify\nreplace: description\ndescription: x\n-\n' "$dn1" | svc_modify 2>&1) && rc=0 || rc=$?
+    if [ "$rc" = 50 ]; then pass "$SVC_SAM refused writing description on PAR-WS002 (Reset Password only)"
+    else fail "$SVC_SAM writing description: expected rc 50, got $rc"; fi
+    out=$(printf 'dn: CN=SELFTEST-NEW,OU=Paris,%s\nobjectClass: computer\ncn: SELFTEST-NEW\nsAMAccountName: SELFTEST-NEW$\n\n' "$w" |
+        ldap_tls ldapadd -x -H "ldaps://$DC_IP" -D "$SVC_UPN" -y "$SECRETS/svc.pw" 2>&1) && rc=0 || rc=$?
+    if [ "$rc" = 50 ]; then pass "$SVC_SAM refused creating a computer object"
+    else fail "$SVC_SAM creating a computer: expected rc 50, got $rc"; fi
+
+    if pid=$(running_pid oidc); then
+        out=$(curl -sf --noproxy '*' --max-time 5 "$OIDC_ISSUER/.well-known/openid-configuration" 2>>"$LOGS/selftest.log") || out=""
+        if grep -q "\"issuer\":\"$OIDC_ISSUER\"" <<<"$out" && grep -q '"groups"' <<<"$out"; then
+            pass "OIDC discovery at $OIDC_ISSUER (issuer matches, groups scope)"
+        else fail "OIDC discovery at ${OIDC_ISSUER:-?}"; fi
+        res=$(sockets_check "$pid" 127.0.0.1)
+        if [ "${res%% *}" -gt 0 ] && [ "$res" = "${res%% *}" ]; then pass "OIDC provider listens on 127.0.0.1 only"
+        else fail "OIDC provider sockets: $res"; fi
+    fi
+
+    if [ -n "${LAB_DC2_IP:-}" ]; then
+        check "LDAPS to DC2 ($LAB_DC2_IP) verified against the lab CA, admin bind" dc2_rootdse
+        repl_check "CN=BER-WS001,OU=Berlin,$w" "ldaps://$DC_IP" "$LAB_DC2_LDAPS_URL" "DC1 -> DC2"
+        repl_check "CN=BER-WS002,OU=Berlin,$w" "$LAB_DC2_LDAPS_URL" "ldaps://$DC_IP" "DC2 -> DC1"
+    fi
+
+    say "selftest took $(since "$t") s (log: $LOGS/selftest.log)"
+    say "$PASSES passed, $FAILS failed"
+    [ "$FAILS" = 0 ]
+}
+
+dc2_rootdse() { LDAP_URL=$LAB_DC2_LDAPS_URL admin_search -b "" -s base dnsHostName; }
+repl_check() {  # $1 dn, $2 write url, $3 read url, $4 label: a description change replicates
+    local tag t
+    tag="selftest-$(date +%s%N)"
+    t=$(now)
+    printf 'dn: %s\nchangetype: modify\nreplace: description\ndescription: %s\n-\n' "$1" "$tag" |
+        LDAP_URL=$2 admin_modify >>"$LOGS/selftest.log" 2>&1 || { fail "replication $4: write failed"; return; }
+    for _ in $(seq 1 120); do
+        if [ "$(LDAP_URL=$3 admin_search -b "$1" -s base description 2>/dev/null | attr description)" = "$tag" ]; then
+            pass "replication $4: change visible after $(since "$t") s"
+            return
+        fi
+        sleep 0.25
+    done
+    fail "replication $4: change not visible after 30 s"
+}

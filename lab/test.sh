@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The README's test command: on a fresh Debian 12 machine (as root) it installs what is
+# missing, checks formatting and lints, builds, brings up the lab (Samba AD DC + second DC +
+# domain-member workstation + OIDC provider), and runs every test — SQLite and PostgreSQL —
+# inside the lab's mount namespace. Lab tests FAIL here when the lab is missing.
+#
+#   lab/test.sh                 # everything
+#   lab/test.sh -- FILTER       # only tests whose name matches FILTER (lab still started)
+set -euo pipefail
+cd "$(dirname -- "${BASH_SOURCE[0]}")/.."
+T0=$(date +%s)
+step() { printf '\n== %s (%ss)\n' "$*" "$(( $(date +%s) - T0 ))"; }
+
+FILTER=()
+if [ "${1:-}" = "--" ]; then shift; FILTER=("$@"); fi
+
+step "install what is missing"
+lab/install.sh
+
+# The package registries are reachable only outside the lab namespace: build everything first.
+step "format and lints"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "build"
+cargo test --workspace --locked --no-run
+
+export LAB_DIR=${TD_TEST_LAB_DIR:-/tmp/trustdesk-test-lab}
+export TD_REQUIRE_LAB=1
+export TD_TEST_PG_URL=${TD_TEST_PG_URL:-postgres://trustdesk:trustdesk@127.0.0.1:5432/postgres}
+lab/lab.sh down >/dev/null 2>&1 || true
+trap 'step "lab down"; lab/lab.sh down || true' EXIT
+
+step "lab up"
+lab/lab.sh up --dc2 --oidc
+lab/lab.sh selftest
+
+step "tests"
+lab/lab.sh run -- cargo test --workspace --locked --offline -- "${FILTER[@]}"
+step "done"
