@@ -36,6 +36,9 @@ pub struct Report {
 pub fn settings(cfg: &crate::config::Config) -> DiagnosisSettings {
     DiagnosisSettings {
         rotation_window: time::Duration::days(i64::from(cfg.diagnosis.rotation_window_days)),
+        max_replication_skew: time::Duration::seconds(i64::from(
+            cfg.diagnosis.replication_skew_secs,
+        )),
         ..DiagnosisSettings::default()
     }
 }

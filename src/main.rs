@@ -36,6 +36,27 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// API keys for ticketing automation (each bound to one role).
+    ApiKey {
+        #[command(subcommand)]
+        command: ApiKeyCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ApiKeyCommand {
+    /// Create a key and print it once.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// A role defined in the configuration.
+        #[arg(long)]
+        role: String,
+    },
+    /// List keys (names, roles, state; never the keys).
+    List,
+    /// Revoke a key by name.
+    Revoke { name: String },
 }
 
 #[derive(Subcommand)]
@@ -70,20 +91,16 @@ async fn dispatch(cli: Cli) -> Result<(), String> {
         Command::Serve => trustdesk::run(cfg).await.map_err(|e| e.to_string()),
         Command::Migrate => {
             cfg.validate().map_err(|e| e.to_string())?;
-            let store = trustdesk::db::Store::connect(&trustdesk::database_url(&cfg))
-                .await
-                .map_err(|e| e.to_string())?;
-            store.migrate().await.map_err(|e| e.to_string())?;
+            let store = open_store(&cfg).await?;
             println!("migrations applied ({})", store.backend());
             Ok(())
         }
+        Command::ApiKey { command } => api_key(cfg, command).await,
         Command::CheckConfig { offline } => check_config(cfg, offline).await,
         Command::Audit {
             command: AuditCommand::Verify,
         } => {
-            let store = trustdesk::db::Store::connect(&trustdesk::database_url(&cfg))
-                .await
-                .map_err(|e| e.to_string())?;
+            let store = open_store(&cfg).await?;
             let head = trustdesk::audit::verify(&store)
                 .await
                 .map_err(|e| e.to_string())?;
@@ -94,6 +111,60 @@ async fn dispatch(cli: Cli) -> Result<(), String> {
             Ok(())
         }
     }
+}
+
+async fn open_store(cfg: &Config) -> Result<trustdesk::db::Store, String> {
+    let store = trustdesk::db::Store::connect(&trustdesk::database_url(cfg))
+        .await
+        .map_err(|e| e.to_string())?;
+    store.migrate().await.map_err(|e| e.to_string())?;
+    Ok(store)
+}
+
+async fn api_key(cfg: Config, command: ApiKeyCommand) -> Result<(), String> {
+    let store = open_store(&cfg).await?;
+    match command {
+        ApiKeyCommand::Create { name, role } => {
+            if !cfg.roles.contains_key(&role) {
+                return Err(format!("--role: no role {role:?} in the configuration"));
+            }
+            let valid = !name.is_empty()
+                && name.len() <= 64
+                && name
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
+            if !valid {
+                return Err("--name: 1-64 characters of letters, digits, '-', '_' or '.'".into());
+            }
+            let key = trustdesk::auth::api_keys::create(&store, &name, &role)
+                .await
+                .map_err(|e| e.to_string())?;
+            eprintln!("API key {name:?} (role {role}) created. It is shown once; store it now:");
+            println!("{key}");
+        }
+        ApiKeyCommand::List => {
+            for k in store.api_keys().await.map_err(|e| e.to_string())? {
+                let state = if k.revoked_at.is_some() {
+                    "revoked"
+                } else {
+                    "active"
+                };
+                println!("{}\t{}\t{}\t{}", k.name, k.role, k.created_at, state);
+            }
+        }
+        ApiKeyCommand::Revoke { name } => {
+            let now = time::OffsetDateTime::now_utc();
+            if !store
+                .revoke_api_key(&name, now)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                return Err(format!("no active API key named {name:?}"));
+            }
+            println!("API key {name:?} revoked");
+        }
+    }
+    Ok(())
 }
 
 async fn check_config(cfg: Config, offline: bool) -> Result<(), String> {

@@ -1,6 +1,7 @@
 //! Staff authentication: OIDC sign-in, the server-side session, and the `Staff` extractor.
 //! With `web/`, the only module that imports axum.
 
+pub mod api_keys;
 pub mod oidc;
 pub mod sessions;
 
@@ -12,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
 use crate::config::RoleConfig;
+use crate::state::AppState;
 use crate::web::AppError;
 
 /// Session keys.
@@ -88,13 +90,29 @@ pub fn safe_return_to(candidate: Option<&str>) -> String {
     }
 }
 
-/// Extractor: the signed-in staff member, or a redirect to sign-in.
+/// Extractor: the signed-in staff member (session, or `Authorization: Bearer <api key>`), or
+/// a redirect to sign-in (401 under `/api/`).
 pub struct CurrentStaff(pub Staff);
 
-impl<S: Send + Sync> FromRequestParts<S> for CurrentStaff {
+impl FromRequestParts<AppState> for CurrentStaff {
     type Rejection = AppError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        if let Some(auth) = parts.headers.get(axum::http::header::AUTHORIZATION) {
+            let key = auth
+                .to_str()
+                .ok()
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .map(str::trim)
+                .unwrap_or_default();
+            return match api_keys::authenticate(&state.store, key).await? {
+                Some(staff) => Ok(Self(staff)),
+                None => Err(AppError::Unauthorized("unknown or revoked API key".into())),
+            };
+        }
         let session = Session::from_request_parts(parts, state)
             .await
             .map_err(|(_, msg)| AppError::Internal(format!("session layer missing: {msg}")))?;

@@ -126,12 +126,17 @@ pub struct DiagnosisConfig {
     /// The clients' machine-password rotation period (Group Policy `MaximumPasswordAge`).
     #[serde(default = "defaults::rotation_window_days")]
     pub rotation_window_days: u32,
+    /// How long DCs may disagree about a password write before it counts as replication lag
+    /// (intra-site replication takes seconds; raise it where inter-site schedules are slow).
+    #[serde(default = "defaults::replication_skew_secs")]
+    pub replication_skew_secs: u32,
 }
 
 impl Default for DiagnosisConfig {
     fn default() -> Self {
         Self {
             rotation_window_days: defaults::rotation_window_days(),
+            replication_skew_secs: defaults::replication_skew_secs(),
         }
     }
 }
@@ -180,5 +185,8 @@ mod defaults {
     }
     pub fn rotation_window_days() -> u32 {
         30
+    }
+    pub fn replication_skew_secs() -> u32 {
+        300
     }
 }

@@ -3,6 +3,7 @@
 //! written once with `$N` placeholders where both dialects agree, and migrations are embedded
 //! from `migrations/sqlite` and `migrations/postgres`.
 
+mod api_keys;
 mod audit;
 mod observations;
 
@@ -14,6 +15,7 @@ use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use sqlx::{PgPool, SqlitePool};
 
+pub use api_keys::ApiKeyRow;
 pub use audit::{AuditRow, NewAuditRow};
 pub use observations::ObservationRow;
 
@@ -27,6 +29,8 @@ pub enum StoreError {
     Unavailable(String),
     #[error("database migration failed: {0}")]
     Migrate(String),
+    #[error("{0}")]
+    Conflict(String),
     #[error("database error: {0}")]
     Query(String),
 }

@@ -26,7 +26,11 @@ pub struct Directory {
     starttls: bool,
     connect_timeout: Duration,
     op_timeout: Duration,
+    /// DC invocation ids (see `computers.rs`), with the time they were read.
+    pub(super) invocation_cache: Mutex<Option<(std::time::Instant, InvocationIds)>>,
 }
+
+type InvocationIds = std::collections::HashMap<uuid::Uuid, String>;
 
 struct DcConnection {
     url: String,
@@ -66,6 +70,7 @@ impl Directory {
             starttls: cfg.starttls,
             connect_timeout: Duration::from_secs(cfg.connect_timeout_secs),
             op_timeout: Duration::from_secs(cfg.op_timeout_secs),
+            invocation_cache: Mutex::new(None),
         })
     }
 

@@ -354,8 +354,23 @@ impl Directory {
         }
     }
 
-    /// Invocation id → DC label, for naming where a password change originated.
+    /// Invocation id → DC label, for naming where a password change originated. Cached for
+    /// ten minutes: a DC's invocation id changes only when it is restored.
     pub async fn invocation_ids(&self) -> HashMap<uuid::Uuid, String> {
+        const TTL: std::time::Duration = std::time::Duration::from_secs(600);
+        let mut cache = self.invocation_cache.lock().await;
+        if let Some((at, map)) = cache.as_ref()
+            && at.elapsed() < TTL
+            && map.len() == self.dc_urls().count()
+        {
+            return map.clone();
+        }
+        let map = self.read_invocation_ids().await;
+        *cache = Some((std::time::Instant::now(), map.clone()));
+        map
+    }
+
+    async fn read_invocation_ids(&self) -> HashMap<uuid::Uuid, String> {
         let results = self
             .on_each_dc(|mut ldap| async move {
                 let (entries, _) = ldap

@@ -17,6 +17,9 @@ pub enum AppError {
     SignIn(String),
     #[error("{0}")]
     BadRequest(String),
+    /// A credential was presented and is not valid (API keys).
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
     #[error("forbidden: {0}")]
     Forbidden(String),
     #[error("service unavailable: {0}")]
@@ -31,6 +34,7 @@ impl AppError {
             Self::NotFound => StatusCode::NOT_FOUND,
             Self::SignIn(_) => StatusCode::UNAUTHORIZED,
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
@@ -43,6 +47,7 @@ impl AppError {
             Self::NotFound => "Nothing here.".into(),
             Self::SignIn(_) => "Sign in first.".into(),
             Self::BadRequest(m) | Self::Forbidden(m) => m.clone(),
+            Self::Unauthorized(_) => "That API key is not valid.".into(),
             Self::Unavailable(_) => {
                 "A service trustdesk depends on is unavailable. Try again shortly.".into()
             }

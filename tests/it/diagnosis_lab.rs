@@ -22,7 +22,8 @@ async fn each_scenario_built_in_the_lab_gets_its_cause() {
         .dc2_ldaps_url
         .clone()
         .expect("the scenarios need the second DC (lab/lab.sh up --dc2)");
-    let p = start_portal(&lab, "").await;
+    // DCs may disagree for 2 s before it is lag (default 300 s), so the lag scenario is quick.
+    let p = start_portal(&lab, "\n[diagnosis]\nreplication_skew_secs = 2\n").await;
     let c = browser();
     sign_in(&c, &p.base, "erin", "erin-pw").await;
     let mut dc1 = admin(&lab.ldaps_url).await;

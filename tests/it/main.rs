@@ -11,11 +11,13 @@
     clippy::indexing_slicing
 )]
 
+mod browser;
 mod common;
 mod config_cli;
 mod diagnosis_lab;
 mod directory_lab;
 mod http;
 mod labctl;
+mod lookup_lab;
 mod signin;
 mod store;

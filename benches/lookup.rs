@@ -1,0 +1,246 @@
+//! Lookup + diagnosis latency through the portal's HTTP API, against the raw LDAP searches it
+//! needs done directly with ldap3 on open connections, in the same run.
+//!
+//!   lab/lab.sh up --dc2 && lab/lab.sh run -- cargo bench --offline --bench lookup
+//!
+//! Environment: BENCH_NAME (default PAR-WS001), BENCH_REQUESTS (default 400 per setting).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use ldap3::controls::RawControl;
+use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, Scope};
+
+fn env(k: &str) -> String {
+    std::env::var(k).unwrap_or_else(|_| panic!("{k} is not set: run inside `lab/lab.sh run --`"))
+}
+
+async fn ldap(url: &str, tls: Arc<rustls::ClientConfig>) -> Ldap {
+    let (conn, mut l) = LdapConnAsync::with_settings(LdapConnSettings::new().set_config(tls), url)
+        .await
+        .unwrap();
+    ldap3::drive!(conn);
+    l.simple_bind(&env("LAB_SVC_UPN"), &env("LAB_SVC_PW"))
+        .await
+        .unwrap()
+        .success()
+        .unwrap();
+    l
+}
+
+/// The searches one diagnosis needs: find the account, then per DC the per-DC attributes,
+/// and the tombstone search — concurrently, as the portal does.
+async fn raw_lookup(dcs: &[Ldap], base: &str, name: &str) {
+    let filter =
+        format!("(&(objectCategory=computer)(objectClass=computer)(sAMAccountName={name}$))");
+    let mut first = dcs[0].clone();
+    let (entries, _) = first
+        .search(base, Scope::Subtree, &filter, trustdesk_account_attrs())
+        .await
+        .unwrap()
+        .success()
+        .unwrap();
+    let dn = ldap3::SearchEntry::construct(entries.into_iter().next().unwrap()).dn;
+    let per_dc = dcs.iter().map(|l| {
+        let (mut l, dn) = (l.clone(), dn.clone());
+        async move {
+            l.search(
+                &dn,
+                Scope::Base,
+                "(objectClass=*)",
+                vec![
+                    "lastLogon",
+                    "pwdLastSet",
+                    "badPasswordTime",
+                    "badPwdCount",
+                    "userAccountControl",
+                    "replPropertyMetaData",
+                    "msDS-ReplAttributeMetaData",
+                ],
+            )
+            .await
+            .unwrap()
+            .success()
+            .unwrap();
+        }
+    });
+    let tomb = async {
+        let mut l = dcs[0].clone();
+        let _ = l
+            .with_controls(RawControl {
+                ctype: "1.2.840.113556.1.4.417".into(),
+                crit: true,
+                val: None,
+            })
+            .search(
+                &format!("CN=Deleted Objects,{base}"),
+                Scope::OneLevel,
+                &format!("(&(isDeleted=TRUE)(objectClass=computer)(sAMAccountName={name}$))"),
+                vec![
+                    "objectGUID",
+                    "sAMAccountName",
+                    "whenChanged",
+                    "lastKnownParent",
+                ],
+            )
+            .await;
+    };
+    tokio::join!(futures_util::future::join_all(per_dc), tomb);
+}
+
+fn trustdesk_account_attrs() -> Vec<&'static str> {
+    vec![
+        "objectGUID",
+        "objectSid",
+        "sAMAccountName",
+        "dNSHostName",
+        "operatingSystem",
+        "operatingSystemVersion",
+        "whenCreated",
+        "whenChanged",
+        "userAccountControl",
+        "msDS-SupportedEncryptionTypes",
+        "pwdLastSet",
+        "lastLogonTimestamp",
+        "adminCount",
+        "msDS-KeyVersionNumber",
+    ]
+}
+
+fn pct(sorted: &[Duration], p: f64) -> Duration {
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)]
+}
+
+/// Run `total` calls of `f` with `conc` in flight; latencies sorted.
+async fn measure<F, Fut>(total: usize, conc: usize, f: F) -> (Vec<Duration>, Duration)
+where
+    F: Fn() -> Fut + Clone + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let start = Instant::now();
+    let per = total / conc;
+    let mut tasks = Vec::new();
+    for _ in 0..conc {
+        let f = f.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut lat = Vec::with_capacity(per);
+            for _ in 0..per {
+                let t = Instant::now();
+                f().await;
+                lat.push(t.elapsed());
+            }
+            lat
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    all.sort();
+    (all, start.elapsed())
+}
+
+#[tokio::main]
+async fn main() {
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let name = std::env::var("BENCH_NAME").unwrap_or_else(|_| "PAR-WS001".into());
+    let total: usize = std::env::var("BENCH_REQUESTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(400);
+    let base_dn = env("LAB_BASEDN");
+    let mut urls = vec![env("LAB_LDAPS_URL")];
+    if let Ok(u) = std::env::var("LAB_DC2_LDAPS_URL") {
+        urls.push(u);
+    }
+
+    // The portal, in-process on a free port, SQLite in a temp dir, an API key.
+    let dir = tempfile::tempdir().unwrap();
+    let toml = format!(
+        "listen = \"127.0.0.1:0\"\ndata_dir = {data:?}\n[log]\nfilter = \"warn\"\n[ldap]\nurls = {urls:?}\nbase_dn = {base_dn:?}\nbind_dn = {bind:?}\nbind_password = {pw:?}\nca_file = {ca:?}\n[oidc]\nissuer = \"http://127.0.0.1:9\"\nclient_id = \"bench\"\nclient_secret = \"unused\"\n[roles.bench]\ngroups = [\"bench\"]\nactions = [\"lookup\", \"diagnose\"]\nscopes = [{base_dn:?}]\n",
+        data = dir.path().join("data").display().to_string(),
+        bind = env("LAB_SVC_UPN"),
+        pw = env("LAB_SVC_PW"),
+        ca = env("LAB_CA"),
+    );
+    let path = dir.path().join("bench.toml");
+    std::fs::write(&path, toml).unwrap();
+    let cfg = trustdesk::config::Config::load(Some(&path)).unwrap();
+    let state = trustdesk::build(cfg).await.unwrap();
+    let key = trustdesk::auth::api_keys::create(&state.store, "bench", "bench")
+        .await
+        .unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(trustdesk::serve(listener, state));
+    let http = reqwest::Client::builder()
+        .pool_max_idle_per_host(64)
+        .build()
+        .unwrap();
+    let url = format!("{base}/api/v1/computers/{name}");
+
+    let roots = trustdesk::directory::tls::load_ca(std::path::Path::new(&env("LAB_CA"))).unwrap();
+    let tls = Arc::new(
+        rustls::ClientConfig::builder()
+            .with_root_certificates(roots)
+            .with_no_client_auth(),
+    );
+    let mut dcs = Vec::new();
+    for u in &urls {
+        dcs.push(ldap(u, tls.clone()).await);
+    }
+    let dcs = Arc::new(dcs);
+
+    // Warm up both paths.
+    for _ in 0..20 {
+        let r = http.get(&url).bearer_auth(&key).send().await.unwrap();
+        assert_eq!(r.status(), 200, "{}", r.text().await.unwrap());
+        raw_lookup(&dcs, &base_dn, &name).await;
+    }
+
+    println!(
+        "lookup + diagnosis of {name}, {} DC(s), {total} requests per setting",
+        urls.len()
+    );
+    println!(
+        "{:<8} {:>12} {:>12} {:>12} {:>12} {:>10} {:>10}",
+        "clients", "portal p50", "portal p99", "raw p50", "raw p99", "p50 ratio", "p99 ratio"
+    );
+    for conc in [1usize, 32] {
+        let (h, k, u) = (http.clone(), key.clone(), url.clone());
+        let (portal, _) = measure(total, conc, move || {
+            let (h, k, u) = (h.clone(), k.clone(), u.clone());
+            async move {
+                let r = h.get(&u).bearer_auth(&k).send().await.unwrap();
+                assert!(r.status().is_success());
+                let _ = r.bytes().await.unwrap();
+            }
+        })
+        .await;
+        let (d, b, n) = (dcs.clone(), base_dn.clone(), name.clone());
+        let (raw, _) = measure(total, conc, move || {
+            let (d, b, n) = (d.clone(), b.clone(), n.clone());
+            async move { raw_lookup(&d, &b, &n).await }
+        })
+        .await;
+        let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        println!(
+            "{:<8} {:>10.2}ms {:>10.2}ms {:>10.2}ms {:>10.2}ms {:>9.2}x {:>9.2}x",
+            conc,
+            ms(pct(&portal, 0.5)),
+            ms(pct(&portal, 0.99)),
+            ms(pct(&raw, 0.5)),
+            ms(pct(&raw, 0.99)),
+            ms(pct(&portal, 0.5)) / ms(pct(&raw, 0.5)),
+            ms(pct(&portal, 0.99)) / ms(pct(&raw, 0.99)),
+        );
+    }
+}

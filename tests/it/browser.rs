@@ -1,0 +1,147 @@
+//! Headless Chromium through chromedriver: sign in at the real OIDC provider, look a computer
+//! up, read its diagnosis. Saves a screenshot to `tests/artifacts/`.
+
+use std::time::Duration;
+
+use fantoccini::{ClientBuilder, Locator};
+
+use crate::common::{install_crypto, lab, start_portal};
+
+/// chromedriver on a free port, killed when dropped.
+pub struct Driver {
+    url: String,
+    _child: tokio::process::Child,
+}
+
+async fn chromedriver() -> Driver {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = tokio::process::Command::new("chromedriver")
+        .arg(format!("--port={port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("chromedriver must be installed (lab/install.sh)");
+    let url = format!("http://127.0.0.1:{port}");
+    for _ in 0..100 {
+        if reqwest::get(format!("{url}/status")).await.is_ok() {
+            return Driver { url, _child: child };
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    panic!("chromedriver did not start");
+}
+
+pub async fn browser_session(driver: &Driver) -> fantoccini::Client {
+    let profile = tempfile::tempdir().unwrap().keep();
+    let caps = serde_json::json!({
+        "goog:chromeOptions": {
+            "binary": "/usr/bin/chromium",
+            "args": [
+                "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--no-first-run", "--disable-quic", "--disable-default-apps", "--disable-extensions",
+                format!("--user-data-dir={}", profile.display()), "--window-size=1280,1600"
+            ]
+        }
+    });
+    let serde_json::Value::Object(caps) = caps else {
+        unreachable!()
+    };
+    ClientBuilder::rustls()
+        .unwrap()
+        .capabilities(caps)
+        .connect(&driver.url)
+        .await
+        .unwrap()
+}
+
+pub fn artifact(name: &str) -> std::path::PathBuf {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/artifacts");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir.join(name)
+}
+
+#[tokio::test]
+async fn chromium_signs_in_looks_up_and_reads_the_diagnosis() {
+    install_crypto();
+    let Some(lab) = lab() else { return };
+    let p = start_portal(&lab, "").await;
+    let driver = chromedriver().await;
+    let b = browser_session(&driver).await;
+
+    b.goto(&p.base).await.unwrap();
+    b.find(Locator::Id("login"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    // The provider's sign-in form.
+    let form = b.form(Locator::Css("form")).await.unwrap();
+    form.set_by_name("login", "alice").await.unwrap();
+    form.set_by_name("password", "alice-pw").await.unwrap();
+    form.submit().await.unwrap();
+    b.wait().for_element(Locator::Id("whoami")).await.unwrap();
+    let who = b
+        .find(Locator::Id("whoami"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(who.contains("Alice Senior"), "{who}");
+
+    // Look up by prefix: the list, then the diagnosis of one match.
+    let q = b.find(Locator::Id("q")).await.unwrap();
+    q.send_keys("PAR-WS").await.unwrap();
+    b.form(Locator::Css("form[role=search]"))
+        .await
+        .unwrap()
+        .submit()
+        .await
+        .unwrap();
+    b.wait().for_element(Locator::Id("matches")).await.unwrap();
+    b.find(Locator::LinkText("PAR-WS001"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait()
+        .for_element(Locator::Id("top-cause"))
+        .await
+        .unwrap();
+    let name = b
+        .find(Locator::Id("computer-name"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(name, "PAR-WS001");
+    let cause = b
+        .find(Locator::Id("top-cause"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!cause.is_empty());
+    let findings = b
+        .find(Locator::Id("findings"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(!findings.is_empty());
+    b.find(Locator::Id("per-dc")).await.unwrap();
+    let png = b.screenshot().await.unwrap();
+    std::fs::write(artifact("diagnosis.png"), png).unwrap();
+    b.close().await.unwrap();
+}

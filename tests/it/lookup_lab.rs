@@ -1,0 +1,234 @@
+//! Lookup against the lab DC: exact and prefix searches, scopes, the injection corpus, DC
+//! failover, API keys.
+
+use crate::common::{api_get, browser, install_crypto, lab, sign_in, start_portal, top_cause};
+
+fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+#[tokio::test]
+async fn exact_names_go_to_the_diagnosis_and_prefixes_list_matches() {
+    install_crypto();
+    let Some(lab) = lab() else { return };
+    let p = start_portal(&lab, "").await;
+    let c = browser();
+    sign_in(&c, &p.base, "alice", "alice-pw").await;
+
+    for input in [
+        "PAR-WS001",
+        "par-ws001",
+        "PAR-WS001$",
+        "par-ws001.lab.example.test",
+    ] {
+        let r = c
+            .get(format!("{}/computers?q={}", p.base, enc(input)))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303, "{input}");
+        assert_eq!(r.headers()["location"], "/computers/PAR-WS001", "{input}");
+    }
+    let r = c
+        .get(format!("{}/computers?q=PAR-WS", p.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    for n in ["PAR-WS001", "PAR-WS002", "PAR-WS003"] {
+        assert!(html.contains(&format!("/computers/{n}")), "{n} listed");
+    }
+    assert!(!html.contains("BER-WS"), "only names with the prefix");
+
+    let (status, body) = api_get(&c, &p.base, "/api/v1/computers?prefix=PAR-WS").await;
+    assert_eq!(status, 200);
+    let names: Vec<&str> = body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"PAR-WS001") && names.iter().all(|n| n.starts_with("PAR-WS")),
+        "{names:?}"
+    );
+
+    let (status, r) = api_get(&c, &p.base, "/api/v1/computers/PAR-WS001").await;
+    assert_eq!(status, 200, "{r}");
+    assert!(r["account"]["dn"].as_str().unwrap().contains("OU=Paris"));
+    assert!(!top_cause(&r).is_empty());
+    assert!(
+        r["diagnosis"]["per_dc"]
+            .as_array()
+            .is_some_and(|a| !a.is_empty())
+    );
+
+    let (status, r) = api_get(&c, &p.base, "/api/v1/computers/NO-SUCH-PC").await;
+    assert_eq!(status, 200);
+    assert_eq!(top_cause(&r), "account_missing");
+
+    let page = c
+        .get(format!("{}/computers/PAR-WS001", p.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("id=\"top-cause\"") && page.contains("pwdLastSet"),
+        "{page}"
+    );
+}
+
+#[tokio::test]
+async fn a_junior_sees_only_their_site() {
+    install_crypto();
+    let Some(lab) = lab() else { return };
+    let p = start_portal(&lab, "").await;
+    let c = browser();
+    sign_in(&c, &p.base, "bob", "bob-pw").await;
+    let (status, body) = api_get(&c, &p.base, "/api/v1/computers?prefix=BER").await;
+    assert_eq!(status, 200);
+    assert_eq!(body, serde_json::json!([]), "Berlin is outside bob's scope");
+    let (status, body) = api_get(&c, &p.base, "/api/v1/computers/BER-WS001").await;
+    assert_eq!(status, 403, "{body}");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("outside the OUs"),
+        "{body}"
+    );
+    let (status, _) = api_get(&c, &p.base, "/api/v1/computers/PAR-WS001").await;
+    assert_eq!(status, 200);
+    // An auditor may not look computers up at all.
+    let c = browser();
+    sign_in(&c, &p.base, "carol", "carol-pw").await;
+    let (status, _) = api_get(&c, &p.base, "/api/v1/computers?prefix=PAR").await;
+    assert_eq!(status, 403);
+}
+
+#[tokio::test]
+async fn the_injection_corpus_gets_clean_errors_never_a_wider_search() {
+    install_crypto();
+    let Some(lab) = lab() else { return };
+    let p = start_portal(&lab, "").await;
+    let c = browser();
+    sign_in(&c, &p.base, "erin", "erin-pw").await;
+    let long = "A".repeat(5000);
+    let corpus = [
+        "*",
+        "PAR*",
+        "*)(objectClass=*",
+        ")(",
+        "PAR-WS001)(|(cn=*",
+        "\\",
+        "\\2a",
+        "a\0b",
+        "ПК-01",
+        "é",
+        "a b",
+        &long,
+        "(",
+        "%00",
+        "$",
+    ];
+    for bad in corpus {
+        let (status, body) = api_get(
+            &c,
+            &p.base,
+            &format!("/api/v1/computers?prefix={}", enc(bad)),
+        )
+        .await;
+        assert_eq!(status, 400, "prefix {bad:?}: {body}");
+        assert!(
+            body["message"]
+                .as_str()
+                .is_some_and(|m| !m.is_empty() && !m.contains("LDAP")),
+            "{body}"
+        );
+        let (status, _) = api_get(&c, &p.base, &format!("/api/v1/computers/{}", enc(bad))).await;
+        assert!(status == 400 || status == 404, "name {bad:?}: {status}");
+        let r = c
+            .get(format!("{}/computers?q={}", p.base, enc(bad)))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 400, "page {bad:?}");
+        assert!(r.text().await.unwrap().contains("id=\"error\""));
+    }
+}
+
+#[tokio::test]
+async fn with_the_first_dc_dead_lookups_go_through_the_next() {
+    install_crypto();
+    let Some(mut lab) = lab() else { return };
+    // A dead port first, the real DC second.
+    lab.dc2_ldaps_url = Some(lab.ldaps_url.clone());
+    lab.ldaps_url = "ldaps://127.0.0.2:1".into();
+    let p = start_portal(&lab, "").await;
+    let c = browser();
+    sign_in(&c, &p.base, "alice", "alice-pw").await;
+    let (status, r) = api_get(&c, &p.base, "/api/v1/computers/PAR-WS001").await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(r["account"]["sam_account_name"], "PAR-WS001$");
+    let (status, body) = api_get(&c, &p.base, "/api/v1/computers?prefix=PAR-WS").await;
+    assert_eq!(status, 200);
+    assert!(!body.as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn api_keys_authenticate_ticketing_automation() {
+    install_crypto();
+    let Some(lab) = lab() else { return };
+    let p = start_portal(&lab, "").await;
+    let key = trustdesk::auth::api_keys::create(&p.state.store, "ticketing", "senior")
+        .await
+        .unwrap();
+    assert!(key.starts_with("tdk_"));
+    let c = reqwest::Client::new();
+    let r = c
+        .get(format!("{}/api/v1/computers/PAR-WS001", p.base))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = c
+        .get(format!("{}/api/v1/computers/PAR-WS001", p.base))
+        .bearer_auth("tdk_wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let r = c
+        .get(format!("{}/api/v1/computers/PAR-WS001", p.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    assert!(r.text().await.unwrap().contains("Bearer"));
+    assert!(
+        p.state
+            .store
+            .revoke_api_key("ticketing", time::OffsetDateTime::now_utc())
+            .await
+            .unwrap()
+    );
+    let r = c
+        .get(format!("{}/api/v1/computers/PAR-WS001", p.base))
+        .bearer_auth(&key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401, "a revoked key stops working");
+    // Only the hash is stored.
+    let rows = p.state.store.audit_recent(50).await.unwrap();
+    assert!(
+        rows.iter()
+            .any(|r| r.event.actor_sub.as_deref() == Some("api-key:ticketing"))
+    );
+    assert!(!format!("{rows:?}").contains(&key));
+}
