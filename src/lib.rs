@@ -11,6 +11,7 @@ pub mod directory;
 pub mod errors;
 pub mod lookup;
 pub mod policy;
+pub mod repair;
 pub mod state;
 pub mod telemetry;
 pub mod web;
@@ -37,6 +38,8 @@ pub enum StartupError {
     Directory(#[from] directory::DirectoryError),
     #[error(transparent)]
     Auth(#[from] auth::oidc::AuthError),
+    #[error(transparent)]
+    Keys(#[from] repair::keys::KeyError),
     #[error("cannot listen on {addr}: {reason}")]
     Listen { addr: String, reason: String },
     #[error("server error: {0}")]
@@ -74,11 +77,13 @@ pub async fn build(cfg: Config) -> Result<AppState, StartupError> {
     let sessions = auth::sessions::SessionBackend::new(&store).await?;
     let directory = Directory::new(&cfg.ldap)?;
     let oidc = auth::oidc::Oidc::new(&cfg.oidc, &cfg.public_url)?;
+    let token_keys = repair::keys::TokenKeys::load(&cfg)?;
     let policy = policy::Policy::from_config(&cfg);
     let diagnosis = lookup::settings(&cfg);
     Ok(AppState {
         policy: Arc::new(policy),
         diagnosis,
+        token_keys: Arc::new(token_keys),
         config: Arc::new(cfg),
         store,
         sessions,
@@ -88,13 +93,38 @@ pub async fn build(cfg: Config) -> Result<AppState, StartupError> {
     })
 }
 
-/// Serve `state` on an already-bound listener until ctrl-c / SIGTERM.
+/// Serve `state` on an already-bound listener until ctrl-c / SIGTERM: HTTPS when `[tls]` is
+/// configured, else plain HTTP (behind a TLS-terminating proxy).
 pub async fn serve(listener: TcpListener, state: AppState) -> Result<(), StartupError> {
+    let tls = state
+        .config
+        .tls
+        .as_ref()
+        .map(|t| (t.cert_file.clone(), t.key_file.clone()));
     let app = web::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+    let Some((cert, key)) = tls else {
+        return axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+            .map_err(|e| StartupError::Serve(e.to_string()));
+    };
+    let serve_err = |e: std::io::Error| StartupError::Serve(e.to_string());
+    let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
         .await
-        .map_err(|e| StartupError::Serve(e.to_string()))
+        .map_err(|e| StartupError::Serve(format!("tls.cert_file / tls.key_file: {e}")))?;
+    let listener = listener.into_std().map_err(serve_err)?;
+    let handle = axum_server::Handle::new();
+    let stopper = handle.clone();
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        stopper.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
+    });
+    axum_server::from_tcp_rustls(listener, config)
+        .map_err(serve_err)?
+        .handle(handle)
+        .serve(app)
+        .await
+        .map_err(serve_err)
 }
 
 /// `trustdesk serve`: build, report the directory's state, bind, serve.

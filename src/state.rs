@@ -19,5 +19,6 @@ pub struct AppState {
     pub oidc: Arc<Oidc>,
     pub policy: Arc<Policy>,
     pub diagnosis: DiagnosisSettings,
+    pub token_keys: Arc<crate::repair::keys::TokenKeys>,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
 }

@@ -42,6 +42,67 @@ pub struct Config {
     pub roles: BTreeMap<String, RoleConfig>,
     #[serde(default)]
     pub diagnosis: DiagnosisConfig,
+    #[serde(default)]
+    pub tokens: TokensConfig,
+    /// Serve HTTPS directly (else put a TLS-terminating proxy in front).
+    #[serde(default)]
+    pub tls: Option<TlsConfig>,
+    #[serde(default)]
+    pub limits: LimitsConfig,
+}
+
+/// Repair tokens.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TokensConfig {
+    /// Default lifetime of a minted token.
+    #[serde(default = "defaults::token_lifetime_minutes")]
+    pub lifetime_minutes: u32,
+    /// No token lives longer than this, whatever is asked.
+    #[serde(default = "defaults::token_max_lifetime_minutes")]
+    pub max_lifetime_minutes: u32,
+    /// A file holding the Ed25519 signing key (base64url seed); default: generated on first
+    /// start in `<data_dir>/token-keys/` with mode 0600.
+    #[serde(default)]
+    pub signing_key_file: Option<PathBuf>,
+}
+
+impl Default for TokensConfig {
+    fn default() -> Self {
+        Self {
+            lifetime_minutes: defaults::token_lifetime_minutes(),
+            max_lifetime_minutes: defaults::token_max_lifetime_minutes(),
+            signing_key_file: None,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TlsConfig {
+    pub cert_file: PathBuf,
+    pub key_file: PathBuf,
+}
+
+/// Rate limits.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LimitsConfig {
+    /// Redeem attempts per source address: the burst, refilled at one per
+    /// `redeem_refill_secs`.
+    #[serde(default = "defaults::redeem_burst")]
+    pub redeem_burst: u32,
+    #[serde(default = "defaults::redeem_refill_secs")]
+    pub redeem_refill_secs: u64,
+}
+
+impl Default for LimitsConfig {
+    fn default() -> Self {
+        Self {
+            redeem_burst: defaults::redeem_burst(),
+            redeem_refill_secs: defaults::redeem_refill_secs(),
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]
@@ -188,5 +249,17 @@ mod defaults {
     }
     pub fn replication_skew_secs() -> u32 {
         300
+    }
+    pub fn token_lifetime_minutes() -> u32 {
+        15
+    }
+    pub fn token_max_lifetime_minutes() -> u32 {
+        60
+    }
+    pub fn redeem_burst() -> u32 {
+        10
+    }
+    pub fn redeem_refill_secs() -> u64 {
+        6
     }
 }

@@ -58,6 +58,34 @@ impl Config {
                 ));
             }
         }
+        let t = &self.tokens;
+        if t.lifetime_minutes == 0 || t.max_lifetime_minutes == 0 {
+            return Err(ConfigError::invalid(
+                "tokens.lifetime_minutes",
+                "must be at least 1",
+            ));
+        }
+        if t.lifetime_minutes > t.max_lifetime_minutes {
+            return Err(ConfigError::invalid(
+                "tokens.lifetime_minutes",
+                "must not exceed tokens.max_lifetime_minutes",
+            ));
+        }
+        if self.limits.redeem_burst == 0 || self.limits.redeem_refill_secs == 0 {
+            return Err(ConfigError::invalid(
+                "limits.redeem_burst",
+                "limits must be at least 1",
+            ));
+        }
+        if let Some(tls) = &self.tls {
+            for (key, path) in [
+                ("tls.cert_file", &tls.cert_file),
+                ("tls.key_file", &tls.key_file),
+            ] {
+                std::fs::metadata(path)
+                    .map_err(|e| ConfigError::invalid(key, format!("{}: {e}", path.display())))?;
+            }
+        }
         if self.diagnosis.rotation_window_days == 0 {
             return Err(ConfigError::invalid(
                 "diagnosis.rotation_window_days",

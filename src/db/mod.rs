@@ -6,6 +6,7 @@
 mod api_keys;
 mod audit;
 mod observations;
+mod tokens;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -18,6 +19,7 @@ use sqlx::{PgPool, SqlitePool};
 pub use api_keys::ApiKeyRow;
 pub use audit::{AuditRow, NewAuditRow};
 pub use observations::ObservationRow;
+pub use tokens::TokenRow;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

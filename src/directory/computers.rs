@@ -24,7 +24,7 @@ pub const PAGE_SIZE: i32 = 1000;
 /// The most prefix matches listed.
 pub const MAX_MATCHES: usize = 50;
 
-const ACCOUNT_ATTRS: &[&str] = &[
+pub(super) const ACCOUNT_ATTRS: &[&str] = &[
     "objectGUID",
     "objectSid",
     "sAMAccountName",

@@ -10,6 +10,7 @@ pub mod client;
 pub mod computers;
 pub mod filter;
 pub mod model;
+pub mod password;
 pub mod replmeta;
 pub mod tls;
 

@@ -76,7 +76,13 @@ macro_rules! kinds {
         impl ActionKind for $name { const ACTION: Action = Action::$action; }
     )*};
 }
-kinds!(Lookup => Lookup, Diagnose => Diagnose, MintToken => MintToken, ResetAccount => ResetAccount);
+kinds!(
+    Lookup => Lookup,
+    Diagnose => Diagnose,
+    MintToken => MintToken,
+    RevokeToken => RevokeToken,
+    ResetAccount => ResetAccount,
+);
 
 /// Proof that the policy allowed action `A` on `dn` (or, for a name with no object, on
 /// nothing in particular). Fields are private: only [`Policy`] makes one.

@@ -40,6 +40,10 @@ pub struct ComputerPage {
     staff: Option<Staff>,
     r: Report,
     now: OffsetDateTime,
+    can_mint: bool,
+    can_reset: bool,
+    can_revoke: bool,
+    tokens: Vec<crate::db::TokenRow>,
 }
 
 impl ComputerPage {
@@ -51,6 +55,9 @@ impl ComputerPage {
     }
     fn code<T: serde::Serialize>(&self, v: &T) -> String {
         code(v)
+    }
+    fn token_state(&self, t: &crate::db::TokenRow) -> String {
+        t.state_at_time(self.now).to_string()
     }
     fn dc_name(&self, id: &Option<uuid::Uuid>) -> String {
         id.map(|id| {
@@ -223,10 +230,38 @@ pub async fn show(
 ) -> Result<ComputerPage, AppError> {
     let q = parse(&name)?;
     let r = authorized_report(&state, &staff, &origin, &q).await?;
+    let (mut can_mint, mut can_reset, mut can_revoke, mut tokens) =
+        (false, false, false, Vec::new());
+    if let Some(a) = &r.account {
+        let t = Target {
+            dn: &a.dn,
+            account: Some(a),
+        };
+        can_mint = state
+            .policy
+            .authorize::<crate::policy::MintToken>(&staff.roles, &t)
+            .is_ok();
+        can_reset = state
+            .policy
+            .authorize::<crate::policy::ResetAccount>(&staff.roles, &t)
+            .is_ok();
+        can_revoke = state
+            .policy
+            .authorize::<crate::policy::RevokeToken>(&staff.roles, &t)
+            .is_ok();
+        tokens = state
+            .store
+            .tokens_where(Some(&a.object_guid.to_string()), None, 20)
+            .await?;
+    }
     Ok(ComputerPage {
         staff: Some(staff),
         now: r.generated_at,
         r,
+        can_mint,
+        can_reset,
+        can_revoke,
+        tokens,
     })
 }
 

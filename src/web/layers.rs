@@ -7,7 +7,7 @@ use axum::Router;
 use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use tower::ServiceBuilder;
 use tower_http::compression::CompressionLayer;
 use tower_http::csrf::CsrfLayer;
@@ -111,6 +111,35 @@ fn session_layer(state: &AppState) -> SessionManagerLayer<SessionBackend> {
         .with_secure(state.config.public_url.starts_with("https://"))
         .with_path("/")
         .with_expiry(Expiry::OnInactivity(time::Duration::hours(8)))
+}
+
+/// Per source address: `redeem_burst` attempts, one more every `redeem_refill_secs` (tower_governor's
+/// `period` is the refill interval, not a rate). Refusals answer in the redeem API's JSON form.
+pub fn redeem_rate_limit(
+    limits: &crate::config::LimitsConfig,
+) -> tower_governor::GovernorLayer<
+    tower_governor::key_extractor::PeerIpKeyExtractor,
+    governor::middleware::NoOpMiddleware,
+    axum::body::Body,
+> {
+    let config = tower_governor::governor::GovernorConfigBuilder::default()
+        .period(Duration::from_secs(limits.redeem_refill_secs))
+        .burst_size(limits.redeem_burst)
+        .finish();
+    let layer = match config {
+        Some(c) => tower_governor::GovernorLayer::new(c),
+        // Only zero values make `finish` fail, and config validation refuses them.
+        None => {
+            tower_governor::GovernorLayer::new(tower_governor::governor::GovernorConfig::default())
+        }
+    };
+    layer.error_handler(|_| {
+        let body = serde_json::json!({
+            "error": "rate_limited",
+            "message": "too many redeem attempts from this address; wait a minute and try again",
+        });
+        (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response()
+    })
 }
 
 /// Request count and latency per route and status, for `/metrics`.

@@ -9,6 +9,7 @@ mod health;
 mod layers;
 mod meta;
 mod pages;
+mod repair;
 
 use axum::Router;
 use axum::routing::{get, post};
@@ -29,6 +30,18 @@ pub fn app(state: AppState) -> Router {
         .route("/computers/{name}", get(computers::show))
         .route("/api/v1/computers", get(computers::api_search))
         .route("/api/v1/computers/{name}", get(computers::api_show))
+        .route(
+            "/computers/{name}/reset",
+            get(repair::reset_confirm).post(repair::reset),
+        )
+        .route("/computers/{name}/tokens", post(repair::mint))
+        .route("/tokens/{jti}/revoke", post(repair::revoke))
+        .route(
+            "/api/v1/redeem",
+            post(repair::api_redeem).layer(layers::redeem_rate_limit(&state.config.limits)),
+        )
+        .route("/api/v1/redeem/outcome", post(repair::api_outcome))
+        .route("/api/v1/token-key", get(repair::api_token_key))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))

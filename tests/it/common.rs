@@ -145,16 +145,38 @@ pub async fn start_op(portal_base: &str) -> Op {
 
 /// A portal on a free port with its own OP, against the lab DC.
 pub struct Portal {
+    /// The public URL (the TLS proxy's when there is one).
     pub base: String,
     pub op: Op,
     pub state: trustdesk::state::AppState,
+    /// With a TLS front: the test CA, and what crossed the network in redeem requests.
+    pub ca: Option<PathBuf>,
+    pub redeems: Option<std::sync::Arc<std::sync::Mutex<Vec<String>>>>,
     pub _dir: tempfile::TempDir,
 }
 
 pub async fn start_portal(lab: &Lab, extra_toml: &str) -> Portal {
+    start_portal_with(lab, "", extra_toml, false).await
+}
+
+/// `top_toml` goes before the first table (top-level keys such as `database_url`); with
+/// `tls_front`, a TLS-terminating proxy with a test CA is the public URL.
+pub async fn start_portal_with(
+    lab: &Lab,
+    top_toml: &str,
+    extra_toml: &str,
+    tls_front: bool,
+) -> Portal {
     let dir = tempfile::tempdir().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
+    let internal = format!("http://{}", listener.local_addr().unwrap());
+    let (base, ca, redeems) = if tls_front {
+        let (ca, cert, key) = crate::tap::test_pki(dir.path());
+        let (base, redeems) = crate::tap::start(internal.clone(), &cert, &key).await;
+        (base, Some(ca), Some(redeems))
+    } else {
+        (internal.clone(), None, None)
+    };
     let op = start_op(&base).await;
     let mut urls = vec![lab.ldaps_url.as_str()];
     urls.extend(lab.dc2_ldaps_url.as_deref());
@@ -201,24 +223,34 @@ scopes = ["OU=Workstations,{base_dn}", "OU=Servers,{base_dn}"]
             lab.base_dn
         ),
     );
-    let cfg = load_config(dir.path(), &toml);
+    let cfg = load_config(dir.path(), &format!("{top_toml}\n{toml}"));
     let state = trustdesk::build(cfg).await.unwrap();
     tokio::spawn(trustdesk::serve(listener, state.clone()));
     Portal {
         base,
         op,
         state,
+        ca,
+        redeems,
         _dir: dir,
     }
 }
 
 /// A browser-like client: keeps cookies, follows no redirect by itself.
 pub fn browser() -> reqwest::Client {
-    reqwest::Client::builder()
+    browser_for(None)
+}
+
+/// The same, trusting a test CA too (for a portal behind the TLS front).
+pub fn browser_for(ca: Option<&Path>) -> reqwest::Client {
+    let mut b = reqwest::Client::builder()
         .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap()
+        .redirect(reqwest::redirect::Policy::none());
+    if let Some(ca) = ca {
+        let pem = std::fs::read(ca).unwrap();
+        b = b.add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap());
+    }
+    b.build().unwrap()
 }
 
 /// Follow redirects from `url`, returning every URL visited and the last response.

@@ -1,0 +1,203 @@
+//! The two repairs: the DC-side reset and the one-time token the companion client redeems.
+//!
+//! Every function that changes a computer takes the policy's `Grant` for it. An action that
+//! changes AD writes its audit row first and does not run if that fails; the outcome is
+//! audited after. No machine password or token is ever logged, stored or audited: tokens
+//! are stored as SHA-256 hashes, passwords exist only in memory on their way to the DC.
+
+pub mod keys;
+pub mod password;
+pub mod redeem;
+
+use secrecy::ExposeSecret;
+use time::OffsetDateTime;
+
+use crate::audit::{self, Actor, Origin};
+use crate::db::{StoreError, TokenRow};
+use crate::directory::DirectoryError;
+use crate::directory::model::ComputerAccount;
+use crate::directory::password::WrittenDc;
+use crate::policy::{Grant, MintToken, ResetAccount};
+use crate::state::AppState;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RepairError {
+    #[error("the audit log could not be written, so nothing was changed: {0}")]
+    Audit(StoreError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the domain controller refused or failed the password write: {0}")]
+    Directory(DirectoryError),
+    #[error("could not generate a random password or token: {0}")]
+    Random(String),
+    #[error("the token could not be signed: {0}")]
+    Token(String),
+}
+
+/// What a reset or mint is about.
+pub struct Request<'a> {
+    pub actor: &'a Actor,
+    pub origin: &'a Origin,
+    pub account: &'a ComputerAccount,
+    /// A reason or ticket reference, as typed (bounded by the caller).
+    pub ticket: Option<&'a str>,
+}
+
+fn event(req: &Request<'_>, action: &str, outcome: &str) -> crate::db::NewAuditRow {
+    let mut e = audit::event(action, outcome)
+        .actor(req.actor)
+        .origin(req.origin)
+        .target(
+            &req.account.dn,
+            &req.account.object_guid.to_string(),
+            req.account.netbios_name(),
+        );
+    e.ticket = req.ticket.map(str::to_string);
+    e
+}
+
+/// DC-side reset: a fresh random 120-character password on the DC (never the default one).
+/// The machine cannot authenticate afterwards until it is rejoined or token-repaired.
+pub async fn reset_account(
+    _grant: &Grant<ResetAccount>,
+    state: &AppState,
+    req: &Request<'_>,
+) -> Result<WrittenDc, RepairError> {
+    audit::record(&state.store, &event(req, "reset_account", "started"))
+        .await
+        .map_err(RepairError::Audit)?;
+    let password = password::generate().map_err(|e| RepairError::Random(e.to_string()))?;
+    let result = state
+        .directory
+        .set_password(&req.account.dn, &password)
+        .await;
+    drop(password);
+    match result {
+        Ok(dc) => {
+            audit::record(
+                &state.store,
+                &event(req, "reset_account", "success").reason(format!("written on {}", dc.name())),
+            )
+            .await?;
+            Ok(dc)
+        }
+        Err(e) => {
+            audit::record(
+                &state.store,
+                &event(req, "reset_account", "failure").reason(e.to_string()),
+            )
+            .await?;
+            Err(RepairError::Directory(e))
+        }
+    }
+}
+
+/// A minted token: the token itself is returned once and never stored.
+pub struct Minted {
+    pub token: String,
+    pub row: TokenRow,
+}
+
+/// Mint a one-time repair token for `req.account`, valid `lifetime` (already capped).
+pub async fn mint_token(
+    _grant: &Grant<MintToken>,
+    state: &AppState,
+    req: &Request<'_>,
+    roles: &[String],
+    lifetime: time::Duration,
+    now: OffsetDateTime,
+) -> Result<Minted, RepairError> {
+    let keys = &state.token_keys;
+    let jti = trustdesk_token::new_jti().map_err(|e| RepairError::Random(e.to_string()))?;
+    let domain = crate::directory::model::dn_domain(&req.account.dn).unwrap_or_default();
+    let claims = trustdesk_token::Claims {
+        v: trustdesk_token::VERSION,
+        kid: keys.signing().kid(),
+        jti: jti.clone(),
+        computer: trustdesk_token::ComputerRef {
+            guid: req.account.object_guid,
+            sam: req.account.sam_account_name.clone(),
+            dns: req.account.dns_host_name.clone(),
+        },
+        domain,
+        portal: state.config.public_url.trim_end_matches('/').to_string(),
+        issued_by: req
+            .actor
+            .name
+            .clone()
+            .unwrap_or_else(|| req.actor.sub.clone()),
+        iat: now.unix_timestamp(),
+        exp: (now + lifetime).unix_timestamp(),
+    };
+    let token = trustdesk_token::sign(&claims, keys.signing())
+        .map_err(|e| RepairError::Token(e.to_string()))?;
+    let row = TokenRow {
+        jti,
+        token_hash: trustdesk_token::token_hash(&token),
+        kid: claims.kid.clone(),
+        computer_guid: req.account.object_guid.to_string(),
+        computer_sam: req.account.sam_account_name.clone(),
+        computer_dn: req.account.dn.clone(),
+        issued_by_sub: req.actor.sub.clone(),
+        issued_by_name: req.actor.name.clone(),
+        issuer_roles: roles.join(","),
+        ticket: req.ticket.map(str::to_string),
+        issued_at: now,
+        expires_at: now + lifetime,
+        state: "pending".into(),
+        state_at: now,
+        dc: None,
+        detail: None,
+    };
+    // The row first: a token that cannot be recorded is never shown.
+    state.store.insert_token(&row).await?;
+    audit::record(
+        &state.store,
+        &event(req, "mint_token", "success")
+            .reason(format!("token {} valid until {}", row.jti, row.expires_at)),
+    )
+    .await
+    .map_err(RepairError::Audit)?;
+    Ok(Minted { token, row })
+}
+
+/// Revoke a pending token; `false` if it was no longer pending.
+pub async fn revoke_token(
+    state: &AppState,
+    actor: &Actor,
+    origin: &Origin,
+    row: &TokenRow,
+) -> Result<bool, RepairError> {
+    let now = OffsetDateTime::now_utc();
+    let done = state
+        .store
+        .transition_token(
+            &row.token_hash,
+            "pending",
+            "revoked",
+            now,
+            None,
+            Some(&format!("revoked by {}", actor.sub)),
+        )
+        .await?;
+    let mut e = audit::event("revoke_token", if done { "success" } else { "failure" })
+        .actor(actor)
+        .origin(origin)
+        .target(
+            &row.computer_dn,
+            &row.computer_guid,
+            row.computer_sam.trim_end_matches('$'),
+        )
+        .reason(format!("token {}", row.jti));
+    if !done {
+        e = e.reason(format!("token {} was {}", row.jti, row.state_at_time(now)));
+    }
+    audit::record(&state.store, &e).await?;
+    Ok(done)
+}
+
+/// The password a client sent: printable ASCII, 32 to 256 characters (the client sends 120).
+pub fn acceptable_password(pw: &secrecy::SecretString) -> bool {
+    let p = pw.expose_secret();
+    (32..=256).contains(&p.len()) && p.bytes().all(|b| (32..=126).contains(&b))
+}

@@ -1,0 +1,333 @@
+//! Redeeming a token (the companion client's call) and recording the client's outcome.
+//!
+//! Order of checks: signature and expiry (token crate) → the stored row and its state → the
+//! computer still exists with the same objectGUID → the issuer's roles still allow it →
+//! the atomic pending→redeemed step (exactly one concurrent caller wins) → audit → the
+//! password write on the DC.
+
+use secrecy::SecretString;
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::audit::{self, Origin};
+use crate::db::TokenRow;
+use crate::policy::{MintToken, Target};
+use crate::state::AppState;
+
+/// The answer to a successful redeem.
+#[derive(Debug, Clone, Serialize)]
+pub struct Redeemed {
+    /// The DC that now holds the new password (its DNS name when known).
+    pub dc: String,
+    pub computer: String,
+}
+
+/// Why a redeem was refused: a stable code and a message that helps the technician, not an
+/// attacker.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RedeemError {
+    #[error("the token is not in the expected form")]
+    Malformed,
+    #[error("the token's signature is not valid")]
+    BadSignature,
+    #[error("the token has expired; mint a new one")]
+    Expired,
+    #[error("the token was already used; a failed repair needs a new token")]
+    AlreadyUsed,
+    #[error("the token was revoked")]
+    Revoked,
+    #[error(
+        "the token was made for a computer object that no longer exists as it was (deleted, re-created or renamed)"
+    )]
+    WrongComputer,
+    #[error("the policy no longer allows this repair")]
+    NotAllowed,
+    #[error(
+        "the domain controller write failed; nothing was changed on the workstation; mint a new token and try again"
+    )]
+    DcWriteFailed,
+    #[error("the password sent is not acceptable")]
+    BadPassword,
+    #[error("the portal could not record the redeem; nothing was changed")]
+    Unavailable,
+}
+
+impl RedeemError {
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Malformed => "malformed",
+            Self::BadSignature => "bad_signature",
+            Self::Expired => "expired",
+            Self::AlreadyUsed => "already_used",
+            Self::Revoked => "revoked",
+            Self::WrongComputer => "wrong_computer",
+            Self::NotAllowed => "not_allowed",
+            Self::DcWriteFailed => "dc_write_failed",
+            Self::BadPassword => "bad_password",
+            Self::Unavailable => "unavailable",
+        }
+    }
+}
+
+fn from_token_error(e: &trustdesk_token::TokenError) -> RedeemError {
+    use trustdesk_token::TokenError as T;
+    match e {
+        T::Expired { .. } => RedeemError::Expired,
+        T::BadSignature | T::UnknownKey => RedeemError::BadSignature,
+        _ => RedeemError::Malformed,
+    }
+}
+
+/// Verify the token and find its row; a state that is not usable is its own error.
+async fn usable_row(
+    state: &AppState,
+    token: &str,
+    now: OffsetDateTime,
+) -> Result<(trustdesk_token::Claims, TokenRow), RedeemError> {
+    let claims = trustdesk_token::verify(token, state.token_keys.verifying(), now.unix_timestamp())
+        .map_err(|e| from_token_error(&e))?;
+    let row = state
+        .store
+        .token_by_hash(&trustdesk_token::token_hash(token))
+        .await
+        .map_err(|_| RedeemError::Unavailable)?
+        // Signed by us but unknown here: treat like a forgery, say nothing more.
+        .ok_or(RedeemError::BadSignature)?;
+    Ok((claims, row))
+}
+
+fn refused_event(
+    row: Option<&TokenRow>,
+    origin: &Origin,
+    err: &RedeemError,
+) -> crate::db::NewAuditRow {
+    let mut e = audit::event("redeem_token", "denied")
+        .origin(origin)
+        .reason(err.code());
+    if let Some(r) = row {
+        e = e
+            .target(
+                &r.computer_dn,
+                &r.computer_guid,
+                r.computer_sam.trim_end_matches('$'),
+            )
+            .reason(format!("{} (token {})", err.code(), r.jti));
+        e.actor_sub = Some(r.issued_by_sub.clone());
+        e.actor_name = r.issued_by_name.clone();
+    }
+    e
+}
+
+/// The whole redeem. Every refusal is audited; the password is never.
+pub async fn redeem(
+    state: &AppState,
+    origin: &Origin,
+    token: &str,
+    password: &SecretString,
+    now: OffsetDateTime,
+) -> Result<Redeemed, RedeemError> {
+    let result = redeem_inner(state, origin, token, password, now).await;
+    if let Err((row, err)) = &result {
+        let _ = audit::record(&state.store, &refused_event(row.as_ref(), origin, err)).await;
+    }
+    result.map_err(|(_, e)| e)
+}
+
+async fn redeem_inner(
+    state: &AppState,
+    origin: &Origin,
+    token: &str,
+    password: &SecretString,
+    now: OffsetDateTime,
+) -> Result<Redeemed, (Option<TokenRow>, RedeemError)> {
+    let (claims, row) = usable_row(state, token, now).await.map_err(|e| (None, e))?;
+    let fail = |e: RedeemError| (Some(row.clone()), e);
+    match row.state.as_str() {
+        "pending" => {}
+        "revoked" => return Err(fail(RedeemError::Revoked)),
+        _ => return Err(fail(RedeemError::AlreadyUsed)),
+    }
+    if !super::acceptable_password(password) {
+        return Err(fail(RedeemError::BadPassword));
+    }
+    // The object the token names must still be there, the same object.
+    let account = match state.directory.find_by_guid(&claims.computer.guid).await {
+        Ok(Some(a))
+            if a.sam_account_name
+                .eq_ignore_ascii_case(&claims.computer.sam) =>
+        {
+            a
+        }
+        Ok(_) => return Err(fail(RedeemError::WrongComputer)),
+        Err(_) => return Err(fail(RedeemError::DcWriteFailed)),
+    };
+    // The issuer's roles, re-checked now: a scope or protection change since minting counts.
+    let roles: Vec<String> = row
+        .issuer_roles
+        .split(',')
+        .filter(|r| !r.is_empty())
+        .map(str::to_string)
+        .collect();
+    if state
+        .policy
+        .authorize::<MintToken>(
+            &roles,
+            &Target {
+                dn: &account.dn,
+                account: Some(&account),
+            },
+        )
+        .is_err()
+    {
+        return Err(fail(RedeemError::NotAllowed));
+    }
+    // The atomic step: of any number of concurrent redeems, exactly one gets here.
+    let won = state
+        .store
+        .transition_token(&row.token_hash, "pending", "redeemed", now, None, None)
+        .await
+        .map_err(|_| fail(RedeemError::Unavailable))?;
+    if !won {
+        return Err(fail(RedeemError::AlreadyUsed));
+    }
+    let target = |e: crate::db::NewAuditRow| {
+        let mut e = e.origin(origin).target(
+            &account.dn,
+            &account.object_guid.to_string(),
+            account.netbios_name(),
+        );
+        e.actor_sub = Some(row.issued_by_sub.clone());
+        e.actor_name = row.issued_by_name.clone();
+        e.ticket = row.ticket.clone();
+        e
+    };
+    // Audit before the change; without the row, no change.
+    if audit::record(
+        &state.store,
+        &target(audit::event("redeem_token", "started").reason(format!("token {}", row.jti))),
+    )
+    .await
+    .is_err()
+    {
+        let _ = state
+            .store
+            .transition_token(
+                &row.token_hash,
+                "redeemed",
+                "failed",
+                now,
+                None,
+                Some("audit unavailable"),
+            )
+            .await;
+        return Err(fail(RedeemError::Unavailable));
+    }
+    match state.directory.set_password(&account.dn, password).await {
+        Ok(dc) => {
+            let _ = state
+                .store
+                .transition_token(
+                    &row.token_hash,
+                    "redeemed",
+                    "redeemed",
+                    now,
+                    Some(dc.name()),
+                    None,
+                )
+                .await;
+            let _ = audit::record(
+                &state.store,
+                &target(audit::event("redeem_token", "success").reason(format!(
+                    "token {}; DC-side password set on {}",
+                    row.jti,
+                    dc.name()
+                ))),
+            )
+            .await;
+            Ok(Redeemed {
+                dc: dc.name().to_string(),
+                computer: account.sam_account_name.clone(),
+            })
+        }
+        Err(e) => {
+            let detail = format!("DC write failed: {e}");
+            let _ = state
+                .store
+                .transition_token(
+                    &row.token_hash,
+                    "redeemed",
+                    "failed",
+                    now,
+                    None,
+                    Some(&detail),
+                )
+                .await;
+            let _ = audit::record(
+                &state.store,
+                &target(audit::event("redeem_token", "failure").reason(detail)),
+            )
+            .await;
+            Err(fail(RedeemError::DcWriteFailed))
+        }
+    }
+}
+
+/// The client's verified outcome: `completed` or `failed` (with the step and a short detail).
+pub async fn record_outcome(
+    state: &AppState,
+    origin: &Origin,
+    token: &str,
+    completed: bool,
+    step: &str,
+    detail: &str,
+    now: OffsetDateTime,
+) -> Result<&'static str, RedeemError> {
+    // An expired token may still report: the repair started before expiry.
+    let (row, _) = match usable_row(state, token, now).await {
+        Ok((_, row)) => (row, ()),
+        Err(RedeemError::Expired) => {
+            let row = state
+                .store
+                .token_by_hash(&trustdesk_token::token_hash(token))
+                .await
+                .map_err(|_| RedeemError::Unavailable)?
+                .ok_or(RedeemError::BadSignature)?;
+            (row, ())
+        }
+        Err(e) => return Err(e),
+    };
+    let to = if completed { "completed" } else { "failed" };
+    let text: String = format!("{step}: {detail}")
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(300)
+        .collect();
+    let moved = state
+        .store
+        .transition_token(&row.token_hash, "redeemed", to, now, None, Some(&text))
+        .await
+        .map_err(|_| RedeemError::Unavailable)?;
+    if !moved {
+        return Err(if row.state == "revoked" {
+            RedeemError::Revoked
+        } else {
+            RedeemError::AlreadyUsed
+        });
+    }
+    let mut e = audit::event(
+        "repair_outcome",
+        if completed { "success" } else { "failure" },
+    )
+    .origin(origin)
+    .target(
+        &row.computer_dn,
+        &row.computer_guid,
+        row.computer_sam.trim_end_matches('$'),
+    )
+    .reason(format!("token {}; {text}", row.jti));
+    e.actor_sub = Some(row.issued_by_sub.clone());
+    e.actor_name = row.issued_by_name.clone();
+    e.ticket = row.ticket.clone();
+    let _ = audit::record(&state.store, &e).await;
+    Ok(to)
+}

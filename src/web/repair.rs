@@ -1,0 +1,356 @@
+//! Repair pages (DC-side reset, token mint and revoke) and the companion client's API.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Form;
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use secrecy::SecretString;
+use serde::Deserialize;
+use time::OffsetDateTime;
+
+use super::AppError;
+use super::meta::{RequestOrigin, actor};
+use crate::audit;
+use crate::auth::{CurrentStaff, Staff};
+use crate::directory::filter::ComputerQuery;
+use crate::directory::model::ComputerAccount;
+use crate::policy::{ActionKind, Denied, Grant, Target};
+use crate::repair::redeem::{self, RedeemError};
+use crate::repair::{self, Request};
+use crate::state::AppState;
+
+/// Find the computer and check the policy for action `A`; refusals are audited.
+async fn target<A: ActionKind>(
+    state: &AppState,
+    staff: &Staff,
+    origin: &audit::Origin,
+    name: &str,
+) -> Result<(ComputerAccount, Grant<A>), AppError> {
+    let q = ComputerQuery::parse(name).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let account = state
+        .directory
+        .find_computer(&q)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    match state.policy.authorize::<A>(
+        &staff.roles,
+        &Target {
+            dn: &account.dn,
+            account: Some(&account),
+        },
+    ) {
+        Ok(grant) => Ok((account, grant)),
+        Err(denied) => {
+            audit::record(
+                &state.store,
+                &audit::event(A::ACTION.as_str(), "denied")
+                    .actor(&actor(staff))
+                    .origin(origin)
+                    .target(
+                        &account.dn,
+                        &account.object_guid.to_string(),
+                        account.netbios_name(),
+                    )
+                    .reason(denied.to_string()),
+            )
+            .await?;
+            Err(refused(&denied))
+        }
+    }
+}
+
+fn refused(denied: &Denied) -> AppError {
+    AppError::Forbidden(format!("Refused: {denied}."))
+}
+
+/// A reason or ticket reference: trimmed, control characters dropped, at most 200 characters.
+fn ticket(raw: &str) -> Option<String> {
+    let t: String = raw
+        .trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(200)
+        .collect();
+    (!t.is_empty()).then_some(t)
+}
+
+fn repair_err(e: repair::RepairError) -> AppError {
+    match e {
+        repair::RepairError::Directory(d) => AppError::Unavailable(d.to_string()),
+        other => AppError::Internal(other.to_string()),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct ResetForm {
+    csrf: String,
+    #[serde(default)]
+    ticket: String,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "reset_confirm.html")]
+pub struct ResetConfirmPage {
+    staff: Option<Staff>,
+    name: String,
+    dn: String,
+    error: Option<String>,
+}
+
+/// `GET /computers/{name}/reset`: say plainly what a reset does, ask for a reason.
+pub async fn reset_confirm(
+    State(state): State<AppState>,
+    CurrentStaff(staff): CurrentStaff,
+    RequestOrigin(origin): RequestOrigin,
+    Path(name): Path<String>,
+) -> Result<ResetConfirmPage, AppError> {
+    let (account, _grant) =
+        target::<crate::policy::ResetAccount>(&state, &staff, &origin, &name).await?;
+    Ok(ResetConfirmPage {
+        name: account.netbios_name().to_string(),
+        dn: account.dn.clone(),
+        staff: Some(staff),
+        error: None,
+    })
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "reset_done.html")]
+pub struct ResetDonePage {
+    staff: Option<Staff>,
+    name: String,
+    dc: String,
+}
+
+/// `POST /computers/{name}/reset`: the DC-side reset.
+pub async fn reset(
+    State(state): State<AppState>,
+    CurrentStaff(staff): CurrentStaff,
+    RequestOrigin(origin): RequestOrigin,
+    Path(name): Path<String>,
+    Form(form): Form<ResetForm>,
+) -> Result<Response, AppError> {
+    staff.check_csrf(&form.csrf)?;
+    let (account, grant) =
+        target::<crate::policy::ResetAccount>(&state, &staff, &origin, &name).await?;
+    let Some(ticket) = ticket(&form.ticket) else {
+        let page = ResetConfirmPage {
+            name: account.netbios_name().to_string(),
+            dn: account.dn.clone(),
+            staff: Some(staff),
+            error: Some("Give a reason or ticket reference.".into()),
+        };
+        return Ok((StatusCode::BAD_REQUEST, page).into_response());
+    };
+    let who = actor(&staff);
+    let req = Request {
+        actor: &who,
+        origin: &origin,
+        account: &account,
+        ticket: Some(&ticket),
+    };
+    let dc = repair::reset_account(&grant, &state, &req)
+        .await
+        .map_err(repair_err)?;
+    Ok(ResetDonePage {
+        name: account.netbios_name().to_string(),
+        dc: dc.name().to_string(),
+        staff: Some(staff),
+    }
+    .into_response())
+}
+
+#[derive(Deserialize)]
+pub struct MintForm {
+    csrf: String,
+    #[serde(default)]
+    ticket: String,
+    lifetime_minutes: Option<u32>,
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "token_minted.html")]
+pub struct TokenMintedPage {
+    staff: Option<Staff>,
+    name: String,
+    token: String,
+    expires: String,
+    minutes: u32,
+}
+
+/// `POST /computers/{name}/tokens`: mint a token and show it once.
+pub async fn mint(
+    State(state): State<AppState>,
+    CurrentStaff(staff): CurrentStaff,
+    RequestOrigin(origin): RequestOrigin,
+    Path(name): Path<String>,
+    Form(form): Form<MintForm>,
+) -> Result<TokenMintedPage, AppError> {
+    staff.check_csrf(&form.csrf)?;
+    let (account, grant) =
+        target::<crate::policy::MintToken>(&state, &staff, &origin, &name).await?;
+    let cfg = &state.config.tokens;
+    let minutes = form
+        .lifetime_minutes
+        .unwrap_or(cfg.lifetime_minutes)
+        .clamp(1, cfg.max_lifetime_minutes);
+    let who = actor(&staff);
+    let ticket = ticket(&form.ticket);
+    let req = Request {
+        actor: &who,
+        origin: &origin,
+        account: &account,
+        ticket: ticket.as_deref(),
+    };
+    let now = OffsetDateTime::now_utc();
+    let minted = repair::mint_token(
+        &grant,
+        &state,
+        &req,
+        &staff.roles,
+        time::Duration::minutes(i64::from(minutes)),
+        now,
+    )
+    .await
+    .map_err(repair_err)?;
+    Ok(TokenMintedPage {
+        name: account.netbios_name().to_string(),
+        token: minted.token,
+        expires: minted
+            .row
+            .expires_at
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        minutes,
+        staff: Some(staff),
+    })
+}
+
+#[derive(Deserialize)]
+pub struct CsrfForm {
+    csrf: String,
+}
+
+/// `POST /tokens/{jti}/revoke`.
+pub async fn revoke(
+    State(state): State<AppState>,
+    CurrentStaff(staff): CurrentStaff,
+    RequestOrigin(origin): RequestOrigin,
+    Path(jti): Path<String>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Response, AppError> {
+    staff.check_csrf(&form.csrf)?;
+    let row = state
+        .store
+        .token_by_jti(&jti)
+        .await?
+        .ok_or(AppError::NotFound)?;
+    let name = row.computer_sam.trim_end_matches('$').to_string();
+    let (_, _grant) = target::<crate::policy::RevokeToken>(&state, &staff, &origin, &name).await?;
+    repair::revoke_token(&state, &actor(&staff), &origin, &row)
+        .await
+        .map_err(repair_err)?;
+    Ok(Redirect::to(&format!("/computers/{name}")).into_response())
+}
+
+#[derive(Deserialize)]
+pub struct RedeemBody {
+    token: String,
+    password: SecretString,
+}
+
+#[derive(Deserialize)]
+pub struct OutcomeBody {
+    token: String,
+    outcome: String,
+    #[serde(default)]
+    step: String,
+    #[serde(default)]
+    detail: String,
+}
+
+fn redeem_error(e: &RedeemError) -> Response {
+    let status = match e {
+        RedeemError::Malformed | RedeemError::BadPassword => StatusCode::BAD_REQUEST,
+        RedeemError::BadSignature => StatusCode::UNAUTHORIZED,
+        RedeemError::WrongComputer | RedeemError::NotAllowed => StatusCode::FORBIDDEN,
+        RedeemError::AlreadyUsed => StatusCode::CONFLICT,
+        RedeemError::Expired | RedeemError::Revoked => StatusCode::GONE,
+        RedeemError::DcWriteFailed => StatusCode::BAD_GATEWAY,
+        RedeemError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    (
+        status,
+        Json(serde_json::json!({ "error": e.code(), "message": e.to_string() })),
+    )
+        .into_response()
+}
+
+/// `POST /api/v1/redeem` (the companion client): `{token, password}` → `{dc, computer}`.
+pub async fn api_redeem(
+    State(state): State<AppState>,
+    RequestOrigin(origin): RequestOrigin,
+    body: Result<Json<RedeemBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Ok(Json(body)) = body else {
+        return redeem_error(&RedeemError::Malformed);
+    };
+    match redeem::redeem(
+        &state,
+        &origin,
+        body.token.trim(),
+        &body.password,
+        OffsetDateTime::now_utc(),
+    )
+    .await
+    {
+        Ok(done) => Json(done).into_response(),
+        Err(e) => redeem_error(&e),
+    }
+}
+
+/// `POST /api/v1/redeem/outcome`: `{token, outcome: completed|failed, step, detail}`.
+pub async fn api_outcome(
+    State(state): State<AppState>,
+    RequestOrigin(origin): RequestOrigin,
+    body: Result<Json<OutcomeBody>, axum::extract::rejection::JsonRejection>,
+) -> Response {
+    let Ok(Json(body)) = body else {
+        return redeem_error(&RedeemError::Malformed);
+    };
+    let completed = match body.outcome.as_str() {
+        "completed" => true,
+        "failed" => false,
+        _ => return redeem_error(&RedeemError::Malformed),
+    };
+    let now = OffsetDateTime::now_utc();
+    match redeem::record_outcome(
+        &state,
+        &origin,
+        body.token.trim(),
+        completed,
+        &body.step,
+        &body.detail,
+        now,
+    )
+    .await
+    {
+        Ok(to) => Json(serde_json::json!({ "state": to })).into_response(),
+        Err(e) => redeem_error(&e),
+    }
+}
+
+/// `GET /api/v1/token-key`: the public keys that verify repair tokens (the client pins one).
+pub async fn api_token_key(State(state): State<AppState>) -> Json<serde_json::Value> {
+    let current = state.token_keys.signing().kid();
+    let keys: Vec<_> = state
+        .token_keys
+        .verifying()
+        .iter()
+        .map(|k| k.to_info())
+        .collect();
+    Json(serde_json::json!({ "current": current, "keys": keys }))
+}

@@ -1,0 +1,255 @@
+//! The whole repair against the lab, all real: the joined Samba member LABWS01, a DC-side
+//! reset that breaks it, a senior signed in through the OIDC provider minting a token, the
+//! companion client binary (Samba backend) redeeming it through a TLS front, the channel
+//! verified, and the password that crossed the network proven dead.
+
+use std::process::Command;
+use std::time::Instant;
+
+use crate::common::{browser_for, install_crypto, lab, sign_in, start_portal_with};
+use crate::labctl::kinit;
+use crate::repair_lab::{csrf, mint};
+
+fn env(k: &str) -> String {
+    std::env::var(k).unwrap_or_else(|_| {
+        panic!("{k} not set: the e2e test needs the lab member (lab/lab.sh up)")
+    })
+}
+
+fn testjoin(conf: &str) -> bool {
+    Command::new("net")
+        .args(["rpc", "testjoin", "-s", conf])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// NTLM authentication as the machine with `pw` (no Kerberos): what a DC still accepts for
+/// the previous password during `old password allowed period`.
+fn ntlm_ok(conf: &str, name: &str, pw: &str) -> bool {
+    Command::new("smbclient")
+        .args([
+            &format!(
+                "//{}/IPC$",
+                std::env::var("LAB_DC_IP").unwrap_or_else(|_| "127.0.0.2".into())
+            ),
+            "-s",
+            conf,
+            "--use-kerberos=off",
+            "-c",
+            "exit",
+        ])
+        .arg(format!("-ULAB\\{name}$%{pw}"))
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+pub fn client_binary() -> std::path::PathBuf {
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|_| std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("target"));
+    let bin = target.join("debug/trustdesk-client");
+    assert!(
+        bin.exists(),
+        "build the client first: cargo build -p trustdesk-client ({})",
+        bin.display()
+    );
+    bin
+}
+
+#[tokio::test]
+async fn reset_breaks_the_member_and_a_token_repair_fixes_it_for_real() {
+    install_crypto();
+    let Some(lab) = lab() else { return };
+    let (conf, member, member_dn) = (
+        env("LAB_MEMBER_CONF"),
+        env("LAB_MEMBER_NAME"),
+        env("LAB_MEMBER_DN"),
+    );
+    let p = start_portal_with(&lab, "", "", true).await;
+    let c = browser_for(p.ca.as_deref());
+    sign_in(&c, &p.base, "alice", "alice-pw").await;
+
+    // 1. the member is joined and its channel works
+    assert!(testjoin(&conf), "net rpc testjoin passes before the test");
+
+    // 2. DC-side reset through the portal: confirmation page, then the reset; testjoin fails
+    let page = c
+        .get(format!("{}/computers/{member}/reset", p.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("until it is rejoined or repaired with a token"),
+        "{page}"
+    );
+    let token = csrf(&c, &p.base).await;
+    let r = c
+        .post(format!("{}/computers/{member}/reset", p.base))
+        .form(&[("csrf", token.as_str()), ("ticket", "")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400, "a reason is required");
+    let r = c
+        .post(format!("{}/computers/{member}/reset", p.base))
+        .form(&[
+            ("csrf", token.as_str()),
+            ("ticket", "INC-42 user cannot log on"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("id=\"dc\">dc1.lab.example.test"),
+        "the result names the DC: {html}"
+    );
+    assert!(
+        !testjoin(&conf),
+        "after the DC-side reset the member's channel is broken"
+    );
+
+    // protected and out-of-scope targets are refused, whatever the form says
+    for refused in ["PAW-ADM01", "TIER0-WS01", "DC1"] {
+        let r = c
+            .post(format!("{}/computers/{refused}/reset", p.base))
+            .form(&[("csrf", token.as_str()), ("ticket", "try")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403, "{refused}");
+    }
+    let bob = browser_for(p.ca.as_deref());
+    sign_in(&bob, &p.base, "bob", "bob-pw").await;
+    let bob_csrf = csrf(&bob, &p.base).await;
+    let r = bob
+        .post(format!("{}/computers/{member}/reset", p.base))
+        .form(&[("csrf", bob_csrf.as_str()), ("ticket", "try")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403, "a junior may not reset");
+
+    // 3. a senior mints a token
+    let repair_token = mint(&c, &p.base, &member).await;
+    let keys: serde_json::Value = c
+        .get(format!("{}/api/v1/token-key", p.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let pin = keys["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == keys["current"])
+        .map(|k| {
+            format!(
+                "{}:{}",
+                k["kid"].as_str().unwrap(),
+                k["public_key"].as_str().unwrap()
+            )
+        })
+        .unwrap();
+
+    // 4. the companion client redeems it on the member
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("client.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "portal_url = {:?}\npublic_keys = [{pin:?}]\nca_file = {:?}\nbackend = \"samba\"\nsamba_conf = {conf:?}\n",
+            p.base,
+            p.ca.as_ref().unwrap().display().to_string()
+        ),
+    )
+    .unwrap();
+    let started = Instant::now();
+    let out = tokio::process::Command::new(client_binary())
+        .arg("--config")
+        .arg(&cfg)
+        .arg("redeem")
+        .env("TRUSTDESK_TOKEN", &repair_token)
+        .output()
+        .await
+        .unwrap();
+    let wall = started.elapsed();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "client failed ({:?}):\n{stderr}",
+        out.status.code()
+    );
+    eprintln!(
+        "repair wall time (client start to exit): {:.2} s",
+        wall.as_secs_f64()
+    );
+
+    // 5. the channel works
+    assert!(testjoin(&conf), "net rpc testjoin passes after the repair");
+
+    // 6. the password that crossed the network no longer authenticates
+    let bodies = p.redeems.as_ref().unwrap().lock().unwrap().clone();
+    assert_eq!(bodies.len(), 1, "one redeem crossed the network");
+    let sent: serde_json::Value = serde_json::from_str(&bodies[0]).unwrap();
+    let crossed = sent["password"].as_str().unwrap().to_string();
+    assert_eq!(crossed.len(), 120);
+    assert!(
+        !kinit(&member, &crossed),
+        "Kerberos refuses the transferred password"
+    );
+    assert!(
+        !ntlm_ok(&conf, &member, &crossed),
+        "NTLM refuses it too (rotated twice)"
+    );
+    assert!(
+        !stderr.contains(&crossed) && !stderr.contains(&repair_token),
+        "the client never prints secrets"
+    );
+
+    // 7. the token is completed; the audit names the staff member and the computer
+    let guid = p
+        .state
+        .directory
+        .find_computer(&trustdesk::directory::filter::ComputerQuery::parse(&member).unwrap())
+        .await
+        .unwrap()
+        .unwrap()
+        .object_guid;
+    let tokens = p
+        .state
+        .store
+        .tokens_where(Some(&guid.to_string()), None, 10)
+        .await
+        .unwrap();
+    assert_eq!(tokens[0].state, "completed", "{tokens:?}");
+    let audit = p.state.store.audit_recent(200).await.unwrap();
+    for action in [
+        "reset_account",
+        "mint_token",
+        "redeem_token",
+        "repair_outcome",
+    ] {
+        let row = audit
+            .iter()
+            .find(|r| r.event.action == action && r.event.outcome == "success")
+            .unwrap_or_else(|| panic!("no successful {action} in the audit log"));
+        assert_eq!(row.event.actor_sub.as_deref(), Some("alice"), "{action}");
+        assert_eq!(
+            row.event.target_dn.as_deref(),
+            Some(member_dn.as_str()),
+            "{action}"
+        );
+    }
+    let everything = format!("{audit:?}{tokens:?}");
+    assert!(
+        !everything.contains(&crossed) && !everything.contains(&repair_token),
+        "no secret in audit or DB"
+    );
+}

@@ -1,0 +1,327 @@
+//! Repairs against the lab: token mint/redeem refusals (each with its own code, nothing
+//! changed in AD), 64 concurrent redeems on SQLite and PostgreSQL, the DC-side reset's
+//! refusals.
+
+use std::sync::Arc;
+
+use crate::common::{
+    Lab, Portal, browser, html_attr, install_crypto, lab, sign_in, start_portal, start_portal_with,
+};
+use crate::labctl::{admin, create_computer, random_pw, read_attr};
+
+const OU: &str = "OU=Berlin,OU=Workstations";
+
+/// The CSRF token of the signed-in session (from the landing page).
+pub async fn csrf(c: &reqwest::Client, base: &str) -> String {
+    let html = c.get(base).send().await.unwrap().text().await.unwrap();
+    html_attr(&html, "name=\"csrf\"", "value").expect("signed in")
+}
+
+/// Mint a token for `name` through the page, as staff would; returns the token.
+pub async fn mint(c: &reqwest::Client, base: &str, name: &str) -> String {
+    let csrf = csrf(c, base).await;
+    let r = c
+        .post(format!("{base}/computers/{name}/tokens"))
+        .form(&[("csrf", csrf.as_str()), ("ticket", "INC-1234")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200, "mint for {name}");
+    let html = r.text().await.unwrap();
+    let start = html.find("readonly rows=\"5\" cols=\"80\">").unwrap()
+        + "readonly rows=\"5\" cols=\"80\">".len();
+    let token = html[start..start + html[start..].find('<').unwrap()]
+        .trim()
+        .to_string();
+    assert!(token.starts_with("td1."), "{token}");
+    token
+}
+
+pub async fn redeem(base: &str, token: &str, password: &str) -> (u16, serde_json::Value) {
+    let r = reqwest::Client::new()
+        .post(format!("{base}/api/v1/redeem"))
+        .json(&serde_json::json!({ "token": token, "password": password }))
+        .send()
+        .await
+        .unwrap();
+    let status = r.status().as_u16();
+    (status, r.json().await.unwrap_or_default())
+}
+
+fn machine_pw() -> String {
+    // 120 printable characters, as the client sends.
+    let base = random_pw();
+    base.repeat(120 / base.len() + 1)[..120].to_string()
+}
+
+async fn signed_in(lab: &Lab, top: &str, extra: &str) -> (Portal, reqwest::Client) {
+    let p = start_portal_with(lab, top, extra, false).await;
+    let c = browser();
+    sign_in(&c, &p.base, "alice", "alice-pw").await;
+    (p, c)
+}
+
+#[tokio::test]
+async fn every_bad_redeem_is_refused_with_its_own_code_and_changes_nothing() {
+    install_crypto();
+    let Some(lab) = lab() else { return };
+    // OU=Extra is in alice's scope but the service account has no right there: DC write fails.
+    let extra = format!(
+        "\n[roles.extra]\ngroups = [\"helpdesk-senior\"]\nactions = [\"lookup\", \"diagnose\", \"mint_token\"]\nscopes = [\"OU=Extra,{}\"]\n[limits]\nredeem_burst = 1000\n",
+        lab.base_dn
+    );
+    let (p, c) = signed_in(&lab, "", &extra).await;
+    let mut dc = admin(&lab.ldaps_url).await;
+    let pw = machine_pw();
+
+    // garbage, tampered payload, foreign signature
+    let target = create_computer(&mut dc, &lab, "T-REFUSE", OU, &random_pw()).await;
+    let before = read_attr(&mut dc, &target, "pwdLastSet").await;
+    let good = mint(&c, &p.base, "T-REFUSE").await;
+    for garbage in ["", "nonsense", "td1.", "td1.a.b.c", &"x".repeat(10_000)] {
+        let (status, body) = redeem(&p.base, garbage, &pw).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("malformed")),
+            "{garbage:.20}: {body}"
+        );
+    }
+    let parts: Vec<&str> = good.split('.').collect();
+    let mut payload = parts[1].as_bytes().to_vec();
+    payload[10] = if payload[10] == b'A' { b'B' } else { b'A' };
+    let tampered = format!("td1.{}.{}", String::from_utf8(payload).unwrap(), parts[2]);
+    let (status, body) = redeem(&p.base, &tampered, &pw).await;
+    assert!(status == 401 || status == 400, "{body}");
+    assert!(
+        matches!(body["error"].as_str(), Some("bad_signature" | "malformed")),
+        "{body}"
+    );
+    let foreign_key = trustdesk_token::SigningKey::generate().unwrap();
+    let claims = trustdesk_token::peek(&good).unwrap();
+    let forged = trustdesk_token::sign(&claims, &foreign_key).unwrap();
+    let (status, body) = redeem(&p.base, &forged, &pw).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (401, Some("bad_signature")),
+        "{body}"
+    );
+    // signed by the portal's own key but expired
+    let mut old = claims.clone();
+    old.iat -= 7200;
+    old.exp = old.iat + 900;
+    let expired = trustdesk_token::sign(&old, p.state.token_keys.signing()).unwrap();
+    let (status, body) = redeem(&p.base, &expired, &pw).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (410, Some("expired")),
+        "{body}"
+    );
+    // a password that is not acceptable
+    let (status, body) = redeem(&p.base, &good, "short").await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("bad_password")),
+        "{body}"
+    );
+
+    // revoked
+    let revoked = mint(&c, &p.base, "T-REFUSE").await;
+    let jti = trustdesk_token::peek(&revoked).unwrap().jti;
+    let csrf = csrf(&c, &p.base).await;
+    let r = c
+        .post(format!("{}/tokens/{jti}/revoke", p.base))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let (status, body) = redeem(&p.base, &revoked, &pw).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (410, Some("revoked")),
+        "{body}"
+    );
+    assert_eq!(
+        read_attr(&mut dc, &target, "pwdLastSet").await,
+        before,
+        "nothing changed in AD"
+    );
+
+    // the object was deleted and re-created: another objectGUID
+    create_computer(&mut dc, &lab, "T-GONE", OU, &random_pw()).await;
+    let gone = mint(&c, &p.base, "T-GONE").await;
+    let recreated = create_computer(&mut dc, &lab, "T-GONE", OU, &random_pw()).await;
+    let before_gone = read_attr(&mut dc, &recreated, "pwdLastSet").await;
+    let (status, body) = redeem(&p.base, &gone, &pw).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("wrong_computer")),
+        "{body}"
+    );
+    assert_eq!(
+        read_attr(&mut dc, &recreated, "pwdLastSet").await,
+        before_gone
+    );
+
+    // moved out of the issuer's scope after minting: no longer allowed
+    let moving = create_computer(&mut dc, &lab, "T-MOVE", OU, &random_pw()).await;
+    let move_token = mint(&c, &p.base, "T-MOVE").await;
+    let _ = dc
+        .delete(&format!("CN=T-MOVE,CN=Computers,{}", lab.base_dn))
+        .await;
+    dc.modifydn(
+        &moving,
+        "CN=T-MOVE",
+        true,
+        Some(&format!("CN=Computers,{}", lab.base_dn)),
+    )
+    .await
+    .unwrap()
+    .success()
+    .unwrap();
+    let (status, body) = redeem(&p.base, &move_token, &pw).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (403, Some("not_allowed")),
+        "{body}"
+    );
+
+    // the DC refuses the write (no Reset Password right for the service account there)
+    let _ = dc
+        .add(
+            &format!("OU=Extra,{}", lab.base_dn),
+            vec![(
+                "objectClass",
+                std::collections::HashSet::from(["organizationalUnit"]),
+            )],
+        )
+        .await;
+    create_computer(&mut dc, &lab, "T-NORIGHT", "OU=Extra", &random_pw()).await;
+    let noright = mint(&c, &p.base, "T-NORIGHT").await;
+    let (status, body) = redeem(&p.base, &noright, &pw).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (502, Some("dc_write_failed")),
+        "{body}"
+    );
+
+    // the real thing, then its replay
+    let (status, body) = redeem(&p.base, &good, &pw).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["computer"], "T-REFUSE$");
+    assert_ne!(
+        read_attr(&mut dc, &target, "pwdLastSet").await,
+        before,
+        "the DC-side password was set"
+    );
+    assert!(
+        crate::labctl::kinit("T-REFUSE", &pw),
+        "the redeemed password works on the DC"
+    );
+    let after = read_attr(&mut dc, &target, "pwdLastSet").await;
+    let (status, body) = redeem(&p.base, &good, &machine_pw()).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (409, Some("already_used")),
+        "{body}"
+    );
+    assert_eq!(read_attr(&mut dc, &target, "pwdLastSet").await, after);
+
+    // no secret in the audit log or the token table
+    let rows = format!("{:?}", p.state.store.audit_recent(500).await.unwrap());
+    let tokens = format!(
+        "{:?}",
+        p.state.store.tokens_where(None, None, 100).await.unwrap()
+    );
+    for secret in [&pw, &good, &revoked, &gone] {
+        assert!(
+            !rows.contains(secret.as_str()) && !tokens.contains(secret.as_str()),
+            "a secret leaked"
+        );
+    }
+}
+
+async fn sixty_four_at_once(p: &Portal, c: &reqwest::Client, lab: &Lab, name: &str) {
+    let mut dc = admin(&lab.ldaps_url).await;
+    create_computer(&mut dc, lab, name, OU, &random_pw()).await;
+    let token = Arc::new(mint(c, &p.base, name).await);
+    let mut tasks = Vec::new();
+    for _ in 0..64 {
+        let (base, token) = (p.base.clone(), token.clone());
+        tasks.push(tokio::spawn(async move {
+            redeem(&base, &token, &machine_pw()).await
+        }));
+    }
+    let mut ok = 0;
+    let mut used = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            (200, _) => ok += 1,
+            (409, body) if body["error"] == "already_used" => used += 1,
+            other => panic!("unexpected answer {other:?}"),
+        }
+    }
+    assert_eq!(
+        (ok, used),
+        (1, 63),
+        "exactly one of 64 concurrent redeems wins"
+    );
+}
+
+#[tokio::test]
+async fn of_64_concurrent_redeems_exactly_one_wins_on_sqlite() {
+    install_crypto();
+    let Some(lab) = lab() else { return };
+    let (p, c) = signed_in(&lab, "", "\n[limits]\nredeem_burst = 1000\n").await;
+    sixty_four_at_once(&p, &c, &lab, "T-RACE-SQL").await;
+}
+
+#[tokio::test]
+async fn of_64_concurrent_redeems_exactly_one_wins_on_postgres() {
+    install_crypto();
+    let Some(lab) = lab() else { return };
+    use sqlx::Executor;
+    let admin_pool = sqlx::PgPool::connect(&crate::common::pg_admin_url())
+        .await
+        .unwrap();
+    let db = format!("td_race_{}", uuid::Uuid::new_v4().simple());
+    admin_pool
+        .execute(format!("CREATE DATABASE {db}").as_str())
+        .await
+        .unwrap();
+    let mut url = url::Url::parse(&crate::common::pg_admin_url()).unwrap();
+    url.set_path(&db);
+    let (p, c) = signed_in(
+        &lab,
+        &format!("database_url = {:?}", url.as_str()),
+        "\n[limits]\nredeem_burst = 1000\n",
+    )
+    .await;
+    assert_eq!(p.state.store.backend(), "postgres");
+    sixty_four_at_once(&p, &c, &lab, "T-RACE-PG").await;
+}
+
+#[tokio::test]
+async fn the_redeem_api_is_rate_limited_per_source() {
+    install_crypto();
+    let Some(lab) = lab() else { return };
+    let p = start_portal(
+        &lab,
+        "\n[limits]\nredeem_burst = 3\nredeem_refill_secs = 60\n",
+    )
+    .await;
+    let mut codes = Vec::new();
+    for _ in 0..5 {
+        codes.push(redeem(&p.base, "nonsense", &machine_pw()).await);
+    }
+    assert_eq!(
+        codes.iter().filter(|(s, _)| *s == 400).count(),
+        3,
+        "{codes:?}"
+    );
+    let (status, body) = &codes[4];
+    assert_eq!(
+        (*status, body["error"].as_str()),
+        (429, Some("rate_limited"))
+    );
+}
