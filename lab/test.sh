@@ -21,8 +21,11 @@ lab/install.sh
 step "format and lints"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
+step "Windows backend of the client type-checks (windows-sys declarations, not linked)"
+cargo clippy -p trustdesk-client --all-targets --features windows-typecheck --locked -- -D warnings
 
 step "build"
+cargo build --workspace --bins --locked
 cargo test --workspace --locked --no-run
 
 export LAB_DIR=${TD_TEST_LAB_DIR:-/tmp/trustdesk-test-lab}

@@ -1,12 +1,9 @@
 //! trustdesk-client: the companion that redeems a one-time repair token on the workstation.
-//!
-//! Skeleton: the redeem flow (verify, preflight, redeem, store the secret, verify the channel,
-//! rotate, report) lands with the repair issue.
+//! See the crate's README.md; everything happens in the library.
 
-fn main() {
-    println!(
-        "trustdesk-client {} (token format {})",
-        env!("CARGO_PKG_VERSION"),
-        trustdesk_token::TOKEN_PREFIX
-    );
+use clap::Parser;
+
+fn main() -> std::process::ExitCode {
+    let cli = trustdesk_client::cli::Cli::parse();
+    trustdesk_client::command::main(cli).into()
 }

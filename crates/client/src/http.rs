@@ -1,0 +1,579 @@
+//! The portal's HTTP API as the client sees it (also usable from the portal's own tests).
+//!
+//! HTTPS only (`https_only`), rustls with the aws-lc-rs provider, the OS trust store plus an
+//! optional extra root CA, a 15 s timeout per request, redirects never followed.
+//!
+//! - `GET  {portal}/healthz` → 200
+//! - `POST {portal}/api/v1/redeem` `{token, password}` → 200 `{dc, computer}`, or an error
+//!   body `{error, message}` (see [`PortalErrorCode`])
+//! - `POST {portal}/api/v1/redeem/outcome` `{token, outcome, step, detail}` → 200 `{state}`
+
+use std::future::Future;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use zeroize::Zeroizing;
+
+use crate::config::PortalUrl;
+use crate::exit::ExitCode;
+use crate::password::MachinePassword;
+use crate::text::sanitize;
+
+/// Per-request time limit.
+pub const TIMEOUT: Duration = Duration::from_secs(15);
+/// Path of the health check.
+pub const HEALTHZ_PATH: &str = "/healthz";
+/// Path of the redeem call.
+pub const REDEEM_PATH: &str = "/api/v1/redeem";
+/// Path of the outcome report.
+pub const OUTCOME_PATH: &str = "/api/v1/redeem/outcome";
+/// Longest quote of a portal message.
+const MAX_QUOTE: usize = 300;
+/// Largest response body read (answers are small JSON).
+const MAX_BODY: usize = 64 * 1024;
+
+/// The portal's answer to a successful redeem: it wrote the password to `dc`.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+pub struct RedeemResponse {
+    /// Host name of the domain controller that holds the new password.
+    pub dc: String,
+    /// `sAMAccountName` of the computer that was written (with `$`).
+    pub computer: String,
+}
+
+/// Final outcome of a repair.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Outcome {
+    /// Channel verified and rotated.
+    Completed,
+    /// Failed after the redeem.
+    Failed,
+}
+
+/// The body of an outcome report. `detail` must hold no secret.
+#[derive(Clone, Debug, Serialize)]
+pub struct OutcomeReport<'a> {
+    /// The redeemed token.
+    pub token: &'a str,
+    /// Completed or failed.
+    pub outcome: Outcome,
+    /// Name of the step the outcome refers to (`rotate` when completed).
+    pub step: &'a str,
+    /// Short human text, no secrets.
+    pub detail: &'a str,
+}
+
+/// The portal's answer to an outcome report.
+#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
+pub struct OutcomeResponse {
+    /// The token's state after the report (`completed` | `failed`).
+    pub state: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct ErrorBody {
+    error: String,
+    #[serde(default)]
+    message: String,
+}
+
+/// The portal's error codes (`{"error": "<code>"}`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum PortalErrorCode {
+    /// The token's lifetime is over.
+    Expired,
+    /// The token was already redeemed.
+    AlreadyUsed,
+    /// Staff revoked the token.
+    Revoked,
+    /// The signature does not verify with the portal's key.
+    BadSignature,
+    /// The token could not be parsed.
+    Malformed,
+    /// The computer object no longer matches the token.
+    WrongComputer,
+    /// Policy no longer allows this repair.
+    NotAllowed,
+    /// The portal could not write the password to a domain controller.
+    DcWriteFailed,
+    /// Too many attempts; try later.
+    RateLimited,
+    /// A code this client does not know (or no JSON body at all).
+    Other(String),
+}
+
+impl PortalErrorCode {
+    /// Parses the wire code.
+    #[must_use]
+    pub fn parse(code: &str) -> Self {
+        match code {
+            "expired" => Self::Expired,
+            "already_used" => Self::AlreadyUsed,
+            "revoked" => Self::Revoked,
+            "bad_signature" => Self::BadSignature,
+            "malformed" => Self::Malformed,
+            "wrong_computer" => Self::WrongComputer,
+            "not_allowed" => Self::NotAllowed,
+            "dc_write_failed" => Self::DcWriteFailed,
+            "rate_limited" => Self::RateLimited,
+            other => Self::Other(other.to_owned()),
+        }
+    }
+
+    /// The wire code.
+    #[must_use]
+    pub fn as_str(&self) -> &str {
+        match self {
+            Self::Expired => "expired",
+            Self::AlreadyUsed => "already_used",
+            Self::Revoked => "revoked",
+            Self::BadSignature => "bad_signature",
+            Self::Malformed => "malformed",
+            Self::WrongComputer => "wrong_computer",
+            Self::NotAllowed => "not_allowed",
+            Self::DcWriteFailed => "dc_write_failed",
+            Self::RateLimited => "rate_limited",
+            Self::Other(s) => s,
+        }
+    }
+
+    /// The exit code of a redeem refused with this code. Token problems are 5; a failed DC
+    /// write and rate limiting are 6 (nothing changed here; not the token's fault). Unknown
+    /// codes: 5 for a 4xx status, 6 otherwise.
+    #[must_use]
+    pub fn exit_code(&self, http_status: u16) -> ExitCode {
+        match self {
+            Self::Expired
+            | Self::AlreadyUsed
+            | Self::Revoked
+            | Self::BadSignature
+            | Self::Malformed
+            | Self::WrongComputer
+            | Self::NotAllowed => ExitCode::PortalRefused,
+            Self::DcWriteFailed | Self::RateLimited => ExitCode::PortalUnavailable,
+            Self::Other(_) if (400..500).contains(&http_status) => ExitCode::PortalRefused,
+            Self::Other(_) => ExitCode::PortalUnavailable,
+        }
+    }
+
+    /// What it means and what to do, for the person at the keyboard.
+    #[must_use]
+    pub fn advice(&self) -> &'static str {
+        match self {
+            Self::Expired => "the token has expired: ask the helpdesk for a new one",
+            Self::AlreadyUsed => {
+                "the token was already used (each token works once): ask for a new one"
+            }
+            Self::Revoked => "the token was revoked in the portal: ask for a new one",
+            Self::BadSignature => {
+                "the portal does not recognise the token's signature: ask for a new one"
+            }
+            Self::Malformed => {
+                "the portal could not read the token: check that it was copied completely"
+            }
+            Self::WrongComputer => {
+                "the computer account changed since the token was minted (deleted, re-created \
+                 or renamed): look the computer up again in the portal"
+            }
+            Self::NotAllowed => {
+                "the portal's policy no longer allows this repair: ask the helpdesk"
+            }
+            Self::DcWriteFailed => {
+                "the portal could not write the new password to a domain controller; nothing \
+                 changed on this machine. The token is used up: once the portal's directory \
+                 problem is fixed, ask for a new token"
+            }
+            Self::RateLimited => "too many attempts: wait a minute and run this again",
+            Self::Other(_) => "unexpected answer from the portal: ask the helpdesk",
+        }
+    }
+}
+
+/// A failed portal call.
+#[derive(Debug, thiserror::Error)]
+pub enum PortalError {
+    /// The HTTP client could not be built (bad CA file, TLS setup).
+    #[error("cannot set up the HTTPS client: {0}")]
+    Setup(String),
+    /// No answer: DNS, connect, TLS, timeout.
+    #[error("cannot reach the portal: {0}")]
+    Transport(String),
+    /// The portal answered with an error.
+    #[error("the portal refused (HTTP {status}, {}): {message}", code.as_str())]
+    Refused {
+        /// HTTP status.
+        status: u16,
+        /// Parsed error code.
+        code: PortalErrorCode,
+        /// The portal's message (sanitised).
+        message: String,
+    },
+    /// The portal answered something this client does not understand.
+    #[error("unexpected answer from the portal: {0}")]
+    Protocol(String),
+}
+
+impl PortalError {
+    /// Exit code when this error ends the redeem step.
+    #[must_use]
+    pub fn redeem_exit_code(&self) -> ExitCode {
+        match self {
+            Self::Setup(_) => ExitCode::Usage,
+            Self::Transport(_) | Self::Protocol(_) => ExitCode::PortalUnavailable,
+            Self::Refused { status, code, .. } => code.exit_code(*status),
+        }
+    }
+}
+
+/// The calls the redeem flow makes; [`PortalClient`] is the real one.
+pub trait Portal {
+    /// `GET /healthz` must answer 200 over TLS.
+    fn healthz(&self) -> impl Future<Output = Result<(), PortalError>> + Send;
+    /// Redeems the token, handing over the new password.
+    fn redeem(
+        &self,
+        token: &str,
+        password: &MachinePassword,
+    ) -> impl Future<Output = Result<RedeemResponse, PortalError>> + Send;
+    /// Reports the outcome of a redeemed token.
+    fn report(
+        &self,
+        report: &OutcomeReport<'_>,
+    ) -> impl Future<Output = Result<OutcomeResponse, PortalError>> + Send;
+}
+
+/// The portal's HTTPS client.
+#[derive(Clone, Debug)]
+pub struct PortalClient {
+    portal: PortalUrl,
+    http: reqwest::Client,
+}
+
+impl PortalClient {
+    /// A client for `portal`, trusting the OS roots plus the certificates in `extra_ca_pem`.
+    pub fn new(portal: PortalUrl, extra_ca_pem: Option<&[u8]>) -> Result<Self, PortalError> {
+        // Idempotent: an already installed provider (e.g. in the portal's tests) stays.
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let mut builder = reqwest::Client::builder()
+            .https_only(true)
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(TIMEOUT)
+            .connect_timeout(TIMEOUT)
+            .user_agent(concat!("trustdesk-client/", env!("CARGO_PKG_VERSION")));
+        if let Some(pem) = extra_ca_pem {
+            let certs = reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| PortalError::Setup(format!("CA file: {}", chain(&e))))?;
+            if certs.is_empty() {
+                return Err(PortalError::Setup(
+                    "CA file holds no PEM certificate".to_owned(),
+                ));
+            }
+            builder = builder.tls_certs_merge(certs);
+        }
+        let http = builder.build().map_err(|e| PortalError::Setup(chain(&e)))?;
+        Ok(Self { portal, http })
+    }
+
+    /// The portal this client talks to.
+    #[must_use]
+    pub fn portal(&self) -> &PortalUrl {
+        &self.portal
+    }
+
+    async fn post_json(
+        &self,
+        path: &str,
+        body: Zeroizing<Vec<u8>>,
+    ) -> Result<(u16, Vec<u8>), PortalError> {
+        let response = self
+            .http
+            .post(self.portal.endpoint(path))
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .header(reqwest::header::ACCEPT, "application/json")
+            // Bytes::from_owner keeps the Zeroizing buffer: it is wiped when sent and dropped.
+            .body(bytes_from_owner(body))
+            .send()
+            .await
+            .map_err(|e| transport(&e))?;
+        read_response(response).await
+    }
+}
+
+impl Portal for PortalClient {
+    async fn healthz(&self) -> Result<(), PortalError> {
+        let response = self
+            .http
+            .get(self.portal.endpoint(HEALTHZ_PATH))
+            .send()
+            .await
+            .map_err(|e| transport(&e))?;
+        let (status, body) = read_response(response).await?;
+        if status == 200 {
+            Ok(())
+        } else {
+            Err(unexpected_status(status, &body))
+        }
+    }
+
+    async fn redeem(
+        &self,
+        token: &str,
+        password: &MachinePassword,
+    ) -> Result<RedeemResponse, PortalError> {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            token: &'a str,
+            password: &'a str,
+        }
+        // Worst case every password character is escaped to two: reserve it all up front so
+        // the buffer never reallocates (a reallocation would leave an unwiped copy behind).
+        let mut buf = Zeroizing::new(Vec::with_capacity(
+            token.len() * 2 + password.expose().len() * 2 + 64,
+        ));
+        serde_json::to_writer(
+            &mut *buf,
+            &Body {
+                token,
+                password: password.expose(),
+            },
+        )
+        .map_err(|e| PortalError::Setup(e.to_string()))?;
+        let (status, body) = self.post_json(REDEEM_PATH, buf).await?;
+        if status != 200 {
+            return Err(error_from(status, &body));
+        }
+        let parsed: RedeemResponse = serde_json::from_slice(&body).map_err(|e| {
+            PortalError::Protocol(format!(
+                "HTTP 200 but the body is not {{\"dc\", \"computer\"}}: {e}"
+            ))
+        })?;
+        validate_dc(&parsed.dc)?;
+        Ok(parsed)
+    }
+
+    async fn report(&self, report: &OutcomeReport<'_>) -> Result<OutcomeResponse, PortalError> {
+        let body = serde_json::to_vec(report).map_err(|e| PortalError::Setup(e.to_string()))?;
+        let (status, body) = self.post_json(OUTCOME_PATH, Zeroizing::new(body)).await?;
+        if status != 200 {
+            return Err(error_from(status, &body));
+        }
+        serde_json::from_slice(&body).map_err(|e| {
+            PortalError::Protocol(format!("HTTP 200 but the body is not {{\"state\"}}: {e}"))
+        })
+    }
+}
+
+fn bytes_from_owner(buf: Zeroizing<Vec<u8>>) -> reqwest::Body {
+    struct Owned(Zeroizing<Vec<u8>>);
+    impl AsRef<[u8]> for Owned {
+        fn as_ref(&self) -> &[u8] {
+            &self.0
+        }
+    }
+    reqwest::Body::from(bytes::Bytes::from_owner(Owned(buf)))
+}
+
+/// Reads the whole response, up to [`MAX_BODY`] bytes.
+async fn read_response(response: reqwest::Response) -> Result<(u16, Vec<u8>), PortalError> {
+    let status = response.status().as_u16();
+    if response.status().is_redirection() {
+        let to = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| sanitize(v, None, MAX_QUOTE))
+            .unwrap_or_default();
+        return Err(PortalError::Protocol(format!(
+            "HTTP {status} redirect to {to:?}; redirects are not followed: check portal_url"
+        )));
+    }
+    let mut response = response;
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(|e| transport(&e))? {
+        if body.len().saturating_add(chunk.len()) > MAX_BODY {
+            return Err(PortalError::Protocol(format!(
+                "HTTP {status} with a body larger than {MAX_BODY} bytes"
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((status, body))
+}
+
+fn error_from(status: u16, body: &[u8]) -> PortalError {
+    match serde_json::from_slice::<ErrorBody>(body) {
+        Ok(e) => PortalError::Refused {
+            status,
+            code: PortalErrorCode::parse(&sanitize(&e.error, None, 64)),
+            message: sanitize(&e.message, None, MAX_QUOTE),
+        },
+        Err(_) => unexpected_status(status, body),
+    }
+}
+
+fn unexpected_status(status: u16, body: &[u8]) -> PortalError {
+    let text = sanitize(&String::from_utf8_lossy(body), None, MAX_QUOTE);
+    if (400..500).contains(&status) {
+        PortalError::Refused {
+            status,
+            code: PortalErrorCode::Other(format!("http_{status}")),
+            message: text,
+        }
+    } else {
+        PortalError::Protocol(format!("HTTP {status}: {text}"))
+    }
+}
+
+/// The DC name is passed to `net -S` / Netlogon: accept host names and IP addresses only.
+pub fn validate_dc(dc: &str) -> Result<(), PortalError> {
+    let ok = !dc.is_empty()
+        && dc.len() <= 255
+        && !dc.starts_with(['-', '.'])
+        && dc
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_' | ':'));
+    if ok {
+        Ok(())
+    } else {
+        Err(PortalError::Protocol(format!(
+            "the portal named an invalid domain controller {:?}",
+            sanitize(dc, None, 80)
+        )))
+    }
+}
+
+fn transport(e: &reqwest::Error) -> PortalError {
+    let what = if e.is_timeout() {
+        format!("no answer within {} s ({})", TIMEOUT.as_secs(), chain(e))
+    } else {
+        chain(e)
+    };
+    PortalError::Transport(what)
+}
+
+/// An error with its sources, `a: b: c` (reqwest's own Display hides the TLS reason).
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut source = e.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = s.source();
+    }
+    sanitize(&out, None, 400)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn portal_error_codes_map_to_exit_codes() {
+        let token_problems = [
+            "expired",
+            "already_used",
+            "revoked",
+            "bad_signature",
+            "malformed",
+            "wrong_computer",
+            "not_allowed",
+        ];
+        for code in token_problems {
+            let parsed = PortalErrorCode::parse(code);
+            assert_eq!(parsed.as_str(), code);
+            assert!(!matches!(parsed, PortalErrorCode::Other(_)), "{code}");
+            assert_eq!(parsed.exit_code(400), ExitCode::PortalRefused, "{code}");
+        }
+        for code in ["dc_write_failed", "rate_limited"] {
+            let parsed = PortalErrorCode::parse(code);
+            assert_eq!(parsed.as_str(), code);
+            assert_eq!(parsed.exit_code(502), ExitCode::PortalUnavailable, "{code}");
+            assert_eq!(parsed.exit_code(429), ExitCode::PortalUnavailable, "{code}");
+        }
+        let other = PortalErrorCode::parse("something_new");
+        assert_eq!(other, PortalErrorCode::Other("something_new".into()));
+        assert_eq!(other.exit_code(403), ExitCode::PortalRefused);
+        assert_eq!(other.exit_code(500), ExitCode::PortalUnavailable);
+    }
+
+    #[test]
+    fn error_bodies_are_parsed() {
+        let e = error_from(
+            410,
+            br#"{"error":"expired","message":"token expired at 12:00"}"#,
+        );
+        assert_eq!(e.redeem_exit_code(), ExitCode::PortalRefused);
+        match e {
+            PortalError::Refused {
+                status,
+                code,
+                message,
+            } => {
+                assert_eq!(status, 410);
+                assert_eq!(code, PortalErrorCode::Expired);
+                assert_eq!(message, "token expired at 12:00");
+            }
+            other => panic!("{other:?}"),
+        }
+        let e = error_from(502, br#"{"error":"dc_write_failed","message":"LDAP 53"}"#);
+        assert_eq!(e.redeem_exit_code(), ExitCode::PortalUnavailable);
+        let e = error_from(502, b"<html>Bad Gateway</html>");
+        assert!(matches!(e, PortalError::Protocol(_)));
+        assert_eq!(e.redeem_exit_code(), ExitCode::PortalUnavailable);
+        let e = error_from(404, b"not found");
+        assert_eq!(e.redeem_exit_code(), ExitCode::PortalRefused);
+        assert_eq!(
+            PortalError::Transport("x".into()).redeem_exit_code(),
+            ExitCode::PortalUnavailable
+        );
+        assert_eq!(
+            PortalError::Setup("x".into()).redeem_exit_code(),
+            ExitCode::Usage
+        );
+    }
+
+    #[test]
+    fn dc_names_are_checked() {
+        for ok in [
+            "dc1.lab.example.test",
+            "DC1",
+            "127.0.0.2",
+            "dc_1.corp",
+            "::1",
+        ] {
+            assert!(validate_dc(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            "-S",
+            "--option=x",
+            "dc1 lab",
+            "dc1;rm",
+            "dc1/x",
+            ".dc",
+            "dc\n1",
+        ] {
+            assert!(validate_dc(bad).is_err(), "{bad:?}");
+        }
+        assert!(validate_dc(&"a".repeat(256)).is_err());
+    }
+
+    #[test]
+    fn outcome_report_shape() {
+        let json = serde_json::to_value(OutcomeReport {
+            token: "td1.x.y",
+            outcome: Outcome::Failed,
+            step: "store_secret",
+            detail: "boom",
+        })
+        .unwrap();
+        assert_eq!(
+            json,
+            serde_json::json!({"token": "td1.x.y", "outcome": "failed", "step": "store_secret", "detail": "boom"})
+        );
+    }
+}

@@ -1,0 +1,499 @@
+//! The redeem flow: verify the token, preflight, generate, redeem, store, verify, rotate,
+//! report. Each step prints one numbered line to `out` (stderr in the binary) and each
+//! failure ends with its own [`ExitCode`] and a plain statement of the machine's state.
+//!
+//! Invariants:
+//! - nothing changes anywhere before step 4 (redeem);
+//! - nothing changes on this machine before the portal says the DC holds the new password;
+//! - after a successful redeem the outcome is always reported (`completed` or `failed`);
+//! - the password is never written to `out`, argv, the environment or the outcome detail.
+
+use std::io::Write;
+
+use trustdesk_token::{TokenError, VerifyingKey};
+
+use crate::backend::{Backend, BackendError, identity_matches};
+use crate::config::PortalUrl;
+use crate::exit::ExitCode;
+use crate::http::{Outcome, OutcomeReport, Portal, PortalError, RedeemResponse};
+use crate::password::MachinePassword;
+use crate::text::sanitize;
+
+/// Longest outcome detail sent to the portal.
+const MAX_DETAIL: usize = 300;
+
+/// The flow's steps; `wire` names go to the portal in outcome reports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// 1. Verify the token locally.
+    VerifyToken,
+    /// 2. Preflight checks.
+    Preflight,
+    /// 3. Generate the password.
+    GeneratePassword,
+    /// 4. Redeem at the portal (the DC write).
+    Redeem,
+    /// 5. Store the secret locally.
+    StoreSecret,
+    /// 6. Rediscover and verify the secure channel.
+    VerifyChannel,
+    /// 7. Rotate twice, verify again.
+    Rotate,
+    /// 8. Report the outcome.
+    Report,
+}
+
+impl Step {
+    /// The step name used in outcome reports.
+    #[must_use]
+    pub fn wire(self) -> &'static str {
+        match self {
+            Step::VerifyToken => "verify_token",
+            Step::Preflight => "preflight",
+            Step::GeneratePassword => "generate_password",
+            Step::Redeem => "redeem",
+            Step::StoreSecret => "store_secret",
+            Step::VerifyChannel => "verify_channel",
+            Step::Rotate => "rotate",
+            Step::Report => "report",
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Step::VerifyToken => "Verifying the token",
+            Step::Preflight => "Preflight checks",
+            Step::GeneratePassword => "Generating a new machine password",
+            Step::Redeem => "Redeeming the token at the portal",
+            Step::StoreSecret => "Storing the new password on this machine",
+            Step::VerifyChannel => "Verifying the secure channel",
+            Step::Rotate => "Rotating the machine password twice",
+            Step::Report => "Reporting the outcome to the portal",
+        }
+    }
+
+    fn number(self) -> usize {
+        self as usize + 1
+    }
+}
+
+/// What one run needs besides the portal and the backend.
+#[derive(Debug)]
+pub struct Request<'a> {
+    /// The token, trimmed.
+    pub token: &'a str,
+    /// Verify and preflight only.
+    pub dry_run: bool,
+    /// Pinned verifying keys.
+    pub keys: &'a [VerifyingKey],
+    /// The configured portal (the token must name it).
+    pub portal_url: &'a PortalUrl,
+    /// Unix time now.
+    pub now: i64,
+}
+
+/// Writes the step lines.
+struct Steps<'w> {
+    out: &'w mut dyn Write,
+    total: usize,
+}
+
+impl Steps<'_> {
+    fn begin(&mut self, step: Step, extra: &str) {
+        let _ = write!(
+            self.out,
+            "[{}/{}] {}{extra} ... ",
+            step.number(),
+            self.total,
+            step.title()
+        );
+        let _ = self.out.flush();
+    }
+
+    fn ok(&mut self, note: &str) {
+        if note.is_empty() {
+            let _ = writeln!(self.out, "ok");
+        } else {
+            let _ = writeln!(self.out, "ok ({note})");
+        }
+    }
+
+    fn failed(&mut self) {
+        let _ = writeln!(self.out, "FAILED");
+    }
+
+    fn say(&mut self, text: &str) {
+        let _ = writeln!(self.out, "{text}");
+    }
+}
+
+/// A failure before the redeem: nothing changed anywhere.
+struct Early {
+    code: ExitCode,
+    message: String,
+}
+
+/// Runs the whole flow and returns the exit code. `out` gets the step lines and messages.
+pub async fn run<P: Portal, B: Backend + ?Sized>(
+    req: &Request<'_>,
+    portal: &P,
+    backend: &B,
+    out: &mut dyn Write,
+) -> ExitCode {
+    let mut steps = Steps {
+        out,
+        total: if req.dry_run { 2 } else { 8 },
+    };
+
+    // 1. Verify the token locally.
+    steps.begin(Step::VerifyToken, "");
+    let claims = match verify_token(req, backend) {
+        Ok(c) => {
+            steps.ok(&format!(
+                "{} in {}, expires in {} s",
+                c.computer.sam,
+                c.domain,
+                c.exp.saturating_sub(req.now)
+            ));
+            c
+        }
+        Err(e) => return early_exit(&mut steps, &e),
+    };
+
+    // 2. Preflight: nothing changed if it fails.
+    steps.begin(Step::Preflight, "");
+    if let Err(e) = preflight(portal, backend).await {
+        return early_exit(&mut steps, &e);
+    }
+    steps.ok("");
+
+    if req.dry_run {
+        steps.say(
+            "Dry run: the token is valid for this computer and every preflight check passed. \
+             Nothing was changed and the token was not used.",
+        );
+        return ExitCode::Repaired;
+    }
+
+    // 3. Generate the password.
+    steps.begin(Step::GeneratePassword, "");
+    let password = match MachinePassword::generate() {
+        Ok(p) => p,
+        Err(e) => {
+            return early_exit(
+                &mut steps,
+                &Early {
+                    code: ExitCode::PreflightFailed,
+                    message: format!("{e}. Nothing was changed; the token was not used."),
+                },
+            );
+        }
+    };
+    steps.ok("120 characters");
+
+    // 4. Redeem: the portal writes the DC.
+    steps.begin(Step::Redeem, "");
+    let redeemed = match portal.redeem(req.token, &password).await {
+        Ok(r) => r,
+        Err(e) => {
+            steps.failed();
+            steps.say(&redeem_failure_message(&e));
+            return e.redeem_exit_code();
+        }
+    };
+    if let Err(msg) = check_redeemed(&redeemed, &claims.computer.sam) {
+        steps.failed();
+        steps.say(&format!(
+            "error: {msg}. Nothing was changed on this machine. The domain controller may \
+             now hold a password for that account: ask the helpdesk to check the token in \
+             the portal."
+        ));
+        report(
+            &mut steps,
+            portal,
+            req.token,
+            Outcome::Failed,
+            Step::Redeem,
+            &msg,
+        )
+        .await;
+        return ExitCode::PortalUnavailable;
+    }
+    let dc = redeemed.dc.as_str();
+    steps.ok(&format!("{dc} holds the new password"));
+
+    // 5.-7. Local work; every failure is reported.
+    let result = local_steps(&mut steps, backend, &password, dc).await;
+    drop(password);
+
+    // 8. Report.
+    match result {
+        Ok(()) => {
+            let detail = format!("secure channel verified with {dc}; password rotated twice");
+            if report(
+                &mut steps,
+                portal,
+                req.token,
+                Outcome::Completed,
+                Step::Rotate,
+                &detail,
+            )
+            .await
+            {
+                steps.say(&format!(
+                    "Repaired: this machine's secure channel with {dc} works, and the password \
+                     that crossed the network is no longer valid."
+                ));
+                ExitCode::Repaired
+            } else {
+                steps.say(&format!(
+                    "The repair itself SUCCEEDED (secure channel with {dc} verified, password \
+                     rotated twice), but the portal was not told: ask the helpdesk to check \
+                     the token's state in the portal."
+                ));
+                ExitCode::ReportFailed
+            }
+        }
+        Err(failure) => {
+            let detail = sanitize(&failure.detail, None, MAX_DETAIL);
+            let reported = report(
+                &mut steps,
+                portal,
+                req.token,
+                Outcome::Failed,
+                failure.step,
+                &detail,
+            )
+            .await;
+            steps.say(&failure.message);
+            if !reported {
+                steps.say(
+                    "The portal could not be told that the repair failed; give the helpdesk \
+                     the lines above.",
+                );
+            }
+            failure.code
+        }
+    }
+}
+
+/// A failure after the DC write.
+struct LateFailure {
+    step: Step,
+    code: ExitCode,
+    /// Full message for the person at the keyboard.
+    message: String,
+    /// Short, secret-free detail for the portal.
+    detail: String,
+}
+
+async fn local_steps<B: Backend + ?Sized>(
+    steps: &mut Steps<'_>,
+    backend: &B,
+    password: &MachinePassword,
+    dc: &str,
+) -> Result<(), LateFailure> {
+    // 5. Store locally.
+    steps.begin(Step::StoreSecret, "");
+    if let Err(e) = backend.store_secret(password) {
+        steps.failed();
+        return Err(LateFailure {
+            step: Step::StoreSecret,
+            code: ExitCode::LocalWriteFailed,
+            message: format!(
+                "error: {e}\nThe domain controller now holds a new password but this machine \
+                 could not store it: the machine cannot authenticate until repaired; mint a \
+                 new token and run this again, or rejoin."
+            ),
+            detail: e.to_string(),
+        });
+    }
+    steps.ok("");
+
+    // 6. Rediscover and verify against the DC the portal wrote.
+    steps.begin(Step::VerifyChannel, &format!(" with {dc}"));
+    if let Err(e) = backend.verify_channel(dc) {
+        steps.failed();
+        return Err(channel_failure(Step::VerifyChannel, &e, backend, dc, false));
+    }
+    steps.ok("");
+
+    // 7. Rotate twice, then verify again.
+    steps.begin(Step::Rotate, "");
+    for round in 1..=2u8 {
+        if let Err(e) = backend.rotate(dc) {
+            steps.failed();
+            let state = if round == 1 {
+                "The secure channel works, but the password that crossed the network is \
+                 still the machine's current password."
+                    .to_owned()
+            } else {
+                "The secure channel works and was rotated once: the password that crossed \
+                 the network is now the previous password, which domain controllers still \
+                 accept over NTLM for up to an hour."
+                    .to_owned()
+            };
+            return Err(LateFailure {
+                step: Step::Rotate,
+                code: ExitCode::RotationFailed,
+                message: format!(
+                    "error: rotation {round} of 2 failed: {e}\n{state}\nRotate it manually \
+                     ({}), {} more time(s), or mint a new token and run this again.",
+                    backend.rotate_hint(dc),
+                    3 - round
+                ),
+                detail: format!("rotation {round} of 2 failed: {e}"),
+            });
+        }
+    }
+    if let Err(e) = backend.verify_channel(dc) {
+        steps.failed();
+        return Err(channel_failure(Step::Rotate, &e, backend, dc, true));
+    }
+    steps.ok("verified again");
+    Ok(())
+}
+
+fn channel_failure<B: Backend + ?Sized>(
+    step: Step,
+    e: &BackendError,
+    backend: &B,
+    dc: &str,
+    after_rotation: bool,
+) -> LateFailure {
+    let when = if after_rotation {
+        "after rotating the password twice"
+    } else {
+        "after storing the new password"
+    };
+    LateFailure {
+        step,
+        code: ExitCode::ChannelUnverified,
+        message: format!(
+            "error: {e}\nThe new password is stored on this machine and on {dc}, but the \
+             secure channel could not be verified {when}. If another domain controller \
+             answered, it may not have the new password yet (replication): wait a few \
+             minutes and check with `{}`. If it stays broken, mint a new token and run this \
+             again, or rejoin.",
+            backend.verify_hint(dc)
+        ),
+        detail: format!("channel verification {when} failed: {e}"),
+    }
+}
+
+/// Sends the outcome; prints the step line. `true` if the portal took it.
+async fn report<P: Portal>(
+    steps: &mut Steps<'_>,
+    portal: &P,
+    token: &str,
+    outcome: Outcome,
+    step: Step,
+    detail: &str,
+) -> bool {
+    steps.begin(Step::Report, "");
+    let detail = sanitize(detail, None, MAX_DETAIL);
+    let body = OutcomeReport {
+        token,
+        outcome,
+        step: step.wire(),
+        detail: &detail,
+    };
+    match portal.report(&body).await {
+        Ok(r) => {
+            steps.ok(&format!("token state: {}", sanitize(&r.state, None, 40)));
+            true
+        }
+        Err(e) => {
+            steps.failed();
+            steps.say(&format!("error: could not report the outcome: {e}"));
+            false
+        }
+    }
+}
+
+fn early_exit(steps: &mut Steps<'_>, e: &Early) -> ExitCode {
+    steps.failed();
+    steps.say(&format!("error: {}", e.message));
+    e.code
+}
+
+fn verify_token<B: Backend + ?Sized>(
+    req: &Request<'_>,
+    backend: &B,
+) -> Result<trustdesk_token::Claims, Early> {
+    let rejected = |message: String| Early {
+        code: ExitCode::TokenRejected,
+        message,
+    };
+    let claims = trustdesk_token::verify(req.token, req.keys, req.now)
+        .map_err(|e| rejected(token_error_message(&e)))?;
+    if !req.portal_url.matches(&claims.portal) {
+        return Err(rejected(format!(
+            "the token was minted by the portal {:?} but this client is configured for {}; \
+             use a token from that portal or fix portal_url",
+            sanitize(&claims.portal, None, 200),
+            req.portal_url
+        )));
+    }
+    let local = backend.identity().map_err(|e| Early {
+        code: ExitCode::PreflightFailed,
+        message: format!(
+            "cannot tell which computer this is ({} backend): {e}. Nothing was changed.",
+            backend.name()
+        ),
+    })?;
+    identity_matches(&local, &claims.computer.sam, &claims.domain).map_err(|m| {
+        rejected(format!(
+            "{m}. Run the client on the computer the token was minted for, or mint a token \
+             for this one."
+        ))
+    })?;
+    Ok(claims)
+}
+
+fn token_error_message(e: &TokenError) -> String {
+    format!("the token was rejected ({}): {e}", e.code())
+}
+
+async fn preflight<P: Portal, B: Backend + ?Sized>(portal: &P, backend: &B) -> Result<(), Early> {
+    let failed = |message: String| Early {
+        code: ExitCode::PreflightFailed,
+        message: format!("{message}\nNothing was changed and the token was not used."),
+    };
+    backend.preflight().map_err(|e| failed(e.to_string()))?;
+    portal
+        .healthz()
+        .await
+        .map_err(|e| failed(format!("the portal is not reachable over HTTPS: {e}")))?;
+    Ok(())
+}
+
+fn check_redeemed(r: &RedeemResponse, sam: &str) -> Result<(), String> {
+    let strip = |s: &str| s.trim().trim_end_matches('$').to_ascii_lowercase();
+    if strip(&r.computer) != strip(sam) {
+        return Err(format!(
+            "the portal answered for computer {:?}, not {sam:?}",
+            sanitize(&r.computer, None, 80)
+        ));
+    }
+    Ok(())
+}
+
+fn redeem_failure_message(e: &PortalError) -> String {
+    match e {
+        PortalError::Refused { code, message, .. } => format!(
+            "error: the portal refused the token ({}): {message}\n{}.",
+            code.as_str(),
+            code.advice()
+        ),
+        PortalError::Transport(_) | PortalError::Protocol(_) => format!(
+            "error: {e}\nNothing was changed on this machine. If the portal did write the \
+             domain controller before the answer was lost, the token is used up: check its \
+             state in the portal and mint a new one if needed."
+        ),
+        PortalError::Setup(_) => format!("error: {e}\nNothing was changed."),
+    }
+}
+
+#[cfg(test)]
+mod tests;

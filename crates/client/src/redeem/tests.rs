@@ -1,0 +1,560 @@
+//! The flow against a fake portal and a fake backend: every step's failure, its exit code,
+//! what was reported, and that the password never shows up in the output.
+
+use std::cell::RefCell;
+use std::sync::Mutex;
+
+use super::*;
+use crate::backend::LocalIdentity;
+use crate::http::{OutcomeResponse, PortalErrorCode};
+use crate::testutil::{self, NOW};
+
+const PORTAL: &str = "https://portal.example.test";
+const DC: &str = "dc1.lab.example.test";
+
+#[derive(Default)]
+struct FakePortal {
+    healthz_fails: bool,
+    redeem_result: Option<Result<RedeemResponse, PortalError>>,
+    report_fails: bool,
+    redeemed_password: Mutex<Option<String>>,
+    reports: Mutex<Vec<(Outcome, String, String)>>,
+}
+
+impl FakePortal {
+    fn ok() -> Self {
+        Self {
+            redeem_result: Some(Ok(RedeemResponse {
+                dc: DC.into(),
+                computer: "LABWS01$".into(),
+            })),
+            ..Self::default()
+        }
+    }
+
+    fn reports(&self) -> Vec<(Outcome, String, String)> {
+        self.reports.lock().unwrap().clone()
+    }
+}
+
+fn clone_err(e: &PortalError) -> PortalError {
+    match e {
+        PortalError::Setup(s) => PortalError::Setup(s.clone()),
+        PortalError::Transport(s) => PortalError::Transport(s.clone()),
+        PortalError::Protocol(s) => PortalError::Protocol(s.clone()),
+        PortalError::Refused {
+            status,
+            code,
+            message,
+        } => PortalError::Refused {
+            status: *status,
+            code: code.clone(),
+            message: message.clone(),
+        },
+    }
+}
+
+impl Portal for FakePortal {
+    async fn healthz(&self) -> Result<(), PortalError> {
+        if self.healthz_fails {
+            Err(PortalError::Transport("connection refused".into()))
+        } else {
+            Ok(())
+        }
+    }
+
+    async fn redeem(
+        &self,
+        _token: &str,
+        password: &MachinePassword,
+    ) -> Result<RedeemResponse, PortalError> {
+        *self.redeemed_password.lock().unwrap() = Some(password.expose().to_owned());
+        match &self.redeem_result {
+            Some(Ok(r)) => Ok(r.clone()),
+            Some(Err(e)) => Err(clone_err(e)),
+            None => Err(PortalError::Transport("not configured".into())),
+        }
+    }
+
+    async fn report(&self, report: &OutcomeReport<'_>) -> Result<OutcomeResponse, PortalError> {
+        self.reports.lock().unwrap().push((
+            report.outcome,
+            report.step.to_owned(),
+            report.detail.to_owned(),
+        ));
+        if self.report_fails {
+            return Err(PortalError::Transport("timed out".into()));
+        }
+        Ok(OutcomeResponse {
+            state: match report.outcome {
+                Outcome::Completed => "completed".into(),
+                Outcome::Failed => "failed".into(),
+            },
+        })
+    }
+}
+
+#[derive(Default)]
+struct FakeBackend {
+    identity: Option<LocalIdentity>,
+    preflight_fails: bool,
+    store_fails: bool,
+    /// Fail the n-th verify_channel call (1-based).
+    verify_fails_on: Option<usize>,
+    /// Fail the n-th rotate call (1-based).
+    rotate_fails_on: Option<usize>,
+    calls: RefCell<Vec<String>>,
+    stored: RefCell<Option<String>>,
+}
+
+impl FakeBackend {
+    fn ok() -> Self {
+        Self {
+            identity: Some(LocalIdentity {
+                netbios: "LABWS01".into(),
+                dns_domain: "lab.example.test".into(),
+            }),
+            ..Self::default()
+        }
+    }
+
+    fn calls(&self) -> Vec<String> {
+        self.calls.borrow().clone()
+    }
+
+    fn count(&self, prefix: &str) -> usize {
+        self.calls
+            .borrow()
+            .iter()
+            .filter(|c| c.starts_with(prefix))
+            .count()
+    }
+}
+
+impl Backend for FakeBackend {
+    fn name(&self) -> &'static str {
+        "fake"
+    }
+
+    fn identity(&self) -> Result<LocalIdentity, BackendError> {
+        self.calls.borrow_mut().push("identity".into());
+        self.identity
+            .clone()
+            .ok_or_else(|| BackendError::Failed("testparm not found".into()))
+    }
+
+    fn preflight(&self) -> Result<(), BackendError> {
+        self.calls.borrow_mut().push("preflight".into());
+        if self.preflight_fails {
+            Err(BackendError::PendingChange("next_change pending".into()))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn store_secret(&self, password: &MachinePassword) -> Result<(), BackendError> {
+        self.calls.borrow_mut().push("store".into());
+        if self.store_fails {
+            return Err(BackendError::Failed(
+                "`net changesecretpw` refused because a machine password change is pending".into(),
+            ));
+        }
+        *self.stored.borrow_mut() = Some(password.expose().to_owned());
+        Ok(())
+    }
+
+    fn verify_channel(&self, dc: &str) -> Result<(), BackendError> {
+        self.calls.borrow_mut().push(format!("verify {dc}"));
+        if Some(self.count("verify")) == self.verify_fails_on {
+            Err(BackendError::Failed("NT_STATUS_ACCESS_DENIED".into()))
+        } else {
+            Ok(())
+        }
+    }
+
+    fn rotate(&self, dc: &str) -> Result<(), BackendError> {
+        self.calls.borrow_mut().push(format!("rotate {dc}"));
+        if Some(self.count("rotate")) == self.rotate_fails_on {
+            Err(BackendError::Failed("NT_STATUS_NO_LOGON_SERVERS".into()))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+struct Run {
+    code: ExitCode,
+    out: String,
+}
+
+fn run_with(token: &str, dry_run: bool, portal: &FakePortal, backend: &FakeBackend) -> Run {
+    let keys = vec![testutil::verifying_key()];
+    let portal_url = PortalUrl::parse(PORTAL).unwrap();
+    let req = Request {
+        token,
+        dry_run,
+        keys: &keys,
+        portal_url: &portal_url,
+        now: NOW,
+    };
+    let mut out = Vec::new();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let code = rt.block_on(run(&req, portal, backend, &mut out));
+    let out = String::from_utf8(out).unwrap();
+    // Whatever happened, the password never appears in the output.
+    if let Some(pw) = portal.redeemed_password.lock().unwrap().as_deref() {
+        assert!(!out.contains(pw), "password leaked into output:\n{out}");
+        for (_, _, detail) in portal.reports() {
+            assert!(!detail.contains(pw));
+        }
+    }
+    Run { code, out }
+}
+
+fn good_token() -> String {
+    testutil::token_for(&testutil::claims("LABWS01$", "lab.example.test", PORTAL))
+}
+
+#[test]
+fn happy_path() {
+    let portal = FakePortal::ok();
+    let backend = FakeBackend::ok();
+    let r = run_with(&good_token(), false, &portal, &backend);
+    assert_eq!(r.code, ExitCode::Repaired, "{}", r.out);
+    assert_eq!(
+        backend.calls(),
+        vec![
+            "identity",
+            "preflight",
+            "store",
+            &format!("verify {DC}"),
+            &format!("rotate {DC}"),
+            &format!("rotate {DC}"),
+            &format!("verify {DC}"),
+        ]
+    );
+    // The password stored locally is the one sent to the portal, and it has the right shape.
+    let sent = portal.redeemed_password.lock().unwrap().clone().unwrap();
+    assert_eq!(backend.stored.borrow().as_deref(), Some(sent.as_str()));
+    assert_eq!(sent.len(), 120);
+    assert_eq!(
+        portal.reports(),
+        vec![(
+            Outcome::Completed,
+            "rotate".into(),
+            format!("secure channel verified with {DC}; password rotated twice")
+        )]
+    );
+    for n in 1..=8 {
+        assert!(
+            r.out.contains(&format!("[{n}/8] ")),
+            "step {n} missing:\n{}",
+            r.out
+        );
+    }
+    assert!(
+        r.out.contains("[1/8] Verifying the token ... ok"),
+        "{}",
+        r.out
+    );
+    assert!(r.out.contains("Repaired"), "{}", r.out);
+}
+
+#[test]
+fn dry_run_changes_nothing() {
+    let portal = FakePortal::ok();
+    let backend = FakeBackend::ok();
+    let r = run_with(&good_token(), true, &portal, &backend);
+    assert_eq!(r.code, ExitCode::Repaired, "{}", r.out);
+    assert_eq!(backend.calls(), vec!["identity", "preflight"]);
+    assert!(portal.redeemed_password.lock().unwrap().is_none());
+    assert!(portal.reports().is_empty());
+    assert!(r.out.contains("[2/2] Preflight checks ... ok"), "{}", r.out);
+    assert!(r.out.contains("Nothing was changed"), "{}", r.out);
+}
+
+fn assert_nothing_happened(portal: &FakePortal, backend: &FakeBackend) {
+    assert!(portal.redeemed_password.lock().unwrap().is_none());
+    assert!(portal.reports().is_empty());
+    assert_eq!(backend.count("store"), 0);
+}
+
+#[test]
+fn token_for_another_computer_is_rejected() {
+    let portal = FakePortal::ok();
+    let backend = FakeBackend::ok();
+    let token = testutil::token_for(&testutil::claims("PAR-WS001$", "lab.example.test", PORTAL));
+    let r = run_with(&token, false, &portal, &backend);
+    assert_eq!(r.code, ExitCode::TokenRejected, "{}", r.out);
+    assert!(r.out.contains("PAR-WS001$"), "{}", r.out);
+    assert_nothing_happened(&portal, &backend);
+    assert_eq!(backend.count("preflight"), 0);
+}
+
+#[test]
+fn token_for_another_domain_is_rejected() {
+    let portal = FakePortal::ok();
+    let backend = FakeBackend::ok();
+    let token = testutil::token_for(&testutil::claims("LABWS01$", "other.example.test", PORTAL));
+    let r = run_with(&token, false, &portal, &backend);
+    assert_eq!(r.code, ExitCode::TokenRejected, "{}", r.out);
+    assert_nothing_happened(&portal, &backend);
+}
+
+#[test]
+fn token_for_another_portal_is_rejected() {
+    let portal = FakePortal::ok();
+    let backend = FakeBackend::ok();
+    let token = testutil::token_for(&testutil::claims(
+        "LABWS01$",
+        "lab.example.test",
+        "https://evil.example.test",
+    ));
+    let r = run_with(&token, false, &portal, &backend);
+    assert_eq!(r.code, ExitCode::TokenRejected, "{}", r.out);
+    assert!(r.out.contains("evil.example.test"), "{}", r.out);
+    assert_nothing_happened(&portal, &backend);
+    // The portal claim is compared after normalisation.
+    let token = testutil::token_for(&testutil::claims(
+        "LABWS01$",
+        "lab.example.test",
+        "https://PORTAL.example.test:443/",
+    ));
+    let r = run_with(&token, true, &FakePortal::ok(), &FakeBackend::ok());
+    assert_eq!(r.code, ExitCode::Repaired, "{}", r.out);
+}
+
+#[test]
+fn expired_forged_and_garbage_tokens_are_rejected() {
+    let mut claims = testutil::claims("LABWS01$", "lab.example.test", PORTAL);
+    claims.exp = NOW - 1;
+    let expired = testutil::token_for(&claims);
+    let r = run_with(&expired, false, &FakePortal::ok(), &FakeBackend::ok());
+    assert_eq!(r.code, ExitCode::TokenRejected);
+    assert!(r.out.contains("(expired)"), "{}", r.out);
+
+    let other_key = trustdesk_token::SigningKey::from_seed(&[9u8; 32]);
+    let forged = trustdesk_token::sign(
+        &testutil::claims("LABWS01$", "lab.example.test", PORTAL),
+        &other_key,
+    )
+    .unwrap();
+    let r = run_with(&forged, false, &FakePortal::ok(), &FakeBackend::ok());
+    assert_eq!(r.code, ExitCode::TokenRejected);
+    assert!(r.out.contains("unknown_key"), "{}", r.out);
+
+    let mut tampered = good_token();
+    tampered.pop();
+    tampered.push('A');
+    let r = run_with(&tampered, false, &FakePortal::ok(), &FakeBackend::ok());
+    assert_eq!(r.code, ExitCode::TokenRejected, "{}", r.out);
+
+    let r = run_with("hello", false, &FakePortal::ok(), &FakeBackend::ok());
+    assert_eq!(r.code, ExitCode::TokenRejected);
+}
+
+#[test]
+fn unknown_identity_is_a_preflight_failure() {
+    let portal = FakePortal::ok();
+    let backend = FakeBackend::default();
+    let r = run_with(&good_token(), false, &portal, &backend);
+    assert_eq!(r.code, ExitCode::PreflightFailed, "{}", r.out);
+    assert_nothing_happened(&portal, &backend);
+}
+
+#[test]
+fn preflight_failures_change_nothing() {
+    let portal = FakePortal::ok();
+    let backend = FakeBackend {
+        preflight_fails: true,
+        ..FakeBackend::ok()
+    };
+    let r = run_with(&good_token(), false, &portal, &backend);
+    assert_eq!(r.code, ExitCode::PreflightFailed, "{}", r.out);
+    assert!(r.out.contains("token was not used"), "{}", r.out);
+    assert_nothing_happened(&portal, &backend);
+
+    let portal = FakePortal {
+        healthz_fails: true,
+        ..FakePortal::ok()
+    };
+    let backend = FakeBackend::ok();
+    let r = run_with(&good_token(), false, &portal, &backend);
+    assert_eq!(r.code, ExitCode::PreflightFailed, "{}", r.out);
+    assert!(r.out.contains("not reachable"), "{}", r.out);
+    assert_nothing_happened(&portal, &backend);
+
+    // A dry run reports preflight failures the same way.
+    let r = run_with(&good_token(), true, &portal, &FakeBackend::ok());
+    assert_eq!(r.code, ExitCode::PreflightFailed);
+}
+
+fn refused(code: &str, status: u16) -> FakePortal {
+    FakePortal {
+        redeem_result: Some(Err(PortalError::Refused {
+            status,
+            code: PortalErrorCode::parse(code),
+            message: format!("portal says {code}"),
+        })),
+        ..FakePortal::default()
+    }
+}
+
+#[test]
+fn portal_refusals_map_to_exit_codes() {
+    let cases = [
+        ("expired", 410, ExitCode::PortalRefused),
+        ("already_used", 409, ExitCode::PortalRefused),
+        ("revoked", 410, ExitCode::PortalRefused),
+        ("bad_signature", 400, ExitCode::PortalRefused),
+        ("malformed", 400, ExitCode::PortalRefused),
+        ("wrong_computer", 409, ExitCode::PortalRefused),
+        ("not_allowed", 403, ExitCode::PortalRefused),
+        ("dc_write_failed", 502, ExitCode::PortalUnavailable),
+        ("rate_limited", 429, ExitCode::PortalUnavailable),
+    ];
+    for (code, status, exit) in cases {
+        let portal = refused(code, status);
+        let backend = FakeBackend::ok();
+        let r = run_with(&good_token(), false, &portal, &backend);
+        assert_eq!(r.code, exit, "{code}: {}", r.out);
+        assert!(r.out.contains(&format!("portal says {code}")), "{}", r.out);
+        assert_eq!(backend.count("store"), 0, "{code}");
+        assert!(portal.reports().is_empty(), "{code}");
+    }
+    let portal = FakePortal {
+        redeem_result: Some(Err(PortalError::Transport("timed out".into()))),
+        ..FakePortal::default()
+    };
+    let backend = FakeBackend::ok();
+    let r = run_with(&good_token(), false, &portal, &backend);
+    assert_eq!(r.code, ExitCode::PortalUnavailable);
+    assert!(
+        r.out.contains("Nothing was changed on this machine"),
+        "{}",
+        r.out
+    );
+    assert_eq!(backend.count("store"), 0);
+}
+
+#[test]
+fn portal_answering_for_another_computer_is_not_stored() {
+    let portal = FakePortal {
+        redeem_result: Some(Ok(RedeemResponse {
+            dc: DC.into(),
+            computer: "PAR-WS001$".into(),
+        })),
+        ..FakePortal::default()
+    };
+    let backend = FakeBackend::ok();
+    let r = run_with(&good_token(), false, &portal, &backend);
+    assert_eq!(r.code, ExitCode::PortalUnavailable, "{}", r.out);
+    assert_eq!(backend.count("store"), 0);
+    let reports = portal.reports();
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].0, Outcome::Failed);
+    assert_eq!(reports[0].1, "redeem");
+}
+
+#[test]
+fn local_write_failure_after_dc_write() {
+    let portal = FakePortal::ok();
+    let backend = FakeBackend {
+        store_fails: true,
+        ..FakeBackend::ok()
+    };
+    let r = run_with(&good_token(), false, &portal, &backend);
+    assert_eq!(r.code, ExitCode::LocalWriteFailed, "{}", r.out);
+    assert!(
+        r.out.contains(
+            "The domain controller now holds a new password but this machine could not store \
+             it: the machine cannot authenticate until repaired; mint a new token and run this \
+             again, or rejoin."
+        ),
+        "{}",
+        r.out
+    );
+    let reports = portal.reports();
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].0, Outcome::Failed);
+    assert_eq!(reports[0].1, "store_secret");
+    assert!(reports[0].2.contains("pending"), "{:?}", reports[0]);
+    assert_eq!(backend.count("verify"), 0);
+    assert_eq!(backend.count("rotate"), 0);
+}
+
+#[test]
+fn channel_failure_after_store() {
+    let portal = FakePortal::ok();
+    let backend = FakeBackend {
+        verify_fails_on: Some(1),
+        ..FakeBackend::ok()
+    };
+    let r = run_with(&good_token(), false, &portal, &backend);
+    assert_eq!(r.code, ExitCode::ChannelUnverified, "{}", r.out);
+    assert_eq!(backend.count("rotate"), 0);
+    let reports = portal.reports();
+    assert_eq!(reports.len(), 1);
+    assert_eq!(reports[0].1, "verify_channel");
+}
+
+#[test]
+fn rotation_failures() {
+    for (fails_on, remaining) in [(1usize, "2 more"), (2, "1 more")] {
+        let portal = FakePortal::ok();
+        let backend = FakeBackend {
+            rotate_fails_on: Some(fails_on),
+            ..FakeBackend::ok()
+        };
+        let r = run_with(&good_token(), false, &portal, &backend);
+        assert_eq!(r.code, ExitCode::RotationFailed, "{}", r.out);
+        assert!(r.out.contains(remaining), "{}", r.out);
+        assert_eq!(backend.count("rotate"), fails_on);
+        let reports = portal.reports();
+        assert_eq!(reports.len(), 1);
+        assert_eq!(reports[0].0, Outcome::Failed);
+        assert_eq!(reports[0].1, "rotate");
+        assert!(reports[0].2.contains(&format!("rotation {fails_on} of 2")));
+    }
+}
+
+#[test]
+fn channel_failure_after_rotation() {
+    let portal = FakePortal::ok();
+    let backend = FakeBackend {
+        verify_fails_on: Some(2),
+        ..FakeBackend::ok()
+    };
+    let r = run_with(&good_token(), false, &portal, &backend);
+    assert_eq!(r.code, ExitCode::ChannelUnverified, "{}", r.out);
+    assert_eq!(backend.count("rotate"), 2);
+    assert_eq!(portal.reports()[0].1, "rotate");
+}
+
+#[test]
+fn report_failure_after_success_is_its_own_code() {
+    let portal = FakePortal {
+        report_fails: true,
+        ..FakePortal::ok()
+    };
+    let r = run_with(&good_token(), false, &portal, &FakeBackend::ok());
+    assert_eq!(r.code, ExitCode::ReportFailed, "{}", r.out);
+    assert!(r.out.contains("repair itself SUCCEEDED"), "{}", r.out);
+}
+
+#[test]
+fn report_failure_after_failure_keeps_the_failure_code() {
+    let portal = FakePortal {
+        report_fails: true,
+        ..FakePortal::ok()
+    };
+    let backend = FakeBackend {
+        store_fails: true,
+        ..FakeBackend::ok()
+    };
+    let r = run_with(&good_token(), false, &portal, &backend);
+    assert_eq!(r.code, ExitCode::LocalWriteFailed, "{}", r.out);
+    assert!(r.out.contains("could not be told"), "{}", r.out);
+}
