@@ -62,7 +62,11 @@ enum ApiKeyCommand {
 #[derive(Subcommand)]
 enum AuditCommand {
     /// Check every link of the hash chain and print the chain head.
-    Verify,
+    Verify {
+        /// A chain head noted earlier, as SEQ:HASH: also prove it is still in the chain.
+        #[arg(long)]
+        head: Option<String>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -98,10 +102,21 @@ async fn dispatch(cli: Cli) -> Result<(), String> {
         Command::ApiKey { command } => api_key(cfg, command).await,
         Command::CheckConfig { offline } => check_config(cfg, offline).await,
         Command::Audit {
-            command: AuditCommand::Verify,
+            command: AuditCommand::Verify { head },
         } => {
+            let recorded = match head.as_deref() {
+                Some(h) => {
+                    let (seq, hash) = h.split_once(':').ok_or("--head: expected SEQ:HASH")?;
+                    let seq = seq
+                        .parse::<i64>()
+                        .map_err(|_| "--head: SEQ must be a number")?;
+                    Some((seq, hash.to_string()))
+                }
+                None => None,
+            };
             let store = open_store(&cfg).await?;
-            let head = trustdesk::audit::verify(&store)
+            let expected = recorded.as_ref().map(|(s, h)| (*s, h.as_str()));
+            let head = trustdesk::audit::verify_with_head(&store, expected)
                 .await
                 .map_err(|e| e.to_string())?;
             println!(

@@ -169,3 +169,31 @@ impl NewAuditRow {
         self
     }
 }
+
+/// [`verify`], then check that a chain head noted earlier is still part of the chain: a
+/// truncated tail verifies by itself, but loses the recorded head.
+pub async fn verify_with_head(
+    store: &Store,
+    recorded: Option<(i64, &str)>,
+) -> Result<ChainHead, VerifyError> {
+    let head = verify(store).await?;
+    if let Some((seq, hash)) = recorded {
+        if seq > head.seq {
+            return Err(VerifyError::Broken {
+                seq,
+                reason: format!(
+                    "the recorded head is gone: the chain now ends at seq {} (rows were removed from the end)",
+                    head.seq
+                ),
+            });
+        }
+        let row = store.audit_page(seq - 1, 1).await?.into_iter().next();
+        if row.as_ref().map(|r| r.hash.as_str()) != Some(hash) {
+            return Err(VerifyError::Broken {
+                seq,
+                reason: "the row at the recorded head has another hash".into(),
+            });
+        }
+    }
+    Ok(head)
+}

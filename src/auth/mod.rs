@@ -161,6 +161,8 @@ mod tests {
                 groups: vec!["helpdesk-senior".into()],
                 actions: vec![],
                 scopes: vec![],
+                max_actions_per_hour: None,
+                max_token_minutes: None,
             },
         );
         roles.insert(
@@ -169,6 +171,8 @@ mod tests {
                 groups: vec!["security-auditors".into()],
                 actions: vec![],
                 scopes: vec![],
+                max_actions_per_hour: None,
+                max_token_minutes: None,
             },
         );
         assert_eq!(

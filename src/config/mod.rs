@@ -179,6 +179,12 @@ pub struct RoleConfig {
     /// OU subtrees (DNs) this role may act in; empty means none.
     #[serde(default)]
     pub scopes: Vec<String>,
+    /// Lookups, diagnoses and repairs one user may make per hour through this role.
+    #[serde(default)]
+    pub max_actions_per_hour: Option<u32>,
+    /// The longest token this role may mint (capped by tokens.max_lifetime_minutes).
+    #[serde(default)]
+    pub max_token_minutes: Option<u32>,
 }
 
 #[derive(Debug, Deserialize)]

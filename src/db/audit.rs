@@ -217,3 +217,70 @@ where
         None => Ok((1, crate::audit::GENESIS.to_string())),
     }
 }
+
+/// What the review page filters on; `None` means any.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+pub struct AuditFilter {
+    /// The actor's OIDC `sub` or name (exact).
+    pub actor: Option<String>,
+    /// The target computer's name (exact, case-insensitive).
+    pub target: Option<String>,
+    pub action: Option<String>,
+    pub outcome: Option<String>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub from: Option<OffsetDateTime>,
+    #[serde(default, with = "time::serde::rfc3339::option")]
+    pub to: Option<OffsetDateTime>,
+}
+
+impl Store {
+    /// Rows matching `f`, newest first, with `seq < before` (keyset pagination), at most `limit`.
+    pub async fn audit_query(
+        &self,
+        f: &AuditFilter,
+        before: i64,
+        limit: i64,
+    ) -> Result<Vec<AuditRow>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM audit_events WHERE seq < $1 \
+             AND ($2 IS NULL OR actor_sub = $2 OR actor_name = $2) \
+             AND ($3 IS NULL OR UPPER(target_name) = UPPER($3)) \
+             AND ($4 IS NULL OR action = $4) AND ($5 IS NULL OR outcome = $5) \
+             AND ($6 IS NULL OR at >= $6) AND ($7 IS NULL OR at < $7) \
+             ORDER BY seq DESC LIMIT $8"
+        );
+        let rows = on_pool!(self, |pool| {
+            let rows = sqlx::query(&sql)
+                .bind(before)
+                .bind(&f.actor)
+                .bind(&f.target)
+                .bind(&f.action)
+                .bind(&f.outcome)
+                .bind(f.from)
+                .bind(f.to)
+                .bind(limit)
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()
+        })?;
+        Ok(rows)
+    }
+}
+
+impl Store {
+    /// How many lookups, diagnoses and repairs `actor_sub` made since `since` (rate limits).
+    pub async fn actions_since(
+        &self,
+        actor_sub: &str,
+        since: OffsetDateTime,
+    ) -> Result<i64, StoreError> {
+        let sql = "SELECT COUNT(*) FROM audit_events WHERE actor_sub = $1 AND at >= $2 AND outcome = 'success' \
+                   AND action IN ('lookup', 'diagnose', 'mint_token', 'revoke_token', 'reset_account')";
+        let n = on_pool!(self, |pool| sqlx::query_scalar::<_, i64>(sql)
+            .bind(actor_sub)
+            .bind(since)
+            .fetch_one(pool)
+            .await)?;
+        Ok(n)
+    }
+}

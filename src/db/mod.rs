@@ -13,11 +13,11 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
 use sqlx::{PgPool, SqlitePool};
 
 pub use api_keys::ApiKeyRow;
-pub use audit::{AuditRow, NewAuditRow};
+pub use audit::{AuditFilter, AuditRow, NewAuditRow};
 pub use observations::ObservationRow;
 pub use tokens::TokenRow;
 
@@ -80,6 +80,9 @@ impl Store {
                 .map_err(|e| StoreError::Url(e.to_string()))?
                 .create_if_missing(true)
                 .journal_mode(SqliteJournalMode::Wal)
+                // WAL + NORMAL: a commit survives a crash of the process; only a power
+                // loss can lose the last transactions (SQLite's documented trade-off).
+                .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(5))
                 .foreign_keys(true);
             if let Some(parent) = opts.get_filename().parent()

@@ -123,6 +123,8 @@ pub struct RolePolicy {
     pub actions: BTreeSet<Action>,
     /// Normalised OU DNs (lower case, no spaces around separators).
     pub scopes: Vec<String>,
+    pub max_actions_per_hour: Option<u32>,
+    pub max_token_minutes: Option<u32>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -159,6 +161,8 @@ impl Policy {
                         groups: r.groups.clone(),
                         actions: r.actions.iter().filter_map(|a| Action::parse(a)).collect(),
                         scopes: r.scopes.iter().map(|s| normalize_dn(s)).collect(),
+                        max_actions_per_hour: r.max_actions_per_hour,
+                        max_token_minutes: r.max_token_minutes,
                     },
                 )
             })
@@ -195,6 +199,27 @@ impl Policy {
         let dn = normalize_dn(dn);
         self.granting(roles, action)
             .any(|r| r.scopes.iter().any(|s| within(&dn, s)))
+    }
+
+    /// Actions per hour a user with `roles` may take: the most generous of the roles granting
+    /// `action` (`None`: no limit).
+    pub fn hourly_limit(&self, roles: &[String], action: Action) -> Option<u32> {
+        let mut limit = Some(0);
+        for r in self.granting(roles, action) {
+            limit = match (limit, r.max_actions_per_hour) {
+                (Some(a), Some(b)) => Some(a.max(b)),
+                _ => None,
+            };
+        }
+        limit.filter(|n| *n > 0)
+    }
+
+    /// The longest token `roles` may mint, in minutes, within `global_max`.
+    pub fn token_minutes_cap(&self, roles: &[String], global_max: u32) -> u32 {
+        self.granting(roles, Action::MintToken)
+            .map(|r| r.max_token_minutes.unwrap_or(global_max).min(global_max))
+            .max()
+            .unwrap_or(0)
     }
 
     /// Why a target is protected, if it is: DCs, RODCs, `adminCount=1`, protected OUs.
@@ -275,6 +300,8 @@ mod tests {
                 scopes: vec![normalize_dn(
                     "OU=Paris,OU=Workstations,DC=lab,DC=example,DC=test",
                 )],
+                max_actions_per_hour: Some(30),
+                max_token_minutes: Some(10),
             },
         );
         Policy {
@@ -326,6 +353,21 @@ mod tests {
             )
             .is_err()
         );
+    }
+
+    #[test]
+    fn limits_come_from_the_granting_roles() {
+        let p = policy();
+        let r = vec!["junior".to_string()];
+        assert_eq!(p.hourly_limit(&r, Action::Diagnose), Some(30));
+        assert_eq!(
+            p.hourly_limit(&r, Action::ResetAccount),
+            None,
+            "not granted: no limit to apply"
+        );
+        assert_eq!(p.token_minutes_cap(&r, 60), 10);
+        assert_eq!(p.token_minutes_cap(&r, 5), 5, "the global cap wins");
+        assert_eq!(p.token_minutes_cap(&[], 60), 0);
     }
 
     #[test]

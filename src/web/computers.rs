@@ -129,6 +129,7 @@ async fn authorized_report(
             return Err(AppError::Forbidden(format!("Refused: {denied}.")));
         }
     };
+    super::guard::rate_limit(state, staff, origin, Action::Diagnose).await?;
     let report = lookup::report(&grant, state, q, account, OffsetDateTime::now_utc()).await?;
     let top = report
         .diagnosis
@@ -169,6 +170,7 @@ async fn listed(
             "Refused: none of your roles grants 'lookup'.".into(),
         ));
     }
+    super::guard::rate_limit(state, staff, origin, Action::Lookup).await?;
     let matches = lookup::matches(&state.directory, &state.policy, &staff.roles, q).await?;
     audit::record(
         &state.store,

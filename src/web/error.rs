@@ -22,6 +22,8 @@ pub enum AppError {
     Unauthorized(String),
     #[error("forbidden: {0}")]
     Forbidden(String),
+    #[error("rate limited: {0}")]
+    TooMany(String),
     #[error("service unavailable: {0}")]
     Unavailable(String),
     #[error("internal error: {0}")]
@@ -36,6 +38,7 @@ impl AppError {
             Self::BadRequest(_) => StatusCode::BAD_REQUEST,
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
+            Self::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -46,7 +49,7 @@ impl AppError {
         match self {
             Self::NotFound => "Nothing here.".into(),
             Self::SignIn(_) => "Sign in first.".into(),
-            Self::BadRequest(m) | Self::Forbidden(m) => m.clone(),
+            Self::BadRequest(m) | Self::Forbidden(m) | Self::TooMany(m) => m.clone(),
             Self::Unauthorized(_) => "That API key is not valid.".into(),
             Self::Unavailable(_) => {
                 "A service trustdesk depends on is unavailable. Try again shortly.".into()

@@ -1,14 +1,17 @@
 //! The HTTP edge: routers, handlers and their templates. With `auth/`, the only place that
 //! imports axum. Handlers are thin: extract → check → call a capability → render.
 
+mod audit;
 mod auth;
 mod computers;
 mod error;
 mod format;
+mod guard;
 mod health;
 mod layers;
 mod meta;
 mod pages;
+mod policy;
 mod repair;
 
 use axum::Router;
@@ -42,11 +45,24 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/api/v1/redeem/outcome", post(repair::api_outcome))
         .route("/api/v1/token-key", get(repair::api_token_key))
+        .route("/api/v1/openapi.json", get(openapi))
+        .route("/audit", get(audit::page))
+        .route("/policy", get(policy::page))
+        .route("/audit/export.csv", get(audit::export_csv))
+        .route("/audit/export.jsonl", get(audit::export_jsonl))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics))
         .nest_service("/static", ServeDir::new(static_dir()));
     layers::apply(routes, &state).with_state(state)
+}
+
+/// The OpenAPI description of `/api/v1`.
+async fn openapi() -> impl axum::response::IntoResponse {
+    (
+        [("content-type", "application/json")],
+        include_str!("openapi.json"),
+    )
 }
 
 /// `static/` next to the binary's crate in development, or `TRUSTDESK_STATIC_DIR`-free

@@ -42,7 +42,10 @@ async fn target<A: ActionKind>(
             account: Some(&account),
         },
     ) {
-        Ok(grant) => Ok((account, grant)),
+        Ok(grant) => {
+            super::guard::rate_limit(state, staff, origin, A::ACTION).await?;
+            Ok((account, grant))
+        }
         Err(denied) => {
             audit::record(
                 &state.store,
@@ -193,10 +196,14 @@ pub async fn mint(
     let (account, grant) =
         target::<crate::policy::MintToken>(&state, &staff, &origin, &name).await?;
     let cfg = &state.config.tokens;
+    let cap = state
+        .policy
+        .token_minutes_cap(&staff.roles, cfg.max_lifetime_minutes)
+        .max(1);
     let minutes = form
         .lifetime_minutes
         .unwrap_or(cfg.lifetime_minutes)
-        .clamp(1, cfg.max_lifetime_minutes);
+        .clamp(1, cap);
     let who = actor(&staff);
     let ticket = ticket(&form.ticket);
     let req = Request {

@@ -199,6 +199,8 @@ scopes = ["OU=Workstations,{base_dn}", "OU=Servers,{base_dn}"]
 groups = ["helpdesk-junior-paris"]
 actions = ["lookup", "diagnose", "mint_token"]
 scopes = ["OU=Paris,OU=Workstations,{base_dn}"]
+max_actions_per_hour = 40
+max_token_minutes = 10
 
 [roles.auditor]
 groups = ["security-auditors"]

@@ -67,6 +67,17 @@ async fn readyz_is_200_against_the_lab_dc_and_pages_carry_security_headers() {
         .unwrap();
     assert_eq!(css.status(), 200);
 
+    let spec: serde_json::Value = c
+        .get(format!("{base}/api/v1/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(spec["openapi"], "3.1.0");
+    assert!(spec["paths"]["/api/v1/computers/{name}"].is_object());
+
     let r = c.get(format!("{base}/metrics")).send().await.unwrap();
     assert!(
         r.text()

@@ -232,3 +232,71 @@ async fn api_keys_authenticate_ticketing_automation() {
     );
     assert!(!format!("{rows:?}").contains(&key));
 }
+
+#[tokio::test]
+async fn per_user_limits_apply_with_a_clear_message() {
+    install_crypto();
+    let Some(lab) = lab() else { return };
+    let p = start_portal(&lab, "").await;
+    let c = browser();
+    sign_in(&c, &p.base, "bob", "bob-pw").await;
+    // The junior role allows 40 lookups, diagnoses and repairs per hour.
+    for i in 0..40 {
+        let (status, body) = api_get(&c, &p.base, "/api/v1/computers?prefix=PAR-WS").await;
+        assert_eq!(status, 200, "call {i}: {body}");
+    }
+    let (status, body) = api_get(&c, &p.base, "/api/v1/computers?prefix=PAR-WS").await;
+    assert_eq!(status, 429, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("limit of 40"),
+        "{body}"
+    );
+    let rows = p.state.store.audit_recent(5).await.unwrap();
+    assert!(rows.iter().any(|r| {
+        r.event.outcome == "denied"
+            && r.event
+                .reason
+                .as_deref()
+                .unwrap_or("")
+                .contains("rate limit")
+    }));
+    // Another user is not affected.
+    let c2 = browser();
+    sign_in(&c2, &p.base, "alice", "alice-pw").await;
+    assert_eq!(
+        api_get(&c2, &p.base, "/api/v1/computers?prefix=PAR-WS")
+            .await
+            .0,
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_role_caps_the_token_lifetime() {
+    install_crypto();
+    let Some(lab) = lab() else { return };
+    let p = start_portal(&lab, "").await;
+    let c = browser();
+    sign_in(&c, &p.base, "bob", "bob-pw").await;
+    let html = c.get(&p.base).send().await.unwrap().text().await.unwrap();
+    let csrf = crate::common::html_attr(&html, "name=\"csrf\"", "value").unwrap();
+    let r = c
+        .post(format!("{}/computers/PAR-WS002/tokens", p.base))
+        .form(&[("csrf", csrf.as_str()), ("lifetime_minutes", "60")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("Valid for 10 minutes"),
+        "the junior role caps tokens at 10 minutes"
+    );
+    let r = c
+        .post(format!("{}/computers/BER-WS001/tokens", p.base))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403, "a junior mints only in their site");
+}

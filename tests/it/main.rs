@@ -20,6 +20,7 @@ mod e2e_repair;
 mod http;
 mod labctl;
 mod lookup_lab;
+mod matrix;
 mod repair_lab;
 mod signin;
 mod store;

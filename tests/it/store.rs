@@ -66,6 +66,10 @@ contract!(
     migrations_are_idempotent,
     audit_chain_links_and_verifies,
     audit_edit_is_detected,
+    audit_delete_is_detected,
+    audit_insert_is_detected,
+    audit_swap_is_detected,
+    audit_truncation_is_caught_by_the_recorded_head,
     concurrent_appends_form_one_chain,
     observations_round_trip,
 );
@@ -122,6 +126,95 @@ async fn audit_edit_is_detected(store: Store) {
     assert!(err.to_string().contains("seq 3"), "{err}");
 }
 
+async fn exec(store: &Store, sql: &str) {
+    match store {
+        Store::Sqlite(p) => p.execute(sql).await.map(|_| ()),
+        Store::Postgres(p) => p.execute(sql).await.map(|_| ()),
+    }
+    .unwrap();
+}
+
+async fn five_rows(store: &Store) {
+    for n in 0..5 {
+        audit::record(store, &event("lookup", n)).await.unwrap();
+    }
+    audit::verify(store).await.unwrap();
+}
+
+async fn audit_delete_is_detected(store: Store) {
+    five_rows(&store).await;
+    exec(&store, "DELETE FROM audit_events WHERE seq = 3").await;
+    let err = audit::verify(&store).await.unwrap_err().to_string();
+    assert!(err.contains("seq 4") && err.contains("missing"), "{err}");
+}
+
+async fn audit_insert_is_detected(store: Store) {
+    five_rows(&store).await;
+    // Make room at seq 3 and insert a row whose own links are computed correctly.
+    for seq in (3..=5).rev() {
+        exec(
+            &store,
+            &format!(
+                "UPDATE audit_events SET seq = {} WHERE seq = {seq}",
+                seq + 1
+            ),
+        )
+        .await;
+    }
+    let prev = store.audit_page(1, 1).await.unwrap()[0].hash.clone();
+    let forged = event("reset_account", 99);
+    let hash = audit::link_hash(&prev, 3, &forged);
+    let at = forged
+        .at
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap();
+    let at = if matches!(store, Store::Sqlite(_)) {
+        format!("'{at}'")
+    } else {
+        format!("'{at}'::timestamptz")
+    };
+    exec(
+        &store,
+        &format!(
+            "INSERT INTO audit_events (seq, at, actor_sub, actor_name, actor_roles, action, target_name, outcome, prev_hash, hash)              VALUES (3, {at}, 'alice', 'Alice Senior', 'senior', 'reset_account', 'PAR-WS099', 'success', '{prev}', '{hash}')"
+        ),
+    )
+    .await;
+    let err = audit::verify(&store).await.unwrap_err().to_string();
+    assert!(
+        err.contains("seq 4"),
+        "the row after the insertion breaks: {err}"
+    );
+}
+
+async fn audit_swap_is_detected(store: Store) {
+    five_rows(&store).await;
+    exec(&store, "UPDATE audit_events SET seq = 100 WHERE seq = 2").await;
+    exec(&store, "UPDATE audit_events SET seq = 2 WHERE seq = 3").await;
+    exec(&store, "UPDATE audit_events SET seq = 3 WHERE seq = 100").await;
+    let err = audit::verify(&store).await.unwrap_err().to_string();
+    assert!(err.contains("seq 2"), "{err}");
+}
+
+async fn audit_truncation_is_caught_by_the_recorded_head(store: Store) {
+    five_rows(&store).await;
+    let head = audit::verify(&store).await.unwrap();
+    exec(&store, "DELETE FROM audit_events WHERE seq >= 4").await;
+    // The shortened chain is consistent by itself...
+    assert_eq!(audit::verify(&store).await.unwrap().seq, 3);
+    // ...but the head the reviewer noted is gone.
+    let err = audit::verify_with_head(&store, Some((head.seq, &head.hash)))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("recorded head is gone"), "{err}");
+    // And a head that is still there passes.
+    let kept = store.audit_page(2, 1).await.unwrap()[0].clone();
+    audit::verify_with_head(&store, Some((kept.seq, &kept.hash)))
+        .await
+        .unwrap();
+}
+
 async fn concurrent_appends_form_one_chain(store: Store) {
     let mut tasks = Vec::new();
     for w in 0..4 {
@@ -175,4 +268,40 @@ async fn observations_round_trip(store: Store) {
             .unwrap()
             .is_empty()
     );
+}
+
+#[tokio::test]
+async fn eight_writers_times_1000_events_on_postgres_make_one_chain() {
+    with_pg(|store| async move {
+        // Two independent pools: like two portal instances on one database.
+        let Store::Postgres(pool) = &store else {
+            unreachable!()
+        };
+        let url = (*pool.connect_options()).clone();
+        let second = Store::Postgres(sqlx::PgPool::connect_with(url).await.unwrap());
+        let mut tasks = Vec::new();
+        for w in 0..8 {
+            let s = if w % 2 == 0 {
+                store.clone()
+            } else {
+                second.clone()
+            };
+            tasks.push(tokio::spawn(async move {
+                for n in 0..1000 {
+                    audit::record(&s, &event("diagnose", w * 10_000 + n))
+                        .await
+                        .unwrap();
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        if let Store::Postgres(p) = second {
+            p.close().await;
+        }
+        let head = audit::verify(&store).await.unwrap();
+        assert_eq!((head.rows, head.seq), (8000, 8000));
+    })
+    .await;
 }

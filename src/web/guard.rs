@@ -1,0 +1,40 @@
+//! Per-user rate limits, counted from the audit log (so they hold across portal instances).
+
+use time::OffsetDateTime;
+
+use super::AppError;
+use super::meta::actor;
+use crate::audit::{self, Origin};
+use crate::auth::Staff;
+use crate::policy::Action;
+use crate::state::AppState;
+
+/// Refuse (429, audited) when `staff` has used up their roles' hourly allowance.
+pub async fn rate_limit(
+    state: &AppState,
+    staff: &Staff,
+    origin: &Origin,
+    action: Action,
+) -> Result<(), AppError> {
+    let Some(limit) = state.policy.hourly_limit(&staff.roles, action) else {
+        return Ok(());
+    };
+    let since = OffsetDateTime::now_utc() - time::Duration::hours(1);
+    let used = state.store.actions_since(&staff.sub, since).await?;
+    if used < i64::from(limit) {
+        return Ok(());
+    }
+    audit::record(
+        &state.store,
+        &audit::event(action.as_str(), "denied")
+            .actor(&actor(staff))
+            .origin(origin)
+            .reason(format!(
+                "rate limit: {used} actions in the last hour, {limit} allowed"
+            )),
+    )
+    .await?;
+    Err(AppError::TooMany(format!(
+        "You have reached your limit of {limit} lookups and repairs per hour. Try again later, or ask a senior colleague."
+    )))
+}

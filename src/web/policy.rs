@@ -1,0 +1,50 @@
+//! `GET /policy`: the effective policy. Holders of `view_policy` see every role; everyone else
+//! sees their own roles, so a refusal can be understood.
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::extract::State;
+
+use super::AppError;
+use crate::auth::{CurrentStaff, Staff};
+use crate::policy::{Action, RolePolicy};
+use crate::state::AppState;
+
+#[derive(Template, WebTemplate)]
+#[template(path = "policy.html")]
+pub struct PolicyPage {
+    staff: Option<Staff>,
+    full: bool,
+    roles: Vec<(String, RolePolicy)>,
+    protected_ous: Vec<String>,
+}
+
+impl PolicyPage {
+    fn actions(&self, r: &RolePolicy) -> String {
+        r.actions
+            .iter()
+            .map(|a| a.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+pub async fn page(
+    State(state): State<AppState>,
+    CurrentStaff(staff): CurrentStaff,
+) -> Result<PolicyPage, AppError> {
+    let full = state.policy.allows(&staff.roles, Action::ViewPolicy);
+    let roles = state
+        .policy
+        .roles
+        .iter()
+        .filter(|(name, _)| full || staff.roles.contains(name))
+        .map(|(n, r)| (n.clone(), r.clone()))
+        .collect();
+    Ok(PolicyPage {
+        protected_ous: state.policy.protected_ous.clone(),
+        staff: Some(staff),
+        full,
+        roles,
+    })
+}
