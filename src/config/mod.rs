@@ -27,6 +27,10 @@ pub struct Config {
     /// The URL users reach the portal at (scheme decides HSTS and Secure cookies).
     #[serde(default = "defaults::public_url")]
     pub public_url: String,
+    /// Reverse proxies whose `X-Forwarded-For` is believed for the audit's source IP. From
+    /// anyone else the header is ignored.
+    #[serde(default)]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
     /// Where the embedded database, the token signing key and other state live.
     #[serde(default = "defaults::data_dir")]
     pub data_dir: PathBuf,

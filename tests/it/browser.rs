@@ -145,3 +145,115 @@ async fn chromium_signs_in_looks_up_and_reads_the_diagnosis() {
     std::fs::write(artifact("diagnosis.png"), png).unwrap();
     b.close().await.unwrap();
 }
+
+#[tokio::test]
+async fn chromium_auditor_filters_the_log_and_exports_csv() {
+    install_crypto();
+    let Some(lab) = lab() else { return };
+    let p = start_portal(&lab, "").await;
+    let driver = chromedriver().await;
+    let b = browser_session(&driver).await;
+
+    b.goto(&p.base).await.unwrap();
+    b.find(Locator::Id("login"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let form = b.form(Locator::Css("form")).await.unwrap();
+    form.set_by_name("login", "carol").await.unwrap();
+    form.set_by_name("password", "carol-pw").await.unwrap();
+    form.submit().await.unwrap();
+    b.wait()
+        .for_element(Locator::Id("audit-link"))
+        .await
+        .unwrap();
+    assert!(
+        b.find(Locator::Id("q")).await.is_err(),
+        "an auditor gets no computer lookup"
+    );
+    b.find(Locator::Id("audit-link"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    b.wait().for_element(Locator::Id("filter")).await.unwrap();
+    let head = b
+        .find(Locator::Id("head-hash"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(head.len(), 64, "the chain head is shown");
+
+    let filter = b.form(Locator::Id("filter")).await.unwrap();
+    filter.set_by_name("action", "sign_in").await.unwrap();
+    filter.set_by_name("actor", "carol").await.unwrap();
+    filter.submit().await.unwrap();
+    b.wait()
+        .for_element(Locator::Id("audit-rows"))
+        .await
+        .unwrap();
+    let table = b
+        .find(Locator::Id("audit-rows"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        table.contains("sign_in") && table.contains("Carol Auditor"),
+        "{table}"
+    );
+    assert!(
+        !table.contains("config_load"),
+        "the filter applies: {table}"
+    );
+    let png = b.screenshot().await.unwrap();
+    std::fs::write(artifact("audit.png"), png).unwrap();
+
+    // The export link carries the filter; fetch it with the browser's session cookie.
+    let href = b
+        .find(Locator::Id("export-csv"))
+        .await
+        .unwrap()
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(href.contains("action=sign_in"), "{href}");
+    let cookie = b.get_named_cookie("td_session").await.unwrap();
+    let csv = reqwest::Client::new()
+        .get(format!("{}{href}", p.base))
+        .header("cookie", format!("td_session={}", cookie.value()))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(csv.status(), 200);
+    assert!(
+        csv.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/csv")
+    );
+    let body = csv.text().await.unwrap();
+    let mut lines = body.lines();
+    assert!(lines.next().unwrap().starts_with("seq,at,actor_sub"));
+    let rows: Vec<&str> = lines.collect();
+    assert!(
+        !rows.is_empty() && rows.iter().all(|l| l.contains("\"sign_in\"")),
+        "{body}"
+    );
+    b.close().await.unwrap();
+    // The export itself is audited.
+    let recent = p.state.store.audit_recent(3).await.unwrap();
+    assert!(
+        recent
+            .iter()
+            .any(|r| r.event.action == "export_audit"
+                && r.event.actor_sub.as_deref() == Some("carol"))
+    );
+}

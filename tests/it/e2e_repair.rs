@@ -16,11 +16,25 @@ fn env(k: &str) -> String {
     })
 }
 
+/// `net rpc testjoin` against DC1 by name (NETLOGON schannel: the real secure-channel test).
+/// Named explicitly: after rotations, Samba's own DC discovery for this member (`password
+/// server = <ip>`) fails with "return code = -1" before any network traffic, while the
+/// channel itself is fine; the test is about the channel, not about DC discovery.
 fn testjoin(conf: &str) -> bool {
-    Command::new("net")
-        .args(["rpc", "testjoin", "-s", conf])
+    let dc = std::env::var("LAB_DC_NAME").unwrap_or_else(|_| "dc1.lab.example.test".into());
+    let out = Command::new("net")
+        .args(["rpc", "testjoin", "-s", conf, "-S", &dc])
         .output()
-        .is_ok_and(|o| o.status.success())
+        .unwrap();
+    if !out.status.success() {
+        eprintln!(
+            "net rpc testjoin: {:?}\n{}{}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    out.status.success()
 }
 
 /// NTLM authentication as the machine with `pw` (no Kerberos): what a DC still accepts for
@@ -60,6 +74,15 @@ pub fn client_binary() -> std::path::PathBuf {
 async fn reset_breaks_the_member_and_a_token_repair_fixes_it_for_real() {
     install_crypto();
     let Some(lab) = lab() else { return };
+    // Every log line of this process from here on (all levels, the audit target included)
+    // goes to a file, to be searched for secrets at the end.
+    let log_path = crate::browser::artifact("e2e-repair.log");
+    let log_file = std::fs::File::create(&log_path).unwrap();
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter("debug,hyper=info,h2=info,rustls=info,sqlx=info,reqwest=info")
+        .with_writer(std::sync::Mutex::new(log_file))
+        .try_init();
     let (conf, member, member_dn) = (
         env("LAB_MEMBER_CONF"),
         env("LAB_MEMBER_NAME"),
