@@ -85,12 +85,12 @@ async fn main() {
 
     // A chain of `rows` events, written in large transactions (the fixture), then verified.
     let (big, _d3) = fresh().await;
-    let Store::Sqlite(pool) = &big else {
+    let Store::Sqlite(db) = &big else {
         unreachable!()
     };
     let t = Instant::now();
     let mut prev = audit::GENESIS.to_string();
-    let mut conn = pool.acquire().await.unwrap();
+    let mut conn = db.pool.acquire().await.unwrap();
     for chunk in 0..rows.div_ceil(10_000) {
         let mut tx = conn.begin().await.unwrap();
         for i in 0..10_000.min(rows - chunk * 10_000) {

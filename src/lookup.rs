@@ -76,23 +76,29 @@ pub async fn report(
         .map(|a| a.netbios_name().to_string())
         .unwrap_or_else(|| q.display().to_string());
     let sam = format!("{}$", name.split('.').next().unwrap_or(&name));
-    let (per_dc, tombstones, dc_names) = match &account {
+    // The per-DC reads, the tombstone search and the history read all at once.
+    let since = now - settings.rotation_window * 2;
+    let history = async {
+        match store.observations(&name, since, 500).await {
+            Ok(rows) => rows.iter().filter_map(to_observation).collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "observation history unavailable; diagnosing without it");
+                Vec::new()
+            }
+        }
+    };
+    let (per_dc, tombstones, dc_names, history) = match &account {
         Some(a) => {
-            let (per_dc, tombstones, names) = tokio::join!(
+            tokio::join!(
                 dir.dc_views(&a.dn),
                 dir.tombstones(&sam),
-                dir.invocation_ids()
-            );
-            (per_dc, tombstones, names)
+                dir.invocation_ids(),
+                history
+            )
         }
-        None => (Vec::new(), dir.tombstones(&sam).await, HashMap::new()),
-    };
-    let since = now - settings.rotation_window * 2;
-    let history = match store.observations(&name, since, 500).await {
-        Ok(rows) => rows.iter().filter_map(to_observation).collect(),
-        Err(e) => {
-            tracing::warn!(error = %e, "observation history unavailable; diagnosing without it");
-            Vec::new()
+        None => {
+            let (tombstones, history) = tokio::join!(dir.tombstones(&sam), history);
+            (Vec::new(), tombstones, HashMap::new(), history)
         }
     };
     let protected_ou = account.as_ref().is_some_and(|a| {
@@ -112,10 +118,14 @@ pub async fn report(
         protected_ou,
     };
     let diagnosis = diagnose(&snapshot, settings, now);
-    if let Some(obs) = observation_of(&snapshot, &name, now)
-        && let Err(e) = store.add_observation(&obs).await
-    {
-        tracing::warn!(error = %e, "could not record the observation");
+    // The observation is a cache for later diagnoses: written off the request path.
+    if let Some(obs) = observation_of(&snapshot, &name, now) {
+        let store = store.clone();
+        tokio::spawn(async move {
+            if let Err(e) = store.add_observation(&obs).await {
+                tracing::warn!(error = %e, "could not record the observation");
+            }
+        });
     }
     Ok(Report {
         name,

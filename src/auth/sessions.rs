@@ -20,7 +20,7 @@ impl SessionBackend {
     /// The session table lives beside ours; its own migration creates it if missing.
     pub async fn new(store: &Store) -> Result<Self, StoreError> {
         let backend = match store {
-            Store::Sqlite(pool) => Self::Sqlite(SqliteStore::new(pool.clone())),
+            Store::Sqlite(db) => Self::Sqlite(SqliteStore::new(db.pool.clone())),
             Store::Postgres(pool) => Self::Postgres(PostgresStore::new(pool.clone())),
         };
         let migrated = match &backend {

@@ -3,7 +3,7 @@
 use sqlx::Row;
 use time::OffsetDateTime;
 
-use super::{Store, StoreError, on_pool};
+use super::{Store, StoreError, on_pool, on_write};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ApiKeyRow {
@@ -22,7 +22,7 @@ impl Store {
         key_hash: &str,
         now: OffsetDateTime,
     ) -> Result<(), StoreError> {
-        let res = on_pool!(self, |pool| sqlx::query(
+        let res = on_write!(self, |pool| sqlx::query(
             "INSERT INTO api_keys (name, role, key_hash, created_at) VALUES ($1, $2, $3, $4)"
         )
         .bind(name)
@@ -63,7 +63,7 @@ impl Store {
         name: &str,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let n = on_pool!(self, |pool| sqlx::query(
+        let n = on_write!(self, |pool| sqlx::query(
             "UPDATE api_keys SET revoked_at = $1 WHERE name = $2 AND revoked_at IS NULL"
         )
         .bind(now)

@@ -155,8 +155,9 @@ impl Store {
         chain: impl Fn(&str, i64, &NewAuditRow) -> String,
     ) -> Result<AuditRow, StoreError> {
         let (seq, prev, hash) = match self {
-            Store::Sqlite(pool) => {
-                let mut tx = pool.begin_with("BEGIN IMMEDIATE").await?;
+            Store::Sqlite(db) => {
+                let _writer = db.write_lock().await;
+                let mut tx = db.pool.begin_with("BEGIN IMMEDIATE").await?;
                 append_in!(tx, event, chain)
             }
             Store::Postgres(pool) => {

@@ -51,8 +51,23 @@ impl From<sqlx::Error> for StoreError {
 /// The store: one pool, of whichever backend the URL named.
 #[derive(Clone, Debug)]
 pub enum Store {
-    Sqlite(SqlitePool),
+    Sqlite(SqliteDb),
     Postgres(PgPool),
+}
+
+/// SQLite: a pool of readers (WAL lets them run beside a writer) and an async lock that
+/// admits one writer at a time. SQLite allows one writer anyway; queueing on the lock is
+/// async and fair, where SQLITE_BUSY retries would sleep.
+#[derive(Clone, Debug)]
+pub struct SqliteDb {
+    pub pool: SqlitePool,
+    write: std::sync::Arc<tokio::sync::Mutex<()>>,
+}
+
+impl SqliteDb {
+    pub(crate) async fn write_lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.write.lock().await
+    }
 }
 
 /// Run the same statement on whichever pool the store holds. The SQL must be valid in both
@@ -60,12 +75,30 @@ pub enum Store {
 macro_rules! on_pool {
     ($store:expr, |$pool:ident| $body:expr) => {
         match $store {
-            $crate::db::Store::Sqlite($pool) => $body,
+            $crate::db::Store::Sqlite(db) => {
+                let $pool = &db.pool;
+                $body
+            }
             $crate::db::Store::Postgres($pool) => $body,
         }
     };
 }
 pub(crate) use on_pool;
+
+/// Like [`on_pool!`], for statements that write: on SQLite, under the writer lock.
+macro_rules! on_write {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match $store {
+            $crate::db::Store::Sqlite(db) => {
+                let _writer = db.write_lock().await;
+                let $pool = &db.pool;
+                $body
+            }
+            $crate::db::Store::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_write;
 
 /// The default URL: a SQLite file in the data directory.
 pub fn default_url(data_dir: &Path) -> String {
@@ -99,7 +132,10 @@ impl Store {
                 .connect_with(opts)
                 .await
                 .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-            Ok(Self::Sqlite(pool))
+            Ok(Self::Sqlite(SqliteDb {
+                pool,
+                write: std::sync::Arc::default(),
+            }))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let opts =
                 PgConnectOptions::from_str(url).map_err(|e| StoreError::Url(e.to_string()))?;
@@ -120,7 +156,7 @@ impl Store {
     /// Apply the embedded migrations of this backend.
     pub async fn migrate(&self) -> Result<(), StoreError> {
         let result = match self {
-            Self::Sqlite(pool) => sqlx::migrate!("./migrations/sqlite").run(pool).await,
+            Self::Sqlite(db) => sqlx::migrate!("./migrations/sqlite").run(&db.pool).await,
             Self::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await,
         };
         result.map_err(|e| StoreError::Migrate(e.to_string()))

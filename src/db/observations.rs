@@ -4,7 +4,7 @@
 use sqlx::Row;
 use time::OffsetDateTime;
 
-use super::{Store, StoreError, on_pool};
+use super::{Store, StoreError, on_pool, on_write};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ObservationRow {
@@ -18,7 +18,7 @@ pub struct ObservationRow {
 
 impl Store {
     pub async fn add_observation(&self, o: &ObservationRow) -> Result<(), StoreError> {
-        on_pool!(self, |pool| sqlx::query(
+        on_write!(self, |pool| sqlx::query(
             "INSERT INTO observations (name, observed_at, object_guid, unicode_pwd_version, \
              originating_dc, last_logon) VALUES ($1, $2, $3, $4, $5, $6)"
         )

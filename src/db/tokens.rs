@@ -4,7 +4,7 @@
 use sqlx::Row;
 use time::OffsetDateTime;
 
-use super::{Store, StoreError, on_pool};
+use super::{Store, StoreError, on_pool, on_write};
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct TokenRow {
@@ -75,7 +75,7 @@ impl Store {
         let sql = format!(
             "INSERT INTO repair_tokens ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
         );
-        on_pool!(self, |pool| sqlx::query(&sql)
+        on_write!(self, |pool| sqlx::query(&sql)
             .bind(&t.jti)
             .bind(&t.token_hash)
             .bind(&t.kid)
@@ -124,7 +124,7 @@ impl Store {
         dc: Option<&str>,
         detail: Option<&str>,
     ) -> Result<bool, StoreError> {
-        let n = on_pool!(self, |pool| sqlx::query(
+        let n = on_write!(self, |pool| sqlx::query(
             "UPDATE repair_tokens SET state = $1, state_at = $2, dc = COALESCE($3, dc), \
              detail = COALESCE($4, detail) WHERE token_hash = $5 AND state = $6"
         )

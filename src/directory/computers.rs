@@ -244,7 +244,18 @@ impl Directory {
         let (_, entries) = self
             .with_first_dc(|mut ldap| {
                 let (filter, base) = (filter.clone(), base.clone());
-                async move { paged(&mut ldap, &base, &filter, ACCOUNT_ATTRS.to_vec(), 2).await }
+                // An exact name matches one object: a plain search (Samba pays ~5x for paging).
+                async move {
+                    let (entries, _) = ldap
+                        .search(&base, Scope::Subtree, &filter, ACCOUNT_ATTRS.to_vec())
+                        .await?
+                        .success()?;
+                    Ok(entries
+                        .into_iter()
+                        .filter(|e| !e.is_ref())
+                        .map(SearchEntry::construct)
+                        .collect::<Vec<_>>())
+                }
             })
             .await?;
         match entries.as_slice() {

@@ -118,7 +118,7 @@ async fn audit_edit_is_detected(store: Store) {
     }
     let sql = "UPDATE audit_events SET outcome = 'denied' WHERE seq = 3";
     match &store {
-        Store::Sqlite(p) => p.execute(sql).await.map(|_| ()),
+        Store::Sqlite(db) => db.pool.execute(sql).await.map(|_| ()),
         Store::Postgres(p) => p.execute(sql).await.map(|_| ()),
     }
     .unwrap();
@@ -128,7 +128,7 @@ async fn audit_edit_is_detected(store: Store) {
 
 async fn exec(store: &Store, sql: &str) {
     match store {
-        Store::Sqlite(p) => p.execute(sql).await.map(|_| ()),
+        Store::Sqlite(db) => db.pool.execute(sql).await.map(|_| ()),
         Store::Postgres(p) => p.execute(sql).await.map(|_| ()),
     }
     .unwrap();
