@@ -69,48 +69,81 @@ pub enum VerifyError {
     Store(#[from] StoreError),
 }
 
-/// Walk the chain in pages and check every link; return the head.
+/// Walk the chain in pages and check every link; return the head. The next page is read
+/// while the current one is checked, and the per-row hashes (each depends only on the row
+/// and its stored `prev_hash`) are computed on every core; the links between rows are
+/// checked in order, so the first broken link is the one reported.
 pub async fn verify(store: &Store) -> Result<ChainHead, VerifyError> {
-    const PAGE: i64 = 10_000;
+    const PAGE: i64 = 20_000;
     let mut head = ChainHead {
         rows: 0,
         seq: 0,
         hash: GENESIS.to_string(),
     };
-    loop {
-        let page = store.audit_page(head.seq, PAGE).await?;
-        if page.is_empty() {
-            return Ok(head);
-        }
-        for row in page {
-            if row.seq != head.seq + 1 {
-                return Err(VerifyError::Broken {
-                    seq: row.seq,
-                    reason: format!(
-                        "expected seq {}, a row is missing or was inserted",
-                        head.seq + 1
-                    ),
-                });
-            }
-            if row.prev_hash != head.hash {
-                return Err(VerifyError::Broken {
-                    seq: row.seq,
-                    reason: "prev_hash does not match the previous row".into(),
-                });
-            }
-            if link_hash(&row.prev_hash, row.seq, &row.event) != row.hash {
-                return Err(VerifyError::Broken {
-                    seq: row.seq,
-                    reason: "row content does not match its hash (edited)".into(),
-                });
-            }
-            head = ChainHead {
-                rows: head.rows + 1,
-                seq: row.seq,
-                hash: row.hash,
-            };
-        }
+    let mut page = store.audit_page(0, PAGE).await?;
+    while let Some(last) = page.last().map(|r| r.seq) {
+        let checking = tokio::task::spawn_blocking(move || check_page(page, head));
+        let (next, checked) = tokio::join!(store.audit_page(last, PAGE), checking);
+        head = checked.map_err(|e| VerifyError::Broken {
+            seq: last,
+            reason: format!("verification task failed: {e}"),
+        })??;
+        page = next?;
     }
+    Ok(head)
+}
+
+/// Check one page after `head`; return the new head.
+fn check_page(page: Vec<AuditRow>, mut head: ChainHead) -> Result<ChainHead, VerifyError> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let chunk = page.len().div_ceil(threads).max(1);
+    // Index of the first row whose own hash does not match its content, if any.
+    let first_edited = std::thread::scope(|scope| {
+        let workers: Vec<_> = page
+            .chunks(chunk)
+            .enumerate()
+            .map(|(i, rows)| {
+                scope.spawn(move || {
+                    rows.iter()
+                        .position(|r| link_hash(&r.prev_hash, r.seq, &r.event) != r.hash)
+                        .map(|p| i * chunk + p)
+                })
+            })
+            .collect();
+        workers
+            .into_iter()
+            .filter_map(|w| w.join().ok().flatten())
+            .min()
+    });
+    for (i, row) in page.into_iter().enumerate() {
+        if row.seq != head.seq + 1 {
+            return Err(VerifyError::Broken {
+                seq: row.seq,
+                reason: format!(
+                    "expected seq {}, a row is missing or was inserted",
+                    head.seq + 1
+                ),
+            });
+        }
+        if row.prev_hash != head.hash {
+            return Err(VerifyError::Broken {
+                seq: row.seq,
+                reason: "prev_hash does not match the previous row".into(),
+            });
+        }
+        if first_edited == Some(i) {
+            return Err(VerifyError::Broken {
+                seq: row.seq,
+                reason: "row content does not match its hash (edited)".into(),
+            });
+        }
+        head = ChainHead {
+            rows: head.rows + 1,
+            seq: row.seq,
+            hash: row.hash,
+        };
+    }
+    Ok(head)
 }
 
 /// Who did it, as the audit log names them (never a service account).

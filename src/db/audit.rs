@@ -156,9 +156,26 @@ impl Store {
     ) -> Result<AuditRow, StoreError> {
         let (seq, prev, hash) = match self {
             Store::Sqlite(db) => {
-                let _writer = db.write_lock().await;
+                // One writer per process, and SQLite serves one process: the head this
+                // process wrote last is the chain head, so it is not read back each time. If
+                // it were stale, the insert would hit the `seq` primary key and fail (no fork);
+                // the cache is then dropped and the next append reads the head again.
+                let mut writer = db.write_lock().await;
                 let mut tx = db.pool.begin_with("BEGIN IMMEDIATE").await?;
-                append_in!(tx, event, chain)
+                let (seq, prev) = match writer.take() {
+                    Some((seq, hash)) => (seq + 1, hash),
+                    None => {
+                        let last = sqlx::query(LAST).fetch_optional(&mut *tx).await?;
+                        next_link(last.as_ref())?
+                    }
+                };
+                let hash = chain(&prev, seq, event);
+                bind_row!(sqlx::query(INSERT), seq, event, &prev, &hash)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                *writer = Some((seq, hash.clone()));
+                (seq, prev, hash)
             }
             Store::Postgres(pool) => {
                 let mut tx = pool.begin().await?;

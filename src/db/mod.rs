@@ -57,15 +57,16 @@ pub enum Store {
 
 /// SQLite: a pool of readers (WAL lets them run beside a writer) and an async lock that
 /// admits one writer at a time. SQLite allows one writer anyway; queueing on the lock is
-/// async and fair, where SQLITE_BUSY retries would sleep.
+/// async and fair, where SQLITE_BUSY retries would sleep. The lock also guards the audit
+/// chain head this process last wrote (see `audit.rs`).
 #[derive(Clone, Debug)]
 pub struct SqliteDb {
     pub pool: SqlitePool,
-    write: std::sync::Arc<tokio::sync::Mutex<()>>,
+    write: std::sync::Arc<tokio::sync::Mutex<Option<(i64, String)>>>,
 }
 
 impl SqliteDb {
-    pub(crate) async fn write_lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
+    pub(crate) async fn write_lock(&self) -> tokio::sync::MutexGuard<'_, Option<(i64, String)>> {
         self.write.lock().await
     }
 }

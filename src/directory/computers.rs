@@ -24,7 +24,8 @@ pub const PAGE_SIZE: i32 = 1000;
 /// The most prefix matches listed.
 pub const MAX_MATCHES: usize = 50;
 
-pub(super) const ACCOUNT_ATTRS: &[&str] = &[
+/// The attributes read for a computer account.
+pub const ACCOUNT_ATTRS: &[&str] = &[
     "objectGUID",
     "objectSid",
     "sAMAccountName",
@@ -41,7 +42,8 @@ pub(super) const ACCOUNT_ATTRS: &[&str] = &[
     "msDS-KeyVersionNumber",
 ];
 
-const PER_DC_ATTRS: &[&str] = &[
+/// The attributes read from every DC (the non-replicated ones and replication metadata).
+pub const PER_DC_ATTRS: &[&str] = &[
     "lastLogon",
     "pwdLastSet",
     "badPasswordTime",

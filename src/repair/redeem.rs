@@ -209,17 +209,7 @@ async fn redeem_inner(
     .await
     .is_err()
     {
-        let _ = state
-            .store
-            .transition_token(
-                &row.token_hash,
-                "redeemed",
-                "failed",
-                now,
-                None,
-                Some("audit unavailable"),
-            )
-            .await;
+        mark_failed(state, &row, now, "audit unavailable").await;
         return Err(fail(RedeemError::Unavailable));
     }
     match state.directory.set_password(&account.dn, password).await {
@@ -251,17 +241,7 @@ async fn redeem_inner(
         }
         Err(e) => {
             let detail = format!("DC write failed: {e}");
-            let _ = state
-                .store
-                .transition_token(
-                    &row.token_hash,
-                    "redeemed",
-                    "failed",
-                    now,
-                    None,
-                    Some(&detail),
-                )
-                .await;
+            mark_failed(state, &row, now, &detail).await;
             let _ = audit::record(
                 &state.store,
                 &target(audit::event("redeem_token", "failure").reason(detail)),
@@ -269,6 +249,25 @@ async fn redeem_inner(
             .await;
             Err(fail(RedeemError::DcWriteFailed))
         }
+    }
+}
+
+/// A redeemed token whose repair could not go on becomes `failed` (best effort: the caller
+/// is already answering with an error).
+async fn mark_failed(state: &AppState, row: &TokenRow, now: OffsetDateTime, detail: &str) {
+    let moved = state
+        .store
+        .transition_token(
+            &row.token_hash,
+            "redeemed",
+            "failed",
+            now,
+            None,
+            Some(detail),
+        )
+        .await;
+    if let Err(e) = moved {
+        tracing::error!(token.jti = %row.jti, error = %e, "could not mark the token failed");
     }
 }
 

@@ -95,14 +95,8 @@ async fn require(
     if state.policy.allows(&staff.roles, action) {
         return Ok(());
     }
-    audit::record(
-        &state.store,
-        &audit::event(action.as_str(), "denied")
-            .actor(&actor(staff))
-            .origin(origin)
-            .reason(format!("{} not granted", action.as_str())),
-    )
-    .await?;
+    let reason = format!("{} not granted", action.as_str());
+    super::guard::denied(state, staff, origin, action.as_str(), reason, |e| e).await?;
     Err(AppError::Forbidden(format!(
         "Refused: none of your roles grants '{}'.",
         action.as_str()

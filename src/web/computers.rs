@@ -79,16 +79,7 @@ async fn audit_denied(
     target: &str,
     why: &str,
 ) -> Result<(), AppError> {
-    audit::record(
-        &state.store,
-        &audit::event(action, "denied")
-            .actor(&actor(staff))
-            .origin(origin)
-            .target_name(target)
-            .reason(why),
-    )
-    .await?;
-    Ok(())
+    super::guard::denied(state, staff, origin, action, why, |e| e.target_name(target)).await
 }
 
 /// Validate the name; a bad one is the user's to fix, and never reaches LDAP.

@@ -6,6 +6,7 @@ use super::AppError;
 use super::meta::actor;
 use crate::audit::{self, Origin};
 use crate::auth::Staff;
+use crate::db::NewAuditRow;
 use crate::policy::Action;
 use crate::state::AppState;
 
@@ -37,4 +38,21 @@ pub async fn rate_limit(
     Err(AppError::TooMany(format!(
         "You have reached your limit of {limit} lookups and repairs per hour. Try again later, or ask a senior colleague."
     )))
+}
+
+/// Audit a refusal of `action` to `staff`; `target` adds what the refusal was about.
+pub async fn denied(
+    state: &AppState,
+    staff: &Staff,
+    origin: &Origin,
+    action: &str,
+    reason: impl Into<String>,
+    target: impl FnOnce(NewAuditRow) -> NewAuditRow,
+) -> Result<(), AppError> {
+    let event = audit::event(action, "denied")
+        .actor(&actor(staff))
+        .origin(origin)
+        .reason(reason);
+    audit::record(&state.store, &target(event)).await?;
+    Ok(())
 }

@@ -47,17 +47,14 @@ async fn target<A: ActionKind>(
             Ok((account, grant))
         }
         Err(denied) => {
-            audit::record(
-                &state.store,
-                &audit::event(A::ACTION.as_str(), "denied")
-                    .actor(&actor(staff))
-                    .origin(origin)
-                    .target(
-                        &account.dn,
-                        &account.object_guid.to_string(),
-                        account.netbios_name(),
-                    )
-                    .reason(denied.to_string()),
+            let guid = account.object_guid.to_string();
+            super::guard::denied(
+                state,
+                staff,
+                origin,
+                A::ACTION.as_str(),
+                denied.to_string(),
+                |e| e.target(&account.dn, &guid, account.netbios_name()),
             )
             .await?;
             Err(refused(&denied))

@@ -60,6 +60,22 @@ pub async fn browser_session(driver: &Driver) -> fantoccini::Client {
         .unwrap()
 }
 
+/// Sign in through the portal's link and the provider's form, in the browser.
+async fn browser_sign_in(b: &fantoccini::Client, base: &str, user: &str, password: &str) {
+    b.goto(base).await.unwrap();
+    b.find(Locator::Id("login"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let form = b.form(Locator::Css("form")).await.unwrap();
+    form.set_by_name("login", user).await.unwrap();
+    form.set_by_name("password", password).await.unwrap();
+    form.submit().await.unwrap();
+    b.wait().for_element(Locator::Id("whoami")).await.unwrap();
+}
+
 pub fn artifact(name: &str) -> std::path::PathBuf {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/artifacts");
     std::fs::create_dir_all(&dir).unwrap();
@@ -74,19 +90,7 @@ async fn chromium_signs_in_looks_up_and_reads_the_diagnosis() {
     let driver = chromedriver().await;
     let b = browser_session(&driver).await;
 
-    b.goto(&p.base).await.unwrap();
-    b.find(Locator::Id("login"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    // The provider's sign-in form.
-    let form = b.form(Locator::Css("form")).await.unwrap();
-    form.set_by_name("login", "alice").await.unwrap();
-    form.set_by_name("password", "alice-pw").await.unwrap();
-    form.submit().await.unwrap();
-    b.wait().for_element(Locator::Id("whoami")).await.unwrap();
+    browser_sign_in(&b, &p.base, "alice", "alice-pw").await;
     let who = b
         .find(Locator::Id("whoami"))
         .await
@@ -154,17 +158,7 @@ async fn chromium_auditor_filters_the_log_and_exports_csv() {
     let driver = chromedriver().await;
     let b = browser_session(&driver).await;
 
-    b.goto(&p.base).await.unwrap();
-    b.find(Locator::Id("login"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
-    let form = b.form(Locator::Css("form")).await.unwrap();
-    form.set_by_name("login", "carol").await.unwrap();
-    form.set_by_name("password", "carol-pw").await.unwrap();
-    form.submit().await.unwrap();
+    browser_sign_in(&b, &p.base, "carol", "carol-pw").await;
     b.wait()
         .for_element(Locator::Id("audit-link"))
         .await

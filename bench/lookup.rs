@@ -42,7 +42,12 @@ async fn raw_lookup(dcs: &[Ldap], base: &str, name: &str) {
         format!("(&(objectCategory=computer)(objectClass=computer)(sAMAccountName={name}$))");
     let mut first = dcs[0].clone();
     let (entries, _) = first
-        .search(base, Scope::Subtree, &filter, trustdesk_account_attrs())
+        .search(
+            base,
+            Scope::Subtree,
+            &filter,
+            trustdesk::directory::computers::ACCOUNT_ATTRS.to_vec(),
+        )
         .await
         .unwrap()
         .success()
@@ -55,15 +60,7 @@ async fn raw_lookup(dcs: &[Ldap], base: &str, name: &str) {
                 &dn,
                 Scope::Base,
                 "(objectClass=*)",
-                vec![
-                    "lastLogon",
-                    "pwdLastSet",
-                    "badPasswordTime",
-                    "badPwdCount",
-                    "userAccountControl",
-                    "replPropertyMetaData",
-                    "msDS-ReplAttributeMetaData",
-                ],
+                trustdesk::directory::computers::PER_DC_ATTRS.to_vec(),
             )
             .await
             .unwrap()
@@ -93,25 +90,6 @@ async fn raw_lookup(dcs: &[Ldap], base: &str, name: &str) {
             .await;
     };
     tokio::join!(futures_util::future::join_all(per_dc), tomb);
-}
-
-fn trustdesk_account_attrs() -> Vec<&'static str> {
-    vec![
-        "objectGUID",
-        "objectSid",
-        "sAMAccountName",
-        "dNSHostName",
-        "operatingSystem",
-        "operatingSystemVersion",
-        "whenCreated",
-        "whenChanged",
-        "userAccountControl",
-        "msDS-SupportedEncryptionTypes",
-        "pwdLastSet",
-        "lastLogonTimestamp",
-        "adminCount",
-        "msDS-KeyVersionNumber",
-    ]
 }
 
 fn pct(sorted: &[Duration], p: f64) -> Duration {
