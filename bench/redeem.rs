@@ -26,7 +26,11 @@ fn env(k: &str) -> String {
 }
 
 fn password(i: usize) -> String {
-    format!("{i:08}-{}", "Bench-Password-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEFGHIJKLMNOPQRSTUVWXYZ-0123456789-xyz")[..120].to_string()
+    // 120 printable characters, distinct per token.
+    let base = format!(
+        "{i:08}-Bench-Password-0123456789-abcdefghijklmnopqrstuvwxyz-ABCDEFGHIJKLMNOPQRSTUVWXYZ-"
+    );
+    base.repeat(2).chars().take(120).collect()
 }
 
 #[tokio::main]

@@ -12,6 +12,12 @@ use super::{Store, StoreError, on_pool};
 /// The advisory lock key that serialises audit appends on PostgreSQL ("td-audit").
 const AUDIT_LOCK_KEY: i64 = 0x7464_2d61_7564_6974;
 
+/// `t` without its sub-microsecond part (what PostgreSQL's `timestamptz` stores).
+pub fn truncate_to_micros(t: OffsetDateTime) -> OffsetDateTime {
+    let nanos = t.nanosecond();
+    t.replace_nanosecond(nanos - nanos % 1_000).unwrap_or(t)
+}
+
 /// An event as the caller describes it, before it has a place in the chain.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct NewAuditRow {
@@ -154,26 +160,30 @@ impl Store {
         event: &NewAuditRow,
         chain: impl Fn(&str, i64, &NewAuditRow) -> String,
     ) -> Result<AuditRow, StoreError> {
+        // PostgreSQL keeps microseconds: hash exactly what both databases give back.
+        let event = &NewAuditRow {
+            at: truncate_to_micros(event.at),
+            ..event.clone()
+        };
         let (seq, prev, hash) = match self {
             Store::Sqlite(db) => {
                 // One writer per process, and SQLite serves one process: the head this
                 // process wrote last is the chain head, so it is not read back each time. If
                 // it were stale, the insert would hit the `seq` primary key and fail (no fork);
-                // the cache is then dropped and the next append reads the head again.
+                // the cache is then empty and the next append reads the head again.
                 let mut writer = db.write_lock().await;
-                let mut tx = db.pool.begin_with("BEGIN IMMEDIATE").await?;
                 let (seq, prev) = match writer.take() {
                     Some((seq, hash)) => (seq + 1, hash),
                     None => {
-                        let last = sqlx::query(LAST).fetch_optional(&mut *tx).await?;
+                        let last = sqlx::query(LAST).fetch_optional(&db.pool).await?;
                         next_link(last.as_ref())?
                     }
                 };
                 let hash = chain(&prev, seq, event);
+                // One statement, atomic by itself: the lock already serialises appends.
                 bind_row!(sqlx::query(INSERT), seq, event, &prev, &hash)
-                    .execute(&mut *tx)
+                    .execute(&db.pool)
                     .await?;
-                tx.commit().await?;
                 *writer = Some((seq, hash.clone()));
                 (seq, prev, hash)
             }

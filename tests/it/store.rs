@@ -70,6 +70,7 @@ contract!(
     audit_insert_is_detected,
     audit_swap_is_detected,
     audit_truncation_is_caught_by_the_recorded_head,
+    audit_rows_made_now_verify,
     concurrent_appends_form_one_chain,
     observations_round_trip,
 );
@@ -124,6 +125,19 @@ async fn audit_edit_is_detected(store: Store) {
     .unwrap();
     let err = audit::verify(&store).await.unwrap_err();
     assert!(err.to_string().contains("seq 3"), "{err}");
+}
+
+async fn audit_rows_made_now_verify(store: Store) {
+    // Real events carry the clock's nanoseconds; the chain must verify after the round trip.
+    for _ in 0..3 {
+        audit::record(
+            &store,
+            &audit::event("lookup", "success").target_name("PAR-WS001"),
+        )
+        .await
+        .unwrap();
+    }
+    assert_eq!(audit::verify(&store).await.unwrap().rows, 3);
 }
 
 async fn exec(store: &Store, sql: &str) {
