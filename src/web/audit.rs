@@ -41,13 +41,7 @@ pub struct FilterForm {
 }
 
 fn field(s: &str) -> Option<String> {
-    let t: String = s
-        .trim()
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(200)
-        .collect();
-    (!t.is_empty()).then_some(t)
+    super::format::form_text(s, 200)
 }
 
 fn day(s: &str, key: &str) -> Result<Option<OffsetDateTime>, AppError> {

@@ -55,6 +55,18 @@ fn plural(n: u64, unit: &str) -> String {
     }
 }
 
+/// Free text from a form: trimmed, control characters dropped, at most `max` characters;
+/// `None` when nothing is left.
+pub fn form_text(raw: &str, max: usize) -> Option<String> {
+    let t: String = raw
+        .trim()
+        .chars()
+        .filter(|c| !c.is_control())
+        .take(max)
+        .collect();
+    (!t.is_empty()).then_some(t)
+}
+
 /// The snake_case code serde gives a value (e.g. a cause or a severity).
 pub fn code<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_value(v)
@@ -83,5 +95,8 @@ mod tests {
         );
         assert_eq!(relative(now, datetime!(2026-11-24 13:30 UTC)), "in 1 hour");
         assert_eq!(when(now, None).rel, "never");
+        assert_eq!(form_text("  INC-1\u{7}2 ", 200).as_deref(), Some("INC-12"));
+        assert_eq!(form_text(" \n ", 200), None);
+        assert_eq!(form_text("abcdef", 3).as_deref(), Some("abc"));
     }
 }

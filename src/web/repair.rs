@@ -68,13 +68,7 @@ fn refused(denied: &Denied) -> AppError {
 
 /// A reason or ticket reference: trimmed, control characters dropped, at most 200 characters.
 fn ticket(raw: &str) -> Option<String> {
-    let t: String = raw
-        .trim()
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(200)
-        .collect();
-    (!t.is_empty()).then_some(t)
+    super::format::form_text(raw, 200)
 }
 
 fn repair_err(e: repair::RepairError) -> AppError {
