@@ -53,3 +53,69 @@ PY
     start_dc dc1 "$DC1_CONF"
     wait_ldaps "$DC_IP" 60 || up_fail "DC1 did not come back after the fixture" "$LAB_DIR/dc1/log/log.samba"
 }
+
+# The bulk computers PC00001... (OU=Berlin) in mixed states, by number i (i % 20), for the
+# fleet scan. Like SILENT-WS01 these values cannot be written over LDAP, so with DC1 stopped
+# the partition is edited directly; DC2, joined afterwards, replicates them.
+#   13: password_set_after_last_logon (password set 2 days ago, last logon 10 days ago)
+#   14: account_disabled (recent logon)
+#   15: rotation_disabled (password 120 days old, logging on daily)
+#   11, 12: silent for months but consistent (healthy: not at risk)
+#   every other i: healthy (password 1-29 days old, logon since)
+# Every account was created 400 days ago.
+bulk_fixture() {
+    local n=$1 log="$LOGS/bulk-fixture.log" part="$LAB_DIR/dc1/private/sam.ldb.d/DC=${REALM//./,DC=}.ldb"
+    stop_daemon dc1
+    python3 - "$part" "$n" "OU=Berlin,OU=Workstations,$BASEDN" >"$log" 2>&1 <<'PY' || up_fail "bulk fixture" "$log"
+import base64, struct, subprocess, sys, time
+part, n, base = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+now, hour, day = int(time.time()), 3600, 86400
+def ft(unix): return (unix + 11644473600) * 10_000_000
+def gt(unix): return time.strftime("%Y%m%d%H%M%S.0Z", time.gmtime(unix))
+# Every bulk object's replication metadata, to date its password writes to match.
+ldif = subprocess.run(["ldbsearch", "-H", "tdb://" + part, "-b", base, "-s", "one",
+                       "(cn=PC*)", "replPropertyMetaData"],
+                      check=True, capture_output=True, text=True).stdout.replace("\n ", "")
+meta, dn = {}, None
+for line in ldif.splitlines():
+    if line.startswith("dn: "): dn = line[4:]
+    elif line.lower().startswith("replpropertymetadata:: "): meta[dn.split(",")[0][3:]] = base64.b64decode(line.split(":: ", 1)[1])
+PASSWORD = {0x9005A, 0x90060, 0x9005E, 0x9007D, 0x900A0}
+def redate(blob, pwd, created):
+    _, _, count, _ = struct.unpack_from("<IIII", blob, 0)
+    entries = [list(struct.unpack_from("<IIQ16sQQ", blob, 16 + 48 * k)) for k in range(count)]
+    by = {e[0]: e for e in entries}
+    if 0x9005A not in by:   # the unicodePwd write a join makes: version 1, like pwdLastSet's
+        src = by[0x90060]
+        by[0x9005A] = [0x9005A, 1, 0, src[3], src[4], src[5]]
+    for attid, e in by.items():
+        e[2] = (pwd if attid in PASSWORD else created) + 11644473600
+    out = struct.pack("<IIII", 1, 0, len(by), 0)
+    for attid in sorted(by):
+        out += struct.pack("<IIQ16sQQ", *by[attid])
+    return base64.b64encode(out).decode()
+out = []
+for i in range(1, n + 1):
+    s = i % 20
+    uac, logon = 4096, None
+    if s == 13:   pwd, logon, llts = now - 2 * day, now - 10 * day, now - 10 * day
+    elif s == 14: pwd, logon, llts, uac = now - 5 * day, now - day, now - 3 * day, 4098
+    elif s == 15: pwd, logon, llts = now - 120 * day, now - hour, now - 10 * day
+    elif s in (11, 12): pwd, logon, llts = now - 200 * day, now - 150 * day, now - 150 * day
+    else:         pwd, logon, llts = now - (i * 7 % 29 + 1) * day, now - (i * 3 % 20) * hour, now - 3 * day
+    cn = f"PC{i:05d}"
+    m = [f"dn: CN={cn},{base}", "changetype: modify",
+         f"replace: pwdLastSet\npwdLastSet: {ft(pwd)}\n-",
+         f"replace: lastLogonTimestamp\nlastLogonTimestamp: {ft(llts)}\n-",
+         f"replace: lastLogon\nlastLogon: {ft(logon)}\n-",
+         f"replace: userAccountControl\nuserAccountControl: {uac}\n-",
+         f"replace: whenCreated\nwhenCreated: {gt(now - 400 * day)}\n-",
+         f"replace: replPropertyMetaData\nreplPropertyMetaData:: {redate(meta[cn], pwd, now - 400 * day)}\n-"]
+    out.append("\n".join(m) + "\n")
+subprocess.run(["ldbmodify", "-H", "tdb://" + part], input="\n".join(out), check=True,
+               capture_output=True, text=True)
+print(f"{n} bulk computers set to mixed states")
+PY
+    start_dc dc1 "$DC1_CONF"
+    wait_ldaps "$DC_IP" 60 || up_fail "DC1 did not come back after the bulk fixture" "$LAB_DIR/dc1/log/log.samba"
+}

@@ -41,7 +41,8 @@ usage: lab/lab.sh COMMAND
             --dc2          also a second DC (dc2, $DC2_IP), replicating both ways
             --no-member    skip the domain member workstation $MEMBER
             --oidc         also the test OpenID Provider on 127.0.0.1:\${OIDC_PORT:-9400}
-            --computers N  add N bulk computers PC00001... to OU=Berlin,OU=Workstations
+            --computers N  add N bulk computers PC00001... to OU=Berlin,OU=Workstations,
+                           in mixed states (see bulk_fixture in fixtures.sh)
   down    stop everything the lab started (by PID) and remove \$LAB_DIR
   status  show what runs; exit 0 if DC1 answers verified LDAPS
   run -- CMD [ARGS...]
@@ -189,6 +190,9 @@ inner_up() {
         phase "bulk: $N_BULK computers PC00001... in Berlin"
         create_bulk "$N_BULK"
         phase_done "$(awk -v n="$N_BULK" -v t="$(since "$PHASE_T")" 'BEGIN { printf "%.0f/s", n / t }')"
+        phase "fixture: bulk computers in mixed states (DC1 restarted)"
+        bulk_fixture "$N_BULK"
+        phase_done
     fi
 
     if [ "$WITH_MEMBER" = 1 ]; then

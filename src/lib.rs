@@ -5,10 +5,12 @@
 pub mod audit;
 pub mod auth;
 pub mod config;
+pub mod csv;
 pub mod db;
 pub mod diagnostics;
 pub mod directory;
 pub mod errors;
+pub mod fleet;
 pub mod lookup;
 pub mod policy;
 pub mod repair;
@@ -90,6 +92,7 @@ pub async fn build(cfg: Config) -> Result<AppState, StartupError> {
         directory: Arc::new(directory),
         oidc: Arc::new(oidc),
         metrics: metrics_handle(),
+        fleet: fleet::FleetJobs::default(),
     })
 }
 
@@ -101,6 +104,7 @@ pub async fn serve(listener: TcpListener, state: AppState) -> Result<(), Startup
         .tls
         .as_ref()
         .map(|t| (t.cert_file.clone(), t.key_file.clone()));
+    fleet::spawn_schedule(&state);
     let app = web::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let Some((cert, key)) = tls else {
         return axum::serve(listener, app)

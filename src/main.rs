@@ -1,4 +1,5 @@
-//! The `trustdesk` command: `serve`, `migrate`, `check-config`, `audit verify`.
+//! The `trustdesk` command: `serve`, `migrate`, `check-config`, `audit verify`, `fleet scan`,
+//! `api-key`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,6 +37,11 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Fleet health: scan every computer account and report the at-risk ones.
+    Fleet {
+        #[command(subcommand)]
+        command: FleetCommand,
+    },
     /// API keys for ticketing automation (each bound to one role).
     ApiKey {
         #[command(subcommand)]
@@ -57,6 +63,24 @@ enum ApiKeyCommand {
     List,
     /// Revoke a key by name.
     Revoke { name: String },
+}
+
+#[derive(Subcommand)]
+enum FleetCommand {
+    /// Scan now (progress on a terminal), store the report, and print its at-risk computers.
+    Scan {
+        #[arg(long, value_enum, default_value = "json")]
+        format: FleetFormat,
+        /// Write the report here instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum FleetFormat {
+    Json,
+    Csv,
 }
 
 #[derive(Subcommand)]
@@ -100,6 +124,9 @@ async fn dispatch(cli: Cli) -> Result<(), String> {
             Ok(())
         }
         Command::ApiKey { command } => api_key(cfg, command).await,
+        Command::Fleet {
+            command: FleetCommand::Scan { format, output },
+        } => fleet_scan(cfg, format, output).await,
         Command::CheckConfig { offline } => check_config(cfg, offline).await,
         Command::Audit {
             command: AuditCommand::Verify { head },
@@ -178,6 +205,71 @@ async fn api_key(cfg: Config, command: ApiKeyCommand) -> Result<(), String> {
             }
             println!("API key {name:?} revoked");
         }
+    }
+    Ok(())
+}
+
+async fn fleet_scan(
+    cfg: Config,
+    format: FleetFormat,
+    output: Option<PathBuf>,
+) -> Result<(), String> {
+    use trustdesk::fleet;
+    cfg.validate().map_err(|e| e.to_string())?;
+    let store = open_store(&cfg).await?;
+    let directory = trustdesk::directory::Directory::new(&cfg.ldap).map_err(|e| e.to_string())?;
+    let ctx = fleet::ScanContext {
+        directory: std::sync::Arc::new(directory),
+        store: store.clone(),
+        policy: std::sync::Arc::new(trustdesk::policy::Policy::from_config(&cfg)),
+        settings: trustdesk::lookup::settings(&cfg),
+        scopes: fleet::scopes(&cfg),
+        page_size: cfg.fleet.page_size,
+    };
+    // The bar draws on stderr only when it is a terminal (cron and pipes get none).
+    let bar = indicatif::ProgressBar::new(0);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{spinner} {msg} [{bar:30}] {pos}/{len} computers, {per_sec}, {eta} left",
+        )
+        .map_err(|e| e.to_string())?
+        .progress_chars("=> "),
+    );
+    let on_progress = |p: &fleet::Progress| {
+        if let Some(total) = p.estimate {
+            bar.set_length(total.max(p.scanned));
+        }
+        bar.set_position(p.scanned);
+        bar.set_message(p.dc.clone().unwrap_or_default());
+    };
+    let jobs = fleet::FleetJobs::default();
+    let grant = trustdesk::policy::Grant::for_service();
+    let (id, result) = jobs
+        .run(&grant, &ctx, "cli", &on_progress)
+        .await
+        .map_err(|e| e.to_string())?;
+    bar.finish_and_clear();
+    let outcome = result.map_err(|e| format!("fleet scan (report {id}) failed: {e}"))?;
+    let view = fleet::report::load(&store, &fleet::report::Viewer::Service, Some(id))
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or("the report was not stored")?;
+    let text = match format {
+        FleetFormat::Json => fleet::export::json(&view.scan, &view.counts, &view.rows) + "\n",
+        FleetFormat::Csv => fleet::export::csv(&view.rows),
+    };
+    match output {
+        Some(path) => {
+            std::fs::write(&path, text).map_err(|e| format!("--output {}: {e}", path.display()))?
+        }
+        None => print!("{text}"),
+    }
+    eprintln!(
+        "fleet report {id}: {} computers scanned on {}, {} at risk",
+        outcome.scanned, outcome.dc, outcome.at_risk
+    );
+    for note in &outcome.notes {
+        eprintln!("note: {note}");
     }
     Ok(())
 }

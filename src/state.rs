@@ -21,4 +21,6 @@ pub struct AppState {
     pub diagnosis: DiagnosisSettings,
     pub token_keys: Arc<crate::repair::keys::TokenKeys>,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
+    /// The fleet scan this process runs.
+    pub fleet: crate::fleet::FleetJobs,
 }

@@ -53,6 +53,33 @@ pub struct Config {
     pub tls: Option<TlsConfig>,
     #[serde(default)]
     pub limits: LimitsConfig,
+    #[serde(default)]
+    pub fleet: FleetConfig,
+}
+
+/// The fleet health scan.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FleetConfig {
+    /// Subtrees to scan, by DN (default: the whole domain, `ldap.base_dn`).
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Start a scan every this many hours (0: only on demand, from the page or the CLI).
+    #[serde(default)]
+    pub schedule_hours: u32,
+    /// LDAP page size (AD's MaxPageSize is 1000).
+    #[serde(default = "defaults::fleet_page_size")]
+    pub page_size: u32,
+}
+
+impl Default for FleetConfig {
+    fn default() -> Self {
+        Self {
+            scopes: Vec::new(),
+            schedule_hours: 0,
+            page_size: defaults::fleet_page_size(),
+        }
+    }
 }
 
 /// Repair tokens.
@@ -222,9 +249,14 @@ pub const ACTIONS: &[&str] = &[
     "view_audit",
     "export_audit",
     "view_policy",
+    "run_fleet_scan",
 ];
 
 mod defaults {
+    pub fn fleet_page_size() -> u32 {
+        1000
+    }
+
     use std::net::SocketAddr;
     use std::path::PathBuf;
 

@@ -86,6 +86,20 @@ impl Config {
                     .map_err(|e| ConfigError::invalid(key, format!("{}: {e}", path.display())))?;
             }
         }
+        if !(1..=1000).contains(&self.fleet.page_size) {
+            return Err(ConfigError::invalid(
+                "fleet.page_size",
+                "must be between 1 and 1000 (AD's MaxPageSize)",
+            ));
+        }
+        for scope in &self.fleet.scopes {
+            if !crate::policy::dn_within(scope, &self.ldap.base_dn) {
+                return Err(ConfigError::invalid(
+                    "fleet.scopes",
+                    format!("{scope:?} is not a DN under ldap.base_dn"),
+                ));
+            }
+        }
         if self.diagnosis.rotation_window_days == 0 {
             return Err(ConfigError::invalid(
                 "diagnosis.rotation_window_days",

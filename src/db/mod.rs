@@ -5,6 +5,7 @@
 
 mod api_keys;
 mod audit;
+mod fleet;
 mod observations;
 mod tokens;
 
@@ -18,6 +19,7 @@ use sqlx::{PgPool, SqlitePool};
 
 pub use api_keys::ApiKeyRow;
 pub use audit::{AuditFilter, AuditRow, NewAuditRow};
+pub use fleet::{FleetEnd, FleetFindingRow, FleetScanRow};
 pub use observations::ObservationRow;
 pub use tokens::TokenRow;
 

@@ -113,6 +113,20 @@ impl Directory {
         Ok(ldap)
     }
 
+    /// A fresh connection of its own to the DC at `index` in configured order (a long scan
+    /// does not share the interactive lookups' connection), with the DC's URL.
+    pub async fn connect_dc(&self, index: usize) -> Result<(String, Ldap), DirectoryError> {
+        let dc = self
+            .dcs
+            .get(index)
+            .ok_or_else(|| DirectoryError::Config(format!("no DC number {index}")))?;
+        Ok((dc.url.clone(), self.connect(&dc.url).await?))
+    }
+
+    pub fn dc_count(&self) -> usize {
+        self.dcs.len()
+    }
+
     /// The cached connection to `dc`, connecting first when there is none.
     async fn handle(&self, dc: &DcConnection) -> Result<Ldap, DirectoryError> {
         let mut slot = dc.conn.lock().await;
@@ -226,13 +240,13 @@ impl Directory {
     }
 }
 
-fn is_connection_error(e: &LdapError) -> bool {
+pub(super) fn is_connection_error(e: &LdapError) -> bool {
     !matches!(e, LdapError::LdapResult { .. })
 }
 
 /// Turn an ldap3 error into one line that says what went wrong where, without a value from
 /// the request (a filter may carry user input; a bind carries a secret).
-fn classify(url: &str, e: LdapError) -> DirectoryError {
+pub(super) fn classify(url: &str, e: LdapError) -> DirectoryError {
     let text = crate::errors::error_chain(&e);
     let lower = text.to_ascii_lowercase();
     if lower.contains("certificate") || lower.contains("unknownissuer") || lower.contains("tls") {

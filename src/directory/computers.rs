@@ -65,7 +65,7 @@ pub struct ComputerMatch {
     pub operating_system: Option<String>,
 }
 
-fn first<'a>(e: &'a SearchEntry, name: &str) -> Option<&'a str> {
+pub(super) fn first<'a>(e: &'a SearchEntry, name: &str) -> Option<&'a str> {
     e.attrs
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case(name))
@@ -74,7 +74,7 @@ fn first<'a>(e: &'a SearchEntry, name: &str) -> Option<&'a str> {
 }
 
 /// A binary attribute: ldap3 files a value under `attrs` when it happens to be valid UTF-8.
-fn bytes(e: &SearchEntry, name: &str) -> Option<Vec<u8>> {
+pub(super) fn bytes(e: &SearchEntry, name: &str) -> Option<Vec<u8>> {
     e.bin_attrs
         .iter()
         .find(|(k, _)| k.eq_ignore_ascii_case(name))
@@ -137,7 +137,7 @@ impl TryFrom<&SearchEntry> for ComputerAccount {
     }
 }
 
-fn dc_view_of(e: &SearchEntry) -> Result<DcAccountView, DirectoryError> {
+pub(super) fn dc_view_of(e: &SearchEntry) -> Result<DcAccountView, DirectoryError> {
     // Windows constructs msDS-ReplAttributeMetaData; Samba only returns the binary blob.
     let xml: Vec<String> = e
         .attrs

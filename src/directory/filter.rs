@@ -106,8 +106,47 @@ pub fn tombstone_filter(sam_account_name: &str) -> String {
     )
 }
 
+/// Every computer object (the fleet scan).
+pub fn all_computers_filter() -> String {
+    computer_filter("")
+}
+
+/// Computers changed on a DC after the USN another DC has replicated up to (the objects
+/// that can differ between the two; `usn` is a number, nothing to escape).
+pub fn changed_since_filter(usn: u64) -> String {
+    computer_filter(&format!("(uSNChanged>={})", usn.saturating_add(1)))
+}
+
+/// Any of these objects, by `objectGUID` (each byte escaped as `\xx`, Windows byte order).
+pub fn guids_filter(guids: &[uuid::Uuid]) -> String {
+    use std::fmt::Write;
+    let mut f = String::with_capacity(16 + guids.len() * 62);
+    f.push_str("(|");
+    for g in guids {
+        f.push_str("(objectGUID=");
+        for b in g.to_bytes_le() {
+            let _ = write!(f, "\\{b:02x}");
+        }
+        f.push(')');
+    }
+    f.push(')');
+    f
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn guid_filters_escape_every_byte_in_windows_order() {
+        let g = uuid::Uuid::parse_str("01020304-0506-0708-090a-0b0c0d0e0f10").unwrap();
+        assert_eq!(
+            super::guids_filter(&[g]),
+            "(|(objectGUID=\\04\\03\\02\\01\\06\\05\\08\\07\\09\\0a\\0b\\0c\\0d\\0e\\0f\\10))"
+        );
+        assert_eq!(super::guids_filter(&[]), "(|)");
+        assert!(super::changed_since_filter(41).contains("(uSNChanged>=42)"));
+        assert!(super::changed_since_filter(u64::MAX).contains(&u64::MAX.to_string()));
+    }
+
     use super::*;
 
     #[test]

@@ -12,6 +12,7 @@ pub mod filter;
 pub mod model;
 pub mod password;
 pub mod replmeta;
+pub mod scan;
 pub mod tls;
 
 pub use client::{Directory, RootDse};

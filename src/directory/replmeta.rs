@@ -116,6 +116,36 @@ fn decode_entry(e: &[u8]) -> Result<AttrMeta, ReplMetaError> {
     })
 }
 
+/// Decodes a DC's `replUpToDateVector` (on the naming context head): for each originating DC
+/// (by invocation id), the highest of its USNs this DC has received. Versions 1 (24-byte
+/// cursors) and 2 (32 bytes, with the last sync time) are accepted.
+pub fn decode_up_to_date_vector(blob: &[u8]) -> Result<Vec<(Uuid, u64)>, ReplMetaError> {
+    let too_short = || ReplMetaError::TooShort { len: blob.len() };
+    let version = u32_at(blob, 0).ok_or_else(too_short)?;
+    let count = u32_at(blob, 8).ok_or_else(too_short)?;
+    let cursor_len = match version {
+        1 => 24,
+        2 => 32,
+        v => return Err(ReplMetaError::UnsupportedVersion(v)),
+    };
+    let body = blob.get(16..).ok_or_else(too_short)?;
+    let room = body.len() / cursor_len;
+    if usize::try_from(count).unwrap_or(usize::MAX) > room {
+        return Err(ReplMetaError::CountTooLarge { count, room });
+    }
+    body.chunks_exact(cursor_len)
+        .take(room.min(usize::try_from(count).unwrap_or(0)))
+        .map(|c| {
+            let guid: [u8; 16] = c
+                .get(..16)
+                .and_then(|g| g.try_into().ok())
+                .ok_or_else(too_short)?;
+            let usn = u64_at(c, 16).ok_or_else(too_short)?;
+            Ok((Uuid::from_bytes_le(guid), usn))
+        })
+        .collect()
+}
+
 /// The attid of an attribute named in `msDS-ReplAttributeMetaData` (case-insensitive), for the
 /// attributes the diagnosis cares about.
 pub fn attid_for_name(name: &str) -> Option<u32> {
@@ -288,6 +318,27 @@ pub fn find(metas: &[AttrMeta], attid: u32) -> Option<&AttrMeta> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn decodes_a_samba_up_to_date_vector() {
+        use base64::Engine as _;
+        // DC1's replUpToDateVector as the lab DC returned it: one cursor, for DC2.
+        let blob = base64::engine::general_purpose::STANDARD
+            .decode("AgAAAAAAAAABAAAAAAAAAK293ZdHBPlKl1meR1oMoD0fDwAAAAAAAACAPtXesZ0B")
+            .unwrap();
+        let cursors = super::decode_up_to_date_vector(&blob).unwrap();
+        assert_eq!(cursors.len(), 1);
+        assert_eq!(cursors[0].1, 3871);
+        assert_eq!(
+            cursors[0].0.to_string(),
+            "97ddbdad-0447-4af9-9759-9e475a0ca03d"
+        );
+        assert!(super::decode_up_to_date_vector(&blob[..20]).is_err());
+        assert!(super::decode_up_to_date_vector(&[]).is_err());
+        let mut v3 = blob.clone();
+        v3[0] = 3;
+        assert!(super::decode_up_to_date_vector(&v3).is_err());
+    }
+
     use super::*;
     use time::macros::datetime;
 

@@ -26,6 +26,7 @@ pub enum Action {
     ViewAudit,
     ExportAudit,
     ViewPolicy,
+    RunFleetScan,
 }
 
 impl Action {
@@ -39,6 +40,7 @@ impl Action {
             "view_audit" => Self::ViewAudit,
             "export_audit" => Self::ExportAudit,
             "view_policy" => Self::ViewPolicy,
+            "run_fleet_scan" => Self::RunFleetScan,
             _ => return None,
         })
     }
@@ -53,6 +55,7 @@ impl Action {
             Self::ViewAudit => "view_audit",
             Self::ExportAudit => "export_audit",
             Self::ViewPolicy => "view_policy",
+            Self::RunFleetScan => "run_fleet_scan",
         }
     }
 
@@ -82,6 +85,7 @@ kinds!(
     MintToken => MintToken,
     RevokeToken => RevokeToken,
     ResetAccount => ResetAccount,
+    RunFleetScan => RunFleetScan,
 );
 
 /// Proof that the policy allowed action `A` on `dn` (or, for a name with no object, on
@@ -90,6 +94,18 @@ kinds!(
 pub struct Grant<A: ActionKind> {
     dn: Option<String>,
     _kind: PhantomData<A>,
+}
+
+impl Grant<RunFleetScan> {
+    /// The scan the service runs for itself: on its schedule, or from the CLI by the operator
+    /// who holds its configuration. A scan only reads; who may see which results is still
+    /// decided per viewer (`lookup` scopes).
+    pub fn for_service() -> Self {
+        Grant {
+            dn: None,
+            _kind: PhantomData,
+        }
+    }
 }
 
 impl<A: ActionKind> Grant<A> {
@@ -148,6 +164,11 @@ fn within(dn_norm: &str, scope_norm: &str) -> bool {
         && (dn_norm == scope_norm || dn_norm.ends_with(&format!(",{scope_norm}")))
 }
 
+/// Whether `dn` is `scope` itself or below it (both as written in config or AD).
+pub fn dn_within(dn: &str, scope: &str) -> bool {
+    within(&normalize_dn(dn), &normalize_dn(scope))
+}
+
 impl Policy {
     /// Built from a validated config (unknown action names were refused there).
     pub fn from_config(cfg: &Config) -> Self {
@@ -194,7 +215,8 @@ impl Policy {
         self.granting(roles, action).next().is_some()
     }
 
-    /// Whether `dn` lies in a scope where `roles` grant `action` (list filtering).
+    /// Whether `dn` lies in a scope where `roles` grant `action` (list filtering). For a
+    /// container's DN: whether the objects directly in it do (per-OU aggregates).
     pub fn in_scope(&self, roles: &[String], action: Action, dn: &str) -> bool {
         let dn = normalize_dn(dn);
         self.granting(roles, action)

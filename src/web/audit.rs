@@ -158,16 +158,7 @@ enum Format {
 
 const CSV_HEADER: &str = "seq,at,actor_sub,actor_name,actor_email,actor_roles,source_ip,user_agent,request_id,action,target_dn,target_guid,target_name,outcome,reason,ticket,prev_hash,hash\n";
 
-/// One CSV field: quoted, quotes doubled; a leading `=`, `+`, `-` or `@` is prefixed with `'`
-/// so a spreadsheet never evaluates it (CSV injection).
-fn csv(v: &str) -> String {
-    let v = if v.starts_with(['=', '+', '-', '@']) {
-        format!("'{v}")
-    } else {
-        v.to_string()
-    };
-    format!("\"{}\"", v.replace('"', "\"\""))
-}
+use crate::csv::field as csv;
 
 fn line(fmt: Format, r: &AuditRow) -> String {
     match fmt {

@@ -1,0 +1,237 @@
+//! Fleet reports: one `fleet_scans` row per scan (running → complete | failed) and one
+//! `fleet_findings` row per at-risk computer.
+
+use sqlx::Row;
+use time::OffsetDateTime;
+
+use super::{Store, StoreError, on_pool, on_write};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FleetScanRow {
+    pub id: i64,
+    pub started_at: OffsetDateTime,
+    pub finished_at: Option<OffsetDateTime>,
+    pub started_by: String,
+    /// `running`, `complete` or `failed`.
+    pub state: String,
+    pub dc: Option<String>,
+    pub scanned: i64,
+    pub restarts: i64,
+    pub error: Option<String>,
+    pub notes: Option<String>,
+    /// JSON of `fleet::tally::Tally` (complete reports only).
+    pub tally: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FleetFindingRow {
+    pub name: String,
+    pub dn: String,
+    pub ou: String,
+    pub object_guid: String,
+    pub cause: String,
+    pub confidence: String,
+    /// Every at-risk cause, comma-separated, headline first.
+    pub causes: String,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub pwd_last_set: Option<OffsetDateTime>,
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_logon: Option<OffsetDateTime>,
+    pub summary: String,
+}
+
+/// How a scan ended.
+pub struct FleetEnd<'a> {
+    pub state: &'a str,
+    pub finished_at: OffsetDateTime,
+    pub dc: Option<&'a str>,
+    pub scanned: i64,
+    pub restarts: i64,
+    pub error: Option<&'a str>,
+    pub notes: Option<&'a str>,
+    pub tally: Option<&'a str>,
+}
+
+const SCAN_COLS: &str =
+    "id, started_at, finished_at, started_by, state, dc, scanned, restarts, error, notes, tally";
+
+fn scan_row<R: Row>(r: &R) -> Result<FleetScanRow, sqlx::Error>
+where
+    for<'c> &'c str: sqlx::ColumnIndex<R>,
+    for<'q> i64: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
+    for<'q> String: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
+    for<'q> OffsetDateTime: sqlx::Decode<'q, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(FleetScanRow {
+        id: r.try_get("id")?,
+        started_at: r.try_get("started_at")?,
+        finished_at: r.try_get("finished_at")?,
+        started_by: r.try_get("started_by")?,
+        state: r.try_get("state")?,
+        dc: r.try_get("dc")?,
+        scanned: r.try_get("scanned")?,
+        restarts: r.try_get("restarts")?,
+        error: r.try_get("error")?,
+        notes: r.try_get("notes")?,
+        tally: r.try_get("tally")?,
+    })
+}
+
+impl Store {
+    /// Open a report in state `running`.
+    pub async fn fleet_begin(
+        &self,
+        started_at: OffsetDateTime,
+        started_by: &str,
+    ) -> Result<i64, StoreError> {
+        let id = on_write!(self, |pool| {
+            sqlx::query_scalar::<_, i64>(
+            "INSERT INTO fleet_scans (started_at, started_by, state) VALUES ($1, $2, 'running') \
+             RETURNING id"
+        )
+        .bind(started_at)
+        .bind(started_by)
+        .fetch_one(pool)
+        .await
+        })?;
+        Ok(id)
+    }
+
+    /// Add at-risk rows to a running report, in one transaction.
+    pub async fn fleet_add_findings(
+        &self,
+        scan_id: i64,
+        rows: &[FleetFindingRow],
+    ) -> Result<(), StoreError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        const SQL: &str = "INSERT INTO fleet_findings (scan_id, name, dn, ou, object_guid, cause, \
+             confidence, causes, pwd_last_set, last_logon, summary) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+        on_write!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            for r in rows {
+                sqlx::query(SQL)
+                    .bind(scan_id)
+                    .bind(&r.name)
+                    .bind(&r.dn)
+                    .bind(&r.ou)
+                    .bind(&r.object_guid)
+                    .bind(&r.cause)
+                    .bind(&r.confidence)
+                    .bind(&r.causes)
+                    .bind(r.pwd_last_set)
+                    .bind(r.last_logon)
+                    .bind(&r.summary)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await
+        })?;
+        Ok(())
+    }
+
+    /// Drop a running report's rows (the scan starts over on another DC).
+    pub async fn fleet_clear_findings(&self, scan_id: i64) -> Result<(), StoreError> {
+        on_write!(self, |pool| sqlx::query(
+            "DELETE FROM fleet_findings WHERE scan_id = $1"
+        )
+        .bind(scan_id)
+        .execute(pool)
+        .await
+        .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// Close a running report.
+    pub async fn fleet_finish(&self, scan_id: i64, end: &FleetEnd<'_>) -> Result<(), StoreError> {
+        on_write!(self, |pool| sqlx::query(
+            "UPDATE fleet_scans SET state = $2, finished_at = $3, dc = $4, scanned = $5, \
+             restarts = $6, error = $7, notes = $8, tally = $9 WHERE id = $1 AND state = 'running'"
+        )
+        .bind(scan_id)
+        .bind(end.state)
+        .bind(end.finished_at)
+        .bind(end.dc)
+        .bind(end.scanned)
+        .bind(end.restarts)
+        .bind(end.error)
+        .bind(end.notes)
+        .bind(end.tally)
+        .execute(pool)
+        .await
+        .map(|_| ()))?;
+        Ok(())
+    }
+
+    /// The newest report in `state`, if any.
+    pub async fn fleet_latest(&self, state: &str) -> Result<Option<FleetScanRow>, StoreError> {
+        self.fleet_one("state = $1 ORDER BY id DESC LIMIT 1", state.to_string())
+            .await
+    }
+
+    /// One report by id.
+    pub async fn fleet_scan(&self, id: i64) -> Result<Option<FleetScanRow>, StoreError> {
+        self.fleet_one("id = CAST($1 AS BIGINT)", id.to_string())
+            .await
+    }
+
+    async fn fleet_one(
+        &self,
+        clause: &str,
+        arg: String,
+    ) -> Result<Option<FleetScanRow>, StoreError> {
+        let sql = format!("SELECT {SCAN_COLS} FROM fleet_scans WHERE {clause}");
+        let row = on_pool!(self, |pool| match sqlx::query(&sql)
+            .bind(&arg)
+            .fetch_optional(pool)
+            .await?
+        {
+            Some(r) => scan_row(&r).map(Some),
+            None => Ok(None),
+        })?;
+        Ok(row)
+    }
+
+    /// The newest reports, any state.
+    pub async fn fleet_recent(&self, limit: i64) -> Result<Vec<FleetScanRow>, StoreError> {
+        let sql = format!("SELECT {SCAN_COLS} FROM fleet_scans ORDER BY id DESC LIMIT $1");
+        let rows = on_pool!(self, |pool| sqlx::query(&sql)
+            .bind(limit)
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(scan_row)
+            .collect::<Result<Vec<_>, _>>())?;
+        Ok(rows)
+    }
+
+    /// A report's at-risk rows, by cause then name.
+    pub async fn fleet_findings(&self, scan_id: i64) -> Result<Vec<FleetFindingRow>, StoreError> {
+        let sql = "SELECT name, dn, ou, object_guid, cause, confidence, causes, pwd_last_set, \
+                   last_logon, summary FROM fleet_findings WHERE scan_id = $1 \
+                   ORDER BY cause, name";
+        let rows = on_pool!(self, |pool| sqlx::query(sql)
+            .bind(scan_id)
+            .fetch_all(pool)
+            .await?
+            .iter()
+            .map(|r| {
+                Ok::<_, sqlx::Error>(FleetFindingRow {
+                    name: r.try_get("name")?,
+                    dn: r.try_get("dn")?,
+                    ou: r.try_get("ou")?,
+                    object_guid: r.try_get("object_guid")?,
+                    cause: r.try_get("cause")?,
+                    confidence: r.try_get("confidence")?,
+                    causes: r.try_get("causes")?,
+                    pwd_last_set: r.try_get("pwd_last_set")?,
+                    last_logon: r.try_get("last_logon")?,
+                    summary: r.try_get("summary")?,
+                })
+            })
+            .collect::<Result<Vec<_>, _>>())?;
+        Ok(rows)
+    }
+}

@@ -1,0 +1,342 @@
+//! Fleet health: scan every computer account, list the ones already broken or about to be,
+//! and keep each scan as a report.
+//!
+//! - `scan.rs`: one scan (paged, streaming, other DCs only where needed, DC failover);
+//! - `tally.rs`: what a report counts (pure);
+//! - `plots.rs`: the report's SVG charts (pure);
+//! - this file: the one running job per process, its live progress, and the schedule.
+
+pub mod export;
+pub mod plots;
+pub mod report;
+pub mod scan;
+pub mod tally;
+
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use serde::Serialize;
+use time::OffsetDateTime;
+
+use crate::db::FleetEnd;
+use crate::policy::{Grant, RunFleetScan, normalize_dn};
+use crate::state::AppState;
+pub use scan::{Outcome, ScanContext, ScanError, Update};
+
+/// The live state of the scan this process runs (or ran last).
+#[derive(Debug, Clone, Serialize)]
+pub struct Progress {
+    pub scan_id: i64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub started_at: OffsetDateTime,
+    pub started_by: String,
+    /// `running`, `complete` or `failed`.
+    pub state: &'static str,
+    pub dc: Option<String>,
+    pub scanned: u64,
+    pub estimate: Option<u64>,
+    /// Computers per second since this DC's pass began.
+    pub rate: f64,
+    /// Seconds left at the current rate, when an estimate exists.
+    pub eta_secs: Option<u64>,
+    pub restarts: u32,
+    pub error: Option<String>,
+    #[serde(skip)]
+    pass_started: Option<Instant>,
+}
+
+impl Progress {
+    fn new(scan_id: i64, started_at: OffsetDateTime, started_by: &str) -> Self {
+        Progress {
+            scan_id,
+            started_at,
+            started_by: started_by.to_string(),
+            state: "running",
+            dc: None,
+            scanned: 0,
+            estimate: None,
+            rate: 0.0,
+            eta_secs: None,
+            restarts: 0,
+            error: None,
+            pass_started: None,
+        }
+    }
+
+    fn apply(&mut self, u: Update) {
+        match u {
+            Update::Start { dc, estimate } => {
+                self.dc = Some(dc);
+                self.estimate = estimate;
+                self.scanned = 0;
+                self.pass_started = Some(Instant::now());
+            }
+            Update::Scanned(n) => self.scanned = n,
+            Update::Restart { failed_dc, error } => {
+                self.restarts += 1;
+                self.error = Some(format!("{failed_dc} failed ({error}); starting over"));
+            }
+        }
+        let secs = self.pass_started.map_or(0.0, |t| t.elapsed().as_secs_f64());
+        self.rate = if secs > 0.0 {
+            self.scanned as f64 / secs
+        } else {
+            0.0
+        };
+        self.eta_secs = match (self.estimate, self.rate > 0.0) {
+            (Some(total), true) => {
+                Some((total.saturating_sub(self.scanned) as f64 / self.rate).ceil() as u64)
+            }
+            _ => None,
+        };
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("a fleet scan is already running (report {0})")]
+    AlreadyRunning(i64),
+    #[error(transparent)]
+    Store(#[from] crate::db::StoreError),
+}
+
+/// The one fleet job of this process.
+#[derive(Clone, Default)]
+pub struct FleetJobs {
+    current: Arc<Mutex<Option<Progress>>>,
+}
+
+impl FleetJobs {
+    /// The running or last scan's progress.
+    pub fn progress(&self) -> Option<Progress> {
+        self.current.lock().ok().and_then(|p| p.clone())
+    }
+
+    fn update(&self, u: Update) {
+        if let Ok(mut p) = self.current.lock()
+            && let Some(p) = p.as_mut()
+        {
+            p.apply(u);
+        }
+    }
+
+    /// Open a report and claim the job slot; `None` in the slot means free.
+    async fn claim(
+        &self,
+        ctx: &ScanContext,
+        started_by: &str,
+        now: OffsetDateTime,
+    ) -> Result<i64, StartError> {
+        {
+            let slot = self.current.lock().ok();
+            if let Some(p) = slot.as_ref().and_then(|s| s.as_ref())
+                && p.state == "running"
+            {
+                return Err(StartError::AlreadyRunning(p.scan_id));
+            }
+        }
+        let id = ctx.store.fleet_begin(now, started_by).await?;
+        let lost_race = match self.current.lock() {
+            Ok(mut slot) => {
+                if slot.as_ref().is_some_and(|p| p.state == "running") {
+                    true
+                } else {
+                    *slot = Some(Progress::new(id, now, started_by));
+                    false
+                }
+            }
+            Err(_) => false,
+        };
+        if lost_race {
+            let end = end("failed", now, None, Some("another scan started first"));
+            ctx.store.fleet_finish(id, &end).await?;
+            return Err(StartError::AlreadyRunning(id));
+        }
+        Ok(id)
+    }
+
+    /// Run a scan to its end here (the CLI); the report is closed either way.
+    pub async fn run(
+        &self,
+        grant: &Grant<RunFleetScan>,
+        ctx: &ScanContext,
+        started_by: &str,
+        progress: &(dyn Fn(&Progress) + Sync),
+    ) -> Result<(i64, Result<Outcome, ScanError>), StartError> {
+        let now = OffsetDateTime::now_utc();
+        let id = self.claim(ctx, started_by, now).await?;
+        let on_update = |u: Update| {
+            self.update(u);
+            if let Some(p) = self.progress() {
+                progress(&p);
+            }
+        };
+        let result = scan::run(grant, ctx, id, now, &on_update).await;
+        self.close(ctx, id, &result).await?;
+        Ok((id, result))
+    }
+
+    /// Start a scan in the background; returns the report id at once.
+    pub async fn start(
+        &self,
+        grant: Grant<RunFleetScan>,
+        ctx: ScanContext,
+        started_by: String,
+    ) -> Result<i64, StartError> {
+        // Claim here so the caller hears "already running" synchronously.
+        let now = OffsetDateTime::now_utc();
+        let id = self.claim(&ctx, &started_by, now).await?;
+        let jobs = self.clone();
+        tokio::spawn(async move {
+            let on_update = |u: Update| jobs.update(u);
+            let result = scan::run(&grant, &ctx, id, now, &on_update).await;
+            // close() logs a failure to store; nothing else to do with it here.
+            let _ = jobs.close(&ctx, id, &result).await;
+        });
+        Ok(id)
+    }
+
+    /// Close the report and the job slot; a report that cannot be closed reads as failed.
+    async fn close(
+        &self,
+        ctx: &ScanContext,
+        id: i64,
+        result: &Result<Outcome, ScanError>,
+    ) -> Result<(), crate::db::StoreError> {
+        let finished = OffsetDateTime::now_utc();
+        let (state, stored) = match result {
+            Ok(o) => {
+                let tally = serde_json::to_string(&o.tally).ok();
+                let notes = (!o.notes.is_empty()).then(|| o.notes.join("\n"));
+                let end = FleetEnd {
+                    state: "complete",
+                    finished_at: finished,
+                    dc: Some(&o.dc),
+                    scanned: i64::try_from(o.scanned).unwrap_or(i64::MAX),
+                    restarts: i64::from(o.restarts),
+                    error: None,
+                    notes: notes.as_deref(),
+                    tally: tally.as_deref(),
+                };
+                ("complete", ctx.store.fleet_finish(id, &end).await)
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                let end = end("failed", finished, None, Some(&msg));
+                ("failed", ctx.store.fleet_finish(id, &end).await)
+            }
+        };
+        if let Err(e) = &stored {
+            tracing::error!(report = id, error = %e, "fleet report could not be closed");
+        }
+        match result {
+            Ok(o) => {
+                tracing::info!(report = id, scanned = o.scanned, at_risk = o.at_risk, dc = %o.dc, "fleet scan complete")
+            }
+            Err(e) => tracing::warn!(report = id, error = %e, "fleet scan failed"),
+        }
+        if let Ok(mut slot) = self.current.lock()
+            && let Some(p) = slot.as_mut()
+        {
+            p.state = if stored.is_ok() { state } else { "failed" };
+            if let Err(e) = result {
+                p.error = Some(e.to_string());
+            }
+        }
+        stored
+    }
+}
+
+fn end<'a>(
+    state: &'a str,
+    at: OffsetDateTime,
+    dc: Option<&'a str>,
+    error: Option<&'a str>,
+) -> FleetEnd<'a> {
+    FleetEnd {
+        state,
+        finished_at: at,
+        dc,
+        scanned: 0,
+        restarts: 0,
+        error,
+        notes: None,
+        tally: None,
+    }
+}
+
+/// The configured scopes (default: the domain), with any scope inside another dropped.
+pub fn scopes(cfg: &crate::config::Config) -> Vec<String> {
+    let mut scopes: Vec<String> = if cfg.fleet.scopes.is_empty() {
+        vec![cfg.ldap.base_dn.clone()]
+    } else {
+        cfg.fleet.scopes.clone()
+    };
+    scopes.sort_by_key(|s| normalize_dn(s).len());
+    let mut kept: Vec<String> = Vec::new();
+    for s in scopes {
+        if !kept.iter().any(|k| crate::policy::dn_within(&s, k)) {
+            kept.push(s);
+        }
+    }
+    kept
+}
+
+/// The scan context from the application state.
+pub fn context(state: &AppState) -> ScanContext {
+    ScanContext {
+        directory: state.directory.clone(),
+        store: state.store.clone(),
+        policy: state.policy.clone(),
+        settings: state.diagnosis,
+        scopes: scopes(&state.config),
+        page_size: state.config.fleet.page_size,
+    }
+}
+
+/// Scans on the configured schedule (`fleet.schedule_hours`), as the service.
+pub fn spawn_schedule(state: &AppState) {
+    let hours = state.config.fleet.schedule_hours;
+    if hours == 0 {
+        return;
+    }
+    let (jobs, ctx) = (state.fleet.clone(), context(state));
+    tokio::spawn(async move {
+        let period = std::time::Duration::from_secs(u64::from(hours) * 3600);
+        let mut tick = tokio::time::interval(period);
+        tick.tick().await; // the first tick is immediate: wait one period first
+        loop {
+            tick.tick().await;
+            match jobs
+                .start(Grant::for_service(), ctx.clone(), "schedule".into())
+                .await
+            {
+                Ok(id) => tracing::info!(report = id, "scheduled fleet scan started"),
+                Err(e) => tracing::warn!(error = %e, "scheduled fleet scan not started"),
+            }
+        }
+    });
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    #[test]
+    fn progress_computes_rate_and_time_left() {
+        let mut p = super::Progress::new(1, time::OffsetDateTime::UNIX_EPOCH, "t");
+        p.apply(super::Update::Start {
+            dc: "dc1".into(),
+            estimate: Some(100),
+        });
+        p.pass_started = Some(std::time::Instant::now() - std::time::Duration::from_secs(2));
+        p.apply(super::Update::Scanned(50));
+        assert!(p.rate > 20.0 && p.rate <= 25.0, "{}", p.rate);
+        assert!(matches!(p.eta_secs, Some(2..=3)), "{:?}", p.eta_secs);
+        p.apply(super::Update::Restart {
+            failed_dc: "dc1".into(),
+            error: "gone".into(),
+        });
+        assert_eq!(p.restarts, 1);
+        assert!(p.error.unwrap().contains("dc1"));
+    }
+}

@@ -1,0 +1,460 @@
+//! One fleet scan: a paged pass over every computer in the configured scopes on one DC, the
+//! same pure [`diagnose`] as the computer page, and other DCs read only where the cause needs
+//! them.
+//!
+//! Which objects need the other DCs:
+//! - every object whose one-DC diagnosis is anything but a clean `healthy` (a later logon on
+//!   another DC can clear `password_set_after_last_logon`; failures there raise confidence);
+//! - every object changed on one DC after the point the other has replicated up to: from each
+//!   DC's up-to-dateness vector (`replUpToDateVector`) and `uSNChanged`. Objects outside that
+//!   set are identical on both DCs as far as replication goes, so replication lag cannot hide
+//!   in them. Without a cursor (a DC never replicated), every object is read from that DC.
+//!
+//! A DC failing mid-scan starts the scan over on the next DC (rows so far are dropped); when
+//! none is left the report fails. Either way a partial report is never marked complete.
+
+use std::collections::HashSet;
+use std::sync::Arc;
+
+use ldap3::Ldap;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::tally::{Headline, Tally, headline, parent_of};
+use crate::db::{FleetFindingRow, Store, StoreError};
+use crate::diagnostics::{Cause, Confidence, Diagnosis, DiagnosisSettings, Severity, diagnose};
+use crate::directory::computers::dc_label;
+use crate::directory::model::{DcOutcome, DcView, Snapshot};
+use crate::directory::scan::{
+    Scanned, Undecodable, changed_since, count_computers, repl_state, views_by_guid,
+};
+use crate::directory::{Directory, DirectoryError};
+use crate::policy::{Grant, Policy, RunFleetScan, Target};
+
+/// What a scan needs.
+#[derive(Clone)]
+pub struct ScanContext {
+    pub directory: Arc<Directory>,
+    pub store: Store,
+    pub policy: Arc<Policy>,
+    pub settings: DiagnosisSettings,
+    /// Subtrees to scan, none inside another.
+    pub scopes: Vec<String>,
+    pub page_size: u32,
+}
+
+/// What the progress display hears.
+#[derive(Debug, Clone)]
+pub enum Update {
+    /// Scanning (again) from this DC; `estimate` computers expected.
+    Start {
+        dc: String,
+        estimate: Option<u64>,
+    },
+    Scanned(u64),
+    /// The DC failed; starting over on the next one.
+    Restart {
+        failed_dc: String,
+        error: String,
+    },
+}
+
+/// A completed scan.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub dc: String,
+    pub scanned: u64,
+    pub at_risk: u64,
+    pub restarts: u32,
+    pub notes: Vec<String>,
+    pub tally: Tally,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error("the report could not be stored: {0}")]
+    Store(#[from] StoreError),
+    #[error("no domain controller completed the scan: {0}")]
+    AllDcsFailed(String),
+}
+
+enum AttemptError {
+    Dc(DirectoryError),
+    Store(StoreError),
+}
+
+/// Another DC, read only for the objects that need it.
+struct Other {
+    label: String,
+    url: String,
+    conn: Option<Ldap>,
+    error: Option<String>,
+    /// No replication cursor: read every object from it.
+    all: bool,
+}
+
+/// Run one scan into report `scan_id` (already `running`). The caller closes the report.
+pub async fn run(
+    _grant: &Grant<RunFleetScan>,
+    ctx: &ScanContext,
+    scan_id: i64,
+    now: OffsetDateTime,
+    progress: &(dyn Fn(Update) + Sync),
+) -> Result<Outcome, ScanError> {
+    let mut failures = Vec::new();
+    let n = ctx.directory.dc_count();
+    for primary in 0..n {
+        match attempt(ctx, scan_id, primary, now, progress).await {
+            Ok(mut outcome) => {
+                outcome.restarts = u32::try_from(failures.len()).unwrap_or(u32::MAX);
+                outcome.notes.extend(failures);
+                return Ok(outcome);
+            }
+            Err(AttemptError::Store(e)) => return Err(e.into()),
+            Err(AttemptError::Dc(e)) => {
+                let dc = ctx.directory.dc_urls().nth(primary).map(dc_label);
+                let dc = dc.unwrap_or_default();
+                tracing::warn!(dc = %dc, error = %e, "fleet scan failed on this DC");
+                ctx.store.fleet_clear_findings(scan_id).await?;
+                if primary + 1 < n {
+                    progress(Update::Restart {
+                        failed_dc: dc.clone(),
+                        error: e.to_string(),
+                    });
+                }
+                failures.push(format!("{dc} failed, the scan started over: {e}"));
+            }
+        }
+    }
+    Err(ScanError::AllDcsFailed(failures.join("; ")))
+}
+
+async fn attempt(
+    ctx: &ScanContext,
+    scan_id: i64,
+    primary: usize,
+    now: OffsetDateTime,
+    progress: &(dyn Fn(Update) + Sync),
+) -> Result<Outcome, AttemptError> {
+    let dir = &ctx.directory;
+    let (url, mut pconn) = dir.connect_dc(primary).await.map_err(AttemptError::Dc)?;
+    let mut notes = Vec::new();
+    let mut others = Vec::new();
+    for (i, u) in dir.dc_urls().enumerate().filter(|(i, _)| *i != primary) {
+        let (conn, error) = match dir.connect_dc(i).await {
+            Ok((_, l)) => (Some(l), None),
+            Err(e) => (None, Some(e.to_string())),
+        };
+        others.push(Other {
+            label: dc_label(u),
+            url: u.to_string(),
+            conn,
+            error,
+            all: false,
+        });
+    }
+    let changed = changed_between(ctx, &url, &mut pconn, &mut others)
+        .await
+        .map_err(AttemptError::Dc)?;
+    for o in &others {
+        if let Some(e) = &o.error {
+            notes.push(format!("{} unreachable: {e}", o.label));
+        } else if o.all {
+            notes.push(format!(
+                "{}: no replication cursor; every object read",
+                o.label
+            ));
+        }
+    }
+    let estimate = match ctx.store.fleet_latest("complete").await {
+        Ok(Some(r)) => u64::try_from(r.scanned).ok(),
+        _ => {
+            let mut total = 0;
+            for base in &ctx.scopes {
+                total += count_computers(&mut pconn, &url, base)
+                    .await
+                    .map_err(AttemptError::Dc)?;
+            }
+            Some(total)
+        }
+    };
+    progress(Update::Start {
+        dc: dc_label(&url),
+        estimate,
+    });
+
+    let mut out = Outcome {
+        dc: dc_label(&url),
+        scanned: 0,
+        at_risk: 0,
+        restarts: 0,
+        notes,
+        tally: Tally::default(),
+    };
+    let page = usize::try_from(ctx.page_size).unwrap_or(1000);
+    for base in &ctx.scopes {
+        // Read the next page while this one is diagnosed and stored.
+        let mut scan = dir
+            .scan_computers(primary, base, i32::try_from(page).unwrap_or(1000))
+            .await
+            .map_err(AttemptError::Dc)?;
+        let (tx, mut rx) = tokio::sync::mpsc::channel(1);
+        let reader = tokio::spawn(async move {
+            loop {
+                let chunk = scan.next_chunk(page).await;
+                let end = matches!(&chunk, Ok(c) if c.is_empty()) || chunk.is_err();
+                if tx.send(chunk).await.is_err() || end {
+                    break;
+                }
+            }
+        });
+        let mut result = Ok(());
+        while let Some(chunk) = rx.recv().await {
+            let chunk = match chunk {
+                Ok(c) if c.is_empty() => break,
+                Ok(c) => c,
+                Err(e) => {
+                    result = Err(AttemptError::Dc(e));
+                    break;
+                }
+            };
+            let n = chunk.len() as u64;
+            let rows = process(
+                ctx,
+                &dc_label(&url),
+                &mut others,
+                &changed,
+                chunk,
+                now,
+                &mut out,
+            )
+            .await;
+            out.at_risk += rows.len() as u64;
+            if let Err(e) = ctx.store.fleet_add_findings(scan_id, &rows).await {
+                result = Err(AttemptError::Store(e));
+                break;
+            }
+            out.scanned += n;
+            progress(Update::Scanned(out.scanned));
+        }
+        reader.abort();
+        result?;
+    }
+    for o in &others {
+        if let (Some(e), false) = (&o.error, out.notes.iter().any(|n| n.starts_with(&o.label))) {
+            out.notes
+                .push(format!("{} failed during the scan: {e}", o.label));
+        }
+    }
+    Ok(out)
+}
+
+/// The objects that may differ between the primary and another DC (see the module docs).
+async fn changed_between(
+    ctx: &ScanContext,
+    url: &str,
+    pconn: &mut Ldap,
+    others: &mut [Other],
+) -> Result<HashSet<Uuid>, DirectoryError> {
+    let nc = ctx.directory.base_dn().to_string();
+    let pstate = repl_state(pconn, url, &nc).await?;
+    let mut changed = HashSet::new();
+    for o in others.iter_mut() {
+        let Some(conn) = o.conn.as_mut() else {
+            continue;
+        };
+        let ostate = match repl_state(conn, &o.url, &nc).await {
+            Ok(s) => s,
+            Err(e) => {
+                o.conn = None;
+                o.error = Some(e.to_string());
+                continue;
+            }
+        };
+        let theirs_of_ours = pstate.invocation_id.and_then(|p| ostate.cursors.get(&p));
+        let ours_of_theirs = ostate.invocation_id.and_then(|i| pstate.cursors.get(&i));
+        let (Some(&theirs_of_ours), Some(&ours_of_theirs)) = (theirs_of_ours, ours_of_theirs)
+        else {
+            o.all = true;
+            continue;
+        };
+        for base in &ctx.scopes {
+            changed.extend(changed_since(pconn, url, base, theirs_of_ours).await?);
+            match changed_since(conn, &o.url, base, ours_of_theirs).await {
+                Ok(g) => changed.extend(g),
+                Err(e) => {
+                    o.error = Some(e.to_string());
+                    break;
+                }
+            }
+        }
+        if o.error.is_some() {
+            o.conn = None;
+        }
+    }
+    Ok(changed)
+}
+
+/// Whether a one-DC diagnosis is final: a clean `healthy` with nothing to warn about.
+fn settled(d: &Diagnosis) -> bool {
+    d.likely_causes
+        .iter()
+        .all(|c| c.cause == Cause::Healthy && c.confidence == Confidence::High)
+        && d.findings.iter().all(|f| f.severity < Severity::Warning)
+}
+
+/// Diagnose one page; count everything; return the at-risk rows.
+async fn process(
+    ctx: &ScanContext,
+    primary: &str,
+    others: &mut [Other],
+    changed: &HashSet<Uuid>,
+    chunk: Vec<Result<Scanned, Undecodable>>,
+    now: OffsetDateTime,
+    out: &mut Outcome,
+) -> Vec<FleetFindingRow> {
+    let mut items: Vec<(Snapshot, Diagnosis)> = Vec::with_capacity(chunk.len());
+    for entry in chunk {
+        match entry {
+            Ok(s) => {
+                let snapshot = snapshot_of(ctx, primary, s);
+                let d = diagnose(&snapshot, &ctx.settings, now);
+                items.push((snapshot, d));
+            }
+            Err(u) => {
+                tracing::warn!(dn = %u.dn, error = %u.error, "fleet scan: entry not decodable");
+                out.tally.undecodable += 1;
+            }
+        }
+    }
+    let guid = |s: &Snapshot| s.account.as_ref().map(|a| a.object_guid);
+    let needs: HashSet<Uuid> = items
+        .iter()
+        .filter(|(s, d)| !settled(d) || guid(s).is_some_and(|g| changed.contains(&g)))
+        .filter_map(|(s, _)| guid(s))
+        .collect();
+    let all: Vec<Uuid> = items.iter().filter_map(|(s, _)| guid(s)).collect();
+    let base = ctx.directory.base_dn().to_string();
+    // Read what the other DCs hold of the objects that need them, from every DC at once.
+    let reads = others.iter_mut().map(|o| {
+        let wanted: Vec<Uuid> = if o.all {
+            all.clone()
+        } else {
+            all.iter().filter(|g| needs.contains(g)).copied().collect()
+        };
+        let base = base.clone();
+        async move {
+            let views = match (&mut o.conn, wanted.is_empty()) {
+                (_, true) => Ok(Default::default()),
+                (Some(conn), false) => views_by_guid(conn, &o.url, &base, &wanted).await,
+                (None, false) => Err(DirectoryError::Protocol(
+                    o.error.clone().unwrap_or_else(|| "not connected".into()),
+                )),
+            };
+            if let Err(e) = &views {
+                o.conn = None;
+                o.error.get_or_insert_with(|| e.to_string());
+            }
+            (
+                o.label.clone(),
+                wanted.into_iter().collect::<HashSet<_>>(),
+                views,
+            )
+        }
+    });
+    let reads = futures_util::future::join_all(reads).await;
+    let mut rows = Vec::new();
+    for (mut snapshot, mut d) in items {
+        let Some(g) = guid(&snapshot) else { continue };
+        let mut extra = false;
+        for (label, wanted, views) in &reads {
+            if !wanted.contains(&g) {
+                continue;
+            }
+            extra = true;
+            let outcome = match views {
+                Ok(map) => match map.get(&g) {
+                    Some(Ok(v)) => DcOutcome::Found(v.clone()),
+                    Some(Err(e)) => DcOutcome::Unreachable { error: e.clone() },
+                    None => DcOutcome::NotFound,
+                },
+                Err(e) => DcOutcome::Unreachable {
+                    error: e.to_string(),
+                },
+            };
+            snapshot.per_dc.push(DcView {
+                dc: label.clone(),
+                outcome,
+            });
+        }
+        if extra {
+            d = diagnose(&snapshot, &ctx.settings, now);
+        }
+        let h = headline(&d);
+        let latest = latest_logon(&snapshot);
+        let Some(account) = snapshot.account.as_ref() else {
+            continue;
+        };
+        out.tally.add(account, latest, &h, now);
+        if h.at_risk {
+            rows.push(row(account, latest, &h));
+        }
+    }
+    rows
+}
+
+fn snapshot_of(ctx: &ScanContext, primary: &str, s: Scanned) -> Snapshot {
+    let protected_ou = ctx
+        .policy
+        .protection(&Target {
+            dn: &s.account.dn,
+            account: None,
+        })
+        .is_some();
+    Snapshot {
+        name_queried: s.account.netbios_name().to_string(),
+        per_dc: vec![DcView {
+            dc: primary.to_string(),
+            outcome: DcOutcome::Found(s.view),
+        }],
+        account: Some(s.account),
+        tombstones: Vec::new(),
+        history: Vec::new(),
+        protected_ou,
+    }
+}
+
+/// The latest logon any DC read showed, or `lastLogonTimestamp`.
+fn latest_logon(s: &Snapshot) -> Option<OffsetDateTime> {
+    let per_dc = s.per_dc.iter().filter_map(|v| match &v.outcome {
+        DcOutcome::Found(a) => a.last_logon,
+        _ => None,
+    });
+    per_dc
+        .chain(s.account.as_ref().and_then(|a| a.last_logon_timestamp))
+        .max()
+}
+
+fn row(
+    a: &crate::directory::model::ComputerAccount,
+    last_logon: Option<OffsetDateTime>,
+    h: &Headline,
+) -> FleetFindingRow {
+    FleetFindingRow {
+        name: a.netbios_name().to_string(),
+        dn: a.dn.clone(),
+        ou: parent_of(&a.dn),
+        object_guid: a.object_guid.to_string(),
+        cause: h.cause.as_str().to_string(),
+        confidence: format!("{:?}", h.confidence).to_lowercase(),
+        causes: h
+            .causes
+            .iter()
+            .map(|c| c.as_str())
+            .collect::<Vec<_>>()
+            .join(","),
+        pwd_last_set: a.pwd_last_set,
+        last_logon,
+        summary: h.summary.clone(),
+    }
+}
