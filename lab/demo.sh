@@ -23,7 +23,7 @@ cleanup() {
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-echo "== lab up"; lab/lab.sh up --oidc
+echo "== lab up"; lab/lab.sh up --oidc --computers 500
 # shellcheck disable=SC1091
 . "$LAB_DIR/lab.env"
 
@@ -47,7 +47,7 @@ client_id = "trustdesk"
 
 [roles.admin]
 groups = ["trustdesk-admins"]
-actions = ["lookup", "diagnose", "mint_token", "revoke_token", "reset_account", "view_audit", "export_audit", "view_policy"]
+actions = ["lookup", "diagnose", "mint_token", "revoke_token", "reset_account", "view_audit", "export_audit", "view_policy", "run_fleet_scan"]
 scopes = ["OU=Workstations,$LAB_BASEDN", "OU=Servers,$LAB_BASEDN"]
 
 [roles.senior]

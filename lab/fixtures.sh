@@ -81,15 +81,18 @@ for line in ldif.splitlines():
     if line.startswith("dn: "): dn = line[4:]
     elif line.lower().startswith("replpropertymetadata:: "): meta[dn.split(",")[0][3:]] = base64.b64decode(line.split(":: ", 1)[1])
 PASSWORD = {0x9005A, 0x90060, 0x9005E, 0x9007D, 0x900A0}
-def redate(blob, pwd, created):
+LLTS = 0x906A0   # lastLogonTimestamp
+def redate(blob, pwd, created, llts):
     _, _, count, _ = struct.unpack_from("<IIII", blob, 0)
     entries = [list(struct.unpack_from("<IIQ16sQQ", blob, 16 + 48 * k)) for k in range(count)]
     by = {e[0]: e for e in entries}
+    src = by[0x90060]
     if 0x9005A not in by:   # the unicodePwd write a join makes: version 1, like pwdLastSet's
-        src = by[0x90060]
         by[0x9005A] = [0x9005A, 1, 0, src[3], src[4], src[5]]
+    if LLTS not in by:      # lastLogonTimestamp replicates: without metadata DC2 would not get it
+        by[LLTS] = [LLTS, 1, 0, src[3], src[4], src[5]]
     for attid, e in by.items():
-        e[2] = (pwd if attid in PASSWORD else created) + 11644473600
+        e[2] = (pwd if attid in PASSWORD else llts if attid == LLTS else created) + 11644473600
     out = struct.pack("<IIII", 1, 0, len(by), 0)
     for attid in sorted(by):
         out += struct.pack("<IIQ16sQQ", *by[attid])
@@ -110,7 +113,7 @@ for i in range(1, n + 1):
          f"replace: lastLogon\nlastLogon: {ft(logon)}\n-",
          f"replace: userAccountControl\nuserAccountControl: {uac}\n-",
          f"replace: whenCreated\nwhenCreated: {gt(now - 400 * day)}\n-",
-         f"replace: replPropertyMetaData\nreplPropertyMetaData:: {redate(meta[cn], pwd, now - 400 * day)}\n-"]
+         f"replace: replPropertyMetaData\nreplPropertyMetaData:: {redate(meta[cn], pwd, now - 400 * day, llts)}\n-"]
     out.append("\n".join(m) + "\n")
 subprocess.run(["ldbmodify", "-H", "tdb://" + part], input="\n".join(out), check=True,
                capture_output=True, text=True)

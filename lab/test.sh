@@ -35,7 +35,7 @@ lab/lab.sh down >/dev/null 2>&1 || true
 trap 'step "lab down"; lab/lab.sh down || true' EXIT
 
 step "lab up"
-lab/lab.sh up --dc2 --oidc
+lab/lab.sh up --dc2 --oidc --computers 3000
 lab/lab.sh selftest
 
 step "tests"

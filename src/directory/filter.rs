@@ -117,16 +117,23 @@ pub fn changed_since_filter(usn: u64) -> String {
     computer_filter(&format!("(uSNChanged>={})", usn.saturating_add(1)))
 }
 
-/// Any of these objects, by `objectGUID` (each byte escaped as `\xx`, Windows byte order).
-pub fn guids_filter(guids: &[uuid::Uuid]) -> String {
+/// An `objectGUID` as a filter value: each byte escaped as `\xx`, in Windows byte order.
+pub fn guid_value(g: &uuid::Uuid) -> String {
     use std::fmt::Write;
+    let mut v = String::with_capacity(48);
+    for b in g.to_bytes_le() {
+        let _ = write!(v, "\\{b:02x}");
+    }
+    v
+}
+
+/// Any of these objects, by `objectGUID`.
+pub fn guids_filter(guids: &[uuid::Uuid]) -> String {
     let mut f = String::with_capacity(16 + guids.len() * 62);
     f.push_str("(|");
     for g in guids {
         f.push_str("(objectGUID=");
-        for b in g.to_bytes_le() {
-            let _ = write!(f, "\\{b:02x}");
-        }
+        f.push_str(&guid_value(g));
         f.push(')');
     }
     f.push(')');

@@ -34,14 +34,12 @@ fn quoted_utf16(pw: &str) -> Vec<u8> {
         .collect()
 }
 
-/// An objectGUID filter value: every byte escaped (`\xx`), little-endian as AD stores it.
+/// The computer with this objectGUID (see [`super::filter::guid_value`]).
 pub fn guid_filter(guid: &Uuid) -> String {
-    let escaped: String = guid
-        .to_bytes_le()
-        .iter()
-        .map(|b| format!("\\{b:02x}"))
-        .collect();
-    format!("(&(objectClass=computer)(objectGUID={escaped}))")
+    format!(
+        "(&(objectClass=computer)(objectGUID={}))",
+        super::filter::guid_value(guid)
+    )
 }
 
 impl Directory {

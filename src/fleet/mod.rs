@@ -63,6 +63,11 @@ impl Progress {
         }
     }
 
+    /// The progress bar's maximum: the estimate, or what has been scanned when that is more.
+    pub fn bar_max(&self) -> u64 {
+        self.estimate.unwrap_or(0).max(self.scanned).max(1)
+    }
+
     fn apply(&mut self, u: Update) {
         match u {
             Update::Start { dc, estimate } => {

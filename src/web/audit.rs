@@ -80,23 +80,6 @@ impl FilterForm {
     }
 }
 
-async fn require(
-    state: &AppState,
-    staff: &Staff,
-    origin: &Origin,
-    action: Action,
-) -> Result<(), AppError> {
-    if state.policy.allows(&staff.roles, action) {
-        return Ok(());
-    }
-    let reason = format!("{} not granted", action.as_str());
-    super::guard::denied(state, staff, origin, action.as_str(), reason, |e| e).await?;
-    Err(AppError::Forbidden(format!(
-        "Refused: none of your roles grants '{}'.",
-        action.as_str()
-    )))
-}
-
 #[derive(Template, WebTemplate)]
 #[template(path = "audit.html")]
 pub struct AuditPage {
@@ -123,7 +106,7 @@ pub async fn page(
     RequestOrigin(origin): RequestOrigin,
     Query(f): Query<FilterForm>,
 ) -> Result<AuditPage, AppError> {
-    require(&state, &staff, &origin, Action::ViewAudit).await?;
+    super::guard::require(&state, &staff, &origin, Action::ViewAudit).await?;
     let filter = f.filter()?;
     let rows = state
         .store
@@ -231,7 +214,7 @@ async fn export(
     f: FilterForm,
     fmt: Format,
 ) -> Result<Response, AppError> {
-    require(&state, &staff, &origin, Action::ExportAudit).await?;
+    super::guard::require(&state, &staff, &origin, Action::ExportAudit).await?;
     let filter = f.filter()?;
     audit::record(
         &state.store,

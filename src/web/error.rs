@@ -24,6 +24,9 @@ pub enum AppError {
     Forbidden(String),
     #[error("rate limited: {0}")]
     TooMany(String),
+    /// The request clashes with what is already happening (a scan already running).
+    #[error("conflict: {0}")]
+    Conflict(String),
     #[error("service unavailable: {0}")]
     Unavailable(String),
     #[error("internal error: {0}")]
@@ -39,6 +42,7 @@ impl AppError {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::Forbidden(_) => StatusCode::FORBIDDEN,
             Self::TooMany(_) => StatusCode::TOO_MANY_REQUESTS,
+            Self::Conflict(_) => StatusCode::CONFLICT,
             Self::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -49,7 +53,9 @@ impl AppError {
         match self {
             Self::NotFound => "Nothing here.".into(),
             Self::SignIn(_) => "Sign in first.".into(),
-            Self::BadRequest(m) | Self::Forbidden(m) | Self::TooMany(m) => m.clone(),
+            Self::BadRequest(m) | Self::Forbidden(m) | Self::TooMany(m) | Self::Conflict(m) => {
+                m.clone()
+            }
             Self::Unauthorized(_) => "That API key is not valid.".into(),
             Self::Unavailable(_) => {
                 "A service trustdesk depends on is unavailable. Try again shortly.".into()

@@ -56,3 +56,21 @@ pub async fn denied(
     audit::record(&state.store, &target(event)).await?;
     Ok(())
 }
+
+/// Refuse (403, audited) unless one of `staff`'s roles grants `action` somewhere.
+pub async fn require(
+    state: &AppState,
+    staff: &Staff,
+    origin: &Origin,
+    action: Action,
+) -> Result<(), AppError> {
+    if state.policy.allows(&staff.roles, action) {
+        return Ok(());
+    }
+    let reason = format!("{} not granted", action.as_str());
+    denied(state, staff, origin, action.as_str(), reason, |e| e).await?;
+    Err(AppError::Forbidden(format!(
+        "Refused: none of your roles grants '{}'.",
+        action.as_str()
+    )))
+}

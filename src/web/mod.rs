@@ -5,6 +5,7 @@ mod audit;
 mod auth;
 mod computers;
 mod error;
+mod fleet;
 mod format;
 mod guard;
 mod health;
@@ -46,6 +47,11 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/redeem/outcome", post(repair::api_outcome))
         .route("/api/v1/token-key", get(repair::api_token_key))
         .route("/api/v1/openapi.json", get(openapi))
+        .route("/fleet", get(fleet::page))
+        .route("/fleet/scans", post(fleet::start))
+        .route("/fleet/export.csv", get(fleet::export_csv))
+        .route("/api/v1/fleet", get(fleet::api_report))
+        .route("/api/v1/fleet/progress", get(fleet::api_progress))
         .route("/audit", get(audit::page))
         .route("/policy", get(policy::page))
         .route("/audit/export.csv", get(audit::export_csv))

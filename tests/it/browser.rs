@@ -13,7 +13,7 @@ pub struct Driver {
     _child: tokio::process::Child,
 }
 
-async fn chromedriver() -> Driver {
+pub async fn chromedriver() -> Driver {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -61,7 +61,7 @@ pub async fn browser_session(driver: &Driver) -> fantoccini::Client {
 }
 
 /// Sign in through the portal's link and the provider's form, in the browser.
-async fn browser_sign_in(b: &fantoccini::Client, base: &str, user: &str, password: &str) {
+pub async fn browser_sign_in(b: &fantoccini::Client, base: &str, user: &str, password: &str) {
     b.goto(base).await.unwrap();
     b.find(Locator::Id("login"))
         .await

@@ -167,6 +167,19 @@ pub async fn start_portal_with(
     extra_toml: &str,
     tls_front: bool,
 ) -> Portal {
+    let mut urls = vec![lab.ldaps_url.as_str()];
+    urls.extend(lab.dc2_ldaps_url.as_deref());
+    start_portal_on(lab, &urls, top_toml, extra_toml, tls_front).await
+}
+
+/// The same, with these DC URLs in this order.
+pub async fn start_portal_on(
+    lab: &Lab,
+    urls: &[&str],
+    top_toml: &str,
+    extra_toml: &str,
+    tls_front: bool,
+) -> Portal {
     let dir = tempfile::tempdir().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let internal = format!("http://{}", listener.local_addr().unwrap());
@@ -178,9 +191,7 @@ pub async fn start_portal_with(
         (internal.clone(), None, None)
     };
     let op = start_op(&base).await;
-    let mut urls = vec![lab.ldaps_url.as_str()];
-    urls.extend(lab.dc2_ldaps_url.as_deref());
-    let toml = config_toml(dir.path(), &urls, &lab.ca, lab)
+    let toml = config_toml(dir.path(), urls, &lab.ca, lab)
         .replace("http://127.0.0.1:8080", &base)
         .replace("http://127.0.0.1:9400", &op.issuer)
         .replace("client_id = \"portal\"", "client_id = \"trustdesk\"")
@@ -358,6 +369,11 @@ pub async fn sign_in(
         .join("\n");
     let mut visited = Vec::new();
     (follow(c, r, &mut visited).await, set_cookie)
+}
+
+/// GET a page with the browser's session; its body as text.
+pub async fn get_text(c: &reqwest::Client, url: &str) -> String {
+    c.get(url).send().await.unwrap().text().await.unwrap()
 }
 
 /// GET a JSON API path with the browser's session; returns status and body.

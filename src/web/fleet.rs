@@ -1,0 +1,309 @@
+//! The fleet page (`lookup`, cut to the viewer's scope), its CSV export and JSON twin, the
+//! live progress of a scan, and starting one (`run_fleet_scan`).
+
+use askama::Template;
+use askama_web::WebTemplate;
+use axum::Form;
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::header;
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+use time::OffsetDateTime;
+
+use super::AppError;
+use super::meta::{RequestOrigin, actor};
+use crate::audit::{self, Origin};
+use crate::auth::{CurrentStaff, Staff};
+use crate::db::FleetFindingRow;
+use crate::fleet::plots::{Bar, hbar_svg, histogram_svg};
+use crate::fleet::report::{ReportView, Viewer, load};
+use crate::fleet::tally::{BINS, DAY_BINS, OuStats};
+use crate::fleet::{self, Progress, StartError};
+use crate::policy::{Action, RunFleetScan};
+use crate::state::AppState;
+
+/// The table's filter and order, from the query string; anything unknown is ignored.
+#[derive(Debug, Default, Deserialize)]
+pub struct TableQuery {
+    #[serde(default)]
+    cause: String,
+    /// Name or OU contains this (case-insensitive).
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    sort: String,
+    #[serde(default)]
+    desc: bool,
+}
+
+impl TableQuery {
+    fn apply(&self, rows: &mut Vec<FleetFindingRow>) {
+        let q = super::format::form_text(&self.q, 100).map(|q| q.to_lowercase());
+        let cause = super::format::form_text(&self.cause, 64);
+        rows.retain(|r| {
+            cause.as_deref().is_none_or(|c| r.cause == c)
+                && q.as_deref().is_none_or(|q| {
+                    r.name.to_lowercase().contains(q) || r.ou.to_lowercase().contains(q)
+                })
+        });
+        match self.sort.as_str() {
+            "name" => rows.sort_by(|a, b| a.name.cmp(&b.name)),
+            "ou" => rows.sort_by(|a, b| a.ou.cmp(&b.ou).then(a.name.cmp(&b.name))),
+            "pwd" => rows.sort_by_key(|r| r.pwd_last_set),
+            "logon" => rows.sort_by_key(|r| r.last_logon),
+            _ => rows.sort_by(|a, b| a.cause.cmp(&b.cause).then(a.name.cmp(&b.name))),
+        }
+        if self.desc {
+            rows.reverse();
+        }
+    }
+
+    fn query_string(&self) -> String {
+        url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("cause", &self.cause)
+            .append_pair("q", &self.q)
+            .finish()
+    }
+}
+
+async fn require(state: &AppState, staff: &Staff, origin: &Origin) -> Result<(), AppError> {
+    super::guard::require(state, staff, origin, Action::Lookup).await
+}
+
+async fn report(state: &AppState, staff: &Staff) -> Result<Option<ReportView>, AppError> {
+    let viewer = Viewer::Staff {
+        policy: &state.policy,
+        roles: &staff.roles,
+    };
+    Ok(load(&state.store, &viewer, None).await?)
+}
+
+async fn audit_view(
+    state: &AppState,
+    staff: &Staff,
+    origin: &Origin,
+    action: &str,
+    v: &Option<ReportView>,
+) -> Result<(), AppError> {
+    let mut event = audit::event(action, "ok")
+        .actor(&actor(staff))
+        .origin(origin);
+    if let Some(v) = v {
+        event = event.target_name(&format!("fleet report {}", v.scan.id));
+    }
+    audit::record(&state.store, &event).await?;
+    Ok(())
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "fleet.html")]
+pub struct FleetPage {
+    staff: Option<Staff>,
+    report: Option<ReportView>,
+    rows: Vec<FleetFindingRow>,
+    causes: Vec<(String, u64)>,
+    plots: Vec<(&'static str, String)>,
+    progress: Option<Progress>,
+    can_run: bool,
+    t: TableQuery,
+    query: String,
+}
+
+impl FleetPage {
+    fn when(&self, t: &Option<OffsetDateTime>) -> super::format::When {
+        super::format::when(OffsetDateTime::now_utc(), *t)
+    }
+
+    fn sort_link(&self, key: &str) -> String {
+        let desc = self.t.sort == key && !self.t.desc;
+        format!("?{}&sort={key}&desc={desc}", self.query)
+    }
+}
+
+fn bars(labels: impl Iterator<Item = String>, counts: &[u64; BINS]) -> Vec<Bar> {
+    labels
+        .zip(counts.iter())
+        .map(|(label, value)| Bar {
+            label,
+            value: *value,
+            href: None,
+        })
+        .collect()
+}
+
+fn plots(counts: &OuStats, at_risk_ous: &[(String, u64)]) -> Vec<(&'static str, String)> {
+    let labels = || {
+        DAY_BINS
+            .iter()
+            .map(|(l, _)| l.to_string())
+            .chain(std::iter::once("never".to_string()))
+    };
+    let ous: Vec<Bar> = at_risk_ous
+        .iter()
+        .take(20)
+        .map(|(ou, n)| Bar {
+            label: ou.split(',').next().unwrap_or(ou).to_string(),
+            value: *n,
+            href: Some(format!(
+                "/fleet?{}",
+                url::form_urlencoded::Serializer::new(String::new())
+                    .append_pair("q", ou)
+                    .finish()
+            )),
+        })
+        .collect();
+    const PWD: &str = "Password age (days since pwdLastSet)";
+    const LOGON: &str = "Days since the last logon";
+    const OUS: &str = "At-risk computers per OU";
+    vec![
+        (
+            PWD,
+            histogram_svg(PWD, "days", &bars(labels(), &counts.pwd_age)),
+        ),
+        (
+            LOGON,
+            histogram_svg(LOGON, "days", &bars(labels(), &counts.logon_age)),
+        ),
+        (OUS, hbar_svg(OUS, &ous)),
+    ]
+}
+
+/// `GET /fleet`
+pub async fn page(
+    State(state): State<AppState>,
+    CurrentStaff(staff): CurrentStaff,
+    RequestOrigin(origin): RequestOrigin,
+    Query(t): Query<TableQuery>,
+) -> Result<FleetPage, AppError> {
+    require(&state, &staff, &origin).await?;
+    let report = report(&state, &staff).await?;
+    audit_view(&state, &staff, &origin, "fleet_view", &report).await?;
+    let (mut rows, causes, plots) = match &report {
+        Some(v) => {
+            let mut causes: Vec<(String, u64)> = v
+                .counts
+                .causes
+                .iter()
+                .map(|(c, n)| (c.clone(), *n))
+                .collect();
+            causes.sort_by_key(|c| std::cmp::Reverse(c.1));
+            (v.rows.clone(), causes, plots(&v.counts, &v.at_risk_ous))
+        }
+        None => (Vec::new(), Vec::new(), Vec::new()),
+    };
+    t.apply(&mut rows);
+    Ok(FleetPage {
+        can_run: state.policy.allows(&staff.roles, Action::RunFleetScan),
+        progress: state.fleet.progress(),
+        query: t.query_string(),
+        staff: Some(staff),
+        report,
+        rows,
+        causes,
+        plots,
+        t,
+    })
+}
+
+/// `GET /fleet/export.csv`: the table as filtered.
+pub async fn export_csv(
+    State(state): State<AppState>,
+    CurrentStaff(staff): CurrentStaff,
+    RequestOrigin(origin): RequestOrigin,
+    Query(t): Query<TableQuery>,
+) -> Result<Response, AppError> {
+    require(&state, &staff, &origin).await?;
+    let report = report(&state, &staff).await?;
+    audit_view(&state, &staff, &origin, "fleet_export", &report).await?;
+    let mut rows = report.map(|v| v.rows).unwrap_or_default();
+    t.apply(&mut rows);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"trustdesk-fleet.csv\"",
+            ),
+        ],
+        fleet::export::csv(&rows),
+    )
+        .into_response())
+}
+
+/// `GET /api/v1/fleet`: the newest complete report, cut to the caller's scope.
+pub async fn api_report(
+    State(state): State<AppState>,
+    CurrentStaff(staff): CurrentStaff,
+    RequestOrigin(origin): RequestOrigin,
+) -> Result<Response, AppError> {
+    require(&state, &staff, &origin).await?;
+    let report = report(&state, &staff).await?;
+    audit_view(&state, &staff, &origin, "fleet_view", &report).await?;
+    let Some(v) = report else {
+        return Err(AppError::NotFound);
+    };
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        fleet::export::json(&v.scan, &v.counts, &v.rows),
+    )
+        .into_response())
+}
+
+/// `GET /api/v1/fleet/progress`: the running (or last) scan of this portal.
+pub async fn api_progress(
+    State(state): State<AppState>,
+    CurrentStaff(staff): CurrentStaff,
+    RequestOrigin(origin): RequestOrigin,
+) -> Result<Json<Option<Progress>>, AppError> {
+    require(&state, &staff, &origin).await?;
+    Ok(Json(state.fleet.progress()))
+}
+
+#[derive(Deserialize)]
+pub struct StartForm {
+    csrf: String,
+}
+
+/// `POST /fleet/scans`: start a scan in the background.
+pub async fn start(
+    State(state): State<AppState>,
+    CurrentStaff(staff): CurrentStaff,
+    RequestOrigin(origin): RequestOrigin,
+    Form(form): Form<StartForm>,
+) -> Result<Redirect, AppError> {
+    staff.check_csrf(&form.csrf)?;
+    let grant = match state
+        .policy
+        .authorize_nameless::<RunFleetScan>(&staff.roles)
+    {
+        Ok(g) => g,
+        Err(denied) => {
+            let reason = denied.to_string();
+            super::guard::denied(&state, &staff, &origin, "fleet_scan", reason, |e| e).await?;
+            return Err(AppError::Forbidden(format!("Refused: {denied}.")));
+        }
+    };
+    let event = audit::event("fleet_scan", "started")
+        .actor(&actor(&staff))
+        .origin(&origin);
+    match state
+        .fleet
+        .start(
+            grant,
+            fleet::context(&state),
+            staff.display_name().to_string(),
+        )
+        .await
+    {
+        Ok(id) => {
+            let event = event.target_name(&format!("fleet report {id}"));
+            audit::record(&state.store, &event).await?;
+            Ok(Redirect::to("/fleet"))
+        }
+        Err(StartError::AlreadyRunning(id)) => Err(AppError::Conflict(format!(
+            "A fleet scan is already running (report {id}); its progress is on the fleet page."
+        ))),
+        Err(StartError::Store(e)) => Err(e.into()),
+    }
+}

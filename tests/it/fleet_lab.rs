@@ -1,0 +1,341 @@
+//! Fleet health against the lab: the bulk computers PC00001… (`lab.sh up --computers N`) are in
+//! mixed states by number (see `bulk_fixture` in `lab/fixtures.sh`); the report must list
+//! exactly the broken and at-risk ones, with their causes, and no healthy one.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use fantoccini::Locator;
+use serde_json::Value;
+
+use crate::browser::{browser_session, browser_sign_in, chromedriver};
+use crate::common::{
+    Lab, api_get, browser, config_toml, get_text, install_crypto, lab, sign_in, start_portal,
+    start_portal_on,
+};
+use crate::relay;
+use crate::repair_lab::csrf;
+
+fn fleet_role(lab: &Lab, extra: &str) -> String {
+    format!(
+        "\n[roles.fleetops]\ngroups = [\"trustdesk-admins\"]\nactions = [\"lookup\", \"run_fleet_scan\"]\nscopes = [\"{}\"]\n{extra}",
+        lab.base_dn
+    )
+}
+
+/// How many bulk computers the lab has; the fleet tests need a few thousand.
+fn bulk() -> usize {
+    let n = std::env::var("LAB_BULK_COMPUTERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    assert!(
+        n >= 1000,
+        "the fleet tests need the lab up with --computers N (N >= 1000); LAB_BULK_COMPUTERS={n}"
+    );
+    n
+}
+
+/// The cause `bulk_fixture` gave PC number `i`, when it is at risk.
+fn expected_cause(i: usize) -> Option<&'static str> {
+    match i % 20 {
+        13 => Some("password_set_after_last_logon"),
+        14 => Some("account_disabled"),
+        15 => Some("rotation_disabled"),
+        _ => None,
+    }
+}
+
+/// The bulk computers (PC + 5 digits) among report rows: name → cause.
+fn bulk_rows(rows: &[Value]) -> BTreeMap<String, String> {
+    rows.iter()
+        .filter_map(|r| {
+            let name = r["name"].as_str()?;
+            let digits = name.strip_prefix("PC")?;
+            (digits.len() == 5 && digits.bytes().all(|b| b.is_ascii_digit())).then(|| {
+                (
+                    name.to_string(),
+                    r["cause"].as_str().unwrap_or("").to_string(),
+                )
+            })
+        })
+        .collect()
+}
+
+fn expected_rows(n: usize, only: Option<&str>) -> BTreeMap<String, String> {
+    (1..=n)
+        .filter_map(|i| expected_cause(i).map(|c| (format!("PC{i:05}"), c.to_string())))
+        .filter(|(_, c)| only.is_none_or(|o| o == c))
+        .collect()
+}
+
+/// Start a scan through the page's form and wait for it to end; returns the last progress.
+async fn scan(c: &reqwest::Client, base: &str) -> Value {
+    let token = csrf(c, base).await;
+    let r = c
+        .post(format!("{base}/fleet/scans"))
+        .form(&[("csrf", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 303, "{}", r.text().await.unwrap());
+    for _ in 0..600 {
+        let (status, p) = api_get(c, base, "/api/v1/fleet/progress").await;
+        assert_eq!(status, 200);
+        if p["state"] != "running" {
+            return p;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    panic!("the fleet scan did not finish in 120 s");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fleet_report_lists_exactly_the_broken_and_at_risk() {
+    install_crypto();
+    let Some(lab) = lab() else { return };
+    let n = bulk();
+    let p = start_portal(&lab, &fleet_role(&lab, "")).await;
+    let c = browser();
+    sign_in(&c, &p.base, "erin", "erin-pw").await;
+    assert_eq!(
+        api_get(&c, &p.base, "/api/v1/fleet").await.0,
+        404,
+        "no report yet"
+    );
+
+    let progress = scan(&c, &p.base).await;
+    assert_eq!(progress["state"], "complete", "{progress}");
+    assert!(progress["scanned"].as_u64().unwrap() >= n as u64);
+    let (status, report) = api_get(&c, &p.base, "/api/v1/fleet").await;
+    assert_eq!(status, 200);
+    let rows = report["at_risk"].as_array().unwrap();
+    assert_eq!(bulk_rows(rows), expected_rows(n, None));
+    for r in rows {
+        assert_ne!(r["cause"], "healthy", "{r}");
+        assert!(
+            r["name"] != "SILENT-WS01",
+            "a silent but consistent machine is not at risk"
+        );
+    }
+    let counts = &report["counts"]["causes"];
+    assert!(counts["healthy"].as_u64().unwrap() >= (n - n * 3 / 20) as u64);
+    eprintln!(
+        "fleet: {} scanned, {} at risk, counts {counts}",
+        report["scanned"], report["counts"]["at_risk"]
+    );
+
+    // The page: counts, three plots, the table; and the CSV twin of the table.
+    let html = get_text(&c, &format!("{}/fleet", p.base)).await;
+    assert_eq!(html.matches("<svg").count(), 3, "three plots");
+    assert!(html.contains("id=\"fleet-rows\"") && html.contains("PC00013"));
+    let csv = get_text(
+        &c,
+        &format!("{}/fleet/export.csv?cause=account_disabled", p.base),
+    )
+    .await;
+    let lines: Vec<&str> = csv.lines().collect();
+    assert!(lines[0].starts_with("name,cause,"));
+    let disabled_pcs = lines.iter().filter(|l| l.starts_with("\"PC")).count();
+    assert_eq!(
+        disabled_pcs,
+        expected_rows(n, Some("account_disabled")).len()
+    );
+    assert!(
+        lines[1..]
+            .iter()
+            .all(|l| l.contains("\"account_disabled\""))
+    );
+
+    // A junior scoped to Paris sees Paris only (rows, totals and plots), and may not scan.
+    let j = browser();
+    sign_in(&j, &p.base, "bob", "bob-pw").await;
+    let (_, theirs) = api_get(&j, &p.base, "/api/v1/fleet").await;
+    let total = theirs["counts"]["total"].as_u64().unwrap();
+    assert!(total > 0 && total < 50, "Paris only: {total}");
+    for r in theirs["at_risk"].as_array().unwrap() {
+        assert!(r["dn"].as_str().unwrap().contains("OU=Paris"), "{r}");
+    }
+    let token = csrf(&j, &p.base).await;
+    let r = j
+        .post(format!("{}/fleet/scans", p.base))
+        .form(&[("csrf", token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+    // Without the CSRF token nobody starts a scan.
+    let r = c
+        .post(format!("{}/fleet/scans", p.base))
+        .form(&[("csrf", "forged")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 403);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fleet_cli_prints_the_same_report_as_csv() {
+    install_crypto();
+    let Some(lab) = lab() else { return };
+    let n = bulk();
+    let dir = tempfile::tempdir().unwrap();
+    let mut urls = vec![lab.ldaps_url.as_str()];
+    urls.extend(lab.dc2_ldaps_url.as_deref());
+    let conf = dir.path().join("trustdesk.toml");
+    std::fs::write(&conf, config_toml(dir.path(), &urls, &lab.ca, &lab)).unwrap();
+    let out = tokio::process::Command::new(env!("CARGO_BIN_EXE_trustdesk"))
+        .args([
+            "--config",
+            conf.to_str().unwrap(),
+            "fleet",
+            "scan",
+            "--format",
+            "csv",
+        ])
+        .output()
+        .await
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("at risk"), "{stderr}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let mut rdr = stdout.lines();
+    assert!(rdr.next().unwrap().starts_with("name,cause,"));
+    let got: BTreeMap<String, String> = rdr
+        .filter_map(|l| {
+            let mut f = l.split("\",\"");
+            let name = f.next()?.trim_start_matches('"').to_string();
+            let cause = f.next()?.to_string();
+            name.starts_with("PC").then_some((name, cause))
+        })
+        .collect();
+    assert_eq!(got, expected_rows(n, None));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn fleet_scan_starts_over_on_the_next_dc_when_one_dies_and_never_passes_a_partial_report() {
+    install_crypto();
+    let Some(lab) = lab() else { return };
+    let n = bulk();
+    let Some(dc2) = lab.dc2_ldaps_url.clone() else {
+        panic!("this test needs the second DC (lab.sh up --dc2)");
+    };
+    // DC1 dies after ~300 kB of answers: well into the pass, which is several MB.
+    let dying = relay::start("127.0.0.2", None, Some(300_000)).await;
+    let extra = fleet_role(&lab, "[fleet]\npage_size = 200\n");
+    let p = start_portal_on(&lab, &[dying.url.as_str(), dc2.as_str()], "", &extra, false).await;
+    let c = browser();
+    sign_in(&c, &p.base, "erin", "erin-pw").await;
+    let progress = scan(&c, &p.base).await;
+    assert_eq!(progress["state"], "complete", "{progress}");
+    assert_eq!(progress["restarts"], 1, "{progress}");
+    let (_, report) = api_get(&c, &p.base, "/api/v1/fleet").await;
+    assert!(
+        report["scanned"].as_u64().unwrap() >= n as u64,
+        "the whole fleet, once"
+    );
+    assert_eq!(report["dc"], dc2.trim_start_matches("ldaps://"));
+    let rows = report["at_risk"].as_array().unwrap();
+    // DC2 has no lastLogon for the bulk computers (it is not replicated), so it cannot prove
+    // a password was set after the last logon; what it can see must match exactly.
+    let got = bulk_rows(rows);
+    assert_eq!(
+        got.iter().filter(|(_, c)| *c == "account_disabled").count(),
+        expected_rows(n, Some("account_disabled")).len()
+    );
+    let all = expected_rows(n, None);
+    for (name, cause) in &got {
+        assert_eq!(
+            all.get(name),
+            Some(cause),
+            "{name} flagged {cause} from DC2"
+        );
+    }
+    let stored = p
+        .state
+        .store
+        .fleet_latest("complete")
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(stored.notes.unwrap_or_default().contains("started over"));
+    assert!(dying.from_dc.load(std::sync::atomic::Ordering::SeqCst) >= 300_000);
+
+    // With no DC left to take over, the report fails cleanly: no rows, and the page keeps
+    // showing no complete report rather than a partial one.
+    let alone = relay::start("127.0.0.2", None, Some(300_000)).await;
+    let p = start_portal_on(&lab, &[alone.url.as_str()], "", &extra, false).await;
+    let c = browser();
+    sign_in(&c, &p.base, "erin", "erin-pw").await;
+    let progress = scan(&c, &p.base).await;
+    assert_eq!(progress["state"], "failed", "{progress}");
+    assert_eq!(api_get(&c, &p.base, "/api/v1/fleet").await.0, 404);
+    let failed = p.state.store.fleet_latest("failed").await.unwrap().unwrap();
+    assert!(
+        failed
+            .error
+            .unwrap()
+            .contains("no domain controller completed")
+    );
+    assert!(
+        p.state
+            .store
+            .fleet_findings(failed.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    alone.kill();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn chromium_watches_the_fleet_progress_bar_move() {
+    install_crypto();
+    let Some(lab) = lab() else { return };
+    bulk();
+    // A slow DC (20 ms per 16 kB): the scan takes seconds, so the bar has time to move.
+    let slow = relay::start("127.0.0.2", Some(Duration::from_millis(20)), None).await;
+    let extra = fleet_role(&lab, "[fleet]\npage_size = 200\n");
+    let p = start_portal_on(&lab, &[slow.url.as_str()], "", &extra, false).await;
+    let driver = chromedriver().await;
+    let b = browser_session(&driver).await;
+    browser_sign_in(&b, &p.base, "erin", "erin-pw").await;
+    b.goto(&format!("{}/fleet", p.base)).await.unwrap();
+    b.find(Locator::Id("run-scan"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let mut seen = Vec::new();
+    for _ in 0..600 {
+        let js = "const b = document.getElementById('fleet-bar'); return b ? b.value : null;";
+        if let Ok(v) = b.execute(js, vec![]).await
+            && let Some(v) = v.as_f64()
+            && seen.last() != Some(&v)
+        {
+            seen.push(v);
+        }
+        if b.find(Locator::Id("report-info")).await.is_ok() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let moving: Vec<&f64> = seen.iter().filter(|v| **v > 0.0).collect();
+    if moving.len() < 2 {
+        let html = b.source().await.unwrap_or_default();
+        panic!("the bar did not move: {seen:?}\n{html}");
+    }
+    let info = b
+        .find(Locator::Id("report-info"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(info.contains("computers scanned"), "{info}");
+    let png = b.screenshot().await.unwrap();
+    std::fs::write(crate::browser::artifact("fleet.png"), png).unwrap();
+    b.close().await.unwrap();
+}

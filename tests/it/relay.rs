@@ -1,0 +1,100 @@
+//! A TCP relay in front of a DC's LDAPS port, to make a DC slow or let it die mid-operation
+//! without touching the shared lab. TLS passes through untouched (the DC's certificate is
+//! for its IP, so the relay listens on the same address, another port).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+
+pub struct Relay {
+    pub url: String,
+    /// Bytes relayed from the DC so far.
+    pub from_dc: Arc<AtomicU64>,
+    kill: watch::Sender<bool>,
+}
+
+impl Relay {
+    /// The DC "dies": every relayed connection is cut and new ones are refused.
+    pub fn kill(&self) {
+        let _ = self.kill.send(true);
+    }
+}
+
+/// Relay `ip`:<free port> → `ip`:636. `delay` slows each chunk from the DC; `die_after`
+/// kills the relay once that many bytes came from the DC.
+pub async fn start(ip: &str, delay: Option<Duration>, die_after: Option<u64>) -> Relay {
+    let listener = TcpListener::bind(format!("{ip}:0")).await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let target: SocketAddr = format!("{ip}:636").parse().unwrap();
+    let (kill, killed) = watch::channel(false);
+    let from_dc = Arc::new(AtomicU64::new(0));
+    let (counter, killer) = (from_dc.clone(), kill.clone());
+    tokio::spawn(async move {
+        let mut stop = killed.clone();
+        loop {
+            let (client, _) = tokio::select! {
+                a = listener.accept() => match a { Ok(a) => a, Err(_) => return },
+                _ = stop.changed() => return, // dropping the listener refuses new connections
+            };
+            let Ok(server) = TcpStream::connect(target).await else {
+                continue;
+            };
+            let (counter, killer, stop) = (counter.clone(), killer.clone(), killed.clone());
+            tokio::spawn(pipe(
+                client, server, delay, die_after, counter, killer, stop,
+            ));
+        }
+    });
+    Relay {
+        url: format!("ldaps://{addr}"),
+        from_dc,
+        kill,
+    }
+}
+
+async fn pipe(
+    client: TcpStream,
+    server: TcpStream,
+    delay: Option<Duration>,
+    die_after: Option<u64>,
+    counter: Arc<AtomicU64>,
+    killer: watch::Sender<bool>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let (mut cr, mut cw) = client.into_split();
+    let (mut sr, mut sw) = server.into_split();
+    let up = async {
+        let mut buf = vec![0u8; 16 * 1024];
+        while let Ok(n @ 1..) = cr.read(&mut buf).await {
+            if sw.write_all(&buf[..n]).await.is_err() {
+                break;
+            }
+        }
+    };
+    let down = async {
+        let mut buf = vec![0u8; 16 * 1024];
+        while let Ok(n @ 1..) = sr.read(&mut buf).await {
+            if let Some(d) = delay {
+                tokio::time::sleep(d).await;
+            }
+            let total = counter.fetch_add(n as u64, Ordering::SeqCst) + n as u64;
+            if die_after.is_some_and(|limit| total >= limit) {
+                let _ = killer.send(true);
+                break;
+            }
+            if cw.write_all(&buf[..n]).await.is_err() {
+                break;
+            }
+        }
+    };
+    tokio::select! {
+        _ = up => {},
+        _ = down => {},
+        _ = stop.wait_for(|k| *k) => {},
+    }
+}
