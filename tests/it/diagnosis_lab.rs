@@ -14,6 +14,20 @@ use crate::labctl::{
 
 const OU: &str = "OU=Berlin,OU=Workstations";
 
+/// `name`'s at-risk causes in fleet report `id` ("" when not at risk).
+async fn fleet_causes(p: &crate::common::Portal, id: i64, name: &str) -> String {
+    use trustdesk::fleet::report;
+    let view = report::load(&p.state.store, &report::Viewer::Service, Some(id))
+        .await
+        .unwrap()
+        .unwrap();
+    view.rows
+        .into_iter()
+        .find(|r| r.name == name)
+        .map(|r| r.causes)
+        .unwrap_or_default()
+}
+
 #[tokio::test]
 async fn each_scenario_built_in_the_lab_gets_its_cause() {
     install_crypto();
@@ -134,17 +148,46 @@ async fn each_scenario_built_in_the_lab_gets_its_cause() {
     let dn = create_computer(&mut dc1, &lab, "T-LAG", OU, &pw).await;
     assert!(kinit("T-LAG", &pw));
     settle(&mut dc1, &mut dc2, &dn).await;
+    // T-ROT rotates "by itself" on DC1 (new password, then a logon with it): DC1 alone shows a
+    // healthy machine, so the fleet scan reads DC2 for it only because replication says it
+    // may differ (DC2's up-to-dateness vector is behind DC1's uSNChanged for it).
+    let rot_pw = random_pw();
+    let rot = create_computer(&mut dc1, &lab, "T-ROT", OU, &rot_pw).await;
+    assert!(kinit("T-ROT", &rot_pw));
+    settle(&mut dc1, &mut dc2, &rot).await;
     dc2_inbound(false);
     let lagged = async {
         set_password(&mut dc1, &dn, &random_pw()).await;
+        let rot_pw = random_pw();
+        set_password(&mut dc1, &rot, &rot_pw).await;
+        assert!(kinit("T-ROT", &rot_pw));
         tokio::time::sleep(Duration::from_secs(3)).await;
-        diagnose("T-LAG").await
+        let scan = async {
+            let grant = trustdesk::policy::Grant::for_service();
+            let ctx = trustdesk::fleet::context(&p.state);
+            let (id, outcome) = p
+                .state
+                .fleet
+                .run(&grant, &ctx, "test", &|_| {})
+                .await
+                .unwrap();
+            outcome.unwrap();
+            id
+        };
+        (diagnose("T-LAG").await, scan.await)
     }
     .await;
     dc2_inbound(true);
-    let (_, r) = lagged;
+    let ((_, r), report) = lagged;
     assert!(causes(&r).contains(&"replication_lag".to_string()), "{r:#}");
     table.push(("replication lag (DC2 inbound off)", top_cause(&r)));
+    for name in ["T-LAG", "T-ROT"] {
+        let fleet = fleet_causes(&p, report, name).await;
+        assert!(
+            fleet.split(',').any(|c| c == "replication_lag"),
+            "the fleet scan must see {name}'s lag too: {fleet:?}"
+        );
+    }
 
     eprintln!("scenario → top cause");
     for (scenario, cause) in &table {
