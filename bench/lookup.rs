@@ -18,9 +18,9 @@ use std::time::{Duration, Instant};
 use ldap3::controls::RawControl;
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, Scope};
 
-fn env(k: &str) -> String {
-    std::env::var(k).unwrap_or_else(|_| panic!("{k} is not set: run inside `lab/lab.sh run --`"))
-}
+#[path = "common.rs"]
+mod common;
+use common::env;
 
 async fn ldap(url: &str, tls: Arc<rustls::ClientConfig>) -> Ldap {
     let (conn, mut l) = LdapConnAsync::with_settings(LdapConnSettings::new().set_config(tls), url)
@@ -142,23 +142,19 @@ async fn main() {
 
     // The portal, in-process on a free port, SQLite in a temp dir, an API key.
     let dir = tempfile::tempdir().unwrap();
-    let toml = format!(
-        "listen = \"127.0.0.1:0\"\ndata_dir = {data:?}\n[log]\nfilter = \"warn\"\n[ldap]\nurls = {urls:?}\nbase_dn = {base_dn:?}\nbind_dn = {bind:?}\nbind_password = {pw:?}\nca_file = {ca:?}\n[oidc]\nissuer = \"http://127.0.0.1:9\"\nclient_id = \"bench\"\nclient_secret = \"unused\"\n[roles.bench]\ngroups = [\"bench\"]\nactions = [\"lookup\", \"diagnose\"]\nscopes = [{base_dn:?}]\n",
-        data = dir.path().join("data").display().to_string(),
-        bind = env("LAB_SVC_UPN"),
-        pw = env("LAB_SVC_PW"),
-        ca = env("LAB_CA"),
+    let roles = format!(
+        "[roles.bench]\ngroups = [\"bench\"]\nactions = [\"lookup\", \"diagnose\"]\nscopes = [{base_dn:?}]\n"
     );
-    let path = dir.path().join("bench.toml");
-    std::fs::write(&path, toml).unwrap();
-    let cfg = trustdesk::config::Config::load(Some(&path)).unwrap();
-    let state = trustdesk::build(cfg).await.unwrap();
-    let key = trustdesk::auth::api_keys::create(&state.store, "bench", "bench")
-        .await
-        .unwrap();
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(trustdesk::serve(listener, state));
+    let (svc, pw) = (env("LAB_SVC_UPN"), env("LAB_SVC_PW"));
+    let toml = common::config_toml(
+        dir.path(),
+        &urls,
+        &base_dn,
+        (&svc, &pw),
+        &env("LAB_CA"),
+        &roles,
+    );
+    let (base, key) = common::start_portal(dir.path(), &toml).await;
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(64)
         .build()

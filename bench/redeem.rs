@@ -21,9 +21,9 @@ use trustdesk::audit::{Actor, Origin};
 use trustdesk::directory::filter::ComputerQuery;
 use trustdesk::policy::{MintToken, Target};
 
-fn env(k: &str) -> String {
-    std::env::var(k).unwrap_or_else(|_| panic!("{k} is not set: run inside `lab/lab.sh run --`"))
-}
+#[path = "common.rs"]
+mod common;
+use common::env;
 
 fn password(i: usize) -> String {
     // 120 printable characters, distinct per token.

@@ -9,7 +9,7 @@
 
 use sha2::{Digest, Sha256};
 
-use crate::db::{AuditRow, NewAuditRow, Store, StoreError};
+use crate::db::{AuditLink, AuditRow, LinkBody, NewAuditRow, Store, StoreError};
 
 /// The `prev_hash` of the first row.
 pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -60,11 +60,26 @@ pub fn link_hash(prev_hash: &str, seq: i64, event: &NewAuditRow) -> String {
     // Serialising a struct of strings and numbers cannot fail; fall back to an empty body
     // rather than panic, which would still yield a (different) deterministic hash.
     let body = serde_json::to_vec(&canonical).unwrap_or_default();
+    body_hash(prev_hash, &body)
+}
+
+/// `SHA-256(prev_hash ‖ "\n" ‖ canonical body)`, hex.
+pub fn body_hash(prev_hash: &str, body: &[u8]) -> String {
     let mut h = Sha256::new();
     h.update(prev_hash.as_bytes());
     h.update(b"\n");
-    h.update(&body);
+    h.update(body);
     hex(&h.finalize())
+}
+
+/// Whether a row's stored hash matches its content (the database's canonical body when it
+/// built one, else the row hashed here).
+fn own_hash_ok(l: &AuditLink) -> bool {
+    let computed = match &l.body {
+        LinkBody::Canonical(body) => body_hash(&l.prev_hash, body.as_bytes()),
+        LinkBody::Row(event) => link_hash(&l.prev_hash, l.seq, event),
+    };
+    computed == l.hash
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -117,62 +132,95 @@ pub async fn verify(store: &Store) -> Result<ChainHead, VerifyError> {
         seq: 0,
         hash: GENESIS.to_string(),
     };
-    let mut page = store.audit_page(0, PAGE).await?;
+    let mut page = store.audit_links(0, PAGE).await?;
     while let Some(last) = page.last().map(|r| r.seq) {
         let checking = tokio::task::spawn_blocking(move || check_page(page, head));
-        let (next, checked) = tokio::join!(store.audit_page(last, PAGE), checking);
-        head = checked.map_err(|e| VerifyError::Broken {
+        let (next, checked) = tokio::join!(store.audit_links(last, PAGE), checking);
+        let Checked {
+            head: checked,
+            suspects,
+        } = checked.map_err(|e| VerifyError::Broken {
             seq: last,
             reason: format!("verification task failed: {e}"),
-        })??;
+        })?;
+        // A row whose database-built body did not hash to its stored hash is read whole and
+        // hashed here before it is called edited (see `LinkBody::Canonical`).
+        for seq in suspects {
+            let row = store.audit_page(seq - 1, 1).await?.into_iter().next();
+            if !row
+                .is_some_and(|r| r.seq == seq && link_hash(&r.prev_hash, seq, &r.event) == r.hash)
+            {
+                return Err(VerifyError::Broken {
+                    seq,
+                    reason: "row content does not match its hash (edited)".into(),
+                });
+            }
+        }
+        head = checked?;
         page = next?;
     }
     Ok(head)
 }
 
-/// Check one page after `head`; return the new head.
-fn check_page(page: Vec<AuditRow>, mut head: ChainHead) -> Result<ChainHead, VerifyError> {
+/// What one page showed: the new head (or the first broken link between rows), and the rows
+/// before that point whose own hash did not match.
+struct Checked {
+    head: Result<ChainHead, VerifyError>,
+    suspects: Vec<i64>,
+}
+
+/// Check one page after `head`.
+fn check_page(page: Vec<AuditLink>, mut head: ChainHead) -> Checked {
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let chunk = page.len().div_ceil(threads).max(1);
-    // Index of the first row whose own hash does not match its content, if any.
-    let first_edited = std::thread::scope(|scope| {
+    // Per chunk, the indices of rows whose own hash does not match their content.
+    let mismatched: Vec<usize> = std::thread::scope(|scope| {
         let workers: Vec<_> = page
             .chunks(chunk)
             .enumerate()
             .map(|(i, rows)| {
-                scope.spawn(move || {
+                let all = (i * chunk..i * chunk + rows.len()).collect::<Vec<_>>();
+                let worker = scope.spawn(move || {
                     rows.iter()
-                        .position(|r| link_hash(&r.prev_hash, r.seq, &r.event) != r.hash)
-                        .map(|p| i * chunk + p)
-                })
+                        .enumerate()
+                        .filter(|(_, r)| !own_hash_ok(r))
+                        .map(|(p, _)| i * chunk + p)
+                        .collect::<Vec<_>>()
+                });
+                (worker, all)
             })
             .collect();
+        // A worker that died checked nothing: every row of its chunk is a suspect.
         workers
             .into_iter()
-            .filter_map(|w| w.join().ok().flatten())
-            .min()
+            .flat_map(|(w, all)| w.join().unwrap_or(all))
+            .collect()
     });
+    let mut suspects = Vec::new();
     for (i, row) in page.into_iter().enumerate() {
+        let broken = |reason: String| VerifyError::Broken {
+            seq: row.seq,
+            reason,
+        };
         if row.seq != head.seq + 1 {
-            return Err(VerifyError::Broken {
-                seq: row.seq,
-                reason: format!(
-                    "expected seq {}, a row is missing or was inserted",
-                    head.seq + 1
-                ),
-            });
+            let reason = format!(
+                "expected seq {}, a row is missing or was inserted",
+                head.seq + 1
+            );
+            return Checked {
+                head: Err(broken(reason)),
+                suspects,
+            };
         }
         if row.prev_hash != head.hash {
-            return Err(VerifyError::Broken {
-                seq: row.seq,
-                reason: "prev_hash does not match the previous row".into(),
-            });
+            let reason = "prev_hash does not match the previous row".to_string();
+            return Checked {
+                head: Err(broken(reason)),
+                suspects,
+            };
         }
-        if first_edited == Some(i) {
-            return Err(VerifyError::Broken {
-                seq: row.seq,
-                reason: "row content does not match its hash (edited)".into(),
-            });
+        if mismatched.binary_search(&i).is_ok() {
+            suspects.push(row.seq);
         }
         head = ChainHead {
             rows: head.rows + 1,
@@ -180,7 +228,10 @@ fn check_page(page: Vec<AuditRow>, mut head: ChainHead) -> Result<ChainHead, Ver
             hash: row.hash,
         };
     }
-    Ok(head)
+    Checked {
+        head: Ok(head),
+        suspects,
+    }
 }
 
 /// Who did it, as the audit log names them (never a service account).

@@ -75,6 +75,35 @@ const COLUMNS: &str = "seq, at, actor_sub, actor_name, actor_email, actor_roles,
     user_agent, request_id, action, target_dn, target_guid, target_name, outcome, reason, \
     ticket, prev_hash, hash";
 
+/// A row as verification reads it: its place in the chain, and its content either as the
+/// canonical body the database built (SQLite) or as the row (PostgreSQL).
+#[derive(Debug, Clone)]
+pub struct AuditLink {
+    pub seq: i64,
+    pub prev_hash: String,
+    pub hash: String,
+    pub body: LinkBody,
+}
+
+#[derive(Debug, Clone)]
+pub enum LinkBody {
+    /// `crate::audit::link_hash`'s canonical JSON, built by SQLite's `json_object` in the
+    /// same field order. An exotic character may be escaped differently from serde_json;
+    /// verification then re-reads the row and hashes it in Rust, which is authoritative.
+    Canonical(String),
+    Row(Box<NewAuditRow>),
+}
+
+/// SQLite builds the canonical body itself: one text value a row instead of sixteen typed ones
+/// (decoding rows, not hashing them, bounds verification of a long chain).
+const SQLITE_LINKS: &str = "SELECT seq, prev_hash, hash, json_object('seq', seq, 'at', at, \
+    'actor_sub', actor_sub, 'actor_name', actor_name, 'actor_email', actor_email, \
+    'actor_roles', actor_roles, 'source_ip', source_ip, 'user_agent', user_agent, \
+    'request_id', request_id, 'action', action, 'target_dn', target_dn, \
+    'target_guid', target_guid, 'target_name', target_name, 'outcome', outcome, \
+    'reason', reason, 'ticket', ticket) AS body \
+    FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2";
+
 const INSERT: &str = "INSERT INTO audit_events (seq, at, actor_sub, actor_name, actor_email, \
     actor_roles, source_ip, user_agent, request_id, action, target_dn, target_guid, target_name, \
     outcome, reason, ticket, prev_hash, hash) \
@@ -221,6 +250,46 @@ impl Store {
             rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()
         })?;
         Ok(rows)
+    }
+
+    /// [`AuditLink`]s in chain order, from `after_seq` (exclusive), at most `limit`.
+    pub async fn audit_links(
+        &self,
+        after_seq: i64,
+        limit: i64,
+    ) -> Result<Vec<AuditLink>, StoreError> {
+        match self {
+            Store::Sqlite(db) => {
+                let rows = sqlx::query(SQLITE_LINKS)
+                    .bind(after_seq)
+                    .bind(limit)
+                    .fetch_all(&db.pool)
+                    .await?;
+                let links = rows
+                    .iter()
+                    .map(|r| {
+                        Ok::<_, sqlx::Error>(AuditLink {
+                            seq: r.try_get("seq")?,
+                            prev_hash: r.try_get("prev_hash")?,
+                            hash: r.try_get("hash")?,
+                            body: LinkBody::Canonical(r.try_get("body")?),
+                        })
+                    })
+                    .collect::<Result<Vec<_>, _>>()?;
+                Ok(links)
+            }
+            Store::Postgres(_) => Ok(self
+                .audit_page(after_seq, limit)
+                .await?
+                .into_iter()
+                .map(|r| AuditLink {
+                    seq: r.seq,
+                    prev_hash: r.prev_hash,
+                    hash: r.hash,
+                    body: LinkBody::Row(Box::new(r.event)),
+                })
+                .collect()),
+        }
     }
 
     /// The newest rows first (the review page), at most `limit`.

@@ -18,7 +18,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool};
 
 pub use api_keys::ApiKeyRow;
-pub use audit::{AuditFilter, AuditRow, NewAuditRow};
+pub use audit::{AuditFilter, AuditLink, AuditRow, LinkBody, NewAuditRow};
 pub use fleet::{FleetEnd, FleetFindingRow, FleetScanRow};
 pub use observations::ObservationRow;
 pub use tokens::TokenRow;

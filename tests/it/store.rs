@@ -71,6 +71,7 @@ contract!(
     audit_swap_is_detected,
     audit_truncation_is_caught_by_the_recorded_head,
     audit_rows_made_now_verify,
+    audit_awkward_text_verifies,
     concurrent_appends_form_one_chain,
     observations_round_trip,
 );
@@ -138,6 +139,48 @@ async fn audit_rows_made_now_verify(store: Store) {
         .unwrap();
     }
     assert_eq!(audit::verify(&store).await.unwrap().rows, 3);
+}
+
+/// Strings JSON escapes in different ways (quotes, backslashes, control characters, non-ASCII,
+/// line separators, HTML): the chain verifies, and on SQLite the body the database builds for
+/// verification is byte for byte the canonical form `link_hash` hashes.
+async fn audit_awkward_text_verifies(store: Store) {
+    let awkward = [
+        "plain",
+        "quote \" and back\\slash",
+        "tab\tnew\nline\rcr",
+        "ctl \u{1}\u{1f}\u{7f}",
+        "é ü 日本 🚀",
+        "sep \u{2028}\u{2029}",
+        "</script><b>&amp;",
+        "'; DROP TABLE x; --",
+    ];
+    for (i, text) in awkward.iter().enumerate() {
+        let mut e = audit::event("lookup", "success")
+            .target_name(text)
+            .reason(*text);
+        e.user_agent = Some(format!("agent {i} {text}"));
+        audit::record(&store, &e).await.unwrap();
+    }
+    assert_eq!(
+        audit::verify(&store).await.unwrap().rows,
+        awkward.len() as u64
+    );
+    let links = store.audit_links(0, 100).await.unwrap();
+    let rows = store.audit_page(0, 100).await.unwrap();
+    let mut differ = Vec::new();
+    for (l, r) in links.iter().zip(&rows) {
+        if let trustdesk::db::LinkBody::Canonical(body) = &l.body
+            && audit::link_hash(&r.prev_hash, r.seq, &r.event)
+                != trustdesk::audit::body_hash(&l.prev_hash, body.as_bytes())
+        {
+            differ.push(r.event.reason.clone());
+        }
+    }
+    assert!(
+        differ.is_empty(),
+        "SQLite's canonical body differs for {differ:?}"
+    );
 }
 
 async fn exec(store: &Store, sql: &str) {
