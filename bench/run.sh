@@ -34,8 +34,10 @@ fi
 run() {  # $1 title, $2 command shown, rest: the command
     local title=$1 shown=$2; shift 2
     step "$title"
-    local out
-    out=$("$@" 2>&1 | tee /dev/stderr | grep -v -E '^(\s*Finished|\s*Running|\s*Compiling|Benchmarking|Gnuplot)' || true)
+    local out log="$LAB_DIR/bench-last.log"
+    "$@" >"$log" 2>&1 || { cat "$log" >&2; echo "bench failed: $title" >&2; exit 1; }
+    cat "$log"
+    out=$(grep -v -E '^(\s*Finished|\s*Running|\s*Compiling|Benchmarking|Gnuplot)' "$log" || true)
     { printf '### %s\n\n```sh\n%s\n```\n\n```\n%s\n```\n\n' "$title" "$shown" "$out"; } >>"$OUT.tmp"
 }
 

@@ -226,6 +226,10 @@ impl FleetJobs {
                 ("complete", ctx.store.fleet_finish(id, &end).await)
             }
             Err(e) => {
+                // A failed report keeps no rows: nothing partial can be read from it.
+                if let Err(e) = ctx.store.fleet_clear_findings(id).await {
+                    tracing::warn!(report = id, error = %e, "could not drop a failed report's rows");
+                }
                 let msg = e.to_string();
                 let end = end("failed", finished, None, Some(&msg));
                 ("failed", ctx.store.fleet_finish(id, &end).await)

@@ -96,9 +96,14 @@ async fn audit_view(
     Ok(())
 }
 
+/// The most rows the page's table shows (the CSV export has every row of the filter).
+const TABLE_ROWS: usize = 500;
+
 #[derive(Template, WebTemplate)]
 #[template(path = "fleet.html")]
 pub struct FleetPage {
+    /// Rows matching the filter, before the table's cut.
+    matching: usize,
     staff: Option<Staff>,
     report: Option<ReportView>,
     rows: Vec<FleetFindingRow>,
@@ -193,7 +198,11 @@ pub async fn page(
         None => (Vec::new(), Vec::new(), Vec::new()),
     };
     t.apply(&mut rows);
+    let matching = rows.len();
+    // A page of a few hundred rows stays readable and fast; the CSV has them all.
+    rows.truncate(TABLE_ROWS);
     Ok(FleetPage {
+        matching,
         can_run: state.policy.allows(&staff.roles, Action::RunFleetScan),
         progress: state.fleet.progress(),
         query: t.query_string(),

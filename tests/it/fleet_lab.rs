@@ -128,7 +128,9 @@ async fn fleet_report_lists_exactly_the_broken_and_at_risk() {
     // The page: counts, three plots, the table; and the CSV twin of the table.
     let html = get_text(&c, &format!("{}/fleet", p.base)).await;
     assert_eq!(html.matches("<svg").count(), 3, "three plots");
-    assert!(html.contains("id=\"fleet-rows\"") && html.contains("PC00013"));
+    assert!(html.contains("id=\"fleet-rows\""));
+    let filtered = get_text(&c, &format!("{}/fleet?q=pc00013&sort=name", p.base)).await;
+    assert!(filtered.contains("/computers/PC00013") && !filtered.contains("/computers/PC00014"));
     let csv = get_text(
         &c,
         &format!("{}/fleet/export.csv?cause=account_disabled", p.base),
