@@ -57,14 +57,15 @@ pub async fn matches(
         .collect())
 }
 
-/// Read the account, per-DC views, tombstones and history; diagnose; record an observation.
+/// Read the account, per-DC views, tombstones and history; diagnose. Returns the report and
+/// the observation to remember.
 pub async fn report(
     _grant: &Grant<Diagnose>,
     state: &AppState,
     q: &ComputerQuery,
     account: Option<ComputerAccount>,
     now: OffsetDateTime,
-) -> Result<Report, DirectoryError> {
+) -> Result<(Report, Remember), DirectoryError> {
     let (dir, store, policy, settings) = (
         &*state.directory,
         &state.store,
@@ -118,8 +119,29 @@ pub async fn report(
         protected_ou,
     };
     let diagnosis = diagnose(&snapshot, settings, now);
-    // The observation is a cache for later diagnoses: written off the request path.
-    if let Some(obs) = observation_of(&snapshot, &name, now) {
+    let remember = Remember(observation_of(&snapshot, &name, now));
+    Ok((
+        Report {
+            name,
+            generated_at: now,
+            account: snapshot.account,
+            tombstones: snapshot.tombstones,
+            diagnosis,
+            dc_names,
+        },
+        remember,
+    ))
+}
+
+/// What this lookup saw, to remember for later diagnoses. It is a cache, written off the
+/// request path: call [`Remember::spawn`] once the request's own writes (its audit event) are
+/// done, so that on SQLite the two do not queue for the one writer.
+#[must_use = "call spawn() after the audit event, or the observation is lost"]
+pub struct Remember(Option<ObservationRow>);
+
+impl Remember {
+    pub fn spawn(self, store: &crate::db::Store) {
+        let Some(obs) = self.0 else { return };
         let store = store.clone();
         tokio::spawn(async move {
             if let Err(e) = store.add_observation(&obs).await {
@@ -127,14 +149,6 @@ pub async fn report(
             }
         });
     }
-    Ok(Report {
-        name,
-        generated_at: now,
-        account: snapshot.account,
-        tombstones: snapshot.tombstones,
-        diagnosis,
-        dc_names,
-    })
 }
 
 fn to_observation(row: &ObservationRow) -> Option<Observation> {

@@ -249,6 +249,15 @@ async fn fleet_scan(
         .await
         .map_err(|e| e.to_string())?;
     bar.finish_and_clear();
+    let event = trustdesk::audit::event(
+        "fleet_scan",
+        if result.is_ok() { "complete" } else { "failed" },
+    )
+    .target_name(&format!("fleet report {id}"))
+    .reason("trustdesk fleet scan (CLI)");
+    trustdesk::audit::record(&store, &event)
+        .await
+        .map_err(|e| e.to_string())?;
     let outcome = result.map_err(|e| format!("fleet scan (report {id}) failed: {e}"))?;
     let view = fleet::report::load(&store, &fleet::report::Viewer::Service, Some(id))
         .await

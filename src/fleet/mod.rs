@@ -320,7 +320,15 @@ pub fn spawn_schedule(state: &AppState) {
                 .start(Grant::for_service(), ctx.clone(), "schedule".into())
                 .await
             {
-                Ok(id) => tracing::info!(report = id, "scheduled fleet scan started"),
+                Ok(id) => {
+                    tracing::info!(report = id, "scheduled fleet scan started");
+                    let event = crate::audit::event("fleet_scan", "started")
+                        .target_name(&format!("fleet report {id}"))
+                        .reason("fleet.schedule_hours");
+                    if let Err(e) = crate::audit::record(&ctx.store, &event).await {
+                        tracing::error!(error = %e, "could not audit the scheduled fleet scan");
+                    }
+                }
                 Err(e) => tracing::warn!(error = %e, "scheduled fleet scan not started"),
             }
         }

@@ -121,7 +121,8 @@ async fn authorized_report(
         }
     };
     super::guard::rate_limit(state, staff, origin, Action::Diagnose).await?;
-    let report = lookup::report(&grant, state, q, account, OffsetDateTime::now_utc()).await?;
+    let (report, remember) =
+        lookup::report(&grant, state, q, account, OffsetDateTime::now_utc()).await?;
     let top = report
         .diagnosis
         .likely_causes
@@ -137,6 +138,7 @@ async fn authorized_report(
         None => event.target_name(&report.name),
     };
     audit::record(&state.store, &event).await?;
+    remember.spawn(&state.store);
     Ok(report)
 }
 

@@ -131,9 +131,11 @@ pub async fn start_op(portal_base: &str) -> Op {
         .expect("node must be installed (lab/install.sh) to run the OIDC provider");
     let stdout = child.stdout.take().unwrap();
     let mut lines = tokio::io::BufReader::new(stdout).lines();
-    let line = tokio::time::timeout(std::time::Duration::from_secs(20), lines.next_line())
+    // Generous: on 2 cores, with every lab test starting its own provider at once, node can
+    // take tens of seconds to load.
+    let line = tokio::time::timeout(std::time::Duration::from_secs(90), lines.next_line())
         .await
-        .expect("OIDC provider did not get ready in 20 s (did `npm ci` run in lab/oidc?)")
+        .expect("OIDC provider did not get ready in 90 s (did `npm ci` run in lab/oidc?)")
         .unwrap()
         .expect("OIDC provider exited before it was ready");
     let ready: serde_json::Value = serde_json::from_str(&line).unwrap();
