@@ -119,7 +119,11 @@ pub async fn report(
         protected_ou,
     };
     let diagnosis = diagnose(&snapshot, settings, now);
-    let remember = Remember(observation_of(&snapshot, &name, now));
+    // Remember only what is new: the same view again adds nothing to the history (and
+    // would make the next history read longer).
+    let fresh = observation_of(&snapshot, &name, now)
+        .filter(|row| !same_as_last(row, snapshot.history.last()));
+    let remember = Remember(fresh);
     Ok((
         Report {
             name,
@@ -164,6 +168,19 @@ fn to_observation(row: &ObservationRow) -> Option<Observation> {
     })
 }
 
+/// Whether `row` says what the newest remembered observation says (times compared to the
+/// microsecond, which is what PostgreSQL keeps).
+fn same_as_last(row: &ObservationRow, last: Option<&Observation>) -> bool {
+    let (Some(new), Some(last)) = (to_observation(row), last) else {
+        return false;
+    };
+    let micros = |t: Option<OffsetDateTime>| t.map(|t| t.unix_timestamp_nanos() / 1_000);
+    new.object_guid == last.object_guid
+        && new.unicode_pwd_version == last.unicode_pwd_version
+        && new.originating_dc == last.originating_dc
+        && micros(new.last_logon) == micros(last.last_logon)
+}
+
 /// What to remember of this lookup: the highest unicodePwd version any DC showed, where it
 /// originated, and the latest logon over the DCs.
 fn observation_of(s: &Snapshot, name: &str, now: OffsetDateTime) -> Option<ObservationRow> {
@@ -184,4 +201,42 @@ fn observation_of(s: &Snapshot, name: &str, now: OffsetDateTime) -> Option<Obser
         originating_dc: newest.map(|m| m.originating_invocation_id.to_string()),
         last_logon: views.filter_map(|v| v.last_logon).max(),
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unchanged_view_is_not_remembered_twice() {
+        let t = OffsetDateTime::from_unix_timestamp(1_790_000_000).unwrap();
+        let guid = Uuid::from_u128(5);
+        let row = ObservationRow {
+            name: "PAR-WS001".into(),
+            observed_at: t,
+            object_guid: guid.to_string(),
+            unicode_pwd_version: Some(4),
+            originating_dc: Some(Uuid::from_u128(9).to_string()),
+            // FILETIME precision: PostgreSQL gives back microseconds.
+            last_logon: Some(t + time::Duration::nanoseconds(1_234_500)),
+        };
+        let last = to_observation(&ObservationRow {
+            last_logon: Some(t + time::Duration::microseconds(1_234)),
+            ..row.clone()
+        })
+        .unwrap();
+        assert!(same_as_last(&row, Some(&last)));
+        assert!(!same_as_last(&row, None));
+        let rotated = Observation {
+            unicode_pwd_version: Some(5),
+            ..last.clone()
+        };
+        assert!(!same_as_last(&row, Some(&rotated)));
+        let recreated = Observation {
+            object_guid: Uuid::from_u128(6),
+            ..last
+        };
+        assert!(!same_as_last(&row, Some(&recreated)));
+    }
 }
