@@ -91,7 +91,7 @@ cat <<MSG
     alice / alice-pw   → senior   (look up, diagnose, tokens, DC-side reset)
     bob   / bob-pw     → junior   (Paris workstations only)
     carol / carol-pw   → auditor  (audit log only)
-    erin  / erin-pw    → admin
+    erin  / erin-pw    → admin    (everything, fleet scans at /fleet included)
     dave  / dave-pw    → no role  (refused)
 
   Ctrl-C stops the portal and the lab.
