@@ -385,37 +385,7 @@ impl Directory {
 
     async fn read_invocation_ids(&self) -> HashMap<uuid::Uuid, String> {
         let results = self
-            .on_each_dc(|mut ldap| async move {
-                let (entries, _) = ldap
-                    .search(
-                        "",
-                        Scope::Base,
-                        "(objectClass=*)",
-                        vec!["dsServiceName", "dnsHostName"],
-                    )
-                    .await?
-                    .success()?;
-                let Some(root) = entries.into_iter().next().map(SearchEntry::construct) else {
-                    return Ok(None);
-                };
-                let (Some(ntds), host) = (
-                    first(&root, "dsServiceName").map(str::to_string),
-                    first(&root, "dnsHostName").map(str::to_string),
-                ) else {
-                    return Ok(None);
-                };
-                let (entries, _) = ldap
-                    .search(&ntds, Scope::Base, "(objectClass=*)", vec!["invocationId"])
-                    .await?
-                    .success()?;
-                Ok(entries
-                    .into_iter()
-                    .next()
-                    .map(SearchEntry::construct)
-                    .and_then(|e| bytes(&e, "invocationId"))
-                    .and_then(|b| decode_guid(&b).ok())
-                    .map(|id| (id, host)))
-            })
+            .on_each_dc(|mut ldap| async move { dsa_identity(&mut ldap).await })
             .await;
         results
             .into_iter()
@@ -425,6 +395,42 @@ impl Directory {
             })
             .collect()
     }
+}
+
+/// The DC's own invocation id (from its NTDS Settings object) and its DNS host name, as its
+/// rootDSE names them; `None` when it does not say.
+pub(super) async fn dsa_identity(
+    ldap: &mut Ldap,
+) -> Result<Option<(uuid::Uuid, Option<String>)>, LdapError> {
+    let (entries, _) = ldap
+        .search(
+            "",
+            Scope::Base,
+            "(objectClass=*)",
+            vec!["dsServiceName", "dnsHostName"],
+        )
+        .await?
+        .success()?;
+    let Some(root) = entries.into_iter().next().map(SearchEntry::construct) else {
+        return Ok(None);
+    };
+    let (Some(ntds), host) = (
+        first(&root, "dsServiceName").map(str::to_string),
+        first(&root, "dnsHostName").map(str::to_string),
+    ) else {
+        return Ok(None);
+    };
+    let (entries, _) = ldap
+        .search(&ntds, Scope::Base, "(objectClass=*)", vec!["invocationId"])
+        .await?
+        .success()?;
+    Ok(entries
+        .into_iter()
+        .next()
+        .map(SearchEntry::construct)
+        .and_then(|e| bytes(&e, "invocationId"))
+        .and_then(|b| decode_guid(&b).ok())
+        .map(|id| (id, host)))
 }
 
 /// A short label for a DC URL: its host (and port when not the default).

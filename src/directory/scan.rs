@@ -12,7 +12,7 @@ use ldap3::{Ldap, Scope, SearchEntry, SearchStream};
 use uuid::Uuid;
 
 use super::client::classify;
-use super::computers::{ACCOUNT_ATTRS, PER_DC_ATTRS, bytes, dc_view_of, first};
+use super::computers::{ACCOUNT_ATTRS, PER_DC_ATTRS, bytes, dc_view_of, dsa_identity};
 use super::filter::{all_computers_filter, changed_since_filter, guids_filter};
 use super::model::{ComputerAccount, DcAccountView, decode_guid};
 use super::replmeta::decode_up_to_date_vector;
@@ -239,33 +239,29 @@ pub async fn count_computers(
 
 /// This DC's invocation id and up-to-dateness vector for the partition at `nc` (the domain).
 pub async fn repl_state(ldap: &mut Ldap, url: &str, nc: &str) -> Result<ReplState, DirectoryError> {
-    let base_entry = |ldap: &mut Ldap, dn: String, attr: &'static str| {
-        let mut ldap = ldap.clone();
-        async move {
-            let (entries, _) = ldap
-                .search(&dn, Scope::Base, "(objectClass=*)", vec![attr])
-                .await
-                .and_then(|r| r.success())
-                .map_err(|e| classify(url, e))?;
-            Ok::<_, DirectoryError>(entries.into_iter().next().map(SearchEntry::construct))
-        }
+    let identity = dsa_identity(ldap).await.map_err(|e| classify(url, e))?;
+    let (entries, _) = ldap
+        .search(
+            nc,
+            Scope::Base,
+            "(objectClass=*)",
+            vec!["replUpToDateVector"],
+        )
+        .await
+        .and_then(|r| r.success())
+        .map_err(|e| classify(url, e))?;
+    let head = entries.into_iter().next().map(SearchEntry::construct);
+    let cursors = match head.as_ref().and_then(|e| bytes(e, "replUpToDateVector")) {
+        Some(blob) => decode_up_to_date_vector(&blob)
+            .map_err(|e| DirectoryError::Protocol(format!("replUpToDateVector: {e}")))?
+            .into_iter()
+            .collect(),
+        None => HashMap::new(),
     };
-    let mut state = ReplState::default();
-    let root = base_entry(ldap, String::new(), "dsServiceName").await?;
-    if let Some(ntds) = root.as_ref().and_then(|r| first(r, "dsServiceName")) {
-        let ntds = base_entry(ldap, ntds.to_string(), "invocationId").await?;
-        state.invocation_id = ntds
-            .as_ref()
-            .and_then(|e| bytes(e, "invocationId"))
-            .and_then(|b| decode_guid(&b).ok());
-    }
-    let head = base_entry(ldap, nc.to_string(), "replUpToDateVector").await?;
-    if let Some(blob) = head.as_ref().and_then(|e| bytes(e, "replUpToDateVector")) {
-        let cursors = decode_up_to_date_vector(&blob)
-            .map_err(|e| DirectoryError::Protocol(format!("replUpToDateVector: {e}")))?;
-        state.cursors = cursors.into_iter().collect();
-    }
-    Ok(state)
+    Ok(ReplState {
+        invocation_id: identity.map(|(id, _)| id),
+        cursors,
+    })
 }
 
 #[cfg(test)]
