@@ -96,14 +96,7 @@ async fn reset_breaks_the_member_and_a_token_repair_fixes_it_for_real() {
     assert!(testjoin(&conf), "net rpc testjoin passes before the test");
 
     // 2. DC-side reset through the portal: confirmation page, then the reset; testjoin fails
-    let page = c
-        .get(format!("{}/computers/{member}/reset", p.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = crate::common::get_text(&c, &format!("{}/computers/{member}/reset", p.base)).await;
     assert!(
         page.contains("until it is rejoined or repaired with a token"),
         "{page}"

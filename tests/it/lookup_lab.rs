@@ -68,14 +68,7 @@ async fn exact_names_go_to_the_diagnosis_and_prefixes_list_matches() {
     assert_eq!(status, 200);
     assert_eq!(top_cause(&r), "account_missing");
 
-    let page = c
-        .get(format!("{}/computers/PAR-WS001", p.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = crate::common::get_text(&c, &format!("{}/computers/PAR-WS001", p.base)).await;
     assert!(
         page.contains("id=\"top-cause\"") && page.contains("pwdLastSet"),
         "{page}"
@@ -278,8 +271,7 @@ async fn a_role_caps_the_token_lifetime() {
     let p = start_portal(&lab, "").await;
     let c = browser();
     sign_in(&c, &p.base, "bob", "bob-pw").await;
-    let html = c.get(&p.base).send().await.unwrap().text().await.unwrap();
-    let csrf = crate::common::html_attr(&html, "name=\"csrf\"", "value").unwrap();
+    let csrf = crate::repair_lab::csrf(&c, &p.base).await;
     let r = c
         .post(format!("{}/computers/PAR-WS002/tokens", p.base))
         .form(&[("csrf", csrf.as_str()), ("lifetime_minutes", "60")])

@@ -24,7 +24,7 @@ actions = ["view_audit", "export_audit"]
 
 [roles.admin]
 groups = ["trustdesk-admins"]
-actions = ["lookup", "diagnose", "mint_token", "revoke_token", "reset_account", "view_audit", "export_audit", "view_policy"]
+actions = ["lookup", "diagnose", "mint_token", "revoke_token", "reset_account", "view_audit", "export_audit", "view_policy", "run_fleet_scan"]
 scopes = ["OU=Workstations,{B}", "OU=Servers,{B}"]
 "#;
 
@@ -132,6 +132,7 @@ async fn every_role_action_and_target_matches_the_oracle() {
         Action::ViewAudit,
         Action::ExportAudit,
         Action::ViewPolicy,
+        Action::RunFleetScan,
     ];
     let (mut checked, mut wrongly_allowed, mut wrongly_denied) = (0, Vec::new(), Vec::new());
     for role in ["junior", "senior", "auditor", "admin", "none"] {
@@ -149,7 +150,7 @@ async fn every_role_action_and_target_matches_the_oracle() {
                 let got = allowed(&policy, &roles, action, &t);
                 let want = match action {
                     Action::ViewAudit | Action::ExportAudit => matches!(role, "auditor" | "admin"),
-                    Action::ViewPolicy => role == "admin",
+                    Action::ViewPolicy | Action::RunFleetScan => role == "admin",
                     _ => oracle(role, action, *place),
                 };
                 checked += 1;
@@ -178,5 +179,5 @@ async fn every_role_action_and_target_matches_the_oracle() {
         wrongly_denied.is_empty(),
         "denied where it should be allowed: {wrongly_denied:?}"
     );
-    assert_eq!(checked, 5 * 8 * 7);
+    assert_eq!(checked, 5 * 9 * 7);
 }

@@ -13,7 +13,7 @@ const OU: &str = "OU=Berlin,OU=Workstations";
 
 /// The CSRF token of the signed-in session (from the landing page).
 pub async fn csrf(c: &reqwest::Client, base: &str) -> String {
-    let html = c.get(base).send().await.unwrap().text().await.unwrap();
+    let html = crate::common::get_text(c, base).await;
     html_attr(&html, "name=\"csrf\"", "value").expect("signed in")
 }
 

@@ -72,7 +72,7 @@ async fn a_senior_signs_in_gets_a_rotated_lax_httponly_session_and_signs_out() {
         to.starts_with(&format!("{}/session/end", p.op.issuer)),
         "{to}"
     );
-    let html = c.get(&p.base).send().await.unwrap().text().await.unwrap();
+    let html = crate::common::get_text(&c, &p.base).await;
     assert!(html.contains("id=\"login\""), "signed out: {html}");
 
     let events = audit_actions(&p.state).await;
