@@ -194,19 +194,6 @@ impl Store {
         Ok(row)
     }
 
-    /// The newest reports, any state.
-    pub async fn fleet_recent(&self, limit: i64) -> Result<Vec<FleetScanRow>, StoreError> {
-        let sql = format!("SELECT {SCAN_COLS} FROM fleet_scans ORDER BY id DESC LIMIT $1");
-        let rows = on_pool!(self, |pool| sqlx::query(&sql)
-            .bind(limit)
-            .fetch_all(pool)
-            .await?
-            .iter()
-            .map(scan_row)
-            .collect::<Result<Vec<_>, _>>())?;
-        Ok(rows)
-    }
-
     /// A report's at-risk rows, by cause then name.
     pub async fn fleet_findings(&self, scan_id: i64) -> Result<Vec<FleetFindingRow>, StoreError> {
         let sql = "SELECT name, dn, ou, object_guid, cause, confidence, causes, pwd_last_set, \

@@ -74,6 +74,7 @@ contract!(
     audit_awkward_text_verifies,
     concurrent_appends_form_one_chain,
     observations_round_trip,
+    fleet_reports_round_trip,
 );
 
 fn event(action: &str, n: usize) -> NewAuditRow {
@@ -181,6 +182,79 @@ async fn audit_awkward_text_verifies(store: Store) {
         differ.is_empty(),
         "SQLite's canonical body differs for {differ:?}"
     );
+}
+
+/// A fleet report: opened running, rows added, closed; the newest complete one is found by
+/// state and by id; a failed scan's rows can be dropped.
+async fn fleet_reports_round_trip(store: Store) {
+    use trustdesk::db::{FleetEnd, FleetFindingRow};
+    let t = OffsetDateTime::from_unix_timestamp(1_790_000_000).unwrap();
+    assert!(store.fleet_latest("complete").await.unwrap().is_none());
+    let id = store.fleet_begin(t, "alice").await.unwrap();
+    let row = |name: &str| FleetFindingRow {
+        name: name.into(),
+        dn: format!("CN={name},OU=Berlin,DC=lab"),
+        ou: "OU=Berlin,DC=lab".into(),
+        object_guid: "00000000-0000-0000-0000-000000000001".into(),
+        cause: "account_disabled".into(),
+        confidence: "high".into(),
+        causes: "account_disabled".into(),
+        pwd_last_set: Some(t),
+        last_logon: None,
+        summary: "disabled \"quoted\"".into(),
+    };
+    let rows = [row("PC00002"), row("PC00001")];
+    store.fleet_add_findings(id, &rows).await.unwrap();
+    store.fleet_add_findings(id, &[]).await.unwrap();
+    assert_eq!(
+        store.fleet_scan(id).await.unwrap().unwrap().state,
+        "running"
+    );
+    let end = FleetEnd {
+        state: "complete",
+        finished_at: t + time::Duration::seconds(3),
+        dc: Some("dc1"),
+        scanned: 2,
+        restarts: 0,
+        error: None,
+        notes: None,
+        tally: Some("{}"),
+    };
+    store.fleet_finish(id, &end).await.unwrap();
+    let done = store.fleet_latest("complete").await.unwrap().unwrap();
+    assert_eq!(done, store.fleet_scan(id).await.unwrap().unwrap());
+    assert_eq!(
+        (done.id, done.scanned, done.dc.as_deref()),
+        (id, 2, Some("dc1"))
+    );
+    assert_eq!(done.finished_at, Some(t + time::Duration::seconds(3)));
+    let found = store.fleet_findings(id).await.unwrap();
+    assert_eq!(
+        found,
+        vec![rows[1].clone(), rows[0].clone()],
+        "by cause, then name"
+    );
+    // A closed report is not closed again; another scan's rows can be dropped.
+    store
+        .fleet_finish(
+            id,
+            &FleetEnd {
+                state: "failed",
+                ..end
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.fleet_scan(id).await.unwrap().unwrap().state,
+        "complete"
+    );
+    let other = store.fleet_begin(t, "bob").await.unwrap();
+    store.fleet_add_findings(other, &rows).await.unwrap();
+    store.fleet_clear_findings(other).await.unwrap();
+    assert!(store.fleet_findings(other).await.unwrap().is_empty());
+    assert_eq!(store.fleet_findings(id).await.unwrap().len(), 2);
+    assert!(store.fleet_scan(other + 100).await.unwrap().is_none());
 }
 
 async fn exec(store: &Store, sql: &str) {
