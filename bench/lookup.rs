@@ -38,8 +38,9 @@ async fn ldap(url: &str, tls: Arc<rustls::ClientConfig>) -> Ldap {
 /// The searches one diagnosis needs: find the account, then per DC the per-DC attributes,
 /// and the tombstone search — concurrently, as the portal does.
 async fn raw_lookup(dcs: &[Ldap], base: &str, name: &str) {
-    let filter =
-        format!("(&(objectCategory=computer)(objectClass=computer)(sAMAccountName={name}$))");
+    // The portal's own filters, so the two sides cannot drift apart.
+    let q = trustdesk::directory::filter::ComputerQuery::parse(name).unwrap();
+    let filter = q.exact_filters().swap_remove(0);
     let mut first = dcs[0].clone();
     let (entries, _) = first
         .search(
@@ -79,7 +80,7 @@ async fn raw_lookup(dcs: &[Ldap], base: &str, name: &str) {
             .search(
                 &format!("CN=Deleted Objects,{base}"),
                 Scope::OneLevel,
-                &format!("(&(isDeleted=TRUE)(objectClass=computer)(sAMAccountName={name}$))"),
+                &trustdesk::directory::filter::tombstone_filter(&format!("{name}$")),
                 vec![
                     "objectGUID",
                     "sAMAccountName",

@@ -236,30 +236,39 @@ impl Directory {
         Ok(out)
     }
 
-    /// The computer that exactly matches the query, from the first DC that answers.
+    /// The computer that exactly matches the query, from the first DC that answers. The
+    /// query's filters are tried in order until one finds something (see
+    /// [`ComputerQuery::exact_filters`]).
     pub async fn find_computer(
         &self,
         q: &ComputerQuery,
     ) -> Result<Option<ComputerAccount>, DirectoryError> {
-        let filter = q.exact_filter();
         let base = self.base_dn().to_string();
-        let (_, entries) = self
-            .with_first_dc(|mut ldap| {
-                let (filter, base) = (filter.clone(), base.clone());
-                // An exact name matches one object: a plain search (Samba pays ~5x for paging).
-                async move {
-                    let (entries, _) = ldap
-                        .search(&base, Scope::Subtree, &filter, ACCOUNT_ATTRS.to_vec())
-                        .await?
-                        .success()?;
-                    Ok(entries
-                        .into_iter()
-                        .filter(|e| !e.is_ref())
-                        .map(SearchEntry::construct)
-                        .collect::<Vec<_>>())
-                }
-            })
-            .await?;
+        let mut entries = Vec::new();
+        for filter in q.exact_filters() {
+            let (_, found) = self
+                .with_first_dc(|mut ldap| {
+                    let (filter, base) = (filter.clone(), base.clone());
+                    // An exact name matches one object: a plain search (Samba pays ~5x for
+                    // paging).
+                    async move {
+                        let (entries, _) = ldap
+                            .search(&base, Scope::Subtree, &filter, ACCOUNT_ATTRS.to_vec())
+                            .await?
+                            .success()?;
+                        Ok(entries
+                            .into_iter()
+                            .filter(|e| !e.is_ref())
+                            .map(SearchEntry::construct)
+                            .collect::<Vec<_>>())
+                    }
+                })
+                .await?;
+            entries = found;
+            if !entries.is_empty() {
+                break;
+            }
+        }
         match entries.as_slice() {
             [] => Ok(None),
             [one] => ComputerAccount::try_from(one).map(Some),

@@ -2,8 +2,6 @@
 //! a filter goes through [`ldap3::ldap_escape`] here, even after validation allowed only
 //! harmless characters — two independent guards.
 
-use std::borrow::Cow;
-
 use ldap3::ldap_escape;
 
 /// What the technician typed, classified and validated.
@@ -73,29 +71,71 @@ impl ComputerQuery {
         }
     }
 
-    /// Exact match on `sAMAccountName` or `dNSHostName`.
-    pub fn exact_filter(&self) -> String {
+    /// Exact match, as the filters to try in order: the first that finds anything answers.
+    ///
+    /// `dNSHostName` is not indexed (searchFlags 0 in AD's schema; Samba likewise), so a
+    /// filter on it alone reads every computer: 120–270 ms at 20,000 computers in the lab,
+    /// where an indexed name costs 0.25 ms. A DNS name is therefore first looked for
+    /// through what is indexed, its NetBIOS name (the first label, cut at 15 characters)
+    /// and its `HOST/` SPN, with `dNSHostName` checked on those few candidates. Only when
+    /// that finds nothing (a renamed machine with neither) does the full search run, so an
+    /// account is never called missing because of the shortcut.
+    pub fn exact_filters(&self) -> Vec<String> {
         match self {
-            Self::Name(n) => {
-                computer_filter(&format!("(sAMAccountName={}$)", ldap_escape(n.as_str())))
-            }
+            Self::Name(n) => vec![computer_filter(&format!(
+                "(sAMAccountName={}$)",
+                ldap_escape(n.as_str())
+            ))],
             Self::DnsName(d) => {
-                computer_filter(&format!("(dNSHostName={})", ldap_escape(d.as_str())))
+                let v = ldap_escape(d.as_str());
+                let nb = ldap_escape(netbios_of(d));
+                vec![
+                    computer_filter(&format!(
+                        "(|(sAMAccountName={nb}$)(servicePrincipalName=HOST/{v}))(dNSHostName={v})"
+                    )),
+                    computer_filter(&format!("(dNSHostName={v})")),
+                ]
             }
         }
     }
 
-    /// Names starting with this text (`sAMAccountName` or `dNSHostName`). The `*` is ours;
-    /// the user's text is escaped, so a `*` they typed could never widen the search.
+    /// Names starting with this text. The `*` is ours; the user's text is escaped, so a `*`
+    /// they typed could never widen the search. As in [`Self::exact_filters`], candidates
+    /// come through indexed attributes (AD indexes initial substrings; Samba scans for any
+    /// substring): the NetBIOS name or the `HOST/` SPN, and for a DNS name its first label.
     pub fn prefix_filter(&self) -> String {
-        let v: Cow<'_, str> = ldap_escape(self.display());
-        computer_filter(&format!("(|(sAMAccountName={v}*)(dNSHostName={v}*))"))
+        match self {
+            Self::Name(n) => {
+                let v = ldap_escape(n.as_str());
+                computer_filter(&format!(
+                    "(|(sAMAccountName={v}*)(servicePrincipalName=HOST/{v}*))"
+                ))
+            }
+            Self::DnsName(d) => {
+                let v = ldap_escape(d.as_str());
+                let nb = ldap_escape(netbios_of(d));
+                computer_filter(&format!(
+                    "(|(sAMAccountName={nb}$)(servicePrincipalName=HOST/{v}*))(dNSHostName={v}*)"
+                ))
+            }
+        }
     }
 }
 
-/// Restrict a clause to computer objects.
+/// The NetBIOS name Windows derives from a DNS host name: its first label, at most 15
+/// characters (case does not matter to the directory).
+fn netbios_of(dns: &str) -> &str {
+    let label = dns.split('.').next().unwrap_or(dns);
+    label.get(..NETBIOS_MAX).unwrap_or(label)
+}
+
+/// Restrict a clause to computer objects. The selective clause comes first: Samba's ldb
+/// works through an AND's terms in order, and a leading `objectCategory=computer` makes it
+/// load that term's index, every computer, before the name narrows it (2.5 ms against
+/// 0.25 ms per lookup at 20,000 computers, measured in the lab). AD's optimiser does not
+/// depend on the order.
 fn computer_filter(clause: &str) -> String {
-    format!("(&(objectCategory=computer)(objectClass=computer){clause})")
+    format!("(&{clause}(objectCategory=computer)(objectClass=computer))")
 }
 
 /// The filter for tombstones of a computer under Deleted Objects.
@@ -191,16 +231,43 @@ mod tests {
     }
 
     #[test]
+    fn dns_names_are_found_through_indexed_attributes_first() {
+        let q = ComputerQuery::parse("Workstation-Finance-01.corp.example").unwrap();
+        assert_eq!(
+            q.exact_filters(),
+            [
+                "(&(|(sAMAccountName=workstation-fin$)(servicePrincipalName=HOST/workstation-finance-01.corp.example))(dNSHostName=workstation-finance-01.corp.example)(objectCategory=computer)(objectClass=computer))",
+                "(&(dNSHostName=workstation-finance-01.corp.example)(objectCategory=computer)(objectClass=computer))",
+            ]
+        );
+        assert_eq!(
+            ComputerQuery::parse("par-ws001.lab")
+                .unwrap()
+                .prefix_filter(),
+            "(&(|(sAMAccountName=par-ws001$)(servicePrincipalName=HOST/par-ws001.lab*))(dNSHostName=par-ws001.lab*)(objectCategory=computer)(objectClass=computer))"
+        );
+        assert_eq!(netbios_of("a"), "a");
+    }
+
+    #[test]
     fn filters_escape_even_what_validation_would_stop() {
         // Built directly, bypassing `parse`: the escaping alone keeps the filter closed.
         let q = ComputerQuery::Name("*)(cn=*\\\0".into());
-        let f = q.exact_filter();
         assert_eq!(
-            f,
-            "(&(objectCategory=computer)(objectClass=computer)(sAMAccountName=\\2a\\29\\28cn=\\2a\\5c\\00$))"
+            q.exact_filters(),
+            [
+                "(&(sAMAccountName=\\2a\\29\\28cn=\\2a\\5c\\00$)(objectCategory=computer)(objectClass=computer))"
+            ]
         );
-        let p = ComputerQuery::DnsName("a*".into()).prefix_filter();
-        assert!(p.contains("dNSHostName=a\\2a*"), "{p}");
+        assert_eq!(
+            q.prefix_filter(),
+            "(&(|(sAMAccountName=\\2a\\29\\28cn=\\2a\\5c\\00*)(servicePrincipalName=HOST/\\2a\\29\\28cn=\\2a\\5c\\00*))(objectCategory=computer)(objectClass=computer))"
+        );
+        let d = ComputerQuery::DnsName("a*)(.b".into());
+        for f in d.exact_filters().iter().chain([&d.prefix_filter()]) {
+            assert!(!f.contains("a*") && !f.contains(")(."), "{f}");
+        }
+        assert!(d.prefix_filter().contains("(dNSHostName=a\\2a\\29\\28.b*)"));
         assert_eq!(
             tombstone_filter("X)(y$"),
             "(&(isDeleted=TRUE)(objectClass=computer)(sAMAccountName=X\\29\\28y$))"

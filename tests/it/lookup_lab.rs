@@ -292,3 +292,71 @@ async fn a_role_caps_the_token_lifetime() {
         .unwrap();
     assert_eq!(r.status(), 403, "a junior mints only in their site");
 }
+
+/// DNS names are found through the indexed NetBIOS name or SPN first; a machine whose DNS
+/// name matches neither (renamed, no SPN) is still found, by the full search.
+#[tokio::test]
+async fn dns_names_find_truncated_and_renamed_machines() {
+    use crate::labctl::{admin, create_computer, random_pw, set_attr};
+    install_crypto();
+    let Some(lab) = lab() else { return };
+    let mut dc1 = admin(&lab.ldaps_url).await;
+    let ou = "OU=Berlin,OU=Workstations";
+    // A 17-character host name: Windows cuts its NetBIOS name to 15.
+    let long = create_computer(&mut dc1, &lab, "T-LONGNAME-ABCD", ou, &random_pw()).await;
+    set_attr(
+        &mut dc1,
+        &long,
+        "dNSHostName",
+        "t-longname-abcdef.lab.example.test",
+    )
+    .await;
+    // Renamed in DNS only: neither its NetBIOS name nor an SPN says so.
+    let renamed = create_computer(&mut dc1, &lab, "T-RENAMED", ou, &random_pw()).await;
+    set_attr(
+        &mut dc1,
+        &renamed,
+        "dNSHostName",
+        "kiosk-7.lab.example.test",
+    )
+    .await;
+
+    let p = start_portal(&lab, "").await;
+    let c = browser();
+    sign_in(&c, &p.base, "erin", "erin-pw").await;
+    for (dns, name) in [
+        ("T-LongName-ABCDEF.lab.example.test", "T-LONGNAME-ABCD"),
+        ("kiosk-7.lab.example.test", "T-RENAMED"),
+        ("par-ws001.lab.example.test", "PAR-WS001"),
+    ] {
+        let (status, r) = api_get(&c, &p.base, &format!("/api/v1/computers/{dns}")).await;
+        assert_eq!(status, 200, "{dns}: {r}");
+        assert_eq!(r["name"], name, "{dns}");
+        assert_ne!(top_cause(&r), "account_missing", "{dns}");
+    }
+    let (status, r) = api_get(
+        &c,
+        &p.base,
+        "/api/v1/computers/nobody-here.lab.example.test",
+    )
+    .await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(top_cause(&r), "account_missing", "{r}");
+    // A DNS prefix lists by its complete first label.
+    let (status, r) = api_get(
+        &c,
+        &p.base,
+        "/api/v1/computers?prefix=t-longname-abcdef.lab",
+    )
+    .await;
+    assert_eq!(status, 200, "{r}");
+    let names: Vec<&str> = r
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["T-LONGNAME-ABCD"]);
+    let _ = dc1.delete(&long).await;
+    let _ = dc1.delete(&renamed).await;
+}
