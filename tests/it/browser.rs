@@ -7,10 +7,25 @@ use fantoccini::{ClientBuilder, Locator};
 
 use crate::common::{install_crypto, lab, start_portal};
 
-/// chromedriver on a free port, killed when dropped.
+/// chromedriver on a free port, in a process group of its own. Dropping it kills the whole
+/// group, so the Chromium it started dies with it even when a test panics before closing its
+/// session; the browser profiles are removed after.
 pub struct Driver {
     url: String,
-    _child: tokio::process::Child,
+    child: tokio::process::Child,
+    profiles: std::sync::Mutex<Vec<tempfile::TempDir>>,
+}
+
+impl Drop for Driver {
+    fn drop(&mut self) {
+        if let Some(pid) = self.child.id() {
+            // Our own group (process_group(0) below): chromedriver and every Chromium
+            // process it started, and nothing else.
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pid}")])
+                .status();
+        }
+    }
 }
 
 pub async fn chromedriver() -> Driver {
@@ -23,13 +38,19 @@ pub async fn chromedriver() -> Driver {
         .arg(format!("--port={port}"))
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
+        .process_group(0)
         .kill_on_drop(true)
         .spawn()
         .expect("chromedriver must be installed (lab/install.sh)");
     let url = format!("http://127.0.0.1:{port}");
+    let driver = Driver {
+        url,
+        child,
+        profiles: Default::default(),
+    };
     for _ in 0..100 {
-        if reqwest::get(format!("{url}/status")).await.is_ok() {
-            return Driver { url, _child: child };
+        if reqwest::get(format!("{}/status", driver.url)).await.is_ok() {
+            return driver;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -37,7 +58,7 @@ pub async fn chromedriver() -> Driver {
 }
 
 pub async fn browser_session(driver: &Driver) -> fantoccini::Client {
-    let profile = tempfile::tempdir().unwrap().keep();
+    let profile = tempfile::tempdir().unwrap();
     let caps = serde_json::json!({
         "goog:chromeOptions": {
             "binary": "/usr/bin/chromium",
@@ -45,10 +66,11 @@ pub async fn browser_session(driver: &Driver) -> fantoccini::Client {
                 "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
                 "--no-first-run", "--disable-quic", "--disable-default-apps", "--disable-extensions",
-                format!("--user-data-dir={}", profile.display()), "--window-size=1280,1600"
+                format!("--user-data-dir={}", profile.path().display()), "--window-size=1280,1600"
             ]
         }
     });
+    driver.profiles.lock().unwrap().push(profile);
     let serde_json::Value::Object(caps) = caps else {
         unreachable!()
     };
@@ -250,4 +272,37 @@ async fn chromium_auditor_filters_the_log_and_exports_csv() {
             .any(|r| r.event.action == "export_audit"
                 && r.event.actor_sub.as_deref() == Some("carol"))
     );
+}
+
+/// A test that fails before closing its browser session still leaves no Chromium behind.
+#[tokio::test]
+async fn dropping_the_driver_ends_its_chromium() {
+    install_crypto();
+    let driver = chromedriver().await;
+    let b = browser_session(&driver).await;
+    b.goto("about:blank").await.unwrap();
+    let profile = driver.profiles.lock().unwrap()[0]
+        .path()
+        .display()
+        .to_string();
+    let running = |needle: &str| {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .filter_map(|e| std::fs::read(e.ok()?.path().join("cmdline")).ok())
+            .filter(|c| String::from_utf8_lossy(c).contains(needle))
+            .count()
+    };
+    assert!(running(&profile) > 0, "Chromium runs with {profile}");
+    drop(b); // never closed, as after a panic
+    drop(driver);
+    let mut left = usize::MAX;
+    for _ in 0..50 {
+        left = running(&profile);
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(left, 0, "no Chromium process is left");
+    assert!(!std::path::Path::new(&profile).exists(), "profile removed");
 }
