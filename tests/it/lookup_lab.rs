@@ -3,6 +3,15 @@
 
 use crate::common::{api_get, browser, install_crypto, lab, sign_in, start_portal, top_cause};
 
+/// The names in a prefix search's JSON answer.
+fn match_names(body: &serde_json::Value) -> Vec<&str> {
+    body.as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["name"].as_str().unwrap())
+        .collect()
+}
+
 fn enc(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
@@ -43,12 +52,7 @@ async fn exact_names_go_to_the_diagnosis_and_prefixes_list_matches() {
 
     let (status, body) = api_get(&c, &p.base, "/api/v1/computers?prefix=PAR-WS").await;
     assert_eq!(status, 200);
-    let names: Vec<&str> = body
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["name"].as_str().unwrap())
-        .collect();
+    let names = match_names(&body);
     assert!(
         names.contains(&"PAR-WS001") && names.iter().all(|n| n.starts_with("PAR-WS")),
         "{names:?}"
@@ -350,12 +354,7 @@ async fn dns_names_find_truncated_and_renamed_machines() {
     )
     .await;
     assert_eq!(status, 200, "{r}");
-    let names: Vec<&str> = r
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|m| m["name"].as_str().unwrap())
-        .collect();
+    let names = match_names(&r);
     assert_eq!(names, ["T-LONGNAME-ABCD"]);
     let _ = dc1.delete(&long).await;
     let _ = dc1.delete(&renamed).await;
