@@ -4,6 +4,13 @@
 //! ldap3's `Ldap` handle multiplexes concurrent operations over one connection, so a single
 //! connection per DC serves every request; a failed connection is dropped and rebuilt on the
 //! next use.
+//!
+//! Timeouts: ldap3's `with_timeout` arms only the *next* operation on a handle, so arming it
+//! once at connect time bounds the bind and nothing after. Instead, the connect (TCP + TLS) runs
+//! under `connect_timeout`, and each unit of work handed to [`Directory::with_first_dc`] or
+//! [`Directory::on_each_dc`] runs under `op_timeout` as a whole. A DC that accepts connections
+//! but stops answering is therefore given up on (its connection dropped) and the next DC tried,
+//! instead of holding the request until the HTTP timeout.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -95,9 +102,13 @@ impl Directory {
             .set_conn_timeout(self.connect_timeout)
             .set_starttls(starttls)
             .set_config(self.tls.clone());
-        let (conn, mut ldap) = LdapConnAsync::with_settings(settings, url)
-            .await
-            .map_err(|e| classify(url, e))?;
+        let (conn, mut ldap) = tokio::time::timeout(
+            self.connect_timeout,
+            LdapConnAsync::with_settings(settings, url),
+        )
+        .await
+        .map_err(|_| DirectoryError::Timeout { url: url.into() })?
+        .map_err(|e| classify(url, e))?;
         ldap3::drive!(conn);
         ldap.with_timeout(self.op_timeout);
         let bind = ldap
@@ -161,15 +172,12 @@ impl Directory {
                     continue;
                 }
             };
-            match op(ldap).await {
-                Ok(value) => return Ok((dc.url.clone(), value)),
-                Err(e) if is_connection_error(&e) => {
-                    self.forget(dc).await;
-                    let e = classify(&dc.url, e);
+            match self.bounded(dc, op(ldap)).await {
+                Ok(answer) => return answer.map(|value| (dc.url.clone(), value)),
+                Err(e) => {
                     tracing::warn!(dc.url = %dc.url, error = %e, "domain controller failed mid-operation");
                     failures.push(e.to_string());
                 }
-                Err(e) => return Err(classify(&dc.url, e)),
             }
         }
         Err(DirectoryError::NoDc(failures.join("; ")))
@@ -186,21 +194,34 @@ impl Directory {
             let op = &op;
             async move {
                 let result = match self.handle(dc).await {
-                    Ok(ldap) => match op(ldap).await {
-                        Ok(v) => Ok(v),
-                        Err(e) => {
-                            if is_connection_error(&e) {
-                                self.forget(dc).await;
-                            }
-                            Err(classify(&dc.url, e))
-                        }
-                    },
+                    Ok(ldap) => self.bounded(dc, op(ldap)).await.and_then(|answer| answer),
                     Err(e) => Err(e),
                 };
                 (dc.url.clone(), result)
             }
         });
         futures_util::future::join_all(runs).await
+    }
+
+    /// Run one unit of work on `dc` under `op_timeout`. The outer error is connection-level (a
+    /// timeout, a broken connection): the DC's connection is dropped, since a DC that stopped
+    /// answering may have wedged it, and the caller may try another DC. The inner error is
+    /// the directory's own answer (an LDAP result code).
+    async fn bounded<T>(
+        &self,
+        dc: &DcConnection,
+        work: impl std::future::Future<Output = Result<T, LdapError>>,
+    ) -> Result<Result<T, DirectoryError>, DirectoryError> {
+        let failure = match tokio::time::timeout(self.op_timeout, work).await {
+            Ok(Ok(value)) => return Ok(Ok(value)),
+            Ok(Err(e)) if !is_connection_error(&e) => return Ok(Err(classify(&dc.url, e))),
+            Ok(Err(e)) => classify(&dc.url, e),
+            Err(_) => DirectoryError::Timeout {
+                url: dc.url.clone(),
+            },
+        };
+        self.forget(dc).await;
+        Err(failure)
     }
 
     /// Read the rootDSE of the first DC that answers (the readiness probe).

@@ -18,6 +18,12 @@ use super::model::{ComputerAccount, DcAccountView, decode_guid};
 use super::replmeta::decode_up_to_date_vector;
 use super::{Directory, DirectoryError};
 
+/// How long a scan waits for any one reply (an entry, a page, a result) before giving up on
+/// the DC. ldap3 arms a timeout for the next operation only, and a stream keeps it for each of
+/// its replies and pages, so every scan read arms it just before it starts. Generous: a loaded
+/// DC may take seconds per page; a DC that stopped answering still ends the attempt.
+const REPLY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
 /// What the scan reads of each computer: the account (`computers::ACCOUNT_ATTRS`) and the
 /// scanning DC's own view (`computers::PER_DC_ATTRS`) in one entry, binary metadata only:
 /// Windows constructs `msDS-ReplAttributeMetaData` per object, which a fleet-wide read does
@@ -122,6 +128,7 @@ impl Directory {
         page_size: i32,
     ) -> Result<ComputerScan, DirectoryError> {
         let (url, mut ldap) = self.connect_dc(dc_index).await?;
+        ldap.with_timeout(REPLY_TIMEOUT);
         let adapters: Vec<Box<dyn Adapter<'static, &'static str, Vec<&'static str>>>> = vec![
             Box::new(EntriesOnly::new()),
             Box::new(PagedResults::new(page_size)),
@@ -158,6 +165,7 @@ async fn for_each_paged(
         Box::new(PagedResults::new(1000)),
     ];
     let mut search = ldap
+        .with_timeout(REPLY_TIMEOUT)
         .streaming_search_with(adapters, base, Scope::Subtree, filter, attrs)
         .await
         .map_err(|e| classify(url, e))?;
@@ -239,8 +247,12 @@ pub async fn count_computers(
 
 /// This DC's invocation id and up-to-dateness vector for the partition at `nc` (the domain).
 pub async fn repl_state(ldap: &mut Ldap, url: &str, nc: &str) -> Result<ReplState, DirectoryError> {
-    let identity = dsa_identity(ldap).await.map_err(|e| classify(url, e))?;
+    let identity = tokio::time::timeout(REPLY_TIMEOUT, dsa_identity(ldap))
+        .await
+        .map_err(|_| DirectoryError::Timeout { url: url.into() })?
+        .map_err(|e| classify(url, e))?;
     let (entries, _) = ldap
+        .with_timeout(REPLY_TIMEOUT)
         .search(
             nc,
             Scope::Base,

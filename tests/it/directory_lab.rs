@@ -91,6 +91,42 @@ async fn a_dead_first_dc_fails_over_to_the_next() {
     assert_eq!(root.dc_url, lab.ldaps_url);
 }
 
+/// A DC that accepts connections but stops answering (hung, not down): each read gives up on
+/// it after `op_timeout_secs` and the next DC answers, and a new connection to it gives up
+/// after `connect_timeout_secs`. ldap3 arms its own timeout for the next operation only, so
+/// without the client's own bound this read would wait forever.
+#[tokio::test]
+async fn a_hung_first_dc_is_given_up_on_and_the_next_answers() {
+    install_crypto();
+    let Some(lab) = lab() else { return };
+    let hung = crate::relay::start("127.0.0.2", None, None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let toml = config_toml(dir.path(), &[&hung.url, &lab.ldaps_url], &lab.ca, &lab).replace(
+        "connect_timeout_secs = 3",
+        "connect_timeout_secs = 2\nop_timeout_secs = 2",
+    );
+    let directory = Directory::new(&load_config(dir.path(), &toml).ldap).unwrap();
+    // Answered through the relay: the connection to it is now open and reused.
+    assert_eq!(directory.root_dse().await.unwrap().dc_url, hung.url);
+    hung.freeze();
+    // A bound well above the 2 s timeouts, far below "forever".
+    let bound = std::time::Duration::from_secs(20);
+    let root = tokio::time::timeout(bound, directory.root_dse())
+        .await
+        .expect("a hung DC held the read: no operation timeout")
+        .unwrap();
+    assert_eq!(root.dc_url, lab.ldaps_url);
+    // The hung DC's connection was dropped; connecting to it again hangs in TLS and is given
+    // up on too, and the lookup of a real computer still succeeds.
+    let q = trustdesk::directory::filter::ComputerQuery::parse("PAR-WS001").unwrap();
+    let found = tokio::time::timeout(bound, directory.find_computer(&q))
+        .await
+        .expect("a hung DC held the connect: no connect timeout")
+        .unwrap();
+    assert!(found.is_some());
+    hung.kill();
+}
+
 #[tokio::test]
 async fn a_wrong_bind_password_is_named() {
     install_crypto();

@@ -311,7 +311,9 @@ async fn chromium_watches_the_fleet_progress_bar_move() {
         .await
         .unwrap();
     let mut seen = Vec::new();
-    for _ in 0..600 {
+    // Up to 3 minutes: at 20,000 computers behind the slow relay the scan alone takes about a
+    // minute, more when other tests share the two cores. The loop ends when the report shows.
+    for _ in 0..1800 {
         let js = "const b = document.getElementById('fleet-bar'); return b ? b.value : null;";
         if let Ok(v) = b.execute(js, vec![]).await
             && let Some(v) = v.as_f64()

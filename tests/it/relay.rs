@@ -1,5 +1,5 @@
-//! A TCP relay in front of a DC's LDAPS port, to make a DC slow or let it die mid-operation
-//! without touching the shared lab. TLS passes through untouched (the DC's certificate is
+//! A TCP relay in front of a DC's LDAPS port, to make a DC slow, let it die mid-operation or
+//! hang (connections stay open, nothing comes back) without touching the shared lab. TLS passes through untouched (the DC's certificate is
 //! for its IP, so the relay listens on the same address, another port).
 
 use std::net::SocketAddr;
@@ -16,12 +16,19 @@ pub struct Relay {
     /// Bytes relayed from the DC so far.
     pub from_dc: Arc<AtomicU64>,
     kill: watch::Sender<bool>,
+    frozen: watch::Sender<bool>,
 }
 
 impl Relay {
     /// The DC "dies": every relayed connection is cut and new ones are refused.
     pub fn kill(&self) {
         let _ = self.kill.send(true);
+    }
+
+    /// The DC "hangs": connections, old and new, stay open, but nothing more comes back from
+    /// the DC (a TLS handshake through the relay hangs too).
+    pub fn freeze(&self) {
+        let _ = self.frozen.send(true);
     }
 }
 
@@ -32,6 +39,7 @@ pub async fn start(ip: &str, delay: Option<Duration>, die_after: Option<u64>) ->
     let addr = listener.local_addr().unwrap();
     let target: SocketAddr = format!("{ip}:636").parse().unwrap();
     let (kill, killed) = watch::channel(false);
+    let (frozen, is_frozen) = watch::channel(false);
     let from_dc = Arc::new(AtomicU64::new(0));
     let (counter, killer) = (from_dc.clone(), kill.clone());
     tokio::spawn(async move {
@@ -45,27 +53,44 @@ pub async fn start(ip: &str, delay: Option<Duration>, die_after: Option<u64>) ->
                 continue;
             };
             let (counter, killer, stop) = (counter.clone(), killer.clone(), killed.clone());
-            tokio::spawn(pipe(
-                client, server, delay, die_after, counter, killer, stop,
-            ));
+            let link = Link {
+                delay,
+                die_after,
+                counter,
+                killer,
+                stop,
+                frozen: is_frozen.clone(),
+            };
+            tokio::spawn(pipe(client, server, link));
         }
     });
     Relay {
         url: format!("ldaps://{addr}"),
         from_dc,
         kill,
+        frozen,
     }
 }
 
-async fn pipe(
-    client: TcpStream,
-    server: TcpStream,
+/// What one relayed connection obeys.
+struct Link {
     delay: Option<Duration>,
     die_after: Option<u64>,
     counter: Arc<AtomicU64>,
     killer: watch::Sender<bool>,
-    mut stop: watch::Receiver<bool>,
-) {
+    stop: watch::Receiver<bool>,
+    frozen: watch::Receiver<bool>,
+}
+
+async fn pipe(client: TcpStream, server: TcpStream, link: Link) {
+    let Link {
+        delay,
+        die_after,
+        counter,
+        killer,
+        mut stop,
+        mut frozen,
+    } = link;
     let (mut cr, mut cw) = client.into_split();
     let (mut sr, mut sw) = server.into_split();
     let up = async {
@@ -81,6 +106,10 @@ async fn pipe(
         while let Ok(n @ 1..) = sr.read(&mut buf).await {
             if let Some(d) = delay {
                 tokio::time::sleep(d).await;
+            }
+            // While frozen, hold what the DC sent (and read nothing more from it).
+            if frozen.wait_for(|f| !*f).await.is_err() {
+                break;
             }
             let total = counter.fetch_add(n as u64, Ordering::SeqCst) + n as u64;
             if die_after.is_some_and(|limit| total >= limit) {
