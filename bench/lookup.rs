@@ -4,6 +4,11 @@
 //!   lab/lab.sh up --dc2 && lab/lab.sh run -- cargo bench --offline --bench lookup
 //!
 //! Environment: BENCH_NAME (default PAR-WS001), BENCH_REQUESTS (default 400 per setting).
+//!
+//! A third column, "floor", is the raw searches plus one `GET /healthz` on the same portal
+//! (every middleware, no authentication, no audit, no database): what any HTTP service in
+//! front of these searches would cost at least, on this machine, in this run. Its ratio to the
+//! raw searches bounds from below the ratio a portal lookup can reach.
 
 #![allow(
     clippy::unwrap_used,
@@ -186,8 +191,16 @@ async fn main() {
         urls.len()
     );
     println!(
-        "{:<8} {:>12} {:>12} {:>12} {:>12} {:>10} {:>10}",
-        "clients", "portal p50", "portal p99", "raw p50", "raw p99", "p50 ratio", "p99 ratio"
+        "{:<8} {:>12} {:>12} {:>12} {:>12} {:>10} {:>10} {:>12} {:>12}",
+        "clients",
+        "portal p50",
+        "portal p99",
+        "raw p50",
+        "raw p99",
+        "p50 ratio",
+        "p99 ratio",
+        "floor p50",
+        "floor ratio"
     );
     for conc in [1usize, 32] {
         let (h, k, u) = (http.clone(), key.clone(), url.clone());
@@ -206,9 +219,26 @@ async fn main() {
             async move { raw_lookup(&d, &b, &n).await }
         })
         .await;
+        let (d, b, n, h, hz) = (
+            dcs.clone(),
+            base_dn.clone(),
+            name.clone(),
+            http.clone(),
+            format!("{base}/healthz"),
+        );
+        let (floor, _) = measure(total, conc, move || {
+            let (d, b, n, h, hz) = (d.clone(), b.clone(), n.clone(), h.clone(), hz.clone());
+            async move {
+                raw_lookup(&d, &b, &n).await;
+                let r = h.get(&hz).send().await.unwrap();
+                assert!(r.status().is_success());
+                let _ = r.bytes().await.unwrap();
+            }
+        })
+        .await;
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
         println!(
-            "{:<8} {:>10.2}ms {:>10.2}ms {:>10.2}ms {:>10.2}ms {:>9.2}x {:>9.2}x",
+            "{:<8} {:>10.2}ms {:>10.2}ms {:>10.2}ms {:>10.2}ms {:>9.2}x {:>9.2}x {:>10.2}ms {:>11.2}x",
             conc,
             ms(pct(&portal, 0.5)),
             ms(pct(&portal, 0.99)),
@@ -216,6 +246,8 @@ async fn main() {
             ms(pct(&raw, 0.99)),
             ms(pct(&portal, 0.5)) / ms(pct(&raw, 0.5)),
             ms(pct(&portal, 0.99)) / ms(pct(&raw, 0.99)),
+            ms(pct(&floor, 0.5)),
+            ms(pct(&floor, 0.5)) / ms(pct(&raw, 0.5)),
         );
     }
 }
