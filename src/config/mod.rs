@@ -180,8 +180,11 @@ pub struct LdapConfig {
     /// PEM file with the CA(s) that sign the DC certificates; default: the system roots.
     #[serde(default)]
     pub ca_file: Option<PathBuf>,
+    /// Opening a connection to one DC (TCP and TLS); past it, the next DC is tried.
     #[serde(default = "defaults::connect_timeout_secs")]
     pub connect_timeout_secs: u64,
+    /// One unit of work on one DC (a search, a password write); past it, the DC's connection
+    /// is dropped and, where the work may go to any DC, the next DC is tried.
     #[serde(default = "defaults::op_timeout_secs")]
     pub op_timeout_secs: u64,
     /// OUs (DNs) whose objects are refused to everyone, whatever the role.
