@@ -306,13 +306,21 @@ pub fn context(state: &AppState) -> ScanContext {
 /// Scans on the configured schedule (`fleet.schedule_hours`), as the service.
 pub fn spawn_schedule(state: &AppState) {
     let hours = state.config.fleet.schedule_hours;
-    if hours == 0 {
-        return;
+    if hours > 0 {
+        spawn_every(
+            state,
+            std::time::Duration::from_secs(u64::from(hours) * 3600),
+        );
     }
+}
+
+/// Start a scan as the service every `period`, the first one period from now, each audited.
+/// A scan still running at the next tick is left alone (that tick starts none).
+pub fn spawn_every(state: &AppState, period: std::time::Duration) -> tokio::task::JoinHandle<()> {
     let (jobs, ctx) = (state.fleet.clone(), context(state));
     tokio::spawn(async move {
-        let period = std::time::Duration::from_secs(u64::from(hours) * 3600);
         let mut tick = tokio::time::interval(period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         tick.tick().await; // the first tick is immediate: wait one period first
         loop {
             tick.tick().await;
@@ -332,7 +340,7 @@ pub fn spawn_schedule(state: &AppState) {
                 Err(e) => tracing::warn!(error = %e, "scheduled fleet scan not started"),
             }
         }
-    });
+    })
 }
 
 #[cfg(test)]

@@ -343,3 +343,48 @@ async fn chromium_watches_the_fleet_progress_bar_move() {
     std::fs::write(crate::browser::artifact("fleet.png"), png).unwrap();
     b.close().await.unwrap();
 }
+
+/// `fleet.schedule_hours` starts scans as the service, each audited: the same schedule with a
+/// period of two seconds (hours would not fit in a test) on a portal's own state.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_schedule_scans_as_the_service_and_audits_each_start() {
+    install_crypto();
+    let Some(lab) = lab() else { return };
+    bulk();
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = crate::common::load_config(
+        dir.path(),
+        &config_toml(dir.path(), &[&lab.ldaps_url], &lab.ca, &lab),
+    );
+    let state = trustdesk::build(cfg).await.unwrap();
+    let schedule = trustdesk::fleet::spawn_every(&state, Duration::from_secs(2));
+    let mut report = None;
+    for _ in 0..1800 {
+        if let Some(r) = state.store.fleet_latest("complete").await.unwrap() {
+            report = Some(r);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    schedule.abort();
+    let report = report.expect("no scheduled scan completed within 3 minutes");
+    assert_eq!(report.started_by, "schedule");
+    assert!(report.scanned as usize >= bulk(), "{report:?}");
+    let audit = state.store.audit_recent(50).await.unwrap();
+    let started = audit
+        .iter()
+        .find(|r| r.event.action == "fleet_scan" && r.event.outcome == "started")
+        .expect("the scheduled start is audited");
+    assert_eq!(
+        started.event.target_name.as_deref(),
+        Some(format!("fleet report {}", report.id).as_str())
+    );
+    assert_eq!(
+        started.event.reason.as_deref(),
+        Some("fleet.schedule_hours")
+    );
+    assert!(
+        started.event.actor_sub.is_none(),
+        "the service acts, not a person"
+    );
+}
