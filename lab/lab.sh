@@ -4,6 +4,7 @@
 #   lab/lab.sh up [--dc2] [--no-member] [--oidc] [--computers N]
 #   lab/lab.sh down | status | selftest
 #   lab/lab.sh run -- CMD [ARGS...]
+#   lab/lab.sh pin CPULIST   # the DCs' processes on these CPUs only (taskset); `pin all` undoes
 #
 # DC1 on 127.0.0.2 (realm LAB.EXAMPLE.TEST, domain LAB), optional DC2 on 127.0.0.4, a Samba
 # domain member "workstation" LABWS01 (client address 127.0.0.3, no daemons), optional test
@@ -262,6 +263,25 @@ cmd_status() {
     return $rc
 }
 
+# The DCs' whole process trees (recorded PIDs and their descendants) on CPULIST: lets a
+# benchmark give the DCs cores of their own, as when they are other machines.
+cmd_pin() {
+    [ $# -eq 1 ] || die "usage: lab/lab.sh pin CPULIST (e.g. 0, or all)"
+    local cpus=$1 n pid
+    [ "$cpus" = all ] && cpus="0-$(($(nproc) - 1))"
+    for n in dc1 dc2; do
+        pid=$(running_pid "$n") || continue
+        pin_tree "$cpus" "$pid"
+        say "  $n (pid $pid and its children) on CPUs $cpus"
+    done
+}
+
+pin_tree() {  # $1 CPULIST, $2 PID: the process, its threads and its descendants
+    local child
+    taskset -a -c -p "$1" "$2" >/dev/null || die "taskset -c $1 $2 failed"
+    for child in $(pgrep -P "$2"); do pin_tree "$1" "$child"; done
+}
+
 cmd_run() {
     [ "${1:-}" = -- ] && shift
     [ $# -gt 0 ] || die "usage: lab/lab.sh run -- CMD [ARGS...]"
@@ -291,6 +311,7 @@ case $cmd in
     down) cmd_down ;;
     status) cmd_status ;;
     run) cmd_run "$@" ;;
+    pin) cmd_pin "$@" ;;
     selftest) cmd_selftest ;;
     __up) inner_up "$@" ;;
     __run) inner_run "$@" ;;
