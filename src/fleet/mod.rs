@@ -315,9 +315,11 @@ pub fn spawn_schedule(state: &AppState) {
 }
 
 /// Start a scan as the service every `period`, the first one period from now, each audited.
-/// A scan still running at the next tick is left alone (that tick starts none).
+/// A scan still running at the next tick is left alone (that tick starts none). Periods under
+/// a second are taken as one second (a zero period would make `interval` panic).
 pub fn spawn_every(state: &AppState, period: std::time::Duration) -> tokio::task::JoinHandle<()> {
     let (jobs, ctx) = (state.fleet.clone(), context(state));
+    let period = period.max(std::time::Duration::from_secs(1));
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(period);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
