@@ -187,6 +187,10 @@ pub struct LdapConfig {
     /// is dropped and, where the work may go to any DC, the next DC is tried.
     #[serde(default = "defaults::op_timeout_secs")]
     pub op_timeout_secs: u64,
+    /// After a connection-level failure, a DC rests this long: it is tried only when every
+    /// other DC fails too (0: always tried in order).
+    #[serde(default = "defaults::retry_after_secs")]
+    pub retry_after_secs: u64,
     /// OUs (DNs) whose objects are refused to everyone, whatever the role.
     #[serde(default)]
     pub protected_ous: Vec<String>,
@@ -285,6 +289,9 @@ mod defaults {
     }
     pub fn op_timeout_secs() -> u64 {
         10
+    }
+    pub fn retry_after_secs() -> u64 {
+        30
     }
     pub fn groups_claim() -> String {
         "groups".into()

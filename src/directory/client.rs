@@ -11,9 +11,14 @@
 //! [`Directory::on_each_dc`] runs under `op_timeout` as a whole. A DC that accepts connections
 //! but stops answering is therefore given up on (its connection dropped) and the next DC tried,
 //! instead of holding the request until the HTTP timeout.
+//!
+//! A DC that failed that way then rests for `retry_after_secs`: reads go straight to the next
+//! DC instead of paying a timeout again on every request (a powered-off DC whose packets are
+//! dropped costs the whole `connect_timeout` per try). It is tried again after the rest, or at
+//! once when every other DC fails too.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError, Scope, SearchEntry};
 use secrecy::{ExposeSecret, SecretString};
@@ -33,6 +38,7 @@ pub struct Directory {
     starttls: bool,
     connect_timeout: Duration,
     op_timeout: Duration,
+    retry_after: Duration,
     /// DC invocation ids (see `computers.rs`), with the time they were read.
     pub(super) invocation_cache: Mutex<Option<(std::time::Instant, InvocationIds)>>,
 }
@@ -41,7 +47,25 @@ type InvocationIds = std::collections::HashMap<uuid::Uuid, String>;
 
 struct DcConnection {
     url: String,
-    conn: Mutex<Option<Ldap>>,
+    state: Mutex<DcState>,
+}
+
+#[derive(Default)]
+struct DcState {
+    ldap: Option<Ldap>,
+    /// Set when the DC last failed at the connection level: until then it is not tried
+    /// unless every other DC fails.
+    resting_until: Option<Instant>,
+}
+
+/// One try of a unit of work on one DC.
+enum Attempt<T> {
+    /// The DC answered: the value, or the directory's own error.
+    Answered(Result<(String, T), DirectoryError>),
+    /// The DC could not be reached or stopped answering.
+    Failed(String),
+    /// Not tried: the DC is resting after a recent failure.
+    Resting,
 }
 
 /// The rootDSE attributes `/readyz` and `check-config` report.
@@ -67,7 +91,7 @@ impl Directory {
                 .iter()
                 .map(|url| DcConnection {
                     url: url.clone(),
-                    conn: Mutex::new(None),
+                    state: Mutex::new(DcState::default()),
                 })
                 .collect(),
             base_dn: cfg.base_dn.clone(),
@@ -77,6 +101,7 @@ impl Directory {
             starttls: cfg.starttls,
             connect_timeout: Duration::from_secs(cfg.connect_timeout_secs),
             op_timeout: Duration::from_secs(cfg.op_timeout_secs),
+            retry_after: Duration::from_secs(cfg.retry_after_secs),
             invocation_cache: Mutex::new(None),
         })
     }
@@ -138,49 +163,103 @@ impl Directory {
         self.dcs.len()
     }
 
-    /// The cached connection to `dc`, connecting first when there is none.
-    async fn handle(&self, dc: &DcConnection) -> Result<Ldap, DirectoryError> {
-        let mut slot = dc.conn.lock().await;
-        if let Some(ldap) = slot.as_mut()
+    /// The cached connection to `dc`, connecting first when there is none. A resting DC is
+    /// not connected to unless `even_if_resting`.
+    async fn handle(
+        &self,
+        dc: &DcConnection,
+        even_if_resting: bool,
+    ) -> Result<Ldap, DirectoryError> {
+        let mut state = dc.state.lock().await;
+        if let Some(ldap) = state.ldap.as_mut()
             && !ldap.is_closed()
         {
             return Ok(ldap.clone());
         }
-        let ldap = self.connect(&dc.url).await?;
-        *slot = Some(ldap.clone());
-        Ok(ldap)
+        if let Some(until) = state.resting_until
+            && !even_if_resting
+            && until > Instant::now()
+        {
+            return Err(DirectoryError::Resting {
+                url: dc.url.clone(),
+                secs: until.saturating_duration_since(Instant::now()).as_secs() + 1,
+            });
+        }
+        match self.connect(&dc.url).await {
+            Ok(ldap) => {
+                *state = DcState {
+                    ldap: Some(ldap.clone()),
+                    resting_until: None,
+                };
+                Ok(ldap)
+            }
+            Err(e) => {
+                state.resting_until = Some(Instant::now() + self.retry_after);
+                Err(e)
+            }
+        }
     }
 
-    async fn forget(&self, dc: &DcConnection) {
-        dc.conn.lock().await.take();
+    /// Drop `dc`'s connection after a connection-level failure and let the DC rest.
+    async fn fail(&self, dc: &DcConnection) {
+        *dc.state.lock().await = DcState {
+            ldap: None,
+            resting_until: Some(Instant::now() + self.retry_after),
+        };
     }
 
-    /// Run `op` on the first DC that answers, in configured order. Connection-level failures
-    /// move on to the next DC; an LDAP result error is the directory's answer and returned.
+    /// Run `op` on the first DC that answers, in configured order, resting DCs last.
+    /// Connection-level failures move on to the next DC; an LDAP result error is the
+    /// directory's answer and returned.
     pub async fn with_first_dc<T, F, Fut>(&self, op: F) -> Result<(String, T), DirectoryError>
     where
         F: Fn(Ldap) -> Fut,
         Fut: std::future::Future<Output = Result<T, LdapError>>,
     {
-        let mut failures = Vec::new();
+        let (mut failures, mut resting) = (Vec::new(), Vec::new());
         for dc in &self.dcs {
-            let ldap = match self.handle(dc).await {
-                Ok(ldap) => ldap,
-                Err(e) => {
-                    tracing::warn!(dc.url = %dc.url, error = %e, "domain controller unavailable");
-                    failures.push(e.to_string());
-                    continue;
-                }
-            };
-            match self.bounded(dc, op(ldap)).await {
-                Ok(answer) => return answer.map(|value| (dc.url.clone(), value)),
-                Err(e) => {
-                    tracing::warn!(dc.url = %dc.url, error = %e, "domain controller failed mid-operation");
-                    failures.push(e.to_string());
-                }
+            match self.attempt(dc, false, &op).await {
+                Attempt::Answered(answer) => return answer,
+                Attempt::Failed(e) => failures.push(e),
+                Attempt::Resting => resting.push(dc),
+            }
+        }
+        // Every DC that was tried failed: try the resting ones after all.
+        for dc in resting {
+            match self.attempt(dc, true, &op).await {
+                Attempt::Answered(answer) => return answer,
+                Attempt::Failed(e) => failures.push(e),
+                Attempt::Resting => {}
             }
         }
         Err(DirectoryError::NoDc(failures.join("; ")))
+    }
+
+    async fn attempt<T, F, Fut>(
+        &self,
+        dc: &DcConnection,
+        even_if_resting: bool,
+        op: &F,
+    ) -> Attempt<T>
+    where
+        F: Fn(Ldap) -> Fut,
+        Fut: std::future::Future<Output = Result<T, LdapError>>,
+    {
+        let ldap = match self.handle(dc, even_if_resting).await {
+            Ok(ldap) => ldap,
+            Err(DirectoryError::Resting { .. }) => return Attempt::Resting,
+            Err(e) => {
+                tracing::warn!(dc.url = %dc.url, error = %e, "domain controller unavailable");
+                return Attempt::Failed(e.to_string());
+            }
+        };
+        match self.bounded(dc, op(ldap)).await {
+            Ok(answer) => Attempt::Answered(answer.map(|value| (dc.url.clone(), value))),
+            Err(e) => {
+                tracing::warn!(dc.url = %dc.url, error = %e, "domain controller failed mid-operation");
+                Attempt::Failed(e.to_string())
+            }
+        }
     }
 
     /// Run `op` on every configured DC at once, each on its own connection (for the
@@ -193,7 +272,7 @@ impl Directory {
         let runs = self.dcs.iter().map(|dc| {
             let op = &op;
             async move {
-                let result = match self.handle(dc).await {
+                let result = match self.handle(dc, false).await {
                     Ok(ldap) => self.bounded(dc, op(ldap)).await.and_then(|answer| answer),
                     Err(e) => Err(e),
                 };
@@ -220,7 +299,7 @@ impl Directory {
                 url: dc.url.clone(),
             },
         };
-        self.forget(dc).await;
+        self.fail(dc).await;
         Err(failure)
     }
 
@@ -254,7 +333,7 @@ impl Directory {
     pub async fn probe_all(&self) -> Vec<(String, Result<(), DirectoryError>)> {
         let mut out = Vec::with_capacity(self.dcs.len());
         for dc in &self.dcs {
-            let result = self.handle(dc).await.map(|_| ());
+            let result = self.handle(dc, true).await.map(|_| ());
             out.push((dc.url.clone(), result));
         }
         out

@@ -33,6 +33,8 @@ pub enum DirectoryError {
     BindRefused { url: String },
     #[error("{url}: timed out")]
     Timeout { url: String },
+    #[error("{url}: not tried: it failed moments ago (tried again in {secs} s)")]
+    Resting { url: String, secs: u64 },
     #[error("{url}: unreachable: {reason}")]
     Unreachable { url: String, reason: String },
     #[error("{url}: LDAP error {code}: {reason}")]

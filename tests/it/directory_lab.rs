@@ -91,23 +91,26 @@ async fn a_dead_first_dc_fails_over_to_the_next() {
     assert_eq!(root.dc_url, lab.ldaps_url);
 }
 
-/// A DC that accepts connections but stops answering (hung, not down): each read gives up on
-/// it after `op_timeout_secs` and the next DC answers, and a new connection to it gives up
-/// after `connect_timeout_secs`. ldap3 arms its own timeout for the next operation only, so
-/// without the client's own bound this read would wait forever.
+/// A DC that accepts connections but stops answering (hung, not down): a read gives up on it
+/// after `op_timeout_secs` and the next DC answers. ldap3 arms its own timeout for the next
+/// operation only, so without the client's own bound this read would wait forever. The hung
+/// DC then rests for `retry_after_secs`: reads go straight to the next DC without connecting
+/// to it, and once it answers again and the rest is over, it is first again.
 #[tokio::test]
-async fn a_hung_first_dc_is_given_up_on_and_the_next_answers() {
+async fn a_hung_first_dc_is_given_up_on_rests_and_comes_back() {
+    use std::sync::atomic::Ordering;
     install_crypto();
     let Some(lab) = lab() else { return };
     let hung = crate::relay::start("127.0.0.2", None, None).await;
     let dir = tempfile::tempdir().unwrap();
     let toml = config_toml(dir.path(), &[&hung.url, &lab.ldaps_url], &lab.ca, &lab).replace(
         "connect_timeout_secs = 3",
-        "connect_timeout_secs = 2\nop_timeout_secs = 2",
+        "connect_timeout_secs = 2\nop_timeout_secs = 2\nretry_after_secs = 3",
     );
     let directory = Directory::new(&load_config(dir.path(), &toml).ldap).unwrap();
     // Answered through the relay: the connection to it is now open and reused.
     assert_eq!(directory.root_dse().await.unwrap().dc_url, hung.url);
+    assert_eq!(hung.connections.load(Ordering::SeqCst), 1);
     hung.freeze();
     // A bound well above the 2 s timeouts, far below "forever".
     let bound = std::time::Duration::from_secs(20);
@@ -116,15 +119,44 @@ async fn a_hung_first_dc_is_given_up_on_and_the_next_answers() {
         .expect("a hung DC held the read: no operation timeout")
         .unwrap();
     assert_eq!(root.dc_url, lab.ldaps_url);
-    // The hung DC's connection was dropped; connecting to it again hangs in TLS and is given
-    // up on too, and the lookup of a real computer still succeeds.
+    // Resting: a lookup and the per-DC reads do not connect to it again.
     let q = trustdesk::directory::filter::ComputerQuery::parse("PAR-WS001").unwrap();
-    let found = tokio::time::timeout(bound, directory.find_computer(&q))
-        .await
-        .expect("a hung DC held the connect: no connect timeout")
-        .unwrap();
-    assert!(found.is_some());
+    let account = directory.find_computer(&q).await.unwrap().unwrap();
+    let views = directory.dc_views(&account.dn).await;
+    assert_eq!(
+        hung.connections.load(Ordering::SeqCst),
+        1,
+        "a resting DC was connected to"
+    );
+    let row = format!("{views:?}");
+    assert!(row.contains("not tried"), "{row}");
+    // It answers again; after its rest it is first again.
+    hung.thaw();
+    tokio::time::sleep(std::time::Duration::from_millis(3_500)).await;
+    assert_eq!(directory.root_dse().await.unwrap().dc_url, hung.url);
+    assert_eq!(hung.connections.load(Ordering::SeqCst), 2);
     hung.kill();
+}
+
+/// When every other DC fails, a resting DC is tried after all rather than answering "no DC".
+#[tokio::test]
+async fn a_resting_dc_is_still_tried_when_it_is_the_last_one() {
+    install_crypto();
+    let Some(lab) = lab() else { return };
+    let flaky = crate::relay::start("127.0.0.2", None, None).await;
+    let dir = tempfile::tempdir().unwrap();
+    let toml = config_toml(dir.path(), &[&flaky.url], &lab.ca, &lab).replace(
+        "connect_timeout_secs = 3",
+        "connect_timeout_secs = 2\nop_timeout_secs = 2\nretry_after_secs = 600",
+    );
+    let directory = Directory::new(&load_config(dir.path(), &toml).ldap).unwrap();
+    flaky.freeze();
+    let err = directory.root_dse().await.unwrap_err();
+    assert!(err.to_string().contains("timed out"), "{err}");
+    // Resting for ten minutes, but the only DC: tried again at once, and it answers now.
+    flaky.thaw();
+    assert_eq!(directory.root_dse().await.unwrap().dc_url, flaky.url);
+    flaky.kill();
 }
 
 #[tokio::test]

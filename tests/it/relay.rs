@@ -15,6 +15,8 @@ pub struct Relay {
     pub url: String,
     /// Bytes relayed from the DC so far.
     pub from_dc: Arc<AtomicU64>,
+    /// Connections accepted so far.
+    pub connections: Arc<AtomicU64>,
     kill: watch::Sender<bool>,
     frozen: watch::Sender<bool>,
 }
@@ -30,6 +32,11 @@ impl Relay {
     pub fn freeze(&self) {
         let _ = self.frozen.send(true);
     }
+
+    /// The DC answers again: what it held back flows on.
+    pub fn thaw(&self) {
+        let _ = self.frozen.send(false);
+    }
 }
 
 /// Relay `ip`:<free port> → `ip`:636. `delay` slows each chunk from the DC; `die_after`
@@ -41,7 +48,8 @@ pub async fn start(ip: &str, delay: Option<Duration>, die_after: Option<u64>) ->
     let (kill, killed) = watch::channel(false);
     let (frozen, is_frozen) = watch::channel(false);
     let from_dc = Arc::new(AtomicU64::new(0));
-    let (counter, killer) = (from_dc.clone(), kill.clone());
+    let connections = Arc::new(AtomicU64::new(0));
+    let (counter, killer, accepted) = (from_dc.clone(), kill.clone(), connections.clone());
     tokio::spawn(async move {
         let mut stop = killed.clone();
         loop {
@@ -49,6 +57,7 @@ pub async fn start(ip: &str, delay: Option<Duration>, die_after: Option<u64>) ->
                 a = listener.accept() => match a { Ok(a) => a, Err(_) => return },
                 _ = stop.changed() => return, // dropping the listener refuses new connections
             };
+            accepted.fetch_add(1, Ordering::SeqCst);
             let Ok(server) = TcpStream::connect(target).await else {
                 continue;
             };
@@ -67,6 +76,7 @@ pub async fn start(ip: &str, delay: Option<Duration>, die_after: Option<u64>) ->
     Relay {
         url: format!("ldaps://{addr}"),
         from_dc,
+        connections,
         kill,
         frozen,
     }
