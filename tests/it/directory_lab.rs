@@ -91,6 +91,16 @@ async fn a_dead_first_dc_fails_over_to_the_next() {
     assert_eq!(root.dc_url, lab.ldaps_url);
 }
 
+/// A directory on `urls` that gives up on a DC after 2 s and lets it rest `rest_secs`.
+fn short_timeouts(lab: &crate::common::Lab, urls: &[&str], rest_secs: u64) -> Directory {
+    let dir = tempfile::tempdir().unwrap();
+    let toml = config_toml(dir.path(), urls, &lab.ca, lab).replace(
+        "connect_timeout_secs = 3",
+        &format!("connect_timeout_secs = 2\nop_timeout_secs = 2\nretry_after_secs = {rest_secs}"),
+    );
+    Directory::new(&load_config(dir.path(), &toml).ldap).unwrap()
+}
+
 /// A DC that accepts connections but stops answering (hung, not down): a read gives up on it
 /// after `op_timeout_secs` and the next DC answers. ldap3 arms its own timeout for the next
 /// operation only, so without the client's own bound this read would wait forever. The hung
@@ -102,12 +112,7 @@ async fn a_hung_first_dc_is_given_up_on_rests_and_comes_back() {
     install_crypto();
     let Some(lab) = lab() else { return };
     let hung = crate::relay::start("127.0.0.2", None, None).await;
-    let dir = tempfile::tempdir().unwrap();
-    let toml = config_toml(dir.path(), &[&hung.url, &lab.ldaps_url], &lab.ca, &lab).replace(
-        "connect_timeout_secs = 3",
-        "connect_timeout_secs = 2\nop_timeout_secs = 2\nretry_after_secs = 3",
-    );
-    let directory = Directory::new(&load_config(dir.path(), &toml).ldap).unwrap();
+    let directory = short_timeouts(&lab, &[&hung.url, &lab.ldaps_url], 3);
     // Answered through the relay: the connection to it is now open and reused.
     assert_eq!(directory.root_dse().await.unwrap().dc_url, hung.url);
     assert_eq!(hung.connections.load(Ordering::SeqCst), 1);
@@ -144,12 +149,7 @@ async fn a_resting_dc_is_still_tried_when_it_is_the_last_one() {
     install_crypto();
     let Some(lab) = lab() else { return };
     let flaky = crate::relay::start("127.0.0.2", None, None).await;
-    let dir = tempfile::tempdir().unwrap();
-    let toml = config_toml(dir.path(), &[&flaky.url], &lab.ca, &lab).replace(
-        "connect_timeout_secs = 3",
-        "connect_timeout_secs = 2\nop_timeout_secs = 2\nretry_after_secs = 600",
-    );
-    let directory = Directory::new(&load_config(dir.path(), &toml).ldap).unwrap();
+    let directory = short_timeouts(&lab, &[&flaky.url], 600);
     flaky.freeze();
     let err = directory.root_dse().await.unwrap_err();
     assert!(err.to_string().contains("timed out"), "{err}");
