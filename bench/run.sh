@@ -41,6 +41,11 @@ run() {  # $1 title, $2 command shown, rest: the command
     { printf '### %s\n\n```sh\n%s\n```\n\n```\n%s\n```\n\n' "$title" "$shown" "$out"; } >>"$OUT.tmp"
 }
 
+# The hand-written part of $OUT (from this heading on) is kept below the new run.
+KEEP='## Later measurements'
+: >"$OUT.kept"
+[ -f "$OUT" ] && sed -n "/^$KEEP\$/,\$p" "$OUT" >"$OUT.kept"
+
 cpu=$(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)
 mem=$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)
 {
@@ -80,5 +85,7 @@ run "HTTP: authenticated page at 64 connections" "cargo bench --bench http" \
     cargo bench --locked --offline --bench http
 run "In-process pieces (criterion)" "cargo bench --bench inprocess" \
     cargo bench --locked --offline --bench inprocess -- --noplot
+cat "$OUT.kept" >>"$OUT.tmp"
+rm -f "$OUT.kept"
 mv "$OUT.tmp" "$OUT"
 step "results in $OUT (the lab stays up for another run: lab/lab.sh down)"
