@@ -82,6 +82,31 @@ pub async fn browser_session(driver: &Driver) -> fantoccini::Client {
         .unwrap()
 }
 
+/// Wait (fantoccini's default: 30 s) for the element with `id`. When it does not come, the
+/// panic says what the browser shows instead (address and page text), and a screenshot is
+/// saved as `tests/artifacts/missing-<id>.png`.
+pub async fn wait_for_id(b: &fantoccini::Client, id: &str) -> fantoccini::elements::Element {
+    match b.wait().for_element(Locator::Id(id)).await {
+        Ok(element) => element,
+        Err(e) => {
+            let url = b
+                .current_url()
+                .await
+                .map(|u| u.to_string())
+                .unwrap_or_default();
+            let text = match b.find(Locator::Css("body")).await {
+                Ok(body) => body.text().await.unwrap_or_default(),
+                Err(_) => String::new(),
+            };
+            if let Ok(png) = b.screenshot().await {
+                let _ = std::fs::write(artifact(&format!("missing-{id}.png")), png);
+            }
+            let text: String = text.chars().take(2000).collect();
+            panic!("#{id} did not appear ({e}); the browser shows {url}:\n{text}");
+        }
+    }
+}
+
 /// Sign in through the portal's link and the provider's form, in the browser.
 pub async fn browser_sign_in(b: &fantoccini::Client, base: &str, user: &str, password: &str) {
     b.goto(base).await.unwrap();
@@ -95,7 +120,7 @@ pub async fn browser_sign_in(b: &fantoccini::Client, base: &str, user: &str, pas
     form.set_by_name("login", user).await.unwrap();
     form.set_by_name("password", password).await.unwrap();
     form.submit().await.unwrap();
-    b.wait().for_element(Locator::Id("whoami")).await.unwrap();
+    wait_for_id(b, "whoami").await;
 }
 
 pub fn artifact(name: &str) -> std::path::PathBuf {
@@ -131,17 +156,14 @@ async fn chromium_signs_in_looks_up_and_reads_the_diagnosis() {
         .submit()
         .await
         .unwrap();
-    b.wait().for_element(Locator::Id("matches")).await.unwrap();
+    wait_for_id(&b, "matches").await;
     b.find(Locator::LinkText("PAR-WS001"))
         .await
         .unwrap()
         .click()
         .await
         .unwrap();
-    b.wait()
-        .for_element(Locator::Id("top-cause"))
-        .await
-        .unwrap();
+    wait_for_id(&b, "top-cause").await;
     let name = b
         .find(Locator::Id("computer-name"))
         .await
@@ -181,10 +203,7 @@ async fn chromium_auditor_filters_the_log_and_exports_csv() {
     let b = browser_session(&driver).await;
 
     browser_sign_in(&b, &p.base, "carol", "carol-pw").await;
-    b.wait()
-        .for_element(Locator::Id("audit-link"))
-        .await
-        .unwrap();
+    wait_for_id(&b, "audit-link").await;
     assert!(
         b.find(Locator::Id("q")).await.is_err(),
         "an auditor gets no computer lookup"
@@ -195,7 +214,7 @@ async fn chromium_auditor_filters_the_log_and_exports_csv() {
         .click()
         .await
         .unwrap();
-    b.wait().for_element(Locator::Id("filter")).await.unwrap();
+    wait_for_id(&b, "filter").await;
     let head = b
         .find(Locator::Id("head-hash"))
         .await
@@ -209,10 +228,7 @@ async fn chromium_auditor_filters_the_log_and_exports_csv() {
     filter.set_by_name("action", "sign_in").await.unwrap();
     filter.set_by_name("actor", "carol").await.unwrap();
     filter.submit().await.unwrap();
-    b.wait()
-        .for_element(Locator::Id("audit-rows"))
-        .await
-        .unwrap();
+    wait_for_id(&b, "audit-rows").await;
     let table = b
         .find(Locator::Id("audit-rows"))
         .await
