@@ -195,6 +195,7 @@ impl Directory {
             }
             Err(e) => {
                 state.resting_until = Some(Instant::now() + self.retry_after);
+                count_failure(&dc.url, "connect");
                 Err(e)
             }
         }
@@ -202,6 +203,7 @@ impl Directory {
 
     /// Drop `dc`'s connection after a connection-level failure and let the DC rest.
     async fn fail(&self, dc: &DcConnection) {
+        count_failure(&dc.url, "operation");
         *dc.state.lock().await = DcState {
             ldap: None,
             resting_until: Some(Instant::now() + self.retry_after),
@@ -338,6 +340,14 @@ impl Directory {
         }
         out
     }
+}
+
+/// `trustdesk_ldap_dc_failures_total{dc, stage}`: connection-level failures per DC, `stage`
+/// `connect` (TCP, TLS or bind) or `operation` (timed out or broke mid-operation), for
+/// alerting on a failing DC before the helpdesk notices.
+fn count_failure(url: &str, stage: &'static str) {
+    metrics::counter!("trustdesk_ldap_dc_failures_total", "dc" => url.to_string(), "stage" => stage)
+        .increment(1);
 }
 
 pub(super) fn is_connection_error(e: &LdapError) -> bool {

@@ -228,14 +228,7 @@ async fn chromium_auditor_filters_the_log_and_exports_csv() {
     filter.set_by_name("action", "sign_in").await.unwrap();
     filter.set_by_name("actor", "carol").await.unwrap();
     filter.submit().await.unwrap();
-    wait_for_id(&b, "audit-rows").await;
-    let table = b
-        .find(Locator::Id("audit-rows"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let table = wait_for_id(&b, "audit-rows").await.text().await.unwrap();
     assert!(
         table.contains("sign_in") && table.contains("Carol Auditor"),
         "{table}"
