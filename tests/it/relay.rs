@@ -1,6 +1,7 @@
 //! A TCP relay in front of a DC's LDAPS port, to make a DC slow, let it die mid-operation or
-//! hang (connections stay open, nothing comes back) without touching the shared lab. TLS passes through untouched (the DC's certificate is
-//! for its IP, so the relay listens on the same address, another port).
+//! hang (connections stay open, nothing comes back) without touching the shared lab. TLS
+//! passes through untouched (the DC's certificate is for its IP, so the relay listens on the
+//! same address, another port).
 
 use std::net::SocketAddr;
 use std::sync::Arc;
