@@ -163,7 +163,7 @@ async fn chromium_signs_in_looks_up_and_reads_the_diagnosis() {
         .click()
         .await
         .unwrap();
-    wait_for_id(&b, "top-cause").await;
+    let cause = wait_for_id(&b, "top-cause").await.text().await.unwrap();
     let name = b
         .find(Locator::Id("computer-name"))
         .await
@@ -172,13 +172,6 @@ async fn chromium_signs_in_looks_up_and_reads_the_diagnosis() {
         .await
         .unwrap();
     assert_eq!(name, "PAR-WS001");
-    let cause = b
-        .find(Locator::Id("top-cause"))
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
     assert!(!cause.is_empty());
     let findings = b
         .find(Locator::Id("findings"))
@@ -203,17 +196,12 @@ async fn chromium_auditor_filters_the_log_and_exports_csv() {
     let b = browser_session(&driver).await;
 
     browser_sign_in(&b, &p.base, "carol", "carol-pw").await;
-    wait_for_id(&b, "audit-link").await;
+    let audit_link = wait_for_id(&b, "audit-link").await;
     assert!(
         b.find(Locator::Id("q")).await.is_err(),
         "an auditor gets no computer lookup"
     );
-    b.find(Locator::Id("audit-link"))
-        .await
-        .unwrap()
-        .click()
-        .await
-        .unwrap();
+    audit_link.click().await.unwrap();
     wait_for_id(&b, "filter").await;
     let head = b
         .find(Locator::Id("head-hash"))
