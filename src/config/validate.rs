@@ -161,6 +161,12 @@ impl Config {
                 "timeouts must be at least 1 second",
             ));
         }
+        if ldap.retry_after_secs > 86_400 {
+            return Err(ConfigError::invalid(
+                "ldap.retry_after_secs",
+                "at most 86400 (a day)",
+            ));
+        }
         Ok(())
     }
 }

@@ -194,7 +194,7 @@ impl Directory {
                 Ok(ldap)
             }
             Err(e) => {
-                state.resting_until = Some(Instant::now() + self.retry_after);
+                state.resting_until = self.rest_until();
                 count_failure(&dc.url, "connect");
                 Err(e)
             }
@@ -206,8 +206,14 @@ impl Directory {
         count_failure(&dc.url, "operation");
         *dc.state.lock().await = DcState {
             ldap: None,
-            resting_until: Some(Instant::now() + self.retry_after),
+            resting_until: self.rest_until(),
         };
+    }
+
+    /// When a DC that fails now may be tried first again (`None`: past any `Instant`, which
+    /// config validation prevents; the DC then does not rest rather than panic).
+    fn rest_until(&self) -> Option<Instant> {
+        Instant::now().checked_add(self.retry_after)
     }
 
     /// Run `op` on the first DC that answers, in configured order, resting DCs last.

@@ -117,6 +117,20 @@ fn an_unreadable_ca_file_is_named() {
 }
 
 #[test]
+fn an_out_of_range_dc_rest_is_named() {
+    let toml = GOOD.replace(
+        "[oidc]",
+        "retry_after_secs = 9223372036854775807\n\n[oidc]",
+    );
+    let (ok, err) = check(&toml, &[], true);
+    assert!(!ok);
+    assert!(
+        one_error_line(&err).contains("ldap.retry_after_secs"),
+        "{err}"
+    );
+}
+
+#[test]
 fn plain_ldap_without_starttls_is_refused() {
     let (ok, err) = check(
         &GOOD.replace("ldaps://127.0.0.2", "ldap://127.0.0.2"),
