@@ -188,7 +188,7 @@ pub struct LdapConfig {
     #[serde(default = "defaults::op_timeout_secs")]
     pub op_timeout_secs: u64,
     /// After a connection-level failure, a DC rests this long: it is tried only when every
-    /// other DC fails too (0: always tried in order).
+    /// other DC fails too (0: always tried in order; at most 86400).
     #[serde(default = "defaults::retry_after_secs")]
     pub retry_after_secs: u64,
     /// OUs (DNs) whose objects are refused to everyone, whatever the role.

@@ -118,10 +118,7 @@ fn an_unreadable_ca_file_is_named() {
 
 #[test]
 fn an_out_of_range_dc_rest_is_named() {
-    let toml = GOOD.replace(
-        "[oidc]",
-        "retry_after_secs = 9223372036854775807\n\n[oidc]",
-    );
+    let toml = GOOD.replace("[oidc]", "retry_after_secs = 9223372036854775807\n\n[oidc]");
     let (ok, err) = check(&toml, &[], true);
     assert!(!ok);
     assert!(
