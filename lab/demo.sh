@@ -44,6 +44,9 @@ protected_ous = ["OU=Protected,$LAB_BASEDN"]
 [oidc]
 issuer = "$OIDC_ISSUER"
 client_id = "trustdesk"
+# The lab provider releases "groups" under a scope of that name, in userinfo (OIDC Core §5.4).
+scopes = ["openid", "profile", "email", "groups"]
+role_claim = "groups"
 
 [roles.admin]
 groups = ["trustdesk-admins"]

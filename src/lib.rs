@@ -145,7 +145,7 @@ pub async fn run(cfg: Config) -> Result<(), StartupError> {
         state
             .sessions
             .clone()
-            .sweep(std::time::Duration::from_secs(600)),
+            .sweep(state.store.clone(), std::time::Duration::from_secs(600)),
     );
     for (url, result) in state.directory.probe_all().await {
         match result {

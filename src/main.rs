@@ -1,5 +1,5 @@
 //! The `trustdesk` command: `serve`, `migrate`, `check-config`, `audit verify`, `fleet scan`,
-//! `api-key`.
+//! `api-key`, `sessions`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -27,7 +27,8 @@ enum Command {
     Serve,
     /// Apply the database migrations and exit.
     Migrate,
-    /// Validate the configuration; unless --offline, also reach every DC over TLS.
+    /// Validate the configuration; unless --offline, also reach every DC over TLS and review
+    /// the sign-in provider's discovery document and keys.
     CheckConfig {
         #[arg(long)]
         offline: bool,
@@ -46,6 +47,27 @@ enum Command {
     ApiKey {
         #[command(subcommand)]
         command: ApiKeyCommand,
+    },
+    /// Staff sessions: who is signed in, and ending a person's sessions at once.
+    Sessions {
+        #[command(subcommand)]
+        command: SessionsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum SessionsCommand {
+    /// List live sign-ins (never the session ids).
+    List {
+        /// Only this person's (the provider's `sub`).
+        #[arg(long)]
+        user: Option<String>,
+    },
+    /// End every session of a person now (audited).
+    Revoke {
+        /// The provider's `sub` of the person.
+        #[arg(long)]
+        user: String,
     },
 }
 
@@ -128,6 +150,7 @@ async fn dispatch(cli: Cli) -> Result<(), String> {
             command: FleetCommand::Scan { format, output },
         } => fleet_scan(cfg, format, output).await,
         Command::CheckConfig { offline } => check_config(cfg, offline).await,
+        Command::Sessions { command } => sessions(&cfg, command).await,
         Command::Audit {
             command: AuditCommand::Verify { head },
         } => {
@@ -294,10 +317,70 @@ async fn check_config(cfg: Config, offline: bool) -> Result<(), String> {
                 Err(e) => failed.push(format!("ldap.urls: {e}")),
             }
         }
+        for f in trustdesk::auth::oidc::check::check_provider(&cfg.oidc).await {
+            use trustdesk::auth::oidc::check::Level;
+            match f.level {
+                Level::Ok => println!("ok: {}", f.line),
+                Level::Warning => println!("warning: {}", f.line),
+                Level::Error => failed.push(f.line),
+            }
+        }
         if !failed.is_empty() {
             return Err(failed.join("; "));
         }
     }
     println!("configuration OK");
     Ok(())
+}
+
+async fn sessions(cfg: &Config, command: SessionsCommand) -> Result<(), String> {
+    use trustdesk::db::LoginsOf;
+    let store = open_store(cfg).await?;
+    let backend = trustdesk::auth::sessions::SessionBackend::new(&store)
+        .await
+        .map_err(|e| e.to_string())?;
+    let now = time::OffsetDateTime::now_utc();
+    match command {
+        SessionsCommand::List { user } => {
+            let of = user.as_deref().map_or(LoginsOf::All, LoginsOf::Subject);
+            let rows = store.logins(of, now).await.map_err(|e| e.to_string())?;
+            println!("sub\tname\tsigned in\tends at the latest");
+            for r in &rows {
+                println!(
+                    "{}\t{}\t{}\t{}",
+                    r.sub,
+                    r.name.as_deref().unwrap_or("-"),
+                    r.signed_in_at,
+                    r.expires_at
+                );
+            }
+            println!("{} session(s)", rows.len());
+            Ok(())
+        }
+        SessionsCommand::Revoke { user } => {
+            let ended = backend
+                .end_logins(&store, LoginsOf::Subject(&user), now)
+                .await
+                .map_err(|e| e.to_string())?;
+            let who = trustdesk::audit::Actor {
+                sub: user.clone(),
+                name: ended.first().and_then(|l| l.name.clone()),
+                email: None,
+                roles: Vec::new(),
+            };
+            trustdesk::audit::record(
+                &store,
+                &trustdesk::audit::event("sign_out", "success")
+                    .actor(&who)
+                    .reason(format!(
+                        "sessions revoke (command line): {} session(s) ended",
+                        ended.len()
+                    )),
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+            println!("ended {} session(s) of {user}", ended.len());
+            Ok(())
+        }
+    }
 }

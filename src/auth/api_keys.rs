@@ -44,5 +44,8 @@ pub async fn authenticate(store: &Store, presented: &str) -> Result<Option<Staff
         roles: vec![role],
         // API calls carry no forms; this token is never shown.
         csrf: random_token()?,
+        signed_in_at: 0,
+        touched_at: 0,
+        id_token: None,
     }))
 }

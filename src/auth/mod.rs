@@ -12,7 +12,7 @@ use axum::http::request::Parts;
 use serde::{Deserialize, Serialize};
 use tower_sessions::Session;
 
-use crate::config::RoleConfig;
+use crate::config::{RoleConfig, RoleMatch};
 use crate::state::AppState;
 use crate::web::AppError;
 
@@ -29,6 +29,17 @@ pub struct Staff {
     pub roles: Vec<String>,
     /// The synchronizer token every state-changing form of this session must carry.
     pub csrf: String,
+    /// When the person signed in (unix seconds): the session's absolute lifetime counts from
+    /// here. 0 for API keys.
+    #[serde(default)]
+    pub signed_in_at: i64,
+    /// When the session record was last saved (unix seconds): the idle timeout counts from
+    /// its save, so a used session is saved again once a quarter of that timeout has passed.
+    #[serde(default)]
+    pub touched_at: i64,
+    /// The ID token of this sign-in, sent as `id_token_hint` at logout. Server-side only.
+    #[serde(default)]
+    pub id_token: Option<String>,
 }
 
 impl Staff {
@@ -41,11 +52,8 @@ impl Staff {
 
     /// Check a form's CSRF token against the session's, in constant time.
     pub fn check_csrf(&self, presented: &str) -> Result<(), AppError> {
-        let a = self.csrf.as_bytes();
-        let b = presented.as_bytes();
-        let same =
-            a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0;
-        if same {
+        use subtle::ConstantTimeEq;
+        if bool::from(self.csrf.as_bytes().ct_eq(presented.as_bytes())) {
             Ok(())
         } else {
             Err(AppError::Forbidden(
@@ -64,11 +72,39 @@ pub fn random_token() -> Result<String, AppError> {
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
 
-/// The roles the given OIDC groups grant, in config order. No group, no role: deny by default.
-pub fn roles_for(groups: &[String], roles: &BTreeMap<String, RoleConfig>) -> Vec<String> {
+/// Who is asking for roles: the role-claim values, and the person for `roles.*.users`.
+pub struct RoleRequest<'a> {
+    pub values: &'a [String],
+    pub sub: &'a str,
+    /// Only a verified address counts (Entra's `email` is not verified: the "nOAuth" flaw).
+    pub verified_email: Option<&'a str>,
+}
+
+/// The roles granted, in config order: a role-claim value listed in `roles.*.groups`
+/// (compared per `match_values`), or the person's subject or verified e-mail listed in
+/// `roles.*.users`. Nothing listed, no role: deny by default.
+pub fn roles_for(
+    who: &RoleRequest<'_>,
+    roles: &BTreeMap<String, RoleConfig>,
+    match_values: RoleMatch,
+) -> Vec<String> {
+    let same = |a: &str, b: &str| match match_values {
+        RoleMatch::Exact => a == b,
+        RoleMatch::CaseInsensitive => a == b || a.to_lowercase() == b.to_lowercase(),
+    };
     roles
         .iter()
-        .filter(|(_, role)| role.groups.iter().any(|g| groups.contains(g)))
+        .filter(|(_, role)| {
+            role.groups
+                .iter()
+                .any(|g| who.values.iter().any(|v| same(g, v)))
+                || role.users.iter().any(|u| {
+                    u == who.sub
+                        || who
+                            .verified_email
+                            .is_some_and(|e| u.contains('@') && e.eq_ignore_ascii_case(u))
+                })
+        })
         .map(|(name, _)| name.clone())
         .collect()
 }
@@ -120,8 +156,32 @@ impl FromRequestParts<AppState> for CurrentStaff {
             .get(STAFF_KEY)
             .await
             .map_err(|e| AppError::Unavailable(format!("session store: {e}")))?;
+        let limits = &state.config.session;
+        let lifetime = i64::try_from(limits.absolute_lifetime_secs).unwrap_or(i64::MAX);
+        let idle = i64::try_from(limits.idle_timeout_secs).unwrap_or(i64::MAX);
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
         match staff {
-            Some(staff) => Ok(Self(staff)),
+            Some(mut staff) if now - staff.signed_in_at < lifetime => {
+                // Saving it moves the idle deadline on (tower-sessions saves only changed
+                // sessions); at most one write per quarter of the timeout.
+                if now - staff.touched_at >= (idle / 4).max(1) {
+                    staff.touched_at = now;
+                    session
+                        .insert(STAFF_KEY, &staff)
+                        .await
+                        .map_err(|e| AppError::Unavailable(format!("session store: {e}")))?;
+                }
+                Ok(Self(staff))
+            }
+            Some(_) => {
+                // Past its absolute lifetime: end it, however busy it was.
+                session
+                    .flush()
+                    .await
+                    .map_err(|e| AppError::Unavailable(format!("session store: {e}")))?;
+                let target = parts.uri.path_and_query().map(|p| p.as_str().to_string());
+                Err(AppError::SignIn(safe_return_to(target.as_deref())))
+            }
             None => {
                 let target = parts.uri.path_and_query().map(|p| p.as_str().to_string());
                 Err(AppError::SignIn(safe_return_to(target.as_deref())))
@@ -153,33 +213,47 @@ mod tests {
     }
 
     #[test]
-    fn roles_come_only_from_configured_groups() {
+    fn roles_come_from_listed_values_or_people() {
         let mut roles = BTreeMap::new();
         roles.insert(
             "senior".to_string(),
             RoleConfig {
-                groups: vec!["helpdesk-senior".into()],
-                actions: vec![],
-                scopes: vec![],
-                max_actions_per_hour: None,
-                max_token_minutes: None,
+                groups: vec!["Helpdesk-Senior".into(), "/helpdesk/senior".into()],
+                ..RoleConfig::default()
             },
         );
         roles.insert(
             "auditor".to_string(),
             RoleConfig {
-                groups: vec!["security-auditors".into()],
-                actions: vec![],
-                scopes: vec![],
-                max_actions_per_hour: None,
-                max_token_minutes: None,
+                users: vec!["carol@example.test".into(), "sub-42".into()],
+                ..RoleConfig::default()
             },
         );
+        let ask = |values: &[String], sub: &'static str, email: Option<&'static str>| {
+            let who = RoleRequest {
+                values,
+                sub,
+                verified_email: email,
+            };
+            (
+                roles_for(&who, &roles, RoleMatch::CaseInsensitive),
+                roles_for(&who, &roles, RoleMatch::Exact),
+            )
+        };
+        let (ci, exact) = ask(&["helpdesk-senior".into()], "x", None);
+        assert_eq!(ci, vec!["senior"]);
+        assert!(exact.is_empty(), "exact matching is byte for byte");
         assert_eq!(
-            roles_for(&["helpdesk-senior".into()], &roles),
+            ask(&["/HELPDESK/senior".into()], "x", None).0,
             vec!["senior"]
         );
-        assert!(roles_for(&[], &roles).is_empty());
-        assert!(roles_for(&["Helpdesk-Senior".into()], &roles).is_empty());
+        assert!(ask(&[], "x", None).0.is_empty(), "nothing listed, no role");
+        assert_eq!(ask(&[], "sub-42", None).0, vec!["auditor"]);
+        assert_eq!(ask(&[], "x", Some("Carol@Example.test")).0, vec!["auditor"]);
+        assert!(
+            ask(&[], "carol@example.test", None).1 == vec!["auditor"],
+            "a subject that is listed matches as a subject"
+        );
+        assert!(ask(&["senior-ish".into()], "y", None).0.is_empty());
     }
 }

@@ -8,7 +8,7 @@ use tower_sessions::session::{Id, Record};
 use tower_sessions::session_store::{self, ExpiredDeletion, SessionStore};
 use tower_sessions_sqlx_store::{PostgresStore, SqliteStore};
 
-use crate::db::{Store, StoreError};
+use crate::db::{LoginRow, LoginsOf, Store, StoreError};
 
 #[derive(Clone, Debug)]
 pub enum SessionBackend {
@@ -31,15 +31,47 @@ impl SessionBackend {
         Ok(backend)
     }
 
-    /// Delete expired sessions every `period`, forever (spawned at startup).
-    pub async fn sweep(self, period: std::time::Duration) {
+    /// Delete expired sessions (and logins past their lifetime) every `period`, forever
+    /// (spawned at startup).
+    pub async fn sweep(self, store: Store, period: std::time::Duration) {
         let mut tick = tokio::time::interval(period);
         loop {
             tick.tick().await;
             if let Err(e) = self.delete_expired().await {
                 tracing::warn!(error = %e, "could not sweep expired sessions");
             }
+            if let Err(e) = store.sweep_logins(time::OffsetDateTime::now_utc()).await {
+                tracing::warn!(error = %e, "could not sweep old logins");
+            }
         }
+    }
+
+    /// End the sessions of `of` at once: their records go, so their next request finds no
+    /// session. Returns the logins ended.
+    pub async fn end_logins(
+        &self,
+        store: &Store,
+        of: LoginsOf<'_>,
+        now: time::OffsetDateTime,
+    ) -> Result<Vec<LoginRow>, StoreError> {
+        let logins = store.logins(of, now).await?;
+        for login in &logins {
+            self.delete_ids(std::slice::from_ref(&login.session_id))
+                .await?;
+            store.remove_login(&login.session_id).await?;
+        }
+        Ok(logins)
+    }
+
+    /// Delete these session records (ids as the cookie carries them).
+    pub async fn delete_ids(&self, ids: &[String]) -> Result<(), StoreError> {
+        for id in ids {
+            let Ok(id) = id.parse::<Id>() else { continue };
+            self.delete(&id)
+                .await
+                .map_err(|e| StoreError::Query(format!("sessions: {e}")))?;
+        }
+        Ok(())
     }
 }
 

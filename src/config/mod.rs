@@ -6,6 +6,7 @@
 //! network (URLs, CA file, required secrets, role names) and names the offending key.
 
 mod load;
+mod oidc;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -16,6 +17,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 pub use load::{ConfigError, ENV_PREFIX};
+pub use oidc::{OidcConfig, RoleMatch, SessionConfig, TokenEndpointAuth};
 
 /// The whole portal configuration.
 #[derive(Debug, Deserialize)]
@@ -41,7 +43,10 @@ pub struct Config {
     pub log: LogConfig,
     pub ldap: LdapConfig,
     pub oidc: OidcConfig,
-    /// Role name → which OIDC groups grant it, and what it may do.
+    /// Staff sessions: idle timeout and absolute lifetime.
+    #[serde(default)]
+    pub session: SessionConfig,
+    /// Role name → which OIDC role-claim values (or users) grant it, and what it may do.
     #[serde(default)]
     pub roles: BTreeMap<String, RoleConfig>,
     #[serde(default)]
@@ -196,22 +201,19 @@ pub struct LdapConfig {
     pub protected_ous: Vec<String>,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct OidcConfig {
-    pub issuer: String,
-    pub client_id: String,
-    pub client_secret: Option<SecretString>,
-    /// The ID-token claim that carries the user's groups.
-    #[serde(default = "defaults::groups_claim")]
-    pub groups_claim: String,
-}
-
-/// One role: the groups that grant it, its actions and its OU scopes.
-#[derive(Debug, Deserialize)]
+/// One role: the role-claim values (groups, app roles) or users that grant it, its actions
+/// and its OU scopes.
+#[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RoleConfig {
+    /// Values of `oidc.role_claim` that grant the role: group names, Entra object IDs, app
+    /// role values or Keycloak paths (`/helpdesk/senior`), matched per `oidc.role_values`.
+    #[serde(default)]
     pub groups: Vec<String>,
+    /// People granted the role directly, by subject (`sub`) or verified e-mail, for
+    /// providers without a group claim (Google).
+    #[serde(default)]
+    pub users: Vec<String>,
     #[serde(default)]
     pub actions: Vec<String>,
     /// OU subtrees (DNs) this role may act in; empty means none.
@@ -292,9 +294,6 @@ mod defaults {
     }
     pub fn retry_after_secs() -> u64 {
         30
-    }
-    pub fn groups_claim() -> String {
-        "groups".into()
     }
     pub fn rotation_window_days() -> u32 {
         30

@@ -3,7 +3,8 @@
 use secrecy::ExposeSecret;
 use url::Url;
 
-use super::{ACTIONS, Config, ConfigError};
+use super::oidc::{KNOWN_ALGS, RESERVED_AUTH_PARAMS};
+use super::{ACTIONS, Config, ConfigError, TokenEndpointAuth};
 
 impl Config {
     /// Check everything that needs no network: URLs, TLS-only directory access, the CA file,
@@ -18,18 +19,7 @@ impl Config {
             ));
         }
         self.validate_ldap()?;
-        let issuer = Url::parse(&self.oidc.issuer)
-            .map_err(|e| ConfigError::invalid("oidc.issuer", e.to_string()))?;
-        if !matches!(issuer.scheme(), "http" | "https") {
-            return Err(ConfigError::invalid(
-                "oidc.issuer",
-                "must be an http(s) URL",
-            ));
-        }
-        if self.oidc.client_id.trim().is_empty() {
-            return Err(ConfigError::invalid("oidc.client_id", "must not be empty"));
-        }
-        require_secret("oidc.client_secret", self.oidc.client_secret.as_ref())?;
+        self.validate_oidc()?;
         if let Some(url) = &self.database_url {
             let url = url.expose_secret();
             if !(url.starts_with("sqlite:")
@@ -51,10 +41,10 @@ impl Config {
                     ));
                 }
             }
-            if role.groups.is_empty() {
+            if role.groups.is_empty() && role.users.is_empty() {
                 return Err(ConfigError::invalid(
                     format!("roles.{name}.groups"),
-                    "must name at least one OIDC group",
+                    "name at least one role-claim value (groups) or person (users)",
                 ));
             }
         }
@@ -104,6 +94,100 @@ impl Config {
             return Err(ConfigError::invalid(
                 "diagnosis.rotation_window_days",
                 "must be at least 1",
+            ));
+        }
+        Ok(())
+    }
+
+    fn validate_oidc(&self) -> Result<(), ConfigError> {
+        let oidc = &self.oidc;
+        let issuer = Url::parse(&oidc.issuer)
+            .map_err(|e| ConfigError::invalid("oidc.issuer", e.to_string()))?;
+        if !matches!(issuer.scheme(), "http" | "https") {
+            return Err(ConfigError::invalid(
+                "oidc.issuer",
+                "must be an http(s) URL",
+            ));
+        }
+        if oidc.client_id.trim().is_empty() {
+            return Err(ConfigError::invalid("oidc.client_id", "must not be empty"));
+        }
+        let uses_hs = oidc
+            .id_token_signing_algs
+            .iter()
+            .any(|a| a.starts_with("HS"));
+        if oidc.token_endpoint_auth == TokenEndpointAuth::PrivateKeyJwt {
+            let Some(path) = &oidc.private_key_file else {
+                return Err(ConfigError::invalid(
+                    "oidc.private_key_file",
+                    "private_key_jwt needs the PEM private key that signs the client assertion",
+                ));
+            };
+            crate::auth::oidc::assertion::load_key(path)
+                .map_err(|e| ConfigError::invalid("oidc.private_key_file", e))?;
+            if uses_hs {
+                require_secret("oidc.client_secret", oidc.client_secret.as_ref())?;
+            }
+        } else {
+            require_secret("oidc.client_secret", oidc.client_secret.as_ref())?;
+        }
+        for scope in &oidc.scopes {
+            if scope.is_empty() || scope.chars().any(|c| c.is_whitespace() || c == '"') {
+                return Err(ConfigError::invalid(
+                    "oidc.scopes",
+                    format!("{scope:?} is not a scope token (one word each)"),
+                ));
+            }
+        }
+        if oidc.role_claim.trim().is_empty() {
+            return Err(ConfigError::invalid("oidc.role_claim", "must not be empty"));
+        }
+        if oidc.id_token_signing_algs.is_empty() {
+            return Err(ConfigError::invalid(
+                "oidc.id_token_signing_algs",
+                "list at least one algorithm",
+            ));
+        }
+        for alg in &oidc.id_token_signing_algs {
+            if !KNOWN_ALGS.contains(&alg.as_str()) {
+                return Err(ConfigError::invalid(
+                    "oidc.id_token_signing_algs",
+                    format!(
+                        "unknown algorithm {alg:?} (known: {})",
+                        KNOWN_ALGS.join(", ")
+                    ),
+                ));
+            }
+        }
+        for key in oidc.extra_auth_params.keys() {
+            if RESERVED_AUTH_PARAMS.contains(&key.as_str()) {
+                return Err(ConfigError::invalid(
+                    "oidc.extra_auth_params",
+                    format!("{key:?} is set by the sign-in protocol itself"),
+                ));
+            }
+        }
+        for origin in &oidc.overage_origins {
+            let ok = Url::parse(origin).is_ok_and(|u| {
+                matches!(u.scheme(), "http" | "https")
+                    && u.host_str().is_some()
+                    && u.path() == "/"
+                    && u.query().is_none()
+            });
+            if !ok {
+                return Err(ConfigError::invalid(
+                    "oidc.overage_origins",
+                    format!("{origin:?} is not an origin like https://graph.microsoft.com"),
+                ));
+            }
+        }
+        let s = &self.session;
+        if !(1..=7 * 86_400).contains(&s.idle_timeout_secs)
+            || !(1..=30 * 86_400).contains(&s.absolute_lifetime_secs)
+        {
+            return Err(ConfigError::invalid(
+                "session.idle_timeout_secs",
+                "idle timeout from 1 s to 7 days, absolute lifetime from 1 s to 30 days",
             ));
         }
         Ok(())

@@ -196,25 +196,38 @@ impl Store {
         };
         let (seq, prev, hash) = match self {
             Store::Sqlite(db) => {
-                // One writer per process, and SQLite serves one process: the head this
-                // process wrote last is the chain head, so it is not read back each time. If
-                // it were stale, the insert would hit the `seq` primary key and fail (no fork);
-                // the cache is then empty and the next append reads the head again.
+                // One writer per process: the head this process wrote last is the chain
+                // head, so it is not read back each time. If it is stale (a command such as
+                // `trustdesk sessions revoke` appended meanwhile), the insert hits the `seq`
+                // primary key and fails (no fork); the head is then read and the append
+                // tried once more.
                 let mut writer = db.write_lock().await;
-                let (seq, prev) = match writer.take() {
-                    Some((seq, hash)) => (seq + 1, hash),
-                    None => {
-                        let last = sqlx::query(LAST).fetch_optional(&db.pool).await?;
-                        next_link(last.as_ref())?
+                let mut cached = writer.take();
+                loop {
+                    let from_cache = cached.is_some();
+                    let (seq, prev) = match cached.take() {
+                        Some((seq, hash)) => (seq + 1, hash),
+                        None => {
+                            let last = sqlx::query(LAST).fetch_optional(&db.pool).await?;
+                            next_link(last.as_ref())?
+                        }
+                    };
+                    let hash = chain(&prev, seq, event);
+                    // One statement, atomic by itself: the lock already serialises appends.
+                    match bind_row!(sqlx::query(INSERT), seq, event, &prev, &hash)
+                        .execute(&db.pool)
+                        .await
+                    {
+                        Ok(_) => {
+                            *writer = Some((seq, hash.clone()));
+                            break (seq, prev, hash);
+                        }
+                        Err(sqlx::Error::Database(e)) if from_cache && e.is_unique_violation() => {
+                            continue;
+                        }
+                        Err(e) => return Err(e.into()),
                     }
-                };
-                let hash = chain(&prev, seq, event);
-                // One statement, atomic by itself: the lock already serialises appends.
-                bind_row!(sqlx::query(INSERT), seq, event, &prev, &hash)
-                    .execute(&db.pool)
-                    .await?;
-                *writer = Some((seq, hash.clone()));
-                (seq, prev, hash)
+                }
             }
             Store::Postgres(pool) => {
                 let mut tx = pool.begin().await?;

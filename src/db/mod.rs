@@ -6,6 +6,7 @@
 mod api_keys;
 mod audit;
 mod fleet;
+mod logins;
 mod observations;
 mod tokens;
 
@@ -20,6 +21,7 @@ use sqlx::{PgPool, SqlitePool};
 pub use api_keys::ApiKeyRow;
 pub use audit::{AuditFilter, AuditLink, AuditRow, LinkBody, NewAuditRow};
 pub use fleet::{FleetEnd, FleetFindingRow, FleetScanRow};
+pub use logins::{LoginRow, LoginsOf};
 pub use observations::ObservationRow;
 pub use tokens::TokenRow;
 

@@ -24,7 +24,7 @@ use crate::auth::sessions::SessionBackend;
 use crate::state::AppState;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+pub(super) const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Content-Security-Policy: everything from our own origin, no inline script, no framing.
 /// `form-action` also allows the OIDC issuer, because logout posts a form that the portal
@@ -102,7 +102,8 @@ pub fn apply(router: Router<AppState>, state: &AppState) -> Router<AppState> {
 }
 
 /// Server-side sessions: only an opaque id in the cookie (HttpOnly, SameSite=Lax so the
-/// provider's redirect back carries it, Secure on https), 8 hours of inactivity at most.
+/// provider's redirect back carries it, Secure on https), ended after
+/// `session.idle_timeout_secs` unused (the absolute lifetime is checked by `CurrentStaff`).
 fn session_layer(state: &AppState) -> SessionManagerLayer<SessionBackend> {
     SessionManagerLayer::new(state.sessions.clone())
         .with_name("td_session")
@@ -110,7 +111,9 @@ fn session_layer(state: &AppState) -> SessionManagerLayer<SessionBackend> {
         .with_same_site(SameSite::Lax)
         .with_secure(state.config.public_url.starts_with("https://"))
         .with_path("/")
-        .with_expiry(Expiry::OnInactivity(time::Duration::hours(8)))
+        .with_expiry(Expiry::OnInactivity(time::Duration::seconds(
+            i64::try_from(state.config.session.idle_timeout_secs).unwrap_or(i64::MAX),
+        )))
 }
 
 /// Per source address: `redeem_burst` attempts, one more every `redeem_refill_secs` (tower_governor's

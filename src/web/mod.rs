@@ -29,6 +29,7 @@ pub fn app(state: AppState) -> Router {
         .route("/", get(pages::index))
         .route("/login", get(auth::login))
         .route("/auth/callback", get(auth::callback))
+        .route("/auth/backchannel-logout", post(auth::backchannel_logout))
         .route("/logout", post(auth::logout))
         .route("/computers", get(computers::search))
         .route("/computers/{name}", get(computers::show))

@@ -83,6 +83,7 @@ connect_timeout_secs = 3
 issuer = "http://127.0.0.1:9400"
 client_id = "portal"
 client_secret = "portal-secret"
+scopes = ["openid", "profile", "email", "groups"]
 "#,
         data = dir.join("data").display().to_string(),
         base = lab.base_dn,
@@ -101,7 +102,35 @@ pub fn load_config(dir: &Path, toml: &str) -> Config {
 /// A test OpenID Provider (lab/oidc/provider.mjs), killed when dropped.
 pub struct Op {
     pub issuer: String,
-    _child: tokio::process::Child,
+    /// What the provider's ready line said (profile, tenant, …).
+    pub ready: serde_json::Value,
+    child: tokio::process::Child,
+}
+
+impl Op {
+    /// Roll the provider's signing key over now (SIGUSR2: a new key, the old one unpublished).
+    pub fn rotate_keys(&self) {
+        let pid = self.child.id().expect("the provider runs");
+        let ok = std::process::Command::new("kill")
+            .args(["-USR2", &pid.to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -USR2 {pid}");
+    }
+}
+
+/// How to start the lab provider: which real product it imitates, and any refusal mode.
+#[derive(Clone, Debug, Default)]
+pub struct OpSetup {
+    /// `OIDC_PROFILE`: userinfo (default), entra, keycloak, okta.
+    pub profile: Option<&'static str>,
+    /// `OIDC_TAMPER`: alg_none, unpublished_key, hs256, expired.
+    pub tamper: Option<&'static str>,
+    /// Register the portal's back-channel logout URI at the provider.
+    pub backchannel: bool,
+    /// ... or this one instead (a recording front).
+    pub backchannel_uri: Option<String>,
 }
 
 fn node() -> PathBuf {
@@ -116,10 +145,10 @@ fn node() -> PathBuf {
 /// Start the provider with `redirect_uri` registered; wait for its ready line. A start that
 /// does not report ready in 30 s is killed and tried again (twice): under the full suite on 2
 /// cores a node start has been seen to hang; its stderr is kept for the failure message.
-pub async fn start_op(portal_base: &str) -> Op {
+pub async fn start_op(portal_base: &str, setup: &OpSetup) -> Op {
     let mut errors = Vec::new();
     for _ in 0..3 {
-        match try_start_op(portal_base).await {
+        match try_start_op(portal_base, setup).await {
             Ok(op) => return op,
             Err(e) => errors.push(e),
         }
@@ -130,11 +159,25 @@ pub async fn start_op(portal_base: &str) -> Op {
     );
 }
 
-async fn try_start_op(portal_base: &str) -> Result<Op, String> {
+async fn try_start_op(portal_base: &str, setup: &OpSetup) -> Result<Op, String> {
     use tokio::io::AsyncBufReadExt;
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("lab/oidc/provider.mjs");
     let stderr = tempfile::NamedTempFile::new().unwrap();
-    let mut child = tokio::process::Command::new(node())
+    let mut cmd = tokio::process::Command::new(node());
+    if let Some(p) = setup.profile {
+        cmd.env("OIDC_PROFILE", p);
+    }
+    if let Some(t) = setup.tamper {
+        cmd.env("OIDC_TAMPER", t);
+    }
+    if setup.backchannel {
+        let uri = setup
+            .backchannel_uri
+            .clone()
+            .unwrap_or_else(|| format!("{portal_base}/auth/backchannel-logout"));
+        cmd.env("OIDC_BACKCHANNEL_LOGOUT_URI", uri);
+    }
+    let mut child = cmd
         .arg(&script)
         .env("OIDC_PORT", "0")
         .env("OIDC_REDIRECT_URIS", format!("{portal_base}/auth/callback"))
@@ -160,7 +203,8 @@ async fn try_start_op(portal_base: &str) -> Result<Op, String> {
     let ready: serde_json::Value = serde_json::from_str(&line).unwrap();
     Ok(Op {
         issuer: ready["issuer"].as_str().unwrap().to_string(),
-        _child: child,
+        ready,
+        child,
     })
 }
 
@@ -201,6 +245,62 @@ pub async fn start_portal_on(
     extra_toml: &str,
     tls_front: bool,
 ) -> Portal {
+    let spec = PortalSpec {
+        urls,
+        top_toml,
+        extra_toml,
+        tls_front,
+        setup: &OpSetup::default(),
+        oidc_toml: None,
+        roles_toml: None,
+    };
+    start_portal_full(lab, spec).await
+}
+
+/// A portal on both DCs against a provider started as `setup`. `oidc_toml` replaces the
+/// `[oidc]` settings after the issuer and client (scopes, role claim, …; `{op_origin}` in it
+/// becomes the provider's origin) and `roles_toml` the default roles, when given.
+pub async fn start_portal_idp(
+    lab: &Lab,
+    setup: &OpSetup,
+    oidc_toml: &str,
+    roles_toml: Option<&str>,
+) -> Portal {
+    let mut urls = vec![lab.ldaps_url.as_str()];
+    urls.extend(lab.dc2_ldaps_url.as_deref());
+    let spec = PortalSpec {
+        urls: &urls,
+        top_toml: "",
+        extra_toml: "",
+        tls_front: false,
+        setup,
+        oidc_toml: Some(oidc_toml),
+        roles_toml,
+    };
+    start_portal_full(lab, spec).await
+}
+
+/// Everything a test portal can differ in.
+struct PortalSpec<'a> {
+    urls: &'a [&'a str],
+    top_toml: &'a str,
+    extra_toml: &'a str,
+    tls_front: bool,
+    setup: &'a OpSetup,
+    oidc_toml: Option<&'a str>,
+    roles_toml: Option<&'a str>,
+}
+
+async fn start_portal_full(lab: &Lab, spec: PortalSpec<'_>) -> Portal {
+    let PortalSpec {
+        urls,
+        top_toml,
+        extra_toml,
+        tls_front,
+        setup,
+        oidc_toml,
+        roles_toml,
+    } = spec;
     let dir = tempfile::tempdir().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let internal = format!("http://{}", listener.local_addr().unwrap());
@@ -211,8 +311,22 @@ pub async fn start_portal_on(
     } else {
         (internal.clone(), None, None)
     };
-    let op = start_op(&base).await;
-    let toml = config_toml(dir.path(), urls, &lab.ca, lab)
+    let op = start_op(&base, setup).await;
+    let mut toml = config_toml(dir.path(), urls, &lab.ca, lab);
+    if let Some(oidc) = oidc_toml {
+        // `{op_origin}` stands for the provider's origin, known only now.
+        let origin = url::Url::parse(&op.issuer)
+            .unwrap()
+            .origin()
+            .ascii_serialization();
+        toml = toml.replace(
+            "scopes = [\"openid\", \"profile\", \"email\", \"groups\"]\n",
+            &format!("{}\n", oidc.replace("{op_origin}", &origin)),
+        );
+    }
+    let default_roles = default_roles(&lab.base_dn);
+    let roles = roles_toml.unwrap_or(&default_roles);
+    let toml = toml
         .replace("http://127.0.0.1:8080", &base)
         .replace("http://127.0.0.1:9400", &op.issuer)
         .replace("client_id = \"portal\"", "client_id = \"trustdesk\"")
@@ -220,8 +334,32 @@ pub async fn start_portal_on(
             "client_secret = \"portal-secret\"",
             "client_secret = \"trustdesk-secret\"",
         )
-        + &format!(
-            r#"
+        + roles
+        + extra_toml;
+    let toml = toml.replace(
+        "[ldap]\n",
+        &format!(
+            "[ldap]\nprotected_ous = [\"OU=Protected,{}\"]\n",
+            lab.base_dn
+        ),
+    );
+    let cfg = load_config(dir.path(), &format!("{top_toml}\n{toml}"));
+    let state = trustdesk::build(cfg).await.unwrap();
+    tokio::spawn(trustdesk::serve(listener, state.clone()));
+    Portal {
+        base,
+        op,
+        state,
+        ca,
+        redeems,
+        _dir: dir,
+    }
+}
+
+/// The roles every lab portal has unless a test names its own.
+pub fn default_roles(base_dn: &str) -> String {
+    format!(
+        r#"
 [roles.senior]
 groups = ["helpdesk-senior"]
 actions = ["lookup", "diagnose", "mint_token", "revoke_token", "reset_account"]
@@ -247,27 +385,8 @@ scopes = ["{base_dn}"]
 groups = ["trustdesk-admins"]
 actions = ["lookup", "diagnose", "mint_token", "revoke_token", "reset_account", "view_audit", "export_audit", "view_policy"]
 scopes = ["OU=Workstations,{base_dn}", "OU=Servers,{base_dn}"]
-{extra_toml}"#,
-            base_dn = lab.base_dn
-        );
-    let toml = toml.replace(
-        "[ldap]\n",
-        &format!(
-            "[ldap]\nprotected_ous = [\"OU=Protected,{}\"]\n",
-            lab.base_dn
-        ),
-    );
-    let cfg = load_config(dir.path(), &format!("{top_toml}\n{toml}"));
-    let state = trustdesk::build(cfg).await.unwrap();
-    tokio::spawn(trustdesk::serve(listener, state.clone()));
-    Portal {
-        base,
-        op,
-        state,
-        ca,
-        redeems,
-        _dir: dir,
-    }
+"#
+    )
 }
 
 /// A browser-like client: keeps cookies, follows no redirect by itself.
@@ -390,6 +509,16 @@ pub async fn sign_in(
         .join("\n");
     let mut visited = Vec::new();
     (follow(c, r, &mut visited).await, set_cookie)
+}
+
+/// GET a JSON document (discovery, JWKS) without a session.
+pub async fn get_json(url: &str) -> serde_json::Value {
+    reqwest::get(url).await.unwrap().json().await.unwrap()
+}
+
+/// A provider's discovery document.
+pub async fn discovery(issuer: &str) -> serde_json::Value {
+    get_json(&format!("{issuer}/.well-known/openid-configuration")).await
 }
 
 /// GET a page with the browser's session; its body as text.

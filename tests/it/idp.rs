@@ -1,0 +1,394 @@
+//! Sign-in against the lab provider's profiles, each imitating a real product as it behaves
+//! by default (lab/oidc/profiles.mjs cites each product's documentation): Entra ID (GUID
+//! groups, app roles, group overage, unknown scopes refused with AADSTS650053), Keycloak
+//! (full-path groups, `realm_access.roles`, `invalid_scope`), Okta (logout needs
+//! `id_token_hint`), and the userinfo default (claims only in userinfo, OIDC Core §5.4). Key
+//! rotation without a restart, and the ID tokens a portal must refuse.
+
+use crate::common::{
+    OpSetup, browser, default_roles, discovery, follow, get_json, install_crypto, lab, sign_in,
+    start_portal_idp,
+};
+
+/// The group object ids of the `entra` profile (lab/oidc/profiles.mjs).
+const ENTRA_SENIOR: &str = "6c1a6f0e-1d6b-4a59-9a43-5b1a0c1d0001";
+const ENTRA_JUNIOR: &str = "6c1a6f0e-1d6b-4a59-9a43-5b1a0c1d0002";
+
+pub async fn audit_rows(state: &trustdesk::state::AppState) -> Vec<(String, String, String)> {
+    state
+        .store
+        .audit_recent(200)
+        .await
+        .unwrap()
+        .into_iter()
+        .rev()
+        .map(|r| {
+            (
+                r.event.action,
+                r.event.outcome,
+                r.event.reason.unwrap_or_default(),
+            )
+        })
+        .collect()
+}
+
+/// The denied sign-in reasons audited so far.
+async fn denials(state: &trustdesk::state::AppState) -> Vec<String> {
+    audit_rows(state)
+        .await
+        .into_iter()
+        .filter(|(a, o, _)| a == "sign_in" && o == "denied")
+        .map(|(_, _, r)| r)
+        .collect()
+}
+
+/// The provider imitating `name`.
+fn profile(name: &'static str) -> OpSetup {
+    OpSetup {
+        profile: Some(name),
+        ..OpSetup::default()
+    }
+}
+
+/// Assert that a sign-in was denied with a reason starting `prefix`.
+async fn assert_denied(state: &trustdesk::state::AppState, prefix: &str) {
+    let reasons = denials(state).await;
+    assert!(
+        reasons.iter().any(|r| r.starts_with(prefix)),
+        "want {prefix}: {reasons:?}"
+    );
+}
+
+/// Roles keyed on the given values (Entra object ids, app roles, Keycloak paths).
+fn roles_on(senior: &str, junior: &str, base_dn: &str) -> String {
+    default_roles(base_dn)
+        .replacen(
+            "groups = [\"helpdesk-senior\"]",
+            &format!("groups = [{senior:?}]"),
+            1,
+        )
+        .replacen(
+            "groups = [\"helpdesk-junior-paris\"]",
+            &format!("groups = [{junior:?}]"),
+            1,
+        )
+}
+
+/// Start a sign-in and follow every redirect: the provider may answer the authorization
+/// request with an error straight away. Returns the final response.
+async fn login_until_settled(c: &reqwest::Client, base: &str) -> reqwest::Response {
+    let r = c.get(format!("{base}/login")).send().await.unwrap();
+    let mut visited = Vec::new();
+    follow(c, r, &mut visited).await
+}
+
+async fn signed_in_page(c: &reqwest::Client, base: &str, user: &str) -> (u16, String) {
+    let (page, _) = sign_in(c, base, user, &format!("{user}-pw")).await;
+    let status = page.status().as_u16();
+    (status, page.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn entra_groups_are_object_ids_and_app_roles_work_as_a_claim() {
+    install_crypto();
+    let Some(lab) = lab() else { return };
+    let entra = profile("entra");
+    // Default scopes (no "groups" scope: Entra has none), groups as object ids.
+    let roles = roles_on(ENTRA_SENIOR, ENTRA_JUNIOR, &lab.base_dn);
+    let p = start_portal_idp(&lab, &entra, "", Some(&roles)).await;
+    let tenant = p.op.ready["tenant"].as_str().unwrap();
+    assert!(
+        p.op.issuer.ends_with(&format!("/{tenant}/v2.0")),
+        "a v2.0 issuer with a tenant path: {}",
+        p.op.issuer
+    );
+    let (status, html) = signed_in_page(&browser(), &p.base, "alice").await;
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains("Alice Senior") && html.contains("senior"),
+        "{html}"
+    );
+    let (_, html) = signed_in_page(&browser(), &p.base, "bob").await;
+    assert!(html.contains("junior"), "{html}");
+
+    // App roles (Microsoft's recommendation), matched case-insensitively by default.
+    let roles = roles_on("helpdesk.senior", "nobody", &lab.base_dn);
+    let p = start_portal_idp(&lab, &entra, "role_claim = \"roles\"", Some(&roles)).await;
+    let (status, html) = signed_in_page(&browser(), &p.base, "alice").await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("senior"), "{html}");
+    // ... and byte for byte when configured so.
+    let p = start_portal_idp(
+        &lab,
+        &entra,
+        "role_claim = \"roles\"\nrole_values = \"exact\"",
+        Some(&roles),
+    )
+    .await;
+    let (status, _) = signed_in_page(&browser(), &p.base, "alice").await;
+    assert_eq!(
+        status, 403,
+        "Helpdesk.Senior is not helpdesk.senior byte for byte"
+    );
+    assert!(
+        denials(&p.state)
+            .await
+            .iter()
+            .any(|r| r.starts_with("no_role:"))
+    );
+}
+
+#[tokio::test]
+async fn entra_refuses_a_groups_scope_and_the_portal_says_what_it_said() {
+    install_crypto();
+    let Some(lab) = lab() else { return };
+    let entra = profile("entra");
+    let roles = roles_on(ENTRA_SENIOR, ENTRA_JUNIOR, &lab.base_dn);
+    let p = start_portal_idp(
+        &lab,
+        &entra,
+        "scopes = [\"openid\", \"profile\", \"email\", \"groups\"]",
+        Some(&roles),
+    )
+    .await;
+    let c = browser();
+    let page = login_until_settled(&c, &p.base).await;
+    assert_eq!(page.status(), 400);
+    assert!(
+        page.url().path().starts_with("/auth/callback"),
+        "{}",
+        page.url()
+    );
+    let html = page.text().await.unwrap();
+    assert!(html.contains("Sign-in failed"), "{html}");
+    assert!(html.contains("invalid_client"), "{html}");
+    assert!(
+        html.contains("AADSTS650053"),
+        "the provider's description is shown: {html}"
+    );
+    assert_denied(&p.state, "provider_error: invalid_client: AADSTS650053").await;
+}
+
+#[tokio::test]
+async fn entra_group_overage_is_explained_or_resolved_where_allowed() {
+    install_crypto();
+    let Some(lab) = lab() else { return };
+    let entra = profile("entra");
+    let roles = roles_on(ENTRA_SENIOR, ENTRA_JUNIOR, &lab.base_dn);
+    // Not allowed to fetch: a page that says why, and its own audit reason.
+    let p = start_portal_idp(&lab, &entra, "", Some(&roles)).await;
+    let (status, html) = signed_in_page(&browser(), &p.base, "olga").await;
+    assert_eq!(status, 403);
+    assert!(html.contains("id=\"no-access-overage\""), "{html}");
+    assert!(html.contains("app roles"), "{html}");
+    assert_denied(&p.state, "group_overage:").await;
+    let reasons = denials(&p.state).await;
+    assert!(
+        !reasons.iter().any(|r| r.starts_with("no_role:")),
+        "{reasons:?}"
+    );
+
+    // Allowed: the groups come from the endpoint the token names, with the access token.
+    let p = start_portal_idp(
+        &lab,
+        &entra,
+        "overage_origins = [\"{op_origin}\"]",
+        Some(&roles),
+    )
+    .await;
+    let (status, html) = signed_in_page(&browser(), &p.base, "olga").await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("senior"), "{html}");
+}
+
+#[tokio::test]
+async fn keycloak_paths_nested_roles_and_its_invalid_scope() {
+    install_crypto();
+    let Some(lab) = lab() else { return };
+    let kc = profile("keycloak");
+    // Full group paths (Keycloak's default).
+    let roles = roles_on("/helpdesk/senior", "/helpdesk/junior-paris", &lab.base_dn);
+    let p = start_portal_idp(&lab, &kc, "", Some(&roles)).await;
+    let (status, html) = signed_in_page(&browser(), &p.base, "alice").await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("senior"), "{html}");
+    // Realm roles, through a dotted path.
+    let roles = roles_on("helpdesk-senior", "helpdesk-junior-paris", &lab.base_dn);
+    let p = start_portal_idp(
+        &lab,
+        &kc,
+        "role_claim = \"realm_access.roles\"",
+        Some(&roles),
+    )
+    .await;
+    let (status, html) = signed_in_page(&browser(), &p.base, "alice").await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("senior"), "{html}");
+    // A scope Keycloak does not know is refused, and the portal shows its description.
+    let p = start_portal_idp(&lab, &kc, "scopes = [\"openid\", \"groups\"]", Some(&roles)).await;
+    let page = login_until_settled(&browser(), &p.base).await;
+    assert_eq!(page.status(), 400);
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("invalid_scope") && html.contains("Invalid scopes"),
+        "{html}"
+    );
+    assert_denied(&p.state, "provider_error: invalid_scope").await;
+}
+
+#[tokio::test]
+async fn okta_logout_gets_the_id_token_hint_it_requires() {
+    install_crypto();
+    let Some(lab) = lab() else { return };
+    let okta = profile("okta");
+    let p = start_portal_idp(
+        &lab,
+        &okta,
+        "scopes = [\"openid\", \"profile\", \"email\", \"groups\"]",
+        None,
+    )
+    .await;
+    let c = browser();
+    let (status, html) = signed_in_page(&c, &p.base, "alice").await;
+    assert_eq!(status, 200, "{html}");
+    let csrf = crate::common::html_attr(&html, "name=\"csrf\"", "value").unwrap();
+    let r = c
+        .post(format!("{}/logout", p.base))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    let to = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+    assert!(to.as_str().starts_with(&p.op.issuer), "{to}");
+    assert!(
+        to.query_pairs().any(|(k, _)| k == "id_token_hint"),
+        "the hint is sent: {to}"
+    );
+    // The same request without the hint: Okta answers 400 (the peer is strict).
+    let mut bare = to.clone();
+    let kept: Vec<(String, String)> = to
+        .query_pairs()
+        .filter(|(k, _)| k != "id_token_hint")
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    bare.query_pairs_mut().clear().extend_pairs(kept);
+    assert_eq!(c.get(bare).send().await.unwrap().status(), 400);
+    // With it: signed out at the provider and sent back to the portal, no prompt.
+    let mut visited = Vec::new();
+    let last = follow(&c, c.get(to).send().await.unwrap(), &mut visited).await;
+    assert_eq!(last.status(), 200, "{visited:?}");
+    assert!(last.url().as_str().starts_with(&p.base), "{visited:?}");
+}
+
+#[tokio::test]
+async fn every_profile_signs_in_across_a_key_rotation_without_a_restart() {
+    install_crypto();
+    let Some(lab) = lab() else { return };
+    for (profile, oidc, roles) in [
+        (
+            "userinfo",
+            "scopes = [\"openid\", \"profile\", \"email\", \"groups\"]",
+            None,
+        ),
+        (
+            "entra",
+            "",
+            Some(roles_on(ENTRA_SENIOR, ENTRA_JUNIOR, &lab.base_dn)),
+        ),
+        (
+            "keycloak",
+            "",
+            Some(roles_on("/helpdesk/senior", "/x", &lab.base_dn)),
+        ),
+        (
+            "okta",
+            "scopes = [\"openid\", \"profile\", \"email\", \"groups\"]",
+            None,
+        ),
+    ] {
+        let setup = OpSetup {
+            profile: Some(profile),
+            ..OpSetup::default()
+        };
+        let p = start_portal_idp(&lab, &setup, oidc, roles.as_deref()).await;
+        let jwks_before = jwks_kids(&p.op.issuer).await;
+        let (status, _) = signed_in_page(&browser(), &p.base, "alice").await;
+        assert_eq!(status, 200, "{profile}: before the rotation");
+        p.op.rotate_keys();
+        let mut jwks_after = jwks_kids(&p.op.issuer).await;
+        for _ in 0..50 {
+            if jwks_after != jwks_before {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            jwks_after = jwks_kids(&p.op.issuer).await;
+        }
+        assert!(
+            jwks_before.iter().all(|k| !jwks_after.contains(k)),
+            "{profile}: the old key is gone: {jwks_before:?} → {jwks_after:?}"
+        );
+        let (status, html) = signed_in_page(&browser(), &p.base, "alice").await;
+        assert_eq!(status, 200, "{profile}: after the rotation: {html}");
+        assert!(denials(&p.state).await.is_empty(), "{profile}");
+    }
+}
+
+async fn jwks_kids(issuer: &str) -> Vec<String> {
+    let disco = discovery(issuer).await;
+    let jwks = get_json(disco["jwks_uri"].as_str().unwrap()).await;
+    jwks["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|k| k["kid"].as_str().map(str::to_string))
+        .collect()
+}
+
+#[tokio::test]
+async fn id_tokens_a_portal_must_refuse_are_refused_each_with_its_reason() {
+    install_crypto();
+    let Some(lab) = lab() else { return };
+    let scopes = "scopes = [\"openid\", \"profile\", \"email\", \"groups\"]";
+    for (tamper, code) in [
+        ("alg_none", "id_token.unsigned"),
+        ("unpublished_key", "id_token.unknown_key"),
+        ("hs256", "id_token.alg_not_allowed"),
+        ("expired", "id_token.expired"),
+    ] {
+        let setup = OpSetup {
+            tamper: Some(tamper),
+            ..OpSetup::default()
+        };
+        let p = start_portal_idp(&lab, &setup, scopes, None).await;
+        let c = browser();
+        let (page, _) = sign_in(&c, &p.base, "alice", "alice-pw").await;
+        assert_eq!(page.status(), 400, "{tamper}");
+        let html = page.text().await.unwrap();
+        assert!(html.contains("Sign-in failed"), "{tamper}: {html}");
+        let r = c
+            .get(format!("{}/computers?q=PAR", p.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 303, "{tamper}: no session");
+        let reasons = denials(&p.state).await;
+        assert!(
+            reasons.iter().any(|r| r.starts_with(code)),
+            "{tamper}: want {code}: {reasons:?}"
+        );
+    }
+    // HS256 is a choice: listed, the same provider signs people in.
+    let setup = OpSetup {
+        tamper: Some("hs256"),
+        ..OpSetup::default()
+    };
+    let p = start_portal_idp(
+        &lab,
+        &setup,
+        &format!("{scopes}\nid_token_signing_algs = [\"RS256\", \"HS256\"]"),
+        None,
+    )
+    .await;
+    let (status, html) = signed_in_page(&browser(), &p.base, "alice").await;
+    assert_eq!(status, 200, "{html}");
+}
