@@ -392,3 +392,94 @@ async fn id_tokens_a_portal_must_refuse_are_refused_each_with_its_reason() {
     let (status, html) = signed_in_page(&browser(), &p.base, "alice").await;
     assert_eq!(status, 200, "{html}");
 }
+
+#[tokio::test]
+async fn chromium_signs_in_through_the_entra_profile_and_is_told_about_overage() {
+    use crate::browser::{browser_session, browser_sign_in, chromedriver, wait_for_id};
+    install_crypto();
+    let Some(lab) = lab() else { return };
+    let roles = roles_on(ENTRA_SENIOR, ENTRA_JUNIOR, &lab.base_dn);
+    let p = start_portal_idp(&lab, &profile("entra"), "", Some(&roles)).await;
+    let driver = chromedriver().await;
+    let b = browser_session(&driver).await;
+    browser_sign_in(&b, &p.base, "alice", "alice-pw").await;
+    let who = wait_for_id(&b, "whoami").await.text().await.unwrap();
+    assert!(who.contains("Alice Senior"), "{who}");
+    b.close().await.unwrap();
+
+    // Olga's groups overflow the token: the browser shows why, not a bare "no access".
+    let b = browser_session(&driver).await;
+    b.goto(&p.base).await.unwrap();
+    wait_for_id(&b, "login").await.click().await.unwrap();
+    let form = b.form(fantoccini::Locator::Css("form")).await.unwrap();
+    form.set_by_name("login", "olga").await.unwrap();
+    form.set_by_name("password", "olga-pw").await.unwrap();
+    form.submit().await.unwrap();
+    let why = wait_for_id(&b, "no-access-overage")
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(why.contains("more groups than fit"), "{why}");
+    b.close().await.unwrap();
+}
+
+#[tokio::test]
+async fn check_config_names_each_provider_misconfiguration_in_one_line() {
+    install_crypto();
+    let Some(lab) = lab() else { return };
+    let roles = roles_on(ENTRA_SENIOR, ENTRA_JUNIOR, &lab.base_dn);
+    let p = start_portal_idp(&lab, &profile("entra"), "", Some(&roles)).await;
+    let config = std::fs::read_to_string(p._dir.path().join("trustdesk.toml")).unwrap();
+    let run = |toml: String| {
+        let path = p._dir.path().join("check.toml");
+        std::fs::write(&path, toml).unwrap();
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_trustdesk"))
+            .arg("--config")
+            .arg(&path)
+            .arg("check-config")
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(!text.contains("panicked"), "{text}");
+        (out.status.success(), text)
+    };
+    // As configured: fine, with what Entra lacks said as warnings.
+    let (ok, text) = run(config.clone());
+    assert!(ok, "{text}");
+    assert!(text.contains("ok: oidc.issuer"), "{text}");
+    assert!(
+        text.contains("warning: oidc: no back-channel logout"),
+        "{text}"
+    );
+    // A claim name sent as a scope (the old behaviour's trap), an issuer without its tenant,
+    // and an allow-list the provider cannot meet.
+    let issuer_line = format!("issuer = {:?}", p.op.issuer);
+    let scoped = config.replace(
+        &issuer_line,
+        &format!("{issuer_line}\nscopes = [\"openid\", \"groups\"]"),
+    );
+    let (_, text) = run(scoped);
+    assert!(
+        text.contains("warning: oidc.scopes: \"groups\" is not in the provider's scopes_supported"),
+        "{text}"
+    );
+    let origin = url::Url::parse(&p.op.issuer)
+        .unwrap()
+        .origin()
+        .ascii_serialization();
+    let (ok, text) = run(config.replace(&issuer_line, &format!("issuer = {origin:?}")));
+    assert!(!ok);
+    assert!(text.contains("oidc.issuer: "), "{text}");
+    let pinned = config.replace(
+        &issuer_line,
+        &format!("{issuer_line}\nid_token_signing_algs = [\"ES384\"]"),
+    );
+    let (ok, text) = run(pinned);
+    assert!(!ok);
+    assert!(text.contains("none is allowed (ES384)"), "{text}");
+}
