@@ -21,6 +21,10 @@
 //   OIDC_TAMPER            unset = honest; alg_none | unpublished_key | hs256 | expired (below)
 //   OIDC_CLOCK_OFFSET_SECS the provider's clock is this many seconds off (default -7200 with
 //                          OIDC_TAMPER=expired, else 0)
+//   OIDC_CLIENT_AUTH       the client's token_endpoint_auth_method: client_secret_basic (default),
+//                          client_secret_post, or private_key_jwt with OIDC_CLIENT_PUBLIC_KEY (a
+//                          PEM public key file: the client's registered jwks). oidc-provider
+//                          refuses any other method than the registered one (RFC 7591 §2).
 //
 // Protocol with whoever starts it: exactly ONE line on stdout when ready,
 //   {"ready":true,"issuer":"http://127.0.0.1:PORT<issuer path>","port":PORT,"profile":"...",
@@ -51,6 +55,7 @@
 //   dave  / dave-pw   (no group)             olga  / olga-pw  (entra only) 250 groups, overage
 import * as http from 'node:http';
 import * as crypto from 'node:crypto';
+import * as fs from 'node:fs';
 import { promisify } from 'node:util';
 import Provider from 'oidc-provider';
 // the library's own in-memory adapter; built without a store it uses the module-level storage,
@@ -93,8 +98,12 @@ const SKIP_CONSENT = process.env.OIDC_SKIP_CONSENT === '1';
 const SKIP_LOGOUT_PROMPT = process.env.OIDC_SKIP_LOGOUT_PROMPT === '1';
 const PROFILE_NAME = process.env.OIDC_PROFILE || 'userinfo';
 const BACKCHANNEL_URI = process.env.OIDC_BACKCHANNEL_LOGOUT_URI || '';
+const CLIENT_AUTHS = ['client_secret_basic', 'client_secret_post', 'private_key_jwt'];
+const CLIENT_AUTH = process.env.OIDC_CLIENT_AUTH || 'client_secret_basic';
 
 if (!Number.isInteger(PORT) || PORT < 0 || PORT > 65535) die(`bad OIDC_PORT ${process.env.OIDC_PORT}`);
+if (!CLIENT_AUTHS.includes(CLIENT_AUTH)) die(`bad OIDC_CLIENT_AUTH ${CLIENT_AUTH} (${CLIENT_AUTHS.join(', ')})`);
+if (CLIENT_AUTH === 'private_key_jwt' && !process.env.OIDC_CLIENT_PUBLIC_KEY) die('OIDC_CLIENT_AUTH=private_key_jwt needs OIDC_CLIENT_PUBLIC_KEY');
 if (!PROFILE_NAMES.includes(PROFILE_NAME)) die(`bad OIDC_PROFILE ${PROFILE_NAME} (${PROFILE_NAMES.join(', ')})`);
 
 // ---- listen first so that port 0 works and the issuer has the real port ------------------------
@@ -201,9 +210,14 @@ function makeConfiguration(jwks) {
     post_logout_redirect_uris: POST_LOGOUT_URIS,
     grant_types: ['authorization_code', 'refresh_token'],
     response_types: ['code'],
-    token_endpoint_auth_method: 'client_secret_basic',
+    token_endpoint_auth_method: CLIENT_AUTH,
     id_token_signed_response_alg: TAMPER === 'hs256' ? 'HS256' : 'RS256',
   };
+  if (CLIENT_AUTH === 'private_key_jwt') {
+    const pem = fs.readFileSync(process.env.OIDC_CLIENT_PUBLIC_KEY || '', 'utf8');
+    const jwk = crypto.createPublicKey(pem).export({ format: 'jwk' });
+    client.jwks = { keys: [{ ...jwk, use: 'sig', alg: 'RS256' }] };
+  }
   if (profile.backchannelLogout && BACKCHANNEL_URI) {
     client.backchannel_logout_uri = BACKCHANNEL_URI;
     client.backchannel_logout_session_required = true;

@@ -33,8 +33,9 @@ pub struct OidcConfig {
     /// How the portal authenticates at the token endpoint.
     #[serde(default)]
     pub token_endpoint_auth: TokenEndpointAuth,
-    /// With `private_key_jwt`: the PEM RSA private key that signs the client assertion, and the
-    /// key id the provider knows it by (Entra: the certificate's base64url SHA-1 thumbprint).
+    /// With `private_key_jwt`: the PEM RSA private key (PKCS#1) that signs the client
+    /// assertion, and the id the provider knows it by, sent as `kid` and `x5t` (Entra: the
+    /// certificate's base64url SHA-1 thumbprint).
     #[serde(default)]
     pub private_key_file: Option<PathBuf>,
     #[serde(default)]

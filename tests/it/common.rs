@@ -131,6 +131,9 @@ pub struct OpSetup {
     pub backchannel: bool,
     /// ... or this one instead (a recording front).
     pub backchannel_uri: Option<String>,
+    /// `OIDC_CLIENT_AUTH`, and the client's public key file for `private_key_jwt`.
+    pub client_auth: Option<&'static str>,
+    pub client_public_key: Option<PathBuf>,
 }
 
 fn node() -> PathBuf {
@@ -169,6 +172,12 @@ async fn try_start_op(portal_base: &str, setup: &OpSetup) -> Result<Op, String> 
     }
     if let Some(t) = setup.tamper {
         cmd.env("OIDC_TAMPER", t);
+    }
+    if let Some(a) = setup.client_auth {
+        cmd.env("OIDC_CLIENT_AUTH", a);
+    }
+    if let Some(k) = &setup.client_public_key {
+        cmd.env("OIDC_CLIENT_PUBLIC_KEY", k);
     }
     if setup.backchannel {
         let uri = setup

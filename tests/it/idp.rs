@@ -483,3 +483,69 @@ async fn check_config_names_each_provider_misconfiguration_in_one_line() {
     assert!(!ok);
     assert!(text.contains("none is allowed (ES384)"), "{text}");
 }
+
+#[tokio::test]
+async fn the_token_endpoint_sees_the_client_authentication_it_registered() {
+    install_crypto();
+    let Some(lab) = lab() else { return };
+    let scopes = "scopes = [\"openid\", \"profile\", \"email\", \"groups\"]";
+    // client_secret_post (oidc-provider, like most, takes either secret method from a
+    // secret client; what is proved here is that the form-body secret works).
+    let post = OpSetup {
+        client_auth: Some("client_secret_post"),
+        ..OpSetup::default()
+    };
+    let p = start_portal_idp(
+        &lab,
+        &post,
+        &format!("{scopes}\ntoken_endpoint_auth = \"client_secret_post\""),
+        None,
+    )
+    .await;
+    let (status, html) = signed_in_page(&browser(), &p.base, "alice").await;
+    assert_eq!(status, 200, "{html}");
+
+    // private_key_jwt: an RSA key of the portal's, the public half registered at the provider.
+    let keys = tempfile::tempdir().unwrap();
+    let private = keys.path().join("client.key");
+    let public = keys.path().join("client.pub");
+    let ok = std::process::Command::new("openssl")
+        .args(["genrsa", "-traditional", "-out"])
+        .arg(&private)
+        .arg("2048")
+        .status()
+        .unwrap()
+        .success()
+        && std::process::Command::new("openssl")
+            .args(["rsa", "-pubout", "-in"])
+            .arg(&private)
+            .arg("-out")
+            .arg(&public)
+            .status()
+            .unwrap()
+            .success();
+    assert!(ok, "openssl made the client key");
+    let jwt = OpSetup {
+        client_auth: Some("private_key_jwt"),
+        client_public_key: Some(public),
+        ..OpSetup::default()
+    };
+    // A secret is no longer enough for this client: the provider refuses it.
+    let p = start_portal_idp(&lab, &jwt, scopes, None).await;
+    let (page, _) = sign_in(&browser(), &p.base, "alice", "alice-pw").await;
+    assert_eq!(page.status(), 400);
+    assert_denied(&p.state, "token_exchange:").await;
+    // The signed assertion is.
+    let p = start_portal_idp(
+        &lab,
+        &jwt,
+        &format!(
+            "{scopes}\ntoken_endpoint_auth = \"private_key_jwt\"\nprivate_key_file = {:?}",
+            private.display().to_string()
+        ),
+        None,
+    )
+    .await;
+    let (status, html) = signed_in_page(&browser(), &p.base, "alice").await;
+    assert_eq!(status, 200, "{html}");
+}

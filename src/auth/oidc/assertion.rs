@@ -38,7 +38,9 @@ impl AssertionKey {
     pub fn assertion(&self, client_id: &str, token_url: &str, now: i64) -> Result<String, String> {
         let b64 = base64::engine::general_purpose::URL_SAFE_NO_PAD;
         let header = match &self.kid {
-            Some(kid) => serde_json::json!({"alg": "RS256", "typ": "JWT", "kid": kid}),
+            // Entra finds a certificate credential by `x5t` (its base64url SHA-1
+            // thumbprint); others by `kid`. The configured id is sent as both.
+            Some(kid) => serde_json::json!({"alg": "RS256", "typ": "JWT", "kid": kid, "x5t": kid}),
             None => serde_json::json!({"alg": "RS256", "typ": "JWT"}),
         };
         let mut jti = [0u8; 16];
