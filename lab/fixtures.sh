@@ -122,3 +122,42 @@ PY
     start_dc dc1 "$DC1_CONF"
     wait_ldaps "$DC_IP" 60 || up_fail "DC1 did not come back after the bulk fixture" "$LAB_DIR/dc1/log/log.samba"
 }
+
+# LemonLDAP::NG (up --llng): its read account and the staff who sign in through it, with
+# real AD group memberships. "Helpdesk-Senior" is mixed case on purpose (AD names are
+# case-insensitive; trustdesk's role config says "helpdesk-senior"), and llng-senior is in it
+# only through the nested group LLNG-Senior-Staff (LL::NG resolves nesting: ldapGroupRecursive).
+#   llng-senior  -> LLNG-Senior-Staff -> Helpdesk-Senior
+#   llng-auditor -> Security-Auditors
+#   llng-nobody  -> LLNG-Canteen (nothing trustdesk knows)
+# All in CN=Users, passwords never expire; the staff share the password $LLNG_USER_PW.
+llng_fixture() {
+    local log="$LOGS/llng-fixture.log" u="CN=Users,$BASEDN" f="$LAB_DIR/llng-fixture.ldif"
+    rand_pw >"$SECRETS/llng-svc.pw"
+    chmod 600 "$SECRETS/llng-svc.pw"
+    {
+        llng_user_ldif "$LLNG_SVC_SAM" "LL::NG" "Service" "$(cat "$SECRETS/llng-svc.pw")" \
+            "LemonLDAP::NG read account (bind for user and group searches)"
+        llng_user_ldif llng-senior Senior Staffer "$LLNG_USER_PW" "LL::NG test user: Helpdesk-Senior via LLNG-Senior-Staff"
+        llng_user_ldif llng-auditor Audit Staffer "$LLNG_USER_PW" "LL::NG test user: Security-Auditors"
+        llng_user_ldif llng-nobody Nobody Staffer "$LLNG_USER_PW" "LL::NG test user: no trustdesk group"
+        llng_group_ldif LLNG-Senior-Staff "Senior staff (nested into Helpdesk-Senior)" "CN=llng-senior,$u"
+        llng_group_ldif Helpdesk-Senior "trustdesk senior helpdesk" "CN=LLNG-Senior-Staff,$u"
+        llng_group_ldif Security-Auditors "trustdesk auditors" "CN=llng-auditor,$u"
+        llng_group_ldif LLNG-Canteen "A group trustdesk does not know" "CN=llng-nobody,$u"
+    } >"$f"
+    ldap_tls ldapadd -x -H "ldaps://$DC_IP" -D "$ADMIN_UPN" -y "$SECRETS/admin.pw" -f "$f" >"$log" 2>&1 \
+        || { rm -f "$f"; up_fail "adding the LL::NG users and groups over LDAPS" "$log"; }
+    rm -f "$f"   # it held the passwords
+}
+llng_user_ldif() {  # $1 sAMAccountName, $2 givenName, $3 sn, $4 password, $5 description
+    printf 'dn: CN=%s,CN=Users,%s\nobjectClass: user\ncn: %s\nsAMAccountName: %s\n' "$1" "$BASEDN" "$1" "$1"
+    printf 'userPrincipalName: %s@%s\ngivenName: %s\nsn: %s\ndisplayName: %s %s\nmail: %s@%s\n' \
+        "$1" "$DNSDOMAIN" "$2" "$3" "$2" "$3" "$1" "$DNSDOMAIN"
+    # NORMAL_ACCOUNT | DONT_EXPIRE_PASSWORD
+    printf 'description: %s\nuserAccountControl: 66048\nunicodePwd:: %s\n\n' "$5" "$(pw_b64 "$4")"
+}
+llng_group_ldif() {  # $1 name, $2 description, $3 member DN (a global security group)
+    printf 'dn: CN=%s,CN=Users,%s\nobjectClass: group\ncn: %s\nsAMAccountName: %s\ndescription: %s\nmember: %s\n\n' \
+        "$1" "$BASEDN" "$1" "$1" "$2" "$3"
+}

@@ -12,6 +12,10 @@
 #      (exit 101) keeps the packages from starting smbd/nmbd/winbind with the default
 #      configuration (nmbd would broadcast on the LAN); the Samba units that the packages
 #      installed are then disabled and masked. An existing policy-rc.d is left alone.
+#   1b. LemonLDAP::NG 2.16 (Debian), its FastCGI server and nginx, for `lab.sh up --llng`;
+#      installed under the same temporary policy-rc.d, then nginx and
+#      lemonldap-ng-fastcgi-server are disabled and masked (the lab runs its own instances
+#      on 127.0.0.1 with configs under $LAB_DIR). SKIP_LLNG=1 skips it.
 #   2. PostgreSQL: role trustdesk/trustdesk (LOGIN CREATEDB), so tests can use
 #      postgres://trustdesk:trustdesk@127.0.0.1:5432/postgres
 #   3. Node.js >= 20 for the test OpenID Provider: PATH, else Debian nodejs, else the
@@ -20,7 +24,7 @@
 #   5. Rust toolchain via rustup if cargo is missing
 #
 # Environment: INSTALL_LOG (default ${TMPDIR:-/tmp}/trustdesk-lab-install.log),
-#   SKIP_RUST=1, SKIP_CHROMIUM=1, SKIP_POSTGRES=1, FORCE_NPM_CI=1
+#   SKIP_RUST=1, SKIP_CHROMIUM=1, SKIP_POSTGRES=1, SKIP_LLNG=1, FORCE_NPM_CI=1
 set -euo pipefail
 
 LAB_ROOT=$(dirname -- "$(realpath -- "${BASH_SOURCE[0]}")")
@@ -43,6 +47,32 @@ cleanup() {
     fi
 }
 trap cleanup EXIT
+# a temporary policy-rc.d (exit 101) while packages install: their maintainer scripts then
+# start no service. An existing policy-rc.d is left alone (it already decides).
+block_services() {
+    if [ ! -e "$POLICY" ]; then
+        printf '#!/bin/sh\n# temporary, created by trustdesk lab/install.sh (trustdesk-lab)\nexit 101\n' >"$POLICY"
+        chmod 755 "$POLICY"
+        POLICY_CREATED=1
+    fi
+}
+unblock_services() { cleanup; POLICY_CREATED=0; }
+# never start on boot: systemd units disabled and masked, SysV links disabled
+disable_units() {  # unit names; a name without a suffix is NAME.service
+    local u unit
+    for u in "$@"; do
+        unit=$u
+        case $u in *.*) ;; *) unit=$u.service ;; esac
+        if command -v systemctl >/dev/null && systemctl list-unit-files "$unit" >/dev/null 2>&1; then
+            if [ -d /run/systemd/system ]; then systemctl stop "$unit" >>"$LOG" 2>&1 || true; fi
+            systemctl disable "$unit" >>"$LOG" 2>&1 || true
+            systemctl mask "$unit" >>"$LOG" 2>&1 || true
+        fi
+        if [ "$unit" = "$u.service" ] && [ -x "/etc/init.d/$u" ] && command -v update-rc.d >/dev/null; then
+            update-rc.d "$u" disable >>"$LOG" 2>&1 || true
+        fi
+    done
+}
 trap 'exit 130' INT TERM
 
 [ "$(id -u)" = 0 ] || die "run as root (it installs Debian packages)"
@@ -87,6 +117,7 @@ apt_install() {  # installs the given packages; updates the package lists once i
     # no package lists at all, or a package apt does not know yet: update first
     compgen -G '/var/lib/apt/lists/*_Packages*' >/dev/null || need_update=1
     for p in "$@"; do
+        case $p in -*) continue ;; esac   # an option such as --no-install-recommends
         apt-cache show "$p" >/dev/null 2>&1 || need_update=1
     done
     [ "$need_update" = 1 ] && apt_update_once
@@ -119,28 +150,58 @@ for p in "${OTHER_PKGS[@]}"; do installed "$p" || missing_other+=("$p"); done
 if [ "${#missing_samba[@]}" -eq 0 ] && [ "${#missing_other[@]}" -eq 0 ]; then
     ok "all present"
 else
-    if [ ! -e "$POLICY" ]; then
-        # keep maintainer scripts from starting services (smbd/nmbd/winbind, postgresql)
-        printf '#!/bin/sh\n# temporary, created by trustdesk lab/install.sh (trustdesk-lab)\nexit 101\n' >"$POLICY"
-        chmod 755 "$POLICY"
-        POLICY_CREATED=1
-    fi
+    # keep maintainer scripts from starting services (smbd/nmbd/winbind, postgresql)
+    block_services
     ok "installing: ${missing_samba[*]} ${missing_other[*]}"
     apt_install "${missing_samba[@]}" "${missing_other[@]}"
-    cleanup
-    POLICY_CREATED=0
+    unblock_services
     if [ "${#missing_samba[@]}" -gt 0 ] && command -v systemctl >/dev/null; then
         # the lab starts its own daemons with its own configs; the distribution units must
         # never run the default config (nmbd broadcasts on the LAN)
-        for u in smbd nmbd winbind samba-ad-dc; do
-            systemctl list-unit-files "$u.service" >/dev/null 2>&1 || continue
-            if [ -d /run/systemd/system ]; then systemctl stop "$u.service" >>"$LOG" 2>&1 || true; fi
-            systemctl disable "$u.service" >>"$LOG" 2>&1 || true
-            systemctl mask "$u.service" >>"$LOG" 2>&1 || true
-        done
+        disable_units smbd nmbd winbind samba-ad-dc
         ok "masked smbd nmbd winbind samba-ad-dc (undo: systemctl unmask smbd nmbd winbind samba-ad-dc)"
     fi
     ok "done"
+fi
+
+# ------------------------------------------------------------------ 1b. LemonLDAP::NG
+# A second, real OpenID Provider for `lab.sh up --llng`: Debian's LemonLDAP::NG 2.16 (portal,
+# manager libraries for lemonldap-ng-cli/rotateOidcKeys, FastCGI server) behind nginx.
+# Without recommends (they pull ghostscript/imagemagick); the few the lab needs are named.
+# The lab runs its own nginx and llng-fastcgi-server with configs under $LAB_DIR, so the
+# distribution units are disabled and masked, and a freshly installed nginx loses its default
+# site (it would listen on *:80 if anyone started it).
+if [ "${SKIP_LLNG:-0}" != 1 ]; then
+    step "LemonLDAP::NG (OpenID Provider for lab.sh up --llng)"
+    LLNG_PKGS=(lemonldap-ng lemonldap-ng-fastcgi-server liblemonldap-ng-portal-perl liblemonldap-ng-manager-perl
+        nginx libnet-ldap-perl libio-socket-ssl-perl libio-socket-timeout-perl libcrypt-openssl-bignum-perl
+        libgd-securityimage-perl libimage-magick-perl libunicode-string-perl libio-string-perl libipc-run-perl
+        libhttp-parser-xs-perl libcookie-baker-xs-perl libstring-random-perl liblwp-protocol-https-perl
+        libapache-session-browseable-perl curl python3)
+    missing_llng=()
+    for p in "${LLNG_PKGS[@]}"; do installed "$p" || missing_llng+=("$p"); done
+    if [ "${#missing_llng[@]}" -eq 0 ]; then
+        ok "all present ($(dpkg-query -W -f='${Version}' liblemonldap-ng-portal-perl))"
+    else
+        nginx_was_installed=0
+        installed nginx-common && nginx_was_installed=1
+        block_services
+        ok "installing: ${missing_llng[*]}"
+        apt_install --no-install-recommends "${missing_llng[@]}"
+        unblock_services
+        # the purge timers (and their cron.d twins, left as shipped) only clean the caches of
+        # the system-wide configuration, which the lab does not use
+        # (an nginx that was there before is the admin's: left alone)
+        [ "$nginx_was_installed" = 1 ] || disable_units nginx
+        disable_units lemonldap-ng-fastcgi-server liblemonldap-ng-handler-perl.service \
+            liblemonldap-ng-handler-perl.timer liblemonldap-ng-portal-perl.service liblemonldap-ng-portal-perl.timer
+        if [ "$nginx_was_installed" = 0 ] && [ -L /etc/nginx/sites-enabled/default ]; then
+            rm -f /etc/nginx/sites-enabled/default
+            ok "removed the default nginx site (sites-enabled/default; it listens on *:80)"
+        fi
+        ok "masked nginx, lemonldap-ng-fastcgi-server and the liblemonldap-ng-*-perl purge timers (undo: systemctl unmask ...)"
+        ok "installed LemonLDAP::NG $(dpkg-query -W -f='${Version}' liblemonldap-ng-portal-perl)"
+    fi
 fi
 
 # ------------------------------------------------------------------ 2. PostgreSQL role

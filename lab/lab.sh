@@ -1,14 +1,16 @@
 #!/bin/bash
 # trustdesk lab controller: a throwaway Samba AD domain on loopback for tests and the demo.
 #
-#   lab/lab.sh up [--dc2] [--no-member] [--oidc] [--computers N]
+#   lab/lab.sh up [--dc2] [--no-member] [--oidc] [--llng] [--computers N]
 #   lab/lab.sh down | status | selftest
+#   lab/lab.sh llng-rotate-keys   # new LL::NG signing key, picked up by the running portal
 #   lab/lab.sh run -- CMD [ARGS...]
 #   lab/lab.sh pin CPULIST   # the DCs' processes on these CPUs only (taskset); `pin all` undoes
 #
 # DC1 on 127.0.0.2 (realm LAB.EXAMPLE.TEST, domain LAB), optional DC2 on 127.0.0.4, a Samba
 # domain member "workstation" LABWS01 (client address 127.0.0.3, no daemons), optional test
-# OpenID Provider on 127.0.0.1:${OIDC_PORT:-9400}. Everything lives in $LAB_DIR
+# OpenID Provider on 127.0.0.1:${OIDC_PORT:-9400}, optional LemonLDAP::NG OpenID Provider
+# (nginx + FastCGI) on 127.0.0.1:${LLNG_PORT:-18480}. Everything lives in $LAB_DIR
 # (default /tmp/trustdesk-lab); `up` writes $LAB_DIR/lab.env for tests to source.
 #
 # Network rule: lab traffic stays on 127.0.0.0/8. Samba tools only run inside a private
@@ -37,11 +39,13 @@ usage() {
     cat <<EOF
 usage: lab/lab.sh COMMAND
 
-  up [--dc2] [--no-member] [--oidc] [--computers N]
+  up [--dc2] [--no-member] [--oidc] [--llng] [--computers N]
           provision and start the lab from scratch in \$LAB_DIR ($LAB_DIR)
             --dc2          also a second DC (dc2, $DC2_IP), replicating both ways
             --no-member    skip the domain member workstation $MEMBER
             --oidc         also the test OpenID Provider on 127.0.0.1:\${OIDC_PORT:-9400}
+            --llng         also LemonLDAP::NG (OpenID Provider, AD sign-in) on
+                           $LLNG_ISSUER, and its AD users llng-senior/-auditor/-nobody
             --computers N  add N bulk computers PC00001... to OU=Berlin,OU=Workstations,
                            in mixed states (see bulk_fixture in fixtures.sh)
   down    stop everything the lab started (by PID) and remove \$LAB_DIR
@@ -51,10 +55,16 @@ usage: lab/lab.sh COMMAND
           /etc/samba/smb.conf = the member's config); exits with CMD's status
   selftest
           check the running lab; prints PASS:/FAIL: lines and "N passed, N failed"
+  llng-rotate-keys
+          rotateOidcKeys on the lab's LL::NG configuration, then restart its FastCGI workers
+          and wait until JWKS serves the new kid
 
 environment: LAB_DIR (default /tmp/trustdesk-lab), OIDC_PORT (9400), OIDC_REDIRECT_URIS,
   OIDC_POST_LOGOUT_URIS, OIDC_SKIP_CONSENT=1, LAB_DC_IP/LAB_MEMBER_IP/LAB_DC2_IP
-  (defaults 127.0.0.2/.3/.4), LAB_ADMIN_PW, LAB_SVC_PW
+  (defaults 127.0.0.2/.3/.4), LAB_ADMIN_PW, LAB_SVC_PW, LLNG_PORT (18480), LLNG_HOST
+  (llng.lab.example.test), LLNG_REDIRECT_URIS, LLNG_POST_LOGOUT_URIS,
+  LLNG_CLIENT_ID, LLNG_CLIENT_SECRET, LAB_LLNG_USER_PW, LLNG_REQUIRE_PKCE (1),
+  LLNG_CHECK_TIME (600), LLNG_LOG_LEVEL (notice), LLNG_NPROC (4)
 EOF
 }
 
@@ -74,12 +84,13 @@ enter_ns() {  # re-execute this script as "$@" in a private mount namespace
 
 # =================================================================== up (outer part)
 parse_up_args() {
-    WITH_DC2=0 WITH_MEMBER=1 WITH_OIDC=0 N_BULK=0
+    WITH_DC2=0 WITH_MEMBER=1 WITH_OIDC=0 WITH_LLNG=0 N_BULK=0
     while [ $# -gt 0 ]; do
         case $1 in
             --dc2) WITH_DC2=1 ;;
             --no-member) WITH_MEMBER=0 ;;
             --oidc) WITH_OIDC=1 ;;
+            --llng) WITH_LLNG=1 ;;
             --computers) [ $# -ge 2 ] || die "--computers needs a number"; N_BULK=$2; shift ;;
             --computers=*) N_BULK=${1#*=} ;;
             -h | --help) usage; exit 0 ;;
@@ -102,6 +113,12 @@ cmd_up() {
         [ -d "$OIDC_DIR/node_modules/oidc-provider" ] || die "--oidc: $OIDC_DIR/node_modules missing (run lab/install.sh)"
         case $OIDC_PORT in '' | *[!0-9]*) die "OIDC_PORT must be a number" ;; esac
     fi
+    if [ "$WITH_LLNG" = 1 ]; then
+        local missing
+        missing=$(llng_missing)
+        [ -z "$missing" ] || die "--llng: missing$missing (run lab/install.sh)"
+        case $LLNG_PORT in '' | 0 | *[!0-9]*) die "LLNG_PORT must be a port number" ;; esac
+    fi
     # a lab dir may be reused only when nothing recorded in it still runs
     if [ -e "$LAB_DIR" ]; then
         if any_running >/dev/null; then
@@ -122,12 +139,16 @@ cmd_up() {
     if [ "$WITH_OIDC" = 1 ] && [ "$OIDC_PORT" != 0 ] && [ -n "$(ss -Hltn "src 127.0.0.1:$OIDC_PORT" 2>/dev/null)" ]; then
         die "127.0.0.1:$OIDC_PORT is in use (set OIDC_PORT)"
     fi
+    if [ "$WITH_LLNG" = 1 ] && [ -n "$(ss -Hltn "src 127.0.0.1:$LLNG_PORT" 2>/dev/null)" ]; then
+        die "127.0.0.1:$LLNG_PORT is in use (another lab with --llng? set LLNG_PORT)"
+    fi
     mkdir -p "$LAB_DIR"
     chmod 755 "$LAB_DIR"
     : >"$MARKER"
     mkdir -p "$PIDS" "$LOGS" "$SECRETS" "$LAB_DIR/member/run-samba"
     chmod 700 "$SECRETS"
     write_name_files
+    if [ "$WITH_LLNG" = 1 ]; then printf '127.0.0.1 %s\n' "$LLNG_HOST" >>"$LAB_DIR/hosts"; fi
     export LAB_T0=${LAB_T0:-$(now)} OIDC_PORT
     say "lab up in $LAB_DIR"
     enter_ns __up "$@"
@@ -187,6 +208,12 @@ inner_up() {
     silent_fixture
     phase_done
 
+    if [ "$WITH_LLNG" = 1 ]; then
+        phase "LL::NG: AD users llng-senior/-auditor/-nobody, groups"
+        llng_fixture
+        phase_done
+    fi
+
     if [ "$N_BULK" -gt 0 ]; then
         phase "bulk: $N_BULK computers PC00001... in Berlin"
         create_bulk "$N_BULK"
@@ -206,6 +233,17 @@ inner_up() {
         phase "DC2 on $DC2_IP (join, start, replicate both ways)"
         start_dc2
         phase_done "samba pid $(cat "$PIDS/dc2.pid")"
+    fi
+
+    if [ "$WITH_LLNG" = 1 ]; then
+        phase "LL::NG: configuration, FastCGI + nginx on 127.0.0.1:$LLNG_PORT"
+        llng_configure
+        llng_start
+        if ! llng_wait_ready 90; then
+            grep -v 'Route "\*" redefined' "$LOGS/llng-fastcgi.log" | grep -m 15 -E '\[(error|warn)\]|line [0-9]+' >"$LOGS/llng-errors.log" || true
+            up_fail "LL::NG: discovery at $LLNG_ISSUER does not answer (full log: $LOGS/llng-fastcgi.log)" "$LOGS/llng-errors.log"
+        fi
+        phase_done "$LLNG_ISSUER"
     fi
 
     if [ "$WITH_OIDC" = 1 ]; then
@@ -230,8 +268,8 @@ cmd_down() {
     t=$(now)
     if [ ! -e "$LAB_DIR" ]; then say "lab down: nothing in $LAB_DIR"; return 0; fi
     need_root
-    # stop order: OIDC, DC2, DC1, then anything else recorded
-    for n in oidc dc2 dc1; do stop_daemon "$n"; done
+    # stop order: LL::NG (nginx, FastCGI), OIDC, DC2, DC1, then anything else recorded
+    for n in llng-nginx llng-fcgi oidc dc2 dc1; do stop_daemon "$n"; done
     for f in "$PIDS"/*.pid; do [ -e "$f" ] && stop_daemon "$(basename "$f" .pid)"; done
     if [ -f "$MARKER" ] || [ -z "$(ls -A "$LAB_DIR" 2>/dev/null)" ]; then
         rm -rf -- "$LAB_DIR"
@@ -245,7 +283,7 @@ cmd_status() {
     local rc=0 n pid
     if [ ! -d "$LAB_DIR" ]; then say "no lab in $LAB_DIR"; return 1; fi
     say "lab dir $LAB_DIR"
-    for n in dc1 dc2 oidc; do
+    for n in dc1 dc2 oidc llng-fcgi llng-nginx; do
         [ -e "$PIDS/$n.pid" ] || continue
         if pid=$(running_pid "$n"); then
             say "  $n: running, pid $pid ($(tr '\0' ' ' <"/proc/$pid/cmdline" | cut -c1-70))"
@@ -258,6 +296,13 @@ cmd_status() {
         say "  DC1 answers LDAPS on $DC_IP (certificate verified against $CA)"
     else
         say "  DC1 does NOT answer verified LDAPS on $DC_IP"; rc=1
+    fi
+    if [ -e "$PIDS/llng-nginx.pid" ]; then
+        if llng_get /.well-known/openid-configuration 2>/dev/null | grep -qF "\"issuer\":\"$LLNG_ISSUER\""; then
+            say "  LL::NG answers discovery at $LLNG_ISSUER (configuration $(llng_conf_latest 2>/dev/null | awk '{print "#" $1 ", kid " $2}'))"
+        else
+            say "  LL::NG does NOT answer discovery at $LLNG_ISSUER"; rc=1
+        fi
     fi
     if [ -f "$ENVFILE" ]; then say "  env: $ENVFILE"; else say "  no lab.env (up not finished?)"; rc=1; fi
     return $rc
@@ -296,6 +341,41 @@ inner_run() {
     exec "$@"
 }
 
+# =================================================================== LL::NG key rotation
+# rotateOidcKeys (LL::NG's own script) writes lmConf-N+1.json with a new RS256 key and kid;
+# it runs as www-data so the new file stays readable by the portal. A running worker would
+# see it only at its next configuration check (checkTime, $LLNG_CHECK_TIME s here; 600 s is
+# LL::NG's default), so the FastCGI manager gets SIGHUP: it TERMs its workers (each finishes
+# its request) and forks new ones, which load the newest configuration on their first request.
+cmd_llng_rotate() {
+    need_root
+    need_lab
+    running_pid llng-fcgi >/dev/null || die "LL::NG does not run in $LAB_DIR (lab/lab.sh up --llng)"
+    enter_ns __llng_rotate
+}
+inner_llng_rotate() {
+    ns_enter
+    local t old new num pid i same=0 log="$LOGS/llng-rotate.log"
+    t=$(now)
+    old=$(llng_jwks_kids 2>/dev/null) || old="?"
+    llng_env runuser -u www-data -- perl "$LLNG_ROTATE" >>"$log" 2>&1 || { showlog "$log"; die "rotateOidcKeys failed"; }
+    read -r num new <<<"$(llng_conf_latest)"
+    if [ -z "$new" ] || [ "$new" = "$old" ]; then die "rotateOidcKeys wrote no new kid (configuration $num, kid '$new')"; fi
+    pid=$(running_pid llng-fcgi) || die "llng-fastcgi-server is not running"
+    kill -HUP "$pid"
+    # every worker must serve it: several answers in a row with the new kid only
+    for i in $(seq 1 300); do
+        if [ "$(llng_jwks_kids 2>/dev/null)" = "$new" ]; then
+            same=$((same + 1)); [ "$same" -ge $((2 * LLNG_NPROC)) ] && break
+        else
+            same=0
+        fi
+        sleep 0.1
+    done
+    [ "$same" -ge $((2 * LLNG_NPROC)) ] || die "JWKS still does not serve kid $new after 30 s (see $LOGS/llng-fastcgi.log)"
+    say "LL::NG signing key rotated: kid $old -> $new (configuration #$num); JWKS serves it after $(since "$t") s"
+}
+
 # =================================================================== selftest
 cmd_selftest() {
     need_root
@@ -313,6 +393,8 @@ case $cmd in
     run) cmd_run "$@" ;;
     pin) cmd_pin "$@" ;;
     selftest) cmd_selftest ;;
+    llng-rotate-keys) cmd_llng_rotate ;;
+    __llng_rotate) inner_llng_rotate ;;
     __up) inner_up "$@" ;;
     __run) inner_run "$@" ;;
     __selftest) inner_selftest ;;

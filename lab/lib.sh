@@ -40,6 +40,27 @@ lab_settings() {
     DC2_CONF="$LAB_DIR/dc2/etc/smb.conf"
     MEMBER_CONF="$LAB_DIR/member/member.conf"
     OIDC_DIR="$LAB_ROOT/oidc"
+    # LemonLDAP::NG (up --llng): portal on 127.0.0.1:$LLNG_PORT, configuration under $LLNG_DIR
+    LLNG_SRC="$LAB_ROOT/llng"
+    LLNG_DIR="$LAB_DIR/llng"
+    LLNG_PORT=${LLNG_PORT:-18480}
+    # a name (lab hosts file: 127.0.0.1), not the IP: LL::NG always sets Domain=.<domain> on
+    # its SSO cookie, and cookie jars disagree about Domain=.127.0.0.1 on an IP-address host
+    LLNG_HOST=${LLNG_HOST:-llng.$DNSDOMAIN}
+    LLNG_ISSUER="http://$LLNG_HOST:$LLNG_PORT"
+    LLNG_CLIENT_ID=${LLNG_CLIENT_ID:-trustdesk}
+    LLNG_CLIENT_SECRET=${LLNG_CLIENT_SECRET:-trustdesk-llng-secret}
+    LLNG_REDIRECT_URIS=${LLNG_REDIRECT_URIS:-http://127.0.0.1:18481/auth/callback,http://127.0.0.1:18482/auth/callback,http://127.0.0.1:18483/auth/callback,http://127.0.0.1:18484/auth/callback}
+    LLNG_POST_LOGOUT_URIS=${LLNG_POST_LOGOUT_URIS:-http://127.0.0.1:18481/,http://127.0.0.1:18482/,http://127.0.0.1:18483/,http://127.0.0.1:18484/}
+    LLNG_USER_PW=${LAB_LLNG_USER_PW:-'Llng-Passw0rd!Lab'}
+    LLNG_SVC_SAM=svc-llng
+    LLNG_SVC_DN="CN=$LLNG_SVC_SAM,CN=Users,$BASEDN"
+    LLNG_CHECK_TIME=${LLNG_CHECK_TIME:-600}
+    # 2.16 checks the code_verifier only when the RP requires PKCE; otherwise it ignores it,
+    # even when the authorization request carried a code_challenge
+    LLNG_REQUIRE_PKCE=${LLNG_REQUIRE_PKCE:-1}
+    LLNG_LOG_LEVEL=${LLNG_LOG_LEVEL:-notice}
+    LLNG_NPROC=${LLNG_NPROC:-4}
 }
 
 # ------------------------------------------------------------------ output
@@ -415,7 +436,7 @@ up_fail() {  # $1 message, $2 log file: stop what we started, keep the dir for t
     warn "up failed: $1"
     [ -n "${2:-}" ] && showlog "$2" 25
     local n
-    for n in oidc dc2 dc1; do stop_daemon "$n"; done
+    for n in llng-nginx llng-fcgi oidc dc2 dc1; do stop_daemon "$n"; done
     warn "logs kept in $LOGS; 'lab/lab.sh down' removes $LAB_DIR"
     exit 1
 }
@@ -520,6 +541,115 @@ start_dc2() {
     } >"$log" 2>&1 || up_fail "DC2 DNS records / replication" "$log"
 }
 
+# ------------------------------------------------------------------ LemonLDAP::NG (up --llng)
+# nginx (root master, www-data workers) on 127.0.0.1:$LLNG_PORT in front of llng-fastcgi-server
+# (www-data, unix socket), both with configuration generated from lab/llng/*.in into $LLNG_DIR.
+LLNG_FCGI=/usr/sbin/llng-fastcgi-server
+LLNG_ROTATE=/usr/share/lemonldap-ng/bin/rotateOidcKeys
+llng_missing() {  # prints what `up --llng` lacks (empty: all there)
+    local m=""
+    command -v nginx >/dev/null 2>&1 || m="$m nginx"
+    [ -x "$LLNG_FCGI" ] || m="$m $LLNG_FCGI(lemonldap-ng-fastcgi-server)"
+    [ -x "$LLNG_ROTATE" ] || m="$m $LLNG_ROTATE(liblemonldap-ng-manager-perl)"
+    command -v python3 >/dev/null 2>&1 || m="$m python3"
+    command -v curl >/dev/null 2>&1 || m="$m curl"
+    id www-data >/dev/null 2>&1 || m="$m user:www-data"
+    perl -MLemonldap::NG::Portal::Main -MNet::LDAP -MIO::Socket::SSL -MIO::Socket::Timeout \
+        -MCrypt::OpenSSL::Bignum -MImage::Magick -e 1 >/dev/null 2>&1 ||
+        m="$m perl-modules(Lemonldap::NG::Portal,Net::LDAP,IO::Socket::Timeout,Image::Magick,...)"
+    printf '%s' "$m"
+}
+# the environment of every LL::NG program the lab runs: nothing inherited (no proxies)
+llng_env() {
+    env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
+        LLNG_DEFAULTCONFFILE="$LLNG_DIR/lemonldap-ng.ini" \
+        LLNG_DEFAULTLOGGER=Lemonldap::NG::Common::Logger::Std "$@"
+}
+llng_comma_to_space() { tr ',' ' ' <<<"$1" | tr -s ' ' | sed 's/^ //; s/ $//'; }
+llng_kid() { head -c 30 /dev/urandom | base64 -w0 | tr -dc 'A-Za-z0-9' | head -c 10; }
+llng_render() {  # $1 template in lab/llng, $2 output; values in LLNG_T_* (exported by the caller)
+    python3 "$LLNG_SRC/render.py" "$LLNG_SRC/$1" "$2"
+}
+# writes $LLNG_DIR: lemonldap-ng.ini, nginx.conf, conf/lmConf-1.json (fresh RS256 key), and the
+# writable directories (owned by www-data)
+llng_configure() {
+    local log="$LOGS/llng-configure.log" d
+    rm -rf -- "$LLNG_DIR"
+    mkdir -p "$LLNG_DIR"/{conf,sessions/lock,psessions/lock,cache,run,nginx-tmp}
+    if ! { (umask 077 && openssl genrsa -traditional -out "$LLNG_DIR/sig.key" 2048) &&
+        openssl rsa -in "$LLNG_DIR/sig.key" -pubout -out "$LLNG_DIR/sig.pub"; } >"$log" 2>&1; then
+        up_fail "LL::NG: generating the RS256 signing key" "$log"
+    fi
+    (
+        LLNG_T_LOG_LEVEL=$LLNG_LOG_LEVEL LLNG_T_CHECK_TIME=$LLNG_CHECK_TIME
+        LLNG_T_CONF_DIR="$LLNG_DIR/conf" LLNG_T_LLNG_DIR=$LLNG_DIR LLNG_T_LOGS=$LOGS
+        LLNG_T_LISTEN="127.0.0.1:$LLNG_PORT" LLNG_T_CFG_DATE=$(date +%s)
+        LLNG_T_PORTAL="$LLNG_ISSUER/" LLNG_T_ISSUER=$LLNG_ISSUER LLNG_T_COOKIE_DOMAIN=$LLNG_HOST
+        LLNG_T_LDAP_URL="ldaps://$DC_IP" LLNG_T_LDAP_CA=$CA LLNG_T_BASEDN=$BASEDN
+        LLNG_T_BIND_DN=$LLNG_SVC_DN LLNG_T_BIND_PW=$(cat "$SECRETS/llng-svc.pw")
+        LLNG_T_KEY_PRIVATE=$(cat "$LLNG_DIR/sig.key") LLNG_T_KEY_PUBLIC=$(cat "$LLNG_DIR/sig.pub")
+        LLNG_T_KEY_ID=$(llng_kid) LLNG_T_CLIENT_ID=$LLNG_CLIENT_ID LLNG_T_CLIENT_SECRET=$LLNG_CLIENT_SECRET
+        LLNG_T_REDIRECT_URIS=$(llng_comma_to_space "$LLNG_REDIRECT_URIS")
+        LLNG_T_POST_LOGOUT_URIS=$(llng_comma_to_space "$LLNG_POST_LOGOUT_URIS")
+        LLNG_T_REQUIRE_PKCE=$LLNG_REQUIRE_PKCE
+        export "${!LLNG_T_@}"
+        # (an && chain: set -e does not act in a subshell whose status `||` tests)
+        llng_render lemonldap-ng.ini.in "$LLNG_DIR/lemonldap-ng.ini" &&
+            llng_render nginx.conf.in "$LLNG_DIR/nginx.conf" &&
+            llng_render lmConf-1.json.in "$LLNG_DIR/conf/lmConf-1.json"
+    ) >>"$log" 2>&1 || up_fail "LL::NG: rendering lab/llng templates" "$log"
+    rm -f "$LLNG_DIR/sig.key" "$LLNG_DIR/sig.pub"   # the key lives in lmConf-1.json only
+    # www-data: the FastCGI server (it refuses root), nginx workers, rotateOidcKeys
+    for d in conf sessions psessions cache run nginx-tmp; do chown -R www-data:www-data "$LLNG_DIR/$d"; done
+    chown root:www-data "$LLNG_DIR/lemonldap-ng.ini"
+    chmod 750 "$LLNG_DIR/conf"
+    chmod 640 "$LLNG_DIR/conf/lmConf-1.json"
+    nginx -t -q -c "$LLNG_DIR/nginx.conf" -e "$LOGS/llng-nginx-error.log" >>"$log" 2>&1 \
+        || up_fail "LL::NG: nginx -t rejects $LLNG_DIR/nginx.conf" "$log"
+}
+llng_start() {
+    local log="$LOGS/llng-fastcgi.log" i
+    start_daemon llng-fcgi "$log" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C.UTF-8 \
+        LLNG_DEFAULTCONFFILE="$LLNG_DIR/lemonldap-ng.ini" LLNG_DEFAULTLOGGER=Lemonldap::NG::Common::Logger::Std \
+        "$LLNG_FCGI" --foreground -u www-data -g www-data \
+        -n "$LLNG_NPROC" -s "$LLNG_DIR/run/llng-fastcgi.sock" -p "$LLNG_DIR/run/llng-fastcgi.pid" >/dev/null \
+        || up_fail "LL::NG: cannot start llng-fastcgi-server" "$log"
+    for i in $(seq 1 300); do
+        [ -S "$LLNG_DIR/run/llng-fastcgi.sock" ] && break
+        running_pid llng-fcgi >/dev/null || up_fail "LL::NG: llng-fastcgi-server exited" "$log"
+        sleep 0.1
+    done
+    [ -S "$LLNG_DIR/run/llng-fastcgi.sock" ] || up_fail "LL::NG: no FastCGI socket after 30 s" "$log"
+    start_daemon llng-nginx "$LOGS/llng-nginx.log" \
+        nginx -c "$LLNG_DIR/nginx.conf" -e "$LOGS/llng-nginx-error.log" >/dev/null \
+        || up_fail "LL::NG: cannot start nginx" "$LOGS/llng-nginx-error.log"
+}
+llng_get() {  # $1 path under the issuer: the body, or fail (resolves $LLNG_HOST itself: works outside the namespace too)
+    curl -sf --noproxy '*' --max-time 10 --resolve "$LLNG_HOST:$LLNG_PORT:127.0.0.1" "$LLNG_ISSUER$1"
+}
+llng_wait_ready() {  # $1 max seconds: discovery answers with our issuer (first hit loads the portal)
+    local i n=$(( ${1:-60} * 5 ))
+    for i in $(seq 1 "$n"); do
+        llng_get /.well-known/openid-configuration 2>/dev/null | grep -qF "\"issuer\":\"$LLNG_ISSUER\"" && return 0
+        running_pid llng-fcgi >/dev/null || return 1
+        running_pid llng-nginx >/dev/null || return 1
+        # the portal could not build itself (missing module, bad configuration): no use waiting
+        grep -q 'Initialization failed' "$LOGS/llng-fastcgi.log" 2>/dev/null && return 1
+        sleep 0.2
+    done
+    return 1
+}
+llng_jwks_kids() {  # the kids the JWKS endpoint serves now, space-separated
+    llng_get /oauth2/jwks | python3 -c 'import json,sys; print(" ".join(k.get("kid","") for k in json.load(sys.stdin)["keys"]))'
+}
+llng_conf_latest() {  # "cfgNum kid" of the newest configuration in the file backend
+    python3 -c '
+import glob, json, os, re, sys
+d = sys.argv[1]
+n = max(int(re.search(r"lmConf-(\d+)\.json$", f).group(1)) for f in glob.glob(os.path.join(d, "lmConf-*.json")))
+print(n, json.load(open(os.path.join(d, "lmConf-%d.json" % n))).get("oidcServiceKeyIdSig", ""))' "$LLNG_DIR/conf"
+}
+
 write_env() {
     local tmp="$ENVFILE.tmp" k
     local -a vars=(
@@ -553,6 +683,13 @@ write_env() {
     if [ "$WITH_DC2" = 1 ]; then
         vars+=(LAB_DC2_IP "$DC2_IP" LAB_DC2_NAME "dc2.$DNSDOMAIN" LAB_DC2_LDAPS_URL "ldaps://$DC2_IP"
             LAB_DC2_LDAP_URL "ldap://$DC2_IP" LAB_DC2_SMBCONF "$DC2_CONF")
+    fi
+    if [ "$WITH_LLNG" = 1 ]; then
+        vars+=(LLNG_ISSUER "$LLNG_ISSUER" LLNG_HOST "$LLNG_HOST" LLNG_CLIENT_ID "$LLNG_CLIENT_ID" LLNG_CLIENT_SECRET "$LLNG_CLIENT_SECRET"
+            LLNG_REDIRECT_URIS "$LLNG_REDIRECT_URIS" LLNG_POST_LOGOUT_URIS "$LLNG_POST_LOGOUT_URIS"
+            LLNG_GROUPS_SCOPE groups
+            LLNG_SENIOR_USER llng-senior LLNG_AUDITOR_USER llng-auditor LLNG_NOBODY_USER llng-nobody
+            LLNG_USER_PW "$LLNG_USER_PW" LLNG_REQUIRE_PKCE "$LLNG_REQUIRE_PKCE" LLNG_DIR "$LLNG_DIR")
     fi
     if [ "$WITH_OIDC" = 1 ]; then
         vars+=(OIDC_ISSUER "$OIDC_ISSUER" OIDC_CLIENT_ID "${OIDC_CLIENT_ID:-trustdesk}"

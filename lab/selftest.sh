@@ -113,7 +113,27 @@ inner_selftest() {
         else fail "OIDC provider sockets: $res"; fi
     fi
 
-    if [ -n "${LAB_DC2_IP:-}" ]; then
+    if pid=$(running_pid llng-nginx); then
+        res=$(sockets_check "$pid $(related_pids "$pid" | tr '\n' ' ')" 127.0.0.1)
+        if [ "${res%% *}" -gt 0 ] && [ "$res" = "${res%% *}" ]; then pass "LL::NG nginx listens on 127.0.0.1 only ($LLNG_ISSUER)"
+        else fail "LL::NG nginx sockets: $res"; fi
+        if pid=$(running_pid llng-fcgi) && [ "$(sockets_check "$pid $(related_pids "$pid" | tr '\n' ' ')" 127.0.0.1)" = 0 ]; then
+            pass "LL::NG FastCGI server: no TCP/UDP listener (unix socket $LLNG_DIR/run/llng-fastcgi.sock)"
+        else fail "LL::NG FastCGI server not running, or it listens on TCP/UDP"; fi
+        # discovery, JWKS, sign-ins against AD, groups, logout, back-channel logout_token
+        out=$(python3 "$LLNG_SRC/oidc_check.py" selftest 2>&1) || true
+        printf '%s\n' "$out" >>"$LOGS/selftest.log"
+        while IFS= read -r v; do
+            case $v in
+                PASS:\ *) pass "${v#PASS: }" ;;
+                FAIL:\ *) fail "${v#FAIL: }" ;;
+                NOTE:\ *) say "$v" ;;
+            esac
+        done <<<"$out"
+        grep -qE '^[0-9]+ passed, [0-9]+ failed$' <<<"$out" || fail "LL::NG checks did not finish: $(tail -n 1 <<<"$out")"
+    fi
+
+    if [ -n "${LAB_DC2_LDAPS_URL:-}" ]; then   # in lab.env only with --dc2 (LAB_DC2_IP may come from the caller)
         check "LDAPS to DC2 ($LAB_DC2_IP) verified against the lab CA, admin bind" dc2_rootdse
         repl_check "CN=BER-WS001,OU=Berlin,$w" "ldaps://$DC_IP" "$LAB_DC2_LDAPS_URL" "DC1 -> DC2"
         repl_check "CN=BER-WS002,OU=Berlin,$w" "$LAB_DC2_LDAPS_URL" "ldaps://$DC_IP" "DC2 -> DC1"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command: on a fresh Debian 12 machine (as root) it installs what is
 # missing, checks formatting and lints, builds, brings up the lab (Samba AD DC + second DC +
-# domain-member workstation + OIDC provider), and runs every test — SQLite and PostgreSQL —
+# domain-member workstation + OIDC provider + LemonLDAP::NG), and runs every test — SQLite and PostgreSQL —
 # inside the lab's mount namespace. Lab tests FAIL here when the lab is missing.
 #
 #   lab/test.sh                 # everything
@@ -35,7 +35,7 @@ lab/lab.sh down >/dev/null 2>&1 || true
 trap 'step "lab down"; lab/lab.sh down || true' EXIT
 
 step "lab up"
-lab/lab.sh up --dc2 --oidc --computers 3000
+lab/lab.sh up --dc2 --oidc --llng --computers 3000
 lab/lab.sh selftest
 
 step "tests"

@@ -21,6 +21,7 @@ mod fleet_lab;
 mod http;
 mod idp;
 mod labctl;
+mod llng;
 mod lookup_lab;
 mod matrix;
 mod relay;

@@ -1,0 +1,243 @@
+//! Sign-in through a second, independent, real provider: LemonLDAP::NG 2.16 from Debian, run by
+//! the lab (`lab/lab.sh up --llng`, lab/llng/), authenticating the lab's AD users over LDAPS and
+//! releasing their real AD groups (nested ones resolved) in userinfo, as LL::NG does by
+//! default for the code flow (lemonldap-ng.org/documentation/latest/idpopenidconnect.html).
+//! Its redirect URIs are registered for portals on 127.0.0.1:18481–18484: each test here
+//! takes its own port. Debian's 2.16 has no back-channel logout (its code says TODO #1194);
+//! that is proved against oidc-provider in `sessions_lab`.
+
+use std::path::PathBuf;
+
+use crate::common::{
+    browser, config_toml, default_roles, follow, html_attr, install_crypto, lab, load_config,
+};
+
+/// LL::NG as lab.env describes it.
+struct Llng {
+    issuer: String,
+    client_id: String,
+    client_secret: String,
+    password: String,
+}
+
+fn llng() -> Option<Llng> {
+    let get = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    let found = (|| {
+        Some(Llng {
+            issuer: get("LLNG_ISSUER")?,
+            client_id: get("LLNG_CLIENT_ID")?,
+            client_secret: get("LLNG_CLIENT_SECRET")?,
+            password: get("LLNG_USER_PW")?,
+        })
+    })();
+    if found.is_none() {
+        assert!(
+            std::env::var("TD_REQUIRE_LAB").is_err() && std::env::var("CI").is_err(),
+            "LemonLDAP::NG is required (lab/lab.sh up --llng) but LLNG_* is not in lab.env"
+        );
+    }
+    found
+}
+
+struct LlngPortal {
+    base: String,
+    state: trustdesk::state::AppState,
+    _dir: tempfile::TempDir,
+}
+
+/// A portal on 127.0.0.1:`port` signing in through LL::NG.
+async fn portal(lab: &crate::common::Lab, l: &Llng, port: u16) -> LlngPortal {
+    let dir = tempfile::tempdir().unwrap();
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+        .await
+        .unwrap_or_else(|e| panic!("127.0.0.1:{port} (registered at LL::NG): {e}"));
+    let base = format!("http://127.0.0.1:{port}");
+    let mut urls = vec![lab.ldaps_url.as_str()];
+    urls.extend(lab.dc2_ldaps_url.as_deref());
+    // LL::NG releases `groups` under a scope of that name, in userinfo.
+    let toml = config_toml(dir.path(), &urls, &lab.ca, lab)
+        .replace("http://127.0.0.1:8080", &base)
+        .replace("http://127.0.0.1:9400", &l.issuer)
+        .replace(
+            "client_id = \"portal\"",
+            &format!("client_id = {:?}", l.client_id),
+        )
+        .replace(
+            "client_secret = \"portal-secret\"",
+            &format!("client_secret = {:?}", l.client_secret),
+        )
+        + &default_roles(&lab.base_dn);
+    let state = trustdesk::build(load_config(dir.path(), &toml))
+        .await
+        .unwrap();
+    tokio::spawn(trustdesk::serve(listener, state.clone()));
+    LlngPortal {
+        base,
+        state,
+        _dir: dir,
+    }
+}
+
+/// Sign in at LL::NG's own login form (hidden fields kept, `user` and `password` filled) and
+/// follow the redirects back through the portal. Returns the last page.
+async fn sign_in(c: &reqwest::Client, p: &LlngPortal, user: &str, pw: &str) -> reqwest::Response {
+    let mut visited = Vec::new();
+    let r = c.get(format!("{}/login", p.base)).send().await.unwrap();
+    let form_page = follow(c, r, &mut visited).await;
+    let at = form_page.url().clone();
+    let html = form_page.text().await.unwrap();
+    assert!(
+        html.contains("name=\"password\""),
+        "LL::NG's login form: {html}"
+    );
+    let mut fields: Vec<(String, String)> = Vec::new();
+    for (i, _) in html.match_indices("<input") {
+        let tag = &html[i..=i + html[i..].find('>').unwrap()];
+        if let Some(name) = html_attr(tag, "name=", "name") {
+            let value = html_attr(tag, "name=", "value").unwrap_or_default();
+            fields.push((name, value));
+        }
+    }
+    fields.retain(|(k, _)| k != "user" && k != "password");
+    fields.push(("user".into(), user.into()));
+    fields.push(("password".into(), pw.into()));
+    let r = c.post(at).form(&fields).send().await.unwrap();
+    follow(c, r, &mut visited).await
+}
+
+/// Signed in and back at the portal: the page's status.
+async fn back_at_portal(page: reqwest::Response, p: &LlngPortal) -> (u16, String) {
+    let at = page.url().to_string();
+    let status = page.status().as_u16();
+    assert!(at.starts_with(&p.base), "still at LL::NG: {at}");
+    (status, page.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn llng_signs_in_with_real_ad_groups_and_logs_out_with_the_hint() {
+    install_crypto();
+    let (Some(lab), Some(l)) = (lab(), llng()) else {
+        return;
+    };
+    let p = portal(&lab, &l, 18481).await;
+    // llng-senior is in Helpdesk-Senior through a nested group; AD spells it in mixed case.
+    let c = browser();
+    let page = sign_in(&c, &p, "llng-senior", &l.password).await;
+    let (status, html) = back_at_portal(page, &p).await;
+    assert_eq!(status, 200, "{html}");
+    assert!(
+        html.contains("(senior)") || html.contains("senior"),
+        "{html}"
+    );
+    let found = c
+        .get(format!("{}/computers?q=PAR", p.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        found.status(),
+        200,
+        "a senior may look computers up: {:?}",
+        found.headers().get("location")
+    );
+
+    // Sign-out ends LL::NG's session too: the hint is sent and honoured, no prompt.
+    let csrf = html_attr(&html, "name=\"csrf\"", "value").unwrap();
+    let r = c
+        .post(format!("{}/logout", p.base))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    let to = r.headers()["location"].to_str().unwrap().to_string();
+    assert!(
+        to.starts_with(&l.issuer) && to.contains("id_token_hint="),
+        "{to}"
+    );
+    let mut visited = Vec::new();
+    let last = follow(&c, c.get(&to).send().await.unwrap(), &mut visited).await;
+    assert!(last.url().as_str().starts_with(&p.base), "{visited:?}");
+    // LL::NG's session is gone: a new sign-in asks for the password again.
+    let again = sign_in(&c, &p, "llng-senior", "wrong password").await;
+    assert!(
+        again.url().as_str().starts_with(&l.issuer),
+        "a wrong AD password does not sign in"
+    );
+
+    // No role for someone whose AD groups grant none; the auditor gets the auditor role.
+    let page = sign_in(&browser(), &p, "llng-nobody", &l.password).await;
+    assert_eq!(back_at_portal(page, &p).await.0, 403);
+    let page = sign_in(&browser(), &p, "llng-auditor", &l.password).await;
+    assert_eq!(back_at_portal(page, &p).await.0, 200);
+    let events = crate::idp::audit_rows(&p.state).await;
+    assert!(
+        events
+            .iter()
+            .any(|(a, o, r)| a == "sign_in" && o == "denied" && r.starts_with("no_role:")),
+        "{events:?}"
+    );
+}
+
+#[tokio::test]
+async fn llng_rotates_its_keys_and_sign_in_goes_on_without_a_restart() {
+    install_crypto();
+    let (Some(lab), Some(l)) = (lab(), llng()) else {
+        return;
+    };
+    let p = portal(&lab, &l, 18482).await;
+    let page = sign_in(&browser(), &p, "llng-senior", &l.password).await;
+    assert_eq!(back_at_portal(page, &p).await.0, 200);
+    // LL::NG's own rotateOidcKeys (the lab restarts its workers so they read the new config).
+    let lab_sh = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("lab/lab.sh");
+    let out = std::process::Command::new(lab_sh)
+        .arg("llng-rotate-keys")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let page = sign_in(&browser(), &p, "llng-senior", &l.password).await;
+    let (status, html) = back_at_portal(page, &p).await;
+    assert_eq!(status, 200, "signed in after the rotation: {html}");
+    let events = crate::idp::audit_rows(&p.state).await;
+    assert!(
+        !events
+            .iter()
+            .any(|(a, o, _)| a == "sign_in" && o == "denied"),
+        "{events:?}"
+    );
+}
+
+#[tokio::test]
+async fn chromium_signs_in_through_lemonldap_ng() {
+    use crate::browser::{browser_session, chromedriver, wait_for_id};
+    use fantoccini::Locator;
+    install_crypto();
+    let (Some(lab), Some(l)) = (lab(), llng()) else {
+        return;
+    };
+    let p = portal(&lab, &l, 18483).await;
+    let driver = chromedriver().await;
+    let b = browser_session(&driver).await;
+    b.goto(&p.base).await.unwrap();
+    wait_for_id(&b, "login").await.click().await.unwrap();
+    let user = b
+        .wait()
+        .for_element(Locator::Css("input[name=user]"))
+        .await
+        .unwrap();
+    user.send_keys("llng-senior").await.unwrap();
+    // Enter in the password field submits LL::NG's login form.
+    b.find(Locator::Css("input[name=password]"))
+        .await
+        .unwrap()
+        .send_keys(&format!("{}\u{E007}", l.password))
+        .await
+        .unwrap();
+    let who = wait_for_id(&b, "whoami").await.text().await.unwrap();
+    assert!(who.contains("(senior)"), "{who}");
+    b.close().await.unwrap();
+}
