@@ -162,3 +162,35 @@ fn a_missing_config_file_is_named() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(one_error_line(&stderr).contains("/nonexistent/trustdesk.toml"));
 }
+
+/// Every TOML example in the README that configures sign-in loads (unknown keys are errors),
+/// so the documented settings are the real ones. Snippets that are only `[oidc]` and roles are
+/// loaded beside a minimal `[ldap]`.
+#[test]
+fn the_readme_sign_in_examples_load() {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/README.md")).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut loaded = 0;
+    for block in readme.split("```toml\n").skip(1) {
+        let block = block.split("```").next().unwrap();
+        if !block.contains("[oidc]") {
+            continue;
+        }
+        let toml = if block.contains("[ldap]") {
+            block.to_string()
+        } else {
+            format!("[ldap]\nurls = [\"ldaps://dc\"]\nbase_dn = \"DC=x\"\nbind_dn = \"b\"\n{block}")
+        };
+        let path = dir.path().join("readme.toml");
+        std::fs::write(&path, &toml).unwrap();
+        if let Err(e) = trustdesk::config::Config::load(Some(&path)) {
+            panic!("README example does not load: {e}\n{toml}");
+        }
+        loaded += 1;
+    }
+    assert!(
+        loaded >= 7,
+        "the main example and one per provider: {loaded}"
+    );
+}
