@@ -343,7 +343,10 @@ async fn sessions(cfg: &Config, command: SessionsCommand) -> Result<(), String> 
     match command {
         SessionsCommand::List { user } => {
             let of = user.as_deref().map_or(LoginsOf::All, LoginsOf::Subject);
-            let rows = store.logins(of, now).await.map_err(|e| e.to_string())?;
+            let rows = backend
+                .live_logins(&store, of, now)
+                .await
+                .map_err(|e| e.to_string())?;
             println!("sub\tname\tsigned in\tends at the latest");
             for r in &rows {
                 println!(

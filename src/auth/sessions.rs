@@ -63,6 +63,29 @@ impl SessionBackend {
         Ok(logins)
     }
 
+    /// The logins of `of` whose session still exists (not signed out, not idle too long).
+    pub async fn live_logins(
+        &self,
+        store: &Store,
+        of: LoginsOf<'_>,
+        now: time::OffsetDateTime,
+    ) -> Result<Vec<LoginRow>, StoreError> {
+        let mut live = Vec::new();
+        for login in store.logins(of, now).await? {
+            let Ok(id) = login.session_id.parse::<Id>() else {
+                continue;
+            };
+            let record = self
+                .load(&id)
+                .await
+                .map_err(|e| StoreError::Query(format!("sessions: {e}")))?;
+            if record.is_some() {
+                live.push(login);
+            }
+        }
+        Ok(live)
+    }
+
     /// Delete these session records (ids as the cookie carries them).
     pub async fn delete_ids(&self, ids: &[String]) -> Result<(), StoreError> {
         for id in ids {

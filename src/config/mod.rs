@@ -17,7 +17,7 @@ use secrecy::SecretString;
 use serde::Deserialize;
 
 pub use load::{ConfigError, ENV_PREFIX};
-pub use oidc::{OidcConfig, RoleMatch, SessionConfig, TokenEndpointAuth};
+pub use oidc::{OidcConfig, ResponseMode, RoleMatch, SessionConfig, TokenEndpointAuth};
 
 /// The whole portal configuration.
 #[derive(Debug, Deserialize)]

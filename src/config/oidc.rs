@@ -44,6 +44,10 @@ pub struct OidcConfig {
     /// the client secret) only when listed here.
     #[serde(default = "default_algs")]
     pub id_token_signing_algs: Vec<String>,
+    /// How the provider returns the code: `query` (a redirect) or `form_post` (AD FS needs it
+    /// for custom ID-token claims).
+    #[serde(default)]
+    pub response_mode: ResponseMode,
     /// Extra authorization-request parameters (AD FS `resource`, Entra `domain_hint`, …).
     /// The protocol's own parameters cannot be overridden here.
     #[serde(default)]
@@ -64,6 +68,15 @@ pub enum RoleMatch {
     CaseInsensitive,
     /// Byte for byte.
     Exact,
+}
+
+/// OAuth 2.0 Multiple Response Type Encoding Practices / Form Post Response Mode.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseMode {
+    #[default]
+    Query,
+    FormPost,
 }
 
 /// Client authentication at the token endpoint (OIDC Core §9).

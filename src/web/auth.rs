@@ -67,6 +67,40 @@ pub struct CallbackQuery {
 }
 
 #[derive(Template, WebTemplate)]
+#[template(path = "callback_form_post.html")]
+pub struct FormPostBounce {
+    fields: Vec<(&'static str, String)>,
+}
+
+/// `POST /auth/callback` (`response_mode = form_post`): the provider's page posts the answer
+/// cross-site, so the browser leaves out our SameSite=Lax session cookie. This page hands the
+/// same fields on, from our own origin, to the GET callback, which has the cookie and checks
+/// the state. It changes nothing itself.
+pub async fn callback_form_post(
+    form: Result<Form<CallbackQuery>, FormRejection>,
+) -> Result<Response, AppError> {
+    let Ok(Form(q)) = form else {
+        return Err(AppError::BadRequest(
+            "This sign-in answer could not be read. Start again from the sign-in link.".into(),
+        ));
+    };
+    let fields = [
+        ("code", q.code),
+        ("state", q.state),
+        ("error", q.error),
+        ("error_description", q.error_description),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.map(|v| (k, bounded(&v, 2048))))
+    .collect();
+    Ok((
+        [(axum::http::header::CACHE_CONTROL, "no-store")],
+        FormPostBounce { fields },
+    )
+        .into_response())
+}
+
+#[derive(Template, WebTemplate)]
 #[template(path = "no_access.html")]
 pub struct NoAccessPage {
     name: String,

@@ -28,7 +28,10 @@ pub fn app(state: AppState) -> Router {
     let routes = Router::new()
         .route("/", get(pages::index))
         .route("/login", get(auth::login))
-        .route("/auth/callback", get(auth::callback))
+        .route(
+            "/auth/callback",
+            get(auth::callback).post(auth::callback_form_post),
+        )
         .route("/auth/backchannel-logout", post(auth::backchannel_logout))
         .route("/logout", post(auth::logout))
         .route("/computers", get(computers::search))

@@ -216,6 +216,14 @@ async fn chromium_auditor_filters_the_log_and_exports_csv() {
     filter.set_by_name("action", "sign_in").await.unwrap();
     filter.set_by_name("actor", "carol").await.unwrap();
     filter.submit().await.unwrap();
+    // The filtered page replaces the one whose table has the same id: wait for its address.
+    for _ in 0..300 {
+        let at = b.current_url().await.unwrap();
+        if at.query().is_some_and(|q| q.contains("action=sign_in")) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
     let table = wait_for_id(&b, "audit-rows").await.text().await.unwrap();
     assert!(
         table.contains("sign_in") && table.contains("Carol Auditor"),

@@ -549,3 +549,70 @@ async fn the_token_endpoint_sees_the_client_authentication_it_registered() {
     let (status, html) = signed_in_page(&browser(), &p.base, "alice").await;
     assert_eq!(status, 200, "{html}");
 }
+
+/// Sign-out from the portal ends the provider's session too, for every profile: the portal
+/// sends `id_token_hint` and `post_logout_redirect_uri`; where the product still shows a
+/// confirmation (Keycloak's page, which auto-submits in a browser when hinted), it is
+/// confirmed. Afterwards the provider asks for the password again.
+#[tokio::test]
+async fn every_profile_ends_the_provider_session_at_sign_out() {
+    install_crypto();
+    let Some(lab) = lab() else { return };
+    let groups = "scopes = [\"openid\", \"profile\", \"email\", \"groups\"]";
+    for (name, oidc, roles) in [
+        ("userinfo", groups, None),
+        (
+            "entra",
+            "",
+            Some(roles_on(ENTRA_SENIOR, ENTRA_JUNIOR, &lab.base_dn)),
+        ),
+        (
+            "keycloak",
+            "",
+            Some(roles_on("/helpdesk/senior", "/x", &lab.base_dn)),
+        ),
+        ("okta", groups, None),
+    ] {
+        let p = start_portal_idp(&lab, &profile(name), oidc, roles.as_deref()).await;
+        let c = browser();
+        let (status, html) = signed_in_page(&c, &p.base, "alice").await;
+        assert_eq!(status, 200, "{name}: {html}");
+        let csrf = crate::common::html_attr(&html, "name=\"csrf\"", "value").unwrap();
+        let r = c
+            .post(format!("{}/logout", p.base))
+            .form(&[("csrf", csrf.as_str())])
+            .send()
+            .await
+            .unwrap();
+        let to = r.headers()["location"].to_str().unwrap().to_string();
+        assert!(to.contains("id_token_hint="), "{name}: {to}");
+        let mut visited = Vec::new();
+        let mut last = follow(&c, c.get(&to).send().await.unwrap(), &mut visited).await;
+        if !last.url().as_str().starts_with(&p.base) {
+            // A confirmation page: confirm it, as its script does in a browser.
+            let at = last.url().clone();
+            let page = last.text().await.unwrap();
+            let action =
+                crate::common::html_attr(&page, "op.logoutForm", "action").unwrap_or_else(|| {
+                    panic!("{name}: neither back at the portal nor a logout form: {page}")
+                });
+            let xsrf = crate::common::html_attr(&page, "name=\"xsrf\"", "value").unwrap();
+            let r = c
+                .post(at.join(&action).unwrap())
+                .form(&[("xsrf", xsrf.as_str()), ("logout", "yes")])
+                .send()
+                .await
+                .unwrap();
+            last = follow(&c, r, &mut visited).await;
+        }
+        assert!(
+            last.url().as_str().starts_with(&p.base),
+            "{name}: back at the portal: {visited:?}"
+        );
+        // The provider's session is gone: signing in again shows its login form.
+        let r = c.get(format!("{}/login", p.base)).send().await.unwrap();
+        let page = follow(&c, r, &mut visited).await;
+        let html = page.text().await.unwrap();
+        assert!(html.contains("id=\"login-password\""), "{name}: {html}");
+    }
+}

@@ -45,8 +45,8 @@ struct LlngPortal {
     _dir: tempfile::TempDir,
 }
 
-/// A portal on 127.0.0.1:`port` signing in through LL::NG.
-async fn portal(lab: &crate::common::Lab, l: &Llng, port: u16) -> LlngPortal {
+/// A portal on 127.0.0.1:`port` signing in through LL::NG, with `oidc_extra` in its `[oidc]`.
+async fn portal(lab: &crate::common::Lab, l: &Llng, port: u16, oidc_extra: &str) -> LlngPortal {
     let dir = tempfile::tempdir().unwrap();
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
         .await
@@ -64,7 +64,7 @@ async fn portal(lab: &crate::common::Lab, l: &Llng, port: u16) -> LlngPortal {
         )
         .replace(
             "client_secret = \"portal-secret\"",
-            &format!("client_secret = {:?}", l.client_secret),
+            &format!("client_secret = {:?}\n{oidc_extra}", l.client_secret),
         )
         + &default_roles(&lab.base_dn);
     let state = trustdesk::build(load_config(dir.path(), &toml))
@@ -119,7 +119,7 @@ async fn llng_signs_in_with_real_ad_groups_and_logs_out_with_the_hint() {
     let (Some(lab), Some(l)) = (lab(), llng()) else {
         return;
     };
-    let p = portal(&lab, &l, 18481).await;
+    let p = portal(&lab, &l, 18481, "").await;
     // llng-senior is in Helpdesk-Senior through a nested group; AD spells it in mixed case.
     let c = browser();
     let page = sign_in(&c, &p, "llng-senior", &l.password).await;
@@ -184,7 +184,7 @@ async fn llng_rotates_its_keys_and_sign_in_goes_on_without_a_restart() {
     let (Some(lab), Some(l)) = (lab(), llng()) else {
         return;
     };
-    let p = portal(&lab, &l, 18482).await;
+    let p = portal(&lab, &l, 18482, "").await;
     let page = sign_in(&browser(), &p, "llng-senior", &l.password).await;
     assert_eq!(back_at_portal(page, &p).await.0, 200);
     // LL::NG's own rotateOidcKeys (the lab restarts its workers so they read the new config).
@@ -219,7 +219,7 @@ async fn chromium_signs_in_through_lemonldap_ng() {
     let (Some(lab), Some(l)) = (lab(), llng()) else {
         return;
     };
-    let p = portal(&lab, &l, 18483).await;
+    let p = portal(&lab, &l, 18483, "").await;
     let driver = chromedriver().await;
     let b = browser_session(&driver).await;
     b.goto(&p.base).await.unwrap();
@@ -240,4 +240,63 @@ async fn chromium_signs_in_through_lemonldap_ng() {
     let who = wait_for_id(&b, "whoami").await.text().await.unwrap();
     assert!(who.contains("(senior)"), "{who}");
     b.close().await.unwrap();
+}
+
+/// `response_mode = form_post`: LL::NG (on its own host name, so another site than the portal)
+/// posts the code cross-site, where Chromium leaves out the portal's SameSite=Lax session
+/// cookie; the portal's bounce page hands it on from its own origin.
+#[tokio::test]
+async fn chromium_signs_in_through_lemonldap_ng_with_form_post() {
+    use crate::browser::{browser_session, chromedriver, wait_for_id};
+    use fantoccini::Locator;
+    install_crypto();
+    let (Some(lab), Some(l)) = (lab(), llng()) else {
+        return;
+    };
+    let p = portal(&lab, &l, 18484, "response_mode = \"form_post\"").await;
+    let driver = chromedriver().await;
+    let b = browser_session(&driver).await;
+    b.goto(&p.base).await.unwrap();
+    wait_for_id(&b, "login").await.click().await.unwrap();
+    let user = b
+        .wait()
+        .for_element(Locator::Css("input[name=user]"))
+        .await
+        .unwrap();
+    assert!(
+        b.current_url()
+            .await
+            .unwrap()
+            .as_str()
+            .contains("response_mode=form_post"),
+        "the authorization request asks for form_post"
+    );
+    user.send_keys("llng-senior").await.unwrap();
+    b.find(Locator::Css("input[name=password]"))
+        .await
+        .unwrap()
+        .send_keys(&format!("{}\u{E007}", l.password))
+        .await
+        .unwrap();
+    let who = wait_for_id(&b, "whoami").await.text().await.unwrap();
+    assert!(who.contains("(senior)"), "{who}");
+    b.close().await.unwrap();
+    // The answer came as a POST, and the bounce page answered it.
+    let metrics = crate::common::get_text(&browser(), &format!("{}/metrics", p.base)).await;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l.starts_with("trustdesk_http_requests_total")
+                && l.contains("method=\"POST\"")
+                && l.contains("route=\"/auth/callback\"")
+                && l.contains("status=\"200\"")),
+        "{metrics}"
+    );
+    let events = crate::idp::audit_rows(&p.state).await;
+    assert!(
+        events
+            .iter()
+            .any(|(a, o, _)| a == "sign_in" && o == "success"),
+        "{events:?}"
+    );
 }

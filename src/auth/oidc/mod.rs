@@ -14,6 +14,10 @@ pub mod claims;
 mod http;
 pub mod logout_token;
 mod provider;
+mod refusal;
+mod sources;
+
+pub use refusal::TokenRefusal;
 
 use std::str::FromStr;
 
@@ -23,11 +27,10 @@ use openidconnect::core::{
     CoreRevocableToken, CoreRevocationErrorResponse, CoreTokenIntrospectionResponse, CoreTokenType,
 };
 use openidconnect::{
-    AccessToken, AdditionalClaims, AuthorizationCode, ClaimsVerificationError, Client, ClientId,
-    CsrfToken, EmptyExtraTokenFields, EndpointMaybeSet, EndpointNotSet, EndpointSet, IdToken,
-    IdTokenFields, LogoutRequest, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier,
-    PostLogoutRedirectUrl, Scope, SignatureVerificationError, StandardErrorResponse,
-    StandardTokenResponse, TokenResponse,
+    AdditionalClaims, AuthorizationCode, ClaimsVerificationError, Client, ClientId, CsrfToken,
+    EmptyExtraTokenFields, EndpointMaybeSet, EndpointNotSet, EndpointSet, IdToken, IdTokenFields,
+    LogoutRequest, Nonce, OAuth2TokenResponse, PkceCodeChallenge, PkceCodeVerifier,
+    PostLogoutRedirectUrl, Scope, StandardErrorResponse, StandardTokenResponse, TokenResponse,
 };
 use secrecy::ExposeSecret;
 use serde::{Deserialize, Serialize};
@@ -36,7 +39,7 @@ use serde_json::{Map, Value};
 use self::claims::RoleClaim;
 use self::http::OidcHttp;
 use self::provider::{ClientSettings, Discovered, ProviderCache};
-use crate::config::{OidcConfig, TokenEndpointAuth};
+use crate::config::{OidcConfig, ResponseMode, TokenEndpointAuth};
 
 /// Every claim the standard set does not name, so the role claim's name can be configured.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -83,55 +86,6 @@ type OidcClient = Client<
     EndpointMaybeSet,
     EndpointMaybeSet,
 >;
-
-/// Why an ID token was refused: each has its own audit reason.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TokenRefusal {
-    Missing,
-    AlgNotAllowed,
-    Unsigned,
-    UnknownKey,
-    BadSignature,
-    Expired,
-    WrongIssuer,
-    WrongAudience,
-    WrongNonce,
-    Invalid,
-}
-
-impl TokenRefusal {
-    pub fn code(self) -> &'static str {
-        match self {
-            Self::Missing => "id_token.missing",
-            Self::AlgNotAllowed => "id_token.alg_not_allowed",
-            Self::Unsigned => "id_token.unsigned",
-            Self::UnknownKey => "id_token.unknown_key",
-            Self::BadSignature => "id_token.bad_signature",
-            Self::Expired => "id_token.expired",
-            Self::WrongIssuer => "id_token.wrong_issuer",
-            Self::WrongAudience => "id_token.wrong_audience",
-            Self::WrongNonce => "id_token.wrong_nonce",
-            Self::Invalid => "id_token.invalid",
-        }
-    }
-
-    fn of(e: &ClaimsVerificationError) -> Self {
-        use SignatureVerificationError as S;
-        match e {
-            ClaimsVerificationError::SignatureVerification(s) => match s {
-                S::DisallowedAlg(_) | S::UnsupportedAlg(_) => Self::AlgNotAllowed,
-                S::NoSignature => Self::Unsigned,
-                S::NoMatchingKey | S::AmbiguousKeyId(_) => Self::UnknownKey,
-                _ => Self::BadSignature,
-            },
-            ClaimsVerificationError::Expired(_) => Self::Expired,
-            ClaimsVerificationError::InvalidIssuer(_) => Self::WrongIssuer,
-            ClaimsVerificationError::InvalidAudience(_) => Self::WrongAudience,
-            ClaimsVerificationError::InvalidNonce(_) => Self::WrongNonce,
-            _ => Self::Invalid,
-        }
-    }
-}
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
@@ -192,6 +146,7 @@ pub struct Oidc {
     role_claim: String,
     algs: Vec<CoreJwsSigningAlgorithm>,
     extra_auth_params: Vec<(String, String)>,
+    response_mode: ResponseMode,
     overage_origins: Vec<String>,
     assertion_key: Option<assertion::AssertionKey>,
     post_logout_url: String,
@@ -240,6 +195,7 @@ impl Oidc {
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
             overage_origins: cfg.overage_origins.clone(),
+            response_mode: cfg.response_mode,
             assertion_key,
             post_logout_url: format!("{base}/"),
             provider: ProviderCache::default(),
@@ -270,6 +226,9 @@ impl Oidc {
         }
         for (k, v) in &self.extra_auth_params {
             req = req.add_extra_param(k.as_str(), v.as_str());
+        }
+        if self.response_mode == ResponseMode::FormPost {
+            req = req.add_extra_param("response_mode", "form_post");
         }
         let (url, state, nonce) = req.set_pkce_challenge(challenge).url();
         Ok((
@@ -394,86 +353,6 @@ impl Oidc {
             .id_token_verifier()
             .set_allowed_algs(self.algs.clone());
         id_token.claims(&verifier, nonce)
-    }
-
-    /// The role claim (and a name or e-mail the ID token lacked) from userinfo, when the
-    /// provider has that endpoint. The subject must be the ID token's (OIDC Core §5.3.2).
-    async fn read_userinfo(
-        &self,
-        d: &Discovered,
-        access: &AccessToken,
-        identity: &mut Identity,
-    ) -> Result<RoleClaim, AuthError> {
-        let Ok(req) = d.client.user_info(
-            access.clone(),
-            Some(openidconnect::SubjectIdentifier::new(identity.sub.clone())),
-        ) else {
-            return Ok(RoleClaim::Absent);
-        };
-        let info: openidconnect::UserInfoClaims<ExtraClaims, CoreGenderClaim> = req
-            .request_async(&self.http)
-            .await
-            .map_err(|e| AuthError::UserInfo(crate::errors::error_chain(&e)))?;
-        if identity.name.is_none() {
-            identity.name = info.name().and_then(|n| n.get(None)).map(|n| n.to_string());
-        }
-        if identity.email.is_none() {
-            identity.email = info.email().map(|e| e.to_string());
-            identity.email_verified = info.email_verified().unwrap_or(false);
-        }
-        Ok(claims::read(
-            &info.additional_claims().rest,
-            &self.role_claim,
-        ))
-    }
-
-    /// Entra's overage: the groups from the endpoint the token named, with the access token,
-    /// only when that endpoint's origin is configured (`oidc.overage_origins`). `None` when
-    /// they cannot be had; the caller then says so instead of "no role".
-    async fn resolve_overage(
-        &self,
-        endpoint: Option<&str>,
-        access: &AccessToken,
-    ) -> Option<Vec<String>> {
-        let endpoint = endpoint?;
-        if !claims::endpoint_allowed(endpoint, &self.overage_origins) {
-            tracing::info!(
-                endpoint,
-                "group overage: the groups endpoint's origin is not in oidc.overage_origins"
-            );
-            return None;
-        }
-        let resp = self
-            .http
-            .0
-            .post(endpoint)
-            .bearer_auth(access.secret())
-            .json(&serde_json::json!({"securityEnabledOnly": false}))
-            .send()
-            .await
-            .map_err(|e| tracing::warn!(error = %e, "group overage: the groups endpoint failed"))
-            .ok()?;
-        if !resp.status().is_success() {
-            tracing::warn!(status = %resp.status(), "group overage: the groups endpoint refused");
-            return None;
-        }
-        let body = http::bounded_body(resp)
-            .await
-            .map_err(|e| tracing::warn!(error = %e, "group overage: reading the groups failed"))
-            .ok()?;
-        let groups = serde_json::from_slice::<Value>(&body)
-            .ok()
-            .and_then(|v| v.get("value").and_then(Value::as_array).cloned());
-        let Some(groups) = groups else {
-            tracing::warn!("group overage: the answer has no \"value\" list");
-            return None;
-        };
-        Some(
-            groups
-                .iter()
-                .filter_map(|v| v.as_str().map(str::to_string))
-                .collect(),
-        )
     }
 
     /// Where to send the browser after our session ended: the provider's end-session endpoint
