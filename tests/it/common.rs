@@ -520,6 +520,36 @@ pub async fn sign_in(
     (follow(c, r, &mut visited).await, set_cookie)
 }
 
+/// Sign out of the portal with the CSRF token of `page` (a signed-in page); returns where the
+/// portal sends the browser (the provider's end-session URL).
+pub async fn portal_logout(c: &reqwest::Client, base: &str, page: &str) -> String {
+    let csrf = html_attr(page, "name=\"csrf\"", "value").expect("a signed-in page");
+    let r = c
+        .post(format!("{base}/logout"))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    r.headers()["location"].to_str().unwrap().to_string()
+}
+
+/// Confirm the lab provider's logout page (`page`, at `at`), as its button does.
+pub async fn confirm_provider_logout(
+    c: &reqwest::Client,
+    at: &url::Url,
+    page: &str,
+) -> reqwest::Response {
+    let action = html_attr(page, "op.logoutForm", "action")
+        .unwrap_or_else(|| panic!("not the provider's logout page: {page}"));
+    let xsrf = html_attr(page, "name=\"xsrf\"", "value").expect("xsrf");
+    c.post(at.join(&action).unwrap())
+        .form(&[("xsrf", xsrf.as_str()), ("logout", "yes")])
+        .send()
+        .await
+        .unwrap()
+}
+
 /// GET a JSON document (discovery, JWKS) without a session.
 pub async fn get_json(url: &str) -> serde_json::Value {
     reqwest::get(url).await.unwrap().json().await.unwrap()

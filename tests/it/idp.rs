@@ -251,14 +251,8 @@ async fn okta_logout_gets_the_id_token_hint_it_requires() {
     let c = browser();
     let (status, html) = signed_in_page(&c, &p.base, "alice").await;
     assert_eq!(status, 200, "{html}");
-    let csrf = crate::common::html_attr(&html, "name=\"csrf\"", "value").unwrap();
-    let r = c
-        .post(format!("{}/logout", p.base))
-        .form(&[("csrf", csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
-    let to = url::Url::parse(r.headers()["location"].to_str().unwrap()).unwrap();
+    let to = crate::common::portal_logout(&c, &p.base, &html).await;
+    let to = url::Url::parse(&to).unwrap();
     assert!(to.as_str().starts_with(&p.op.issuer), "{to}");
     assert!(
         to.query_pairs().any(|(k, _)| k == "id_token_hint"),
@@ -577,14 +571,7 @@ async fn every_profile_ends_the_provider_session_at_sign_out() {
         let c = browser();
         let (status, html) = signed_in_page(&c, &p.base, "alice").await;
         assert_eq!(status, 200, "{name}: {html}");
-        let csrf = crate::common::html_attr(&html, "name=\"csrf\"", "value").unwrap();
-        let r = c
-            .post(format!("{}/logout", p.base))
-            .form(&[("csrf", csrf.as_str())])
-            .send()
-            .await
-            .unwrap();
-        let to = r.headers()["location"].to_str().unwrap().to_string();
+        let to = crate::common::portal_logout(&c, &p.base, &html).await;
         assert!(to.contains("id_token_hint="), "{name}: {to}");
         let mut visited = Vec::new();
         let mut last = follow(&c, c.get(&to).send().await.unwrap(), &mut visited).await;
@@ -592,17 +579,7 @@ async fn every_profile_ends_the_provider_session_at_sign_out() {
             // A confirmation page: confirm it, as its script does in a browser.
             let at = last.url().clone();
             let page = last.text().await.unwrap();
-            let action =
-                crate::common::html_attr(&page, "op.logoutForm", "action").unwrap_or_else(|| {
-                    panic!("{name}: neither back at the portal nor a logout form: {page}")
-                });
-            let xsrf = crate::common::html_attr(&page, "name=\"xsrf\"", "value").unwrap();
-            let r = c
-                .post(at.join(&action).unwrap())
-                .form(&[("xsrf", xsrf.as_str()), ("logout", "yes")])
-                .send()
-                .await
-                .unwrap();
+            let r = crate::common::confirm_provider_logout(&c, &at, &page).await;
             last = follow(&c, r, &mut visited).await;
         }
         assert!(

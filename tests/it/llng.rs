@@ -142,14 +142,7 @@ async fn llng_signs_in_with_real_ad_groups_and_logs_out_with_the_hint() {
     );
 
     // Sign-out ends LL::NG's session too: the hint is sent and honoured, no prompt.
-    let csrf = html_attr(&html, "name=\"csrf\"", "value").unwrap();
-    let r = c
-        .post(format!("{}/logout", p.base))
-        .form(&[("csrf", csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
-    let to = r.headers()["location"].to_str().unwrap().to_string();
+    let to = crate::common::portal_logout(&c, &p.base, &html).await;
     assert!(
         to.starts_with(&l.issuer) && to.contains("id_token_hint="),
         "{to}"
@@ -211,10 +204,38 @@ async fn llng_rotates_its_keys_and_sign_in_goes_on_without_a_restart() {
     );
 }
 
+/// In Chromium: the portal's sign-in link, then LL::NG's own login form as llng-senior;
+/// returns the authorization request's address and the portal's "signed in as" text.
+async fn browser_sign_in(
+    b: &fantoccini::Client,
+    p: &LlngPortal,
+    password: &str,
+) -> (String, String) {
+    use crate::browser::wait_for_id;
+    use fantoccini::Locator;
+    b.goto(&p.base).await.unwrap();
+    wait_for_id(b, "login").await.click().await.unwrap();
+    let user = b
+        .wait()
+        .for_element(Locator::Css("input[name=user]"))
+        .await
+        .unwrap();
+    let authorize = b.current_url().await.unwrap().to_string();
+    user.send_keys("llng-senior").await.unwrap();
+    // Enter in the password field submits LL::NG's login form.
+    b.find(Locator::Css("input[name=password]"))
+        .await
+        .unwrap()
+        .send_keys(&format!("{password}\u{E007}"))
+        .await
+        .unwrap();
+    let who = wait_for_id(b, "whoami").await.text().await.unwrap();
+    (authorize, who)
+}
+
 #[tokio::test]
 async fn chromium_signs_in_through_lemonldap_ng() {
-    use crate::browser::{browser_session, chromedriver, wait_for_id};
-    use fantoccini::Locator;
+    use crate::browser::{browser_session, chromedriver};
     install_crypto();
     let (Some(lab), Some(l)) = (lab(), llng()) else {
         return;
@@ -222,22 +243,7 @@ async fn chromium_signs_in_through_lemonldap_ng() {
     let p = portal(&lab, &l, 18483, "").await;
     let driver = chromedriver().await;
     let b = browser_session(&driver).await;
-    b.goto(&p.base).await.unwrap();
-    wait_for_id(&b, "login").await.click().await.unwrap();
-    let user = b
-        .wait()
-        .for_element(Locator::Css("input[name=user]"))
-        .await
-        .unwrap();
-    user.send_keys("llng-senior").await.unwrap();
-    // Enter in the password field submits LL::NG's login form.
-    b.find(Locator::Css("input[name=password]"))
-        .await
-        .unwrap()
-        .send_keys(&format!("{}\u{E007}", l.password))
-        .await
-        .unwrap();
-    let who = wait_for_id(&b, "whoami").await.text().await.unwrap();
+    let (_, who) = browser_sign_in(&b, &p, &l.password).await;
     assert!(who.contains("(senior)"), "{who}");
     b.close().await.unwrap();
 }
@@ -247,8 +253,7 @@ async fn chromium_signs_in_through_lemonldap_ng() {
 /// cookie; the portal's bounce page hands it on from its own origin.
 #[tokio::test]
 async fn chromium_signs_in_through_lemonldap_ng_with_form_post() {
-    use crate::browser::{browser_session, chromedriver, wait_for_id};
-    use fantoccini::Locator;
+    use crate::browser::{browser_session, chromedriver};
     install_crypto();
     let (Some(lab), Some(l)) = (lab(), llng()) else {
         return;
@@ -256,29 +261,8 @@ async fn chromium_signs_in_through_lemonldap_ng_with_form_post() {
     let p = portal(&lab, &l, 18484, "response_mode = \"form_post\"").await;
     let driver = chromedriver().await;
     let b = browser_session(&driver).await;
-    b.goto(&p.base).await.unwrap();
-    wait_for_id(&b, "login").await.click().await.unwrap();
-    let user = b
-        .wait()
-        .for_element(Locator::Css("input[name=user]"))
-        .await
-        .unwrap();
-    assert!(
-        b.current_url()
-            .await
-            .unwrap()
-            .as_str()
-            .contains("response_mode=form_post"),
-        "the authorization request asks for form_post"
-    );
-    user.send_keys("llng-senior").await.unwrap();
-    b.find(Locator::Css("input[name=password]"))
-        .await
-        .unwrap()
-        .send_keys(&format!("{}\u{E007}", l.password))
-        .await
-        .unwrap();
-    let who = wait_for_id(&b, "whoami").await.text().await.unwrap();
+    let (authorize, who) = browser_sign_in(&b, &p, &l.password).await;
+    assert!(authorize.contains("response_mode=form_post"), "{authorize}");
     assert!(who.contains("(senior)"), "{who}");
     b.close().await.unwrap();
     // The answer came as a POST, and the bounce page answered it.

@@ -7,9 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use base64::Engine;
 
-use crate::common::{
-    OpSetup, Portal, browser, html_attr, install_crypto, lab, sign_in, start_portal_idp,
-};
+use crate::common::{OpSetup, Portal, browser, install_crypto, lab, sign_in, start_portal_idp};
 use crate::idp::audit_rows;
 
 const SCOPES: &str = "scopes = [\"openid\", \"profile\", \"email\", \"groups\"]";
@@ -46,14 +44,7 @@ async fn sign_out_at_provider(c: &reqwest::Client, issuer: &str) {
     let page = c.get(end).send().await.unwrap();
     let at = page.url().clone();
     let html = page.text().await.unwrap();
-    let action = html_attr(&html, "op.logoutForm", "action").expect("logout form");
-    let xsrf = html_attr(&html, "name=\"xsrf\"", "value").expect("xsrf");
-    let r = c
-        .post(at.join(&action).unwrap())
-        .form(&[("xsrf", xsrf.as_str()), ("logout", "yes")])
-        .send()
-        .await
-        .unwrap();
+    let r = crate::common::confirm_provider_logout(c, &at, &html).await;
     assert!(
         r.status().is_redirection() || r.status().is_success(),
         "{}",
