@@ -388,7 +388,7 @@ async fn id_tokens_a_portal_must_refuse_are_refused_each_with_its_reason() {
 }
 
 #[tokio::test]
-async fn chromium_signs_in_through_the_entra_profile_and_is_told_about_overage() {
+async fn chromium_entra_sign_in_roles_logout_rotation_and_overage() {
     use crate::browser::{browser_session, browser_sign_in, chromedriver, wait_for_id};
     install_crypto();
     let Some(lab) = lab() else { return };
@@ -398,7 +398,27 @@ async fn chromium_signs_in_through_the_entra_profile_and_is_told_about_overage()
     let b = browser_session(&driver).await;
     browser_sign_in(&b, &p.base, "alice", "alice-pw").await;
     let who = wait_for_id(&b, "whoami").await.text().await.unwrap();
-    assert!(who.contains("Alice Senior"), "{who}");
+    assert!(
+        who.contains("Alice Senior") && who.contains("senior"),
+        "{who}"
+    );
+    // Sign out: through Entra's end-session endpoint and back, no prompt.
+    wait_for_id(&b, "logout").await.click().await.unwrap();
+    wait_for_id(&b, "login").await;
+    assert!(b.current_url().await.unwrap().as_str().starts_with(&p.base));
+    // Entra rolls its key over; the same portal signs alice in again (Entra asks for the
+    // password: its session ended at sign-out).
+    let before = jwks_kids(&p.op.issuer).await;
+    p.op.rotate_keys();
+    for _ in 0..50 {
+        if jwks_kids(&p.op.issuer).await != before {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    browser_sign_in(&b, &p.base, "alice", "alice-pw").await;
+    let who = wait_for_id(&b, "whoami").await.text().await.unwrap();
+    assert!(who.contains("Alice Senior"), "after the rotation: {who}");
     b.close().await.unwrap();
 
     // Olga's groups overflow the token: the browser shows why, not a bare "no access".
