@@ -59,6 +59,19 @@ async fn assert_denied(state: &trustdesk::state::AppState, prefix: &str) {
     );
 }
 
+/// A portal against `setup` into which alice signs in (200); the portal and her page.
+async fn alice_signs_in(
+    lab: &crate::common::Lab,
+    setup: &OpSetup,
+    oidc: &str,
+    roles: Option<&str>,
+) -> (crate::common::Portal, String) {
+    let p = start_portal_idp(lab, setup, oidc, roles).await;
+    let (status, html) = signed_in_page(&browser(), &p.base, "alice").await;
+    assert_eq!(status, 200, "{html}");
+    (p, html)
+}
+
 /// Roles keyed on the given values (Entra object ids, app roles, Keycloak paths).
 fn roles_on(senior: &str, junior: &str, base_dn: &str) -> String {
     default_roles(base_dn)
@@ -113,9 +126,7 @@ async fn entra_groups_are_object_ids_and_app_roles_work_as_a_claim() {
 
     // App roles (Microsoft's recommendation), matched case-insensitively by default.
     let roles = roles_on("helpdesk.senior", "nobody", &lab.base_dn);
-    let p = start_portal_idp(&lab, &entra, "role_claim = \"roles\"", Some(&roles)).await;
-    let (status, html) = signed_in_page(&browser(), &p.base, "alice").await;
-    assert_eq!(status, 200, "{html}");
+    let (_p, html) = alice_signs_in(&lab, &entra, "role_claim = \"roles\"", Some(&roles)).await;
     assert!(html.contains("senior"), "{html}");
     // ... and byte for byte when configured so.
     let p = start_portal_idp(
@@ -208,21 +219,17 @@ async fn keycloak_paths_nested_roles_and_its_invalid_scope() {
     let kc = profile("keycloak");
     // Full group paths (Keycloak's default).
     let roles = roles_on("/helpdesk/senior", "/helpdesk/junior-paris", &lab.base_dn);
-    let p = start_portal_idp(&lab, &kc, "", Some(&roles)).await;
-    let (status, html) = signed_in_page(&browser(), &p.base, "alice").await;
-    assert_eq!(status, 200, "{html}");
+    let (_p, html) = alice_signs_in(&lab, &kc, "", Some(&roles)).await;
     assert!(html.contains("senior"), "{html}");
     // Realm roles, through a dotted path.
     let roles = roles_on("helpdesk-senior", "helpdesk-junior-paris", &lab.base_dn);
-    let p = start_portal_idp(
+    let (_p, html) = alice_signs_in(
         &lab,
         &kc,
         "role_claim = \"realm_access.roles\"",
         Some(&roles),
     )
     .await;
-    let (status, html) = signed_in_page(&browser(), &p.base, "alice").await;
-    assert_eq!(status, 200, "{html}");
     assert!(html.contains("senior"), "{html}");
     // A scope Keycloak does not know is refused, and the portal shows its description.
     let p = start_portal_idp(&lab, &kc, "scopes = [\"openid\", \"groups\"]", Some(&roles)).await;
@@ -376,15 +383,13 @@ async fn id_tokens_a_portal_must_refuse_are_refused_each_with_its_reason() {
         tamper: Some("hs256"),
         ..OpSetup::default()
     };
-    let p = start_portal_idp(
+    alice_signs_in(
         &lab,
         &setup,
         &format!("{scopes}\nid_token_signing_algs = [\"RS256\", \"HS256\"]"),
         None,
     )
     .await;
-    let (status, html) = signed_in_page(&browser(), &p.base, "alice").await;
-    assert_eq!(status, 200, "{html}");
 }
 
 #[tokio::test]
@@ -509,15 +514,13 @@ async fn the_token_endpoint_sees_the_client_authentication_it_registered() {
         client_auth: Some("client_secret_post"),
         ..OpSetup::default()
     };
-    let p = start_portal_idp(
+    alice_signs_in(
         &lab,
         &post,
         &format!("{scopes}\ntoken_endpoint_auth = \"client_secret_post\""),
         None,
     )
     .await;
-    let (status, html) = signed_in_page(&browser(), &p.base, "alice").await;
-    assert_eq!(status, 200, "{html}");
 
     // private_key_jwt: an RSA key of the portal's, the public half registered at the provider.
     let keys = tempfile::tempdir().unwrap();
@@ -550,7 +553,7 @@ async fn the_token_endpoint_sees_the_client_authentication_it_registered() {
     assert_eq!(page.status(), 400);
     assert_denied(&p.state, "token_exchange:").await;
     // The signed assertion is.
-    let p = start_portal_idp(
+    alice_signs_in(
         &lab,
         &jwt,
         &format!(
@@ -560,8 +563,6 @@ async fn the_token_endpoint_sees_the_client_authentication_it_registered() {
         None,
     )
     .await;
-    let (status, html) = signed_in_page(&browser(), &p.base, "alice").await;
-    assert_eq!(status, 200, "{html}");
 }
 
 /// Sign-out from the portal ends the provider's session too, for every profile: the portal
