@@ -59,22 +59,20 @@ impl Store {
         of: LoginsOf<'_>,
         now: OffsetDateTime,
     ) -> Result<Vec<LoginRow>, StoreError> {
-        let (clause, a, b) = match of {
-            LoginsOf::All => ("", "", ""),
-            LoginsOf::Subject(sub) => (" AND sub = $2", sub, ""),
-            LoginsOf::IssuerSubject(iss, sub) => (" AND issuer = $2 AND sub = $3", iss, sub),
-            LoginsOf::IssuerSid(iss, sid) => (" AND issuer = $2 AND sid = $3", iss, sid),
+        // The values to bind after `now`, by variant (an empty value is still a value).
+        let (clause, values): (&str, Vec<&str>) = match of {
+            LoginsOf::All => ("", vec![]),
+            LoginsOf::Subject(sub) => (" AND sub = $2", vec![sub]),
+            LoginsOf::IssuerSubject(iss, sub) => (" AND issuer = $2 AND sub = $3", vec![iss, sub]),
+            LoginsOf::IssuerSid(iss, sid) => (" AND issuer = $2 AND sid = $3", vec![iss, sid]),
         };
         let sql = format!(
             "SELECT {COLUMNS} FROM staff_logins WHERE expires_at > $1{clause} ORDER BY signed_in_at"
         );
         let rows = on_pool!(self, |pool| {
             let mut q = sqlx::query(&sql).bind(now);
-            if !a.is_empty() {
-                q = q.bind(a);
-            }
-            if !b.is_empty() {
-                q = q.bind(b);
+            for value in &values {
+                q = q.bind(*value);
             }
             q.fetch_all(pool)
                 .await?

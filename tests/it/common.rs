@@ -59,6 +59,10 @@ pub fn install_crypto() {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
 }
 
+/// The `[oidc] scopes` line for providers that release `groups` under a scope of that name
+/// (the lab provider's default profile, Okta, LemonLDAP::NG).
+pub const GROUPS_SCOPES: &str = "scopes = [\"openid\", \"profile\", \"email\", \"groups\"]";
+
 /// A config file for tests: `ldap_urls` in order, the lab CA, SQLite in `dir`.
 pub fn config_toml(dir: &Path, ldap_urls: &[&str], ca: &Path, lab: &Lab) -> String {
     let urls = ldap_urls
@@ -83,8 +87,9 @@ connect_timeout_secs = 3
 issuer = "http://127.0.0.1:9400"
 client_id = "portal"
 client_secret = "portal-secret"
-scopes = ["openid", "profile", "email", "groups"]
+{scopes}
 "#,
+        scopes = GROUPS_SCOPES,
         data = dir.join("data").display().to_string(),
         base = lab.base_dn,
         bind = lab.svc_upn,
@@ -329,7 +334,7 @@ async fn start_portal_full(lab: &Lab, spec: PortalSpec<'_>) -> Portal {
             .origin()
             .ascii_serialization();
         toml = toml.replace(
-            "scopes = [\"openid\", \"profile\", \"email\", \"groups\"]\n",
+            &format!("{GROUPS_SCOPES}\n"),
             &format!("{}\n", oidc.replace("{op_origin}", &origin)),
         );
     }

@@ -6,8 +6,8 @@
 //! rotation without a restart, and the ID tokens a portal must refuse.
 
 use crate::common::{
-    OpSetup, browser, default_roles, discovery, follow, get_json, install_crypto, lab, sign_in,
-    start_portal_idp,
+    GROUPS_SCOPES, OpSetup, browser, default_roles, discovery, follow, get_json, install_crypto,
+    lab, sign_in, start_portal_idp,
 };
 
 /// The group object ids of the `entra` profile (lab/oidc/profiles.mjs).
@@ -155,13 +155,7 @@ async fn entra_refuses_a_groups_scope_and_the_portal_says_what_it_said() {
     let Some(lab) = lab() else { return };
     let entra = profile("entra");
     let roles = roles_on(ENTRA_SENIOR, ENTRA_JUNIOR, &lab.base_dn);
-    let p = start_portal_idp(
-        &lab,
-        &entra,
-        "scopes = [\"openid\", \"profile\", \"email\", \"groups\"]",
-        Some(&roles),
-    )
-    .await;
+    let p = start_portal_idp(&lab, &entra, GROUPS_SCOPES, Some(&roles)).await;
     let c = browser();
     let page = login_until_settled(&c, &p.base).await;
     assert_eq!(page.status(), 400);
@@ -248,13 +242,7 @@ async fn okta_logout_gets_the_id_token_hint_it_requires() {
     install_crypto();
     let Some(lab) = lab() else { return };
     let okta = profile("okta");
-    let p = start_portal_idp(
-        &lab,
-        &okta,
-        "scopes = [\"openid\", \"profile\", \"email\", \"groups\"]",
-        None,
-    )
-    .await;
+    let p = start_portal_idp(&lab, &okta, GROUPS_SCOPES, None).await;
     let c = browser();
     let (status, html) = signed_in_page(&c, &p.base, "alice").await;
     assert_eq!(status, 200, "{html}");
@@ -286,11 +274,7 @@ async fn every_profile_signs_in_across_a_key_rotation_without_a_restart() {
     install_crypto();
     let Some(lab) = lab() else { return };
     for (profile, oidc, roles) in [
-        (
-            "userinfo",
-            "scopes = [\"openid\", \"profile\", \"email\", \"groups\"]",
-            None,
-        ),
+        ("userinfo", GROUPS_SCOPES, None),
         (
             "entra",
             "",
@@ -301,11 +285,7 @@ async fn every_profile_signs_in_across_a_key_rotation_without_a_restart() {
             "",
             Some(roles_on("/helpdesk/senior", "/x", &lab.base_dn)),
         ),
-        (
-            "okta",
-            "scopes = [\"openid\", \"profile\", \"email\", \"groups\"]",
-            None,
-        ),
+        ("okta", GROUPS_SCOPES, None),
     ] {
         let setup = OpSetup {
             profile: Some(profile),
@@ -349,7 +329,7 @@ async fn jwks_kids(issuer: &str) -> Vec<String> {
 async fn id_tokens_a_portal_must_refuse_are_refused_each_with_its_reason() {
     install_crypto();
     let Some(lab) = lab() else { return };
-    let scopes = "scopes = [\"openid\", \"profile\", \"email\", \"groups\"]";
+    let scopes = GROUPS_SCOPES;
     for (tamper, code) in [
         ("alg_none", "id_token.unsigned"),
         ("unpublished_key", "id_token.unknown_key"),
@@ -507,7 +487,7 @@ async fn check_config_names_each_provider_misconfiguration_in_one_line() {
 async fn the_token_endpoint_sees_the_client_authentication_it_registered() {
     install_crypto();
     let Some(lab) = lab() else { return };
-    let scopes = "scopes = [\"openid\", \"profile\", \"email\", \"groups\"]";
+    let scopes = GROUPS_SCOPES;
     // client_secret_post (oidc-provider, like most, takes either secret method from a
     // secret client; what is proved here is that the form-body secret works).
     let post = OpSetup {
@@ -573,7 +553,7 @@ async fn the_token_endpoint_sees_the_client_authentication_it_registered() {
 async fn every_profile_ends_the_provider_session_at_sign_out() {
     install_crypto();
     let Some(lab) = lab() else { return };
-    let groups = "scopes = [\"openid\", \"profile\", \"email\", \"groups\"]";
+    let groups = GROUPS_SCOPES;
     for (name, oidc, roles) in [
         ("userinfo", groups, None),
         (

@@ -10,7 +10,7 @@ use base64::Engine;
 use crate::common::{OpSetup, Portal, browser, install_crypto, lab, sign_in, start_portal_idp};
 use crate::idp::audit_rows;
 
-const SCOPES: &str = "scopes = [\"openid\", \"profile\", \"email\", \"groups\"]";
+use crate::common::GROUPS_SCOPES as SCOPES;
 
 /// A signed-in browser's view of a protected page: 200, or 303 to sign-in once it ended.
 async fn status_of(c: &reqwest::Client, p: &Portal) -> u16 {

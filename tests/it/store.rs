@@ -75,6 +75,7 @@ contract!(
     concurrent_appends_form_one_chain,
     observations_round_trip,
     fleet_reports_round_trip,
+    logins_by_person_and_provider_session,
 );
 
 fn event(action: &str, n: usize) -> NewAuditRow {
@@ -364,6 +365,83 @@ async fn concurrent_appends_form_one_chain(store: Store) {
     let head = audit::verify(&store).await.unwrap();
     assert_eq!(head.rows, 100);
     assert_eq!(head.seq, 100);
+}
+
+/// Logins are found by person or provider session, an empty value is an ordinary value (no
+/// match, no error), past ones are swept, and a logout token's `jti` is used once.
+async fn logins_by_person_and_provider_session(store: Store) {
+    use trustdesk::db::{LoginRow, LoginsOf};
+    let now = OffsetDateTime::from_unix_timestamp(1_790_000_000).unwrap();
+    let login = |id: &str, sub: &str, sid: Option<&str>, ends: i64| LoginRow {
+        session_id: id.into(),
+        issuer: "https://idp.example".into(),
+        sub: sub.into(),
+        sid: sid.map(str::to_string),
+        name: None,
+        signed_in_at: now,
+        expires_at: now + time::Duration::seconds(ends),
+    };
+    for row in [
+        login("s1", "alice", Some("p1"), 60),
+        login("s2", "alice", Some("p2"), 60),
+        login("s3", "bob", None, 60),
+        login("s4", "alice", Some("p1"), -1),
+    ] {
+        store.add_login(&row).await.unwrap();
+    }
+    let ids = |rows: Vec<LoginRow>| rows.into_iter().map(|r| r.session_id).collect::<Vec<_>>();
+    let iss = "https://idp.example";
+    assert_eq!(
+        ids(store.logins(LoginsOf::All, now).await.unwrap()).len(),
+        3
+    );
+    assert_eq!(
+        ids(store.logins(LoginsOf::Subject("alice"), now).await.unwrap()),
+        ["s1", "s2"]
+    );
+    assert_eq!(
+        ids(store
+            .logins(LoginsOf::IssuerSid(iss, "p1"), now)
+            .await
+            .unwrap()),
+        ["s1"]
+    );
+    assert_eq!(
+        ids(store
+            .logins(LoginsOf::IssuerSubject(iss, "bob"), now)
+            .await
+            .unwrap()),
+        ["s3"]
+    );
+    assert!(
+        store
+            .logins(LoginsOf::Subject(""), now)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        store
+            .logins(LoginsOf::IssuerSid("", ""), now)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    store.remove_login("s1").await.unwrap();
+    store.sweep_logins(now).await.unwrap();
+    assert_eq!(
+        ids(store
+            .logins(LoginsOf::All, now - time::Duration::seconds(10))
+            .await
+            .unwrap()),
+        ["s2", "s3"]
+    );
+    let until = now + time::Duration::seconds(300);
+    assert!(store.remember_logout_jti("j1", until).await.unwrap());
+    assert!(
+        !store.remember_logout_jti("j1", until).await.unwrap(),
+        "a replay"
+    );
 }
 
 async fn observations_round_trip(store: Store) {
