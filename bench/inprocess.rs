@@ -66,6 +66,9 @@ fn snapshot(now: OffsetDateTime) -> Snapshot {
             },
         ],
         tombstones: Vec::new(),
+        coverage: Default::default(),
+        tombstone_check: Default::default(),
+        portal_writes: Vec::new(),
         history: Vec::new(),
         protected_ou: false,
     }

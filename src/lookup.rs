@@ -14,7 +14,9 @@ use crate::db::ObservationRow;
 use crate::diagnostics::{Diagnosis, DiagnosisSettings, diagnose};
 use crate::directory::computers::ComputerMatch;
 use crate::directory::filter::ComputerQuery;
-use crate::directory::model::{ComputerAccount, DcOutcome, Observation, Snapshot, Tombstone};
+use crate::directory::model::{
+    ComputerAccount, DcOutcome, Observation, PortalWrite, PortalWriteKind, Snapshot, Tombstone,
+};
 use crate::directory::{Directory, DirectoryError};
 use crate::policy::{Action, Diagnose, Grant, Policy};
 use crate::state::AppState;
@@ -38,6 +40,9 @@ pub fn settings(cfg: &crate::config::Config) -> DiagnosisSettings {
         rotation_window: time::Duration::days(i64::from(cfg.diagnosis.rotation_window_days)),
         max_replication_skew: time::Duration::seconds(i64::from(
             cfg.diagnosis.replication_skew_secs,
+        )),
+        self_rotation_grace: time::Duration::seconds(i64::from(
+            cfg.diagnosis.self_rotation_grace_secs,
         )),
         ..DiagnosisSettings::default()
     }
@@ -88,20 +93,28 @@ pub async fn report(
             }
         }
     };
-    let (per_dc, tombstones, dc_names, history) = match &account {
-        Some(a) => {
-            tokio::join!(
-                dir.dc_views(&a.dn),
-                dir.tombstones(&sam),
-                dir.invocation_ids(),
-                history
-            )
-        }
-        None => {
-            let (tombstones, history) = tokio::join!(dir.tombstones(&sam), history);
-            (Vec::new(), tombstones, HashMap::new(), history)
-        }
-    };
+    let ((per_dc, coverage), (tombstones, tombstone_check), dc_names, history, portal_writes) =
+        match &account {
+            Some(a) => {
+                tokio::join!(
+                    dir.dc_views(&a.dn),
+                    dir.tombstones(&sam),
+                    dir.invocation_ids(),
+                    history,
+                    portal_writes(store, a.object_guid, since)
+                )
+            }
+            None => {
+                let (tombstones, history) = tokio::join!(dir.tombstones(&sam), history);
+                (
+                    (Vec::new(), Default::default()),
+                    tombstones,
+                    HashMap::new(),
+                    history,
+                    Vec::new(),
+                )
+            }
+        };
     let protected_ou = account.as_ref().is_some_and(|a| {
         policy
             .protection(&crate::policy::Target {
@@ -114,8 +127,11 @@ pub async fn report(
         name_queried: q.display().to_string(),
         account,
         per_dc,
+        coverage,
         tombstones,
+        tombstone_check,
         history,
+        portal_writes,
         protected_ou,
     };
     let diagnosis = diagnose(&snapshot, settings, now);
@@ -153,6 +169,43 @@ impl Remember {
             }
         });
     }
+}
+
+/// trustdesk's own resets and repairs of the object, from its audit log (an input of the
+/// diagnosis: a reset through the portal is never "the machine's own rotation").
+async fn portal_writes(
+    store: &crate::db::Store,
+    guid: Uuid,
+    since: OffsetDateTime,
+) -> Vec<PortalWrite> {
+    match store.portal_writes(&guid.to_string(), since).await {
+        Ok(rows) => rows.iter().filter_map(to_portal_write).collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "trustdesk's own repair history unavailable; diagnosing without it");
+            Vec::new()
+        }
+    }
+}
+
+fn to_portal_write(row: &crate::db::AuditRow) -> Option<PortalWrite> {
+    let e = &row.event;
+    let kind = match (e.action.as_str(), e.outcome.as_str()) {
+        ("reset_account", "success") => PortalWriteKind::DcReset,
+        ("redeem_token", "success") => PortalWriteKind::TokenRedeemed,
+        ("repair_outcome", "success") => PortalWriteKind::RepairCompleted,
+        ("repair_outcome", "failure") => PortalWriteKind::RepairFailed,
+        _ => return None,
+    };
+    Some(PortalWrite {
+        at: e.at,
+        kind,
+        by: e
+            .actor_name
+            .clone()
+            .or_else(|| e.actor_sub.clone())
+            .unwrap_or_else(|| "unknown".to_string()),
+        ticket: e.ticket.clone(),
+    })
 }
 
 fn to_observation(row: &ObservationRow) -> Option<Observation> {

@@ -199,6 +199,18 @@ pub struct LdapConfig {
     /// OUs (DNs) whose objects are refused to everyone, whatever the role.
     #[serde(default)]
     pub protected_ous: Vec<String>,
+    /// Find every DC of the domain in the directory (writable DCs and RODCs) and read the
+    /// per-DC attributes (`lastLogon`, `badPasswordTime`, metadata) from each of them, not only
+    /// from `urls`. `urls` stay the DCs for searches and writes. Off: the per-DC view is partial.
+    #[serde(default = "defaults::discover_dcs")]
+    pub discover_dcs: bool,
+    /// Discovered DCs never contacted, by DNS host name (case-insensitive), e.g. a DC behind a
+    /// firewall the portal cannot cross. The diagnosis still counts them as unread.
+    #[serde(default)]
+    pub exclude_dcs: Vec<String>,
+    /// How long the discovered DC list is reused before it is read again (60..=86400).
+    #[serde(default = "defaults::discovery_refresh_secs")]
+    pub discovery_refresh_secs: u64,
 }
 
 /// One role: the role-claim values (groups, app roles) or users that grant it, its actions
@@ -237,6 +249,9 @@ pub struct DiagnosisConfig {
     /// (intra-site replication takes seconds; raise it where inter-site schedules are slow).
     #[serde(default = "defaults::replication_skew_secs")]
     pub replication_skew_secs: u32,
+    /// A password set this soon after the machine's last logon counts as its own rotation.
+    #[serde(default = "defaults::self_rotation_grace_secs")]
+    pub self_rotation_grace_secs: u32,
 }
 
 impl Default for DiagnosisConfig {
@@ -244,6 +259,7 @@ impl Default for DiagnosisConfig {
         Self {
             rotation_window_days: defaults::rotation_window_days(),
             replication_skew_secs: defaults::replication_skew_secs(),
+            self_rotation_grace_secs: defaults::self_rotation_grace_secs(),
         }
     }
 }
@@ -294,6 +310,15 @@ mod defaults {
     }
     pub fn retry_after_secs() -> u64 {
         30
+    }
+    pub fn discover_dcs() -> bool {
+        true
+    }
+    pub fn discovery_refresh_secs() -> u64 {
+        3600
+    }
+    pub fn self_rotation_grace_secs() -> u32 {
+        600
     }
     pub fn rotation_window_days() -> u32 {
         30

@@ -251,6 +251,22 @@ impl Config {
                 "at most 86400 (a day)",
             ));
         }
+        if !(60..=86_400).contains(&ldap.discovery_refresh_secs) {
+            return Err(ConfigError::invalid(
+                "ldap.discovery_refresh_secs",
+                "between 60 and 86400 seconds",
+            ));
+        }
+        if let Some(bad) = ldap
+            .exclude_dcs
+            .iter()
+            .find(|h| h.trim().is_empty() || h.contains(['/', ':', ' ']))
+        {
+            return Err(ConfigError::invalid(
+                "ldap.exclude_dcs",
+                format!("{bad:?} is not a DNS host name (write dc3.corp.example, not a URL)"),
+            ));
+        }
         Ok(())
     }
 }

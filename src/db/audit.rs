@@ -378,6 +378,32 @@ impl Store {
 }
 
 impl Store {
+    /// trustdesk's own password writes and repair outcomes on the object with this
+    /// `objectGUID` since `since`, oldest first: resets, redeems and the client's reports.
+    pub async fn portal_writes(
+        &self,
+        target_guid: &str,
+        since: OffsetDateTime,
+    ) -> Result<Vec<AuditRow>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM audit_events WHERE target_guid = $1 AND at >= $2 \
+             AND action IN ('reset_account', 'redeem_token', 'repair_outcome') \
+             AND outcome IN ('success', 'failure') ORDER BY at DESC, seq DESC LIMIT 200"
+        );
+        let rows = on_pool!(self, |pool| {
+            let rows = sqlx::query(&sql)
+                .bind(target_guid)
+                .bind(since)
+                .fetch_all(pool)
+                .await?;
+            rows.iter()
+                .rev()
+                .map(from_row)
+                .collect::<Result<Vec<_>, _>>()
+        })?;
+        Ok(rows)
+    }
+
     /// How many lookups, diagnoses and repairs `actor_sub` made since `since` (rate limits).
     pub async fn actions_since(
         &self,

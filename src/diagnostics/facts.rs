@@ -6,7 +6,8 @@ use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime, UtcOffset};
 
 use crate::directory::model::{
-    AttrMeta, ComputerAccount, DcAccountView, DcOutcome, Observation, Snapshot,
+    AttrMeta, ComputerAccount, DcAccountView, DcDiscovery, DcOutcome, Observation, PortalWrite,
+    PortalWriteKind, Snapshot,
 };
 
 /// How far the real last logon may be after `lastLogonTimestamp`: it is only rewritten when it is
@@ -26,7 +27,8 @@ pub(super) struct Logon {
     /// The latest logon known for certain (a lower bound on the real last logon): the max of
     /// every DC's `lastLogon`, `lastLogonTimestamp` and the history of this object.
     pub latest: Option<Stamp>,
-    /// `latest` is exact: every DC answered and a per-DC `lastLogon` holds the maximum.
+    /// `latest` is exact: every DC of the domain answered (discovered ones included) and a
+    /// per-DC `lastLogon` holds the maximum.
     pub precise: bool,
     /// The latest the machine may really have logged on: `latest` when precise, else
     /// `lastLogonTimestamp + 14 days` if that is later.
@@ -44,6 +46,9 @@ pub(super) struct Facts<'a> {
     pub not_found: Vec<&'a str>,
     /// DC and error.
     pub unreachable: Vec<(&'a str, &'a str)>,
+    /// Every DC of the domain was asked and answered: discovery ran, none is excluded, none
+    /// failed. Only then is a per-DC maximum (`lastLogon`) the domain's.
+    pub per_dc_complete: bool,
     /// Observations of the same object (same `objectGUID`), oldest first.
     pub history: Vec<&'a Observation>,
     pub logon: Logon,
@@ -79,7 +84,10 @@ impl<'a> Facts<'a> {
         };
         history.sort_by_key(|o| o.observed_at);
 
-        let logon = logon(account, &found, &history, unreachable.is_empty());
+        let per_dc_complete = unreachable.is_empty()
+            && snapshot.coverage.discovery == DcDiscovery::Complete
+            && snapshot.coverage.excluded.is_empty();
+        let logon = logon(account, &found, &history, per_dc_complete);
         let pwd = newest_password_write(account, &found);
         let newest_meta = found
             .iter()
@@ -92,6 +100,7 @@ impl<'a> Facts<'a> {
             found,
             not_found,
             unreachable,
+            per_dc_complete,
             history,
             logon,
             pwd,
@@ -102,6 +111,23 @@ impl<'a> Facts<'a> {
     /// `now - t`.
     pub fn age(&self, t: OffsetDateTime) -> Duration {
         self.now - t
+    }
+
+    /// trustdesk's newest write or repair step of this object, ignoring failure reports.
+    pub fn last_portal_step(&self) -> Option<&'a PortalWrite> {
+        self.snapshot
+            .portal_writes
+            .iter()
+            .filter(|w| w.kind != PortalWriteKind::RepairFailed)
+            .max_by_key(|w| w.at)
+    }
+
+    /// The newest password write is the machine's own because a trustdesk repair completed
+    /// after it: the client stored the password, verified the channel and rotated.
+    pub fn repaired_after(&self, p: &Stamp, slack: Duration) -> Option<&'a PortalWrite> {
+        self.last_portal_step().filter(|w| {
+            w.kind == PortalWriteKind::RepairCompleted && p.at <= w.at.saturating_add(slack)
+        })
     }
 }
 

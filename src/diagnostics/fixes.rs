@@ -176,6 +176,28 @@ pub(super) fn fix_for(cause: Cause, c: &FixContext) -> Fix {
             fix.pitfalls.push(PITFALL_ROTATION.to_string());
             fix
         }
+        Cause::StaleLocalSecret => {
+            let mut fix = token_repair_fix(c, false);
+            fix.title = "Re-key the machine that went back in time, with a token repair".into();
+            fix.when = "The machine rotated its password and used it, then lost it: a VM \
+                        reverted to a snapshot or checkpoint, or a disk restored from a backup, \
+                        presents the older secret. AD is right; the workstation is behind."
+                .into();
+            fix.steps.push(
+                "No local administrator on the workstation: rejoin it instead (below), with a \
+                 domain account allowed to join it."
+                    .to_string(),
+            );
+            fix.steps.extend(rejoin_steps(c));
+            fix.pitfalls.insert(
+                0,
+                "Reverting the VM to the same snapshot again brings the old secret back: after \
+                 the repair, take a new snapshot or delete the old ones."
+                    .to_string(),
+            );
+            fix.pitfalls.push(PITFALL_ROTATION.to_string());
+            fix
+        }
         Cause::PasswordSetAfterLastLogon => {
             let mut fix = token_repair_fix(c, true);
             fix.pitfalls.push(PITFALL_LLT.to_string());
@@ -273,6 +295,14 @@ pub(super) fn fix_for(cause: Cause, c: &FixContext) -> Fix {
             ]),
             trustdesk_action: None,
         },
+        Cause::ReplicationInProgress => {
+            let mut fix = fix_for(Cause::ReplicationLag, c);
+            fix.title = "Replication is in progress: wait a few minutes, then look again".into();
+            fix.when = "A change to the password or the object was written moments ago and has \
+                        not reached every DC yet."
+                .into();
+            fix
+        }
         Cause::ReplicationLag => {
             let target = c
                 .newest_dc

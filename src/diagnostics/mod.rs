@@ -6,19 +6,22 @@
 //! per-DC rows for the side-by-side view, and which repairs make technical sense before policy.
 //!
 //! The codes serialized here (`Cause`, `FindingCode`, `Severity`, `Confidence`, `RepairAction`,
-//! `DcStatus`) are a stable JSON API: see "Diagnosis vocabulary" in `design.md`.
+//! `DcStatus`) are a stable JSON API: see "Diagnosis vocabulary" in `ARCHITECTURE.md`.
 //!
 //! One rule runs through all of it: a long offline gap alone never breaks the trust (machine
 //! passwords do not expire; the machine rotates when it returns). Silence is reported as an
 //! info finding and never as a cause.
 //!
 //! Rules live in `account.rs` (protected, missing, re-created, disabled), `replication.rs`
-//! (lag between DCs, unreachable DCs) and `password.rs` (password set after the last logon,
-//! clones, rotation disabled, silence); the fix texts in `fixes.rs`.
+//! (lag between DCs, replication in progress, unreachable DCs), `password.rs` (password set
+//! after the last logon, clones, rotation disabled, silence) and `history.rs` (trustdesk's own
+//! resets and repairs, a stale local secret, DCs the per-DC view lacks); the fix texts in
+//! `fixes.rs`.
 
 mod account;
 mod facts;
 mod fixes;
+mod history;
 mod password;
 mod replication;
 
@@ -88,11 +91,28 @@ pub enum Cause {
     PasswordSetAfterLastLogon,
     CloneSuspected,
     ReplicationLag,
+    ReplicationInProgress,
+    StaleLocalSecret,
     RotationDisabled,
     ProtectedAccount,
 }
 
 impl Cause {
+    /// Every cause, in declaration order (the vocabulary's tests and docs).
+    pub const ALL: [Cause; 11] = [
+        Cause::Healthy,
+        Cause::AccountMissing,
+        Cause::AccountRecreated,
+        Cause::AccountDisabled,
+        Cause::PasswordSetAfterLastLogon,
+        Cause::CloneSuspected,
+        Cause::ReplicationLag,
+        Cause::ReplicationInProgress,
+        Cause::StaleLocalSecret,
+        Cause::RotationDisabled,
+        Cause::ProtectedAccount,
+    ];
+
     /// The stable snake_case code.
     pub fn as_str(&self) -> &'static str {
         match self {
@@ -103,6 +123,8 @@ impl Cause {
             Cause::PasswordSetAfterLastLogon => "password_set_after_last_logon",
             Cause::CloneSuspected => "clone_suspected",
             Cause::ReplicationLag => "replication_lag",
+            Cause::ReplicationInProgress => "replication_in_progress",
+            Cause::StaleLocalSecret => "stale_local_secret",
             Cause::RotationDisabled => "rotation_disabled",
             Cause::ProtectedAccount => "protected_account",
         }
@@ -125,10 +147,12 @@ impl Cause {
             Cause::AccountRecreated => 2,
             Cause::AccountDisabled => 3,
             Cause::ReplicationLag => 4,
-            Cause::CloneSuspected => 5,
-            Cause::PasswordSetAfterLastLogon => 6,
-            Cause::Healthy => 7,
-            Cause::RotationDisabled => 8,
+            Cause::ReplicationInProgress => 5,
+            Cause::CloneSuspected => 6,
+            Cause::StaleLocalSecret => 7,
+            Cause::PasswordSetAfterLastLogon => 8,
+            Cause::Healthy => 9,
+            Cause::RotationDisabled => 10,
         }
     }
 }
@@ -152,6 +176,12 @@ pub enum FindingCode {
     ReplicationInProgress,
     ObjectMissingOnDc,
     DcUnreachable,
+    PerDcViewPartial,
+    TombstoneCheckNotRun,
+    PortalReset,
+    PortalRepairCompleted,
+    PortalRepairIncomplete,
+    StaleLocalSecret,
     NoReplicationMetadata,
     RotationDisabled,
     PasswordOverdue,
@@ -236,7 +266,7 @@ pub struct DcRow {
 /// Which repairs make technical sense here, before policy (roles, scopes) is applied.
 ///
 /// Both are false for a protected or missing object, and while the DCs disagree (replication
-/// lag: a write now only adds a version that has to replicate too). The token repair is also
+/// lag or replication in progress: a write now only adds a version that has to replicate too). The token repair is also
 /// withheld for a disabled account (enable it; the secret still matches) and a re-created one
 /// (rejoin; re-keying would take the new object over from whichever machine owns it now). No
 /// fix recommends a DC-side reset; it stays available where a human wants to cut a secret off.
@@ -294,6 +324,13 @@ impl Out {
     fn has(&self, cause: Cause) -> bool {
         self.causes.iter().any(|(c, _)| *c == cause)
     }
+
+    fn confidence_of(&self, cause: Cause) -> Option<Confidence> {
+        self.causes
+            .iter()
+            .find(|(c, _)| *c == cause)
+            .map(|(_, conf)| *conf)
+    }
 }
 
 /// Diagnoses one computer name. Pure: the same input always gives the same output.
@@ -314,14 +351,18 @@ pub fn diagnose(
     account::recreated(&facts, &mut out);
     account::disabled(&facts, &mut out);
     let lagging = replication::check(&facts, settings, &mut out);
+    history::coverage(&facts, &mut out);
+    history::tombstone_check(&facts, &mut out);
+    history::portal_writes(&facts, settings, &mut out);
     password::after_last_logon(&facts, settings, &mut out);
+    history::stale_local_secret(&facts, settings, &mut out);
     password::clone_churn(&facts, settings, &mut out);
     password::rotation(&facts, settings, &mut out);
     password::silence(&facts, settings, &mut out);
     password::context(&facts, &mut out);
 
     if !out.causes.iter().any(|(c, _)| c.breaks_channel()) {
-        let complete = !facts.found.is_empty() && facts.unreachable.is_empty();
+        let complete = !facts.found.is_empty() && facts.per_dc_complete;
         let confidence = if complete {
             Confidence::High
         } else {
@@ -331,21 +372,30 @@ pub fn diagnose(
         out.finding(
             FindingCode::Healthy,
             Severity::Info,
-            "Nothing in the directory explains a broken trust: the account exists and is \
-             enabled, the DCs that answered agree, and no password write came from anyone but \
-             the machine or its join."
-                .to_string(),
+            if complete {
+                "Nothing in the directory explains a broken trust: the account exists and is \
+                 enabled, every DC agrees, and no password write came from anyone but the \
+                 machine, its join or a completed trustdesk repair."
+                    .to_string()
+            } else {
+                "Nothing in the DCs that answered explains a broken trust, but the per-DC view \
+                 is partial (see the findings): the account exists and is enabled, the DCs that \
+                 answered agree, and no password write seen came from anyone but the machine, \
+                 its join or a completed trustdesk repair."
+                    .to_string()
+            },
             Vec::new(),
         );
     }
 
+    let converging = out.has(Cause::ReplicationLag) || out.has(Cause::ReplicationInProgress);
     let actions = AllowedRepairs {
         token_repair: facts.account.is_some()
             && !protected
-            && !out.has(Cause::ReplicationLag)
+            && !converging
             && !out.has(Cause::AccountDisabled)
             && !out.has(Cause::AccountRecreated),
-        dc_reset: facts.account.is_some() && !protected && !out.has(Cause::ReplicationLag),
+        dc_reset: facts.account.is_some() && !protected && !converging,
     };
 
     let ctx = fixes::FixContext::new(&facts, &lagging);

@@ -40,10 +40,19 @@ fn fresh_join(f: &Facts<'_>, a: &ComputerAccount, p: &Stamp) -> bool {
 /// - P > L (within the grace) and `badPasswordTime` after P on some DC: high;
 /// - never logged on: the same cause (medium, high with failures), except for a fresh, unused
 ///   join (version 1–2 and `whenCreated` within 15 minutes of P): an info finding only.
+///
+/// Writes trustdesk made itself are `history.rs`'s: P from a completed token repair is the
+/// machine's own, and P from a portal reset or redeem is named there.
 pub(super) fn after_last_logon(f: &Facts<'_>, s: &DiagnosisSettings, out: &mut Out) {
     let (Some(a), Some(p)) = (f.account, &f.pwd) else {
         return;
     };
+    let portal_wrote_it = f
+        .last_portal_step()
+        .is_some_and(|w| p.at <= w.at.saturating_add(s.max_replication_skew));
+    if portal_wrote_it {
+        return;
+    }
     let failures: Vec<String> = f
         .found
         .iter()
@@ -185,8 +194,14 @@ fn alternates(ids: impl IntoIterator<Item = uuid::Uuid>) -> bool {
 /// inconsistent data proves nothing), and (b) when `whenCreated` is inside the window, the
 /// version minus 1 (the first version is the creation; a join is one set). At or above
 /// `clone_threshold` (0 acts as 1): high when the originating invocation ids alternate between
-/// DCs (history, then now); else medium from twice the threshold, low below (a single token
-/// repair alone writes three versions in a minute from one DC).
+/// DCs (history, then now); else medium from twice the threshold, low below. The versions
+/// trustdesk wrote itself inside the window (a reset: one; a token repair: three) are taken off
+/// first.
+///
+/// Churn clearly above the threshold (alternating, or twice the threshold) explains a "set
+/// after the last logon" too, and its fix differs (a reset only moves the problem to the
+/// other clone): `clone_suspected` then takes at least the confidence of
+/// `password_set_after_last_logon`, and ranks above it.
 pub(super) fn clone_churn(f: &Facts<'_>, s: &DiagnosisSettings, out: &mut Out) {
     let (Some(a), Some((dc, meta))) = (f.account, f.newest_meta) else {
         return;
@@ -222,7 +237,20 @@ pub(super) fn clone_churn(f: &Facts<'_>, s: &DiagnosisSettings, out: &mut Out) {
         ));
         v.saturating_sub(1)
     });
-    let sets = from_history.max(from_creation).unwrap_or(0);
+    let raw = from_history.max(from_creation).unwrap_or(0);
+    let ours: u32 = f
+        .snapshot
+        .portal_writes
+        .iter()
+        .filter(|w| w.at >= window_start)
+        .map(|w| w.kind.versions_written())
+        .sum();
+    if ours > 0 {
+        evidence.push(format!(
+            "trustdesk itself wrote {ours} version(s) inside the window (resets and token repairs)"
+        ));
+    }
+    let sets = raw.saturating_sub(ours);
     let threshold = s.clone_threshold.max(1);
     if sets < threshold {
         return;
@@ -240,12 +268,17 @@ pub(super) fn clone_churn(f: &Facts<'_>, s: &DiagnosisSettings, out: &mut Out) {
             order.join(", ")
         ));
     }
+    let clearly = alternating || sets >= threshold.saturating_mul(2);
     let confidence = if alternating {
         Confidence::High
-    } else if sets >= threshold.saturating_mul(2) {
+    } else if clearly {
         Confidence::Medium
     } else {
         Confidence::Low
+    };
+    let confidence = match out.confidence_of(Cause::PasswordSetAfterLastLogon) {
+        Some(other) if clearly => confidence.max(other),
+        _ => confidence,
     };
     let severity = if confidence >= Confidence::Medium {
         Severity::Critical

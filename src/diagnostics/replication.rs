@@ -29,7 +29,8 @@ struct Disagreement {
 /// - medium: `userAccountControl` differs; the object is missing on some DCs.
 ///
 /// A disagreement whose newest write is at most `max_replication_skew` old is replication in
-/// flight: an info finding, not lag. Unreachable DCs are a warning finding, never lag.
+/// flight: `replication_in_progress` (medium), never lag and never healthy. Unreachable DCs are
+/// a warning finding, never lag.
 /// Returns the DCs that are behind (for the per-DC rows).
 pub(super) fn check(f: &Facts<'_>, s: &DiagnosisSettings, out: &mut Out) -> Vec<String> {
     unreachable(f, out);
@@ -47,17 +48,31 @@ pub(super) fn check(f: &Facts<'_>, s: &DiagnosisSettings, out: &mut Out) -> Vec<
     for d in found {
         let in_flight = d.newest_write.is_some_and(|w| f.age(w) <= skew);
         if in_flight {
+            // Never "healthy" while a DC holds another version: say what is converging.
+            out.cause(Cause::ReplicationInProgress, Confidence::Medium);
+            let lag = if d.behind.is_empty() {
+                "Some DCs".to_string()
+            } else {
+                d.behind.join(", ")
+            };
             out.finding(
                 FindingCode::ReplicationInProgress,
-                Severity::Info,
+                Severity::Warning,
                 format!(
-                    "{} The change is at most {} old, so replication is probably still in \
-                     flight; look again in a few minutes.",
+                    "Replication in progress: {} The change is at most {} old, so it is \
+                     probably still on its way. Until it arrives, {lag} answer with the old \
+                     state: the machine may fail there with its new password (or still pass \
+                     with the old one). Look again in a few minutes before changing anything.",
                     d.summary,
                     span(skew)
                 ),
                 d.evidence,
             );
+            for dc in d.behind {
+                if !lagging.contains(&dc) {
+                    lagging.push(dc);
+                }
+            }
             continue;
         }
         out.cause(Cause::ReplicationLag, d.confidence);

@@ -84,6 +84,9 @@ impl Fx {
                 },
             ],
             tombstones: vec![],
+            coverage: Default::default(),
+            tombstone_check: Default::default(),
+            portal_writes: Vec::new(),
             history: vec![],
             protected_ou: false,
         })
@@ -232,7 +235,10 @@ fn finding(d: &Diagnosis, code: FindingCode) -> &Finding {
 use Cause::*;
 use Confidence::{High, Low, Medium};
 
+mod history;
+
 const HEALTHY_HIGH: &[(Cause, Confidence)] = &[(Healthy, High)];
+const IN_PROGRESS: &[(Cause, Confidence)] = &[(ReplicationInProgress, Medium)];
 
 #[test]
 fn healthy_baseline() {
@@ -511,6 +517,13 @@ fn password_set_after_last_logon_grace_boundaries() {
             assert_eq!(d.fix.trustdesk_action, Some(RepairAction::TokenRepair));
             assert!(d.fix.steps.first().unwrap().contains("rename one"));
             assert!(d.actions.token_repair);
+        } else if failing && offset == Duration::ZERO {
+            // The machine logged on with this password and fails since: a stale secret.
+            assert_eq!(
+                causes(&d),
+                vec![(StaleLocalSecret, High)],
+                "offset {offset}"
+            );
         } else {
             assert_eq!(causes(&d), HEALTHY_HIGH, "offset {offset}");
         }
@@ -834,8 +847,12 @@ fn replication_lag_by_version_and_in_flight_boundary() {
                 Severity::Critical
             );
         } else {
-            assert_eq!(causes(&d), HEALTHY_HIGH, "age {age}");
+            // Never healthy while a DC holds another version: replication in progress.
+            assert_eq!(causes(&d), IN_PROGRESS, "age {age}");
             assert!(codes(&d).contains(&FindingCode::ReplicationInProgress));
+            assert_eq!(d.actions, AllowedRepairs::default());
+            let rows: Vec<bool> = d.per_dc.iter().map(|r| r.lagging).collect();
+            assert_eq!(rows, vec![false, true], "the lagging DC is named");
         }
     }
 }
@@ -899,7 +916,7 @@ fn replication_lag_by_time_skew_boundaries() {
         .each_dc(|v| v.unicode_pwd = None)
         .dc("dc1", |v| v.pwd_last_set = Some(NOW - Duration::minutes(4)))
         .run();
-    assert_eq!(causes(&d), HEALTHY_HIGH);
+    assert_eq!(causes(&d), IN_PROGRESS);
     assert!(codes(&d).contains(&FindingCode::ReplicationInProgress));
     // A custom skew moves the boundary.
     let s = DiagnosisSettings {
@@ -1166,9 +1183,12 @@ fn json_uses_the_stable_snake_case_codes() {
         (PasswordSetAfterLastLogon, "password_set_after_last_logon"),
         (CloneSuspected, "clone_suspected"),
         (ReplicationLag, "replication_lag"),
+        (ReplicationInProgress, "replication_in_progress"),
+        (StaleLocalSecret, "stale_local_secret"),
         (RotationDisabled, "rotation_disabled"),
         (ProtectedAccount, "protected_account"),
     ];
+    assert_eq!(all.map(|(c, _)| c), Cause::ALL);
     for (cause, code) in all {
         assert_eq!(serde_json::to_value(cause).unwrap(), code);
         assert_eq!(cause.as_str(), code);
@@ -1249,6 +1269,9 @@ fn hostile_settings_and_inputs_do_not_panic() {
             account: None,
             per_dc: vec![],
             tombstones: vec![],
+            coverage: Default::default(),
+            tombstone_check: Default::default(),
+            portal_writes: Vec::new(),
             history: vec![],
             protected_ou: false,
         }),

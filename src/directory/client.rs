@@ -20,7 +20,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError, Scope, SearchEntry};
+use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, LdapError};
 use secrecy::{ExposeSecret, SecretString};
 use tokio::sync::Mutex;
 use url::Url;
@@ -30,7 +30,8 @@ use crate::config::LdapConfig;
 
 /// What the portal needs to reach the directory, derived once from [`LdapConfig`].
 pub struct Directory {
-    dcs: Vec<DcConnection>,
+    /// The configured DCs (`ldap.urls`), in order: searches and writes go to these.
+    pub(super) dcs: Vec<Arc<DcConnection>>,
     base_dn: String,
     bind_dn: String,
     bind_password: SecretString,
@@ -39,15 +40,34 @@ pub struct Directory {
     connect_timeout: Duration,
     op_timeout: Duration,
     retry_after: Duration,
+    pub(super) discover_dcs: bool,
+    pub(super) exclude_dcs: Vec<String>,
+    pub(super) discovery_refresh: Duration,
+    /// The DCs found in the directory beyond the configured ones (see `discovery.rs`).
+    pub(super) discovery: Mutex<Option<super::discovery::Discovered>>,
+    pub(super) deleted_objects: super::tombstones::DeletedObjectsDn,
+    pub(super) domain_names: Mutex<Option<super::discovery::DomainNames>>,
     /// DC invocation ids (see `computers.rs`), with the time they were read.
     pub(super) invocation_cache: Mutex<Option<(std::time::Instant, InvocationIds)>>,
 }
 
 type InvocationIds = std::collections::HashMap<uuid::Uuid, String>;
 
-struct DcConnection {
-    url: String,
+pub(super) struct DcConnection {
+    pub(super) url: String,
     state: Mutex<DcState>,
+    /// The DC's own name (rootDSE `dnsHostName`), once read.
+    pub(super) host_name: Mutex<Option<String>>,
+}
+
+impl DcConnection {
+    pub(super) fn new(url: String) -> Self {
+        Self {
+            url,
+            state: Mutex::new(DcState::default()),
+            host_name: Mutex::new(None),
+        }
+    }
 }
 
 #[derive(Default)]
@@ -89,10 +109,7 @@ impl Directory {
             dcs: cfg
                 .urls
                 .iter()
-                .map(|url| DcConnection {
-                    url: url.clone(),
-                    state: Mutex::new(DcState::default()),
-                })
+                .map(|url| Arc::new(DcConnection::new(url.clone())))
                 .collect(),
             base_dn: cfg.base_dn.clone(),
             bind_dn: cfg.bind_dn.clone(),
@@ -102,6 +119,12 @@ impl Directory {
             connect_timeout: Duration::from_secs(cfg.connect_timeout_secs),
             op_timeout: Duration::from_secs(cfg.op_timeout_secs),
             retry_after: Duration::from_secs(cfg.retry_after_secs),
+            discover_dcs: cfg.discover_dcs,
+            exclude_dcs: cfg.exclude_dcs.clone(),
+            discovery_refresh: Duration::from_secs(cfg.discovery_refresh_secs),
+            discovery: Mutex::new(None),
+            deleted_objects: Mutex::new(None),
+            domain_names: Mutex::new(None),
             invocation_cache: Mutex::new(None),
         })
     }
@@ -147,6 +170,11 @@ impl Directory {
             other => classify(url, other),
         })?;
         Ok(ldap)
+    }
+
+    /// A fresh connection of its own to the DC at `url` (a configured or discovered DC).
+    pub async fn connect_url(&self, url: &str) -> Result<Ldap, DirectoryError> {
+        self.connect(url).await
     }
 
     /// A fresh connection of its own to the DC at `index` in configured order (a long scan
@@ -270,14 +298,36 @@ impl Directory {
         }
     }
 
-    /// Run `op` on every configured DC at once, each on its own connection (for the
-    /// attributes that differ per DC: `lastLogon`, replication metadata).
-    pub async fn on_each_dc<T, F, Fut>(&self, op: F) -> Vec<(String, Result<T, DirectoryError>)>
+    /// Run `op` on every DC of the domain at once (the configured ones and the discovered
+    /// ones), each on its own connection, for the attributes that differ per DC
+    /// (`lastLogon`, `badPasswordTime`, replication metadata). Also says how complete that set
+    /// is.
+    pub async fn on_each_dc<T, F, Fut>(
+        &self,
+        op: F,
+    ) -> (
+        Vec<(String, Result<T, DirectoryError>)>,
+        super::model::DcCoverage,
+    )
     where
         F: Fn(Ldap) -> Fut,
         Fut: std::future::Future<Output = Result<T, LdapError>>,
     {
-        let runs = self.dcs.iter().map(|dc| {
+        let (dcs, coverage) = self.per_dc_set().await;
+        (self.on_dcs(&dcs, op).await, coverage)
+    }
+
+    /// Run `op` on each of `dcs` at once.
+    pub(super) async fn on_dcs<T, F, Fut>(
+        &self,
+        dcs: &[Arc<DcConnection>],
+        op: F,
+    ) -> Vec<(String, Result<T, DirectoryError>)>
+    where
+        F: Fn(Ldap) -> Fut,
+        Fut: std::future::Future<Output = Result<T, LdapError>>,
+    {
+        let runs = dcs.iter().map(|dc| {
             let op = &op;
             async move {
                 let result = match self.handle(dc, false).await {
@@ -315,16 +365,12 @@ impl Directory {
     pub async fn root_dse(&self) -> Result<RootDse, DirectoryError> {
         let (dc_url, entry) = self
             .with_first_dc(|mut ldap| async move {
-                let (entries, _) = ldap
-                    .search(
-                        "",
-                        Scope::Base,
-                        "(objectClass=*)",
-                        vec!["dnsHostName", "defaultNamingContext", "serverName"],
-                    )
-                    .await?
-                    .success()?;
-                Ok(entries.into_iter().next().map(SearchEntry::construct))
+                super::search::base_entry(
+                    &mut ldap,
+                    "",
+                    vec!["dnsHostName", "defaultNamingContext", "serverName"],
+                )
+                .await
             })
             .await?;
         let entry = entry.ok_or_else(|| DirectoryError::Protocol("empty rootDSE".into()))?;

@@ -4,20 +4,19 @@
 use std::collections::HashMap;
 
 use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
-use ldap3::controls::RawControl;
 use ldap3::{Ldap, LdapError, Scope, SearchEntry};
 use serde::Serialize;
 
-use super::filter::{ComputerQuery, tombstone_filter};
+use super::filter::ComputerQuery;
 use super::model::{
-    ComputerAccount, DcAccountView, DcOutcome, DcView, EncTypes, Tombstone, Uac, decode_guid,
+    ComputerAccount, DcAccountView, DcCoverage, DcOutcome, DcView, EncTypes, Uac, decode_guid,
     decode_sid, parse_filetime, parse_generalized_time,
 };
 use super::replmeta::{
     ATTID_PWD_LAST_SET, ATTID_UNICODE_PWD, decode_repl_property_metadata, find,
-    parse_msds_repl_attribute_metadata,
+    is_repl_attribute_metadata_name, merge, parse_msds_repl_attribute_metadata,
 };
-use super::{Directory, DirectoryError};
+use super::{Directory, DirectoryError, search};
 
 /// AD caps a page at 1000 entries (MaxPageSize); Samba does not, we page anyway.
 pub const PAGE_SIZE: i32 = 1000;
@@ -52,9 +51,6 @@ pub const PER_DC_ATTRS: &[&str] = &[
     "replPropertyMetaData",
     "msDS-ReplAttributeMetaData",
 ];
-
-/// Show Deleted Objects (LDAP_SERVER_SHOW_DELETED_OID).
-const SHOW_DELETED: &str = "1.2.840.113556.1.4.417";
 
 /// One line of a prefix search.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -138,24 +134,24 @@ impl TryFrom<&SearchEntry> for ComputerAccount {
 }
 
 pub(super) fn dc_view_of(e: &SearchEntry) -> Result<DcAccountView, DirectoryError> {
-    // Windows constructs msDS-ReplAttributeMetaData; Samba only returns the binary blob.
+    // Windows constructs msDS-ReplAttributeMetaData (XML; maybe range-limited, maybe without
+    // the password entries for a non-admin); Samba only returns the binary blob. Both are
+    // merged, the binary form preferred for unicodePwd and pwdLastSet.
     let xml: Vec<String> = e
         .attrs
         .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case("msDS-ReplAttributeMetaData"))
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default();
-    let metas = if xml.is_empty() {
-        match bytes(e, "replPropertyMetaData") {
-            Some(blob) => {
-                decode_repl_property_metadata(&blob).map_err(|x| bad("replPropertyMetaData", x))?
-            }
-            None => Vec::new(),
+        .filter(|(k, _)| is_repl_attribute_metadata_name(k))
+        .flat_map(|(_, v)| v.iter().cloned())
+        .collect();
+    let from_xml = parse_msds_repl_attribute_metadata(&xml)
+        .map_err(|x| bad("msDS-ReplAttributeMetaData", x))?;
+    let from_blob = match bytes(e, "replPropertyMetaData") {
+        Some(blob) => {
+            decode_repl_property_metadata(&blob).map_err(|x| bad("replPropertyMetaData", x))?
         }
-    } else {
-        parse_msds_repl_attribute_metadata(&xml)
-            .map_err(|x| bad("msDS-ReplAttributeMetaData", x))?
+        None => Vec::new(),
     };
+    let metas = merge(from_xml, from_blob);
     Ok(DcAccountView {
         last_logon: opt_time(e, "lastLogon")?,
         pwd_last_set: opt_time(e, "pwdLastSet")?,
@@ -252,15 +248,14 @@ impl Directory {
                     // An exact name matches one object: a plain search (Samba pays ~5x for
                     // paging).
                     async move {
-                        let (entries, _) = ldap
-                            .search(&base, Scope::Subtree, &filter, ACCOUNT_ATTRS.to_vec())
-                            .await?
-                            .success()?;
-                        Ok(entries
-                            .into_iter()
-                            .filter(|e| !e.is_ref())
-                            .map(SearchEntry::construct)
-                            .collect::<Vec<_>>())
+                        search::entries(
+                            &mut ldap,
+                            &base,
+                            Scope::Subtree,
+                            &filter,
+                            ACCOUNT_ATTRS.to_vec(),
+                        )
+                        .await
                     }
                 })
                 .await?;
@@ -269,35 +264,35 @@ impl Directory {
                 break;
             }
         }
-        match entries.as_slice() {
-            [] => Ok(None),
-            [one] => ComputerAccount::try_from(one).map(Some),
-            _ => Err(DirectoryError::Ambiguous(q.display().to_string())),
+        let account = match entries.as_slice() {
+            [] => return Ok(None),
+            [one] => ComputerAccount::try_from(one)?,
+            _ => return Err(DirectoryError::Ambiguous(q.display().to_string())),
+        };
+        // `OTHER\PC01` is not this domain's PC01 (several domains: issue #19).
+        if let Some(domain) = q.domain()
+            && !self.domain_names().await?.is(domain)
+        {
+            return Ok(None);
         }
+        Ok(Some(account))
     }
 
     /// What every DC holds of the object at `dn` (its non-replicated attributes, its
     /// replication metadata), read from each DC at once.
-    pub async fn dc_views(&self, dn: &str) -> Vec<DcView> {
-        let results = self
+    pub async fn dc_views(&self, dn: &str) -> (Vec<DcView>, DcCoverage) {
+        let (results, coverage) = self
             .on_each_dc(|mut ldap| {
                 let dn = dn.to_string();
                 async move {
-                    match ldap
-                        .search(&dn, Scope::Base, "(objectClass=*)", PER_DC_ATTRS.to_vec())
-                        .await?
-                        .success()
-                    {
-                        Ok((entries, _)) => {
-                            Ok(entries.into_iter().next().map(SearchEntry::construct))
-                        }
+                    match search::base_entry(&mut ldap, &dn, PER_DC_ATTRS.to_vec()).await {
                         Err(LdapError::LdapResult { result }) if result.rc == 32 => Ok(None),
-                        Err(e) => Err(e),
+                        other => other,
                     }
                 }
             })
             .await;
-        results
+        let views = results
             .into_iter()
             .map(|(url, result)| DcView {
                 dc: dc_label(&url),
@@ -314,66 +309,8 @@ impl Directory {
                     },
                 },
             })
-            .collect()
-    }
-
-    /// Deleted computers with this `sAMAccountName` (needs the right to list Deleted Objects;
-    /// without it the answer is simply empty).
-    pub async fn tombstones(&self, sam_account_name: &str) -> Vec<Tombstone> {
-        let filter = tombstone_filter(sam_account_name);
-        let base = format!("CN=Deleted Objects,{}", self.base_dn());
-        let found = self
-            .with_first_dc(|mut ldap| {
-                let (filter, base) = (filter.clone(), base.clone());
-                async move {
-                    let res = ldap
-                        .with_controls(RawControl {
-                            ctype: SHOW_DELETED.to_string(),
-                            crit: true,
-                            val: None,
-                        })
-                        .search(
-                            &base,
-                            Scope::OneLevel,
-                            &filter,
-                            vec![
-                                "objectGUID",
-                                "sAMAccountName",
-                                "whenChanged",
-                                "lastKnownParent",
-                            ],
-                        )
-                        .await?
-                        .success();
-                    match res {
-                        Ok((entries, _)) => Ok(entries),
-                        // No such object / insufficient rights: nothing we may see.
-                        Err(LdapError::LdapResult { result }) if matches!(result.rc, 32 | 50) => {
-                            Ok(Vec::new())
-                        }
-                        Err(e) => Err(e),
-                    }
-                }
-            })
-            .await;
-        match found {
-            Ok((_, entries)) => entries
-                .into_iter()
-                .map(SearchEntry::construct)
-                .map(|e| Tombstone {
-                    object_guid: bytes(&e, "objectGUID").and_then(|b| decode_guid(&b).ok()),
-                    sam_account_name: first(&e, "sAMAccountName").unwrap_or_default().to_string(),
-                    when_changed: first(&e, "whenChanged")
-                        .and_then(|v| parse_generalized_time(v).ok()),
-                    last_known_parent: first(&e, "lastKnownParent").map(str::to_string),
-                    dn: e.dn,
-                })
-                .collect(),
-            Err(e) => {
-                tracing::warn!(error = %e, "tombstone search failed");
-                Vec::new()
-            }
-        }
+            .collect();
+        (views, coverage)
     }
 
     /// Invocation id → DC label, for naming where a password change originated. Cached for
@@ -383,7 +320,7 @@ impl Directory {
         let mut cache = self.invocation_cache.lock().await;
         if let Some((at, map)) = cache.as_ref()
             && at.elapsed() < TTL
-            && map.len() == self.dc_urls().count()
+            && map.len() >= self.dc_count()
         {
             return map.clone();
         }
@@ -393,7 +330,7 @@ impl Directory {
     }
 
     async fn read_invocation_ids(&self) -> HashMap<uuid::Uuid, String> {
-        let results = self
+        let (results, _) = self
             .on_each_dc(|mut ldap| async move { dsa_identity(&mut ldap).await })
             .await;
         results
@@ -411,16 +348,8 @@ impl Directory {
 pub(super) async fn dsa_identity(
     ldap: &mut Ldap,
 ) -> Result<Option<(uuid::Uuid, Option<String>)>, LdapError> {
-    let (entries, _) = ldap
-        .search(
-            "",
-            Scope::Base,
-            "(objectClass=*)",
-            vec!["dsServiceName", "dnsHostName"],
-        )
-        .await?
-        .success()?;
-    let Some(root) = entries.into_iter().next().map(SearchEntry::construct) else {
+    let Some(root) = search::base_entry(ldap, "", vec!["dsServiceName", "dnsHostName"]).await?
+    else {
         return Ok(None);
     };
     let (Some(ntds), host) = (
@@ -429,14 +358,8 @@ pub(super) async fn dsa_identity(
     ) else {
         return Ok(None);
     };
-    let (entries, _) = ldap
-        .search(&ntds, Scope::Base, "(objectClass=*)", vec!["invocationId"])
+    Ok(search::base_entry(ldap, &ntds, vec!["invocationId"])
         .await?
-        .success()?;
-    Ok(entries
-        .into_iter()
-        .next()
-        .map(SearchEntry::construct)
         .and_then(|e| bytes(&e, "invocationId"))
         .and_then(|b| decode_guid(&b).ok())
         .map(|id| (id, host)))

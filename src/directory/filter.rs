@@ -11,6 +11,9 @@ pub enum ComputerQuery {
     Name(String),
     /// A fully qualified DNS host name, lower-cased.
     DnsName(String),
+    /// `DOMAIN\NAME` (NetBIOS or DNS domain, as Windows writes an account): the computer
+    /// `NAME` (upper-cased), which must be in that domain.
+    Qualified { domain: String, name: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -37,6 +40,17 @@ impl ComputerQuery {
     /// Validate and classify user input. Nothing that fails here ever reaches LDAP.
     pub fn parse(input: &str) -> Result<Self, NameError> {
         let s = input.trim();
+        if let Some((domain, name)) = s.split_once('\\') {
+            let Self::Name(name) = Self::parse(name)? else {
+                return Err(NameError::BadCharacter('.'));
+            };
+            let domain = match Self::parse(domain)? {
+                Self::Name(d) => d,
+                Self::DnsName(d) => d,
+                Self::Qualified { .. } => return Err(NameError::BadCharacter('\\')),
+            };
+            return Ok(Self::Qualified { domain, name });
+        }
         let s = s.strip_suffix('$').unwrap_or(s);
         if s.is_empty() {
             return Err(NameError::Empty);
@@ -67,7 +81,15 @@ impl ComputerQuery {
     /// What to show and audit: the name as we understood it.
     pub fn display(&self) -> &str {
         match self {
-            Self::Name(n) | Self::DnsName(n) => n,
+            Self::Name(n) | Self::DnsName(n) | Self::Qualified { name: n, .. } => n,
+        }
+    }
+
+    /// The domain the name was qualified with (`CORP` of `CORP\PC01`), if any.
+    pub fn domain(&self) -> Option<&str> {
+        match self {
+            Self::Qualified { domain, .. } => Some(domain),
+            _ => None,
         }
     }
 
@@ -82,7 +104,7 @@ impl ComputerQuery {
     /// account is never called missing because of the shortcut.
     pub fn exact_filters(&self) -> Vec<String> {
         match self {
-            Self::Name(n) => vec![computer_filter(&format!(
+            Self::Name(n) | Self::Qualified { name: n, .. } => vec![computer_filter(&format!(
                 "(sAMAccountName={}$)",
                 ldap_escape(n.as_str())
             ))],
@@ -105,7 +127,7 @@ impl ComputerQuery {
     /// substring): the NetBIOS name or the `HOST/` SPN, and for a DNS name its first label.
     pub fn prefix_filter(&self) -> String {
         match self {
-            Self::Name(n) => {
+            Self::Name(n) | Self::Qualified { name: n, .. } => {
                 let v = ldap_escape(n.as_str());
                 computer_filter(&format!(
                     "(|(sAMAccountName={v}*)(servicePrincipalName=HOST/{v}*))"
@@ -210,6 +232,44 @@ mod tests {
             ComputerQuery::parse("PAR-WS001.Lab.Example.Test").unwrap(),
             ComputerQuery::DnsName("par-ws001.lab.example.test".into())
         );
+    }
+
+    #[test]
+    fn domain_qualified_names_name_the_same_computer() {
+        let cases = [
+            ("LAB\\par-ws001", Some("LAB"), "PAR-WS001"),
+            (
+                " lab.example.test\\PAR-WS001$ ",
+                Some("lab.example.test"),
+                "PAR-WS001",
+            ),
+            ("PAR-WS001", None, "PAR-WS001"),
+            (
+                "par-ws001.lab.example.test",
+                None,
+                "par-ws001.lab.example.test",
+            ),
+        ];
+        for (input, domain, name) in cases {
+            let q = ComputerQuery::parse(input).unwrap();
+            assert_eq!((q.domain(), q.display()), (domain, name), "{input:?}");
+        }
+        let plain = ComputerQuery::parse("PAR-WS001").unwrap();
+        let qualified = ComputerQuery::parse("LAB\\PAR-WS001").unwrap();
+        assert_eq!(qualified.exact_filters(), plain.exact_filters());
+        assert_eq!(qualified.prefix_filter(), plain.prefix_filter());
+        for bad in [
+            "\\PC01",
+            "LAB\\",
+            "LAB\\PC01\\X",
+            "LAB\\pc01.lab.example.test",
+            "L*B\\PC01",
+        ] {
+            assert!(
+                ComputerQuery::parse(bad).is_err(),
+                "{bad:?} must be refused"
+            );
+        }
     }
 
     #[test]

@@ -8,12 +8,15 @@
 
 pub mod client;
 pub mod computers;
+pub mod discovery;
 pub mod filter;
 pub mod model;
 pub mod password;
 pub mod replmeta;
 pub mod scan;
+pub mod search;
 pub mod tls;
+pub mod tombstones;
 
 pub use client::{Directory, RootDse};
 

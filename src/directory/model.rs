@@ -555,14 +555,95 @@ pub struct Observation {
     pub last_logon: Option<OffsetDateTime>,
 }
 
+/// How the set of DCs the per-DC reads went to was made.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum DcDiscovery {
+    /// Every DC the directory lists was asked (apart from `excluded`).
+    #[default]
+    Complete,
+    /// `ldap.discover_dcs = false`: only the configured DCs were asked.
+    Off,
+    /// The DC list could not be read; the DCs known before were asked.
+    Failed { error: String },
+}
+
+/// Whether the per-DC view covers every DC of the domain.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct DcCoverage {
+    pub discovery: DcDiscovery,
+    /// DCs the directory lists that `ldap.exclude_dcs` keeps the portal from asking.
+    #[serde(default)]
+    pub excluded: Vec<String>,
+}
+
+/// Whether the search for deleted objects of the same name could run.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum TombstoneCheck {
+    /// Deleted Objects was searched; `tombstones` is what it holds for this name.
+    #[default]
+    Done,
+    /// The service account may not list Deleted Objects (by default only administrators may).
+    NotPermitted { detail: String },
+    /// The search failed for another reason.
+    Failed { error: String },
+}
+
+/// What trustdesk itself did to this object's password (from its audit log).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PortalWriteKind {
+    /// A DC-side reset: a random password nobody holds.
+    DcReset,
+    /// A token was redeemed: the DC holds the password the client received.
+    TokenRedeemed,
+    /// The client stored it, verified the channel and rotated twice: the machine holds the
+    /// current password.
+    RepairCompleted,
+    /// The client reported a failed repair.
+    RepairFailed,
+}
+
+impl PortalWriteKind {
+    /// How many `unicodePwd` versions this step wrote (a completed repair: two rotations after
+    /// the redeem's write).
+    pub fn versions_written(&self) -> u32 {
+        match self {
+            PortalWriteKind::DcReset | PortalWriteKind::TokenRedeemed => 1,
+            PortalWriteKind::RepairCompleted => 2,
+            PortalWriteKind::RepairFailed => 0,
+        }
+    }
+}
+
+/// One of trustdesk's own writes or repairs of this object.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortalWrite {
+    #[serde(with = "time::serde::rfc3339")]
+    pub at: OffsetDateTime,
+    pub kind: PortalWriteKind,
+    /// Who did it (the person who reset, or who minted the token).
+    pub by: String,
+    pub ticket: Option<String>,
+}
+
 /// Everything the diagnosis looks at for one name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Snapshot {
     pub name_queried: String,
     pub account: Option<ComputerAccount>,
     pub per_dc: Vec<DcView>,
+    /// Whether `per_dc` covers every DC of the domain.
+    #[serde(default)]
+    pub coverage: DcCoverage,
     pub tombstones: Vec<Tombstone>,
+    #[serde(default)]
+    pub tombstone_check: TombstoneCheck,
     pub history: Vec<Observation>,
+    /// trustdesk's own resets and repairs of this object, oldest first.
+    #[serde(default)]
+    pub portal_writes: Vec<PortalWrite>,
     /// The policy says the DN sits under a configured protected OU.
     pub protected_ou: bool,
 }

@@ -3,12 +3,13 @@
 
 use std::collections::HashSet;
 
-use ldap3::{Mod, Scope, SearchEntry};
+use ldap3::{Mod, Scope};
 use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
 use super::computers::dc_label;
 use super::model::ComputerAccount;
+use super::search;
 use super::{Directory, DirectoryError};
 
 /// The DC a password was written to.
@@ -64,20 +65,11 @@ impl Directory {
                     .await?
                     .success()?;
                     // Which DC this connection reached, by name (best effort).
-                    let host = match ldap
-                        .search("", Scope::Base, "(objectClass=*)", vec!["dnsHostName"])
+                    let host = search::base_entry(&mut ldap, "", vec!["dnsHostName"])
                         .await
-                    {
-                        Ok(res) => res
-                            .success()
-                            .ok()
-                            .and_then(|(entries, _)| entries.into_iter().next())
-                            .map(SearchEntry::construct)
-                            .and_then(|e| {
-                                e.attrs.get("dnsHostName").and_then(|v| v.first().cloned())
-                            }),
-                        Err(_) => None,
-                    };
+                        .ok()
+                        .flatten()
+                        .and_then(|e| e.attrs.get("dnsHostName").and_then(|v| v.first().cloned()));
                     Ok(host)
                 }
             })
@@ -99,21 +91,19 @@ impl Directory {
             .with_first_dc(|mut ldap| {
                 let (filter, base) = (filter.clone(), base.clone());
                 async move {
-                    let (entries, _) = ldap
-                        .search(
-                            &base,
-                            Scope::Subtree,
-                            &filter,
-                            super::computers::ACCOUNT_ATTRS.to_vec(),
-                        )
-                        .await?
-                        .success()?;
-                    Ok(entries)
+                    search::entries(
+                        &mut ldap,
+                        &base,
+                        Scope::Subtree,
+                        &filter,
+                        super::computers::ACCOUNT_ATTRS.to_vec(),
+                    )
+                    .await
                 }
             })
             .await?;
-        match entries.into_iter().next() {
-            Some(e) => ComputerAccount::try_from(&SearchEntry::construct(e)).map(Some),
+        match entries.first() {
+            Some(e) => ComputerAccount::try_from(e).map(Some),
             None => Ok(None),
         }
     }

@@ -251,18 +251,13 @@ pub async fn repl_state(ldap: &mut Ldap, url: &str, nc: &str) -> Result<ReplStat
         .await
         .map_err(|_| DirectoryError::Timeout { url: url.into() })?
         .map_err(|e| classify(url, e))?;
-    let (entries, _) = ldap
-        .with_timeout(REPLY_TIMEOUT)
-        .search(
-            nc,
-            Scope::Base,
-            "(objectClass=*)",
-            vec!["replUpToDateVector"],
-        )
-        .await
-        .and_then(|r| r.success())
-        .map_err(|e| classify(url, e))?;
-    let head = entries.into_iter().next().map(SearchEntry::construct);
+    let head = tokio::time::timeout(
+        REPLY_TIMEOUT,
+        super::search::base_entry(ldap, nc, vec!["replUpToDateVector"]),
+    )
+    .await
+    .map_err(|_| DirectoryError::Timeout { url: url.into() })?
+    .map_err(|e| classify(url, e))?;
     let cursors = match head.as_ref().and_then(|e| bytes(e, "replUpToDateVector")) {
         Some(blob) => decode_up_to_date_vector(&blob)
             .map_err(|e| DirectoryError::Protocol(format!("replUpToDateVector: {e}")))?

@@ -140,14 +140,15 @@ async fn attempt(
     let (url, mut pconn) = dir.connect_dc(primary).await.map_err(AttemptError::Dc)?;
     let mut notes = Vec::new();
     let mut others = Vec::new();
-    for (i, u) in dir.dc_urls().enumerate().filter(|(i, _)| *i != primary) {
-        let (conn, error) = match dir.connect_dc(i).await {
-            Ok((_, l)) => (Some(l), None),
+    // Every DC of the domain, discovered ones included (the per-DC reads' set).
+    for u in dir.per_dc_urls().await.into_iter().filter(|u| *u != url) {
+        let (conn, error) = match dir.connect_url(&u).await {
+            Ok(l) => (Some(l), None),
             Err(e) => (None, Some(e.to_string())),
         };
         others.push(Other {
-            label: dc_label(u),
-            url: u.to_string(),
+            label: dc_label(&u),
+            url: u,
             conn,
             error,
             all: false,
@@ -419,6 +420,9 @@ fn snapshot_of(ctx: &ScanContext, primary: &str, s: Scanned) -> Snapshot {
         }],
         account: Some(s.account),
         tombstones: Vec::new(),
+        coverage: Default::default(),
+        tombstone_check: Default::default(),
+        portal_writes: Vec::new(),
         history: Vec::new(),
         protected_ou,
     }

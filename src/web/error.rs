@@ -114,6 +114,17 @@ impl IntoResponse for AppError {
     }
 }
 
+/// What a panic anywhere below the error pages becomes: a 500 that [`render_errors`] turns into
+/// the usual page (or JSON) with the request id. The panic's text is logged, never shown.
+pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    let text = panic
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| panic.downcast_ref::<&str>().copied())
+        .unwrap_or("(no message)");
+    AppError::Internal(format!("a request handler panicked: {text}")).into_response()
+}
+
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorPage<'a> {

@@ -1,5 +1,6 @@
 //! The middleware stack, outermost first: request id → trace → propagate the id → security
-//! headers → compression → timeout → metrics → error pages → CSRF (Origin/Sec-Fetch-Site).
+//! headers → compression → timeout → metrics → error pages → catch panics → CSRF
+//! (Origin/Sec-Fetch-Site).
 
 use std::time::{Duration, Instant};
 
@@ -9,6 +10,7 @@ use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::csrf::CsrfLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
@@ -19,7 +21,7 @@ use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
-use super::error::render_errors;
+use super::error::{panic_response, render_errors};
 use crate::auth::sessions::SessionBackend;
 use crate::state::AppState;
 
@@ -96,6 +98,8 @@ pub fn apply(router: Router<AppState>, state: &AppState) -> Router<AppState> {
         ))
         .layer(middleware::from_fn(track_metrics))
         .layer(middleware::from_fn(render_errors))
+        // Inside the error pages, so that a panic becomes the usual 500 page with the request id.
+        .layer(CatchPanicLayer::custom(panic_response))
         // The provider's form_post answer is a cross-site POST by design; its handler only
         // hands the fields on to the GET callback (state-checked) and changes nothing.
         .layer(CsrfLayer::new().with_insecure_bypass(|method, uri| {
