@@ -1,9 +1,14 @@
 //! Lookup + diagnosis latency through the portal's HTTP API, against the raw LDAP searches it
 //! needs done directly with ldap3 on open connections, in the same run.
 //!
-//!   lab/lab.sh up --dc2 && lab/lab.sh run -- cargo bench --offline --bench lookup
+//!   lab/lab.sh up --dc2 --dc3 && lab/lab.sh run -- cargo bench --offline --bench lookup
 //!
 //! Environment: BENCH_NAME (default PAR-WS001), BENCH_REQUESTS (default 400 per setting).
+//!
+//! With the lab's third DC up (`--dc3`, not in `ldap.urls`), it runs twice: "2 DCs" (DC
+//! discovery off: the per-DC reads go to DC1 and DC2) and "3 DCs" (discovery on: DC3 is found
+//! in the directory and read too), each against raw searches on the same DCs. The per-DC reads
+//! run in parallel, so the 3-DC p50 should stay close to the 2-DC p50.
 //!
 //! A third column, "floor", is the raw searches plus one `GET /healthz` on the same portal
 //! (every middleware, no authentication, no audit, no database): what any HTTP service in
@@ -41,7 +46,8 @@ async fn ldap(url: &str, tls: Arc<rustls::ClientConfig>) -> Ldap {
 }
 
 /// The searches one diagnosis needs: find the account, then per DC the per-DC attributes,
-/// and the tombstone search — concurrently, as the portal does.
+/// and the tombstone search (the Deleted Objects container itself, then its children) —
+/// concurrently, as the portal does.
 async fn raw_lookup(dcs: &[Ldap], base: &str, name: &str) {
     // The portal's own filters, so the two sides cannot drift apart.
     let q = trustdesk::directory::filter::ComputerQuery::parse(name).unwrap();
@@ -76,14 +82,29 @@ async fn raw_lookup(dcs: &[Ldap], base: &str, name: &str) {
     });
     let tomb = async {
         let mut l = dcs[0].clone();
+        let controls = || {
+            vec![
+                RawControl {
+                    ctype: "1.2.840.113556.1.4.417".into(),
+                    crit: true,
+                    val: None,
+                },
+                RawControl {
+                    ctype: "1.2.840.113556.1.4.2064".into(),
+                    crit: false,
+                    val: None,
+                },
+            ]
+        };
+        let container = format!("CN=Deleted Objects,{base}");
         let _ = l
-            .with_controls(RawControl {
-                ctype: "1.2.840.113556.1.4.417".into(),
-                crit: true,
-                val: None,
-            })
+            .with_controls(controls())
+            .search(&container, Scope::Base, "(objectClass=*)", vec!["1.1"])
+            .await;
+        let _ = l
+            .with_controls(controls())
             .search(
-                &format!("CN=Deleted Objects,{base}"),
+                &container,
                 Scope::OneLevel,
                 &trustdesk::directory::filter::tombstone_filter(&format!("{name}$")),
                 vec![
@@ -145,7 +166,47 @@ async fn main() {
     if let Ok(u) = std::env::var("LAB_DC2_LDAPS_URL") {
         urls.push(u);
     }
+    let dc3 = std::env::var("LAB_DC3_LDAPS_URL").ok();
+    let mut p50_at_1 = Vec::new();
+    // (label, discovery on, the DCs the raw searches read)
+    let mut settings = vec![(
+        format!("{} DC(s), DC discovery off", urls.len()),
+        false,
+        urls.clone(),
+    )];
+    if let Some(u) = &dc3 {
+        let mut all = urls.clone();
+        all.push(u.clone());
+        settings.push((
+            format!("{} DCs, the third found by DC discovery", all.len()),
+            true,
+            all,
+        ));
+    }
+    for (label, discover, raw_urls) in settings {
+        let p50 = run(&name, total, &base_dn, &urls, discover, &raw_urls, &label).await;
+        p50_at_1.push((label, p50));
+    }
+    if let [(l2, two), (l3, three)] = p50_at_1.as_slice() {
+        println!(
+            "portal p50 at 1 client: {three:.2} ms ({l3}) / {two:.2} ms ({l2}) = {:.2}x",
+            three / two
+        );
+    }
+}
 
+/// One setting: a portal on `urls` (discovering or not) against raw searches on `raw_urls`.
+/// Returns the portal's p50 at one client, in ms.
+async fn run(
+    name: &str,
+    total: usize,
+    base_dn: &str,
+    urls: &[String],
+    discover: bool,
+    raw_urls: &[String],
+    label: &str,
+) -> f64 {
+    let (name, base_dn) = (name.to_string(), base_dn.to_string());
     // The portal, in-process on a free port, SQLite in a temp dir, an API key.
     let dir = tempfile::tempdir().unwrap();
     let roles = format!(
@@ -154,12 +215,17 @@ async fn main() {
     let (svc, pw) = (env("LAB_SVC_UPN"), env("LAB_SVC_PW"));
     let toml = common::config_toml(
         dir.path(),
-        &urls,
+        urls,
         &base_dn,
         (&svc, &pw),
         &env("LAB_CA"),
         &roles,
     );
+    let toml = if discover {
+        common::discovering(&toml)
+    } else {
+        toml
+    };
     let (base, key) = common::start_portal(dir.path(), &toml).await;
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(64)
@@ -174,7 +240,7 @@ async fn main() {
             .with_no_client_auth(),
     );
     let mut dcs = Vec::new();
-    for u in &urls {
+    for u in raw_urls {
         dcs.push(ldap(u, tls.clone()).await);
     }
     let dcs = Arc::new(dcs);
@@ -186,10 +252,7 @@ async fn main() {
         raw_lookup(&dcs, &base_dn, &name).await;
     }
 
-    println!(
-        "lookup + diagnosis of {name}, {} DC(s), {total} requests per setting",
-        urls.len()
-    );
+    println!("\nlookup + diagnosis of {name}, {label}, {total} requests per setting");
     println!(
         "{:<8} {:>12} {:>12} {:>12} {:>12} {:>10} {:>10} {:>12} {:>12}",
         "clients",
@@ -202,6 +265,7 @@ async fn main() {
         "floor p50",
         "floor ratio"
     );
+    let mut p50_1 = 0.0;
     for conc in [1usize, 32] {
         let (h, k, u) = (http.clone(), key.clone(), url.clone());
         let (portal, _) = measure(total, conc, move || {
@@ -237,6 +301,9 @@ async fn main() {
         })
         .await;
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+        if conc == 1 {
+            p50_1 = ms(pct(&portal, 0.5));
+        }
         println!(
             "{:<8} {:>10.2}ms {:>10.2}ms {:>10.2}ms {:>10.2}ms {:>9.2}x {:>9.2}x {:>10.2}ms {:>11.2}x",
             conc,
@@ -250,4 +317,5 @@ async fn main() {
             ms(pct(&floor, 0.5)) / ms(pct(&raw, 0.5)),
         );
     }
+    p50_1
 }

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The benchmark suite in one command (fresh Debian 12, as root): installs what is missing, brings
-# up a lab with two DCs and 20,000 computers (or reuses one already up with at least as many),
+# up a lab with three DCs (the third not in any portal's ldap.urls) and 20,000 computers (or reuses one already up with at least as many),
 # runs every benchmark, and writes BENCHMARKS.md: the machine, the date, the commands and each
 # figure beside its baseline from the same run.
 #
@@ -26,9 +26,9 @@ fi
 if [ "${have:-0}" -ge "$N" ]; then
     step "reusing the lab in $LAB_DIR ($have computers)"
 else
-    step "lab up: two DCs, $N computers"
+    step "lab up: three DCs, $N computers"
     lab/lab.sh down >/dev/null 2>&1 || true
-    lab/lab.sh up --dc2 --computers "$N"
+    lab/lab.sh up --dc2 --dc3 --computers "$N"
 fi
 
 run() {  # $1 title, $2 command shown, rest: the command
@@ -53,7 +53,7 @@ mem=$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)
     printf 'Written by `bench/run.sh` on %s.\n\n' "$(date -u +%Y-%m-%dT%H:%MZ)"
     printf -- '- machine: %s cores (%s), %s, %s\n' "$(nproc)" "$cpu" "$mem" "$(uname -sr)"
     printf -- '- build: %s, release profile (`cargo bench`); commit %s\n' "$(rustc --version)" "$(git rev-parse --short HEAD 2>/dev/null || echo '?')"
-    printf -- '- lab: Samba %s, two DCs (127.0.0.2, 127.0.0.4) and %s bulk computers on the same machine\n' \
+    printf -- '- lab: Samba %s, three DCs (127.0.0.2, 127.0.0.4; 127.0.0.5 found only by DC discovery) and %s bulk computers on the same machine\n' \
         "$(samba --version | awk '{print $2}')" "$(sed -n "s/^export LAB_BULK_COMPUTERS='\([0-9]*\)'/\1/p" "$LAB_DIR/lab.env")"
     printf -- '- every figure is printed beside a baseline measured in the same run; the load generators\n'
     printf '  share the 2 cores with the portal and both DCs\n\n'

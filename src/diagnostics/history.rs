@@ -118,6 +118,11 @@ pub(super) fn portal_writes(f: &Facts<'_>, s: &DiagnosisSettings, out: &mut Out)
         ));
     }
     let ago = span(f.age(w.at));
+    let failed_since = f
+        .snapshot
+        .portal_writes
+        .iter()
+        .any(|x| x.kind == PortalWriteKind::RepairFailed && x.at >= w.at);
     match (w.kind, written_after) {
         (PortalWriteKind::RepairCompleted, _) => out.finding(
             FindingCode::PortalRepairCompleted,
@@ -129,7 +134,10 @@ pub(super) fn portal_writes(f: &Facts<'_>, s: &DiagnosisSettings, out: &mut Out)
             ),
             evidence,
         ),
-        (PortalWriteKind::TokenRedeemed, None) if f.age(w.at) < REPAIR_REPORT_WAIT => out.finding(
+        (PortalWriteKind::TokenRedeemed, None)
+            if f.age(w.at) < REPAIR_REPORT_WAIT && !failed_since =>
+        {
+            out.finding(
             FindingCode::PortalRepairIncomplete,
             Severity::Info,
             format!(
@@ -138,7 +146,8 @@ pub(super) fn portal_writes(f: &Facts<'_>, s: &DiagnosisSettings, out: &mut Out)
                 who(w)
             ),
             evidence,
-        ),
+            )
+        }
         (PortalWriteKind::DcReset | PortalWriteKind::TokenRedeemed, None) => {
             let (code, what) = if w.kind == PortalWriteKind::DcReset {
                 (
@@ -154,9 +163,14 @@ pub(super) fn portal_writes(f: &Facts<'_>, s: &DiagnosisSettings, out: &mut Out)
                     FindingCode::PortalRepairIncomplete,
                     format!(
                         "A token repair (minted by {}) set the password on the DC at {} ({ago} \
-                         ago) and the client never reported that it finished",
+                         ago) and the client {}",
                         who(w),
-                        ts(w.at)
+                        ts(w.at),
+                        if failed_since {
+                            "reported that it failed"
+                        } else {
+                            "never reported that it finished"
+                        }
                     ),
                 )
             };

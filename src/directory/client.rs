@@ -39,7 +39,7 @@ pub struct Directory {
     starttls: bool,
     connect_timeout: Duration,
     op_timeout: Duration,
-    retry_after: Duration,
+    pub(super) retry_after: Duration,
     pub(super) discover_dcs: bool,
     pub(super) exclude_dcs: Vec<String>,
     pub(super) discovery_refresh: Duration,

@@ -161,9 +161,15 @@ impl Directory {
             );
         }
         let mut state = self.discovery.lock().await;
-        let stale = state
-            .as_ref()
-            .is_none_or(|d| d.error.is_some() || d.at.elapsed() >= self.discovery_refresh);
+        // A failed read is tried again after the DC rest time, not on every lookup.
+        let stale = state.as_ref().is_none_or(|d| {
+            let fresh_for = if d.error.is_some() {
+                self.retry_after
+            } else {
+                self.discovery_refresh
+            };
+            d.at.elapsed() >= fresh_for
+        });
         if stale {
             let previous = state.take();
             *state = Some(self.discover(previous).await);

@@ -198,3 +198,73 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
     *out.status_mut() = marker.status;
     out
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+mod tests {
+    use axum::Router;
+    use axum::body::Body;
+    use axum::http::Request;
+    use axum::routing::get;
+    use tower::ServiceExt;
+    use tower_http::catch_panic::CatchPanicLayer;
+
+    use super::*;
+
+    /// The error pages wrapped around the panic catcher, as `layers.rs` stacks them.
+    fn app() -> Router {
+        Router::new()
+            .route(
+                "/boom",
+                get(|| async {
+                    let v: Vec<u8> = Vec::new();
+                    #[allow(clippy::indexing_slicing)]
+                    v[1].to_string()
+                }),
+            )
+            .route(
+                "/api/v1/boom",
+                get(|| async {
+                    if "x".len() == 1 {
+                        panic!("secret detail");
+                    }
+                    String::new()
+                }),
+            )
+            .layer(CatchPanicLayer::custom(panic_response))
+            .layer(axum::middleware::from_fn(render_errors))
+    }
+
+    async fn get_page(path: &str) -> (StatusCode, String) {
+        let res = app()
+            .oneshot(
+                Request::get(path)
+                    .header("x-request-id", "rid-7")
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+        let status = res.status();
+        let body = axum::body::to_bytes(res.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (status, String::from_utf8_lossy(&body).into_owned())
+    }
+
+    #[tokio::test]
+    async fn a_panic_becomes_the_500_page_with_the_request_id() {
+        let (status, page) = get_page("/boom").await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        assert!(page.contains("rid-7"), "{page}");
+        assert!(page.contains("Something went wrong on our side."), "{page}");
+        let (status, json) = get_page("/api/v1/boom").await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR);
+        let v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(v["request_id"], "rid-7");
+        assert!(
+            !json.contains("secret detail"),
+            "the panic's text is never shown"
+        );
+    }
+}

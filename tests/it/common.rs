@@ -267,6 +267,29 @@ pub async fn start_portal_on(
         setup: &OpSetup::default(),
         oidc_toml: None,
         roles_toml: None,
+        ldap_toml: "",
+    };
+    start_portal_full(lab, spec).await
+}
+
+/// A portal on both DCs whose `[ldap]` table also holds `ldap_toml` (`discover_dcs = false`).
+pub async fn start_portal_ldap(
+    lab: &Lab,
+    ldap_toml: &str,
+    extra_toml: &str,
+    tls_front: bool,
+) -> Portal {
+    let mut urls = vec![lab.ldaps_url.as_str()];
+    urls.extend(lab.dc2_ldaps_url.as_deref());
+    let spec = PortalSpec {
+        urls: &urls,
+        top_toml: "",
+        extra_toml,
+        tls_front,
+        setup: &OpSetup::default(),
+        oidc_toml: None,
+        roles_toml: None,
+        ldap_toml,
     };
     start_portal_full(lab, spec).await
 }
@@ -290,6 +313,7 @@ pub async fn start_portal_idp(
         setup,
         oidc_toml: Some(oidc_toml),
         roles_toml,
+        ldap_toml: "",
     };
     start_portal_full(lab, spec).await
 }
@@ -303,6 +327,8 @@ struct PortalSpec<'a> {
     setup: &'a OpSetup,
     oidc_toml: Option<&'a str>,
     roles_toml: Option<&'a str>,
+    /// More keys of the `[ldap]` table.
+    ldap_toml: &'a str,
 }
 
 async fn start_portal_full(lab: &Lab, spec: PortalSpec<'_>) -> Portal {
@@ -314,6 +340,7 @@ async fn start_portal_full(lab: &Lab, spec: PortalSpec<'_>) -> Portal {
         setup,
         oidc_toml,
         roles_toml,
+        ldap_toml,
     } = spec;
     let dir = tempfile::tempdir().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -353,7 +380,7 @@ async fn start_portal_full(lab: &Lab, spec: PortalSpec<'_>) -> Portal {
     let toml = toml.replace(
         "[ldap]\n",
         &format!(
-            "[ldap]\nprotected_ous = [\"OU=Protected,{}\"]\n",
+            "[ldap]\nprotected_ous = [\"OU=Protected,{}\"]\n{ldap_toml}\n",
             lab.base_dn
         ),
     );

@@ -6,9 +6,97 @@
 use std::process::Command;
 use std::time::Instant;
 
-use crate::common::{browser_for, install_crypto, lab, sign_in, start_portal_with};
+use crate::common::{
+    Portal, api_get, browser_for, causes, install_crypto, lab, sign_in, start_portal_with,
+    top_cause,
+};
 use crate::labctl::kinit;
 use crate::repair_lab::{csrf, mint};
+
+/// Held by every test that uses the member LABWS01 (one machine, one secret).
+static MEMBER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// `lab/lab.sh member-… ARGS` (inside the lab namespace); whether it succeeded.
+fn lab_member(args: &[&str]) -> bool {
+    let out = Command::new(env("LAB_SCRIPT")).args(args).output().unwrap();
+    if !out.status.success() {
+        eprintln!(
+            "lab.sh {args:?}: {:?}\n{}{}",
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    out.status.success()
+}
+
+/// The member's diagnosis once replication has settled (a write moments ago shows as
+/// `replication_in_progress` until every DC has it; at most 30 s).
+async fn settled_diagnosis(c: &reqwest::Client, p: &Portal, name: &str) -> serde_json::Value {
+    for _ in 0..60 {
+        let (status, r) = api_get(c, &p.base, &format!("/api/v1/computers/{name}")).await;
+        assert_eq!(status, 200, "{r}");
+        if !causes(&r).contains(&"replication_in_progress".to_string()) {
+            return r;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
+    panic!("{name}: replication did not settle within 30 s");
+}
+
+/// The current signing key as the client's `public_keys` pin (`kid:key`).
+async fn key_pin(c: &reqwest::Client, base: &str) -> String {
+    let keys: serde_json::Value = c
+        .get(format!("{base}/api/v1/token-key"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    keys["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|k| k["kid"] == keys["current"])
+        .map(|k| {
+            format!(
+                "{}:{}",
+                k["kid"].as_str().unwrap(),
+                k["public_key"].as_str().unwrap()
+            )
+        })
+        .unwrap()
+}
+
+/// Run the companion client (Samba backend) on the member with `token`.
+async fn run_client(
+    p: &Portal,
+    c: &reqwest::Client,
+    conf: &str,
+    token: &str,
+) -> std::process::Output {
+    let pin = key_pin(c, &p.base).await;
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("client.toml");
+    std::fs::write(
+        &cfg,
+        format!(
+            "portal_url = {:?}\npublic_keys = [{pin:?}]\nca_file = {:?}\nbackend = \"samba\"\nsamba_conf = {conf:?}\n",
+            p.base,
+            p.ca.as_ref().unwrap().display().to_string()
+        ),
+    )
+    .unwrap();
+    tokio::process::Command::new(client_binary())
+        .arg("--config")
+        .arg(&cfg)
+        .arg("redeem")
+        .env("TRUSTDESK_TOKEN", token)
+        .output()
+        .await
+        .unwrap()
+}
 
 fn env(k: &str) -> String {
     std::env::var(k).unwrap_or_else(|_| {
@@ -74,6 +162,7 @@ pub fn client_binary() -> std::path::PathBuf {
 async fn reset_breaks_the_member_and_a_token_repair_fixes_it_for_real() {
     install_crypto();
     let Some(lab) = lab() else { return };
+    let _member = MEMBER.lock().await;
     // Every log line of this process from here on (all levels, the audit target included)
     // goes to a file, to be searched for secrets at the end.
     let log_path = crate::browser::artifact("e2e-repair.log");
@@ -92,8 +181,12 @@ async fn reset_breaks_the_member_and_a_token_repair_fixes_it_for_real() {
     let c = browser_for(p.ca.as_deref());
     sign_in(&c, &p.base, "alice", "alice-pw").await;
 
-    // 1. the member is joined and its channel works
+    // 1. the member is joined and its channel works; it logs on (Kerberos, at DC1)
     assert!(testjoin(&conf), "net rpc testjoin passes before the test");
+    assert!(
+        lab_member(&["member-testjoin", "--ads"]),
+        "a Kerberos logon"
+    );
 
     // 2. DC-side reset through the portal: confirmation page, then the reset; testjoin fails
     let page = crate::common::get_text(&c, &format!("{}/computers/{member}/reset", p.base)).await;
@@ -128,6 +221,18 @@ async fn reset_breaks_the_member_and_a_token_repair_fixes_it_for_real() {
         !testjoin(&conf),
         "after the DC-side reset the member's channel is broken"
     );
+    // The next lookup names the reset (who, when, why) and never says healthy, though the
+    // member logged on moments before it (inside the self-rotation grace).
+    let (_, r) = api_get(&c, &p.base, &format!("/api/v1/computers/{member}")).await;
+    assert_eq!(top_cause(&r), "password_set_after_last_logon", "{r:#}");
+    assert!(!causes(&r).contains(&"healthy".to_string()), "{r:#}");
+    let said = r["diagnosis"]["findings"].to_string();
+    assert!(said.contains("portal_reset"), "{r:#}");
+    assert!(
+        said.contains("Reset by ")
+            && said.contains("(INC-42 user cannot log on) through trustdesk"),
+        "{said}"
+    );
 
     // protected and out-of-scope targets are refused, whatever the form says
     for refused in ["PAW-ADM01", "TIER0-WS01", "DC1"] {
@@ -152,49 +257,10 @@ async fn reset_breaks_the_member_and_a_token_repair_fixes_it_for_real() {
 
     // 3. a senior mints a token
     let repair_token = mint(&c, &p.base, &member).await;
-    let keys: serde_json::Value = c
-        .get(format!("{}/api/v1/token-key", p.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let pin = keys["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|k| k["kid"] == keys["current"])
-        .map(|k| {
-            format!(
-                "{}:{}",
-                k["kid"].as_str().unwrap(),
-                k["public_key"].as_str().unwrap()
-            )
-        })
-        .unwrap();
 
     // 4. the companion client redeems it on the member
-    let dir = tempfile::tempdir().unwrap();
-    let cfg = dir.path().join("client.toml");
-    std::fs::write(
-        &cfg,
-        format!(
-            "portal_url = {:?}\npublic_keys = [{pin:?}]\nca_file = {:?}\nbackend = \"samba\"\nsamba_conf = {conf:?}\n",
-            p.base,
-            p.ca.as_ref().unwrap().display().to_string()
-        ),
-    )
-    .unwrap();
     let started = Instant::now();
-    let out = tokio::process::Command::new(client_binary())
-        .arg("--config")
-        .arg(&cfg)
-        .arg("redeem")
-        .env("TRUSTDESK_TOKEN", &repair_token)
-        .output()
-        .await
-        .unwrap();
+    let out = run_client(&p, &c, &conf, &repair_token).await;
     let wall = started.elapsed();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
@@ -207,8 +273,20 @@ async fn reset_breaks_the_member_and_a_token_repair_fixes_it_for_real() {
         wall.as_secs_f64()
     );
 
-    // 5. the channel works
+    // 5. the channel works, and the portal agrees: healthy, the repair named, no churn
     assert!(testjoin(&conf), "net rpc testjoin passes after the repair");
+    let r = settled_diagnosis(&c, &p, &member).await;
+    assert_eq!(top_cause(&r), "healthy", "{r:#}");
+    assert!(
+        !causes(&r).contains(&"clone_suspected".to_string()),
+        "{r:#}"
+    );
+    assert!(
+        r["diagnosis"]["findings"]
+            .to_string()
+            .contains("portal_repair_completed"),
+        "{r:#}"
+    );
 
     // 6. the password that crossed the network no longer authenticates
     let bodies = p.redeems.as_ref().unwrap().lock().unwrap().clone();
@@ -267,5 +345,57 @@ async fn reset_breaks_the_member_and_a_token_repair_fixes_it_for_real() {
     assert!(
         !everything.contains(&crossed) && !everything.contains(&repair_token),
         "no secret in audit or DB"
+    );
+}
+
+/// A VM reverted to a snapshot: the member rotates its own password and uses it, then its
+/// secrets.tdb comes back from before and it fails. The portal says `stale_local_secret`, and
+/// the token repair fixes it.
+#[tokio::test]
+async fn a_snapshot_revert_is_a_stale_local_secret_that_a_token_repair_fixes() {
+    install_crypto();
+    let Some(lab) = lab() else { return };
+    let _member = MEMBER.lock().await;
+    let (conf, name) = (env("LAB_MEMBER_CONF"), env("LAB_MEMBER_NAME"));
+    let p = start_portal_with(&lab, "", "", true).await;
+    let c = browser_for(p.ca.as_deref());
+    sign_in(&c, &p.base, "alice", "alice-pw").await;
+    assert!(testjoin(&conf), "the member works");
+    assert!(lab_member(&["member-secrets", "save", "revert-test"]));
+    assert!(
+        lab_member(&["member-rotate"]),
+        "the member rotates its own password"
+    );
+    assert!(
+        lab_member(&["member-testjoin", "--ads"]),
+        "and logs on with it"
+    );
+    assert!(lab_member(&["member-secrets", "restore", "revert-test"]));
+    assert!(
+        !lab_member(&["member-testjoin", "--ads"]),
+        "the restored (older) secret fails"
+    );
+    assert!(!testjoin(&conf));
+    let r = settled_diagnosis(&c, &p, &name).await;
+    assert_eq!(top_cause(&r), "stale_local_secret", "{r:#}");
+    assert_eq!(
+        r["diagnosis"]["fix"]["trustdesk_action"], "token_repair",
+        "{r:#}"
+    );
+
+    let token = mint(&c, &p.base, &name).await;
+    let out = run_client(&p, &c, &conf, &token).await;
+    assert!(
+        out.status.success(),
+        "client failed ({:?}):\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(testjoin(&conf), "the channel works after the repair");
+    let r = settled_diagnosis(&c, &p, &name).await;
+    assert_eq!(top_cause(&r), "healthy", "{r:#}");
+    assert!(
+        !causes(&r).contains(&"clone_suspected".to_string()),
+        "{r:#}"
     );
 }

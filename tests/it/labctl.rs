@@ -8,6 +8,10 @@ use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, Mod, Scope, SearchEntry};
 
 use crate::common::Lab;
 
+/// Held by every test that changes the lab's topology (a DC stopped, DC2's inbound
+/// replication off), so that no two overlap.
+pub static TOPOLOGY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 pub async fn admin(url: &str) -> Ldap {
     let roots =
         trustdesk::directory::tls::load_ca(std::path::Path::new(&std::env::var("LAB_CA").unwrap()))

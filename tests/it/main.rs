@@ -24,6 +24,7 @@ mod labctl;
 mod llng;
 mod lookup_lab;
 mod matrix;
+mod real_domain;
 mod relay;
 mod repair_lab;
 mod sessions_lab;

@@ -75,6 +75,13 @@ fn a_reset_through_trustdesk_is_never_the_machines_own_rotation() {
             vec![(PasswordSetAfterLastLogon, High)],
         ),
         (
+            "a redeem just now whose client reported a failure",
+            reset_after_logon(reset)
+                .portal(TokenRedeemed, reset)
+                .portal(RepairFailed, reset + Duration::seconds(20)),
+            vec![(PasswordSetAfterLastLogon, High)],
+        ),
+        (
             "a redeem just now: under way",
             reset_after_logon(reset).portal(TokenRedeemed, reset),
             HEALTHY_HIGH.to_vec(),
