@@ -13,7 +13,7 @@ lockout_policy() {
 # password set 200 days ago by its own rotation, last logon 150 days ago. LDAP cannot write
 # pwdLastSet or lastLogon, so with DC1 stopped the partition file is edited directly (the
 # dsdb modules bypassed), replication metadata backdated to match, then DC1 starts again.
-# DC2, joined afterwards, replicates it as it is.
+# DC2 and DC3, joined afterwards, replicate it as it is.
 silent_fixture() {
     local par="OU=Paris,OU=Workstations,$BASEDN" log="$LOGS/silent-fixture.log"
     local dn="CN=SILENT-WS01,$par" part="$LAB_DIR/dc1/private/sam.ldb.d/DC=${REALM//./,DC=}.ldb"
@@ -50,13 +50,13 @@ ldif = (f"dn: {dn}\nchangetype: modify\n"
 subprocess.run(["ldbmodify", "-H", "tdb://" + part], input=ldif, check=True, capture_output=True, text=True)
 print("SILENT-WS01 backdated")
 PY
-    start_dc dc1 "$DC1_CONF"
-    wait_ldaps "$DC_IP" 60 || up_fail "DC1 did not come back after the fixture" "$LAB_DIR/dc1/log/log.samba"
+    start_dc dc1 "$DC1_CONF" || up_fail "cannot start dc1" "$LAB_DIR/dc1/log/samba.stdout"
+    wait_dc "$DC_IP" 60 || up_fail "DC1 did not come back after the fixture" "$LAB_DIR/dc1/log/log.samba"
 }
 
 # The bulk computers PC00001... (OU=Berlin) in mixed states, by number i (i % 20), for the
 # fleet scan. Like SILENT-WS01 these values cannot be written over LDAP, so with DC1 stopped
-# the partition is edited directly; DC2, joined afterwards, replicates them.
+# the partition is edited directly; DC2 and DC3, joined afterwards, replicate them.
 #   13: password_set_after_last_logon (password set 2 days ago, last logon 10 days ago)
 #   14: account_disabled (recent logon)
 #   15: rotation_disabled (password 120 days old, logging on daily)
@@ -89,7 +89,7 @@ def redate(blob, pwd, created, llts):
     src = by[0x90060]
     if 0x9005A not in by:   # the unicodePwd write a join makes: version 1, like pwdLastSet's
         by[0x9005A] = [0x9005A, 1, 0, src[3], src[4], src[5]]
-    if LLTS not in by:      # lastLogonTimestamp replicates: without metadata DC2 would not get it
+    if LLTS not in by:      # lastLogonTimestamp replicates: without metadata DC2/DC3 would not get it
         by[LLTS] = [LLTS, 1, 0, src[3], src[4], src[5]]
     for attid, e in by.items():
         e[2] = (pwd if attid in PASSWORD else llts if attid == LLTS else created) + 11644473600
@@ -119,8 +119,8 @@ subprocess.run(["ldbmodify", "-H", "tdb://" + part], input="\n".join(out), check
                capture_output=True, text=True)
 print(f"{n} bulk computers set to mixed states")
 PY
-    start_dc dc1 "$DC1_CONF"
-    wait_ldaps "$DC_IP" 60 || up_fail "DC1 did not come back after the bulk fixture" "$LAB_DIR/dc1/log/log.samba"
+    start_dc dc1 "$DC1_CONF" || up_fail "cannot start dc1" "$LAB_DIR/dc1/log/samba.stdout"
+    wait_dc "$DC_IP" 60 || up_fail "DC1 did not come back after the bulk fixture" "$LAB_DIR/dc1/log/log.samba"
 }
 
 # LemonLDAP::NG (up --llng): its read account and the staff who sign in through it, with

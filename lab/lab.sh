@@ -1,14 +1,20 @@
 #!/bin/bash
 # trustdesk lab controller: a throwaway Samba AD domain on loopback for tests and the demo.
 #
-#   lab/lab.sh up [--dc2] [--no-member] [--oidc] [--llng] [--computers N]
+#   lab/lab.sh up [--dc2] [--dc3] [--no-member] [--oidc] [--llng] [--computers N]
 #   lab/lab.sh down | status | selftest
+#   lab/lab.sh dc-stop NAME | dc-start NAME   # NAME dc1/dc2/dc3: stop/start that DC's samba, data kept
+#   lab/lab.sh member-secrets save|restore [SNAP]   # copy of LABWS01's private dir (secrets.tdb ...)
+#   lab/lab.sh member-rotate [--ads] [--server DC]   # LABWS01 changes its own machine password
+#   lab/lab.sh member-testjoin [--ads|--kerberos] [--server DC] # LABWS01's channel / logon; exit 0 = OK
 #   lab/lab.sh llng-rotate-keys   # new LL::NG signing key, picked up by the running portal
 #   lab/lab.sh run -- CMD [ARGS...]
 #   lab/lab.sh pin CPULIST   # the DCs' processes on these CPUs only (taskset); `pin all` undoes
 #
-# DC1 on 127.0.0.2 (realm LAB.EXAMPLE.TEST, domain LAB), optional DC2 on 127.0.0.4, a Samba
-# domain member "workstation" LABWS01 (client address 127.0.0.3, no daemons), optional test
+# DC1 on 127.0.0.2 (realm LAB.EXAMPLE.TEST, domain LAB), optional DC2 on 127.0.0.4, optional
+# DC3 on 127.0.0.5 (a DC of the domain like any other, which the portal is never told about:
+# no ldap.urls the lab writes names it), a Samba domain member "workstation" LABWS01
+# (client address 127.0.0.3, no daemons), optional test
 # OpenID Provider on 127.0.0.1:${OIDC_PORT:-9400}, optional LemonLDAP::NG OpenID Provider
 # (nginx + FastCGI) on 127.0.0.1:${LLNG_PORT:-18480}. Everything lives in $LAB_DIR
 # (default /tmp/trustdesk-lab); `up` writes $LAB_DIR/lab.env for tests to source.
@@ -16,7 +22,8 @@
 # Network rule: lab traffic stays on 127.0.0.0/8. Samba tools only run inside a private
 # mount namespace whose /etc/hosts, /etc/resolv.conf (nameserver = DC1) and
 # /etc/nsswitch.conf are the lab's; nothing is written to /etc. Daemons are recorded by PID
-# in $LAB_DIR/pids and stopped by PID.
+# in $LAB_DIR/pids and stopped by PID. Every command also works from inside `lab.sh run`
+# (tests call "$LAB_SCRIPT" dc-stop dc3 ...): it re-enters a namespace of its own as needed.
 #
 # Needs root and the packages that lab/install.sh installs.
 #
@@ -39,9 +46,12 @@ usage() {
     cat <<EOF
 usage: lab/lab.sh COMMAND
 
-  up [--dc2] [--no-member] [--oidc] [--llng] [--computers N]
+  up [--dc2] [--dc3] [--no-member] [--oidc] [--llng] [--computers N]
           provision and start the lab from scratch in \$LAB_DIR ($LAB_DIR)
             --dc2          also a second DC (dc2, $DC2_IP), replicating both ways
+            --dc3          also a third DC (dc3, $DC3_IP), joined like dc2 (after it, when both),
+                           replicating both ways; the portal is never told about it (lab.env:
+                           LAB_DC3_*, LAB_DC3_KRB5_CONF = a krb5.conf whose only KDC is dc3)
             --no-member    skip the domain member workstation $MEMBER
             --oidc         also the test OpenID Provider on 127.0.0.1:\${OIDC_PORT:-9400}
             --llng         also LemonLDAP::NG (OpenID Provider, AD sign-in) on
@@ -55,13 +65,33 @@ usage: lab/lab.sh COMMAND
           /etc/samba/smb.conf = the member's config); exits with CMD's status
   selftest
           check the running lab; prints PASS:/FAIL: lines and "N passed, N failed"
+  dc-stop NAME
+          NAME dc1, dc2 or dc3: stop that DC's samba (by its recorded PID), keeping its data;
+          returns once nothing listens on its address (connections are refused)
+  dc-start NAME
+          start that DC's samba again; returns once it answers verified LDAPS (no-op if it runs)
+  member-secrets save [SNAP] | restore [SNAP] | list
+          copy $MEMBER's private dir (secrets.tdb: machine password, previous password,
+          netlogon_creds_cli.tdb) to a snapshot SNAP (default "default"), or put it back:
+          a "VM reverted to a snapshot"
+  member-rotate [--ads] [--server DC]
+          $MEMBER changes its own machine password at DC (dc1, dc2, dc3 or a host name;
+          default dc1): net rpc changetrustpw -S DC (--ads: net ads changetrustpw)
+  member-testjoin [--ads | --kerberos] [--server DC]
+          test $MEMBER's secure channel to DC (default dc1): net rpc testjoin -S DC
+          (NETLOGON schannel); exit status 0 = OK. --ads: net ads testjoin, which falls back
+          to NTLM, where the DC accepts the previous password for an hour (a stale secret
+          passes). --kerberos: only a Kerberos logon at DC with the stored secret
+          (net ads kerberos kinit -P; no fallback; the ticket is thrown away)
   llng-rotate-keys
           rotateOidcKeys on the lab's LL::NG configuration, then restart its FastCGI workers
           and wait until JWKS serves the new kid
 
+Every command works from outside and from inside "lab.sh run" (lab.env: LAB_SCRIPT=$SELF).
+
 environment: LAB_DIR (default /tmp/trustdesk-lab), OIDC_PORT (9400), OIDC_REDIRECT_URIS,
-  OIDC_POST_LOGOUT_URIS, OIDC_SKIP_CONSENT=1, LAB_DC_IP/LAB_MEMBER_IP/LAB_DC2_IP
-  (defaults 127.0.0.2/.3/.4), LAB_ADMIN_PW, LAB_SVC_PW, LLNG_PORT (18480), LLNG_HOST
+  OIDC_POST_LOGOUT_URIS, OIDC_SKIP_CONSENT=1, LAB_DC_IP/LAB_MEMBER_IP/LAB_DC2_IP/LAB_DC3_IP
+  (defaults 127.0.0.2/.3/.4/.5), LAB_ADMIN_PW, LAB_SVC_PW, LLNG_PORT (18480), LLNG_HOST
   (llng.lab.example.test), LLNG_REDIRECT_URIS, LLNG_POST_LOGOUT_URIS,
   LLNG_CLIENT_ID, LLNG_CLIENT_SECRET, LAB_LLNG_USER_PW, LLNG_REQUIRE_PKCE (1),
   LLNG_CHECK_TIME (600), LLNG_LOG_LEVEL (notice), LLNG_NPROC (4)
@@ -84,10 +114,11 @@ enter_ns() {  # re-execute this script as "$@" in a private mount namespace
 
 # =================================================================== up (outer part)
 parse_up_args() {
-    WITH_DC2=0 WITH_MEMBER=1 WITH_OIDC=0 WITH_LLNG=0 N_BULK=0
+    WITH_DC2=0 WITH_DC3=0 WITH_MEMBER=1 WITH_OIDC=0 WITH_LLNG=0 N_BULK=0
     while [ $# -gt 0 ]; do
         case $1 in
             --dc2) WITH_DC2=1 ;;
+            --dc3) WITH_DC3=1 ;;
             --no-member) WITH_MEMBER=0 ;;
             --oidc) WITH_OIDC=1 ;;
             --llng) WITH_LLNG=1 ;;
@@ -132,9 +163,9 @@ cmd_up() {
     fi
     # the addresses must be free (another lab in another LAB_DIR?)
     local ip busy
-    for ip in "$DC_IP" $([ "$WITH_DC2" = 1 ] && echo "$DC2_IP"); do
+    for ip in "$DC_IP" $([ "$WITH_DC2" = 1 ] && echo "$DC2_IP") $([ "$WITH_DC3" = 1 ] && echo "$DC3_IP"); do
         busy=$(ss -Hltn "src $ip" 2>/dev/null | head -1)
-        [ -z "$busy" ] || die "something already listens on $ip ($(awk '{print $4}' <<<"$busy")): another lab? (lab/lab.sh down, or set LAB_DC_IP/LAB_DC2_IP)"
+        [ -z "$busy" ] || die "something already listens on $ip ($(awk '{print $4}' <<<"$busy")): another lab? (lab/lab.sh down, or set LAB_DC_IP/LAB_DC2_IP/LAB_DC3_IP)"
     done
     if [ "$WITH_OIDC" = 1 ] && [ "$OIDC_PORT" != 0 ] && [ -n "$(ss -Hltn "src 127.0.0.1:$OIDC_PORT" 2>/dev/null)" ]; then
         die "127.0.0.1:$OIDC_PORT is in use (set OIDC_PORT)"
@@ -175,10 +206,11 @@ inner_up() {
             || up_fail "cannot start the OIDC provider" "$LOGS/oidc.log"
     fi
 
-    phase "certificates (lab CA, DC1$([ "$WITH_DC2" = 1 ] && echo ", DC2"))"
+    phase "certificates (lab CA, DC1$([ "$WITH_DC2" = 1 ] && echo ", DC2")$([ "$WITH_DC3" = 1 ] && echo ", DC3"))"
     make_ca || up_fail "lab CA" "$LOGS/openssl.log"
     make_cert DC1 "dc1.$DNSDOMAIN" "$DC_IP" || up_fail "DC1 certificate" "$LOGS/openssl.log"
     if [ "$WITH_DC2" = 1 ]; then make_cert DC2 "dc2.$DNSDOMAIN" "$DC2_IP" || up_fail "DC2 certificate" "$LOGS/openssl.log"; fi
+    if [ "$WITH_DC3" = 1 ]; then make_cert DC3 "dc3.$DNSDOMAIN" "$DC3_IP" || up_fail "DC3 certificate" "$LOGS/openssl.log"; fi
     phase_done
 
     phase "provision DC1 ($REALM)"
@@ -192,9 +224,9 @@ inner_up() {
     phase_done
 
     phase "start DC1 on $DC_IP"
-    start_dc dc1 "$DC1_CONF"
+    start_dc dc1 "$DC1_CONF" || up_fail "cannot start dc1" "$LAB_DIR/dc1/log/samba.stdout"
     wait_ldap "$DC_IP" 60 || up_fail "DC1 does not answer LDAP" "$LAB_DIR/dc1/log/log.samba"
-    wait_ldaps "$DC_IP" 30 || up_fail "DC1 does not answer LDAPS verified with the lab CA" "$LAB_DIR/dc1/log/log.samba"
+    wait_dc "$DC_IP" 30 || up_fail "DC1 does not answer LDAPS verified with the lab CA (or Kerberos/RPC/SMB)" "$LAB_DIR/dc1/log/log.samba"
     # -dnsupdate also disables the SPN update task; without ldap/dc1... SPNs Kerberos to LDAP fails
     samba_spnupdate -s "$DC1_CONF" >"$LOGS/dc1-spnupdate.log" 2>&1 || up_fail "samba_spnupdate" "$LOGS/dc1-spnupdate.log"
     phase_done "samba pid $(cat "$PIDS/dc1.pid")"
@@ -231,8 +263,14 @@ inner_up() {
 
     if [ "$WITH_DC2" = 1 ]; then
         phase "DC2 on $DC2_IP (join, start, replicate both ways)"
-        start_dc2
+        join_dc dc2 "$DC2_IP"
         phase_done "samba pid $(cat "$PIDS/dc2.pid")"
+    fi
+
+    if [ "$WITH_DC3" = 1 ]; then
+        phase "DC3 on $DC3_IP (join, start, replicate both ways)"
+        join_dc dc3 "$DC3_IP"
+        phase_done "samba pid $(cat "$PIDS/dc3.pid")"
     fi
 
     if [ "$WITH_LLNG" = 1 ]; then
@@ -268,8 +306,8 @@ cmd_down() {
     t=$(now)
     if [ ! -e "$LAB_DIR" ]; then say "lab down: nothing in $LAB_DIR"; return 0; fi
     need_root
-    # stop order: LL::NG (nginx, FastCGI), OIDC, DC2, DC1, then anything else recorded
-    for n in llng-nginx llng-fcgi oidc dc2 dc1; do stop_daemon "$n"; done
+    # stop order: LL::NG (nginx, FastCGI), OIDC, DC3, DC2, DC1, then anything else recorded
+    for n in llng-nginx llng-fcgi oidc dc3 dc2 dc1; do stop_daemon "$n"; done
     for f in "$PIDS"/*.pid; do [ -e "$f" ] && stop_daemon "$(basename "$f" .pid)"; done
     if [ -f "$MARKER" ] || [ -z "$(ls -A "$LAB_DIR" 2>/dev/null)" ]; then
         rm -rf -- "$LAB_DIR"
@@ -280,11 +318,14 @@ cmd_down() {
 }
 
 cmd_status() {
-    local rc=0 n pid
+    local rc=0 n pid ip
     if [ ! -d "$LAB_DIR" ]; then say "no lab in $LAB_DIR"; return 1; fi
     say "lab dir $LAB_DIR"
-    for n in dc1 dc2 oidc llng-fcgi llng-nginx; do
-        [ -e "$PIDS/$n.pid" ] || continue
+    for n in dc1 dc2 dc3 oidc llng-fcgi llng-nginx; do
+        if [ ! -e "$PIDS/$n.pid" ]; then
+            case $n in dc?) [ -f "$LAB_DIR/$n/etc/smb.conf" ] && say "  $n: stopped (lab/lab.sh dc-start $n)" ;; esac
+            continue
+        fi
         if pid=$(running_pid "$n"); then
             say "  $n: running, pid $pid ($(tr '\0' ' ' <"/proc/$pid/cmdline" | cut -c1-70))"
         else
@@ -297,6 +338,13 @@ cmd_status() {
     else
         say "  DC1 does NOT answer verified LDAPS on $DC_IP"; rc=1
     fi
+    for n in dc2 dc3; do   # informational: a DC may be stopped on purpose (dc-stop)
+        if [ ! -f "$LAB_DIR/$n/etc/smb.conf" ] || [ ! -f "$CA" ]; then continue; fi
+        ip=$(dc_ip "$n")
+        if ldap_tls ldapsearch -x -H "ldaps://$ip" -s base -b "" dnsHostName >/dev/null 2>&1; then
+            say "  ${n^^} answers LDAPS on $ip (certificate verified)"
+        else say "  ${n^^} does not answer LDAPS on $ip"; fi
+    done
     if [ -e "$PIDS/llng-nginx.pid" ]; then
         if llng_get /.well-known/openid-configuration 2>/dev/null | grep -qF "\"issuer\":\"$LLNG_ISSUER\""; then
             say "  LL::NG answers discovery at $LLNG_ISSUER (configuration $(llng_conf_latest 2>/dev/null | awk '{print "#" $1 ", kid " $2}'))"
@@ -314,7 +362,7 @@ cmd_pin() {
     [ $# -eq 1 ] || die "usage: lab/lab.sh pin CPULIST (e.g. 0, or all)"
     local cpus=$1 n pid
     [ "$cpus" = all ] && cpus="0-$(($(nproc) - 1))"
-    for n in dc1 dc2; do
+    for n in dc1 dc2 dc3; do
         pid=$(running_pid "$n") || continue
         pin_tree "$cpus" "$pid"
         say "  $n (pid $pid and its children) on CPUs $cpus"
@@ -376,6 +424,159 @@ inner_llng_rotate() {
     say "LL::NG signing key rotated: kid $old -> $new (configuration #$num); JWKS serves it after $(since "$t") s"
 }
 
+# =================================================================== DCs: stop / start one
+# A DC "down" for a while (maintenance, crash): its samba stopped by its recorded PID, its
+# database and configuration kept. Nothing listens on its address afterwards, so a
+# connection there is refused at once. dc-start brings it back with the same data; the
+# other DCs replicate to it and from it again at their next attempts.
+dc_arg() {  # validates $1 as a DC of this lab; prints its name
+    case ${1:-} in dc1 | dc2 | dc3) ;; *) die "usage: lab/lab.sh dc-stop|dc-start dc1|dc2|dc3" ;; esac
+    [ -f "$LAB_DIR/$1/etc/smb.conf" ] || die "$1 is not part of the lab in $LAB_DIR (up --${1}?)"
+    printf '%s\n' "$1"
+}
+cmd_dc_stop() {
+    [ $# -eq 1 ] || die "usage: lab/lab.sh dc-stop dc1|dc2|dc3"
+    need_root
+    [ -f "$ENVFILE" ] || die "no lab in $LAB_DIR (run: lab/lab.sh up)"
+    local n ip pid i t
+    n=$(dc_arg "$1")
+    ip=$(dc_ip "$n")
+    t=$(now)
+    if ! pid=$(running_pid "$n"); then say "$n: not running"; return 0; fi
+    stop_daemon "$n"
+    for i in $(seq 1 100); do   # the listeners go with the processes; make sure
+        [ -z "$(ss -Hltn "src $ip" 2>/dev/null)" ] && break
+        sleep 0.1
+    done
+    [ -z "$(ss -Hltn "src $ip" 2>/dev/null)" ] || die "$n stopped (pid $pid) but something still listens on $ip"
+    say "$n stopped (pid $pid) in $(since "$t") s; nothing listens on $ip (data kept in $LAB_DIR/$n; lab/lab.sh dc-start $n)"
+}
+cmd_dc_start() {
+    [ $# -eq 1 ] || die "usage: lab/lab.sh dc-start dc1|dc2|dc3"
+    need_root
+    [ -f "$ENVFILE" ] || die "no lab in $LAB_DIR (run: lab/lab.sh up)"
+    dc_arg "$1" >/dev/null
+    enter_ns __dc_start "$1"
+}
+inner_dc_start() {
+    ns_enter
+    local n=$1 ip pid t
+    ip=$(dc_ip "$n")
+    t=$(now)
+    if pid=$(running_pid "$n"); then say "$n: already running (pid $pid)"; return 0; fi
+    [ -z "$(ss -Hltn "src $ip" 2>/dev/null)" ] || die "something else listens on $ip; not starting $n"
+    start_dc "$n" "$LAB_DIR/$n/etc/smb.conf" || { showlog "$LAB_DIR/$n/log/samba.stdout"; die "cannot start $n"; }
+    if ! wait_dc "$ip" 60; then
+        showlog "$LAB_DIR/$n/log/log.samba"
+        die "$n (pid $(cat "$PIDS/$n.pid" 2>/dev/null)) does not answer verified LDAPS (or Kerberos/RPC/SMB) on $ip after 60 s"
+    fi
+    say "$n started (pid $(cat "$PIDS/$n.pid")) in $(since "$t") s; answers verified LDAPS on $ip"
+}
+
+# =================================================================== the member's secrets
+# "The VM was reverted to a snapshot": save copies the member's whole private dir (Samba
+# keeps the machine password, the previous one and their metadata in secrets.tdb, the
+# NETLOGON session credentials in netlogon_creds_cli.tdb); restore puts the copy back, so
+# the member holds the password it had at save time again. No daemons run for the member,
+# so plain copies are consistent.
+member_private() {  # the member's private dir, from its smb.conf
+    local d
+    [ -f "$MEMBER_CONF" ] || die "no member in the lab in $LAB_DIR (up without --no-member)"
+    d=$(sed -n 's|^[[:space:]]*private dir = \(.*\)$|\1|p' "$MEMBER_CONF" | head -1)
+    if [ -z "$d" ] || [ ! -d "$d" ]; then die "no private dir in $MEMBER_CONF"; fi
+    printf '%s\n' "$d"
+}
+cmd_member_secrets() {
+    local op=${1:-} snap=${2:-default} priv dst
+    need_root
+    case $snap in '' | *[!A-Za-z0-9._-]* | .*) die "member-secrets: snapshot name: letters, digits, . _ - only" ;; esac
+    priv=$(member_private)
+    dst="$MEMBER_SNAPSHOTS/$snap"
+    case $op in
+        save)
+            mkdir -p "$MEMBER_SNAPSHOTS"
+            chmod 700 "$MEMBER_SNAPSHOTS"
+            rm -rf -- "$dst.tmp"
+            cp -a -- "$priv" "$dst.tmp"
+            rm -rf -- "$dst"
+            mv -- "$dst.tmp" "$dst"
+            say "member-secrets: saved $priv (files:$(find "$dst" -mindepth 1 -maxdepth 1 -printf ' %f')) as snapshot '$snap'"
+            ;;
+        restore)
+            [ -d "$dst" ] || die "member-secrets: no snapshot '$snap' (member-secrets save $snap first)"
+            rm -rf -- "$priv.new" "$priv.old"
+            cp -a -- "$dst" "$priv.new"
+            mv -- "$priv" "$priv.old"
+            mv -- "$priv.new" "$priv"
+            rm -rf -- "$priv.old"
+            say "member-secrets: restored snapshot '$snap' into $priv"
+            ;;
+        list)
+            [ -d "$MEMBER_SNAPSHOTS" ] && ls -1 "$MEMBER_SNAPSHOTS"
+            return 0
+            ;;
+        *) die "usage: lab/lab.sh member-secrets save [SNAP] | restore [SNAP] | list" ;;
+    esac
+}
+
+# =================================================================== the member's own rotation / channel test
+# As the workstation does it, in the `run` view (/etc/samba/smb.conf = the member's
+# config), with -s member.conf and the DC named explicitly (-S): Samba's own DC discovery
+# for this member (password server = DC1's IP) is not what these test. `net rpc` talks
+# NETLOGON to that DC only. `net ads changetrustpw` sends its kpasswd request to the KDC of
+# krb5.conf whatever -S says, so for dc2/dc3 KRB5_CONFIG is that DC's single-KDC krb5.conf
+# (else the change would land on DC1); see inner_member_net for `net ads` and its DC cache.
+member_net_args() {  # parses [--ads|--kerberos] [--server DC]: sets NET_VIA (rpc/ads/krb), NET_SERVER (a host name)
+    NET_VIA=rpc NET_SERVER="dc1.$DNSDOMAIN"
+    while [ $# -gt 0 ]; do
+        case $1 in
+            --ads) NET_VIA=ads ;;
+            --rpc) NET_VIA=rpc ;;
+            --kerberos) NET_VIA=krb ;;
+            --server) [ $# -ge 2 ] || die "--server needs a DC"; NET_SERVER=$2; shift ;;
+            --server=*) NET_SERVER=${1#*=} ;;
+            *) die "unknown option '$1' (member-rotate [--ads] [--server DC], member-testjoin [--ads|--kerberos] [--server DC])" ;;
+        esac
+        shift
+    done
+    case $NET_SERVER in dc[123]) NET_SERVER="$NET_SERVER.$DNSDOMAIN" ;; esac
+}
+cmd_member_net() {  # $1 rotate|testjoin, rest: options
+    local what=$1
+    shift
+    need_root
+    [ -f "$ENVFILE" ] || die "no lab in $LAB_DIR (run: lab/lab.sh up)"
+    member_private >/dev/null
+    member_net_args "$@"
+    if [ "$what" = rotate ] && [ "$NET_VIA" = krb ]; then die "member-rotate: --ads or NETLOGON (default), not --kerberos"; fi
+    enter_ns __member_net "$what" "$@"
+}
+inner_member_net() {
+    local what=$1
+    shift
+    member_net_args "$@"
+    ns_enter_member
+    case $NET_SERVER in
+        "dc2.$DNSDOMAIN" | "$DC2_IP") [ -f "$DC2_KRB5" ] && export KRB5_CONFIG="$DC2_KRB5" ;;
+        "dc3.$DNSDOMAIN" | "$DC3_IP") [ -f "$DC3_KRB5" ] && export KRB5_CONFIG="$DC3_KRB5" ;;
+    esac
+    # `net ads` finds its KDC and LDAP server through its server affinity cache (SAFJOIN/SAF:
+    # the DC of the join, of the last success), then `password server`, and writes them into
+    # the krb5.conf it generates for itself, whatever -S and KRB5_CONFIG say: so the cache
+    # entries go, and password server = DC
+    local k
+    for k in "SAFJOIN/DOMAIN/$DOMAIN" "SAFJOIN/DOMAIN/$REALM" "SAF/DOMAIN/$DOMAIN" "SAF/DOMAIN/$REALM"; do
+        net cache del "$k" -s "$MEMBER_CONF" >/dev/null 2>&1 || true
+    done
+    case $what:$NET_VIA in
+        rotate:*) exec net "$NET_VIA" changetrustpw -s "$MEMBER_CONF" -S "$NET_SERVER" --option="password server=$NET_SERVER" ;;
+        testjoin:krb)   # exit 24 (NT_STATUS_LOGON_FAILURE) when the KDC refuses the stored secret
+            KRB5CCNAME="MEMORY:lab-member-testjoin" exec net ads kerberos kinit -P -s "$MEMBER_CONF" -S "$NET_SERVER" \
+                --option="password server=$NET_SERVER" ;;
+        testjoin:*) exec net "$NET_VIA" testjoin -s "$MEMBER_CONF" -S "$NET_SERVER" --option="password server=$NET_SERVER" ;;
+    esac
+}
+
 # =================================================================== selftest
 cmd_selftest() {
     need_root
@@ -394,6 +595,13 @@ case $cmd in
     pin) cmd_pin "$@" ;;
     selftest) cmd_selftest ;;
     llng-rotate-keys) cmd_llng_rotate ;;
+    dc-stop) cmd_dc_stop "$@" ;;
+    dc-start) cmd_dc_start "$@" ;;
+    member-secrets) cmd_member_secrets "$@" ;;
+    member-rotate) cmd_member_net rotate "$@" ;;
+    member-testjoin) cmd_member_net testjoin "$@" ;;
+    __dc_start) inner_dc_start "$@" ;;
+    __member_net) inner_member_net "$@" ;;
     __llng_rotate) inner_llng_rotate ;;
     __up) inner_up "$@" ;;
     __run) inner_run "$@" ;;

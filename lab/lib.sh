@@ -21,6 +21,7 @@ lab_settings() {
     DC_IP=${LAB_DC_IP:-127.0.0.2}
     MEMBER_IP=${LAB_MEMBER_IP:-127.0.0.3}
     DC2_IP=${LAB_DC2_IP:-127.0.0.4}
+    DC3_IP=${LAB_DC3_IP:-127.0.0.5}
     MEMBER=LABWS01
     ADMIN_UPN="Administrator@$DNSDOMAIN"
     ADMIN_PW=${LAB_ADMIN_PW:-'Passw0rd!Lab'}
@@ -38,6 +39,12 @@ lab_settings() {
     MARKER="$LAB_DIR/.trustdesk-lab"
     DC1_CONF="$LAB_DIR/dc1/etc/smb.conf"
     DC2_CONF="$LAB_DIR/dc2/etc/smb.conf"
+    DC3_CONF="$LAB_DIR/dc3/etc/smb.conf"
+    # per-DC krb5.conf: that DC is the only KDC (kinit there to log on AT that DC)
+    DC2_KRB5="$LAB_DIR/krb5-dc2.conf"
+    DC3_KRB5="$LAB_DIR/krb5-dc3.conf"
+    # `member-secrets save|restore`: copies of the member's private dir (secrets.tdb ...)
+    MEMBER_SNAPSHOTS="$LAB_DIR/member/snapshots"
     MEMBER_CONF="$LAB_DIR/member/member.conf"
     OIDC_DIR="$LAB_ROOT/oidc"
     # LemonLDAP::NG (up --llng): portal on 127.0.0.1:$LLNG_PORT, configuration under $LLNG_DIR
@@ -215,6 +222,7 @@ write_name_files() {
 ::1 localhost ip6-localhost ip6-loopback
 $DC_IP dc1.$DNSDOMAIN dc1
 $DC2_IP dc2.$DNSDOMAIN dc2
+$DC3_IP dc3.$DNSDOMAIN dc3
 $MEMBER_IP ${MEMBER,,}.$DNSDOMAIN ${MEMBER,,}
 EOF
     printf 'nameserver %s\noptions timeout:2 attempts:1\n' "$DC_IP" >"$LAB_DIR/resolv.conf"
@@ -223,7 +231,12 @@ EOF
     else
         printf 'hosts: files dns\n' >"$LAB_DIR/nsswitch.conf"
     fi
-    cat >"$LAB_DIR/krb5.conf" <<EOF
+    krb5_conf "$DC_IP" >"$LAB_DIR/krb5.conf"
+    if [ "${WITH_DC2:-0}" = 1 ]; then krb5_conf "$DC2_IP" >"$DC2_KRB5"; fi
+    if [ "${WITH_DC3:-0}" = 1 ]; then krb5_conf "$DC3_IP" >"$DC3_KRB5"; fi
+}
+krb5_conf() {  # $1 the only KDC (and kpasswd server): a krb5.conf on stdout
+    cat <<EOF
 [libdefaults]
 	default_realm = $REALM
 	dns_lookup_realm = false
@@ -232,9 +245,9 @@ EOF
 	dns_canonicalize_hostname = false
 [realms]
 	$REALM = {
-		kdc = $DC_IP
-		admin_server = $DC_IP
-		kpasswd_server = $DC_IP
+		kdc = $1
+		admin_server = $1
+		kpasswd_server = $1
 		default_domain = $DNSDOMAIN
 	}
 [domain_realm]
@@ -262,6 +275,11 @@ dc_conf() {  # $1 dc dir, $2 ip, $3 NetBIOS name, $4 cert base name: writes $1/e
 	multicast dns register = no
 	server services = -nbt -wrepl -dnsupdate -ntp_signd
 	dns forwarder =
+	# the simple built-in KCC: a full mesh between the lab's DCs. The default python
+	# samba_kcc, run 15 s after a DC starts, drops that DC's repsTo for every partner that has
+	# no nTDSConnection from it yet (those appear at the partner's next KCC run, every 300 s):
+	# a DC joined after the others then stopped notifying them of its changes
+	kccsrv:samba_kcc = false
 	ldap server require strong auth = yes
 	tls enabled = yes
 	tls keyfile = $TLS/$4.key
@@ -332,7 +350,7 @@ make_ca() {
         -addext "keyUsage=critical,keyCertSign,cRLSign" >"$LOGS/openssl.log" 2>&1
     chmod 600 "$TLS/ca.key"
 }
-make_cert() {  # $1 base name (DC1/DC2), $2 DNS host name, $3 ip
+make_cert() {  # $1 base name (DC1/DC2/DC3), $2 DNS host name, $3 ip
     openssl req -newkey rsa:2048 -nodes -keyout "$TLS/$1.key" -out "$TLS/$1.csr" \
         -subj "/CN=$2" >>"$LOGS/openssl.log" 2>&1 &&
     printf 'subjectAltName=DNS:%s,DNS:%s,IP:%s\nbasicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature,keyEncipherment\nextendedKeyUsage=serverAuth\n' \
@@ -367,6 +385,21 @@ wait_ldaps() {  # $1 ip, $2 max seconds: rootDSE over LDAPS, certificate verifie
         ldap_tls ldapsearch -x -H "ldaps://$1" -s base -b "" dnsHostName >/dev/null 2>&1 && return 0
         sleep 0.1
     done
+    return 1
+}
+# a (re)started DC is usable once it answers verified LDAPS and its Kerberos, RPC endpoint
+# mapper and SMB listeners are up: samba opens them in separate tasks, and `net ads join`
+# right after a restart was refused on RPC while LDAPS already answered
+wait_dc() {  # $1 ip, $2 max seconds
+    local i p missing n=$(( ${2:-60} * 10 ))
+    wait_ldaps "$1" "${2:-60}" || return 1
+    for i in $(seq 1 "$n"); do
+        missing=""
+        for p in 88 135 445; do [ -n "$(ss -Hltn "src $1:$p" 2>/dev/null)" ] || missing="$missing $p"; done
+        [ -z "$missing" ] && return 0
+        sleep 0.1
+    done
+    warn "$1: no listener on port(s)$missing"
     return 1
 }
 find_node() {  # a node >= 20: lab/.node (installed by install.sh) first, then PATH
@@ -436,17 +469,21 @@ up_fail() {  # $1 message, $2 log file: stop what we started, keep the dir for t
     warn "up failed: $1"
     [ -n "${2:-}" ] && showlog "$2" 25
     local n
-    for n in llng-nginx llng-fcgi oidc dc2 dc1; do stop_daemon "$n"; done
+    for n in llng-nginx llng-fcgi oidc dc3 dc2 dc1; do stop_daemon "$n"; done
     warn "logs kept in $LOGS; 'lab/lab.sh down' removes $LAB_DIR"
     exit 1
 }
 
-start_dc() {  # $1 name (dc1/dc2), $2 smb.conf: samba in its own mount ns with its own /run/samba
+# samba in its own mount ns with its own /run/samba; fails (stopping nothing) if it cannot start
+start_dc() {  # $1 name (dc1/dc2/dc3), $2 smb.conf
     local d="$LAB_DIR/$1"
     mkdir -p "$d/run-samba" "$d/log"
     start_daemon "$1" "$d/log/samba.stdout" \
         unshare -m --propagation private sh -c 'mount --bind "$1" /run/samba && exec samba -F -s "$2"' \
-        sh "$d/run-samba" "$2" >/dev/null || up_fail "cannot start $1" "$d/log/samba.stdout"
+        sh "$d/run-samba" "$2" >/dev/null
+}
+dc_ip() {  # $1 name (dc1/dc2/dc3): its address, from its smb.conf (interfaces = IP/8)
+    sed -n 's|^[[:space:]]*interfaces = \([0-9.]*\)/.*|\1|p' "$LAB_DIR/$1/etc/smb.conf" 2>/dev/null | head -1
 }
 
 create_content() {
@@ -519,26 +556,45 @@ join_member() {
     admin_search -b "$MEMBER_DN" -s base dn >/dev/null 2>&1 || up_fail "$MEMBER is not at $MEMBER_DN" "$log"
 }
 
-start_dc2() {
-    local log="$LOGS/dc2.log" g admin="Administrator%$ADMIN_PW"
-    samba-tool domain join "$DNSDOMAIN" DC -U "$admin" --targetdir="$LAB_DIR/dc2" \
-        --server="dc1.$DNSDOMAIN" --dns-backend=SAMBA_INTERNAL --option="netbios name=DC2" \
-        --option="interfaces=$DC2_IP/8" --option="bind interfaces only=yes" \
-        --option="ldb:nosync=true" >"$LOGS/dc2-join.log" 2>&1 || up_fail "samba-tool domain join (DC2)" "$LOGS/dc2-join.log"
-    dc_conf "$LAB_DIR/dc2" "$DC2_IP" DC2 DC2
-    start_dc dc2 "$DC2_CONF"
-    wait_ldap "$DC2_IP" 60 || up_fail "DC2 does not answer LDAP" "$LAB_DIR/dc2/log/log.samba"
-    wait_ldaps "$DC2_IP" 30 || up_fail "DC2 does not answer verified LDAPS" "$LAB_DIR/dc2/log/log.samba"
-    samba_spnupdate -s "$DC2_CONF" >"$LOGS/dc2-spnupdate.log" 2>&1 || up_fail "samba_spnupdate (DC2)" "$LOGS/dc2-spnupdate.log"
-    # the DNS records samba_dnsupdate would write; without them DC1 cannot replicate from DC2
-    g=$(guid_from_b64 "$(admin_search -b "CN=NTDS Settings,CN=DC2,CN=Servers,CN=Default-First-Site-Name,CN=Sites,CN=Configuration,$BASEDN" \
-        -s base objectGUID | attr objectGUID)") || up_fail "reading DC2's NTDS Settings objectGUID" ""
-    {
-        samba-tool dns add "$DC_IP" "$DNSDOMAIN" dc2 A "$DC2_IP" -U "$admin" -s "$DC1_CONF" &&
-        samba-tool dns add "$DC_IP" "_msdcs.$DNSDOMAIN" "$g" CNAME "dc2.$DNSDOMAIN" -U "$admin" -s "$DC1_CONF" &&
-        samba-tool drs replicate "dc2.$DNSDOMAIN" "dc1.$DNSDOMAIN" "$BASEDN" -U "$admin" -s "$DC1_CONF" &&
-        samba-tool drs replicate "dc1.$DNSDOMAIN" "dc2.$DNSDOMAIN" "$BASEDN" -U "$admin" -s "$DC1_CONF"
-    } >"$log" 2>&1 || up_fail "DC2 DNS records / replication" "$log"
+# An additional DC, joined the way an admin adds one: `samba-tool domain join DC` against
+# DC1 (computer object in OU=Domain Controllers, SERVER_TRUST_ACCOUNT, dNSHostName, nTDSDSA
+# under CN=Configuration), its lab certificate, then what samba_dnsupdate would do (its A
+# record and _msdcs CNAME in DC1's DNS: without them DC1 cannot replicate from it), and one
+# replication of the domain partition each way with every DC already there. That
+# DsReplicaSync also adds the new DC as an inbound partner of the other (repsFrom, and
+# repsTo on the new DC: change notifications), which their KCC would do only at its next
+# periodic run; `samba-tool drs kcc` instead sometimes hung 60 s and failed ("Device
+# Timeout") on a loaded machine. DC2 first pulls the new DC's objects from DC1 (else DC3 ->
+# DC2 fails: "Failed to find source DC", then WERR_DS_DRA_ACCESS_DENIED).
+join_dc() {  # $1 name (dc2/dc3), $2 its address
+    local n=$1 ip=$2 nb=${1^^} g other nc admin="Administrator%$ADMIN_PW"
+    local conf="$LAB_DIR/$1/etc/smb.conf" log="$LOGS/$1.log"
+    samba-tool domain join "$DNSDOMAIN" DC -U "$admin" --targetdir="$LAB_DIR/$n" \
+        --server="dc1.$DNSDOMAIN" --dns-backend=SAMBA_INTERNAL --option="netbios name=$nb" \
+        --option="interfaces=$ip/8" --option="bind interfaces only=yes" \
+        --option="ldb:nosync=true" >"$LOGS/$n-join.log" 2>&1 || up_fail "samba-tool domain join ($nb)" "$LOGS/$n-join.log"
+    dc_conf "$LAB_DIR/$n" "$ip" "$nb" "$nb"
+    start_dc "$n" "$conf" || up_fail "cannot start $n" "$LAB_DIR/$n/log/samba.stdout"
+    wait_ldap "$ip" 60 || up_fail "$nb does not answer LDAP" "$LAB_DIR/$n/log/log.samba"
+    wait_dc "$ip" 30 || up_fail "$nb does not answer verified LDAPS (or Kerberos/RPC/SMB)" "$LAB_DIR/$n/log/log.samba"
+    samba_spnupdate -s "$conf" >"$LOGS/$n-spnupdate.log" 2>&1 || up_fail "samba_spnupdate ($nb)" "$LOGS/$n-spnupdate.log"
+    g=$(guid_from_b64 "$(admin_search -b "CN=NTDS Settings,CN=$nb,CN=Servers,CN=Default-First-Site-Name,CN=Sites,CN=Configuration,$BASEDN" \
+        -s base objectGUID | attr objectGUID)") || up_fail "reading $nb's NTDS Settings objectGUID" ""
+    # (a subshell whose status || tests: set -e does not act in it, hence the explicit exits)
+    (
+        samba-tool dns add "$DC_IP" "$DNSDOMAIN" "$n" A "$ip" -U "$admin" -s "$DC1_CONF" &&
+            samba-tool dns add "$DC_IP" "_msdcs.$DNSDOMAIN" "$g" CNAME "$n.$DNSDOMAIN" -U "$admin" -s "$DC1_CONF" || exit 1
+        for other in dc1 dc2; do
+            if [ "$other" = "$n" ] || ! running_pid "$other" >/dev/null; then continue; fi
+            if [ "$other" != dc1 ]; then   # it must know the new DC (account, nTDSDSA) first
+                for nc in "CN=Configuration,$BASEDN" "$BASEDN"; do
+                    samba-tool drs replicate "$other.$DNSDOMAIN" "dc1.$DNSDOMAIN" "$nc" -U "$admin" -s "$DC1_CONF" || exit 1
+                done
+            fi
+            samba-tool drs replicate "$n.$DNSDOMAIN" "$other.$DNSDOMAIN" "$BASEDN" -U "$admin" -s "$DC1_CONF" &&
+                samba-tool drs replicate "$other.$DNSDOMAIN" "$n.$DNSDOMAIN" "$BASEDN" -U "$admin" -s "$DC1_CONF" || exit 1
+        done
+    ) >"$log" 2>&1 || up_fail "$nb DNS records / replication" "$log"
 }
 
 # ------------------------------------------------------------------ LemonLDAP::NG (up --llng)
@@ -674,6 +730,8 @@ write_env() {
         LAB_RESOLV_CONF "$LAB_DIR/resolv.conf"
         LAB_BULK_COMPUTERS "$N_BULK"
         LAB_OIDC_DIR "$OIDC_DIR"
+        LAB_SCRIPT "$SELF"
+        LAB_MEMBER_SNAPSHOTS "$MEMBER_SNAPSHOTS"
         KRB5_CONFIG "$LAB_DIR/krb5.conf"
         KRB5CCNAME "FILE:$LAB_DIR/krb5cc"
     )
@@ -682,7 +740,14 @@ write_env() {
     fi
     if [ "$WITH_DC2" = 1 ]; then
         vars+=(LAB_DC2_IP "$DC2_IP" LAB_DC2_NAME "dc2.$DNSDOMAIN" LAB_DC2_LDAPS_URL "ldaps://$DC2_IP"
-            LAB_DC2_LDAP_URL "ldap://$DC2_IP" LAB_DC2_SMBCONF "$DC2_CONF")
+            LAB_DC2_LDAP_URL "ldap://$DC2_IP" LAB_DC2_SMBCONF "$DC2_CONF" LAB_DC2_KRB5_CONF "$DC2_KRB5")
+    fi
+    # DC3: a DC the portal is never told about (no ldap.urls anywhere names it). Unlike
+    # LAB_DC2_NAME (the DNS name), LAB_DC3_NAME is the NetBIOS name; LAB_DC3_HOST the DNS name.
+    if [ "$WITH_DC3" = 1 ]; then
+        vars+=(LAB_DC3_IP "$DC3_IP" LAB_DC3_NAME DC3 LAB_DC3_HOST "dc3.$DNSDOMAIN"
+            LAB_DC3_LDAPS_URL "ldaps://$DC3_IP" LAB_DC3_LDAP_URL "ldap://$DC3_IP"
+            LAB_DC3_SMBCONF "$DC3_CONF" LAB_DC3_KRB5_CONF "$DC3_KRB5")
     fi
     if [ "$WITH_LLNG" = 1 ]; then
         vars+=(LLNG_ISSUER "$LLNG_ISSUER" LLNG_HOST "$LLNG_HOST" LLNG_CLIENT_ID "$LLNG_CLIENT_ID" LLNG_CLIENT_SECRET "$LLNG_CLIENT_SECRET"

@@ -41,9 +41,9 @@ inner_selftest() {
         pass "simple bind over plain ldap:// refused (strongerAuthRequired)"
     else fail "simple bind over plain ldap:// must be refused (rc=$rc: $(head -c 120 <<<"$out"))"; fi
 
-    for n in dc1 dc2; do
+    for n in dc1 dc2 dc3; do
         pid=$(running_pid "$n") || { [ "$n" = dc1 ] && fail "DC1 is not running"; continue; }
-        v=$DC_IP; [ "$n" = dc2 ] && v=$DC2_IP
+        v=$(dc_ip "$n")
         res=$(sockets_check "$pid $(related_pids "$pid" | tr '\n' ' ')" "$v")
         if [ "${res%% *}" -gt 0 ] && [ "$res" = "${res%% *}" ]; then
             pass "all ${res%% *} listening sockets of ${n^^} are on $v only"
@@ -135,8 +135,38 @@ inner_selftest() {
 
     if [ -n "${LAB_DC2_LDAPS_URL:-}" ]; then   # in lab.env only with --dc2 (LAB_DC2_IP may come from the caller)
         check "LDAPS to DC2 ($LAB_DC2_IP) verified against the lab CA, admin bind" dc2_rootdse
-        repl_check "CN=BER-WS001,OU=Berlin,$w" "ldaps://$DC_IP" "$LAB_DC2_LDAPS_URL" "DC1 -> DC2"
-        repl_check "CN=BER-WS002,OU=Berlin,$w" "$LAB_DC2_LDAPS_URL" "ldaps://$DC_IP" "DC2 -> DC1"
+    fi
+
+    if [ -n "${LAB_DC3_LDAPS_URL:-}" ]; then   # in lab.env only with --dc3
+        check "LDAPS to DC3 ($LAB_DC3_IP) verified against the lab CA, admin bind" dc3_rootdse
+        check "StartTLS to ldap://$LAB_DC3_HOST verified (name via the lab hosts file)" \
+            ldap_tls ldapsearch -LLL -x -ZZ -H "ldap://$LAB_DC3_HOST" -D "$ADMIN_UPN" -y "$SECRETS/admin.pw" -b "" -s base dnsHostName
+        got=$(admin_search -b "CN=$LAB_DC3_NAME,OU=Domain Controllers,$BASEDN" -s base userAccountControl dNSHostName 2>/dev/null) || got=""
+        v=$(attr userAccountControl <<<"$got")
+        if [ -n "$v" ] && [ $((v & 8192)) = 8192 ] && [ "$(attr dNSHostName <<<"$got")" = "$LAB_DC3_HOST" ] &&
+            admin_search -b "CN=NTDS Settings,CN=$LAB_DC3_NAME,CN=Servers,CN=Default-First-Site-Name,CN=Sites,CN=Configuration,$BASEDN" \
+                -s base '(objectClass=nTDSDSA)' dn 2>/dev/null | grep -q '^dn: '; then
+            pass "DC3 is a DC of the domain: OU=Domain Controllers, userAccountControl $v (SERVER_TRUST_ACCOUNT), dNSHostName, nTDSDSA"
+        else fail "DC3 computer object / nTDSDSA (userAccountControl '$v')"; fi
+        check "kinit $SVC_SAM@$REALM at DC3 only (KRB5_CONFIG=\$LAB_DC3_KRB5_CONF)" \
+            env KRB5_CONFIG="$LAB_DC3_KRB5_CONF" KRB5CCNAME="FILE:$LAB_DIR/krb5cc-selftest-dc3" \
+            sh -c 'kinit "$1" <"$2" && kdestroy' sh "$SVC_SAM@$REALM" "$SECRETS/svc.pw"
+    fi
+
+    # replication between every pair of DCs, both ways: one change written at each DC (each on
+    # an object of its own), then each awaited at every other DC; the waits overlap
+    local -a dcs=() writes=()
+    [ -n "${LAB_DC2_LDAPS_URL:-}" ] && dcs+=("DC2 $LAB_DC2_LDAPS_URL CN=BER-WS002,OU=Berlin,$w")
+    [ -n "${LAB_DC3_LDAPS_URL:-}" ] && dcs+=("DC3 $LAB_DC3_LDAPS_URL CN=SRV-APP01,OU=Servers,$BASEDN")
+    if [ "${#dcs[@]}" -gt 0 ]; then
+        dcs=("DC1 ldaps://$DC_IP CN=BER-WS001,OU=Berlin,$w" "${dcs[@]}")
+        for v in "${dcs[@]}"; do writes+=("$(repl_write "${v#* }")"); done
+        for ((n = 0; n < ${#dcs[@]}; n++)); do
+            for c in "${dcs[@]}"; do
+                [ "${c%% *}" = "${dcs[n]%% *}" ] && continue
+                repl_wait "${writes[n]}" "$(cut -d' ' -f2 <<<"$c")" "${dcs[n]%% *} -> ${c%% *}"
+            done
+        done
     fi
 
     say "selftest took $(since "$t") s (log: $LOGS/selftest.log)"
@@ -145,18 +175,25 @@ inner_selftest() {
 }
 
 dc2_rootdse() { LDAP_URL=$LAB_DC2_LDAPS_URL admin_search -b "" -s base dnsHostName; }
-repl_check() {  # $1 dn, $2 write url, $3 read url, $4 label: a description change replicates
-    local tag t
+dc3_rootdse() { LDAP_URL=$LAB_DC3_LDAPS_URL admin_search -b "" -s base dnsHostName; }
+repl_write() {  # "$1" = "URL DN": writes a fresh description there; prints "T0 TAG DN" ("" on failure)
+    local url=${1%% *} dn=${1#* } tag t
     tag="selftest-$(date +%s%N)"
     t=$(now)
-    printf 'dn: %s\nchangetype: modify\nreplace: description\ndescription: %s\n-\n' "$1" "$tag" |
-        LDAP_URL=$2 admin_modify >>"$LOGS/selftest.log" 2>&1 || { fail "replication $4: write failed"; return; }
-    for _ in $(seq 1 120); do
-        if [ "$(LDAP_URL=$3 admin_search -b "$1" -s base description 2>/dev/null | attr description)" = "$tag" ]; then
-            pass "replication $4: change visible after $(since "$t") s"
+    printf 'dn: %s\nchangetype: modify\nreplace: description\ndescription: %s\n-\n' "$dn" "$tag" |
+        LDAP_URL=$url admin_modify >>"$LOGS/selftest.log" 2>&1 || { printf '\n'; return 0; }
+    printf '%s %s %s\n' "$t" "$tag" "$dn"
+}
+repl_wait() {  # $1 "T0 TAG DN" from repl_write, $2 read url, $3 label: the change shows there within 30 s of T0
+    local t0 tag dn
+    read -r t0 tag dn <<<"$1"
+    [ -n "${tag:-}" ] || { fail "replication $3: the write failed"; return; }
+    while [ "$(awk -v a="$t0" -v b="$(now)" 'BEGIN { print (b - a < 30) }')" = 1 ]; do
+        if [ "$(LDAP_URL=$2 admin_search -b "$dn" -s base description 2>/dev/null | attr description)" = "$tag" ]; then
+            pass "replication $3: change visible after $(since "$t0") s"
             return
         fi
         sleep 0.25
     done
-    fail "replication $4: change not visible after 30 s"
+    fail "replication $3: change not visible after 30 s"
 }

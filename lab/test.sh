@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The README's test command: on a fresh Debian 12 machine (as root) it installs what is
 # missing, checks formatting and lints, builds, brings up the lab (Samba AD DC + second DC +
+# third DC the portal is not told about +
 # domain-member workstation + OIDC provider + LemonLDAP::NG), and runs every test — SQLite and PostgreSQL —
 # inside the lab's mount namespace. Lab tests FAIL here when the lab is missing.
 #
@@ -35,7 +36,7 @@ lab/lab.sh down >/dev/null 2>&1 || true
 trap 'step "lab down"; lab/lab.sh down || true' EXIT
 
 step "lab up"
-lab/lab.sh up --dc2 --oidc --llng --computers 3000
+lab/lab.sh up --dc2 --dc3 --oidc --llng --computers 3000
 lab/lab.sh selftest
 
 step "tests"

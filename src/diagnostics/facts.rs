@@ -87,8 +87,8 @@ impl<'a> Facts<'a> {
         let per_dc_complete = unreachable.is_empty()
             && snapshot.coverage.discovery == DcDiscovery::Complete
             && snapshot.coverage.excluded.is_empty();
-        let logon = logon(account, &found, &history, per_dc_complete);
         let pwd = newest_password_write(account, &found);
+        let logon = logon(account, &found, &history, per_dc_complete, pwd.as_ref());
         let newest_meta = found
             .iter()
             .filter_map(|(dc, v)| v.unicode_pwd.as_ref().map(|m| (*dc, m)))
@@ -140,14 +140,42 @@ fn latest(stamps: impl IntoIterator<Item = Stamp>) -> Option<Stamp> {
         })
 }
 
+/// How soon after a failed attempt a logon on the same DC is the NTLM fallback with the
+/// previous password, not a logon with the current one.
+pub(super) const FALLBACK_WINDOW: Duration = Duration::seconds(5);
+
+/// How long after a password change a DC accepts the previous password over NTLM (Windows:
+/// 60 minutes, `OldPasswordAllowedPeriod`; Samba: `old password allowed period`, 60).
+pub(super) const OLD_PASSWORD_PERIOD: Duration = Duration::minutes(60);
+
+/// Whether this DC's `lastLogon` is the NTLM fallback with the *previous* password: it follows
+/// a bad password on the same DC within [`FALLBACK_WINDOW`], inside [`OLD_PASSWORD_PERIOD`]
+/// of the newest write `p`. A machine whose secret is wrong fails Kerberos, then passes NTLM
+/// with the previous password (seen in the lab, Samba 4.17: `badPasswordTime`, then
+/// `lastLogon` 10 ms later). Such a logon proves the machine holds the old password, not the
+/// current one.
+pub(super) fn fallback_logon(v: &DcAccountView, p: Option<&Stamp>) -> bool {
+    match (v.bad_password_time, v.last_logon, p) {
+        (Some(bad), Some(logon), Some(p)) => {
+            logon >= bad
+                && logon - bad <= FALLBACK_WINDOW
+                && bad > p.at
+                && bad <= p.at.saturating_add(OLD_PASSWORD_PERIOD)
+        }
+        _ => false,
+    }
+}
+
 fn logon(
     account: Option<&ComputerAccount>,
     found: &[(&str, &DcAccountView)],
     history: &[&Observation],
     all_answered: bool,
+    pwd: Option<&Stamp>,
 ) -> Logon {
     let per_dc: Vec<Stamp> = found
         .iter()
+        .filter(|(_, v)| !fallback_logon(v, pwd))
         .filter_map(|(dc, v)| {
             v.last_logon.map(|at| Stamp {
                 at,

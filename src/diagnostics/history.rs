@@ -3,7 +3,7 @@
 
 use crate::directory::model::{DcDiscovery, PortalWrite, PortalWriteKind, TombstoneCheck};
 
-use super::facts::{Facts, span, ts};
+use super::facts::{Facts, fallback_logon, span, ts};
 use super::{Cause, Confidence, DiagnosisSettings, FindingCode, Out, Severity};
 
 /// How long a redeemed token may stay without the client's report before the repair counts
@@ -208,12 +208,19 @@ pub(super) fn portal_writes(f: &Facts<'_>, s: &DiagnosisSettings, out: &mut Out)
 /// (`badPasswordTime` > L): high when the per-DC view is complete and exact, else medium.
 /// Someone else's write (P > L) is `password_set_after_last_logon` instead, and churn is a
 /// clone.
+///
+/// A failure that the same DC followed by the NTLM fallback with the previous password counts
+/// too (`facts::fallback_logon`; such a logon is never taken as one with the current
+/// password). A password trustdesk set that nobody repaired is the portal rule's.
 pub(super) fn stale_local_secret(f: &Facts<'_>, s: &DiagnosisSettings, out: &mut Out) {
     let (Some(_), Some(p), Some(l)) = (f.account, &f.pwd, &f.logon.latest) else {
         return;
     };
     let repaired = f.repaired_after(p, s.max_replication_skew);
-    if p.at > l.at && repaired.is_none() {
+    let portal_wrote_it = repaired.is_none()
+        && f.last_portal_step()
+            .is_some_and(|w| p.at <= w.at.saturating_add(s.max_replication_skew));
+    if portal_wrote_it || (p.at > l.at && repaired.is_none()) {
         return;
     }
     let since = repaired.map_or(l.at, |w| w.at.max(l.at)).max(p.at);
@@ -221,13 +228,25 @@ pub(super) fn stale_local_secret(f: &Facts<'_>, s: &DiagnosisSettings, out: &mut
         .found
         .iter()
         .filter_map(|(dc, v)| {
-            let t = v.bad_password_time.filter(|t| *t > since)?;
+            let t = v.bad_password_time?;
+            let fallback = fallback_logon(v, Some(p));
+            if t <= since && !fallback {
+                return None;
+            }
             let count = v
                 .bad_pwd_count
                 .map_or("unknown".to_string(), |c| c.to_string());
+            let when = if t > since {
+                "after the last successful logon".to_string()
+            } else {
+                format!(
+                    "then a logon on the same DC {} later: the previous password accepted over \
+                     NTLM",
+                    span(v.last_logon.map_or(time::Duration::ZERO, |l| l - t))
+                )
+            };
             Some(format!(
-                "badPasswordTime on {dc} = {} (after the last successful logon), badPwdCount = \
-                 {count}",
+                "badPasswordTime on {dc} = {} ({when}), badPwdCount = {count}",
                 ts(t)
             ))
         })

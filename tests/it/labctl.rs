@@ -150,20 +150,11 @@ pub async fn wait_replicated(dc2: &mut Ldap, dn: &str, attr: &str, want: &str) {
     panic!("{dn} {attr} did not replicate to DC2 within 30 s");
 }
 
-/// `samba-tool drs options dc2 --dsa-option=±DISABLE_INBOUND_REPL` (inside the lab namespace).
-pub fn dc2_inbound(enabled: bool) {
-    let opt = if enabled {
-        "-DISABLE_INBOUND_REPL"
-    } else {
-        "+DISABLE_INBOUND_REPL"
-    };
+/// `samba-tool drs ARGS` as the lab's Administrator, against DC1's configuration.
+fn samba_tool_drs(args: &[&str]) {
     let out = std::process::Command::new("samba-tool")
-        .args([
-            "drs",
-            "options",
-            &std::env::var("LAB_DC2_NAME").unwrap(),
-            &format!("--dsa-option={opt}"),
-        ])
+        .arg("drs")
+        .args(args)
         .arg(format!(
             "-U{}%{}",
             std::env::var("LAB_ADMIN_UPN").unwrap(),
@@ -175,7 +166,33 @@ pub fn dc2_inbound(enabled: bool) {
         .unwrap();
     assert!(
         out.status.success(),
-        "samba-tool drs options: {}",
+        "samba-tool drs {args:?}: {}",
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// `samba-tool drs replicate DEST SOURCE <domain>`: make `dest` pull from `source` now (DC
+/// host names, `dc1.lab.example.test`), instead of waiting for a change notification that a
+/// DC restarted moments ago may not send.
+pub fn replicate_now(dest: &str, source: &str) {
+    samba_tool_drs(&[
+        "replicate",
+        dest,
+        source,
+        &std::env::var("LAB_BASEDN").unwrap(),
+    ]);
+}
+
+/// `samba-tool drs options dc2 --dsa-option=±DISABLE_INBOUND_REPL` (inside the lab namespace).
+pub fn dc2_inbound(enabled: bool) {
+    let opt = if enabled {
+        "-DISABLE_INBOUND_REPL"
+    } else {
+        "+DISABLE_INBOUND_REPL"
+    };
+    samba_tool_drs(&[
+        "options",
+        &std::env::var("LAB_DC2_NAME").unwrap(),
+        &format!("--dsa-option={opt}"),
+    ]);
 }

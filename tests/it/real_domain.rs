@@ -13,8 +13,8 @@ use crate::common::{
     top_cause,
 };
 use crate::labctl::{
-    TOPOLOGY, admin, create_computer, dc2_inbound, kinit, random_pw, read_attr, set_password,
-    wait_replicated,
+    TOPOLOGY, admin, create_computer, dc2_inbound, kinit, random_pw, read_attr, replicate_now,
+    set_password, wait_replicated,
 };
 
 const OU: &str = "OU=Berlin,OU=Workstations";
@@ -110,6 +110,9 @@ async fn a_machine_that_rotates_through_a_dc_nobody_listed_is_healthy() {
         "logon at DC3 with the new password"
     );
     let want = read_attr(&mut dc3, &dn, "pwdLastSet").await.unwrap();
+    for dest in ["LAB_DC_NAME", "LAB_DC2_NAME"] {
+        replicate_now(&env(dest), &dc3_host);
+    }
     wait_replicated(&mut dc1, &dn, "pwdLastSet", &want).await;
     let mut dc2 = admin(lab.dc2_ldaps_url.as_deref().unwrap()).await;
     wait_replicated(&mut dc2, &dn, "pwdLastSet", &want).await;
@@ -191,14 +194,19 @@ async fn churn_from_two_dcs_ranks_first_and_a_reset_not_yet_replicated_is_never_
     let dn = create_computer(&mut dc1, &lab, "T-CHURN", OU, &pw).await;
     assert!(kinit("T-CHURN", &pw));
     tokio::time::sleep(Duration::from_secs(2)).await;
+    let names = (env("LAB_DC_NAME"), env("LAB_DC2_NAME"));
+    let want = read_attr(&mut dc1, &dn, "pwdLastSet").await.unwrap();
+    replicate_now(&names.1, &names.0);
+    wait_replicated(&mut dc2, &dn, "pwdLastSet", &want).await;
     for round in 0..6 {
-        let (writer, other) = if round % 2 == 0 {
-            (&mut dc2, &mut dc1)
+        let (writer, other, from, to) = if round % 2 == 0 {
+            (&mut dc2, &mut dc1, &names.1, &names.0)
         } else {
-            (&mut dc1, &mut dc2)
+            (&mut dc1, &mut dc2, &names.0, &names.1)
         };
         set_password(writer, &dn, &random_pw()).await;
         let want = read_attr(writer, &dn, "pwdLastSet").await.unwrap();
+        replicate_now(to, from);
         wait_replicated(other, &dn, "pwdLastSet", &want).await;
     }
     assert!(!kinit("T-CHURN", &pw), "the old secret fails");
@@ -217,6 +225,7 @@ async fn churn_from_two_dcs_ranks_first_and_a_reset_not_yet_replicated_is_never_
     let dn = create_computer(&mut dc1, &lab, "T-INFLIGHT", OU, &pw).await;
     assert!(kinit("T-INFLIGHT", &pw));
     let want = read_attr(&mut dc1, &dn, "pwdLastSet").await.unwrap();
+    replicate_now(&names.1, &names.0);
     wait_replicated(&mut dc2, &dn, "pwdLastSet", &want).await;
     dc2_inbound(false);
     let result = async {

@@ -140,6 +140,19 @@ fn reverted(bad: Option<OffsetDateTime>) -> Fx {
     })
 }
 
+/// Rotated 30 minutes ago; `after` minutes later dc2 saw a bad password and, `gap` later, a
+/// logon (the previous password over NTLM); dc1's last logon right after the rotation.
+fn fallback(after: Duration, gap: Duration) -> Fx {
+    let p = ago(Duration::minutes(90));
+    Fx::healthy()
+        .pwd_set(p)
+        .logons(Some(p + Duration::minutes(1)), Some(p + after + gap))
+        .dc("dc2", |v| {
+            v.bad_password_time = Some(p + after);
+            v.bad_pwd_count = Some(0);
+        })
+}
+
 #[test]
 fn stale_local_secret_boundaries() {
     let last_logon = ago(Duration::HOUR);
@@ -155,8 +168,33 @@ fn stale_local_secret_boundaries() {
             HEALTHY_HIGH.to_vec(),
         ),
         (
-            "failures before the last logon: it recovered",
-            reverted(Some(last_logon - S)),
+            "a failure a second before the same DC's logon: the NTLM fallback",
+            fallback(Duration::minutes(20), S),
+            vec![(StaleLocalSecret, High)],
+        ),
+        (
+            "five seconds before still is",
+            fallback(Duration::minutes(20), Duration::seconds(5)),
+            vec![(StaleLocalSecret, High)],
+        ),
+        (
+            "six seconds before: it recovered",
+            fallback(Duration::minutes(20), Duration::seconds(6)),
+            HEALTHY_HIGH.to_vec(),
+        ),
+        (
+            "past the old-password period NTLM takes no previous password: a recovery",
+            fallback(Duration::minutes(61), S),
+            HEALTHY_HIGH.to_vec(),
+        ),
+        (
+            "failures before the last logon elsewhere: it recovered",
+            reverted(Some(last_logon - Duration::minutes(1))),
+            HEALTHY_HIGH.to_vec(),
+        ),
+        (
+            "a failure before the password write is not about this password",
+            reverted(Some(ago(days(10)) - S)).dc("dc2", |v| v.last_logon = Some(ago(days(10)))),
             HEALTHY_HIGH.to_vec(),
         ),
         (
@@ -375,4 +413,28 @@ fn a_tombstone_search_that_could_not_run_says_so() {
             None => assert!(!codes(&d).contains(&FindingCode::TombstoneCheckNotRun)),
         }
     }
+}
+
+#[test]
+fn a_logon_by_the_ntlm_fallback_proves_the_old_password_not_the_new() {
+    // Someone reset it 30 minutes ago; the machine failed Kerberos at dc1 10 minutes ago and
+    // passed NTLM there 10 ms later with its (now previous) password.
+    let bad = ago(Duration::minutes(10));
+    let fx = Fx::healthy()
+        .pwd_set(ago(Duration::minutes(30)))
+        .dc("dc1", |v| {
+            v.bad_password_time = Some(bad);
+            v.bad_pwd_count = Some(0);
+            v.last_logon = Some(bad + Duration::milliseconds(10));
+        });
+    let d = fx.run();
+    assert_eq!(
+        causes(&d),
+        vec![(PasswordSetAfterLastLogon, High)],
+        "{:#?}",
+        d.findings
+    );
+    // The same logon without the failure just before it is a real one: healthy.
+    let d = fx.dc("dc1", |v| v.bad_password_time = None).run();
+    assert_eq!(causes(&d), HEALTHY_HIGH);
 }
