@@ -10,7 +10,8 @@
 //!   3.1.1.3.4.1.26). `sAMAccountName` is kept on deletion (`fPRESERVEONDELETE`).
 //! - **Rights.** By default only SYSTEM and Administrators can view Deleted Objects (KB 892806:
 //!   "non-administrators-view-deleted-object-container"). The container is first read itself:
-//!   when the service account cannot see it, the answer is [`TombstoneCheck::NotPermitted`],
+//!   when the service account cannot see it or read it (the DC shows the bare DN without Read
+//!   Property), the answer is [`TombstoneCheck::NotPermitted`],
 //!   so the diagnosis says the check could not run instead of implying there was no
 //!   predecessor.
 
@@ -91,18 +92,28 @@ async fn search_deleted(
     // The container itself first: invisible means we may not look, not that it is empty.
     let not_permitted = |rc: u32| {
         Answer::NotPermitted(format!(
-            "the service account cannot see {container} (LDAP result {rc}); by default only \
-             administrators can"
+            "the service account cannot read {container} (LDAP result {rc}, or its attributes \
+             hidden); by default only administrators can"
         ))
     };
+    // Without Read Property the DC still shows the container's DN (its parent grants List
+    // Contents to everyone) but none of its attributes: that is "may not look" too.
     let seen = ldap
         .with_controls(controls(true))
-        .search(container, Scope::Base, "(objectClass=*)", vec!["1.1"])
+        .search(
+            container,
+            Scope::Base,
+            "(objectClass=*)",
+            vec!["objectClass"],
+        )
         .await?
         .success();
     match seen {
         Ok((entries, _)) => {
-            if search::only_entries(entries).is_empty() {
+            let readable = search::only_entries(entries)
+                .iter()
+                .any(|e| first(e, "objectClass").is_some());
+            if !readable {
                 return Ok(not_permitted(0));
             }
         }

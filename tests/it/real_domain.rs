@@ -282,3 +282,73 @@ async fn references_after_a_deleted_object_never_reach_the_entry_parser() {
         None
     );
 }
+
+#[tokio::test]
+async fn a_tombstone_search_the_service_account_may_not_run_is_reported_not_hidden() {
+    install_crypto();
+    let Some(lab) = lab() else { return };
+    // By default only SYSTEM and Administrators may list Deleted Objects (KB 892806); the lab's
+    // service account has the default rights, as a least-privilege account on Windows has.
+    let p = start_portal_with(&lab, "", "", false).await;
+    let c = browser();
+    sign_in(&c, &p.base, "erin", "erin-pw").await;
+    let mut dc1 = admin(&lab.ldaps_url).await;
+    let dn = create_computer(&mut dc1, &lab, "T-TOMB", OU, &random_pw()).await;
+    dc1.delete(&dn).await.unwrap().success().unwrap();
+    let (status, r) = api_get(&c, &p.base, "/api/v1/computers/T-TOMB").await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(top_cause(&r), "account_missing", "{r:#}");
+    let text = findings(&r);
+    assert!(text.contains("tombstone_check_not_run"), "{r:#}");
+    assert!(
+        text.contains("CN=Deleted Objects"),
+        "names the container: {r:#}"
+    );
+    // The same search as the lab's Administrator does see the tombstone: it was there.
+    let (entries, _) = dc1
+        .with_controls(ldap3::controls::RawControl {
+            ctype: trustdesk::directory::tombstones::SHOW_DELETED.into(),
+            crit: true,
+            val: None,
+        })
+        .search(
+            &format!("CN=Deleted Objects,{}", lab.base_dn),
+            ldap3::Scope::OneLevel,
+            &trustdesk::directory::filter::tombstone_filter("T-TOMB$"),
+            vec!["1.1"],
+        )
+        .await
+        .unwrap()
+        .success()
+        .unwrap();
+    assert!(!entries.is_empty(), "the tombstone exists");
+}
+
+#[tokio::test]
+async fn domain_qualified_and_dns_names_find_the_same_computer() {
+    install_crypto();
+    let Some(lab) = lab() else { return };
+    let p = start_portal_with(&lab, "", "", false).await;
+    let c = browser();
+    sign_in(&c, &p.base, "erin", "erin-pw").await;
+    let mut dc1 = admin(&lab.ldaps_url).await;
+    create_computer(&mut dc1, &lab, "T-NAMES", OU, &random_pw()).await;
+    let guid = |r: &serde_json::Value| r["account"]["object_guid"].as_str().map(str::to_string);
+    let (_, plain) = api_get(&c, &p.base, "/api/v1/computers/T-NAMES").await;
+    assert!(guid(&plain).is_some(), "{plain:#}");
+    // NetBIOS domain (the crossRef's nETBIOSName), DNS domain, and the DNS host name.
+    for name in [
+        "LAB%5CT-NAMES",
+        "lab.example.test%5Ct-names",
+        "t-names.lab.example.test",
+    ] {
+        let (status, r) = api_get(&c, &p.base, &format!("/api/v1/computers/{name}")).await;
+        assert_eq!(status, 200, "{name}: {r}");
+        assert_eq!(guid(&r), guid(&plain), "{name}");
+    }
+    // Another domain's T-NAMES is not this one.
+    let (status, r) = api_get(&c, &p.base, "/api/v1/computers/OTHER%5CT-NAMES").await;
+    assert_eq!(status, 200, "{r}");
+    assert_eq!(guid(&r), None, "{r:#}");
+    assert_eq!(top_cause(&r), "account_missing", "{r:#}");
+}
