@@ -102,6 +102,9 @@ async fn a_machine_that_rotates_through_a_dc_nobody_listed_is_healthy() {
     let pw = random_pw();
     let dn = create_computer(&mut dc1, &lab, "T-BRANCH", OU, &pw).await;
     assert!(kinit("T-BRANCH", &pw), "logon at DC1");
+    let created = read_attr(&mut dc1, &dn, "pwdLastSet").await.unwrap();
+    replicate_now(&dc3_host, &env("LAB_DC_NAME"));
+    wait_replicated(&mut dc3, &dn, "pwdLastSet", &created).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let rotated = random_pw();
     set_password(&mut dc3, &dn, &rotated).await;
