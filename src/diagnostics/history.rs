@@ -85,9 +85,10 @@ pub(super) fn coverage(f: &Facts<'_>, out: &mut Out) {
 /// trustdesk's own writes: a DC-side reset through the portal is never "the machine's own
 /// rotation", and a completed token repair is.
 ///
-/// - newest step a reset (or a redeem the client never reported on, past
-///   [`REPAIR_REPORT_WAIT`]) with no password write after it: `password_set_after_last_logon`,
-///   high: nobody but trustdesk holds that password. The finding names who and when.
+/// - newest step a reset with no password write after it: `password_set_after_last_logon`,
+///   high: nobody but trustdesk held that password. The finding names who and when.
+/// - a redeem the client reported as failed, or never reported on within
+///   [`REPAIR_REPORT_WAIT`]: the same cause, medium (the client may have stored it).
 /// - newest step a completed repair: an info finding; the password rules then take the
 ///   newest write as the machine's own (see `Facts::repaired_after`).
 /// - a redeem still waiting for the client's report: an info finding.
@@ -123,6 +124,11 @@ pub(super) fn portal_writes(f: &Facts<'_>, s: &DiagnosisSettings, out: &mut Out)
         .portal_writes
         .iter()
         .any(|x| x.kind == PortalWriteKind::RepairFailed && x.at >= w.at);
+    let code = if w.kind == PortalWriteKind::DcReset {
+        FindingCode::PortalReset
+    } else {
+        FindingCode::PortalRepairIncomplete
+    };
     match (w.kind, written_after) {
         (PortalWriteKind::RepairCompleted, _) => out.finding(
             FindingCode::PortalRepairCompleted,
@@ -137,65 +143,50 @@ pub(super) fn portal_writes(f: &Facts<'_>, s: &DiagnosisSettings, out: &mut Out)
         (PortalWriteKind::TokenRedeemed, None)
             if f.age(w.at) < REPAIR_REPORT_WAIT && !failed_since =>
         {
-            out.finding(
-            FindingCode::PortalRepairIncomplete,
-            Severity::Info,
-            format!(
+            let summary = format!(
                 "A token repair is under way: the token minted by {} was redeemed {ago} ago and \
                  the client has not reported yet. Look again in a minute.",
                 who(w)
-            ),
-            evidence,
-            )
-        }
-        (PortalWriteKind::DcReset | PortalWriteKind::TokenRedeemed, None) => {
-            let (code, what) = if w.kind == PortalWriteKind::DcReset {
-                (
-                    FindingCode::PortalReset,
-                    format!(
-                        "Reset by {} through trustdesk at {} ({ago} ago)",
-                        who(w),
-                        ts(w.at)
-                    ),
-                )
-            } else {
-                (
-                    FindingCode::PortalRepairIncomplete,
-                    format!(
-                        "A token repair (minted by {}) set the password on the DC at {} ({ago} \
-                         ago) and the client {}",
-                        who(w),
-                        ts(w.at),
-                        if failed_since {
-                            "reported that it failed"
-                        } else {
-                            "never reported that it finished"
-                        }
-                    ),
-                )
-            };
-            out.cause(Cause::PasswordSetAfterLastLogon, Confidence::High);
-            out.finding(
-                code,
-                Severity::Critical,
-                format!(
-                    "{what}; no repair since. The DC holds a password the workstation does not \
-                     have: it cannot authenticate until it is token-repaired (or rejoined)."
-                ),
-                evidence,
             );
+            out.finding(code, Severity::Info, summary, evidence);
         }
-        (_, Some(p)) => out.finding(
-            FindingCode::PortalRepairIncomplete,
-            Severity::Info,
-            format!(
+        (PortalWriteKind::DcReset, None) => {
+            out.cause(Cause::PasswordSetAfterLastLogon, Confidence::High);
+            let summary = format!(
+                "Reset by {} through trustdesk at {} ({ago} ago); no repair since. The DC holds \
+                 a random password no workstation has: this one cannot authenticate until it is \
+                 token-repaired (or rejoined).",
+                who(w),
+                ts(w.at)
+            );
+            out.finding(code, Severity::Critical, summary, evidence);
+        }
+        (PortalWriteKind::TokenRedeemed, None) => {
+            // The client may have stored the password before it stopped: not certain.
+            out.cause(Cause::PasswordSetAfterLastLogon, Confidence::Medium);
+            let summary = format!(
+                "A token repair (minted by {}) set the password on the DC at {} ({ago} ago) and \
+                 the client {}. Unless it stored the password before it stopped, the workstation \
+                 cannot authenticate: mint a new token and run the client again.",
+                who(w),
+                ts(w.at),
+                if failed_since {
+                    "reported that it failed"
+                } else {
+                    "never reported that it finished"
+                }
+            );
+            out.finding(code, Severity::Critical, summary, evidence);
+        }
+        (_, Some(p)) => {
+            let summary = format!(
                 "trustdesk last wrote this password {ago} ago (by {}); it was written again at {} \
                  by someone else (a rejoin, another tool or the machine).",
                 who(w),
                 ts(p.at)
-            ),
-            evidence,
-        ),
+            );
+            out.finding(code, Severity::Info, summary, evidence);
+        }
         (PortalWriteKind::RepairFailed, None) => {}
     }
 }

@@ -72,14 +72,14 @@ fn a_reset_through_trustdesk_is_never_the_machines_own_rotation() {
             "a redeem the client never reported on, long ago",
             reset_after_logon(ago(Duration::hours(1)))
                 .portal(TokenRedeemed, ago(Duration::hours(1))),
-            vec![(PasswordSetAfterLastLogon, High)],
+            vec![(PasswordSetAfterLastLogon, Medium)],
         ),
         (
             "a redeem just now whose client reported a failure",
             reset_after_logon(reset)
                 .portal(TokenRedeemed, reset)
                 .portal(RepairFailed, reset + Duration::seconds(20)),
-            vec![(PasswordSetAfterLastLogon, High)],
+            vec![(PasswordSetAfterLastLogon, Medium)],
         ),
         (
             "a redeem just now: under way",
