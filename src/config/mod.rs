@@ -264,7 +264,7 @@ impl Default for DiagnosisConfig {
     }
 }
 
-/// The actions a role may be granted (design.md, "Roles").
+/// The actions a role may be granted (README, "Configuration": the `actions` comment).
 pub const ACTIONS: &[&str] = &[
     "lookup",
     "diagnose",

@@ -1,4 +1,4 @@
-//! Fix texts: the seed runbook's four solutions, corrected (`design.md`, `ad-facts.md`).
+//! Fix texts: the seed runbook's four solutions, corrected against Microsoft's documentation.
 //!
 //! (1) Rejoin: needs a local administrator on the workstation and a domain account allowed to
 //! join it; the fix when the object was deleted or re-created, or the machine is a clone.

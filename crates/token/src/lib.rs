@@ -8,7 +8,7 @@
 //! `verify_strict`. Base64 must be canonical and signatures non-malleable, so a token has
 //! exactly one valid spelling: [`token_hash`] identifies it.
 //!
-//! See design.md, "Token repair protocol", and this crate's README.
+//! See this crate's README for the format and the checks.
 //!
 //! ```
 //! use trustdesk_token::{Claims, ComputerRef, SigningKey, VerifyingKey, new_jti, sign, verify};
