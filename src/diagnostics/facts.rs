@@ -122,12 +122,11 @@ impl<'a> Facts<'a> {
             .max_by_key(|w| w.at)
     }
 
-    /// The newest password write is the machine's own because a trustdesk repair completed
-    /// after it: the client stored the password, verified the channel and rotated.
-    pub fn repaired_after(&self, p: &Stamp, slack: Duration) -> Option<&'a PortalWrite> {
-        self.last_portal_step().filter(|w| {
-            w.kind == PortalWriteKind::RepairCompleted && p.at <= w.at.saturating_add(slack)
-        })
+    /// trustdesk's newest step, when it accounts for the newest password write `p` (no write
+    /// came more than `slack` after it): a reset, a redeem or a completed repair.
+    pub fn portal_step_of(&self, p: &Stamp, slack: Duration) -> Option<&'a PortalWrite> {
+        self.last_portal_step()
+            .filter(|w| p.at <= w.at.saturating_add(slack))
     }
 }
 

@@ -90,7 +90,7 @@ pub(super) fn coverage(f: &Facts<'_>, out: &mut Out) {
 /// - a redeem the client reported as failed, or never reported on within
 ///   [`REPAIR_REPORT_WAIT`]: the same cause, medium (the client may have stored it).
 /// - newest step a completed repair: an info finding; the password rules then take the
-///   newest write as the machine's own (see `Facts::repaired_after`).
+///   newest write as the machine's own (see `Facts::portal_step_of`).
 /// - a redeem still waiting for the client's report: an info finding.
 pub(super) fn portal_writes(f: &Facts<'_>, s: &DiagnosisSettings, out: &mut Out) {
     let Some(w) = f.last_portal_step() else {
@@ -99,7 +99,7 @@ pub(super) fn portal_writes(f: &Facts<'_>, s: &DiagnosisSettings, out: &mut Out)
     let written_after = f
         .pwd
         .as_ref()
-        .filter(|p| p.at > w.at.saturating_add(s.max_replication_skew));
+        .filter(|p| f.portal_step_of(p, s.max_replication_skew).is_none());
     let mut evidence = vec![format!(
         "{} through trustdesk at {} by {}",
         match w.kind {
@@ -207,13 +207,14 @@ pub(super) fn stale_local_secret(f: &Facts<'_>, s: &DiagnosisSettings, out: &mut
     let (Some(_), Some(p), Some(l)) = (f.account, &f.pwd, &f.logon.latest) else {
         return;
     };
-    let repaired = f.repaired_after(p, s.max_replication_skew);
-    let portal_wrote_it = repaired.is_none()
-        && f.last_portal_step()
-            .is_some_and(|w| p.at <= w.at.saturating_add(s.max_replication_skew));
-    if portal_wrote_it || (p.at > l.at && repaired.is_none()) {
-        return;
-    }
+    // A reset or redeem that nobody completed is the portal rule's; a completed repair makes
+    // the newest write the machine's own.
+    let repaired = match f.portal_step_of(p, s.max_replication_skew) {
+        Some(w) if w.kind == PortalWriteKind::RepairCompleted => Some(w),
+        Some(_) => return,
+        None if p.at > l.at => return,
+        None => None,
+    };
     let since = repaired.map_or(l.at, |w| w.at.max(l.at)).max(p.at);
     let failures: Vec<String> = f
         .found

@@ -47,10 +47,7 @@ pub(super) fn after_last_logon(f: &Facts<'_>, s: &DiagnosisSettings, out: &mut O
     let (Some(a), Some(p)) = (f.account, &f.pwd) else {
         return;
     };
-    let portal_wrote_it = f
-        .last_portal_step()
-        .is_some_and(|w| p.at <= w.at.saturating_add(s.max_replication_skew));
-    if portal_wrote_it {
+    if f.portal_step_of(p, s.max_replication_skew).is_some() {
         return;
     }
     let failures: Vec<String> = f
