@@ -21,6 +21,16 @@ fn lab_required() -> bool {
 
 /// The lab, or `None` (skip) when it is not up and not required. Required and missing: panic,
 /// so the test fails rather than silently passing.
+impl Lab {
+    /// The DCs a test portal lists in `ldap.urls`: DC1, then DC2 when the lab has it (never
+    /// DC3, which only discovery finds).
+    pub fn configured_dcs(&self) -> Vec<&str> {
+        let mut urls = vec![self.ldaps_url.as_str()];
+        urls.extend(self.dc2_ldaps_url.as_deref());
+        urls
+    }
+}
+
 pub fn lab() -> Option<Lab> {
     let get = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
     match (
@@ -246,9 +256,7 @@ pub async fn start_portal_with(
     extra_toml: &str,
     tls_front: bool,
 ) -> Portal {
-    let mut urls = vec![lab.ldaps_url.as_str()];
-    urls.extend(lab.dc2_ldaps_url.as_deref());
-    start_portal_on(lab, &urls, top_toml, extra_toml, tls_front).await
+    start_portal_on(lab, &lab.configured_dcs(), top_toml, extra_toml, tls_front).await
 }
 
 /// The same, with these DC URLs in this order.
@@ -279,8 +287,7 @@ pub async fn start_portal_ldap(
     extra_toml: &str,
     tls_front: bool,
 ) -> Portal {
-    let mut urls = vec![lab.ldaps_url.as_str()];
-    urls.extend(lab.dc2_ldaps_url.as_deref());
+    let urls = lab.configured_dcs();
     let spec = PortalSpec {
         urls: &urls,
         top_toml: "",
@@ -303,8 +310,7 @@ pub async fn start_portal_idp(
     oidc_toml: &str,
     roles_toml: Option<&str>,
 ) -> Portal {
-    let mut urls = vec![lab.ldaps_url.as_str()];
-    urls.extend(lab.dc2_ldaps_url.as_deref());
+    let urls = lab.configured_dcs();
     let spec = PortalSpec {
         urls: &urls,
         top_toml: "",

@@ -118,9 +118,18 @@ pub async fn read_attr(ldap: &mut Ldap, dn: &str, attr: &str) -> Option<String> 
 
 /// Authenticate as the machine account with Kerberos (a real logon on the KDC at DC1).
 pub fn kinit(name: &str, pw: &str) -> bool {
+    kinit_with(None, name, pw)
+}
+
+/// The same, with this krb5.conf (`LAB_DC3_KRB5_CONF`: a logon at DC3 only), or the lab's.
+pub fn kinit_with(krb5_conf: Option<&str>, name: &str, pw: &str) -> bool {
     use std::io::Write;
     let dir = tempfile::tempdir().unwrap();
-    let mut child = std::process::Command::new("kinit")
+    let mut cmd = std::process::Command::new("kinit");
+    if let Some(conf) = krb5_conf {
+        cmd.env("KRB5_CONFIG", conf);
+    }
+    let mut child = cmd
         .arg(format!("{name}$@{}", std::env::var("LAB_REALM").unwrap()))
         .env(
             "KRB5CCNAME",

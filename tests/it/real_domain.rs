@@ -13,8 +13,8 @@ use crate::common::{
     top_cause,
 };
 use crate::labctl::{
-    TOPOLOGY, admin, create_computer, dc2_inbound, kinit, random_pw, read_attr, replicate_now,
-    set_password, wait_replicated,
+    TOPOLOGY, admin, create_computer, dc2_inbound, kinit, kinit_with, random_pw, read_attr,
+    replicate_now, set_password, wait_replicated,
 };
 
 const OU: &str = "OU=Berlin,OU=Workstations";
@@ -25,26 +25,7 @@ fn env(k: &str) -> String {
 
 /// A Kerberos logon as the machine account at DC3 only (a krb5.conf whose one KDC is DC3).
 fn kinit_at_dc3(name: &str, pw: &str) -> bool {
-    use std::io::Write;
-    let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new("kinit")
-        .arg(format!("{name}$@{}", env("LAB_REALM")))
-        .env("KRB5_CONFIG", env("LAB_DC3_KRB5_CONF"))
-        .env(
-            "KRB5CCNAME",
-            format!("FILE:{}", dir.path().join("cc").display()),
-        )
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .unwrap();
-    let _ = child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(format!("{pw}\n").as_bytes());
-    child.wait().unwrap().success()
+    kinit_with(Some(&env("LAB_DC3_KRB5_CONF")), name, pw)
 }
 
 /// `lab/lab.sh dc-stop|dc-start dc3`.
