@@ -8,6 +8,7 @@
 use secrecy::SecretString;
 use serde::Serialize;
 use time::OffsetDateTime;
+use trustdesk_token::RedeemCode;
 
 use crate::audit::{self, Origin};
 use crate::db::TokenRow;
@@ -53,18 +54,19 @@ pub enum RedeemError {
 }
 
 impl RedeemError {
-    pub fn code(&self) -> &'static str {
+    /// The wire code, shared with the client (`trustdesk_token::RedeemCode`).
+    pub fn code(&self) -> RedeemCode {
         match self {
-            Self::Malformed => "malformed",
-            Self::BadSignature => "bad_signature",
-            Self::Expired => "expired",
-            Self::AlreadyUsed => "already_used",
-            Self::Revoked => "revoked",
-            Self::WrongComputer => "wrong_computer",
-            Self::NotAllowed => "not_allowed",
-            Self::DcWriteFailed => "dc_write_failed",
-            Self::BadPassword => "bad_password",
-            Self::Unavailable => "unavailable",
+            Self::Malformed => RedeemCode::Malformed,
+            Self::BadSignature => RedeemCode::BadSignature,
+            Self::Expired => RedeemCode::Expired,
+            Self::AlreadyUsed => RedeemCode::AlreadyUsed,
+            Self::Revoked => RedeemCode::Revoked,
+            Self::WrongComputer => RedeemCode::WrongComputer,
+            Self::NotAllowed => RedeemCode::NotAllowed,
+            Self::DcWriteFailed => RedeemCode::DcWriteFailed,
+            Self::BadPassword => RedeemCode::BadPassword,
+            Self::Unavailable => RedeemCode::Unavailable,
         }
     }
 }
@@ -103,7 +105,7 @@ fn refused_event(
 ) -> crate::db::NewAuditRow {
     let mut e = audit::event("redeem_token", "denied")
         .origin(origin)
-        .reason(err.code());
+        .reason(err.code().as_str());
     if let Some(r) = row {
         e = e
             .target(

@@ -146,7 +146,7 @@ pub fn redeem_rate_limit(
     };
     layer.error_handler(|_| {
         let body = serde_json::json!({
-            "error": "rate_limited",
+            "error": trustdesk_token::RedeemCode::RateLimited.as_str(),
             "message": "too many redeem attempts from this address; wait a minute and try again",
         });
         (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response()

@@ -282,7 +282,7 @@ fn redeem_error(e: &RedeemError) -> Response {
     };
     (
         status,
-        Json(serde_json::json!({ "error": e.code(), "message": e.to_string() })),
+        Json(serde_json::json!({ "error": e.code().as_str(), "message": e.to_string() })),
     )
         .into_response()
 }
@@ -351,4 +351,46 @@ pub async fn api_token_key(State(state): State<AppState>) -> Json<serde_json::Va
         .map(|k| k.to_info())
         .collect();
     Json(serde_json::json!({ "current": current, "keys": keys }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Every refusal the redeem API sends is a code of the vocabulary shared with the client
+    /// (`trustdesk_token::RedeemCode`), under the status the OpenAPI document lists it.
+    #[test]
+    fn redeem_refusals_are_the_shared_codes_under_their_documented_status() {
+        let spec: serde_json::Value = serde_json::from_str(include_str!("openapi.json")).unwrap();
+        let responses = &spec["paths"]["/api/v1/redeem"]["post"]["responses"];
+        let all = [
+            RedeemError::Malformed,
+            RedeemError::BadSignature,
+            RedeemError::Expired,
+            RedeemError::AlreadyUsed,
+            RedeemError::Revoked,
+            RedeemError::WrongComputer,
+            RedeemError::NotAllowed,
+            RedeemError::DcWriteFailed,
+            RedeemError::BadPassword,
+            RedeemError::Unavailable,
+        ];
+        let mut sent: Vec<trustdesk_token::RedeemCode> =
+            all.iter().map(RedeemError::code).collect();
+        sent.push(trustdesk_token::RedeemCode::RateLimited); // the rate-limit layer's answer
+        for code in trustdesk_token::RedeemCode::ALL {
+            assert!(sent.contains(&code), "{code} is never sent");
+        }
+        for e in all {
+            let status = redeem_error(&e).status();
+            let listed = responses[status.as_str()]["description"]
+                .as_str()
+                .unwrap_or_default();
+            assert!(
+                listed.split(" | ").any(|c| c == e.code().as_str()),
+                "{} under {status}: {listed:?}",
+                e.code()
+            );
+        }
+    }
 }

@@ -12,6 +12,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
+use trustdesk_token::RedeemCode;
 use zeroize::Zeroizing;
 
 use crate::config::PortalUrl;
@@ -78,27 +79,12 @@ struct ErrorBody {
     message: String,
 }
 
-/// The portal's error codes (`{"error": "<code>"}`).
+/// The portal's error code (`{"error": "<code>"}`): one of the redeem API's codes, which the
+/// portal and this client share through [`RedeemCode`], or one this version does not know.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PortalErrorCode {
-    /// The token's lifetime is over.
-    Expired,
-    /// The token was already redeemed.
-    AlreadyUsed,
-    /// Staff revoked the token.
-    Revoked,
-    /// The signature does not verify with the portal's key.
-    BadSignature,
-    /// The token could not be parsed.
-    Malformed,
-    /// The computer object no longer matches the token.
-    WrongComputer,
-    /// Policy no longer allows this repair.
-    NotAllowed,
-    /// The portal could not write the password to a domain controller.
-    DcWriteFailed,
-    /// Too many attempts; try later.
-    RateLimited,
+    /// A code of the shared vocabulary.
+    Known(RedeemCode),
     /// A code this client does not know (or no JSON body at all).
     Other(String),
 }
@@ -107,51 +93,38 @@ impl PortalErrorCode {
     /// Parses the wire code.
     #[must_use]
     pub fn parse(code: &str) -> Self {
-        match code {
-            "expired" => Self::Expired,
-            "already_used" => Self::AlreadyUsed,
-            "revoked" => Self::Revoked,
-            "bad_signature" => Self::BadSignature,
-            "malformed" => Self::Malformed,
-            "wrong_computer" => Self::WrongComputer,
-            "not_allowed" => Self::NotAllowed,
-            "dc_write_failed" => Self::DcWriteFailed,
-            "rate_limited" => Self::RateLimited,
-            other => Self::Other(other.to_owned()),
-        }
+        RedeemCode::parse(code).map_or_else(|| Self::Other(code.to_owned()), Self::Known)
     }
 
     /// The wire code.
     #[must_use]
     pub fn as_str(&self) -> &str {
         match self {
-            Self::Expired => "expired",
-            Self::AlreadyUsed => "already_used",
-            Self::Revoked => "revoked",
-            Self::BadSignature => "bad_signature",
-            Self::Malformed => "malformed",
-            Self::WrongComputer => "wrong_computer",
-            Self::NotAllowed => "not_allowed",
-            Self::DcWriteFailed => "dc_write_failed",
-            Self::RateLimited => "rate_limited",
+            Self::Known(c) => c.as_str(),
             Self::Other(s) => s,
         }
     }
 
-    /// The exit code of a redeem refused with this code. Token problems are 5; a failed DC
-    /// write and rate limiting are 6 (nothing changed here; not the token's fault). Unknown
-    /// codes: 5 for a 4xx status, 6 otherwise.
+    /// The exit code of a redeem refused with this code. Refusals of the token (or of the
+    /// request) are 5; a failed DC write, the portal's own outage and rate limiting are 6
+    /// (nothing changed here; not the token's fault). Unknown codes: 5 for a 4xx status, 6
+    /// otherwise.
     #[must_use]
     pub fn exit_code(&self, http_status: u16) -> ExitCode {
         match self {
-            Self::Expired
-            | Self::AlreadyUsed
-            | Self::Revoked
-            | Self::BadSignature
-            | Self::Malformed
-            | Self::WrongComputer
-            | Self::NotAllowed => ExitCode::PortalRefused,
-            Self::DcWriteFailed | Self::RateLimited => ExitCode::PortalUnavailable,
+            Self::Known(c) => match c {
+                RedeemCode::Expired
+                | RedeemCode::AlreadyUsed
+                | RedeemCode::Revoked
+                | RedeemCode::BadSignature
+                | RedeemCode::Malformed
+                | RedeemCode::WrongComputer
+                | RedeemCode::NotAllowed
+                | RedeemCode::BadPassword => ExitCode::PortalRefused,
+                RedeemCode::DcWriteFailed | RedeemCode::Unavailable | RedeemCode::RateLimited => {
+                    ExitCode::PortalUnavailable
+                }
+            },
             Self::Other(_) if (400..500).contains(&http_status) => ExitCode::PortalRefused,
             Self::Other(_) => ExitCode::PortalUnavailable,
         }
@@ -160,32 +133,42 @@ impl PortalErrorCode {
     /// What it means and what to do, for the person at the keyboard.
     #[must_use]
     pub fn advice(&self) -> &'static str {
-        match self {
-            Self::Expired => "the token has expired: ask the helpdesk for a new one",
-            Self::AlreadyUsed => {
+        let Self::Known(code) = self else {
+            return "unexpected answer from the portal: ask the helpdesk";
+        };
+        match code {
+            RedeemCode::Expired => "the token has expired: ask the helpdesk for a new one",
+            RedeemCode::AlreadyUsed => {
                 "the token was already used (each token works once): ask for a new one"
             }
-            Self::Revoked => "the token was revoked in the portal: ask for a new one",
-            Self::BadSignature => {
+            RedeemCode::Revoked => "the token was revoked in the portal: ask for a new one",
+            RedeemCode::BadSignature => {
                 "the portal does not recognise the token's signature: ask for a new one"
             }
-            Self::Malformed => {
+            RedeemCode::Malformed => {
                 "the portal could not read the token: check that it was copied completely"
             }
-            Self::WrongComputer => {
+            RedeemCode::WrongComputer => {
                 "the computer account changed since the token was minted (deleted, re-created \
                  or renamed): look the computer up again in the portal"
             }
-            Self::NotAllowed => {
+            RedeemCode::NotAllowed => {
                 "the portal's policy no longer allows this repair: ask the helpdesk"
             }
-            Self::DcWriteFailed => {
+            RedeemCode::DcWriteFailed => {
                 "the portal could not write the new password to a domain controller; nothing \
                  changed on this machine. The token is used up: once the portal's directory \
                  problem is fixed, ask for a new token"
             }
-            Self::RateLimited => "too many attempts: wait a minute and run this again",
-            Self::Other(_) => "unexpected answer from the portal: ask the helpdesk",
+            RedeemCode::BadPassword => {
+                "the portal did not accept the password this client made; nothing changed. \
+                 Use the client from this portal's download page (its version must match)"
+            }
+            RedeemCode::Unavailable => {
+                "the portal could not record the repair (its database); nothing changed: run \
+                 this again in a minute with the same token"
+            }
+            RedeemCode::RateLimited => "too many attempts: wait a minute and run this again",
         }
     }
 }
@@ -230,6 +213,9 @@ impl PortalError {
 pub trait Portal {
     /// `GET /healthz` must answer 200 over TLS.
     fn healthz(&self) -> impl Future<Output = Result<(), PortalError>> + Send;
+    /// The portal's clock (Unix seconds), from the `Date` header of its `/healthz` answer:
+    /// only to explain a token refused by this machine's clock, never to accept one.
+    fn clock(&self) -> impl Future<Output = Result<i64, PortalError>> + Send;
     /// Redeems the token, handing over the new password.
     fn redeem(
         &self,
@@ -314,6 +300,23 @@ impl Portal for PortalClient {
         } else {
             Err(unexpected_status(status, &body))
         }
+    }
+
+    async fn clock(&self) -> Result<i64, PortalError> {
+        let response = self
+            .http
+            .get(self.portal.endpoint(HEALTHZ_PATH))
+            .send()
+            .await
+            .map_err(|e| transport(&e))?;
+        response
+            .headers()
+            .get(reqwest::header::DATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| httpdate::parse_http_date(v).ok())
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .and_then(|d| i64::try_from(d.as_secs()).ok())
+            .ok_or_else(|| PortalError::Protocol("the portal sent no valid Date header".into()))
     }
 
     async fn redeem(
@@ -473,26 +476,32 @@ mod tests {
 
     #[test]
     fn portal_error_codes_map_to_exit_codes() {
-        let token_problems = [
-            "expired",
-            "already_used",
-            "revoked",
-            "bad_signature",
-            "malformed",
-            "wrong_computer",
-            "not_allowed",
+        // Every code of the shared vocabulary parses back to itself and has an exit code and
+        // advice of its own; the table is the documented split between 5 and 6.
+        let cases = [
+            (RedeemCode::Expired, ExitCode::PortalRefused),
+            (RedeemCode::AlreadyUsed, ExitCode::PortalRefused),
+            (RedeemCode::Revoked, ExitCode::PortalRefused),
+            (RedeemCode::BadSignature, ExitCode::PortalRefused),
+            (RedeemCode::Malformed, ExitCode::PortalRefused),
+            (RedeemCode::WrongComputer, ExitCode::PortalRefused),
+            (RedeemCode::NotAllowed, ExitCode::PortalRefused),
+            (RedeemCode::BadPassword, ExitCode::PortalRefused),
+            (RedeemCode::DcWriteFailed, ExitCode::PortalUnavailable),
+            (RedeemCode::Unavailable, ExitCode::PortalUnavailable),
+            (RedeemCode::RateLimited, ExitCode::PortalUnavailable),
         ];
-        for code in token_problems {
-            let parsed = PortalErrorCode::parse(code);
-            assert_eq!(parsed.as_str(), code);
-            assert!(!matches!(parsed, PortalErrorCode::Other(_)), "{code}");
-            assert_eq!(parsed.exit_code(400), ExitCode::PortalRefused, "{code}");
-        }
-        for code in ["dc_write_failed", "rate_limited"] {
-            let parsed = PortalErrorCode::parse(code);
-            assert_eq!(parsed.as_str(), code);
-            assert_eq!(parsed.exit_code(502), ExitCode::PortalUnavailable, "{code}");
-            assert_eq!(parsed.exit_code(429), ExitCode::PortalUnavailable, "{code}");
+        assert_eq!(cases.len(), RedeemCode::ALL.len());
+        let other_advice = PortalErrorCode::Other("x".into()).advice();
+        for (code, exit) in cases {
+            let parsed = PortalErrorCode::parse(code.as_str());
+            assert_eq!(parsed, PortalErrorCode::Known(code));
+            assert_eq!(parsed.as_str(), code.as_str());
+            // The status does not change a known code's meaning.
+            for status in [400, 409, 429, 502, 503] {
+                assert_eq!(parsed.exit_code(status), exit, "{code} {status}");
+            }
+            assert_ne!(parsed.advice(), other_advice, "{code}");
         }
         let other = PortalErrorCode::parse("something_new");
         assert_eq!(other, PortalErrorCode::Other("something_new".into()));
@@ -514,7 +523,7 @@ mod tests {
                 message,
             } => {
                 assert_eq!(status, 410);
-                assert_eq!(code, PortalErrorCode::Expired);
+                assert_eq!(code, PortalErrorCode::Known(RedeemCode::Expired));
                 assert_eq!(message, "token expired at 12:00");
             }
             other => panic!("{other:?}"),

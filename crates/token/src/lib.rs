@@ -52,10 +52,12 @@ use sha2::{Digest as _, Sha256};
 mod claims;
 mod error;
 mod keys;
+mod redeem_code;
 
 pub use claims::{Claims, ComputerRef};
 pub use error::TokenError;
 pub use keys::{ALG, KID_LEN, PublicKeyInfo, SigningKey, VerifyingKey};
+pub use redeem_code::RedeemCode;
 
 /// The prefix every trustdesk repair token carries (format version 1).
 pub const PREFIX: &str = "td1.";

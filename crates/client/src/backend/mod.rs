@@ -9,6 +9,7 @@ use std::fmt;
 use crate::password::MachinePassword;
 
 pub mod samba;
+pub mod win_rules;
 #[cfg(any(windows, feature = "windows-typecheck"))]
 pub mod windows;
 
@@ -36,12 +37,27 @@ pub enum BackendError {
     /// A half-done password change is pending in the local secret store.
     #[error("a machine password change is pending: {0}")]
     PendingChange(String),
+    /// The domain controller refuses machine password changes ("Refuse machine account
+    /// password changes", `RefusePasswordChange`): another rotation would be refused too.
+    #[error("the domain controller refuses machine password changes: {0}")]
+    RotationRefused(String),
     /// This backend cannot run here.
     #[error("{0}")]
     Unsupported(String),
     /// Anything else.
     #[error("{0}")]
     Failed(String),
+}
+
+/// How much a [`Backend::journal`] entry matters.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum JournalLevel {
+    /// A step done.
+    Info,
+    /// Done, but someone must look (the repair succeeded and the portal was not told).
+    Warning,
+    /// The repair failed.
+    Error,
 }
 
 /// A local secret store and secure-channel controller.
@@ -60,6 +76,11 @@ pub trait Backend {
     fn verify_channel(&self, dc: &str) -> Result<(), BackendError>;
     /// Changes the machine password once, through the secure channel with `dc`.
     fn rotate(&self, dc: &str) -> Result<(), BackendError>;
+
+    /// Writes one line to the machine's own log, so that the machine itself records who
+    /// repaired it and when (Windows: the Application event log, source `trustdesk-client`).
+    /// Best effort; holds no secret. Backends without such a log ignore it.
+    fn journal(&self, _level: JournalLevel, _text: &str) {}
 
     /// The command an admin would run to verify the channel by hand.
     fn verify_hint(&self, dc: &str) -> String {

@@ -10,14 +10,20 @@
 
 use std::io::Write;
 
-use trustdesk_token::{TokenError, VerifyingKey};
+use trustdesk_token::VerifyingKey;
 
-use crate::backend::{Backend, BackendError, identity_matches};
+use crate::backend::{Backend, JournalLevel, identity_matches};
 use crate::config::PortalUrl;
 use crate::exit::ExitCode;
-use crate::http::{Outcome, OutcomeReport, Portal, PortalError, RedeemResponse};
+use crate::http::{Outcome, OutcomeReport, Portal, RedeemResponse};
 use crate::password::MachinePassword;
 use crate::text::sanitize;
+
+mod messages;
+use messages::{
+    channel_failure, clock_skew, is_time_refusal, redeem_failure_message, rotation_failure,
+    token_error_message,
+};
 
 /// Longest outcome detail sent to the portal.
 const MAX_DETAIL: usize = 300;
@@ -131,6 +137,18 @@ impl Steps<'_> {
 struct Early {
     code: ExitCode,
     message: String,
+    /// The token was refused as expired or not yet valid: this machine's clock may be wrong.
+    clock_suspect: bool,
+}
+
+impl Early {
+    fn new(code: ExitCode, message: String) -> Self {
+        Self {
+            code,
+            message,
+            clock_suspect: false,
+        }
+    }
 }
 
 /// Runs the whole flow and returns the exit code. `out` gets the step lines and messages.
@@ -157,8 +175,28 @@ pub async fn run<P: Portal, B: Backend + ?Sized>(
             ));
             c
         }
-        Err(e) => return early_exit(&mut steps, &e),
+        Err(mut e) => {
+            if e.clock_suspect
+                && let Ok(portal_now) = portal.clock().await
+                && let Some(why) = clock_skew(req.now, portal_now)
+            {
+                e.message = format!("{}\n{why}", e.message);
+            }
+            return early_exit(&mut steps, &e);
+        }
     };
+    backend.journal(
+        JournalLevel::Info,
+        &format!(
+            "trustdesk-client: repair of {} in {} started with a token minted by {:?} at {} \
+             (token {}).",
+            claims.computer.sam,
+            claims.domain,
+            sanitize(&claims.issued_by, None, 80),
+            sanitize(&claims.portal, None, 200),
+            sanitize(&claims.jti, None, 64)
+        ),
+    );
 
     // 2. Preflight: nothing changed if it fails.
     steps.begin(Step::Preflight, "");
@@ -182,10 +220,10 @@ pub async fn run<P: Portal, B: Backend + ?Sized>(
         Err(e) => {
             return early_exit(
                 &mut steps,
-                &Early {
-                    code: ExitCode::PreflightFailed,
-                    message: format!("{e}. Nothing was changed; the token was not used."),
-                },
+                &Early::new(
+                    ExitCode::PreflightFailed,
+                    format!("{e}. Nothing was changed; the token was not used."),
+                ),
             );
         }
     };
@@ -221,6 +259,14 @@ pub async fn run<P: Portal, B: Backend + ?Sized>(
     }
     let dc = redeemed.dc.as_str();
     steps.ok(&format!("{dc} holds the new password"));
+    backend.journal(
+        JournalLevel::Info,
+        &format!(
+            "trustdesk-client: the portal set a new password for {} on {}.",
+            claims.computer.sam,
+            sanitize(dc, None, 200)
+        ),
+    );
 
     // 5.-7. Local work; every failure is reported.
     let result = local_steps(&mut steps, backend, &password, dc).await;
@@ -240,12 +286,21 @@ pub async fn run<P: Portal, B: Backend + ?Sized>(
             )
             .await
             {
-                steps.say(&format!(
+                let done = format!(
                     "Repaired: this machine's secure channel with {dc} works, and the password \
                      that crossed the network is no longer valid."
-                ));
+                );
+                backend.journal(JournalLevel::Info, &format!("trustdesk-client: {done}"));
+                steps.say(&done);
                 ExitCode::Repaired
             } else {
+                backend.journal(
+                    JournalLevel::Warning,
+                    &format!(
+                        "trustdesk-client: repaired (secure channel with {dc} verified, \
+                         password rotated twice), but the portal could not be told."
+                    ),
+                );
                 steps.say(&format!(
                     "The repair itself SUCCEEDED (secure channel with {dc} verified, password \
                      rotated twice), but the portal was not told: ask the helpdesk to check \
@@ -265,6 +320,13 @@ pub async fn run<P: Portal, B: Backend + ?Sized>(
                 &detail,
             )
             .await;
+            backend.journal(
+                JournalLevel::Error,
+                &format!(
+                    "trustdesk-client: the repair failed at {}: {detail}",
+                    failure.step.wire()
+                ),
+            );
             steps.say(&failure.message);
             if !reported {
                 steps.say(
@@ -323,27 +385,9 @@ async fn local_steps<B: Backend + ?Sized>(
     for round in 1..=2u8 {
         if let Err(e) = backend.rotate(dc) {
             steps.failed();
-            let state = if round == 1 {
-                "The secure channel works, but the password that crossed the network is \
-                 still the machine's current password."
-                    .to_owned()
-            } else {
-                "The secure channel works and was rotated once: the password that crossed \
-                 the network is now the previous password, which domain controllers still \
-                 accept over NTLM for up to an hour."
-                    .to_owned()
-            };
-            return Err(LateFailure {
-                step: Step::Rotate,
-                code: ExitCode::RotationFailed,
-                message: format!(
-                    "error: rotation {round} of 2 failed: {e}\n{state}\nRotate it manually \
-                     ({}), {} more time(s), or mint a new token and run this again.",
-                    backend.rotate_hint(dc),
-                    3 - round
-                ),
-                detail: format!("rotation {round} of 2 failed: {e}"),
-            });
+            // Say what is true now: the failed change may have moved the local secret.
+            let channel = backend.verify_channel(dc);
+            return Err(rotation_failure(round, &e, &channel, backend, dc));
         }
     }
     if let Err(e) = backend.verify_channel(dc) {
@@ -352,33 +396,6 @@ async fn local_steps<B: Backend + ?Sized>(
     }
     steps.ok("verified again");
     Ok(())
-}
-
-fn channel_failure<B: Backend + ?Sized>(
-    step: Step,
-    e: &BackendError,
-    backend: &B,
-    dc: &str,
-    after_rotation: bool,
-) -> LateFailure {
-    let when = if after_rotation {
-        "after rotating the password twice"
-    } else {
-        "after storing the new password"
-    };
-    LateFailure {
-        step,
-        code: ExitCode::ChannelUnverified,
-        message: format!(
-            "error: {e}\nThe new password is stored on this machine and on {dc}, but the \
-             secure channel could not be verified {when}. If another domain controller \
-             answered, it may not have the new password yet (replication): wait a few \
-             minutes and check with `{}`. If it stays broken, mint a new token and run this \
-             again, or rejoin.",
-            backend.verify_hint(dc)
-        ),
-        detail: format!("channel verification {when} failed: {e}"),
-    }
 }
 
 /// Sends the outcome; prints the step line. `true` if the portal took it.
@@ -421,12 +438,11 @@ fn verify_token<B: Backend + ?Sized>(
     req: &Request<'_>,
     backend: &B,
 ) -> Result<trustdesk_token::Claims, Early> {
-    let rejected = |message: String| Early {
-        code: ExitCode::TokenRejected,
-        message,
-    };
-    let claims = trustdesk_token::verify(req.token, req.keys, req.now)
-        .map_err(|e| rejected(token_error_message(&e)))?;
+    let rejected = |message: String| Early::new(ExitCode::TokenRejected, message);
+    let claims = trustdesk_token::verify(req.token, req.keys, req.now).map_err(|e| Early {
+        clock_suspect: is_time_refusal(&e),
+        ..rejected(token_error_message(&e))
+    })?;
     if !req.portal_url.matches(&claims.portal) {
         return Err(rejected(format!(
             "the token was minted by the portal {:?} but this client is configured for {}; \
@@ -435,12 +451,14 @@ fn verify_token<B: Backend + ?Sized>(
             req.portal_url
         )));
     }
-    let local = backend.identity().map_err(|e| Early {
-        code: ExitCode::PreflightFailed,
-        message: format!(
-            "cannot tell which computer this is ({} backend): {e}. Nothing was changed.",
-            backend.name()
-        ),
+    let local = backend.identity().map_err(|e| {
+        Early::new(
+            ExitCode::PreflightFailed,
+            format!(
+                "cannot tell which computer this is ({} backend): {e}. Nothing was changed.",
+                backend.name()
+            ),
+        )
     })?;
     identity_matches(&local, &claims.computer.sam, &claims.domain).map_err(|m| {
         rejected(format!(
@@ -451,14 +469,12 @@ fn verify_token<B: Backend + ?Sized>(
     Ok(claims)
 }
 
-fn token_error_message(e: &TokenError) -> String {
-    format!("the token was rejected ({}): {e}", e.code())
-}
-
 async fn preflight<P: Portal, B: Backend + ?Sized>(portal: &P, backend: &B) -> Result<(), Early> {
-    let failed = |message: String| Early {
-        code: ExitCode::PreflightFailed,
-        message: format!("{message}\nNothing was changed and the token was not used."),
+    let failed = |message: String| {
+        Early::new(
+            ExitCode::PreflightFailed,
+            format!("{message}\nNothing was changed and the token was not used."),
+        )
     };
     backend.preflight().map_err(|e| failed(e.to_string()))?;
     portal
@@ -477,22 +493,6 @@ fn check_redeemed(r: &RedeemResponse, sam: &str) -> Result<(), String> {
         ));
     }
     Ok(())
-}
-
-fn redeem_failure_message(e: &PortalError) -> String {
-    match e {
-        PortalError::Refused { code, message, .. } => format!(
-            "error: the portal refused the token ({}): {message}\n{}.",
-            code.as_str(),
-            code.advice()
-        ),
-        PortalError::Transport(_) | PortalError::Protocol(_) => format!(
-            "error: {e}\nNothing was changed on this machine. If the portal did write the \
-             domain controller before the answer was lost, the token is used up: check its \
-             state in the portal and mint a new one if needed."
-        ),
-        PortalError::Setup(_) => format!("error: {e}\nNothing was changed."),
-    }
 }
 
 #[cfg(test)]

@@ -5,8 +5,8 @@ use std::cell::RefCell;
 use std::sync::Mutex;
 
 use super::*;
-use crate::backend::LocalIdentity;
-use crate::http::{OutcomeResponse, PortalErrorCode};
+use crate::backend::{BackendError, JournalLevel, LocalIdentity};
+use crate::http::{OutcomeResponse, PortalError, PortalErrorCode};
 use crate::testutil::{self, NOW};
 
 const PORTAL: &str = "https://portal.example.test";
@@ -15,6 +15,8 @@ const DC: &str = "dc1.lab.example.test";
 #[derive(Default)]
 struct FakePortal {
     healthz_fails: bool,
+    /// The portal's clock; `None`: no Date header.
+    clock: Option<i64>,
     redeem_result: Option<Result<RedeemResponse, PortalError>>,
     report_fails: bool,
     redeemed_password: Mutex<Option<String>>,
@@ -63,6 +65,11 @@ impl Portal for FakePortal {
         }
     }
 
+    async fn clock(&self) -> Result<i64, PortalError> {
+        self.clock
+            .ok_or_else(|| PortalError::Protocol("no Date header".into()))
+    }
+
     async fn redeem(
         &self,
         _token: &str,
@@ -103,6 +110,9 @@ struct FakeBackend {
     verify_fails_on: Option<usize>,
     /// Fail the n-th rotate call (1-based).
     rotate_fails_on: Option<usize>,
+    /// The failing rotation is the DC refusing machine password changes.
+    rotate_refused: bool,
+    journal: RefCell<Vec<(JournalLevel, String)>>,
     calls: RefCell<Vec<String>>,
     stored: RefCell<Option<String>>,
 }
@@ -174,11 +184,20 @@ impl Backend for FakeBackend {
 
     fn rotate(&self, dc: &str) -> Result<(), BackendError> {
         self.calls.borrow_mut().push(format!("rotate {dc}"));
-        if Some(self.count("rotate")) == self.rotate_fails_on {
-            Err(BackendError::Failed("NT_STATUS_NO_LOGON_SERVERS".into()))
-        } else {
+        if Some(self.count("rotate")) != self.rotate_fails_on {
             Ok(())
+        } else if self.rotate_refused {
+            Err(BackendError::RotationRefused(
+                "CHANGE_PASSWORD: Win32 error 86: The specified network password is not correct"
+                    .into(),
+            ))
+        } else {
+            Err(BackendError::Failed("NT_STATUS_NO_LOGON_SERVERS".into()))
         }
+    }
+
+    fn journal(&self, level: JournalLevel, text: &str) {
+        self.journal.borrow_mut().push((level, text.to_owned()));
     }
 }
 
@@ -203,9 +222,12 @@ fn run_with(token: &str, dry_run: bool, portal: &FakePortal, backend: &FakeBacke
         .unwrap();
     let code = rt.block_on(run(&req, portal, backend, &mut out));
     let out = String::from_utf8(out).unwrap();
-    // Whatever happened, the password never appears in the output.
+    // Whatever happened, the password never appears in the output or the machine's log.
     if let Some(pw) = portal.redeemed_password.lock().unwrap().as_deref() {
         assert!(!out.contains(pw), "password leaked into output:\n{out}");
+        for (_, line) in backend.journal.borrow().iter() {
+            assert!(!line.contains(pw), "password leaked into the journal");
+        }
         for (_, _, detail) in portal.reports() {
             assert!(!detail.contains(pw));
         }
@@ -414,6 +436,8 @@ fn portal_refusals_map_to_exit_codes() {
         ("not_allowed", 403, ExitCode::PortalRefused),
         ("dc_write_failed", 502, ExitCode::PortalUnavailable),
         ("rate_limited", 429, ExitCode::PortalUnavailable),
+        ("bad_password", 400, ExitCode::PortalRefused),
+        ("unavailable", 503, ExitCode::PortalUnavailable),
     ];
     for (code, status, exit) in cases {
         let portal = refused(code, status);
@@ -517,7 +541,114 @@ fn rotation_failures() {
         assert_eq!(reports[0].0, Outcome::Failed);
         assert_eq!(reports[0].1, "rotate");
         assert!(reports[0].2.contains(&format!("rotation {fails_on} of 2")));
+        // The channel is checked again before anything is said about it.
+        assert_eq!(backend.count("verify"), 2, "{:?}", backend.calls.borrow());
+        assert!(r.out.contains("still works"), "{}", r.out);
     }
+}
+
+#[test]
+fn a_dc_that_refuses_password_changes_stops_the_rotation_and_says_so() {
+    for fails_on in [1usize, 2] {
+        let portal = FakePortal::ok();
+        let backend = FakeBackend {
+            rotate_fails_on: Some(fails_on),
+            rotate_refused: true,
+            ..FakeBackend::ok()
+        };
+        let r = run_with(&good_token(), false, &portal, &backend);
+        assert_eq!(r.code, ExitCode::RotationFailed, "{}", r.out);
+        assert_eq!(
+            backend.count("rotate"),
+            fails_on,
+            "no rotation after a refusal"
+        );
+        assert!(r.out.contains("RefusePasswordChange"), "{}", r.out);
+        assert!(r.out.contains("Do NOT rotate by hand"), "{}", r.out);
+        assert!(!r.out.contains("more time(s)"), "{}", r.out);
+        assert!(r.out.contains("still works"), "{}", r.out);
+        let reports = portal.reports();
+        assert_eq!(reports[0].1, "rotate");
+        assert!(reports[0].2.contains("refuses"), "{}", reports[0].2);
+    }
+}
+
+#[test]
+fn a_channel_broken_by_a_failed_rotation_is_not_called_working() {
+    let portal = FakePortal::ok();
+    let backend = FakeBackend {
+        rotate_fails_on: Some(1),
+        verify_fails_on: Some(2),
+        ..FakeBackend::ok()
+    };
+    let r = run_with(&good_token(), false, &portal, &backend);
+    assert_eq!(r.code, ExitCode::RotationFailed, "{}", r.out);
+    assert!(r.out.contains("does NOT work now"), "{}", r.out);
+    assert!(!r.out.contains("more time(s)"), "{}", r.out);
+    assert!(portal.reports()[0].2.contains("channel broken"));
+}
+
+#[test]
+fn the_machine_journal_records_who_repaired_it() {
+    let backend = FakeBackend::ok();
+    let r = run_with(&good_token(), false, &FakePortal::ok(), &backend);
+    assert_eq!(r.code, ExitCode::Repaired, "{}", r.out);
+    let journal = backend.journal.borrow();
+    let levels: Vec<JournalLevel> = journal.iter().map(|(l, _)| *l).collect();
+    assert_eq!(levels, [JournalLevel::Info; 3], "{journal:?}");
+    let claims = testutil::claims("LABWS01$", "lab.example.test", PORTAL);
+    assert!(journal[0].1.contains(&claims.issued_by), "{journal:?}");
+    assert!(journal[0].1.contains(PORTAL), "{journal:?}");
+    assert!(journal[1].1.contains(DC), "{journal:?}");
+    assert!(journal[2].1.contains("Repaired"), "{journal:?}");
+    drop(journal);
+
+    let backend = FakeBackend {
+        store_fails: true,
+        ..FakeBackend::ok()
+    };
+    let r = run_with(&good_token(), false, &FakePortal::ok(), &backend);
+    assert_eq!(r.code, ExitCode::LocalWriteFailed, "{}", r.out);
+    let journal = backend.journal.borrow();
+    let last = journal.last().unwrap();
+    assert_eq!(last.0, JournalLevel::Error);
+    assert!(last.1.contains("store_secret"), "{last:?}");
+}
+
+#[test]
+fn a_token_refused_by_a_wrong_clock_says_the_clock_is_wrong() {
+    // Minted (by the portal's clock) three days after this machine's "now": not yet valid here.
+    let mut claims = testutil::claims("LABWS01$", "lab.example.test", PORTAL);
+    claims.iat = NOW + 3 * 86_400;
+    claims.exp = claims.iat + 900;
+    let token = testutil::token_for(&claims);
+    let portal = FakePortal {
+        clock: Some(claims.iat + 5),
+        ..FakePortal::ok()
+    };
+    let backend = FakeBackend::ok();
+    let r = run_with(&token, false, &portal, &backend);
+    assert_eq!(r.code, ExitCode::TokenRejected, "{}", r.out);
+    assert!(r.out.contains("clock is wrong"), "{}", r.out);
+    assert!(r.out.contains("minute(s) behind"), "{}", r.out);
+    assert_nothing_happened(&portal, &backend);
+
+    // Expired by the local clock, and the portal agrees: the token, not the clock.
+    let mut claims = testutil::claims("LABWS01$", "lab.example.test", PORTAL);
+    claims.exp = NOW - 1;
+    let portal = FakePortal {
+        clock: Some(NOW),
+        ..FakePortal::ok()
+    };
+    let r = run_with(&testutil::token_for(&claims), false, &portal, &backend);
+    assert_eq!(r.code, ExitCode::TokenRejected);
+    assert!(r.out.contains("(expired)"), "{}", r.out);
+    assert!(!r.out.contains("clock"), "{}", r.out);
+
+    // No portal clock: the plain refusal.
+    let r = run_with(&token, false, &FakePortal::ok(), &backend);
+    assert_eq!(r.code, ExitCode::TokenRejected);
+    assert!(!r.out.contains("clock is wrong"), "{}", r.out);
 }
 
 #[test]

@@ -129,7 +129,8 @@ async fn serve<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
     });
 
     let (status, extra, payload): (u16, &str, String) = match (method.as_str(), path.as_str()) {
-        ("GET", "/healthz") => (200, "", "ok".into()),
+        // RFC 9110's own example of an HTTP date, as a real server sends it.
+        ("GET", "/healthz") => (200, "Date: Sun, 06 Nov 1994 08:49:37 GMT\r\n", "ok".into()),
         ("POST", "/api/v1/redeem") => match redeem {
             RedeemAnswer::Ok { dc, computer } => (
                 200,

@@ -35,6 +35,13 @@ fn healthz_over_tls_with_the_extra_ca() {
 }
 
 #[test]
+fn the_portals_clock_is_read_from_its_date_header() {
+    let portal = FakePortal::start(ok_answer());
+    let at = rt().block_on(client(&portal).clock()).unwrap();
+    assert_eq!(at, 784_111_777);
+}
+
+#[test]
 fn unknown_ca_is_refused() {
     let portal = FakePortal::start(ok_answer());
     let c = PortalClient::new(PortalUrl::parse(&portal.url()).unwrap(), None).unwrap();

@@ -6,10 +6,17 @@
 //!   `LsaQueryInformationPolicy(PolicyDnsDomainInformation).DnsDomainName`.
 //! - preflight: `LsaOpenPolicy(POLICY_ALL_ACCESS)` (access denied = not an administrator) and
 //!   `LsaOpenSecret("$MACHINE.ACC", SECRET_SET_VALUE | SECRET_QUERY_VALUE)`; nothing written.
-//! - store: `LsaQuerySecret` for the current value, then `LsaSetSecret(new, old = current)`.
+//!   A joined machine without that secret is named as Credential Guard's machine identity
+//!   isolation would leave it; the client never creates the secret (`LsaCreateSecret`).
+//! - store: `LsaSetSecret(new, old = NULL)`: a NULL old value makes the LSA keep the current
+//!   value as the old one (MS-LSAD 3.1.4.6.3), so the machine password is never read into this
+//!   process.
 //! - verify: `I_NetLogonControl2(NETLOGON_CONTROL_REDISCOVER, "domain\dc")`, then
 //!   `NETLOGON_CONTROL_TC_VERIFY` (falls back to `TC_QUERY` where unsupported).
-//! - rotate: `I_NetLogonControl2(NETLOGON_CONTROL_CHANGE_PASSWORD, domain)`.
+//! - rotate: `I_NetLogonControl2(NETLOGON_CONTROL_CHANGE_PASSWORD, domain)`, proven by the
+//!   secret's `CurrentValueSetTime` (only the time is read) moving; a DC that refuses machine
+//!   password changes is told apart (`win_rules::judge_rotation`).
+//! - journal: the Application event log, source `trustdesk-client` (`os.rs`).
 //!
 //! `LsaOpenSecret`, `LsaQuerySecret` and `LsaSetSecret` are not in windows-sys (they come from
 //! the DDK's ntlsa.h): declared below. Compiled on Windows, and on any OS with the
@@ -26,7 +33,7 @@ use windows_sys::Win32::Foundation::{
 };
 use windows_sys::Win32::NetworkManagement::NetManagement::{
     I_NetLogonControl2, NETLOGON_CONTROL_CHANGE_PASSWORD, NETLOGON_CONTROL_REDISCOVER,
-    NETLOGON_CONTROL_TC_QUERY, NETLOGON_CONTROL_TC_VERIFY, NETLOGON_INFO_1, NETLOGON_INFO_2,
+    NETLOGON_CONTROL_TC_QUERY, NETLOGON_CONTROL_TC_VERIFY, NETLOGON_INFO_2,
     NETLOGON_VERIFY_STATUS_RETURNED, NetApiBufferFree,
 };
 use windows_sys::Win32::Security::Authentication::Identity::{
@@ -37,8 +44,12 @@ use windows_sys::Win32::Security::Authentication::Identity::{
 use windows_sys::Win32::System::SystemInformation::{ComputerNameNetBIOS, GetComputerNameExW};
 use zeroize::{Zeroize, Zeroizing};
 
-use super::{Backend, BackendError, LocalIdentity};
+use super::win_rules::{self, Rotation};
+use super::{Backend, BackendError, JournalLevel, LocalIdentity};
 use crate::password::MachinePassword;
+
+mod os;
+use os::{wide_nul, win32_text};
 
 /// What `Reset-ComputerMachinePassword` asks for (ntlsa.h; not in windows-sys).
 const POLICY_ALL_ACCESS: u32 = 0x000F_0FFF;
@@ -111,26 +122,6 @@ impl Drop for LsaMemory {
     }
 }
 
-/// A secret value the LSA returned: wiped, then freed, on drop.
-struct LsaSecretValue(*mut LSA_UNICODE_STRING);
-
-impl Drop for LsaSecretValue {
-    fn drop(&mut self) {
-        if self.0.is_null() {
-            return;
-        }
-        // SAFETY: the pointer came from LsaQuerySecret; Buffer holds MaximumLength bytes
-        // (at least Length). We wipe Length bytes, then free the block once.
-        unsafe {
-            let value = &*self.0;
-            if !value.Buffer.is_null() {
-                std::ptr::write_bytes(value.Buffer.cast::<u8>(), 0, usize::from(value.Length));
-            }
-            LsaFreeMemory(self.0.cast::<c_void>());
-        }
-    }
-}
-
 /// A Netlogon buffer, freed on drop.
 struct NetApiBuffer(*mut u8);
 
@@ -143,10 +134,6 @@ impl Drop for NetApiBuffer {
             }
         }
     }
-}
-
-fn wide_nul(s: &str) -> Vec<u16> {
-    s.encode_utf16().chain(std::iter::once(0)).collect()
 }
 
 /// An LSA_UNICODE_STRING over `chars` (no NUL needed; Length counts bytes).
@@ -180,7 +167,8 @@ fn nt_error(what: &str, status: NTSTATUS) -> BackendError {
     // Bit-for-bit display of the NTSTATUS.
     let hex = u32::from_ne_bytes(status.to_ne_bytes());
     BackendError::Failed(format!(
-        "{what} failed: NTSTATUS 0x{hex:08X} (Win32 error {win32})"
+        "{what} failed: NTSTATUS 0x{hex:08X} ({})",
+        win32_text(win32)
     ))
 }
 
@@ -223,13 +211,27 @@ fn open_machine_secret(policy: &LsaHandle) -> Result<LsaHandle, BackendError> {
         STATUS_ACCESS_DENIED => Err(BackendError::NotAdministrator(
             "the machine account secret cannot be opened for writing".into(),
         )),
+        // Never created here: under Credential Guard's machine identity isolation the LSA copy
+        // would be ignored, and on an unjoined machine it would be meaningless.
         STATUS_OBJECT_NAME_NOT_FOUND => Err(BackendError::Failed(
-            "this machine has no machine account secret ($MACHINE.ACC): it is not joined to \
-             a domain"
-                .into(),
+            win_rules::missing_machine_secret(dns_domain().ok().as_deref()),
         )),
         other => Err(nt_error("LsaOpenSecret($MACHINE.ACC)", other)),
     }
+}
+
+/// `$MACHINE.ACC`'s `CurrentValueSetTime` (100 ns since 1601). Only the time is asked for:
+/// the value itself is never read into this process.
+fn secret_set_time(secret: &LsaHandle) -> Result<i64, BackendError> {
+    let mut set_time: i64 = 0;
+    // SAFETY: the secret is open with SECRET_QUERY_VALUE; every value pointer is NULL, so
+    // the LSA allocates nothing.
+    let status =
+        unsafe { LsaQuerySecret(secret.0, null_mut(), &mut set_time, null_mut(), null_mut()) };
+    if status != STATUS_SUCCESS {
+        return Err(nt_error("LsaQuerySecret($MACHINE.ACC set time)", status));
+    }
+    Ok(set_time)
 }
 
 fn dns_domain() -> Result<String, BackendError> {
@@ -327,13 +329,6 @@ fn function_name(function: u32) -> &'static str {
     }
 }
 
-fn win32_text(code: u32) -> String {
-    let os = i32::try_from(code)
-        .map(|c| std::io::Error::from_raw_os_error(c).to_string())
-        .unwrap_or_default();
-    format!("Win32 error {code} ({os})")
-}
-
 /// Reads a NETLOGON_INFO_2 and checks its statuses.
 fn check_info2(buffer: &NetApiBuffer, what: &str, verify: bool) -> Result<String, BackendError> {
     if buffer.0.is_null() {
@@ -394,23 +389,13 @@ impl Backend for WindowsBackend {
         let policy = open_policy(POLICY_ALL_ACCESS)?;
         let secret = open_machine_secret(&policy)?;
 
-        let mut current: *mut LSA_UNICODE_STRING = null_mut();
-        // SAFETY: secret is open with SECRET_QUERY_VALUE; only the current value is asked for.
-        let status =
-            unsafe { LsaQuerySecret(secret.0, &mut current, null_mut(), null_mut(), null_mut()) };
-        let current = LsaSecretValue(current);
-        if status != STATUS_SUCCESS {
-            return Err(nt_error("LsaQuerySecret($MACHINE.ACC)", status));
-        }
-
         let mut chars: Zeroizing<Vec<u16>> =
             Zeroizing::new(password.expose().encode_utf16().collect());
         let new_value = unicode_string(&chars)?;
-        // SAFETY: `new_value` borrows `chars`, alive until after the call; the old value is
-        // the LSA's own current value (or NULL when there is none), as PowerShell passes it.
-        let status = unsafe { LsaSetSecret(secret.0, &new_value, current.0.cast_const()) };
+        // SAFETY: `new_value` borrows `chars`, alive until after the call. A NULL old value
+        // makes the LSA keep its current value as the old one (MS-LSAD 3.1.4.6.3).
+        let status = unsafe { LsaSetSecret(secret.0, &new_value, null()) };
         chars.zeroize();
-        drop(current);
         if status != STATUS_SUCCESS {
             return Err(nt_error("LsaSetSecret($MACHINE.ACC)", status));
         }
@@ -439,19 +424,42 @@ impl Backend for WindowsBackend {
     fn rotate(&self, _dc: &str) -> Result<(), BackendError> {
         // The channel was pointed at `dc` by verify_channel (REDISCOVER).
         let domain = dns_domain()?;
-        let buffer = netlogon_control(NETLOGON_CONTROL_CHANGE_PASSWORD, 1, &domain)
-            .map_err(|(_, m)| BackendError::Failed(m))?;
-        if !buffer.0.is_null() {
-            // SAFETY: level 1 returns a NETLOGON_INFO_1.
-            let info = unsafe { &*buffer.0.cast::<NETLOGON_INFO_1>() };
-            if info.netlog1_pdc_connection_status != 0 {
-                return Err(BackendError::Failed(format!(
-                    "CHANGE_PASSWORD: status {}",
-                    win32_text(info.netlog1_pdc_connection_status)
-                )));
-            }
+        let policy = open_policy(POLICY_ALL_ACCESS)?;
+        let secret = open_machine_secret(&policy)?;
+        let before = secret_set_time(&secret)?;
+        // Level 1's netlog1_pdc_connection_status applies only to backup DCs: only the return
+        // code and the secret's set time say what happened.
+        let status = match netlogon_control(NETLOGON_CONTROL_CHANGE_PASSWORD, 1, &domain) {
+            Ok(_buffer) => 0,
+            Err((code, _)) => code,
+        };
+        let after = secret_set_time(&secret)?;
+        match win_rules::judge_rotation(status, before, after) {
+            Rotation::Done => Ok(()),
+            Rotation::Refused { local_changed } => Err(BackendError::RotationRefused(format!(
+                "CHANGE_PASSWORD: {}{}",
+                win32_text(status),
+                if local_changed {
+                    "; this machine stored a password the DC refused and now authenticates with \
+                     its previous one"
+                } else {
+                    ""
+                }
+            ))),
+            Rotation::Failed { code } => Err(BackendError::Failed(format!(
+                "I_NetLogonControl2(CHANGE_PASSWORD) failed: {}",
+                win32_text(code)
+            ))),
+            Rotation::Unproven => Err(BackendError::Failed(
+                "CHANGE_PASSWORD reported success but $MACHINE.ACC was not set again: the \
+                 rotation is not proven"
+                    .into(),
+            )),
         }
-        Ok(())
+    }
+
+    fn journal(&self, level: JournalLevel, text: &str) {
+        os::report_event(level, text);
     }
 
     fn verify_hint(&self, dc: &str) -> String {
