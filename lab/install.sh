@@ -87,31 +87,11 @@ if [ -r /etc/os-release ]; then
 fi
 : >"$LOG"
 
-installed() { [ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" = "install ok installed" ]; }
+# installed, apt_run, apt_update_once
+# shellcheck source=lab/apt.sh
+source "$(dirname -- "$(realpath -- "${BASH_SOURCE[0]}")")/apt.sh"
 listening() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }   # no ss/nc needed
 
-# apt-get with a wait on the dpkg/apt locks (another apt may be running): up to ~2 min
-apt_run() {
-    local i out rc
-    for i in $(seq 1 24); do
-        out=$(apt-get -o DPkg::Lock::Timeout=5 -o Dpkg::Use-Pty=0 "$@" 2>&1) && rc=0 || rc=$?
-        printf '%s\n' "$out" >>"$LOG"
-        [ "$rc" = 0 ] && return 0
-        if grep -qiE 'could not get lock|unable to lock|is another process using it|dpkg frontend lock' <<<"$out"; then
-            [ "$i" = 1 ] && ok "waiting for another apt/dpkg to finish..."
-            sleep 5
-            continue
-        fi
-        return "$rc"
-    done
-    return 1
-}
-apt_update_once() {
-    [ "$APT_UPDATED" = 1 ] && return 0
-    ok "apt-get update"
-    apt_run update -qq || die "apt-get update failed"
-    APT_UPDATED=1
-}
 apt_install() {  # installs the given packages; updates the package lists once if needed
     local p need_update=0
     # no package lists at all, or a package apt does not know yet: update first

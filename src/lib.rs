@@ -9,6 +9,7 @@ pub mod csv;
 pub mod db;
 pub mod diagnostics;
 pub mod directory;
+pub mod downloads;
 pub mod errors;
 pub mod fleet;
 pub mod lookup;
@@ -42,6 +43,8 @@ pub enum StartupError {
     Auth(#[from] auth::oidc::AuthError),
     #[error(transparent)]
     Keys(#[from] repair::keys::KeyError),
+    #[error(transparent)]
+    Downloads(#[from] downloads::DownloadsError),
     #[error("cannot listen on {addr}: {reason}")]
     Listen { addr: String, reason: String },
     #[error("server error: {0}")]
@@ -80,6 +83,7 @@ pub async fn build(cfg: Config) -> Result<AppState, StartupError> {
     let directory = Directory::new(&cfg.ldap)?;
     let oidc = auth::oidc::Oidc::new(&cfg.oidc, &cfg.public_url)?;
     let token_keys = repair::keys::TokenKeys::load(&cfg)?;
+    let downloads = downloads::Downloads::load(&cfg, token_keys.verifying())?;
     let policy = policy::Policy::from_config(&cfg);
     let diagnosis = lookup::settings(&cfg);
     Ok(AppState {
@@ -93,6 +97,7 @@ pub async fn build(cfg: Config) -> Result<AppState, StartupError> {
         oidc: Arc::new(oidc),
         metrics: metrics_handle(),
         fleet: fleet::FleetJobs::default(),
+        downloads: downloads.map(Arc::new),
     })
 }
 

@@ -23,4 +23,6 @@ pub struct AppState {
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// The fleet scan this process runs.
     pub fleet: crate::fleet::FleetJobs,
+    /// The companion client served at `/downloads/`, when configured.
+    pub downloads: Option<Arc<crate::downloads::Downloads>>,
 }

@@ -5,6 +5,7 @@
 //! [`Config::load`] only parses; [`Config::validate`] checks what can be checked without the
 //! network (URLs, CA file, required secrets, role names) and names the offending key.
 
+mod downloads;
 mod load;
 mod oidc;
 mod validate;
@@ -16,6 +17,7 @@ use std::path::PathBuf;
 use secrecy::SecretString;
 use serde::Deserialize;
 
+pub use downloads::DownloadsConfig;
 pub use load::{ConfigError, ENV_PREFIX};
 pub use oidc::{OidcConfig, ResponseMode, RoleMatch, SessionConfig, TokenEndpointAuth};
 
@@ -60,6 +62,9 @@ pub struct Config {
     pub limits: LimitsConfig,
     #[serde(default)]
     pub fleet: FleetConfig,
+    /// The companion client served at `/downloads/`; absent: not served.
+    #[serde(default)]
+    pub downloads: Option<DownloadsConfig>,
 }
 
 /// The fleet health scan.

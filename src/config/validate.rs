@@ -96,6 +96,9 @@ impl Config {
                 "must be at least 1",
             ));
         }
+        if let Some(downloads) = &self.downloads {
+            downloads.validate(&self.public_url)?;
+        }
         Ok(())
     }
 

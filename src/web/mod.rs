@@ -4,6 +4,7 @@
 mod audit;
 mod auth;
 mod computers;
+mod downloads;
 mod error;
 mod fleet;
 mod format;
@@ -50,6 +51,9 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/api/v1/redeem/outcome", post(repair::api_outcome))
         .route("/api/v1/token-key", get(repair::api_token_key))
+        .route("/downloads", get(downloads::page))
+        .route("/downloads/", get(downloads::page))
+        .route("/downloads/{file}", get(downloads::file))
         .route("/api/v1/openapi.json", get(openapi))
         .route("/fleet", get(fleet::page))
         .route("/fleet/scans", post(fleet::start))

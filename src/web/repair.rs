@@ -173,6 +173,8 @@ pub struct TokenMintedPage {
     token: String,
     expires: String,
     minutes: u32,
+    /// The commands that fetch the client and redeem, with `[downloads]`.
+    client: Option<super::downloads::ClientHelp>,
 }
 
 /// `POST /computers/{name}/tokens`: mint a token and show it once.
@@ -216,6 +218,7 @@ pub async fn mint(
     .map_err(repair_err)?;
     Ok(TokenMintedPage {
         name: account.netbios_name().to_string(),
+        client: super::downloads::for_token(&state, &minted.token),
         token: minted.token,
         expires: minted
             .row

@@ -2,7 +2,7 @@
 
 use std::process::Command;
 
-fn check(toml: &str, extra_env: &[(&str, &str)], offline: bool) -> (bool, String) {
+pub fn check(toml: &str, extra_env: &[(&str, &str)], offline: bool) -> (bool, String) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.toml");
     std::fs::write(&path, toml).unwrap();
@@ -26,7 +26,7 @@ fn check(toml: &str, extra_env: &[(&str, &str)], offline: bool) -> (bool, String
     (out.status.success(), stderr)
 }
 
-const GOOD: &str = r#"
+pub const GOOD: &str = r#"
 [ldap]
 urls = ["ldaps://127.0.0.2"]
 base_dn = "DC=lab,DC=example,DC=test"
@@ -39,7 +39,7 @@ client_id = "portal"
 client_secret = "s3cret-client"
 "#;
 
-fn one_error_line(stderr: &str) -> &str {
+pub fn one_error_line(stderr: &str) -> &str {
     let lines: Vec<&str> = stderr.lines().filter(|l| l.contains("error")).collect();
     assert_eq!(lines.len(), 1, "exactly one error line: {stderr}");
     lines[0]

@@ -16,6 +16,7 @@ mod common;
 mod config_cli;
 mod diagnosis_lab;
 mod directory_lab;
+mod downloads;
 mod e2e_repair;
 mod fleet_lab;
 mod http;

@@ -79,6 +79,11 @@ struct ErrorBody {
     message: String,
 }
 
+/// The User-Agent of every request, and the string by which the portal recognises a client
+/// binary of its own version before it serves it (`src/downloads/binary.rs` in the portal):
+/// keep it one literal.
+pub const USER_AGENT: &str = concat!("trustdesk-client/", env!("CARGO_PKG_VERSION"));
+
 /// The portal's error code (`{"error": "<code>"}`): one of the redeem API's codes, which the
 /// portal and this client share through [`RedeemCode`], or one this version does not know.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -246,7 +251,7 @@ impl PortalClient {
             .redirect(reqwest::redirect::Policy::none())
             .timeout(TIMEOUT)
             .connect_timeout(TIMEOUT)
-            .user_agent(concat!("trustdesk-client/", env!("CARGO_PKG_VERSION")));
+            .user_agent(USER_AGENT);
         if let Some(pem) = extra_ca_pem {
             let certs = reqwest::Certificate::from_pem_bundle(pem)
                 .map_err(|e| PortalError::Setup(format!("CA file: {}", chain(&e))))?;

@@ -16,6 +16,24 @@ pub const NERR_BASE: u32 = 2100;
 /// lmerr.h: the last `NERR_*` code.
 pub const MAX_NERR: u32 = NERR_BASE + 899;
 
+/// `Length` (= `MaximumLength`) of an `LSA_UNICODE_STRING` over `units` UTF-16 code units: in
+/// bytes, without a terminator (MS-LSAD 2.2.2.1 / `RPC_UNICODE_STRING`), and `None` when it does
+/// not fit the field's `u16`.
+#[must_use]
+pub fn lsa_string_bytes(units: usize) -> Option<u16> {
+    units.checked_mul(2).and_then(|b| u16::try_from(b).ok())
+}
+
+/// A string (the machine password) as the LSA stores it: UTF-16 code units, no terminator.
+/// Allocated once at its final size (a UTF-8 string never has more UTF-16 units than bytes), so
+/// no reallocation leaves an unwiped copy of a password behind.
+#[must_use]
+pub fn utf16_units(s: &str) -> Vec<u16> {
+    let mut units = Vec::with_capacity(s.len());
+    units.extend(s.encode_utf16());
+    units
+}
+
 /// Where Windows keeps the text of a Win32 or `NERR_*` code.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum MessageSource {
@@ -106,6 +124,27 @@ pub fn missing_machine_secret(joined_to: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn lsa_strings_count_bytes_without_a_terminator() {
+        // The 120-character machine password: 240 bytes, no NUL counted.
+        let pw = "a".repeat(120);
+        let units = utf16_units(&pw);
+        assert_eq!(units.len(), 120);
+        assert_ne!(units.last(), Some(&0));
+        assert_eq!(lsa_string_bytes(units.len()), Some(240));
+        // "$MACHINE.ACC": 12 units, 24 bytes.
+        assert_eq!(
+            lsa_string_bytes(utf16_units("$MACHINE.ACC").len()),
+            Some(24)
+        );
+        assert_eq!(lsa_string_bytes(0), Some(0));
+        assert_eq!(lsa_string_bytes(32_767), Some(65_534));
+        assert_eq!(lsa_string_bytes(32_768), None);
+        assert_eq!(lsa_string_bytes(usize::MAX), None);
+        // Characters outside the BMP take two units (the generator's alphabet has none).
+        assert_eq!(utf16_units("\u{1F600}").len(), 2);
+    }
 
     #[test]
     fn lan_manager_codes_take_their_text_from_netmsg() {

@@ -138,10 +138,7 @@ impl Drop for NetApiBuffer {
 
 /// An LSA_UNICODE_STRING over `chars` (no NUL needed; Length counts bytes).
 fn unicode_string(chars: &[u16]) -> Result<LSA_UNICODE_STRING, BackendError> {
-    let bytes = chars
-        .len()
-        .checked_mul(2)
-        .and_then(|b| u16::try_from(b).ok())
+    let bytes = win_rules::lsa_string_bytes(chars.len())
         .ok_or_else(|| BackendError::Failed("string too long for the LSA".into()))?;
     Ok(LSA_UNICODE_STRING {
         Length: bytes,
@@ -193,7 +190,7 @@ fn open_policy(access: u32) -> Result<LsaHandle, BackendError> {
 }
 
 fn open_machine_secret(policy: &LsaHandle) -> Result<LsaHandle, BackendError> {
-    let name = MACHINE_ACC.encode_utf16().collect::<Vec<u16>>();
+    let name = win_rules::utf16_units(MACHINE_ACC);
     let name = unicode_string(&name)?;
     let mut handle: LSA_HANDLE = 0;
     // SAFETY: policy is open; `name` borrows a live buffer; `handle` is a local.
@@ -390,7 +387,7 @@ impl Backend for WindowsBackend {
         let secret = open_machine_secret(&policy)?;
 
         let mut chars: Zeroizing<Vec<u16>> =
-            Zeroizing::new(password.expose().encode_utf16().collect());
+            Zeroizing::new(win_rules::utf16_units(password.expose()));
         let new_value = unicode_string(&chars)?;
         // SAFETY: `new_value` borrows `chars`, alive until after the call. A NULL old value
         // makes the LSA keep its current value as the old one (MS-LSAD 3.1.4.6.3).
