@@ -1,12 +1,12 @@
 //! The middleware stack, outermost first: request id → trace → propagate the id → security
-//! headers → compression → timeout → metrics → error pages → catch panics → CSRF
+//! headers → compression → timeout → metrics → no-store → error pages → catch panics → CSRF
 //! (Origin/Sec-Fetch-Site).
 
 use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::extract::{MatchedPath, Request};
-use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use tower::ServiceBuilder;
@@ -97,6 +97,7 @@ pub fn apply(router: Router<AppState>, state: &AppState) -> Router<AppState> {
             REQUEST_TIMEOUT,
         ))
         .layer(middleware::from_fn(track_metrics))
+        .layer(middleware::from_fn(no_store))
         .layer(middleware::from_fn(render_errors))
         // Inside the error pages, so that a panic becomes the usual 500 page with the request id.
         .layer(CatchPanicLayer::custom(panic_response))
@@ -151,6 +152,20 @@ pub fn redeem_rate_limit(
         });
         (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response()
     })
+}
+
+/// `Cache-Control: no-store` on every answer that does not set its own, except the static
+/// assets: no page (a diagnosis, a token shown once, the audit log) stays in the browser's
+/// cache or its back/forward history, so Back after sign-out and Forward after a mint on a
+/// shared helpdesk PC fetch again, and meet the sign-in instead of the last person's pages.
+async fn no_store(req: Request, next: Next) -> Response {
+    let asset = req.uri().path().starts_with("/static/");
+    let mut res = next.run(req).await;
+    if !asset && !res.headers().contains_key(header::CACHE_CONTROL) {
+        res.headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    res
 }
 
 /// Request count and latency per route and status, for `/metrics`.

@@ -311,3 +311,71 @@ async fn dropping_the_driver_ends_its_chromium() {
     assert_eq!(left, 0, "no Chromium process is left");
     assert!(!std::path::Path::new(&profile).exists(), "profile removed");
 }
+
+/// A shared helpdesk PC: every page is `Cache-Control: no-store` (static assets aside), so
+/// Forward after a mint does not show the token again and Back after sign-out does not show
+/// the signed-in pages: the browser has to ask the portal, which no longer knows the session.
+#[tokio::test]
+async fn forward_after_a_mint_and_back_after_sign_out_show_nothing_signed_in() {
+    install_crypto();
+    let Some(lab) = lab() else { return };
+    let p = start_portal(&lab, "").await;
+    let http = reqwest::Client::new();
+    for (path, want) in [("/", Some("no-store")), ("/static/copy.js", None)] {
+        let r = http.get(format!("{}{path}", p.base)).send().await.unwrap();
+        let got = r
+            .headers()
+            .get("cache-control")
+            .map(|v| v.to_str().unwrap().to_string());
+        assert_eq!(got.as_deref(), want, "{path}");
+    }
+
+    let driver = chromedriver().await;
+    let b = browser_session(&driver).await;
+    browser_sign_in(&b, &p.base, "alice", "alice-pw").await;
+    b.goto(&format!("{}/computers/PAR-WS001", p.base))
+        .await
+        .unwrap();
+    wait_for_id(&b, "mint").await.click().await.unwrap();
+    let token = wait_for_id(&b, "token")
+        .await
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(token.starts_with("td1."), "{token}");
+
+    // Back to the computer page, then Forward: the token page is not shown again.
+    b.back().await.unwrap();
+    wait_for_id(&b, "computer-name").await;
+    b.forward().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let source = b.source().await.unwrap();
+    assert!(!source.contains(&token), "Forward showed the token again");
+    std::fs::write(
+        artifact("forward-after-mint.png"),
+        b.screenshot().await.unwrap(),
+    )
+    .unwrap();
+
+    // Sign out, then Back: no signed-in page, no name, no token.
+    b.goto(&format!("{}/computers/PAR-WS001", p.base))
+        .await
+        .unwrap();
+    wait_for_id(&b, "logout").await.click().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    b.back().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let source = b.source().await.unwrap();
+    let url = b.current_url().await.unwrap();
+    assert!(
+        !source.contains("Alice Senior") && !source.contains("id=\"computer-name\""),
+        "Back after sign-out showed a signed-in page ({url})"
+    );
+    std::fs::write(
+        artifact("back-after-sign-out.png"),
+        b.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    b.close().await.unwrap();
+}
