@@ -12,13 +12,13 @@ use uuid::Uuid;
 
 use crate::db::ObservationRow;
 use crate::diagnostics::{Diagnosis, DiagnosisSettings, diagnose};
-use crate::directory::computers::ComputerMatch;
-use crate::directory::filter::ComputerQuery;
+use crate::directory::computers::Matches;
+use crate::directory::filter::{ComputerQuery, MatchMode};
 use crate::directory::model::{
     ComputerAccount, DcOutcome, Observation, PortalWrite, PortalWriteKind, Snapshot, Tombstone,
 };
 use crate::directory::{Directory, DirectoryError};
-use crate::policy::{Action, Diagnose, Grant, Policy};
+use crate::policy::{Action, Diagnose, Grant, Policy, dn_within};
 use crate::state::AppState;
 
 /// Everything the diagnosis page and the JSON API show.
@@ -48,18 +48,35 @@ pub fn settings(cfg: &crate::config::Config) -> DiagnosisSettings {
     }
 }
 
-/// Prefix matches the caller may look up (scope-filtered).
+/// Matches the caller may look up: one search under each scope where their roles grant
+/// `lookup` (a scope inside another is searched once, through the outer one), merged,
+/// sorted and cut, with the count. `in_scope` still filters every line: nothing outside the
+/// scopes is listed, and nothing says whether a name exists there.
 pub async fn matches(
     dir: &Directory,
     policy: &Policy,
     roles: &[String],
     q: &ComputerQuery,
-) -> Result<Vec<ComputerMatch>, DirectoryError> {
-    let all = dir.search_prefix(q).await?;
-    Ok(all
-        .into_iter()
-        .filter(|m| policy.in_scope(roles, Action::Lookup, &m.dn))
-        .collect())
+    mode: MatchMode,
+) -> Result<Matches, DirectoryError> {
+    let scopes: Vec<&String> = roles
+        .iter()
+        .filter_map(|r| policy.roles.get(r))
+        .filter(|r| r.actions.contains(&Action::Lookup))
+        .flat_map(|r| r.scopes.iter())
+        .filter(|s| !s.is_empty())
+        .collect();
+    let mut bases: Vec<String> = Vec::new();
+    for s in &scopes {
+        let covered = bases.contains(*s) || scopes.iter().any(|o| o != s && dn_within(s, o));
+        if !covered {
+            bases.push((*s).clone());
+        }
+    }
+    dir.search_under(&bases, q, mode, |m| {
+        policy.in_scope(roles, Action::Lookup, &m.dn)
+    })
+    .await
 }
 
 /// Read the account, per-DC views, tombstones and history; diagnose. Returns the report and

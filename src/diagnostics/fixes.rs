@@ -417,3 +417,32 @@ pub(super) fn fix_for(cause: Cause, c: &FixContext) -> Fix {
         },
     }
 }
+
+impl super::Diagnosis {
+    /// Why this diagnosis withholds `repair`, in words for the page and the refusal (`None`:
+    /// it allows it). The same `actions` the page offers buttons by; the server refuses a
+    /// withheld repair with this reason.
+    pub fn withholds(&self, repair: RepairAction) -> Option<&'static str> {
+        let allowed = match repair {
+            RepairAction::TokenRepair => self.actions.token_repair,
+            RepairAction::DcReset => self.actions.dc_reset,
+        };
+        if allowed {
+            return None;
+        }
+        let has = |c: Cause| self.likely_causes.iter().any(|l| l.cause == c);
+        Some(if self.protected || has(Cause::ProtectedAccount) {
+            "the account is protected (tier 0): no one repairs it through trustdesk"
+        } else if has(Cause::ReplicationInProgress) || has(Cause::ReplicationLag) {
+            "the domain controllers do not agree yet (replication): wait until they do, then \
+             look again"
+        } else if has(Cause::AccountDisabled) {
+            "the account is disabled: enable it first; a new password does not help a disabled \
+             account"
+        } else if has(Cause::AccountRecreated) {
+            "the account was deleted and created again: the machine must rejoin the domain"
+        } else {
+            "the computer account was not found"
+        })
+    }
+}

@@ -469,6 +469,51 @@ fn account_disabled() {
     );
     assert_eq!(d.fix.trustdesk_action, None);
     assert!(!d.actions.token_repair);
+    let why = d.withholds(RepairAction::TokenRepair).unwrap();
+    assert!(
+        why.contains("disabled") && why.contains("enable it first"),
+        "{why}"
+    );
+    assert_eq!(d.withholds(RepairAction::DcReset), None);
+}
+
+#[test]
+fn a_withheld_repair_names_its_reason() {
+    // (situation, token repair's reason, DC reset's reason); None: allowed.
+    let healthy = Fx::healthy().run();
+    assert_eq!(healthy.withholds(RepairAction::TokenRepair), None);
+    assert_eq!(healthy.withholds(RepairAction::DcReset), None);
+    let mut protected = Fx::healthy().run();
+    protected.protected = true;
+    protected.actions = AllowedRepairs::default();
+    let mut converging = Fx::healthy().run();
+    converging.likely_causes[0].cause = ReplicationInProgress;
+    converging.actions = AllowedRepairs::default();
+    let mut recreated = Fx::healthy().run();
+    recreated.likely_causes[0].cause = AccountRecreated;
+    recreated.actions.token_repair = false;
+    let mut missing = Fx::healthy().run();
+    missing.actions = AllowedRepairs::default();
+    let table = [
+        (&protected, Some("protected"), Some("protected")),
+        (&converging, Some("do not agree"), Some("do not agree")),
+        (&recreated, Some("rejoin"), None),
+        (&missing, Some("not found"), Some("not found")),
+    ];
+    for (d, token, reset) in table {
+        let got = (
+            d.withholds(RepairAction::TokenRepair),
+            d.withholds(RepairAction::DcReset),
+        );
+        assert_eq!(got.0.is_some(), token.is_some(), "{got:?}");
+        assert_eq!(got.1.is_some(), reset.is_some(), "{got:?}");
+        if let (Some(g), Some(w)) = (got.0, token) {
+            assert!(g.contains(w), "{g}");
+        }
+        if let (Some(g), Some(w)) = (got.1, reset) {
+            assert!(g.contains(w), "{g}");
+        }
+    }
 }
 
 /// dc1 holds the latest logon, two days ago; the password is set `offset` after it.

@@ -7,7 +7,7 @@ use ldap3::adapters::{Adapter, EntriesOnly, PagedResults};
 use ldap3::{Ldap, LdapError, Scope, SearchEntry};
 use serde::Serialize;
 
-use super::filter::ComputerQuery;
+use super::filter::{ComputerQuery, MatchMode};
 use super::model::{
     ComputerAccount, DcAccountView, DcCoverage, DcOutcome, DcView, EncTypes, Uac, decode_guid,
     decode_sid, parse_filetime, parse_generalized_time,
@@ -52,6 +52,11 @@ pub const PER_DC_ATTRS: &[&str] = &[
     "msDS-ReplAttributeMetaData",
 ];
 
+/// The most entries read from one scope's search; past it the count says "more than".
+pub const SCOPE_LIMIT: usize = 500;
+
+const MATCH_ATTRS: &[&str] = &["sAMAccountName", "dNSHostName", "operatingSystem"];
+
 /// One line of a prefix search.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct ComputerMatch {
@@ -59,6 +64,69 @@ pub struct ComputerMatch {
     pub dn: String,
     pub dns_host_name: Option<String>,
     pub operating_system: Option<String>,
+}
+
+/// What one scope's search found: at most [`SCOPE_LIMIT`], and whether it stopped there.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Batch {
+    pub found: Vec<ComputerMatch>,
+    pub more: bool,
+}
+
+/// A listing: the first matches by name, and how many there are in all.
+#[derive(Debug, Clone, Default, Serialize, PartialEq, Eq)]
+pub struct Matches {
+    pub shown: Vec<ComputerMatch>,
+    /// Distinct matches kept; a lower bound when `more` is set.
+    pub total: usize,
+    /// Some scope's search stopped at its limit: there are more than `total`.
+    pub more: bool,
+}
+
+impl Matches {
+    /// Whether the list leaves matches out (cut to the first, or a scope stopped early).
+    pub fn truncated(&self) -> bool {
+        self.more || self.shown.len() < self.total
+    }
+}
+
+/// Merge the scopes' batches: drop what `keep` refuses (the policy's final say), one line per
+/// DN (overlapping scopes find the same object twice), sorted by name, cut to `max`.
+pub fn merge_matches(
+    batches: Vec<Batch>,
+    keep: impl Fn(&ComputerMatch) -> bool,
+    max: usize,
+) -> Matches {
+    let more = batches.iter().any(|b| b.more);
+    let mut all: Vec<ComputerMatch> = batches
+        .into_iter()
+        .flat_map(|b| b.found)
+        .filter(|m| keep(m))
+        .collect();
+    all.sort_by(|a, b| {
+        a.name
+            .cmp(&b.name)
+            .then_with(|| a.dn.to_ascii_lowercase().cmp(&b.dn.to_ascii_lowercase()))
+    });
+    all.dedup_by(|a, b| a.dn.eq_ignore_ascii_case(&b.dn));
+    let total = all.len();
+    all.truncate(max);
+    Matches {
+        shown: all,
+        total,
+        more,
+    }
+}
+
+fn match_of(e: &SearchEntry) -> Option<ComputerMatch> {
+    Some(ComputerMatch {
+        name: first(e, "sAMAccountName")?
+            .trim_end_matches('$')
+            .to_string(),
+        dn: e.dn.clone(),
+        dns_host_name: first(e, "dNSHostName").map(str::to_string),
+        operating_system: first(e, "operatingSystem").map(str::to_string),
+    })
 }
 
 pub(super) fn first<'a>(e: &'a SearchEntry, name: &str) -> Option<&'a str> {
@@ -193,43 +261,53 @@ async fn paged(
 }
 
 impl Directory {
-    /// Computers whose `sAMAccountName` or `dNSHostName` starts with the query, sorted by name.
-    pub async fn search_prefix(
+    /// Computers matching the query under each of `bases` (searched at once, each read up to
+    /// [`SCOPE_LIMIT`] entries), merged by [`merge_matches`]. A base that does not exist
+    /// (an OU since removed) finds nothing rather than failing the listing.
+    pub async fn search_under(
         &self,
+        bases: &[String],
         q: &ComputerQuery,
-    ) -> Result<Vec<ComputerMatch>, DirectoryError> {
-        let filter = q.prefix_filter();
-        let base = self.base_dn().to_string();
-        let (_, entries) = self
-            .with_first_dc(|mut ldap| {
-                let (filter, base) = (filter.clone(), base.clone());
-                async move {
-                    paged(
-                        &mut ldap,
-                        &base,
-                        &filter,
-                        vec!["sAMAccountName", "dNSHostName", "operatingSystem"],
-                        MAX_MATCHES,
-                    )
-                    .await
-                }
-            })
-            .await?;
-        let mut out: Vec<ComputerMatch> = entries
-            .iter()
-            .filter_map(|e| {
-                Some(ComputerMatch {
-                    name: first(e, "sAMAccountName")?
-                        .trim_end_matches('$')
-                        .to_string(),
-                    dn: e.dn.clone(),
-                    dns_host_name: first(e, "dNSHostName").map(str::to_string),
-                    operating_system: first(e, "operatingSystem").map(str::to_string),
-                })
-            })
-            .collect();
-        out.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(out)
+        mode: MatchMode,
+        keep: impl Fn(&ComputerMatch) -> bool,
+    ) -> Result<Matches, DirectoryError> {
+        let filter = q.listing_filter(mode);
+        let searches = bases.iter().map(|base| {
+            let filter = filter.clone();
+            async move {
+                let (_, entries) = self
+                    .with_first_dc(|mut ldap| {
+                        let (filter, base) = (filter.clone(), base.clone());
+                        async move {
+                            // One more than the limit: a full batch proves there are more.
+                            match paged(
+                                &mut ldap,
+                                &base,
+                                &filter,
+                                MATCH_ATTRS.to_vec(),
+                                SCOPE_LIMIT + 1,
+                            )
+                            .await
+                            {
+                                Err(LdapError::LdapResult { result }) if result.rc == 32 => {
+                                    Ok(Vec::new())
+                                }
+                                other => other,
+                            }
+                        }
+                    })
+                    .await?;
+                let more = entries.len() > SCOPE_LIMIT;
+                let found: Vec<ComputerMatch> = entries
+                    .iter()
+                    .take(SCOPE_LIMIT)
+                    .filter_map(match_of)
+                    .collect();
+                Ok::<_, DirectoryError>(Batch { found, more })
+            }
+        });
+        let batches = futures_util::future::try_join_all(searches).await?;
+        Ok(merge_matches(batches, keep, MAX_MATCHES))
     }
 
     /// The computer that exactly matches the query, from the first DC that answers. The
@@ -377,4 +455,60 @@ pub fn dc_label(url: &str) -> String {
             })
         })
         .unwrap_or_else(|| url.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(name: &str, ou: &str) -> ComputerMatch {
+        ComputerMatch {
+            name: name.into(),
+            dn: format!("CN={name},OU={ou},DC=lab"),
+            dns_host_name: None,
+            operating_system: None,
+        }
+    }
+
+    fn names(m: &Matches) -> Vec<&str> {
+        m.shown.iter().map(|x| x.name.as_str()).collect()
+    }
+
+    #[test]
+    fn batches_merge_sorted_without_duplicates_and_cut_with_the_total() {
+        let a = Batch {
+            found: vec![m("P3", "A"), m("P1", "A")],
+            more: false,
+        };
+        // The same object found through a second, overlapping scope (DN case differs).
+        let mut dup = m("P1", "A");
+        dup.dn = dup.dn.to_ascii_lowercase();
+        let b = Batch {
+            found: vec![m("P2", "B"), dup],
+            more: false,
+        };
+        let all = merge_matches(vec![a.clone(), b.clone()], |_| true, 50);
+        assert_eq!(names(&all), ["P1", "P2", "P3"]);
+        assert_eq!((all.total, all.more, all.truncated()), (3, false, false));
+
+        let cut = merge_matches(vec![a, b], |_| true, 2);
+        assert_eq!(names(&cut), ["P1", "P2"]);
+        assert_eq!((cut.total, cut.more, cut.truncated()), (3, false, true));
+    }
+
+    #[test]
+    fn the_keep_filter_has_the_last_word_and_a_full_batch_means_more() {
+        let a = Batch {
+            found: vec![m("P1", "A"), m("P2", "SECRET")],
+            more: true,
+        };
+        let r = merge_matches(vec![a, Batch::default()], |x| !x.dn.contains("SECRET"), 50);
+        assert_eq!(names(&r), ["P1"]);
+        assert_eq!(r.total, 1);
+        assert!(
+            r.more && r.truncated(),
+            "a scope stopped early: more than 1"
+        );
+        assert_eq!(merge_matches(vec![], |_| true, 50), Matches::default());
+    }
 }

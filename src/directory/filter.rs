@@ -144,6 +144,42 @@ impl ComputerQuery {
     }
 }
 
+/// How a listing matches the typed text: from the start of the name (the default, served
+/// by the index) or anywhere in it (a full scan of the scope on AD as on Samba).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum MatchMode {
+    #[default]
+    Prefix,
+    Contains,
+}
+
+impl MatchMode {
+    /// `contains` from a form or query string; anything else is the default.
+    pub fn parse(s: Option<&str>) -> Self {
+        match s {
+            Some(m) if m.eq_ignore_ascii_case("contains") => Self::Contains,
+            _ => Self::Prefix,
+        }
+    }
+}
+
+impl ComputerQuery {
+    /// The listing filter for `mode`: [`Self::prefix_filter`], or names containing the text
+    /// anywhere (the `*`s are ours, the text escaped). A DNS name is looked for in
+    /// `dNSHostName`, a NetBIOS name in `sAMAccountName`.
+    pub fn listing_filter(&self, mode: MatchMode) -> String {
+        match (mode, self) {
+            (MatchMode::Prefix, _) => self.prefix_filter(),
+            (MatchMode::Contains, Self::Name(n) | Self::Qualified { name: n, .. }) => {
+                computer_filter(&format!("(sAMAccountName=*{}*)", ldap_escape(n.as_str())))
+            }
+            (MatchMode::Contains, Self::DnsName(d)) => {
+                computer_filter(&format!("(dNSHostName=*{}*)", ldap_escape(d.as_str())))
+            }
+        }
+    }
+}
+
 /// The NetBIOS name Windows derives from a DNS host name: its first label, at most 15
 /// characters (case does not matter to the directory).
 fn netbios_of(dns: &str) -> &str {
@@ -307,6 +343,30 @@ mod tests {
             "(&(|(sAMAccountName=par-ws001$)(servicePrincipalName=HOST/par-ws001.lab*))(dNSHostName=par-ws001.lab*)(objectCategory=computer)(objectClass=computer))"
         );
         assert_eq!(netbios_of("a"), "a");
+    }
+
+    #[test]
+    fn contains_filters_wrap_the_escaped_text_and_prefix_stays_the_default() {
+        let q = ComputerQuery::parse("ws00").unwrap();
+        assert_eq!(MatchMode::parse(None), MatchMode::Prefix);
+        assert_eq!(MatchMode::parse(Some("prefix")), MatchMode::Prefix);
+        assert_eq!(MatchMode::parse(Some("Contains")), MatchMode::Contains);
+        assert_eq!(q.listing_filter(MatchMode::Prefix), q.prefix_filter());
+        assert_eq!(
+            q.listing_filter(MatchMode::Contains),
+            "(&(sAMAccountName=*WS00*)(objectCategory=computer)(objectClass=computer))"
+        );
+        let d = ComputerQuery::parse("ws001.lab").unwrap();
+        assert_eq!(
+            d.listing_filter(MatchMode::Contains),
+            "(&(dNSHostName=*ws001.lab*)(objectCategory=computer)(objectClass=computer))"
+        );
+        // Even a value validation would refuse is escaped, never a wildcard or a clause.
+        let hostile = ComputerQuery::Name("A*)(CN=*".into());
+        assert_eq!(
+            hostile.listing_filter(MatchMode::Contains),
+            "(&(sAMAccountName=*A\\2a\\29\\28CN=\\2a*)(objectCategory=computer)(objectClass=computer))"
+        );
     }
 
     #[test]

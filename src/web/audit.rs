@@ -7,15 +7,16 @@ use axum::body::Body;
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use futures_util::stream;
+use futures_util::{StreamExt, stream};
 use serde::Deserialize;
 use time::OffsetDateTime;
+use tokio::task::JoinHandle;
 
 use super::AppError;
 use super::meta::{RequestOrigin, actor};
 use crate::audit::{self, Origin};
 use crate::auth::{CurrentStaff, Staff};
-use crate::db::{AuditFilter, AuditRow, Store};
+use crate::db::{AuditFilter, AuditRow, NewAuditRow, Store};
 use crate::policy::Action;
 use crate::state::AppState;
 
@@ -179,32 +180,133 @@ fn line(fmt: Format, r: &AuditRow) -> String {
     }
 }
 
+/// Where the export stream stands.
+enum Step {
+    /// The CSV header (if any) is next.
+    Start,
+    /// The page of rows older than this `seq` is next.
+    Rows(i64),
+    /// Every row was sent: the success is recorded next (nothing, if a failure already was).
+    Finish,
+}
+
+/// The export's audit event, written exactly once: by [`Pending::finish`] when the body
+/// ended (or a page failed), else when dropped, which means the client went away first.
+struct Pending {
+    store: Store,
+    event: Option<NewAuditRow>,
+}
+
+impl Pending {
+    /// The event with its outcome, stamped now: the export happened when its body ended.
+    fn outcome(&mut self, outcome: &str, cause: Option<String>) -> Option<NewAuditRow> {
+        let mut e = self.event.take()?;
+        e.at = OffsetDateTime::now_utc();
+        e.outcome = outcome.to_string();
+        if let Some(cause) = cause {
+            let filter = e.reason.take().unwrap_or_default();
+            e.reason = Some(format!("{cause} (filter: {filter})"));
+        }
+        Some(e)
+    }
+
+    /// Write the event in a task of its own, so that it is written even when the body is
+    /// dropped while it is being written.
+    fn write(&mut self, outcome: &str, cause: Option<String>) -> Option<JoinHandle<()>> {
+        let e = self.outcome(outcome, cause)?;
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => Some(rt.spawn(write_outcome(self.store.clone(), e))),
+            Err(_) => {
+                tracing::error!(
+                    target: "audit",
+                    outcome = %e.outcome,
+                    reason = ?e.reason,
+                    "export_audit outcome not recorded: no runtime"
+                );
+                None
+            }
+        }
+    }
+
+    /// Record the outcome; the body ends only once it is written.
+    async fn finish(&mut self, outcome: &str, cause: Option<String>) {
+        if let Some(task) = self.write(outcome, cause) {
+            // The task only logs its errors; a join error means it panicked, logged too.
+            let _ = task.await;
+        }
+    }
+}
+
+impl Drop for Pending {
+    fn drop(&mut self) {
+        let cause = "the client went away before the export was complete".to_string();
+        drop(self.write("failure", Some(cause)));
+    }
+}
+
+/// Record the export's outcome. The body is already sent, so a failure here can only be
+/// logged.
+async fn write_outcome(store: Store, event: NewAuditRow) {
+    if let Err(e) = audit::record(&store, &event).await {
+        tracing::error!(
+            target: "audit",
+            error = %e,
+            outcome = %event.outcome,
+            "export_audit outcome not recorded"
+        );
+    }
+}
+
 /// The rows of `filter`, newest first, fetched a page at a time as the client reads: memory
-/// stays at one page whatever the size of the log.
-fn rows_stream(store: Store, filter: AuditFilter, fmt: Format) -> Body {
-    let header = match fmt {
-        Format::Csv => Some(CSV_HEADER.to_string()),
-        Format::JsonLines => None,
+/// stays at one page whatever the size of the log. `event` (the export's, without outcome)
+/// is recorded once the body has ended: `success` only when every row was produced.
+///
+/// The stream is fused: hyper and tower-http's compression (through tokio-util's
+/// `StreamReader`) poll a body again after it ended, and `Unfold` panics when polled after
+/// it returned `Ready(None)`.
+fn rows_stream(store: Store, filter: AuditFilter, fmt: Format, event: NewAuditRow) -> Body {
+    let pending = Pending {
+        store: store.clone(),
+        event: Some(event),
     };
-    let first = stream::iter(header.map(Ok::<_, std::io::Error>));
-    let pages = stream::unfold(Some(i64::MAX), move |before| {
+    let first = match fmt {
+        Format::Csv => Step::Start,
+        Format::JsonLines => Step::Rows(i64::MAX),
+    };
+    let rows = stream::unfold((first, pending), move |(step, mut pending)| {
         let (store, filter) = (store.clone(), filter.clone());
         async move {
-            let before = before?;
+            let before = match step {
+                Step::Start => {
+                    let header = Ok(CSV_HEADER.to_string());
+                    return Some((header, (Step::Rows(i64::MAX), pending)));
+                }
+                Step::Rows(before) => before,
+                Step::Finish => {
+                    pending.finish("success", None).await;
+                    return None;
+                }
+            };
             match store.audit_query(&filter, before, EXPORT_PAGE).await {
-                Ok(rows) if rows.is_empty() => None,
                 Ok(rows) => {
                     let next = (rows.len() as i64 == EXPORT_PAGE)
                         .then(|| rows.last().map(|r| r.seq))
-                        .flatten();
+                        .flatten()
+                        .map_or(Step::Finish, Step::Rows);
                     let chunk: String = rows.iter().map(|r| line(fmt, r)).collect();
-                    Some((Ok(chunk), next))
+                    Some((Ok(chunk), (next, pending)))
                 }
-                Err(e) => Some((Err(std::io::Error::other(e.to_string())), None)),
+                Err(e) => {
+                    let cause = format!("reading the audit log failed: {e}");
+                    pending.finish("failure", Some(cause)).await;
+                    // The body ends with this error: hyper aborts the response, so the
+                    // client sees an incomplete download, never a short "complete" one.
+                    Some((Err(std::io::Error::other(e)), (Step::Finish, pending)))
+                }
             }
         }
     });
-    Body::from_stream(futures_util::StreamExt::chain(first, pages))
+    Body::from_stream(rows.fuse())
 }
 
 async fn export(
@@ -216,14 +318,11 @@ async fn export(
 ) -> Result<Response, AppError> {
     super::guard::require(&state, &staff, &origin, Action::ExportAudit).await?;
     let filter = f.filter()?;
-    audit::record(
-        &state.store,
-        &audit::event("export_audit", "success")
-            .actor(&actor(&staff))
-            .origin(&origin)
-            .reason(f.query_string()),
-    )
-    .await?;
+    // An export is a read: its event is written when the body has ended, with the outcome.
+    let event = audit::event("export_audit", "started")
+        .actor(&actor(&staff))
+        .origin(&origin)
+        .reason(f.query_string());
     let (ctype, name) = match fmt {
         Format::Csv => ("text/csv; charset=utf-8", "trustdesk-audit.csv"),
         Format::JsonLines => ("application/x-ndjson", "trustdesk-audit.jsonl"),
@@ -236,7 +335,7 @@ async fn export(
                 format!("attachment; filename=\"{name}\""),
             ),
         ],
-        rows_stream(state.store.clone(), filter, fmt),
+        rows_stream(state.store.clone(), filter, fmt, event),
     )
         .into_response())
 }
@@ -259,4 +358,120 @@ pub async fn export_jsonl(
     Query(f): Query<FilterForm>,
 ) -> Result<Response, AppError> {
     export(state, staff, origin, f, Format::JsonLines).await
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing)]
+mod tests {
+    use std::io::Read;
+
+    use axum::Router;
+    use axum::http::Request;
+    use axum::routing::get;
+    use tower::ServiceExt;
+    use tower_http::compression::CompressionLayer;
+
+    use super::*;
+
+    async fn store_with(rows: usize) -> (Store, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::connect(&crate::db::default_url(dir.path()))
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        for i in 0..rows {
+            let e = audit::event("lookup", "success").target_name(&format!("PC{i:05}"));
+            audit::record(&store, &e).await.unwrap();
+        }
+        (store, dir)
+    }
+
+    /// The export behind tower-http's compression, as the portal serves it to browsers.
+    async fn get_compressed(store: &Store, fmt: Format) -> Response {
+        let store = store.clone();
+        let app = Router::new()
+            .route(
+                "/",
+                get(move || async move {
+                    let event = audit::event("export_audit", "started").reason("q");
+                    rows_stream(store, AuditFilter::default(), fmt, event)
+                }),
+            )
+            .layer(CompressionLayer::new());
+        let req = Request::builder()
+            .uri("/")
+            .header("accept-encoding", "gzip")
+            .body(Body::empty())
+            .unwrap();
+        let resp = app.oneshot(req).await.unwrap();
+        assert_eq!(resp.headers()["content-encoding"], "gzip");
+        resp
+    }
+
+    async fn exports(store: &Store) -> Vec<AuditRow> {
+        let filter = AuditFilter {
+            action: Some("export_audit".into()),
+            ..AuditFilter::default()
+        };
+        store.audit_query(&filter, i64::MAX, 100).await.unwrap()
+    }
+
+    /// Compression polls the body after it ended: the export must neither panic nor cut
+    /// short, over more than one page, and it records exactly one success after the body.
+    #[tokio::test]
+    async fn compressed_export_is_complete_and_recorded_once_as_success() {
+        let rows = EXPORT_PAGE as usize + 5;
+        let (store, _dir) = store_with(rows).await;
+        // The second export also lists the first one's event.
+        for (fmt, rows) in [(Format::Csv, rows), (Format::JsonLines, rows + 1)] {
+            let resp = get_compressed(&store, fmt).await;
+            let gz = axum::body::to_bytes(resp.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            let mut text = String::new();
+            flate2::read::GzDecoder::new(&gz[..])
+                .read_to_string(&mut text)
+                .unwrap();
+            let lines: Vec<&str> = text.lines().collect();
+            match fmt {
+                Format::Csv => {
+                    assert_eq!(lines[0], CSV_HEADER.trim_end());
+                    assert_eq!(lines.len(), rows + 1);
+                }
+                Format::JsonLines => {
+                    assert_eq!(lines.len(), rows);
+                    for l in &lines {
+                        serde_json::from_str::<serde_json::Value>(l).unwrap();
+                    }
+                }
+            }
+        }
+        let events = exports(&store).await;
+        assert_eq!(events.len(), 2, "one event per export");
+        assert!(events.iter().all(|r| r.event.outcome == "success"));
+    }
+
+    /// A client that goes away mid-body leaves one `failure` event, never a success.
+    #[tokio::test]
+    async fn abandoned_export_is_recorded_as_failure() {
+        let (store, _dir) = store_with(3).await;
+        let resp = get_compressed(&store, Format::Csv).await;
+        drop(resp);
+        let mut events = Vec::new();
+        for _ in 0..100 {
+            events = exports(&store).await;
+            if !events.is_empty() {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        assert_eq!(exports(&store).await.len(), 1, "exactly one event");
+        assert_eq!(events[0].event.outcome, "failure");
+        let reason = events[0].event.reason.as_deref().unwrap();
+        assert!(
+            reason.contains("went away") && reason.contains("q"),
+            "{reason}"
+        );
+    }
 }

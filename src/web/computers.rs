@@ -13,8 +13,8 @@ use super::format::{code, when};
 use super::meta::{RequestOrigin, actor};
 use crate::audit::{self, Origin};
 use crate::auth::{CurrentStaff, Staff};
-use crate::directory::computers::ComputerMatch;
-use crate::directory::filter::ComputerQuery;
+use crate::directory::computers::{ComputerMatch, Matches};
+use crate::directory::filter::{ComputerQuery, MatchMode};
 use crate::lookup::{self, Report};
 use crate::policy::{Action, Diagnose, Grant, Target};
 use crate::state::AppState;
@@ -23,6 +23,9 @@ use crate::state::AppState;
 pub struct SearchQuery {
     q: Option<String>,
     prefix: Option<String>,
+    /// `contains` to match anywhere in the name; prefix otherwise.
+    #[serde(rename = "match")]
+    mode: Option<String>,
 }
 
 #[derive(Template, WebTemplate)]
@@ -30,8 +33,9 @@ pub struct SearchQuery {
 pub struct MatchesPage {
     staff: Option<Staff>,
     query: String,
+    contains: bool,
     error: Option<String>,
-    matches: Vec<ComputerMatch>,
+    matches: Matches,
 }
 
 #[derive(Template, WebTemplate)]
@@ -142,13 +146,14 @@ async fn authorized_report(
     Ok(report)
 }
 
-/// The prefix matches the caller may see, audited as a lookup.
+/// The matches the caller may see, audited as a lookup.
 async fn listed(
     state: &AppState,
     staff: &Staff,
     origin: &Origin,
     q: &ComputerQuery,
-) -> Result<Vec<ComputerMatch>, AppError> {
+    mode: MatchMode,
+) -> Result<Matches, AppError> {
     if !state.policy.allows(&staff.roles, Action::Lookup) {
         audit_denied(
             state,
@@ -164,14 +169,19 @@ async fn listed(
         ));
     }
     super::guard::rate_limit(state, staff, origin, Action::Lookup).await?;
-    let matches = lookup::matches(&state.directory, &state.policy, &staff.roles, q).await?;
+    let matches = lookup::matches(&state.directory, &state.policy, &staff.roles, q, mode).await?;
     audit::record(
         &state.store,
         &audit::event("lookup", "success")
             .actor(&actor(staff))
             .origin(origin)
             .target_name(q.display())
-            .reason(format!("{} matches", matches.len())),
+            .reason(format!(
+                "{} of {}{} matches",
+                matches.shown.len(),
+                if matches.more { "more than " } else { "" },
+                matches.total
+            )),
     )
     .await?;
     Ok(matches)
@@ -185,20 +195,23 @@ pub async fn search(
     Query(sq): Query<SearchQuery>,
 ) -> Result<Response, AppError> {
     let input = sq.q.unwrap_or_default();
+    let mode = MatchMode::parse(sq.mode.as_deref());
+    let contains = mode == MatchMode::Contains;
     let q = match ComputerQuery::parse(&input) {
         Ok(q) => q,
         Err(e) => {
             let page = MatchesPage {
                 staff: Some(staff),
                 query: input.chars().take(64).collect(),
+                contains,
                 error: Some(e.to_string()),
-                matches: vec![],
+                matches: Matches::default(),
             };
             return Ok((axum::http::StatusCode::BAD_REQUEST, page).into_response());
         }
     };
-    let matches = listed(&state, &staff, &origin, &q).await?;
-    let exact = matches.iter().find(|m| {
+    let matches = listed(&state, &staff, &origin, &q, mode).await?;
+    let exact = matches.shown.iter().find(|m| {
         m.name.eq_ignore_ascii_case(q.display())
             || m.dns_host_name
                 .as_deref()
@@ -210,6 +223,7 @@ pub async fn search(
     Ok(MatchesPage {
         staff: Some(staff),
         query: q.display().to_string(),
+        contains,
         error: None,
         matches,
     }
@@ -260,15 +274,23 @@ pub async fn show(
     })
 }
 
-/// `GET /api/v1/computers?prefix=`: the matches as JSON.
+/// `GET /api/v1/computers?prefix=[&match=contains]`: the matches as JSON (the first
+/// [`MAX_MATCHES`](crate::directory::computers::MAX_MATCHES) by name); the count in
+/// `X-Total-Count`, and `X-Total-Exact: false` when there are more than that.
 pub async fn api_search(
     State(state): State<AppState>,
     CurrentStaff(staff): CurrentStaff,
     RequestOrigin(origin): RequestOrigin,
     Query(sq): Query<SearchQuery>,
-) -> Result<Json<Vec<ComputerMatch>>, AppError> {
+) -> Result<([(&'static str, String); 2], Json<Vec<ComputerMatch>>), AppError> {
+    let mode = MatchMode::parse(sq.mode.as_deref());
     let q = parse(&sq.prefix.or(sq.q).unwrap_or_default())?;
-    Ok(Json(listed(&state, &staff, &origin, &q).await?))
+    let m = listed(&state, &staff, &origin, &q, mode).await?;
+    let headers = [
+        ("x-total-count", m.total.to_string()),
+        ("x-total-exact", (!m.more).to_string()),
+    ];
+    Ok((headers, Json(m.shown)))
 }
 
 /// `GET /api/v1/computers/{name}`: the diagnosis as JSON.

@@ -15,9 +15,10 @@ use super::AppError;
 use super::meta::{RequestOrigin, actor};
 use crate::audit;
 use crate::auth::{CurrentStaff, Staff};
+use crate::diagnostics::RepairAction;
 use crate::directory::filter::ComputerQuery;
 use crate::directory::model::ComputerAccount;
-use crate::policy::{ActionKind, Denied, Grant, Target};
+use crate::policy::{ActionKind, Denied, Diagnose, Grant, Target};
 use crate::repair::redeem::{self, RedeemError};
 use crate::repair::{self, Request};
 use crate::state::AppState;
@@ -47,19 +48,68 @@ async fn target<A: ActionKind>(
             Ok((account, grant))
         }
         Err(denied) => {
-            let guid = account.object_guid.to_string();
-            super::guard::denied(
-                state,
-                staff,
-                origin,
-                A::ACTION.as_str(),
-                denied.to_string(),
-                |e| e.target(&account.dn, &guid, account.netbios_name()),
-            )
-            .await?;
+            refuse_on::<A>(state, staff, origin, &account, denied.to_string()).await?;
             Err(refused(&denied))
         }
     }
+}
+
+/// The diagnosis must allow `repair`, the rule by which the computer page offers its button: a
+/// withheld repair (disabled, re-created, replication in progress, protected) is refused with
+/// the diagnosis's own reason, and audited, so a forged POST gets no further than the page. It
+/// reads the diagnosis under a `diagnose` grant for the same computer; a role that may repair but
+/// not diagnose is refused too, as it could not see why.
+async fn diagnosis_allows<A: ActionKind>(
+    state: &AppState,
+    staff: &Staff,
+    origin: &audit::Origin,
+    name: &str,
+    account: &ComputerAccount,
+    repair: RepairAction,
+) -> Result<(), AppError> {
+    let target = Target {
+        dn: &account.dn,
+        account: Some(account),
+    };
+    let why = match state.policy.authorize::<Diagnose>(&staff.roles, &target) {
+        Ok(grant) => {
+            let q = ComputerQuery::parse(name).map_err(|e| AppError::BadRequest(e.to_string()))?;
+            let now = OffsetDateTime::now_utc();
+            let (report, _) =
+                crate::lookup::report(&grant, state, &q, Some(account.clone()), now).await?;
+            match report.diagnosis.withholds(repair) {
+                None => return Ok(()),
+                Some(why) => why,
+            }
+        }
+        Err(_) => "it needs the diagnosis, which this role may not read for this computer",
+    };
+    refuse_on::<A>(
+        state,
+        staff,
+        origin,
+        account,
+        format!("the diagnosis withholds it: {why}"),
+    )
+    .await?;
+    Err(AppError::Forbidden(format!(
+        "Refused: the diagnosis withholds this repair: {why}."
+    )))
+}
+
+/// Audit the refusal of action `A` on `account`, with its reason.
+async fn refuse_on<A: ActionKind>(
+    state: &AppState,
+    staff: &Staff,
+    origin: &audit::Origin,
+    account: &ComputerAccount,
+    reason: String,
+) -> Result<(), AppError> {
+    let guid = account.object_guid.to_string();
+    super::guard::denied(state, staff, origin, A::ACTION.as_str(), reason, |e| {
+        e.target(&account.dn, &guid, account.netbios_name())
+    })
+    .await
 }
 
 fn refused(denied: &Denied) -> AppError {
@@ -130,6 +180,15 @@ pub async fn reset(
     staff.check_csrf(&form.csrf)?;
     let (account, grant) =
         target::<crate::policy::ResetAccount>(&state, &staff, &origin, &name).await?;
+    diagnosis_allows::<crate::policy::ResetAccount>(
+        &state,
+        &staff,
+        &origin,
+        &name,
+        &account,
+        RepairAction::DcReset,
+    )
+    .await?;
     let Some(ticket) = ticket(&form.ticket) else {
         let page = ResetConfirmPage {
             name: account.netbios_name().to_string(),
@@ -188,6 +247,15 @@ pub async fn mint(
     staff.check_csrf(&form.csrf)?;
     let (account, grant) =
         target::<crate::policy::MintToken>(&state, &staff, &origin, &name).await?;
+    diagnosis_allows::<crate::policy::MintToken>(
+        &state,
+        &staff,
+        &origin,
+        &name,
+        &account,
+        RepairAction::TokenRepair,
+    )
+    .await?;
     let cfg = &state.config.tokens;
     let cap = state
         .policy

@@ -164,7 +164,7 @@ impl fantoccini::wd::WebDriverCompatibleCommand for Cdp {
     }
 }
 
-async fn cdp(b: &fantoccini::Client, cmd: &str, params: serde_json::Value) {
+pub(crate) async fn cdp(b: &fantoccini::Client, cmd: &str, params: serde_json::Value) {
     b.issue_cmd(Cdp(serde_json::json!({ "cmd": cmd, "params": params })))
         .await
         .unwrap_or_else(|e| panic!("{cmd}: {e}"));

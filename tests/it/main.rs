@@ -11,6 +11,7 @@
     clippy::indexing_slicing
 )]
 
+mod audit_export;
 mod browser;
 mod common;
 mod config_cli;
@@ -28,6 +29,7 @@ mod matrix;
 mod real_domain;
 mod relay;
 mod repair_lab;
+mod search_lab;
 mod sessions_lab;
 mod signin;
 mod store;

@@ -17,8 +17,29 @@ pub async fn csrf(c: &reqwest::Client, base: &str) -> String {
     html_attr(&html, "name=\"csrf\"", "value").expect("signed in")
 }
 
-/// Mint a token for `name` through the page, as staff would; returns the token.
+/// Mint a token for `name` through the page, as staff would; returns the token. The page
+/// offers the button only once the diagnosis allows a token repair: a computer just created or
+/// reset on DC1 waits for the other DCs (replication forced, as a patient tech would wait).
 pub async fn mint(c: &reqwest::Client, base: &str, name: &str) -> String {
+    for round in 0..60 {
+        let page = crate::common::get_text(c, &format!("{base}/computers/{name}")).await;
+        if page.contains("id=\"mint\"") {
+            break;
+        }
+        assert!(
+            page.contains("id=\"mint-withheld\"") && page.contains("do not agree yet"),
+            "{name}: no mint button, and not for replication:\n{page}"
+        );
+        assert!(round < 59, "{name}: replication did not settle within 30 s");
+        if round % 10 == 0 {
+            for dest in ["LAB_DC2_NAME", "LAB_DC3_HOST"] {
+                if let Ok(dest) = std::env::var(dest) {
+                    crate::labctl::replicate_now(&dest, &std::env::var("LAB_DC_NAME").unwrap());
+                }
+            }
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    }
     let csrf = csrf(c, base).await;
     let r = c
         .post(format!("{base}/computers/{name}/tokens"))
@@ -26,8 +47,9 @@ pub async fn mint(c: &reqwest::Client, base: &str, name: &str) -> String {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 200, "mint for {name}");
+    let status = r.status();
     let html = r.text().await.unwrap();
+    assert_eq!(status, 200, "mint for {name}: {html}");
     let start = html.find("readonly rows=\"5\" cols=\"80\">").unwrap()
         + "readonly rows=\"5\" cols=\"80\">".len();
     let token = html[start..start + html[start..].find('<').unwrap()]
@@ -324,4 +346,57 @@ async fn the_redeem_api_is_rate_limited_per_source() {
         (*status, body["error"].as_str()),
         (429, Some("rate_limited"))
     );
+}
+
+/// The diagnosis gates the repairs on the page and on the server: a disabled account is offered
+/// no token repair (the page says why), and a forged POST to mint is refused with that reason
+/// and audited. A DC-side reset stays offered: it is the diagnosis's own choice for a disabled
+/// account (it cuts the secret off).
+#[tokio::test]
+async fn a_repair_the_diagnosis_withholds_is_neither_offered_nor_done() {
+    install_crypto();
+    let Some(lab) = lab() else { return };
+    let (p, c) = signed_in(&lab, "", "").await;
+    let mut dc = admin(&lab.ldaps_url).await;
+    let dn = create_computer(&mut dc, &lab, "T-GATED", OU, &random_pw()).await;
+    crate::labctl::set_attr(&mut dc, &dn, "userAccountControl", "4098").await;
+    for dest in ["LAB_DC2_NAME", "LAB_DC3_HOST"] {
+        if let Ok(dest) = std::env::var(dest) {
+            crate::labctl::replicate_now(&dest, &std::env::var("LAB_DC_NAME").unwrap());
+        }
+    }
+    let page = crate::common::get_text(&c, &format!("{}/computers/T-GATED", p.base)).await;
+    assert!(!page.contains("id=\"mint\""), "no mint button:\n{page}");
+    assert!(
+        page.contains("id=\"mint-withheld\"") && page.contains("the account is disabled"),
+        "the page says why:\n{page}"
+    );
+    assert!(page.contains("id=\"reset\""), "a reset stays offered");
+
+    let csrf = csrf(&c, &p.base).await;
+    let r = c
+        .post(format!("{}/computers/T-GATED/tokens", p.base))
+        .form(&[("csrf", csrf.as_str()), ("ticket", "forged")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let body = r.text().await.unwrap();
+    assert!(
+        body.contains("the diagnosis withholds this repair")
+            && body.contains("the account is disabled"),
+        "{body}"
+    );
+    let recent = p.state.store.audit_recent(5).await.unwrap();
+    assert!(
+        recent.iter().any(|r| r.event.action == "mint_token"
+            && r.event.outcome == "denied"
+            && r.event.target_name.as_deref() == Some("T-GATED")
+            && r.event
+                .reason
+                .as_deref()
+                .is_some_and(|why| why.contains("the diagnosis withholds it"))),
+        "audited"
+    );
+    let _ = dc.delete(&dn).await;
 }
