@@ -33,11 +33,16 @@ fn lab_member(args: &[&str]) -> bool {
 /// The member's diagnosis once replication has settled (a write moments ago shows as
 /// `replication_in_progress` until every DC has it; at most 30 s).
 async fn settled_diagnosis(c: &reqwest::Client, p: &Portal, name: &str) -> serde_json::Value {
+    // Held while forcing replication: `real_domain` turns DC2's inbound replication off under it.
+    let mut topology = None;
     for round in 0..60 {
         let (status, r) = api_get(c, &p.base, &format!("/api/v1/computers/{name}")).await;
         assert_eq!(status, 200, "{r}");
         if !causes(&r).contains(&"replication_in_progress".to_string()) {
             return r;
+        }
+        if topology.is_none() {
+            topology = Some(crate::labctl::TOPOLOGY.lock().await);
         }
         if round % 10 == 0 {
             // The writes went to DC1; a DC restarted by another test may miss its notice.

@@ -21,6 +21,9 @@ pub async fn csrf(c: &reqwest::Client, base: &str) -> String {
 /// offers the button only once the diagnosis allows a token repair: a computer just created or
 /// reset on DC1 waits for the other DCs (replication forced, as a patient tech would wait).
 pub async fn mint(c: &reqwest::Client, base: &str, name: &str) -> String {
+    // Taken before forcing replication: a test that holds it may have turned a DC's inbound
+    // replication off (`real_domain`), and turns it back on before letting go.
+    let mut topology = None;
     for round in 0..60 {
         let page = crate::common::get_text(c, &format!("{base}/computers/{name}")).await;
         if page.contains("id=\"mint\"") {
@@ -31,6 +34,9 @@ pub async fn mint(c: &reqwest::Client, base: &str, name: &str) -> String {
             "{name}: no mint button, and not for replication:\n{page}"
         );
         assert!(round < 59, "{name}: replication did not settle within 30 s");
+        if topology.is_none() {
+            topology = Some(crate::labctl::TOPOLOGY.lock().await);
+        }
         if round % 10 == 0 {
             for dest in ["LAB_DC2_NAME", "LAB_DC3_HOST"] {
                 if let Ok(dest) = std::env::var(dest) {
@@ -356,6 +362,8 @@ async fn the_redeem_api_is_rate_limited_per_source() {
 async fn a_repair_the_diagnosis_withholds_is_neither_offered_nor_done() {
     install_crypto();
     let Some(lab) = lab() else { return };
+    // Every DC replicating (no test turning one's inbound off meanwhile) until the end.
+    let _topology = crate::labctl::TOPOLOGY.lock().await;
     let (p, c) = signed_in(&lab, "", "").await;
     let mut dc = admin(&lab.ldaps_url).await;
     let dn = create_computer(&mut dc, &lab, "T-GATED", OU, &random_pw()).await;
