@@ -291,14 +291,20 @@ impl PortalClient {
     }
 }
 
-impl Portal for PortalClient {
-    async fn healthz(&self) -> Result<(), PortalError> {
-        let response = self
-            .http
+impl PortalClient {
+    /// `GET /healthz`, the answer unread.
+    async fn get_healthz(&self) -> Result<reqwest::Response, PortalError> {
+        self.http
             .get(self.portal.endpoint(HEALTHZ_PATH))
             .send()
             .await
-            .map_err(|e| transport(&e))?;
+            .map_err(|e| transport(&e))
+    }
+}
+
+impl Portal for PortalClient {
+    async fn healthz(&self) -> Result<(), PortalError> {
+        let response = self.get_healthz().await?;
         let (status, body) = read_response(response).await?;
         if status == 200 {
             Ok(())
@@ -308,13 +314,8 @@ impl Portal for PortalClient {
     }
 
     async fn clock(&self) -> Result<i64, PortalError> {
-        let response = self
-            .http
-            .get(self.portal.endpoint(HEALTHZ_PATH))
-            .send()
-            .await
-            .map_err(|e| transport(&e))?;
-        response
+        self.get_healthz()
+            .await?
             .headers()
             .get(reqwest::header::DATE)
             .and_then(|v| v.to_str().ok())
