@@ -46,11 +46,7 @@ async fn settled_diagnosis(c: &reqwest::Client, p: &Portal, name: &str) -> serde
         }
         if round % 10 == 0 {
             // The writes went to DC1; a DC restarted by another test may miss its notice.
-            for dest in ["LAB_DC2_NAME", "LAB_DC3_HOST"] {
-                if let Ok(dest) = std::env::var(dest) {
-                    crate::labctl::replicate_now(&dest, &env("LAB_DC_NAME"));
-                }
-            }
+            crate::labctl::replicate_from_dc1();
         }
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     }

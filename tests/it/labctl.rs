@@ -192,6 +192,17 @@ pub fn replicate_now(dest: &str, source: &str) {
     ]);
 }
 
+/// Every other DC of the lab (DC2, and DC3 when it is up) pulls the domain from DC1 now. Hold
+/// [`TOPOLOGY`]: a test holding it may have turned a DC's inbound replication off.
+pub fn replicate_from_dc1() {
+    let source = std::env::var("LAB_DC_NAME").unwrap();
+    for dest in ["LAB_DC2_NAME", "LAB_DC3_HOST"] {
+        if let Ok(dest) = std::env::var(dest) {
+            replicate_now(&dest, &source);
+        }
+    }
+}
+
 /// `samba-tool drs options dc2 --dsa-option=±DISABLE_INBOUND_REPL` (inside the lab namespace).
 pub fn dc2_inbound(enabled: bool) {
     let opt = if enabled {

@@ -38,11 +38,7 @@ pub async fn mint(c: &reqwest::Client, base: &str, name: &str) -> String {
             topology = Some(crate::labctl::TOPOLOGY.lock().await);
         }
         if round % 10 == 0 {
-            for dest in ["LAB_DC2_NAME", "LAB_DC3_HOST"] {
-                if let Ok(dest) = std::env::var(dest) {
-                    crate::labctl::replicate_now(&dest, &std::env::var("LAB_DC_NAME").unwrap());
-                }
-            }
+            crate::labctl::replicate_from_dc1();
         }
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     }
@@ -368,11 +364,7 @@ async fn a_repair_the_diagnosis_withholds_is_neither_offered_nor_done() {
     let mut dc = admin(&lab.ldaps_url).await;
     let dn = create_computer(&mut dc, &lab, "T-GATED", OU, &random_pw()).await;
     crate::labctl::set_attr(&mut dc, &dn, "userAccountControl", "4098").await;
-    for dest in ["LAB_DC2_NAME", "LAB_DC3_HOST"] {
-        if let Ok(dest) = std::env::var(dest) {
-            crate::labctl::replicate_now(&dest, &std::env::var("LAB_DC_NAME").unwrap());
-        }
-    }
+    crate::labctl::replicate_from_dc1();
     let page = crate::common::get_text(&c, &format!("{}/computers/T-GATED", p.base)).await;
     assert!(!page.contains("id=\"mint\""), "no mint button:\n{page}");
     assert!(
