@@ -59,11 +59,8 @@ pub async fn matches(
     q: &ComputerQuery,
     mode: MatchMode,
 ) -> Result<Matches, DirectoryError> {
-    let scopes: Vec<&String> = roles
-        .iter()
-        .filter_map(|r| policy.roles.get(r))
-        .filter(|r| r.actions.contains(&Action::Lookup))
-        .flat_map(|r| r.scopes.iter())
+    let scopes: Vec<&String> = policy
+        .scopes(roles, Action::Lookup)
         .filter(|s| !s.is_empty())
         .collect();
     let mut bases: Vec<String> = Vec::new();

@@ -210,6 +210,15 @@ impl Policy {
             .filter(move |r| r.actions.contains(&action))
     }
 
+    /// The scopes (DNs) under which any of `roles` grants `action`, as configured.
+    pub fn scopes<'a>(
+        &'a self,
+        roles: &'a [String],
+        action: Action,
+    ) -> impl Iterator<Item = &'a String> + 'a {
+        self.granting(roles, action).flat_map(|r| r.scopes.iter())
+    }
+
     /// Whether any of `roles` grants `action` at all (menus, target-less pages).
     pub fn allows(&self, roles: &[String], action: Action) -> bool {
         self.granting(roles, action).next().is_some()
