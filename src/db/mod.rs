@@ -133,6 +133,10 @@ impl Store {
             }
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
+                // The file is in this process: a pooled connection cannot have gone away, and
+                // sqlx's default ping before each acquire is one more hop to the connection's
+                // thread on every statement.
+                .test_before_acquire(false)
                 .acquire_timeout(Duration::from_secs(5))
                 .connect_with(opts)
                 .await

@@ -18,8 +18,21 @@ async fn sqlite_store() -> (Store, tempfile::TempDir) {
     (store, dir)
 }
 
-/// A fresh PostgreSQL database, dropped afterwards.
+/// A fresh, migrated PostgreSQL database, dropped afterwards.
 async fn with_pg<F, Fut>(test: F)
+where
+    F: FnOnce(Store) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    with_bare_pg(|store| async move {
+        store.migrate().await.unwrap();
+        test(store).await;
+    })
+    .await;
+}
+
+/// A fresh PostgreSQL database with no tables, dropped afterwards.
+async fn with_bare_pg<F, Fut>(test: F)
 where
     F: FnOnce(Store) -> Fut,
     Fut: Future<Output = ()>,
@@ -35,7 +48,6 @@ where
     let mut url = url::Url::parse(&pg_admin_url()).unwrap();
     url.set_path(&name);
     let store = Store::connect(url.as_str()).await.unwrap();
-    store.migrate().await.unwrap();
     test(store.clone()).await;
     if let Store::Postgres(pool) = store {
         pool.close().await;
@@ -77,6 +89,66 @@ contract!(
     fleet_reports_round_trip,
     logins_by_person_and_provider_session,
 );
+
+/// Migration 0008 rebuilds the SQLite audit table and changes its indexes on both: a chain
+/// written before it verifies after it, row for row, and the diagnosis's read of trustdesk's
+/// own writes finds them among the lookups.
+async fn an_audit_chain_from_before_0008_verifies_after_it(store: Store) {
+    // The migrations before 0008, through sqlx's public API: a directory holding only them.
+    let backend = match &store {
+        Store::Sqlite(_) => "sqlite",
+        Store::Postgres(_) => "postgres",
+    };
+    let all = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("migrations")
+        .join(backend);
+    let dir = tempfile::tempdir().unwrap();
+    for file in std::fs::read_dir(&all).unwrap() {
+        let file = file.unwrap();
+        if file.file_name().to_string_lossy().as_ref() < "0008" {
+            std::fs::copy(file.path(), dir.path().join(file.file_name())).unwrap();
+        }
+    }
+    let earlier = sqlx::migrate::Migrator::new(dir.path()).await.unwrap();
+    assert_eq!(earlier.iter().count(), 7);
+    match &store {
+        Store::Sqlite(db) => earlier.run(&db.pool).await.unwrap(),
+        Store::Postgres(pool) => earlier.run(pool).await.unwrap(),
+    }
+    let guid = "0b6f6b0e-1111-2222-3333-444455556666";
+    let on_it = |action: &str, n: usize| NewAuditRow {
+        target_guid: Some(guid.into()),
+        ..event(action, n)
+    };
+    for n in 0..40 {
+        let action = if n == 17 { "reset_account" } else { "diagnose" };
+        audit::record(&store, &on_it(action, n)).await.unwrap();
+    }
+    let before = audit::verify(&store).await.unwrap();
+    store.migrate().await.unwrap();
+    assert_eq!(audit::verify(&store).await.unwrap(), before);
+    let since = OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap();
+    let writes = store.portal_writes(guid, since).await.unwrap();
+    assert_eq!(writes.len(), 1, "{writes:?}");
+    assert_eq!(writes[0].event, on_it("reset_account", 17));
+    // The chain goes on from the same head.
+    let next = audit::record(&store, &on_it("diagnose", 40)).await.unwrap();
+    assert_eq!((next.seq, next.prev_hash), (before.seq + 1, before.hash));
+}
+
+#[tokio::test]
+async fn sqlite_an_audit_chain_from_before_0008_verifies_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::connect(&trustdesk::db::default_url(dir.path()))
+        .await
+        .unwrap();
+    an_audit_chain_from_before_0008_verifies_after_it(store).await;
+}
+
+#[tokio::test]
+async fn postgres_an_audit_chain_from_before_0008_verifies_after_it() {
+    with_bare_pg(an_audit_chain_from_before_0008_verifies_after_it).await;
+}
 
 fn event(action: &str, n: usize) -> NewAuditRow {
     NewAuditRow {
