@@ -24,6 +24,7 @@ mod fixes;
 mod history;
 mod password;
 mod replication;
+mod verdict;
 
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
@@ -32,6 +33,7 @@ use uuid::Uuid;
 use crate::directory::model::{DcOutcome, Snapshot};
 
 use facts::Facts;
+pub use verdict::{PrimaryRepair, Verdict, VerdictState};
 
 /// Thresholds of the rules. `Default` gives the documented defaults.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -279,6 +281,8 @@ pub struct AllowedRepairs {
 /// The full diagnosis of one computer name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Diagnosis {
+    /// What happened in a tech's words, and the repair to press.
+    pub verdict: Verdict,
     /// Most severe first.
     pub findings: Vec<Finding>,
     /// `protected_account` first, then by confidence, highest first. Never empty.
@@ -419,11 +423,25 @@ pub fn diagnose(
         .first()
         .map(|c| c.fix.clone())
         .unwrap_or_else(|| fixes::fix_for(Cause::Healthy, &ctx));
+    let (top, confidence) = likely_causes
+        .first()
+        .map_or((Cause::Healthy, Confidence::Low), |c| {
+            (c.cause, c.confidence)
+        });
+    let verdict = verdict::verdict(
+        &facts,
+        top,
+        confidence,
+        fix.trustdesk_action,
+        actions,
+        &lagging,
+    );
 
     let mut findings = out.findings;
     findings.sort_by_key(|f| std::cmp::Reverse(f.severity));
 
     Diagnosis {
+        verdict,
         findings,
         likely_causes,
         fix,

@@ -164,6 +164,12 @@ async fn chromium_signs_in_looks_up_and_reads_the_diagnosis() {
         .await
         .unwrap();
     let cause = wait_for_id(&b, "top-cause").await.text().await.unwrap();
+    // The verdict in plain words comes first; the cause code is small print.
+    let headline = wait_for_id(&b, "headline").await.text().await.unwrap();
+    assert!(
+        !headline.is_empty() && !headline.contains('_'),
+        "{headline}"
+    );
     let name = b
         .find(Locator::Id("computer-name"))
         .await

@@ -73,12 +73,20 @@ async fn exact_names_go_to_the_diagnosis_and_prefixes_list_matches() {
     let (status, r) = api_get(&c, &p.base, "/api/v1/computers/NO-SUCH-PC").await;
     assert_eq!(status, 200);
     assert_eq!(top_cause(&r), "account_missing");
+    assert_eq!(r["diagnosis"]["verdict"]["state"], "broken", "{r:#}");
+    assert!(r["diagnosis"]["verdict"]["primary"].is_null(), "{r:#}");
 
+    // The page opens with the verdict in plain words; the cause code is small print below it.
     let page = crate::common::get_text(&c, &format!("{}/computers/PAR-WS001", p.base)).await;
-    assert!(
-        page.contains("id=\"top-cause\"") && page.contains("pwdLastSet"),
-        "{page}"
+    let (headline, code) = (
+        page.find("id=\"headline\"").expect("a headline"),
+        page.find("id=\"top-cause\"").expect("the cause code"),
     );
+    assert!(headline < code, "{page}");
+    assert!(page.contains("pwdLastSet"), "{page}");
+    let page = crate::common::get_text(&c, &format!("{}/computers/NO-SUCH-PC", p.base)).await;
+    assert!(page.contains("no computer account in AD"), "{page}");
+    assert!(!page.contains("id=\"primary-repair\""), "{page}");
 }
 
 #[tokio::test]

@@ -368,6 +368,14 @@ async fn a_repair_the_diagnosis_withholds_is_neither_offered_nor_done() {
     let page = crate::common::get_text(&c, &format!("{}/computers/T-GATED", p.base)).await;
     assert!(!page.contains("id=\"mint\""), "no mint button:\n{page}");
     assert!(
+        !page.contains("id=\"primary-repair\""),
+        "no primary repair:\n{page}"
+    );
+    assert!(
+        page.contains("disabled in AD. Enable it"),
+        "the verdict:\n{page}"
+    );
+    assert!(
         page.contains("id=\"mint-withheld\"") && page.contains("the account is disabled"),
         "the page says why:\n{page}"
     );
