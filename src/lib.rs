@@ -98,6 +98,7 @@ pub async fn build(cfg: Config) -> Result<AppState, StartupError> {
         metrics: metrics_handle(),
         fleet: fleet::FleetJobs::default(),
         downloads: downloads.map(Arc::new),
+        shown_once: Arc::default(),
     })
 }
 

@@ -25,4 +25,6 @@ pub struct AppState {
     pub fleet: crate::fleet::FleetJobs,
     /// The companion client served at `/downloads/`, when configured.
     pub downloads: Option<Arc<crate::downloads::Downloads>>,
+    /// Minted tokens waiting for the page that shows them once.
+    pub shown_once: Arc<crate::repair::shown_once::ShownOnce>,
 }

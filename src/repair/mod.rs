@@ -8,6 +8,7 @@
 pub mod keys;
 pub mod password;
 pub mod redeem;
+pub mod shown_once;
 
 use secrecy::ExposeSecret;
 use time::OffsetDateTime;

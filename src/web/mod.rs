@@ -44,6 +44,7 @@ pub fn app(state: AppState) -> Router {
             get(repair::reset_confirm).post(repair::reset),
         )
         .route("/computers/{name}/tokens", post(repair::mint))
+        .route("/computers/{name}/tokens/{jti}", get(repair::minted))
         .route("/tokens/{jti}/revoke", post(repair::revoke))
         .route(
             "/api/v1/redeem",

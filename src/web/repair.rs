@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use time::OffsetDateTime;
 
@@ -20,6 +20,7 @@ use crate::directory::filter::ComputerQuery;
 use crate::directory::model::ComputerAccount;
 use crate::policy::{ActionKind, Denied, Diagnose, Grant, Target};
 use crate::repair::redeem::{self, RedeemError};
+use crate::repair::shown_once::ShownToken;
 use crate::repair::{self, Request};
 use crate::state::AppState;
 
@@ -236,14 +237,15 @@ pub struct TokenMintedPage {
     client: Option<super::downloads::ClientHelp>,
 }
 
-/// `POST /computers/{name}/tokens`: mint a token and show it once.
+/// `POST /computers/{name}/tokens`: mint a token, hold it for the page that shows it once,
+/// and redirect there (a reload of that page never mints again).
 pub async fn mint(
     State(state): State<AppState>,
     CurrentStaff(staff): CurrentStaff,
     RequestOrigin(origin): RequestOrigin,
     Path(name): Path<String>,
     Form(form): Form<MintForm>,
-) -> Result<TokenMintedPage, AppError> {
+) -> Result<Redirect, AppError> {
     staff.check_csrf(&form.csrf)?;
     let (account, grant) =
         target::<crate::policy::MintToken>(&state, &staff, &origin, &name).await?;
@@ -284,18 +286,60 @@ pub async fn mint(
     )
     .await
     .map_err(repair_err)?;
-    Ok(TokenMintedPage {
-        name: account.netbios_name().to_string(),
-        client: super::downloads::for_token(&state, &minted.token),
-        token: minted.token,
+    let name = account.netbios_name().to_string();
+    let page = format!("/computers/{name}/tokens/{}", minted.row.jti);
+    let shown = ShownToken {
+        name,
+        token: SecretString::from(minted.token),
         expires: minted
             .row
             .expires_at
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default(),
         minutes,
-        staff: Some(staff),
-    })
+    };
+    state.shown_once.hold(
+        &minted.row.jti,
+        &staff.sub,
+        shown,
+        std::time::Instant::now(),
+    );
+    Ok(Redirect::to(&page))
+}
+
+#[derive(Template, WebTemplate)]
+#[template(path = "token_gone.html")]
+pub struct TokenGonePage {
+    staff: Option<Staff>,
+    name: String,
+}
+
+/// `GET /computers/{name}/tokens/{jti}`: the token just minted, once, to its minter; after
+/// that, a page that says so and points to the computer's token list.
+pub async fn minted(
+    State(state): State<AppState>,
+    CurrentStaff(staff): CurrentStaff,
+    Path((name, jti)): Path<(String, String)>,
+) -> Response {
+    match state
+        .shown_once
+        .take(&jti, &staff.sub, std::time::Instant::now())
+    {
+        Some(shown) => TokenMintedPage {
+            client: super::downloads::for_token(&state, shown.token.expose_secret()),
+            token: shown.token.expose_secret().to_string(),
+            name: shown.name,
+            expires: shown.expires,
+            minutes: shown.minutes,
+            staff: Some(staff),
+        }
+        .into_response(),
+        None => TokenGonePage {
+            staff: Some(staff),
+            name,
+        }
+        .into_response(),
+    }
 }
 
 #[derive(Deserialize)]

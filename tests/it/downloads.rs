@@ -510,15 +510,8 @@ async fn without_downloads_the_pages_keep_the_plain_instructions() {
     let html = get_text(&c, &format!("{}/downloads/", p.base)).await;
     assert!(html.contains("id=\"downloads-off\""), "{html}");
     let csrf = crate::repair_lab::csrf(&c, &p.base).await;
-    let html = c
-        .post(format!("{}/computers/PAR-WS001/tokens", p.base))
-        .form(&[("csrf", csrf.as_str())])
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (_, html) =
+        crate::repair_lab::post_mint(&c, &p.base, "PAR-WS001", &[("csrf", csrf.as_str())]).await;
     assert!(html.contains("id=\"command\""), "{html}");
     assert!(!html.contains("ps-block"), "{html}");
     assert_eq!(status(&c, &p, "/downloads/client.toml").await, 404);

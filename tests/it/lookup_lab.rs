@@ -294,14 +294,14 @@ async fn a_role_caps_the_token_lifetime() {
     let c = browser();
     sign_in(&c, &p.base, "bob", "bob-pw").await;
     let csrf = crate::repair_lab::csrf(&c, &p.base).await;
-    let r = c
-        .post(format!("{}/computers/PAR-WS002/tokens", p.base))
-        .form(&[("csrf", csrf.as_str()), ("lifetime_minutes", "60")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let html = r.text().await.unwrap();
+    let (status, html) = crate::repair_lab::post_mint(
+        &c,
+        &p.base,
+        "PAR-WS002",
+        &[("csrf", csrf.as_str()), ("lifetime_minutes", "60")],
+    )
+    .await;
+    assert_eq!(status, 200);
     assert!(
         html.contains("Valid for 10 minutes"),
         "the junior role caps tokens at 10 minutes"

@@ -43,14 +43,13 @@ pub async fn mint(c: &reqwest::Client, base: &str, name: &str) -> String {
         tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     }
     let csrf = csrf(c, base).await;
-    let r = c
-        .post(format!("{base}/computers/{name}/tokens"))
-        .form(&[("csrf", csrf.as_str()), ("ticket", "INC-1234")])
-        .send()
-        .await
-        .unwrap();
-    let status = r.status();
-    let html = r.text().await.unwrap();
+    let (status, html) = post_mint(
+        c,
+        base,
+        name,
+        &[("csrf", csrf.as_str()), ("ticket", "INC-1234")],
+    )
+    .await;
     assert_eq!(status, 200, "mint for {name}: {html}");
     let start = html.find("readonly rows=\"5\" cols=\"80\">").unwrap()
         + "readonly rows=\"5\" cols=\"80\">".len();
@@ -59,6 +58,32 @@ pub async fn mint(c: &reqwest::Client, base: &str, name: &str) -> String {
         .to_string();
     assert!(token.starts_with("td1."), "{token}");
     token
+}
+
+/// POST the mint form for `name`; a mint answers with a redirect to the page that shows the
+/// token once, which this follows. The status and body of that page, or of the refusal.
+pub async fn post_mint(
+    c: &reqwest::Client,
+    base: &str,
+    name: &str,
+    form: &[(&str, &str)],
+) -> (u16, String) {
+    let r = c
+        .post(format!("{base}/computers/{name}/tokens"))
+        .form(form)
+        .send()
+        .await
+        .unwrap();
+    if r.status() != 303 {
+        return (r.status().as_u16(), r.text().await.unwrap());
+    }
+    let page = r.headers()["location"].to_str().unwrap().to_string();
+    assert!(
+        page.starts_with(&format!("/computers/{name}/tokens/")),
+        "{page}"
+    );
+    let r = c.get(format!("{base}{page}")).send().await.unwrap();
+    (r.status().as_u16(), r.text().await.unwrap())
 }
 
 pub async fn redeem(base: &str, token: &str, password: &str) -> (u16, serde_json::Value) {
@@ -407,4 +432,40 @@ async fn a_repair_the_diagnosis_withholds_is_neither_offered_nor_done() {
         "audited"
     );
     let _ = dc.delete(&dn).await;
+}
+
+/// A mint is a POST answered with a redirect, so reloading the token page never mints again;
+/// that page shows the token once, to its minter only. Another person at the same URL, and
+/// the minter coming back to it, get a page that says the token was shown once.
+#[tokio::test]
+async fn a_mint_redirects_to_a_page_that_shows_the_token_once_to_its_minter() {
+    install_crypto();
+    let Some(lab) = lab() else { return };
+    let (p, c) = signed_in(&lab, "", "").await;
+    let csrf = csrf(&c, &p.base).await;
+    let r = c
+        .post(format!("{}/computers/PAR-WS003/tokens", p.base))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+    let page = r.headers()["location"].to_str().unwrap().to_string();
+    assert!(page.starts_with("/computers/PAR-WS003/tokens/"), "{page}");
+
+    let bob = crate::common::browser();
+    sign_in(&bob, &p.base, "bob", "bob-pw").await;
+    let html = crate::common::get_text(&bob, &format!("{}{page}", p.base)).await;
+    assert!(
+        html.contains("id=\"token-gone\"") && !html.contains("td1."),
+        "{html}"
+    );
+
+    let html = crate::common::get_text(&c, &format!("{}{page}", p.base)).await;
+    assert!(html.contains("td1."), "the minter sees it: {html}");
+    let html = crate::common::get_text(&c, &format!("{}{page}", p.base)).await;
+    assert!(
+        html.contains("id=\"token-gone\"") && !html.contains("td1."),
+        "{html}"
+    );
 }
