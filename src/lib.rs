@@ -99,6 +99,7 @@ pub async fn build(cfg: Config) -> Result<AppState, StartupError> {
         fleet: fleet::FleetJobs::default(),
         downloads: downloads.map(Arc::new),
         shown_once: Arc::default(),
+        resets_done: Arc::default(),
     })
 }
 

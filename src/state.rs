@@ -25,6 +25,9 @@ pub struct AppState {
     pub fleet: crate::fleet::FleetJobs,
     /// The companion client served at `/downloads/`, when configured.
     pub downloads: Option<Arc<crate::downloads::Downloads>>,
-    /// Minted tokens waiting for the page that shows them once.
-    pub shown_once: Arc<crate::repair::shown_once::ShownOnce>,
+    /// Minted tokens and reset results waiting for the page that shows them once.
+    pub shown_once:
+        Arc<crate::repair::shown_once::ShownOnce<crate::repair::shown_once::ShownToken>>,
+    pub resets_done:
+        Arc<crate::repair::shown_once::ShownOnce<crate::repair::shown_once::ShownReset>>,
 }

@@ -1,10 +1,11 @@
-//! A minted token, held for the one page that shows it.
+//! A repair's result, held for the one page that shows it.
 //!
-//! The mint is a POST that answers with a redirect (so a reload never mints again), and the
-//! page it redirects to takes the token from here: once, for the person who minted it, within
-//! [`HOLD`]. After that, Back, Forward and reload find nothing, and the page says the token
-//! was shown once. The token lives only in this process's memory, never in the database or the
-//! session store (`repair` stores tokens as hashes only).
+//! A mint or a reset is a POST that answers with a redirect (so a reload never repeats it), and
+//! the page it redirects to takes the result from here: once, for the person who asked for it,
+//! within [`HOLD`]. After that, Back, Forward and reload find nothing: the token page says the
+//! token was shown once, the reset page goes to the computer's page (whose diagnosis names the
+//! reset). A token lives only in this process's memory, never in the database or the session
+//! store (`repair` stores tokens as hashes only).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -17,6 +18,12 @@ pub const HOLD: Duration = Duration::from_secs(120);
 /// At most this many tokens wait at once; a mint beyond it evicts the oldest.
 const MAX_HELD: usize = 1024;
 
+/// What the reset page shows.
+pub struct ShownReset {
+    pub name: String,
+    pub dc: String,
+}
+
 /// What the token page shows.
 pub struct ShownToken {
     pub name: String,
@@ -25,21 +32,29 @@ pub struct ShownToken {
     pub minutes: u32,
 }
 
-struct Held {
+struct Held<T> {
     minter: String,
     at: Instant,
-    shown: ShownToken,
+    shown: T,
 }
 
-/// Minted tokens waiting for their page, by `jti`.
-#[derive(Default)]
-pub struct ShownOnce {
-    held: Mutex<HashMap<String, Held>>,
+/// Results waiting for their page, by a key the redirect names (a token's `jti`, a reset's
+/// random id).
+pub struct ShownOnce<T> {
+    held: Mutex<HashMap<String, Held<T>>>,
 }
 
-impl ShownOnce {
-    /// Hold `shown` for the minter (`sub`) under the token's `jti`.
-    pub fn hold(&self, jti: &str, minter: &str, shown: ShownToken, now: Instant) {
+impl<T> Default for ShownOnce<T> {
+    fn default() -> Self {
+        Self {
+            held: Mutex::default(),
+        }
+    }
+}
+
+impl<T> ShownOnce<T> {
+    /// Hold `shown` for the person (`sub`) who asked for it, under `key`.
+    pub fn hold(&self, key: &str, minter: &str, shown: T, now: Instant) {
         let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
         held.retain(|_, h| now.saturating_duration_since(h.at) < HOLD);
         if held.len() >= MAX_HELD
@@ -51,7 +66,7 @@ impl ShownOnce {
             held.remove(&oldest);
         }
         held.insert(
-            jti.to_string(),
+            key.to_string(),
             Held {
                 minter: minter.to_string(),
                 at: now,
@@ -60,15 +75,15 @@ impl ShownOnce {
         );
     }
 
-    /// The token minted as `jti` by `minter`, once; `None` when it was taken, has waited too
-    /// long, or was minted by someone else (who then does not consume it either).
-    pub fn take(&self, jti: &str, minter: &str, now: Instant) -> Option<ShownToken> {
+    /// The result held under `key` for `minter`, once; `None` when it was taken, has waited
+    /// too long, or is someone else's (who then does not consume it either).
+    pub fn take(&self, key: &str, minter: &str, now: Instant) -> Option<T> {
         let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
-        match held.get(jti) {
+        match held.get(key) {
             Some(h) if h.minter == minter => {}
             _ => return None,
         }
-        let h = held.remove(jti)?;
+        let h = held.remove(key)?;
         (now.saturating_duration_since(h.at) < HOLD).then_some(h.shown)
     }
 }
@@ -90,7 +105,7 @@ mod tests {
     #[test]
     fn a_token_is_shown_once_to_its_minter_within_the_hold() {
         let t0 = Instant::now();
-        let once = ShownOnce::default();
+        let once = ShownOnce::<ShownToken>::default();
         once.hold("j1", "alice", shown("td1.a"), t0);
         assert!(once.take("j1", "mallory", t0).is_none(), "not to another");
         let got = once.take("j1", "alice", t0).unwrap();
@@ -107,7 +122,7 @@ mod tests {
     #[test]
     fn the_oldest_waiting_token_makes_room() {
         let t0 = Instant::now();
-        let once = ShownOnce::default();
+        let once = ShownOnce::<ShownToken>::default();
         for i in 0..=MAX_HELD {
             let at = t0 + Duration::from_millis(i as u64);
             once.hold(&format!("j{i}"), "alice", shown("td1.x"), at);

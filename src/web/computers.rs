@@ -218,7 +218,7 @@ pub async fn search(
                 .is_some_and(|d| d.eq_ignore_ascii_case(q.display()))
     });
     if let Some(m) = exact {
-        return Ok(Redirect::to(&format!("/computers/{}", m.name)).into_response());
+        return Ok(Redirect::to(&super::format::computer_path(&m.name)).into_response());
     }
     Ok(MatchesPage {
         staff: Some(staff),

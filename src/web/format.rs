@@ -67,6 +67,20 @@ pub fn form_text(raw: &str, max: usize) -> Option<String> {
     (!t.is_empty()).then_some(t)
 }
 
+/// `/computers/<name>`, the name percent-encoded as one path segment: safe in a `Location`
+/// header whatever the directory's name holds (a sAMAccountName may be non-ASCII).
+pub fn computer_path(name: &str) -> String {
+    match url::Url::parse("http://portal/computers") {
+        Ok(mut url) => {
+            if let Ok(mut segments) = url.path_segments_mut() {
+                segments.push(name);
+            }
+            url.path().to_string()
+        }
+        Err(_) => "/computers".to_string(),
+    }
+}
+
 /// The snake_case code serde gives a value (e.g. a cause or a severity).
 pub fn code<T: serde::Serialize>(v: &T) -> String {
     serde_json::to_value(v)
@@ -79,6 +93,20 @@ pub fn code<T: serde::Serialize>(v: &T) -> String {
 mod tests {
     use super::*;
     use time::macros::datetime;
+
+    #[test]
+    fn computer_paths_are_safe_location_headers() {
+        for (name, path) in [
+            ("PC01", "/computers/PC01"),
+            ("CORP\\PC01", "/computers/CORP%5CPC01"),
+            ("PC-\u{c9}T\u{c9}", "/computers/PC-%C3%89T%C3%89"),
+            // (WHATWG URL parsing drops CR and LF.)
+            ("a/b?c#d\r\n", "/computers/a%2Fb%3Fc%23d"),
+        ] {
+            assert_eq!(computer_path(name), path);
+            assert!(axum::http::HeaderValue::from_str(&computer_path(name)).is_ok());
+        }
+    }
 
     #[test]
     fn relative_times_read_well() {

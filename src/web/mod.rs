@@ -45,6 +45,7 @@ pub fn app(state: AppState) -> Router {
         )
         .route("/computers/{name}/tokens", post(repair::mint))
         .route("/computers/{name}/tokens/{jti}", get(repair::minted))
+        .route("/computers/{name}/reset/{id}", get(repair::reset_done))
         .route("/tokens/{jti}/revoke", post(repair::revoke))
         .route(
             "/api/v1/redeem",

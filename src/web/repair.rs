@@ -12,6 +12,7 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 
 use super::AppError;
+use super::format::computer_path;
 use super::meta::{RequestOrigin, actor};
 use crate::audit;
 use crate::auth::{CurrentStaff, Staff};
@@ -20,7 +21,7 @@ use crate::directory::filter::ComputerQuery;
 use crate::directory::model::ComputerAccount;
 use crate::policy::{ActionKind, Denied, Diagnose, Grant, Target};
 use crate::repair::redeem::{self, RedeemError};
-use crate::repair::shown_once::ShownToken;
+use crate::repair::shown_once::{ShownReset, ShownToken};
 use crate::repair::{self, Request};
 use crate::state::AppState;
 
@@ -209,12 +210,39 @@ pub async fn reset(
     let dc = repair::reset_account(&grant, &state, &req)
         .await
         .map_err(repair_err)?;
-    Ok(ResetDonePage {
-        name: account.netbios_name().to_string(),
+    // Redirect after the POST: a reload of the result page never resets again.
+    let name = account.netbios_name().to_string();
+    let id = uuid::Uuid::new_v4().simple().to_string();
+    let page = format!("{}/reset/{id}", computer_path(&name));
+    let shown = ShownReset {
+        name,
         dc: dc.name().to_string(),
-        staff: Some(staff),
+    };
+    state
+        .resets_done
+        .hold(&id, &staff.sub, shown, std::time::Instant::now());
+    Ok(Redirect::to(&page).into_response())
+}
+
+/// `GET /computers/{name}/reset/{id}`: the reset's result, once, to whoever asked for it;
+/// after that, the computer's page, whose diagnosis names the reset.
+pub async fn reset_done(
+    State(state): State<AppState>,
+    CurrentStaff(staff): CurrentStaff,
+    Path((name, id)): Path<(String, String)>,
+) -> Response {
+    match state
+        .resets_done
+        .take(&id, &staff.sub, std::time::Instant::now())
+    {
+        Some(shown) => ResetDonePage {
+            name: shown.name,
+            dc: shown.dc,
+            staff: Some(staff),
+        }
+        .into_response(),
+        None => Redirect::to(&computer_path(&name)).into_response(),
     }
-    .into_response())
 }
 
 #[derive(Deserialize)]
@@ -287,7 +315,7 @@ pub async fn mint(
     .await
     .map_err(repair_err)?;
     let name = account.netbios_name().to_string();
-    let page = format!("/computers/{name}/tokens/{}", minted.row.jti);
+    let page = format!("{}/tokens/{}", computer_path(&name), minted.row.jti);
     let shown = ShownToken {
         name,
         token: SecretString::from(minted.token),
@@ -366,7 +394,7 @@ pub async fn revoke(
     repair::revoke_token(&state, &actor(&staff), &origin, &row)
         .await
         .map_err(repair_err)?;
-    Ok(Redirect::to(&format!("/computers/{name}")).into_response())
+    Ok(Redirect::to(&computer_path(&name)).into_response())
 }
 
 #[derive(Deserialize)]

@@ -220,11 +220,19 @@ async fn reset_breaks_the_member_and_a_token_repair_fixes_it_for_real() {
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), 200);
-    let html = r.text().await.unwrap();
+    // Redirect after the POST: the result page shows it once; a reload goes to the computer.
+    assert_eq!(r.status(), 303);
+    let done = format!("{}{}", p.base, r.headers()["location"].to_str().unwrap());
+    let html = crate::common::get_text(&c, &done).await;
     assert!(
         html.contains("id=\"dc\">dc1.lab.example.test"),
         "the result names the DC: {html}"
+    );
+    let again = c.get(&done).send().await.unwrap();
+    assert_eq!(again.status(), 303, "a reload does not reset again");
+    assert_eq!(
+        again.headers()["location"],
+        format!("/computers/{member}").as_str()
     );
     assert!(
         !testjoin(&conf),
