@@ -331,11 +331,13 @@ where
 /// What the review page filters on; `None` means any.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 pub struct AuditFilter {
-    /// The actor's OIDC `sub` or name (exact).
+    /// Part of the actor's OIDC `sub` or name (case-insensitive).
     pub actor: Option<String>,
-    /// The target computer's name (exact, case-insensitive).
+    /// Part of the target computer's name (case-insensitive).
     pub target: Option<String>,
+    /// The action (case-insensitive).
     pub action: Option<String>,
+    /// The outcome (case-insensitive).
     pub outcome: Option<String>,
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub from: Option<OffsetDateTime>,
@@ -351,19 +353,23 @@ impl Store {
         before: i64,
         limit: i64,
     ) -> Result<Vec<AuditRow>, StoreError> {
+        // Same text on SQLite and PostgreSQL: UPPER on both sides, LIKE with an explicit escape.
         let sql = format!(
             "SELECT {COLUMNS} FROM audit_events WHERE seq < $1 \
-             AND ($2 IS NULL OR actor_sub = $2 OR actor_name = $2) \
-             AND ($3 IS NULL OR UPPER(target_name) = UPPER($3)) \
-             AND ($4 IS NULL OR action = $4) AND ($5 IS NULL OR outcome = $5) \
+             AND ($2 IS NULL OR UPPER(actor_sub) LIKE $2 ESCAPE '\\' \
+                  OR UPPER(actor_name) LIKE $2 ESCAPE '\\') \
+             AND ($3 IS NULL OR UPPER(target_name) LIKE $3 ESCAPE '\\') \
+             AND ($4 IS NULL OR UPPER(action) = UPPER($4)) \
+             AND ($5 IS NULL OR UPPER(outcome) = UPPER($5)) \
              AND ($6 IS NULL OR at >= $6) AND ($7 IS NULL OR at < $7) \
              ORDER BY seq DESC LIMIT $8"
         );
+        let (actor, target) = (contains(f.actor.as_deref()), contains(f.target.as_deref()));
         let rows = on_pool!(self, |pool| {
             let rows = sqlx::query(&sql)
                 .bind(before)
-                .bind(&f.actor)
-                .bind(&f.target)
+                .bind(&actor)
+                .bind(&target)
                 .bind(&f.action)
                 .bind(&f.outcome)
                 .bind(f.from)
@@ -375,6 +381,22 @@ impl Store {
         })?;
         Ok(rows)
     }
+}
+
+/// A `LIKE` pattern matching values that contain `part` in any case (upper-cased, with the
+/// pattern's own `%`, `_` and `\\` escaped, so a filter never widens to "everything").
+fn contains(part: Option<&str>) -> Option<String> {
+    let part = part?.to_uppercase();
+    let mut pattern = String::with_capacity(part.len() + 2);
+    pattern.push('%');
+    for c in part.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    Some(pattern)
 }
 
 /// The read behind [`Store::portal_writes`]. Its `action IN (…)` term is, character for
@@ -431,6 +453,16 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn filter_patterns_match_parts_and_never_widen() {
+        assert_eq!(contains(None), None);
+        assert_eq!(contains(Some("ws0")).as_deref(), Some("%WS0%"));
+        assert_eq!(
+            contains(Some("100%_\\")).as_deref(),
+            Some("%100\\%\\_\\\\%")
+        );
+    }
 
     /// Every lookup writes an audit row naming the object, so a read of the object's writes
     /// that walked its lookups would slow down with every lookup (the lookup benchmark saw

@@ -88,6 +88,7 @@ contract!(
     observations_round_trip,
     fleet_reports_round_trip,
     logins_by_person_and_provider_session,
+    audit_filters_match_parts_in_any_case,
 );
 
 /// Migration 0008 rebuilds the SQLite audit table and changes its indexes on both: a chain
@@ -148,6 +149,38 @@ async fn sqlite_an_audit_chain_from_before_0008_verifies_after_it() {
 #[tokio::test]
 async fn postgres_an_audit_chain_from_before_0008_verifies_after_it() {
     with_bare_pg(an_audit_chain_from_before_0008_verifies_after_it).await;
+}
+
+/// The auditor's filters: part of a name in any case for the actor and the computer, any case
+/// for the action and the outcome; `%` and `_` typed into a filter are literal.
+async fn audit_filters_match_parts_in_any_case(store: Store) {
+    for n in 0..5 {
+        audit::record(
+            &store,
+            &event(if n == 3 { "reset_account" } else { "lookup" }, n),
+        )
+        .await
+        .unwrap();
+    }
+    let seqs = |f: trustdesk::db::AuditFilter| {
+        let store = store.clone();
+        async move {
+            let rows = store.audit_query(&f, i64::MAX, 100).await.unwrap();
+            rows.iter().map(|r| r.seq).collect::<Vec<_>>()
+        }
+    };
+    let f = |actor: &str, target: &str, action: &str| trustdesk::db::AuditFilter {
+        actor: (!actor.is_empty()).then(|| actor.to_string()),
+        target: (!target.is_empty()).then(|| target.to_string()),
+        action: (!action.is_empty()).then(|| action.to_string()),
+        ..Default::default()
+    };
+    assert_eq!(seqs(f("senior", "", "")).await, vec![5, 4, 3, 2, 1]);
+    assert_eq!(seqs(f("ALICE", "ws003", "")).await, vec![4]);
+    assert_eq!(seqs(f("", "par-ws00", "RESET_ACCOUNT")).await, vec![4]);
+    assert_eq!(seqs(f("", "%", "")).await, Vec::<i64>::new());
+    assert_eq!(seqs(f("", "_", "")).await, Vec::<i64>::new());
+    assert_eq!(seqs(f("bob", "", "")).await, Vec::<i64>::new());
 }
 
 fn event(action: &str, n: usize) -> NewAuditRow {
