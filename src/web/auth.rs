@@ -105,6 +105,8 @@ pub async fn callback_form_post(
 pub struct NoAccessPage {
     name: String,
     overage: bool,
+    /// The provider's end-session URL: signing out there is how to come back as someone else.
+    switch: String,
 }
 
 #[derive(Template, WebTemplate)]
@@ -229,9 +231,11 @@ pub async fn callback(
         };
         audit::record(&state.store, &denied(reason).actor(&who)).await?;
         session.flush().await.map_err(session_err)?;
+        let switch = state.oidc.logout_url(Some(&identity.id_token)).await;
         let page = NoAccessPage {
             name: identity.name.unwrap_or(identity.sub),
             overage,
+            switch,
         };
         return Ok((StatusCode::FORBIDDEN, page).into_response());
     }

@@ -186,6 +186,13 @@ async fn entra_group_overage_is_explained_or_resolved_where_allowed() {
     assert_eq!(status, 403);
     assert!(html.contains("id=\"no-access-overage\""), "{html}");
     assert!(html.contains("app roles"), "{html}");
+    // A way out on a shared PC: the provider's end-session endpoint, for this client.
+    let switch = crate::common::html_attr(&html, "id=\"switch-account\"", "href")
+        .expect("a switch-account link");
+    assert!(
+        switch.contains("client_id=") && switch.contains("id_token_hint="),
+        "{switch}"
+    );
     assert_denied(&p.state, "group_overage:").await;
     let reasons = denials(&p.state).await;
     assert!(
