@@ -16,7 +16,7 @@ use super::format::computer_path;
 use super::meta::{RequestOrigin, actor};
 use crate::audit;
 use crate::auth::{CurrentStaff, Staff};
-use crate::diagnostics::RepairAction;
+use crate::diagnostics::{RepairAction, Verdict};
 use crate::directory::filter::ComputerQuery;
 use crate::directory::model::ComputerAccount;
 use crate::policy::{ActionKind, Denied, Diagnose, Grant, Target};
@@ -60,7 +60,7 @@ async fn target<A: ActionKind>(
 /// withheld repair (disabled, re-created, replication in progress, protected) is refused with
 /// the diagnosis's own reason, and audited, so a forged POST gets no further than the page. It
 /// reads the diagnosis under a `diagnose` grant for the same computer; a role that may repair but
-/// not diagnose is refused too, as it could not see why.
+/// not diagnose is refused too, as it could not see why. Returns the verdict, for the pages.
 async fn diagnosis_allows<A: ActionKind>(
     state: &AppState,
     staff: &Staff,
@@ -68,7 +68,7 @@ async fn diagnosis_allows<A: ActionKind>(
     name: &str,
     account: &ComputerAccount,
     repair: RepairAction,
-) -> Result<(), AppError> {
+) -> Result<Verdict, AppError> {
     let target = Target {
         dn: &account.dn,
         account: Some(account),
@@ -80,7 +80,7 @@ async fn diagnosis_allows<A: ActionKind>(
             let (report, _) =
                 crate::lookup::report(&grant, state, &q, Some(account.clone()), now).await?;
             match report.diagnosis.withholds(repair) {
-                None => return Ok(()),
+                None => return Ok(report.diagnosis.verdict),
                 Some(why) => why,
             }
         }
@@ -143,6 +143,8 @@ pub struct ResetConfirmPage {
     staff: Option<Staff>,
     name: String,
     dn: String,
+    /// The diagnosis's verdict, repeated before the button.
+    verdict: Option<Verdict>,
     error: Option<String>,
 }
 
@@ -155,9 +157,19 @@ pub async fn reset_confirm(
 ) -> Result<ResetConfirmPage, AppError> {
     let (account, _grant) =
         target::<crate::policy::ResetAccount>(&state, &staff, &origin, &name).await?;
+    let verdict = diagnosis_allows::<crate::policy::ResetAccount>(
+        &state,
+        &staff,
+        &origin,
+        &name,
+        &account,
+        RepairAction::DcReset,
+    )
+    .await?;
     Ok(ResetConfirmPage {
         name: account.netbios_name().to_string(),
         dn: account.dn.clone(),
+        verdict: Some(verdict),
         staff: Some(staff),
         error: None,
     })
@@ -195,6 +207,7 @@ pub async fn reset(
         let page = ResetConfirmPage {
             name: account.netbios_name().to_string(),
             dn: account.dn.clone(),
+            verdict: None,
             staff: Some(staff),
             error: Some("Give a reason or ticket reference.".into()),
         };

@@ -203,6 +203,10 @@ async fn reset_breaks_the_member_and_a_token_repair_fixes_it_for_real() {
         page.contains("until it is rejoined or repaired with a token"),
         "{page}"
     );
+    assert!(
+        page.contains("id=\"confirm-verdict\"><strong>The diagnosis:</strong> "),
+        "the confirmation repeats the verdict: {page}"
+    );
     let token = csrf(&c, &p.base).await;
     let r = c
         .post(format!("{}/computers/{member}/reset", p.base))
