@@ -56,6 +56,20 @@ async fn target<A: ActionKind>(
     }
 }
 
+/// The computer `name`, the policy's grant of `A` on it, and the verdict of a diagnosis that
+/// allows `repair` there; a refusal by either is audited with its reason.
+async fn repairable<A: ActionKind>(
+    state: &AppState,
+    staff: &Staff,
+    origin: &audit::Origin,
+    name: &str,
+    repair: RepairAction,
+) -> Result<(ComputerAccount, Grant<A>, Verdict), AppError> {
+    let (account, grant) = target::<A>(state, staff, origin, name).await?;
+    let verdict = diagnosis_allows::<A>(state, staff, origin, name, &account, repair).await?;
+    Ok((account, grant, verdict))
+}
+
 /// The diagnosis must allow `repair`, the rule by which the computer page offers its button: a
 /// withheld repair (disabled, re-created, replication in progress, protected) is refused with
 /// the diagnosis's own reason, and audited, so a forged POST gets no further than the page. It
@@ -155,14 +169,11 @@ pub async fn reset_confirm(
     RequestOrigin(origin): RequestOrigin,
     Path(name): Path<String>,
 ) -> Result<ResetConfirmPage, AppError> {
-    let (account, _grant) =
-        target::<crate::policy::ResetAccount>(&state, &staff, &origin, &name).await?;
-    let verdict = diagnosis_allows::<crate::policy::ResetAccount>(
+    let (account, _grant, verdict) = repairable::<crate::policy::ResetAccount>(
         &state,
         &staff,
         &origin,
         &name,
-        &account,
         RepairAction::DcReset,
     )
     .await?;
@@ -192,14 +203,11 @@ pub async fn reset(
     Form(form): Form<ResetForm>,
 ) -> Result<Response, AppError> {
     staff.check_csrf(&form.csrf)?;
-    let (account, grant) =
-        target::<crate::policy::ResetAccount>(&state, &staff, &origin, &name).await?;
-    diagnosis_allows::<crate::policy::ResetAccount>(
+    let (account, grant, _) = repairable::<crate::policy::ResetAccount>(
         &state,
         &staff,
         &origin,
         &name,
-        &account,
         RepairAction::DcReset,
     )
     .await?;
@@ -288,14 +296,11 @@ pub async fn mint(
     Form(form): Form<MintForm>,
 ) -> Result<Redirect, AppError> {
     staff.check_csrf(&form.csrf)?;
-    let (account, grant) =
-        target::<crate::policy::MintToken>(&state, &staff, &origin, &name).await?;
-    diagnosis_allows::<crate::policy::MintToken>(
+    let (account, grant, _) = repairable::<crate::policy::MintToken>(
         &state,
         &staff,
         &origin,
         &name,
-        &account,
         RepairAction::TokenRepair,
     )
     .await?;
