@@ -60,6 +60,9 @@ usage: lab/lab.sh COMMAND
                            in mixed states (see bulk_fixture in fixtures.sh)
   down    stop everything the lab started (by PID) and remove \$LAB_DIR
   status  show what runs; exit 0 if DC1 answers verified LDAPS
+  cert NAME HOST IP
+          issue a server certificate for HOST and IP from the lab CA; prints the paths of
+          \$LAB_DIR/tls/NAME.pem and NAME.key (lab/demo.sh serves HTTPS with it)
   run -- CMD [ARGS...]
           run CMD in the lab's mount namespace (lab hosts/resolv.conf, lab.env sourced,
           /etc/samba/smb.conf = the member's config); exits with CMD's status
@@ -375,6 +378,13 @@ pin_tree() {  # $1 CPULIST, $2 PID: the process, its threads and its descendants
     for child in $(pgrep -P "$2"); do pin_tree "$1" "$child"; done
 }
 
+cmd_cert() {  # NAME HOST IP: a server certificate from the lab CA (the demo portal's HTTPS)
+    [ $# = 3 ] || die "usage: lab/lab.sh cert NAME HOST IP"
+    case $1 in *[!A-Za-z0-9_-]* | "") die "cert: NAME is letters, digits, - and _" ;; esac
+    need_lab
+    make_cert "$1" "$2" "$3" || { showlog "$LOGS/openssl.log"; die "cannot issue the certificate $1"; }
+    printf '%s\n%s\n' "$TLS/$1.pem" "$TLS/$1.key"
+}
 cmd_run() {
     [ "${1:-}" = -- ] && shift
     [ $# -gt 0 ] || die "usage: lab/lab.sh run -- CMD [ARGS...]"
@@ -592,6 +602,7 @@ case $cmd in
     down) cmd_down ;;
     status) cmd_status ;;
     run) cmd_run "$@" ;;
+    cert) cmd_cert "$@" ;;
     pin) cmd_pin "$@" ;;
     selftest) cmd_selftest ;;
     llng-rotate-keys) cmd_llng_rotate ;;

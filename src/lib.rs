@@ -100,6 +100,7 @@ pub async fn build(cfg: Config) -> Result<AppState, StartupError> {
         downloads: downloads.map(Arc::new),
         shown_once: Arc::default(),
         resets_done: Arc::default(),
+        code_guard: Arc::new(repair::code_guard::CodeGuard::new(std::time::Instant::now())),
     })
 }
 

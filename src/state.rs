@@ -30,4 +30,6 @@ pub struct AppState {
         Arc<crate::repair::shown_once::ShownOnce<crate::repair::shown_once::ShownToken>>,
     pub resets_done:
         Arc<crate::repair::shown_once::ShownOnce<crate::repair::shown_once::ShownReset>>,
+    /// The limits on guessing short repair codes (this process's share).
+    pub code_guard: Arc<crate::repair::code_guard::CodeGuard>,
 }

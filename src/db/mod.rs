@@ -5,6 +5,7 @@
 
 mod api_keys;
 mod audit;
+mod codes;
 mod fleet;
 mod logins;
 mod observations;
@@ -20,6 +21,7 @@ use sqlx::{PgPool, SqlitePool};
 
 pub use api_keys::ApiKeyRow;
 pub use audit::{AuditFilter, AuditLink, AuditRow, LinkBody, NewAuditRow};
+pub use codes::CodeRow;
 pub use fleet::{FleetEnd, FleetFindingRow, FleetScanRow};
 pub use logins::{LoginRow, LoginsOf};
 pub use observations::ObservationRow;

@@ -5,6 +5,8 @@
 //! audited after. No machine password or token is ever logged, stored or audited: tokens
 //! are stored as SHA-256 hashes, passwords exist only in memory on their way to the DC.
 
+pub mod code;
+pub mod code_guard;
 pub mod keys;
 pub mod password;
 pub mod redeem;
@@ -93,9 +95,10 @@ pub async fn reset_account(
     }
 }
 
-/// A minted token: the token itself is returned once and never stored.
+/// A minted token and its short code: both are returned once and never stored.
 pub struct Minted {
     pub token: String,
+    pub code: trustdesk_token::ShortCode,
     pub row: TokenRow,
 }
 
@@ -150,8 +153,11 @@ pub async fn mint_token(
         dc: None,
         detail: None,
     };
-    // The row first: a token that cannot be recorded is never shown.
+    let code =
+        trustdesk_token::ShortCode::generate().map_err(|e| RepairError::Random(e.to_string()))?;
+    // The rows first: a token that cannot be recorded is never shown.
     state.store.insert_token(&row).await?;
+    code::keep(state, &code, &row, &claims, now).await?;
     audit::record(
         &state.store,
         &event(req, "mint_token", "success")
@@ -159,7 +165,7 @@ pub async fn mint_token(
     )
     .await
     .map_err(RepairError::Audit)?;
-    Ok(Minted { token, row })
+    Ok(Minted { token, code, row })
 }
 
 /// Revoke a pending token; `false` if it was no longer pending.

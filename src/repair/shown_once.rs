@@ -28,6 +28,8 @@ pub struct ShownReset {
 pub struct ShownToken {
     pub name: String,
     pub token: SecretString,
+    /// The short repair code, grouped (`K7QF-M2XD-9PWA`).
+    pub code: SecretString,
     pub expires: String,
     pub minutes: u32,
 }
@@ -97,6 +99,7 @@ mod tests {
         ShownToken {
             name: "PC01".into(),
             token: SecretString::from(token.to_string()),
+            code: SecretString::from("K7QF-M2XD-9PWA".to_string()),
             expires: "2026-12-05T12:00:00Z".into(),
             minutes: 30,
         }

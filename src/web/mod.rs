@@ -14,6 +14,7 @@ mod layers;
 mod meta;
 mod pages;
 mod policy;
+mod redeem_api;
 mod repair;
 
 use axum::Router;
@@ -47,12 +48,14 @@ pub fn app(state: AppState) -> Router {
         .route("/computers/{name}/tokens/{jti}", get(repair::minted))
         .route("/computers/{name}/reset/{id}", get(repair::reset_done))
         .route("/tokens/{jti}/revoke", post(repair::revoke))
+        .route("/api/v1/tokens/{jti}", get(repair::token_state))
         .route(
             "/api/v1/redeem",
-            post(repair::api_redeem).layer(layers::redeem_rate_limit(&state.config.limits)),
+            post(redeem_api::api_redeem).layer(layers::redeem_rate_limit(&state.config.limits)),
         )
-        .route("/api/v1/redeem/outcome", post(repair::api_outcome))
-        .route("/api/v1/token-key", get(repair::api_token_key))
+        .route("/api/v1/redeem/outcome", post(redeem_api::api_outcome))
+        .route("/api/v1/redeem/code", post(redeem_api::api_code))
+        .route("/api/v1/token-key", get(redeem_api::api_token_key))
         .route("/downloads", get(downloads::page))
         .route("/downloads/", get(downloads::page))
         .route("/downloads/{file}", get(downloads::file))

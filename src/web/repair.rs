@@ -2,11 +2,10 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::Form;
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use axum::{Form, Json};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 use time::OffsetDateTime;
@@ -20,7 +19,6 @@ use crate::diagnostics::{RepairAction, Verdict};
 use crate::directory::filter::ComputerQuery;
 use crate::directory::model::ComputerAccount;
 use crate::policy::{ActionKind, Denied, Diagnose, Grant, Target};
-use crate::repair::redeem::{self, RedeemError};
 use crate::repair::shown_once::{ShownReset, ShownToken};
 use crate::repair::{self, Request};
 use crate::state::AppState;
@@ -280,6 +278,10 @@ pub struct TokenMintedPage {
     staff: Option<Staff>,
     name: String,
     token: String,
+    /// The short repair code, grouped.
+    code: String,
+    /// The token's id, for the live state.
+    jti: String,
     expires: String,
     minutes: u32,
     /// The commands that fetch the client and redeem, with `[downloads]`.
@@ -337,6 +339,7 @@ pub async fn mint(
     let shown = ShownToken {
         name,
         token: SecretString::from(minted.token),
+        code: SecretString::from(minted.code.grouped()),
         expires: minted
             .row
             .expires_at
@@ -374,6 +377,8 @@ pub async fn minted(
         Some(shown) => TokenMintedPage {
             client: super::downloads::for_token(&state, shown.token.expose_secret()),
             token: shown.token.expose_secret().to_string(),
+            code: shown.code.expose_secret().to_string(),
+            jti,
             name: shown.name,
             expires: shown.expires,
             minutes: shown.minutes,
@@ -386,6 +391,33 @@ pub async fn minted(
         }
         .into_response(),
     }
+}
+
+/// `GET /api/v1/tokens/{jti}`: a token's state, for the person who minted it (anyone else
+/// gets 404, as for a token that does not exist). The token page polls it, so the technician
+/// on the phone sees the repair go pending → redeemed → completed. A read of one's own token
+/// is not audited: the mint was, and so is every change of its state.
+pub async fn token_state(
+    State(state): State<AppState>,
+    CurrentStaff(staff): CurrentStaff,
+    Path(jti): Path<String>,
+) -> Result<Json<serde_json::Value>, AppError> {
+    let row = state
+        .store
+        .token_by_jti(&jti)
+        .await?
+        .filter(|row| row.issued_by_sub == staff.sub)
+        .ok_or(AppError::NotFound)?;
+    let now = OffsetDateTime::now_utc();
+    Ok(Json(serde_json::json!({
+        "jti": row.jti,
+        "state": row.state_at_time(now),
+        "state_at": row
+            .state_at
+            .format(&time::format_description::well_known::Rfc3339)
+            .unwrap_or_default(),
+        "dc": row.dc,
+    })))
 }
 
 #[derive(Deserialize)]
@@ -413,145 +445,4 @@ pub async fn revoke(
         .await
         .map_err(repair_err)?;
     Ok(Redirect::to(&computer_path(&name)).into_response())
-}
-
-#[derive(Deserialize)]
-pub struct RedeemBody {
-    token: String,
-    password: SecretString,
-}
-
-#[derive(Deserialize)]
-pub struct OutcomeBody {
-    token: String,
-    outcome: String,
-    #[serde(default)]
-    step: String,
-    #[serde(default)]
-    detail: String,
-}
-
-fn redeem_error(e: &RedeemError) -> Response {
-    let status = match e {
-        RedeemError::Malformed | RedeemError::BadPassword => StatusCode::BAD_REQUEST,
-        RedeemError::BadSignature => StatusCode::UNAUTHORIZED,
-        RedeemError::WrongComputer | RedeemError::NotAllowed => StatusCode::FORBIDDEN,
-        RedeemError::AlreadyUsed => StatusCode::CONFLICT,
-        RedeemError::Expired | RedeemError::Revoked => StatusCode::GONE,
-        RedeemError::DcWriteFailed => StatusCode::BAD_GATEWAY,
-        RedeemError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-    };
-    (
-        status,
-        Json(serde_json::json!({ "error": e.code().as_str(), "message": e.to_string() })),
-    )
-        .into_response()
-}
-
-/// `POST /api/v1/redeem` (the companion client): `{token, password}` → `{dc, computer}`.
-pub async fn api_redeem(
-    State(state): State<AppState>,
-    RequestOrigin(origin): RequestOrigin,
-    body: Result<Json<RedeemBody>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    let Ok(Json(body)) = body else {
-        return redeem_error(&RedeemError::Malformed);
-    };
-    match redeem::redeem(
-        &state,
-        &origin,
-        body.token.trim(),
-        &body.password,
-        OffsetDateTime::now_utc(),
-    )
-    .await
-    {
-        Ok(done) => Json(done).into_response(),
-        Err(e) => redeem_error(&e),
-    }
-}
-
-/// `POST /api/v1/redeem/outcome`: `{token, outcome: completed|failed, step, detail}`.
-pub async fn api_outcome(
-    State(state): State<AppState>,
-    RequestOrigin(origin): RequestOrigin,
-    body: Result<Json<OutcomeBody>, axum::extract::rejection::JsonRejection>,
-) -> Response {
-    let Ok(Json(body)) = body else {
-        return redeem_error(&RedeemError::Malformed);
-    };
-    let completed = match body.outcome.as_str() {
-        "completed" => true,
-        "failed" => false,
-        _ => return redeem_error(&RedeemError::Malformed),
-    };
-    let now = OffsetDateTime::now_utc();
-    match redeem::record_outcome(
-        &state,
-        &origin,
-        body.token.trim(),
-        completed,
-        &body.step,
-        &body.detail,
-        now,
-    )
-    .await
-    {
-        Ok(to) => Json(serde_json::json!({ "state": to })).into_response(),
-        Err(e) => redeem_error(&e),
-    }
-}
-
-/// `GET /api/v1/token-key`: the public keys that verify repair tokens (the client pins one).
-pub async fn api_token_key(State(state): State<AppState>) -> Json<serde_json::Value> {
-    let current = state.token_keys.signing().kid();
-    let keys: Vec<_> = state
-        .token_keys
-        .verifying()
-        .iter()
-        .map(|k| k.to_info())
-        .collect();
-    Json(serde_json::json!({ "current": current, "keys": keys }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Every refusal the redeem API sends is a code of the vocabulary shared with the client
-    /// (`trustdesk_token::RedeemCode`), under the status the OpenAPI document lists it.
-    #[test]
-    fn redeem_refusals_are_the_shared_codes_under_their_documented_status() {
-        let spec: serde_json::Value = serde_json::from_str(include_str!("openapi.json")).unwrap();
-        let responses = &spec["paths"]["/api/v1/redeem"]["post"]["responses"];
-        let all = [
-            RedeemError::Malformed,
-            RedeemError::BadSignature,
-            RedeemError::Expired,
-            RedeemError::AlreadyUsed,
-            RedeemError::Revoked,
-            RedeemError::WrongComputer,
-            RedeemError::NotAllowed,
-            RedeemError::DcWriteFailed,
-            RedeemError::BadPassword,
-            RedeemError::Unavailable,
-        ];
-        let mut sent: Vec<trustdesk_token::RedeemCode> =
-            all.iter().map(RedeemError::code).collect();
-        sent.push(trustdesk_token::RedeemCode::RateLimited); // the rate-limit layer's answer
-        for code in trustdesk_token::RedeemCode::ALL {
-            assert!(sent.contains(&code), "{code} is never sent");
-        }
-        for e in all {
-            let status = redeem_error(&e).status();
-            let listed = responses[status.as_str()]["description"]
-                .as_str()
-                .unwrap_or_default();
-            assert!(
-                listed.split(" | ").any(|c| c == e.code().as_str()),
-                "{} under {status}: {listed:?}",
-                e.code()
-            );
-        }
-    }
 }

@@ -390,6 +390,11 @@ async fn start_portal_full(lab: &Lab, spec: PortalSpec<'_>) -> Portal {
             lab.base_dn
         ),
     );
+    // `{front_ca}` in the TOML stands for the TLS front's CA file, made only now.
+    let toml = match &ca {
+        Some(ca) => toml.replace("{front_ca}", &ca.display().to_string()),
+        None => toml,
+    };
     let cfg = load_config(dir.path(), &format!("{top_toml}\n{toml}"));
     let state = trustdesk::build(cfg).await.unwrap();
     tokio::spawn(trustdesk::serve(listener, state.clone()));

@@ -170,6 +170,19 @@ pub(crate) async fn cdp(b: &fantoccini::Client, cmd: &str, params: serde_json::V
         .unwrap_or_else(|e| panic!("{cmd}: {e}"));
 }
 
+/// A Chromium session for a portal behind the TLS front, whose certificate comes from a test
+/// CA this Chromium does not know (curl and the client verify it where it matters).
+pub(crate) async fn session_for_front(driver: &crate::browser::Driver) -> fantoccini::Client {
+    let b = browser_session(driver).await;
+    cdp(
+        &b,
+        "Security.setIgnoreCertificateErrors",
+        serde_json::json!({ "ignore": true }),
+    )
+    .await;
+    b
+}
+
 /// One file a block fetches: its name on the workstation, the SHA-256 it checks, the URL.
 #[derive(Debug)]
 struct Fetch {
@@ -279,14 +292,7 @@ async fn chromium_copies_the_powershell_block_and_the_downloads_match_their_hash
         _files,
     } = portal_with_downloads(&lab).await;
     let driver = chromedriver().await;
-    let b = browser_session(&driver).await;
-    // The front's certificate comes from a test CA this Chromium does not know.
-    cdp(
-        &b,
-        "Security.setIgnoreCertificateErrors",
-        serde_json::json!({ "ignore": true }),
-    )
-    .await;
+    let b = session_for_front(&driver).await;
     browser_sign_in(&b, &p.base, "alice", "alice-pw").await;
 
     // PAR-WS001 is a directory fixture, no machine: the Linux block below cannot repair it.
@@ -403,14 +409,11 @@ async fn chromium_copies_the_powershell_block_and_the_downloads_match_their_hash
     run_the_linux_block(&p, &sh_block, &token).await;
 }
 
-/// Run the Linux block as pasted, with curl trusting the front's CA: it downloads, checks
-/// every hash, and starts the real client on the generated config, which verifies the token
-/// against the pinned keys and this portal, then refuses this host: in the lab's namespace it
-/// is the member LABWS01 (so the token must never be for LABWS01 here: it would re-key the
-/// member other tests share), elsewhere no domain member at all.
-async fn run_the_linux_block(p: &Portal, block: &str, token: &str) {
+/// Run a Linux block as a tech pastes it into a root shell, with curl trusting the front's
+/// CA; its output (stdout, then stderr). Async: the portal and its front answer on the test's
+/// runtime meanwhile.
+pub(crate) async fn run_block(p: &Portal, block: &str) -> String {
     let tmp = tempfile::tempdir().unwrap();
-    // Async: the portal and its front answer on this test's runtime meanwhile.
     let out = tokio::process::Command::new("bash")
         .arg("-c")
         .arg(block)
@@ -420,11 +423,20 @@ async fn run_the_linux_block(p: &Portal, block: &str, token: &str) {
         .output()
         .await
         .unwrap();
-    let all = format!(
+    format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
-    );
+    )
+}
+
+/// Run the Linux block as pasted: it downloads, checks
+/// every hash, and starts the real client on the generated config, which verifies the token
+/// against the pinned keys and this portal, then refuses this host: in the lab's namespace it
+/// is the member LABWS01 (so the token must never be for LABWS01 here: it would re-key the
+/// member other tests share), elsewhere no domain member at all.
+async fn run_the_linux_block(p: &Portal, block: &str, token: &str) {
+    let all = run_block(p, block).await;
     for name in ["trustdesk-client", "client.toml", "portal-ca.pem"] {
         assert!(
             all.contains(&format!("{name}: OK")),

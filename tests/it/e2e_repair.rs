@@ -14,7 +14,7 @@ use crate::labctl::kinit;
 use crate::repair_lab::{csrf, mint};
 
 /// Held by every test that uses the member LABWS01 (one machine, one secret).
-static MEMBER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+pub static MEMBER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// `lab/lab.sh member-… ARGS` (inside the lab namespace); whether it succeeded.
 fn lab_member(args: &[&str]) -> bool {
@@ -32,7 +32,7 @@ fn lab_member(args: &[&str]) -> bool {
 
 /// The member's diagnosis once replication has settled (a write moments ago shows as
 /// `replication_in_progress` until every DC has it; at most 30 s).
-async fn settled_diagnosis(c: &reqwest::Client, p: &Portal, name: &str) -> serde_json::Value {
+pub async fn settled_diagnosis(c: &reqwest::Client, p: &Portal, name: &str) -> serde_json::Value {
     // Held while forcing replication: `real_domain` turns DC2's inbound replication off under it.
     let mut topology = None;
     for round in 0..60 {
@@ -107,7 +107,7 @@ async fn run_client(
         .unwrap()
 }
 
-fn env(k: &str) -> String {
+pub fn env(k: &str) -> String {
     std::env::var(k).unwrap_or_else(|_| {
         panic!("{k} not set: the e2e test needs the lab member (lab/lab.sh up)")
     })
@@ -117,7 +117,7 @@ fn env(k: &str) -> String {
 /// Named explicitly: after rotations, Samba's own DC discovery for this member (`password
 /// server = <ip>`) fails with "return code = -1" before any network traffic, while the
 /// channel itself is fine; the test is about the channel, not about DC discovery.
-fn testjoin(conf: &str) -> bool {
+pub fn testjoin(conf: &str) -> bool {
     let dc = std::env::var("LAB_DC_NAME").unwrap_or_else(|_| "dc1.lab.example.test".into());
     let out = Command::new("net")
         .args(["rpc", "testjoin", "-s", conf, "-S", &dc])

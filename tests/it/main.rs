@@ -13,8 +13,10 @@
 
 mod audit_export;
 mod browser;
+mod code_lab;
 mod common;
 mod config_cli;
+mod demo_path;
 mod diagnosis_lab;
 mod directory_lab;
 mod downloads;

@@ -21,6 +21,18 @@ pub async fn csrf(c: &reqwest::Client, base: &str) -> String {
 /// offers the button only once the diagnosis allows a token repair: a computer just created or
 /// reset on DC1 waits for the other DCs (replication forced, as a patient tech would wait).
 pub async fn mint(c: &reqwest::Client, base: &str, name: &str) -> String {
+    let html = mint_page(c, base, name).await;
+    let start = html.find("readonly rows=\"5\" cols=\"80\">").unwrap()
+        + "readonly rows=\"5\" cols=\"80\">".len();
+    let token = html[start..start + html[start..].find('<').unwrap()]
+        .trim()
+        .to_string();
+    assert!(token.starts_with("td1."), "{token}");
+    token
+}
+
+/// Mint for `name` as [`mint`] does; the page that shows the token once.
+pub async fn mint_page(c: &reqwest::Client, base: &str, name: &str) -> String {
     // Taken before forcing replication: a test that holds it may have turned a DC's inbound
     // replication off (`real_domain`), and turns it back on before letting go.
     let mut topology = None;
@@ -51,13 +63,7 @@ pub async fn mint(c: &reqwest::Client, base: &str, name: &str) -> String {
     )
     .await;
     assert_eq!(status, 200, "mint for {name}: {html}");
-    let start = html.find("readonly rows=\"5\" cols=\"80\">").unwrap()
-        + "readonly rows=\"5\" cols=\"80\">".len();
-    let token = html[start..start + html[start..].find('<').unwrap()]
-        .trim()
-        .to_string();
-    assert!(token.starts_with("td1."), "{token}");
-    token
+    html
 }
 
 /// POST the mint form for `name`; a mint answers with a redirect to the page that shows the

@@ -26,8 +26,9 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Redeem a repair token: verify it, re-key the machine account on the domain
-    /// controller and here, verify the secure channel, rotate twice, report.
+    /// Redeem a repair token (or its short repair code): verify it, re-key the machine
+    /// account on the domain controller and here, verify the secure channel, rotate twice,
+    /// report.
     #[command(after_help = ExitCode::table())]
     Redeem(RedeemArgs),
 }
@@ -35,8 +36,9 @@ pub enum Command {
 /// `trustdesk-client redeem`
 #[derive(Debug, clap::Args)]
 pub struct RedeemArgs {
-    /// The repair token [default: $TRUSTDESK_TOKEN, else one line from standard input].
-    /// Prefer the environment or stdin: arguments are visible to other local users.
+    /// The repair token, or its short repair code (K7QF-M2XD-9PWA), which the portal
+    /// exchanges for the token [default: $TRUSTDESK_TOKEN, else one line from standard
+    /// input]. Prefer the environment or stdin: arguments are visible to other local users.
     #[arg(value_name = "TOKEN", env = "TRUSTDESK_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
 
@@ -124,6 +126,18 @@ mod tests {
         assert_eq!(args.portal_url.as_deref(), Some("https://p.example.test"));
         assert_eq!(cli.config.as_deref(), Some(std::path::Path::new("/c.toml")));
         assert!(Cli::try_parse_from(["trustdesk-client", "redeem", "--backend", "macos"]).is_err());
+    }
+
+    #[test]
+    fn a_short_code_parses_as_the_token_argument() {
+        let cli = Cli::try_parse_from(["trustdesk-client", "redeem", "K7QF-M2XD-9PWA"]).unwrap();
+        let Command::Redeem(args) = cli.command;
+        assert_eq!(args.token.as_deref(), Some("K7QF-M2XD-9PWA"));
+        assert!(!args.dry_run);
+        // Typed with spaces, as one quoted argument.
+        let cli = Cli::try_parse_from(["trustdesk-client", "redeem", "k7qf m2xd 9pwa"]).unwrap();
+        let Command::Redeem(args) = cli.command;
+        assert_eq!(args.token.as_deref(), Some("k7qf m2xd 9pwa"));
     }
 
     #[test]

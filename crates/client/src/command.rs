@@ -1,5 +1,6 @@
-//! Command code behind the CLI: loads the configuration, reads the token, picks the backend,
-//! builds the portal client and runs the flow on a small single-threaded runtime.
+//! Command code behind the CLI: loads the configuration, reads the token (or short repair
+//! code: the flow tells them apart), picks the backend, builds the portal client and runs the
+//! flow on a small single-threaded runtime.
 
 use std::io::{BufRead, IsTerminal, Write};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -109,15 +110,15 @@ fn redeem_command(config_path: Option<&std::path::Path>, args: RedeemArgs) -> Ex
     code
 }
 
-/// The token from the argument or `TRUSTDESK_TOKEN` (clap fills both into `arg`), else one
-/// line from stdin (with a hint on a terminal; no prompt when piped).
+/// The token (or code) from the argument or `TRUSTDESK_TOKEN` (clap fills both into `arg`),
+/// else one line from stdin (with a hint on a terminal; no prompt when piped).
 fn read_token(arg: Option<String>) -> Result<Zeroizing<String>, String> {
     let token = match arg {
         Some(t) => Zeroizing::new(t),
         None => {
             let stdin = std::io::stdin();
             if stdin.is_terminal() {
-                eprint!("Paste the repair token and press Enter: ");
+                eprint!("Paste the repair token (or type the repair code) and press Enter: ");
                 let _ = std::io::stderr().flush();
             }
             let mut line = Zeroizing::new(String::new());
@@ -130,7 +131,9 @@ fn read_token(arg: Option<String>) -> Result<Zeroizing<String>, String> {
     };
     if token.trim().is_empty() {
         return Err(
-            "no token: give it as an argument, in TRUSTDESK_TOKEN, or on standard input".into(),
+            "no token: give the token or its repair code as an argument, in TRUSTDESK_TOKEN, \
+             or on standard input"
+                .into(),
         );
     }
     Ok(token)

@@ -13,7 +13,7 @@ pub enum ExitCode {
     TokenRejected = 3,
     /// A preflight check failed; nothing was changed anywhere.
     PreflightFailed = 4,
-    /// The portal refused the token; nothing was changed anywhere.
+    /// The portal refused the token (or the short repair code); nothing was changed anywhere.
     PortalRefused = 5,
     /// The portal could not be reached, or it could not write the domain controller;
     /// nothing was changed on this machine.
@@ -61,7 +61,7 @@ impl ExitCode {
                 "token rejected locally (bad signature, expired, other computer, other portal)"
             }
             ExitCode::PreflightFailed => "preflight failed (nothing changed)",
-            ExitCode::PortalRefused => "the portal refused the token (nothing changed)",
+            ExitCode::PortalRefused => "the portal refused the token or code (nothing changed)",
             ExitCode::PortalUnavailable => {
                 "portal unreachable or the DC write failed (nothing changed on this machine)"
             }

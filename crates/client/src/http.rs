@@ -7,17 +7,21 @@
 //! - `POST {portal}/api/v1/redeem` `{token, password}` → 200 `{dc, computer}`, or an error
 //!   body `{error, message}` (see [`PortalErrorCode`])
 //! - `POST {portal}/api/v1/redeem/outcome` `{token, outcome, step, detail}` → 200 `{state}`
+//! - `POST {portal}/api/v1/redeem/code` `{code, computer, domain}` → 200 `{token}`, or the same
+//!   error body (`unknown_code` for every code the portal will not answer for)
 
 use std::future::Future;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
-use trustdesk_token::RedeemCode;
+use trustdesk_token::ShortCode;
 use zeroize::Zeroizing;
 
+use crate::backend::LocalIdentity;
 use crate::config::PortalUrl;
 use crate::exit::ExitCode;
 use crate::password::MachinePassword;
+pub use crate::refusal::PortalErrorCode;
 use crate::text::sanitize;
 
 /// Per-request time limit.
@@ -28,6 +32,8 @@ pub const HEALTHZ_PATH: &str = "/healthz";
 pub const REDEEM_PATH: &str = "/api/v1/redeem";
 /// Path of the outcome report.
 pub const OUTCOME_PATH: &str = "/api/v1/redeem/outcome";
+/// Path of the short repair code's exchange for its token.
+pub const CODE_PATH: &str = "/api/v1/redeem/code";
 /// Longest quote of a portal message.
 const MAX_QUOTE: usize = 300;
 /// Largest response body read (answers are small JSON).
@@ -72,6 +78,12 @@ pub struct OutcomeResponse {
     pub state: String,
 }
 
+/// The portal's answer to a code: the token, taken as it came (the flow verifies it).
+#[derive(Deserialize)]
+struct TokenBody {
+    token: String,
+}
+
 #[derive(Debug, Deserialize)]
 struct ErrorBody {
     error: String,
@@ -83,100 +95,6 @@ struct ErrorBody {
 /// binary of its own version before it serves it (`src/downloads/binary.rs` in the portal):
 /// keep it one literal.
 pub const USER_AGENT: &str = concat!("trustdesk-client/", env!("CARGO_PKG_VERSION"));
-
-/// The portal's error code (`{"error": "<code>"}`): one of the redeem API's codes, which the
-/// portal and this client share through [`RedeemCode`], or one this version does not know.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum PortalErrorCode {
-    /// A code of the shared vocabulary.
-    Known(RedeemCode),
-    /// A code this client does not know (or no JSON body at all).
-    Other(String),
-}
-
-impl PortalErrorCode {
-    /// Parses the wire code.
-    #[must_use]
-    pub fn parse(code: &str) -> Self {
-        RedeemCode::parse(code).map_or_else(|| Self::Other(code.to_owned()), Self::Known)
-    }
-
-    /// The wire code.
-    #[must_use]
-    pub fn as_str(&self) -> &str {
-        match self {
-            Self::Known(c) => c.as_str(),
-            Self::Other(s) => s,
-        }
-    }
-
-    /// The exit code of a redeem refused with this code. Refusals of the token (or of the
-    /// request) are 5; a failed DC write, the portal's own outage and rate limiting are 6
-    /// (nothing changed here; not the token's fault). Unknown codes: 5 for a 4xx status, 6
-    /// otherwise.
-    #[must_use]
-    pub fn exit_code(&self, http_status: u16) -> ExitCode {
-        match self {
-            Self::Known(c) => match c {
-                RedeemCode::Expired
-                | RedeemCode::AlreadyUsed
-                | RedeemCode::Revoked
-                | RedeemCode::BadSignature
-                | RedeemCode::Malformed
-                | RedeemCode::WrongComputer
-                | RedeemCode::NotAllowed
-                | RedeemCode::BadPassword => ExitCode::PortalRefused,
-                RedeemCode::DcWriteFailed | RedeemCode::Unavailable | RedeemCode::RateLimited => {
-                    ExitCode::PortalUnavailable
-                }
-            },
-            Self::Other(_) if (400..500).contains(&http_status) => ExitCode::PortalRefused,
-            Self::Other(_) => ExitCode::PortalUnavailable,
-        }
-    }
-
-    /// What it means and what to do, for the person at the keyboard.
-    #[must_use]
-    pub fn advice(&self) -> &'static str {
-        let Self::Known(code) = self else {
-            return "unexpected answer from the portal: ask the helpdesk";
-        };
-        match code {
-            RedeemCode::Expired => "the token has expired: ask the helpdesk for a new one",
-            RedeemCode::AlreadyUsed => {
-                "the token was already used (each token works once): ask for a new one"
-            }
-            RedeemCode::Revoked => "the token was revoked in the portal: ask for a new one",
-            RedeemCode::BadSignature => {
-                "the portal does not recognise the token's signature: ask for a new one"
-            }
-            RedeemCode::Malformed => {
-                "the portal could not read the token: check that it was copied completely"
-            }
-            RedeemCode::WrongComputer => {
-                "the computer account changed since the token was minted (deleted, re-created \
-                 or renamed): look the computer up again in the portal"
-            }
-            RedeemCode::NotAllowed => {
-                "the portal's policy no longer allows this repair: ask the helpdesk"
-            }
-            RedeemCode::DcWriteFailed => {
-                "the portal could not write the new password to a domain controller; nothing \
-                 changed on this machine. The token is used up: once the portal's directory \
-                 problem is fixed, ask for a new token"
-            }
-            RedeemCode::BadPassword => {
-                "the portal did not accept the password this client made; nothing changed. \
-                 Use the client from this portal's download page (its version must match)"
-            }
-            RedeemCode::Unavailable => {
-                "the portal could not record the repair (its database); nothing changed: run \
-                 this again in a minute with the same token"
-            }
-            RedeemCode::RateLimited => "too many attempts: wait a minute and run this again",
-        }
-    }
-}
 
 /// A failed portal call.
 #[derive(Debug, thiserror::Error)]
@@ -203,7 +121,7 @@ pub enum PortalError {
 }
 
 impl PortalError {
-    /// Exit code when this error ends the redeem step.
+    /// Exit code when this error ends the redeem step or the code fetch.
     #[must_use]
     pub fn redeem_exit_code(&self) -> ExitCode {
         match self {
@@ -232,6 +150,14 @@ pub trait Portal {
         &self,
         report: &OutcomeReport<'_>,
     ) -> impl Future<Output = Result<OutcomeResponse, PortalError>> + Send;
+    /// Exchanges a short repair code for its token, naming this machine (`local`) as the
+    /// portal requires. The token is returned unverified: the caller verifies it like any
+    /// other.
+    fn token_by_code(
+        &self,
+        code: &ShortCode,
+        local: &LocalIdentity,
+    ) -> impl Future<Output = Result<Zeroizing<String>, PortalError>> + Send;
 }
 
 /// The portal's HTTPS client.
@@ -371,6 +297,44 @@ impl Portal for PortalClient {
             PortalError::Protocol(format!("HTTP 200 but the body is not {{\"state\"}}: {e}"))
         })
     }
+
+    async fn token_by_code(
+        &self,
+        code: &ShortCode,
+        local: &LocalIdentity,
+    ) -> Result<Zeroizing<String>, PortalError> {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            code: &'a str,
+            computer: &'a str,
+            domain: &'a str,
+        }
+        let body = Body {
+            code: code.normalized(),
+            computer: local.netbios.trim(),
+            domain: local.dns_domain.trim(),
+        };
+        // Room for the worst-case escaping up front, so the buffer holding the code never
+        // reallocates (as for the password).
+        let mut buf = Zeroizing::new(Vec::with_capacity(
+            64 + 6 * (body.code.len() + body.computer.len() + body.domain.len()),
+        ));
+        serde_json::to_writer(&mut *buf, &body).map_err(|e| PortalError::Setup(e.to_string()))?;
+        let (status, body) = self.post_json(CODE_PATH, buf).await?;
+        token_from(status, &Zeroizing::new(body))
+    }
+}
+
+/// The token in the portal's answer to a code, or the refusal.
+fn token_from(status: u16, body: &[u8]) -> Result<Zeroizing<String>, PortalError> {
+    if status != 200 {
+        return Err(error_from(status, body));
+    }
+    // serde's message is left out: it can quote the value, and the value may be a token.
+    let parsed: TokenBody = serde_json::from_slice(body).map_err(|_| {
+        PortalError::Protocol("HTTP 200 but the body is not {\"token\": \"…\"}".to_owned())
+    })?;
+    Ok(Zeroizing::new(parsed.token))
 }
 
 fn bytes_from_owner(buf: Zeroizing<Vec<u8>>) -> reqwest::Body {
@@ -479,41 +443,7 @@ fn chain(e: &dyn std::error::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn portal_error_codes_map_to_exit_codes() {
-        // Every code of the shared vocabulary parses back to itself and has an exit code and
-        // advice of its own; the table is the documented split between 5 and 6.
-        let cases = [
-            (RedeemCode::Expired, ExitCode::PortalRefused),
-            (RedeemCode::AlreadyUsed, ExitCode::PortalRefused),
-            (RedeemCode::Revoked, ExitCode::PortalRefused),
-            (RedeemCode::BadSignature, ExitCode::PortalRefused),
-            (RedeemCode::Malformed, ExitCode::PortalRefused),
-            (RedeemCode::WrongComputer, ExitCode::PortalRefused),
-            (RedeemCode::NotAllowed, ExitCode::PortalRefused),
-            (RedeemCode::BadPassword, ExitCode::PortalRefused),
-            (RedeemCode::DcWriteFailed, ExitCode::PortalUnavailable),
-            (RedeemCode::Unavailable, ExitCode::PortalUnavailable),
-            (RedeemCode::RateLimited, ExitCode::PortalUnavailable),
-        ];
-        assert_eq!(cases.len(), RedeemCode::ALL.len());
-        let other_advice = PortalErrorCode::Other("x".into()).advice();
-        for (code, exit) in cases {
-            let parsed = PortalErrorCode::parse(code.as_str());
-            assert_eq!(parsed, PortalErrorCode::Known(code));
-            assert_eq!(parsed.as_str(), code.as_str());
-            // The status does not change a known code's meaning.
-            for status in [400, 409, 429, 502, 503] {
-                assert_eq!(parsed.exit_code(status), exit, "{code} {status}");
-            }
-            assert_ne!(parsed.advice(), other_advice, "{code}");
-        }
-        let other = PortalErrorCode::parse("something_new");
-        assert_eq!(other, PortalErrorCode::Other("something_new".into()));
-        assert_eq!(other.exit_code(403), ExitCode::PortalRefused);
-        assert_eq!(other.exit_code(500), ExitCode::PortalUnavailable);
-    }
+    use trustdesk_token::RedeemCode;
 
     #[test]
     fn error_bodies_are_parsed() {
@@ -549,6 +479,67 @@ mod tests {
             PortalError::Setup("x".into()).redeem_exit_code(),
             ExitCode::Usage
         );
+    }
+
+    #[test]
+    fn a_codes_answer_is_the_token_or_the_refusal() {
+        let token = token_from(200, br#"{"token":"td1.eyJ2IjoxfQ.c2ln"}"#).unwrap();
+        assert_eq!(token.as_str(), "td1.eyJ2IjoxfQ.c2ln");
+        // Taken as it came: verifying it is the flow's job, not the HTTP client's.
+        assert_eq!(
+            token_from(200, br#"{"token":"garbage","extra":1}"#)
+                .unwrap()
+                .as_str(),
+            "garbage"
+        );
+        for (status, body, exit) in [
+            (
+                404,
+                &br#"{"error":"unknown_code","message":"no such code"}"#[..],
+                ExitCode::PortalRefused,
+            ),
+            (
+                400,
+                br#"{"error":"malformed","message":"bad code"}"#,
+                ExitCode::PortalRefused,
+            ),
+            (
+                429,
+                br#"{"error":"rate_limited","message":"slow down"}"#,
+                ExitCode::PortalUnavailable,
+            ),
+            (
+                503,
+                br#"{"error":"unavailable","message":"paused"}"#,
+                ExitCode::PortalUnavailable,
+            ),
+            (
+                502,
+                b"<html>Bad Gateway</html>",
+                ExitCode::PortalUnavailable,
+            ),
+        ] {
+            let e = token_from(status, body).unwrap_err();
+            assert_eq!(e.redeem_exit_code(), exit, "{status} {e}");
+        }
+        let e = token_from(404, br#"{"error":"unknown_code","message":"m"}"#).unwrap_err();
+        assert!(
+            matches!(&e, PortalError::Refused { code, .. }
+                if *code == PortalErrorCode::Known(RedeemCode::UnknownCode)),
+            "{e:?}"
+        );
+        // A 200 that is not {"token": "…"} is a protocol error that does not quote the body.
+        for body in [
+            &b"td1.secret"[..],
+            br#""td1.secret""#,
+            br#"{"token":5}"#,
+            br#"{"tok":"td1.secret"}"#,
+        ] {
+            let e = token_from(200, body).unwrap_err();
+            assert!(matches!(e, PortalError::Protocol(_)), "{e:?}");
+            assert!(!e.to_string().contains("secret"), "{e}");
+            assert_eq!(e.redeem_exit_code(), ExitCode::PortalUnavailable);
+        }
     }
 
     #[test]

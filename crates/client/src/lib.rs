@@ -6,8 +6,10 @@
 //! [`backend::Backend`].
 //!
 //! Codemap: `cli` (clap structs), `command` (glue: config, token, runtime), `config`,
-//! `redeem` (the flow), `http` (portal client), `backend/` (`samba`, `windows`),
-//! `password` (generator), `exit` (exit codes), `text` (quoting untrusted text).
+//! `redeem` (the flow; `redeem/code.rs` exchanges a short repair code for its token),
+//! `http` (portal client), `refusal` (the portal's refusal codes: exit code and advice),
+//! `backend/` (`samba`, `windows`), `password` (generator), `exit` (exit codes), `text`
+//! (quoting untrusted text).
 
 pub mod backend;
 pub mod cli;
@@ -17,6 +19,7 @@ pub mod exit;
 pub mod http;
 pub mod password;
 pub mod redeem;
+pub mod refusal;
 pub mod text;
 
 #[cfg(test)]

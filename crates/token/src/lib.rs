@@ -53,11 +53,13 @@ mod claims;
 mod error;
 mod keys;
 mod redeem_code;
+mod short_code;
 
 pub use claims::{Claims, ComputerRef};
 pub use error::TokenError;
 pub use keys::{ALG, KID_LEN, PublicKeyInfo, SigningKey, VerifyingKey};
 pub use redeem_code::RedeemCode;
+pub use short_code::ShortCode;
 
 /// The prefix every trustdesk repair token carries (format version 1).
 pub const PREFIX: &str = "td1.";

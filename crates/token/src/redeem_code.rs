@@ -32,11 +32,15 @@ pub enum RedeemCode {
     Unavailable,
     /// Too many redeem attempts from this address.
     RateLimited,
+    /// No live short repair code matches the code and computer name sent to
+    /// `POST /api/v1/redeem/code` (wrong, used, expired, revoked, locked or for another
+    /// computer: one answer for all, so guessing learns nothing).
+    UnknownCode,
 }
 
 impl RedeemCode {
     /// Every code.
-    pub const ALL: [RedeemCode; 11] = [
+    pub const ALL: [RedeemCode; 12] = [
         RedeemCode::Malformed,
         RedeemCode::BadSignature,
         RedeemCode::Expired,
@@ -48,6 +52,7 @@ impl RedeemCode {
         RedeemCode::BadPassword,
         RedeemCode::Unavailable,
         RedeemCode::RateLimited,
+        RedeemCode::UnknownCode,
     ];
 
     /// The wire code.
@@ -65,6 +70,7 @@ impl RedeemCode {
             RedeemCode::BadPassword => "bad_password",
             RedeemCode::Unavailable => "unavailable",
             RedeemCode::RateLimited => "rate_limited",
+            RedeemCode::UnknownCode => "unknown_code",
         }
     }
 

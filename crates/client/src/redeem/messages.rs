@@ -6,7 +6,7 @@ use std::time::{Duration, SystemTime};
 
 use trustdesk_token::{CLOCK_SKEW_SECS, TokenError};
 
-use super::{LateFailure, Step};
+use super::{Early, LateFailure, Step};
 use crate::backend::{Backend, BackendError};
 use crate::exit::ExitCode;
 use crate::http::PortalError;
@@ -47,6 +47,18 @@ pub(super) fn clock_skew(local: i64, portal: i64) -> Option<String> {
         http_date(local),
         http_date(portal)
     ))
+}
+
+/// The backend could not say which computer this is (needed to check a token, and to ask
+/// for one by code).
+pub(super) fn identity_failure<B: Backend + ?Sized>(backend: &B, e: &BackendError) -> Early {
+    Early::new(
+        ExitCode::PreflightFailed,
+        format!(
+            "cannot tell which computer this is ({} backend): {e}. Nothing was changed.",
+            backend.name()
+        ),
+    )
 }
 
 pub(super) fn redeem_failure_message(e: &PortalError) -> String {

@@ -2,15 +2,20 @@
 //! report. Each step prints one numbered line to `out` (stderr in the binary) and each
 //! failure ends with its own [`ExitCode`] and a plain statement of the machine's state.
 //!
+//! The TOKEN input may instead be a short repair code ([`ShortCode`]): then one step comes
+//! first (`code.rs`), which exchanges the code at the portal for the token, and the flow runs
+//! with that token exactly as with a pasted one, from its local verification on.
+//!
 //! Invariants:
-//! - nothing changes anywhere before step 4 (redeem);
+//! - nothing changes anywhere before the redeem step (a code exchange only uses up the code);
 //! - nothing changes on this machine before the portal says the DC holds the new password;
 //! - after a successful redeem the outcome is always reported (`completed` or `failed`);
 //! - the password is never written to `out`, argv, the environment or the outcome detail.
 
+use std::fmt;
 use std::io::Write;
 
-use trustdesk_token::VerifyingKey;
+use trustdesk_token::{ShortCode, VerifyingKey};
 
 use crate::backend::{Backend, JournalLevel, identity_matches};
 use crate::config::PortalUrl;
@@ -19,11 +24,14 @@ use crate::http::{Outcome, OutcomeReport, Portal, RedeemResponse};
 use crate::password::MachinePassword;
 use crate::text::sanitize;
 
+mod code;
 mod messages;
+mod steps;
 use messages::{
-    channel_failure, clock_skew, is_time_refusal, redeem_failure_message, rotation_failure,
-    token_error_message,
+    channel_failure, clock_skew, identity_failure, is_time_refusal, redeem_failure_message,
+    rotation_failure, token_error_message,
 };
+use steps::{Early, Steps};
 
 /// Longest outcome detail sent to the portal.
 const MAX_DETAIL: usize = 300;
@@ -84,9 +92,10 @@ impl Step {
 }
 
 /// What one run needs besides the portal and the backend.
-#[derive(Debug)]
+#[derive(Clone, Copy)]
 pub struct Request<'a> {
-    /// The token, trimmed.
+    /// The TOKEN input, trimmed: a `td1.` token, or a short repair code when
+    /// [`ShortCode::parse`] accepts it.
     pub token: &'a str,
     /// Verify and preflight only.
     pub dry_run: bool,
@@ -98,56 +107,16 @@ pub struct Request<'a> {
     pub now: i64,
 }
 
-/// Writes the step lines.
-struct Steps<'w> {
-    out: &'w mut dyn Write,
-    total: usize,
-}
-
-impl Steps<'_> {
-    fn begin(&mut self, step: Step, extra: &str) {
-        let _ = write!(
-            self.out,
-            "[{}/{}] {}{extra} ... ",
-            step.number(),
-            self.total,
-            step.title()
-        );
-        let _ = self.out.flush();
-    }
-
-    fn ok(&mut self, note: &str) {
-        if note.is_empty() {
-            let _ = writeln!(self.out, "ok");
-        } else {
-            let _ = writeln!(self.out, "ok ({note})");
-        }
-    }
-
-    fn failed(&mut self) {
-        let _ = writeln!(self.out, "FAILED");
-    }
-
-    fn say(&mut self, text: &str) {
-        let _ = writeln!(self.out, "{text}");
-    }
-}
-
-/// A failure before the redeem: nothing changed anywhere.
-struct Early {
-    code: ExitCode,
-    message: String,
-    /// The token was refused as expired or not yet valid: this machine's clock may be wrong.
-    clock_suspect: bool,
-}
-
-impl Early {
-    fn new(code: ExitCode, message: String) -> Self {
-        Self {
-            code,
-            message,
-            clock_suspect: false,
-        }
+/// Redacted: the token (or code) is a secret.
+impl fmt::Debug for Request<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Request")
+            .field("token", &"<redacted>")
+            .field("dry_run", &self.dry_run)
+            .field("keys", &self.keys.len())
+            .field("portal_url", &self.portal_url)
+            .field("now", &self.now)
+            .finish()
     }
 }
 
@@ -158,11 +127,39 @@ pub async fn run<P: Portal, B: Backend + ?Sized>(
     backend: &B,
     out: &mut dyn Write,
 ) -> ExitCode {
-    let mut steps = Steps {
-        out,
-        total: if req.dry_run { 2 } else { 8 },
+    let Some(code) = ShortCode::parse(req.token) else {
+        let mut steps = Steps::new(out, if req.dry_run { 2 } else { 8 }, 0);
+        return flow(req, portal, backend, &mut steps).await;
     };
+    let mut steps = Steps::new(out, 9, 1);
+    if req.dry_run {
+        steps.say(code::DRY_RUN_REFUSED);
+        return ExitCode::Usage;
+    }
+    match code::fetch_token(&mut steps, &code, portal, backend).await {
+        // The fetched token takes the pasted token's place; nothing else changes.
+        Ok(token) => {
+            let req = Request {
+                token: token.trim(),
+                ..*req
+            };
+            let exit = flow(&req, portal, backend, &mut steps).await;
+            if matches!(exit, ExitCode::TokenRejected | ExitCode::PreflightFailed) {
+                steps.say(code::CODE_SPENT);
+            }
+            exit
+        }
+        Err(exit) => exit,
+    }
+}
 
+/// The flow for one token, from its local verification to the report.
+async fn flow<P: Portal, B: Backend + ?Sized>(
+    req: &Request<'_>,
+    portal: &P,
+    backend: &B,
+    steps: &mut Steps<'_>,
+) -> ExitCode {
     // 1. Verify the token locally.
     steps.begin(Step::VerifyToken, "");
     let claims = match verify_token(req, backend) {
@@ -182,7 +179,7 @@ pub async fn run<P: Portal, B: Backend + ?Sized>(
             {
                 e.message = format!("{}\n{why}", e.message);
             }
-            return early_exit(&mut steps, &e);
+            return steps.early_exit(&e);
         }
     };
     backend.journal(
@@ -201,7 +198,7 @@ pub async fn run<P: Portal, B: Backend + ?Sized>(
     // 2. Preflight: nothing changed if it fails.
     steps.begin(Step::Preflight, "");
     if let Err(e) = preflight(portal, backend).await {
-        return early_exit(&mut steps, &e);
+        return steps.early_exit(&e);
     }
     steps.ok("");
 
@@ -218,13 +215,10 @@ pub async fn run<P: Portal, B: Backend + ?Sized>(
     let password = match MachinePassword::generate() {
         Ok(p) => p,
         Err(e) => {
-            return early_exit(
-                &mut steps,
-                &Early::new(
-                    ExitCode::PreflightFailed,
-                    format!("{e}. Nothing was changed; the token was not used."),
-                ),
-            );
+            return steps.early_exit(&Early::new(
+                ExitCode::PreflightFailed,
+                format!("{e}. Nothing was changed; the token was not used."),
+            ));
         }
     };
     steps.ok("120 characters");
@@ -247,7 +241,7 @@ pub async fn run<P: Portal, B: Backend + ?Sized>(
              the portal."
         ));
         report(
-            &mut steps,
+            steps,
             portal,
             req.token,
             Outcome::Failed,
@@ -269,7 +263,7 @@ pub async fn run<P: Portal, B: Backend + ?Sized>(
     );
 
     // 5.-7. Local work; every failure is reported.
-    let result = local_steps(&mut steps, backend, &password, dc).await;
+    let result = local_steps(steps, backend, &password, dc).await;
     drop(password);
 
     // 8. Report.
@@ -277,7 +271,7 @@ pub async fn run<P: Portal, B: Backend + ?Sized>(
         Ok(()) => {
             let detail = format!("secure channel verified with {dc}; password rotated twice");
             if report(
-                &mut steps,
+                steps,
                 portal,
                 req.token,
                 Outcome::Completed,
@@ -312,7 +306,7 @@ pub async fn run<P: Portal, B: Backend + ?Sized>(
         Err(failure) => {
             let detail = sanitize(&failure.detail, None, MAX_DETAIL);
             let reported = report(
-                &mut steps,
+                steps,
                 portal,
                 req.token,
                 Outcome::Failed,
@@ -428,12 +422,6 @@ async fn report<P: Portal>(
     }
 }
 
-fn early_exit(steps: &mut Steps<'_>, e: &Early) -> ExitCode {
-    steps.failed();
-    steps.say(&format!("error: {}", e.message));
-    e.code
-}
-
 fn verify_token<B: Backend + ?Sized>(
     req: &Request<'_>,
     backend: &B,
@@ -451,15 +439,9 @@ fn verify_token<B: Backend + ?Sized>(
             req.portal_url
         )));
     }
-    let local = backend.identity().map_err(|e| {
-        Early::new(
-            ExitCode::PreflightFailed,
-            format!(
-                "cannot tell which computer this is ({} backend): {e}. Nothing was changed.",
-                backend.name()
-            ),
-        )
-    })?;
+    let local = backend
+        .identity()
+        .map_err(|e| identity_failure(backend, &e))?;
     identity_matches(&local, &claims.computer.sam, &claims.domain).map_err(|m| {
         rejected(format!(
             "{m}. Run the client on the computer the token was minted for, or mint a token \

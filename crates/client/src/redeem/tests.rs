@@ -19,8 +19,14 @@ struct FakePortal {
     clock: Option<i64>,
     redeem_result: Option<Result<RedeemResponse, PortalError>>,
     report_fails: bool,
+    /// The answer to a code; `None`: not expected (a transport error).
+    code_result: Option<Result<String, PortalError>>,
     redeemed_password: Mutex<Option<String>>,
+    /// The token each redeem was sent.
+    redeemed_tokens: Mutex<Vec<String>>,
     reports: Mutex<Vec<(Outcome, String, String)>>,
+    /// Each code exchange: (normalized code, computer, domain).
+    code_requests: Mutex<Vec<(String, String, String)>>,
 }
 
 impl FakePortal {
@@ -36,6 +42,18 @@ impl FakePortal {
 
     fn reports(&self) -> Vec<(Outcome, String, String)> {
         self.reports.lock().unwrap().clone()
+    }
+
+    /// A portal that answers a code with `token`.
+    fn with_code(token: &str) -> Self {
+        Self {
+            code_result: Some(Ok(token.to_owned())),
+            ..Self::ok()
+        }
+    }
+
+    fn code_requests(&self) -> Vec<(String, String, String)> {
+        self.code_requests.lock().unwrap().clone()
     }
 }
 
@@ -72,10 +90,11 @@ impl Portal for FakePortal {
 
     async fn redeem(
         &self,
-        _token: &str,
+        token: &str,
         password: &MachinePassword,
     ) -> Result<RedeemResponse, PortalError> {
         *self.redeemed_password.lock().unwrap() = Some(password.expose().to_owned());
+        self.redeemed_tokens.lock().unwrap().push(token.to_owned());
         match &self.redeem_result {
             Some(Ok(r)) => Ok(r.clone()),
             Some(Err(e)) => Err(clone_err(e)),
@@ -98,6 +117,23 @@ impl Portal for FakePortal {
                 Outcome::Failed => "failed".into(),
             },
         })
+    }
+
+    async fn token_by_code(
+        &self,
+        code: &ShortCode,
+        local: &LocalIdentity,
+    ) -> Result<zeroize::Zeroizing<String>, PortalError> {
+        self.code_requests.lock().unwrap().push((
+            code.normalized().to_owned(),
+            local.netbios.clone(),
+            local.dns_domain.clone(),
+        ));
+        match &self.code_result {
+            Some(Ok(t)) => Ok(zeroize::Zeroizing::new(t.clone())),
+            Some(Err(e)) => Err(clone_err(e)),
+            None => Err(PortalError::Transport("not configured".into())),
+        }
     }
 }
 
@@ -688,4 +724,261 @@ fn report_failure_after_failure_keeps_the_failure_code() {
     let r = run_with(&good_token(), false, &portal, &backend);
     assert_eq!(r.code, ExitCode::LocalWriteFailed, "{}", r.out);
     assert!(r.out.contains("could not be told"), "{}", r.out);
+}
+
+// ---- A short repair code instead of the token.
+
+const CODE: &str = "K7QF-M2XD-9PWA";
+
+/// Whatever happened, the whole code (in any of its spellings) never appears in the output,
+/// and neither does the fetched token.
+fn assert_code_hidden(r: &Run, portal: &FakePortal) {
+    for whole in [CODE, "K7QFM2XD9PWA", "K7QF", "M2XD"] {
+        assert!(!r.out.contains(whole), "{whole} printed:\n{}", r.out);
+    }
+    if let Some(Ok(token)) = &portal.code_result {
+        assert!(!r.out.contains(token.as_str()), "token printed:\n{}", r.out);
+    }
+}
+
+#[test]
+fn a_code_is_exchanged_for_its_token_which_then_repairs_as_usual() {
+    let token = good_token();
+    let portal = FakePortal::with_code(&token);
+    let backend = FakeBackend::ok();
+    let r = run_with(" k7qf m2xd 9pwa ", false, &portal, &backend);
+    assert_eq!(r.code, ExitCode::Repaired, "{}", r.out);
+    // The normalized code, with this machine's own name and domain from the backend.
+    assert_eq!(
+        portal.code_requests(),
+        vec![(
+            "K7QFM2XD9PWA".to_owned(),
+            "LABWS01".to_owned(),
+            "lab.example.test".to_owned()
+        )]
+    );
+    // The fetched token is the one redeemed and reported, unchanged.
+    assert_eq!(*portal.redeemed_tokens.lock().unwrap(), vec![token]);
+    assert_eq!(portal.reports().len(), 1);
+    // The fetch is step 1 of 9; the token flow follows, verified as for a pasted token (the
+    // identity is read again for that, not taken from the fetch, and the preflight checks
+    // that ran before the code was sent run again as step 3).
+    assert!(
+        r.out
+            .contains("[1/9] Fetching the token for code ****-****-9PWA ... ok"),
+        "{}",
+        r.out
+    );
+    assert!(
+        r.out.contains("[2/9] Verifying the token ... ok"),
+        "{}",
+        r.out
+    );
+    assert!(r.out.contains("[9/9] Reporting"), "{}", r.out);
+    assert_eq!(
+        backend.calls()[..4],
+        ["identity", "preflight", "identity", "preflight"]
+    );
+    assert!(!r.out.contains("code is used up"), "{}", r.out);
+    assert_code_hidden(&r, &portal);
+}
+
+#[test]
+fn a_fetched_token_is_verified_like_a_pasted_one() {
+    let other_key = trustdesk_token::SigningKey::from_seed(&[9u8; 32]);
+    let mut expired = testutil::claims("LABWS01$", "lab.example.test", PORTAL);
+    expired.exp = NOW - 1;
+    let cases = [
+        (
+            "another computer",
+            testutil::token_for(&testutil::claims("PAR-WS001$", "lab.example.test", PORTAL)),
+            "PAR-WS001$",
+        ),
+        (
+            "another domain",
+            testutil::token_for(&testutil::claims("LABWS01$", "other.example.test", PORTAL)),
+            "other.example.test",
+        ),
+        (
+            "another portal",
+            testutil::token_for(&testutil::claims(
+                "LABWS01$",
+                "lab.example.test",
+                "https://evil.example.test",
+            )),
+            "evil.example.test",
+        ),
+        (
+            "an unpinned key",
+            trustdesk_token::sign(
+                &testutil::claims("LABWS01$", "lab.example.test", PORTAL),
+                &other_key,
+            )
+            .unwrap(),
+            "unknown_key",
+        ),
+        ("expired", testutil::token_for(&expired), "(expired)"),
+        ("garbage", "td1.garbage".to_owned(), "rejected"),
+    ];
+    for (what, token, says) in cases {
+        let portal = FakePortal::with_code(&token);
+        let backend = FakeBackend::ok();
+        let r = run_with(CODE, false, &portal, &backend);
+        assert_eq!(r.code, ExitCode::TokenRejected, "{what}: {}", r.out);
+        assert!(r.out.contains(says), "{what}: {}", r.out);
+        assert!(
+            r.out.contains("[2/9] Verifying the token ... FAILED"),
+            "{what}: {}",
+            r.out
+        );
+        assert_eq!(portal.code_requests().len(), 1, "{what}");
+        assert_nothing_happened(&portal, &backend);
+        // Only the check before the code was sent: the flow stopped at its step 1.
+        assert_eq!(backend.count("preflight"), 1, "{what}");
+        // The person is told the code is spent but the token is not.
+        assert!(r.out.contains("code is used up"), "{what}: {}", r.out);
+        assert!(r.out.contains("token was not used"), "{what}: {}", r.out);
+        assert_code_hidden(&r, &portal);
+    }
+}
+
+#[test]
+fn code_refusals_map_to_exit_codes_and_change_nothing() {
+    let cases = [
+        ("unknown_code", 404, ExitCode::PortalRefused),
+        ("malformed", 400, ExitCode::PortalRefused),
+        ("rate_limited", 429, ExitCode::PortalUnavailable),
+        ("unavailable", 503, ExitCode::PortalUnavailable),
+    ];
+    for (wire, status, exit) in cases {
+        let portal = FakePortal {
+            code_result: Some(Err(PortalError::Refused {
+                status,
+                code: PortalErrorCode::parse(wire),
+                message: format!("portal says {wire}"),
+            })),
+            ..FakePortal::ok()
+        };
+        let backend = FakeBackend::ok();
+        let r = run_with(CODE, false, &portal, &backend);
+        assert_eq!(r.code, exit, "{wire}: {}", r.out);
+        assert!(r.out.contains("****-****-9PWA ... FAILED"), "{}", r.out);
+        assert!(r.out.contains(&format!("portal says {wire}")), "{}", r.out);
+        if wire == "unknown_code" {
+            let advice = PortalErrorCode::parse(wire).advice();
+            assert!(r.out.contains(advice), "{}", r.out);
+        }
+        assert!(r.out.contains("Nothing was changed"), "{}", r.out);
+        // Never past the fetch: no verification, preflight, redeem or report.
+        assert!(!r.out.contains("[2/9]"), "{}", r.out);
+        assert_eq!(backend.calls(), vec!["identity", "preflight"], "{wire}");
+        assert_nothing_happened(&portal, &backend);
+        assert_code_hidden(&r, &portal);
+    }
+    // Transport errors are the portal being unavailable, as for the other calls.
+    let portal = FakePortal {
+        code_result: Some(Err(PortalError::Transport("timed out".into()))),
+        ..FakePortal::ok()
+    };
+    let backend = FakeBackend::ok();
+    let r = run_with(CODE, false, &portal, &backend);
+    assert_eq!(r.code, ExitCode::PortalUnavailable, "{}", r.out);
+    assert!(r.out.contains("Nothing was changed"), "{}", r.out);
+    assert_nothing_happened(&portal, &backend);
+    assert_code_hidden(&r, &portal);
+}
+
+#[test]
+fn a_code_needs_this_machines_identity_before_it_is_sent() {
+    let portal = FakePortal::with_code(&good_token());
+    let backend = FakeBackend::default();
+    let r = run_with(CODE, false, &portal, &backend);
+    assert_eq!(r.code, ExitCode::PreflightFailed, "{}", r.out);
+    assert!(r.out.contains("cannot tell which computer"), "{}", r.out);
+    assert!(portal.code_requests().is_empty());
+    assert_nothing_happened(&portal, &backend);
+}
+
+#[test]
+fn a_code_is_not_sent_when_this_machine_fails_its_preflight() {
+    let portal = FakePortal::with_code(&good_token());
+    let backend = FakeBackend {
+        preflight_fails: true,
+        ..FakeBackend::ok()
+    };
+    let r = run_with(CODE, false, &portal, &backend);
+    assert_eq!(r.code, ExitCode::PreflightFailed, "{}", r.out);
+    assert!(r.out.contains("****-****-9PWA ... FAILED"), "{}", r.out);
+    assert!(r.out.contains("pending"), "{}", r.out);
+    assert!(r.out.contains("the code was not sent"), "{}", r.out);
+    assert!(!r.out.contains("code is used up"), "{}", r.out);
+    assert!(portal.code_requests().is_empty());
+    assert_nothing_happened(&portal, &backend);
+}
+
+#[test]
+fn a_fetched_token_stopped_by_the_portals_health_check_leaves_the_token_unused() {
+    let portal = FakePortal {
+        healthz_fails: true,
+        ..FakePortal::with_code(&good_token())
+    };
+    let backend = FakeBackend::ok();
+    let r = run_with(CODE, false, &portal, &backend);
+    assert_eq!(r.code, ExitCode::PreflightFailed, "{}", r.out);
+    assert!(
+        r.out.contains("[3/9] Preflight checks ... FAILED"),
+        "{}",
+        r.out
+    );
+    assert!(r.out.contains("code is used up"), "{}", r.out);
+    assert_nothing_happened(&portal, &backend);
+    assert_code_hidden(&r, &portal);
+}
+
+#[test]
+fn a_dry_run_with_a_code_is_refused_without_sending_it() {
+    let portal = FakePortal::with_code(&good_token());
+    let backend = FakeBackend::ok();
+    let r = run_with(CODE, true, &portal, &backend);
+    assert_eq!(r.code, ExitCode::Usage, "{}", r.out);
+    assert!(r.out.contains("dry run needs the full token"), "{}", r.out);
+    assert!(portal.code_requests().is_empty());
+    assert!(backend.calls().is_empty());
+    assert_nothing_happened(&portal, &backend);
+    assert_code_hidden(&r, &portal);
+}
+
+#[test]
+fn input_that_is_neither_a_token_nor_a_code_gets_the_token_error() {
+    // Eleven symbols, a 13th, a U: not codes, so they are judged (and refused) as tokens.
+    for input in ["K7QF-M2XD-9PW", "K7QF-M2XD-9PWAA", "K7QF-M2XD-9PWU"] {
+        let portal = FakePortal::with_code(&good_token());
+        let backend = FakeBackend::ok();
+        let r = run_with(input, false, &portal, &backend);
+        assert_eq!(r.code, ExitCode::TokenRejected, "{input}: {}", r.out);
+        assert!(
+            r.out.contains("[1/8] Verifying the token ... FAILED"),
+            "{}",
+            r.out
+        );
+        assert!(portal.code_requests().is_empty(), "{input}");
+        assert_nothing_happened(&portal, &backend);
+    }
+}
+
+#[test]
+fn the_request_debug_form_hides_the_token() {
+    let keys = vec![testutil::verifying_key()];
+    let portal_url = PortalUrl::parse(PORTAL).unwrap();
+    let token = good_token();
+    let req = Request {
+        token: &token,
+        dry_run: false,
+        keys: &keys,
+        portal_url: &portal_url,
+        now: NOW,
+    };
+    let debug = format!("{req:?}");
+    assert!(!debug.contains(&token), "{debug}");
+    assert!(debug.contains("redacted"), "{debug}");
 }

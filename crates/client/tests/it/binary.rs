@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use trustdesk_token::{Claims, ComputerRef, SigningKey};
 
-use crate::fake_portal::{FakePortal, RedeemAnswer};
+use crate::fake_portal::{CodeAnswer, FakePortal, RedeemAnswer};
 
 const BIN: &str = env!("CARGO_BIN_EXE_trustdesk-client");
 const DUMPINFO_OK: &str = concat!(
@@ -313,6 +313,122 @@ fn token_for_another_computer_exit_code() {
     let out = ws.run(&["redeem"], Some(&token("PAR-WS001$", &portal.url())));
     assert_eq!(out.status.code(), Some(3), "{}", stderr(&out));
     assert!(portal.seen().is_empty());
+}
+
+const CODE: &str = "K7QF-M2XD-9PWA";
+
+fn assert_code_hidden(out: &Output) {
+    for text in [
+        stderr(out),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    ] {
+        for whole in [CODE, "K7QFM2XD9PWA", "K7QF", "M2XD"] {
+            assert!(!text.contains(whole), "{whole} printed:\n{text}");
+        }
+    }
+}
+
+#[test]
+fn repair_end_to_end_with_a_code() {
+    if !is_root() {
+        eprintln!("skipped: needs root (the Samba preflight checks the effective uid)");
+        return;
+    }
+    let portal = ok_portal();
+    let t = token("LABWS01$", &portal.url());
+    portal.answer_code(CodeAnswer::Token(t.clone()));
+    let ws = Workstation::new("code", &portal.url());
+    let out = ws.run(&["redeem"], Some("k7qf-m2xd-9pwa\n"));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("[1/9] Fetching the token for code ****-****-9PWA ... ok"),
+        "{err}"
+    );
+    for n in 2..=9 {
+        assert!(err.contains(&format!("[{n}/9] ")), "{err}");
+    }
+    let seen = portal.seen();
+    let paths: Vec<&str> = seen.iter().map(|s| s.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/api/v1/redeem/code",
+            "/healthz",
+            "/api/v1/redeem",
+            "/api/v1/redeem/outcome"
+        ]
+    );
+    assert_eq!(
+        seen[0].body,
+        serde_json::json!({"code": "K7QFM2XD9PWA", "computer": "LABWS01", "domain": "lab.example.test"})
+    );
+    // The fetched token is redeemed and reported as it came.
+    assert_eq!(seen[2].body["token"], t.as_str());
+    assert_eq!(seen[3].body["token"], t.as_str());
+    assert_eq!(seen[3].body["outcome"], "completed");
+    assert!(ws.stored().is_some());
+    assert!(!err.contains(&t), "token printed");
+    assert_code_hidden(&out);
+}
+
+#[test]
+fn a_fetched_token_for_another_computer_exit_code() {
+    if !is_root() {
+        eprintln!("skipped: needs root (the code is sent only after the Samba preflight)");
+        return;
+    }
+    let portal = ok_portal();
+    portal.answer_code(CodeAnswer::Token(token("PAR-WS001$", &portal.url())));
+    let ws = Workstation::new("code-other", &portal.url());
+    let out = ws.run(&["redeem", CODE], None);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(err.contains("PAR-WS001$"), "{err}");
+    let paths: Vec<String> = portal.seen().into_iter().map(|s| s.path).collect();
+    assert_eq!(paths, ["/api/v1/redeem/code"]);
+    assert!(ws.stored().is_none());
+    assert_code_hidden(&out);
+}
+
+#[test]
+fn an_unknown_code_exit_code() {
+    if !is_root() {
+        eprintln!("skipped: needs root (the code is sent only after the Samba preflight)");
+        return;
+    }
+    let portal = ok_portal();
+    let ws = Workstation::new("code-unknown", &portal.url());
+    let out = ws.run(&["redeem"], Some(&format!("{CODE}\n")));
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(5), "{err}");
+    assert!(err.contains("unknown_code"), "{err}");
+    assert!(err.contains("Nothing was changed"), "{err}");
+    let paths: Vec<String> = portal.seen().into_iter().map(|s| s.path).collect();
+    assert_eq!(paths, ["/api/v1/redeem/code"]);
+    // Only the read-only preflight ran (before the code was sent).
+    assert!(!ws.net_log().contains("changesecretpw"), "{}", ws.net_log());
+    assert!(
+        ws.net_log().contains("primarytrust dumpinfo"),
+        "{}",
+        ws.net_log()
+    );
+    assert_code_hidden(&out);
+
+    // A pending change stops the run before the code is sent.
+    std::fs::write(ws.dir.join("pending"), b"").unwrap();
+    let out = ws.run(&["redeem", CODE], None);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(4), "{err}");
+    assert!(err.contains("the code was not sent"), "{err}");
+    assert_eq!(portal.seen().len(), 1);
+    assert_code_hidden(&out);
+
+    // A dry run with a code is refused before anything is sent.
+    let out = ws.run(&["redeem", "--dry-run", CODE], None);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert_eq!(portal.seen().len(), 1);
+    assert_code_hidden(&out);
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! A minimal HTTPS portal: HTTP/1.1 over tokio-rustls with the test certificate, answering
-//! /healthz, /api/v1/redeem and /api/v1/redeem/outcome from a script. It records requests.
+//! /healthz, /api/v1/redeem, /api/v1/redeem/outcome and /api/v1/redeem/code from a script. It
+//! records requests.
 
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -28,9 +29,18 @@ pub enum RedeemAnswer {
     Redirect,
 }
 
+/// What the fake answers to a short repair code.
+#[derive(Clone, Debug)]
+pub enum CodeAnswer {
+    Token(String),
+    Error { status: u16, code: String },
+}
+
 pub struct FakePortal {
     pub addr: SocketAddr,
     pub seen: Arc<Mutex<Vec<Seen>>>,
+    /// The answer to a code (settable once the URL, which tokens name, is known).
+    code: Arc<Mutex<CodeAnswer>>,
 }
 
 impl FakePortal {
@@ -42,7 +52,13 @@ impl FakePortal {
         self.seen.lock().unwrap().clone()
     }
 
-    /// Starts the server on 127.0.0.1 (port 0) in a background thread.
+    /// From now on, answers a code with `answer`.
+    pub fn answer_code(&self, answer: CodeAnswer) {
+        *self.code.lock().unwrap() = answer;
+    }
+
+    /// Starts the server on 127.0.0.1 (port 0) in a background thread. It answers every
+    /// code with `unknown_code` until told otherwise ([`FakePortal::answer_code`]).
     pub fn start(redeem: RedeemAnswer) -> FakePortal {
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(CERT_PEM)
@@ -59,6 +75,11 @@ impl FakePortal {
         let addr = listener.local_addr().unwrap();
         let seen = Arc::new(Mutex::new(Vec::new()));
         let seen2 = Arc::clone(&seen);
+        let code = Arc::new(Mutex::new(CodeAnswer::Error {
+            status: 404,
+            code: "unknown_code".into(),
+        }));
+        let code2 = Arc::clone(&code);
         std::thread::spawn(move || {
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -73,16 +94,17 @@ impl FakePortal {
                     let acceptor = acceptor.clone();
                     let seen = Arc::clone(&seen2);
                     let redeem = redeem.clone();
+                    let code = code2.lock().unwrap().clone();
                     tokio::spawn(async move {
                         // Clients that reject our certificate abort the handshake: ignore.
                         if let Ok(tls) = acceptor.accept(tcp).await {
-                            let _ = serve(tls, &seen, &redeem).await;
+                            let _ = serve(tls, &seen, &redeem, &code).await;
                         }
                     });
                 }
             });
         });
-        FakePortal { addr, seen }
+        FakePortal { addr, seen, code }
     }
 }
 
@@ -90,6 +112,7 @@ async fn serve<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
     mut stream: S,
     seen: &Mutex<Vec<Seen>>,
     redeem: &RedeemAnswer,
+    code: &CodeAnswer,
 ) -> std::io::Result<()> {
     let mut buf = Vec::new();
     let mut chunk = [0u8; 4096];
@@ -147,6 +170,15 @@ async fn serve<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin>(
                 302,
                 "Location: https://elsewhere.example.test/api/v1/redeem\r\n",
                 String::new(),
+            ),
+        },
+        ("POST", "/api/v1/redeem/code") => match code {
+            CodeAnswer::Token(token) => (200, "", serde_json::json!({"token": token}).to_string()),
+            CodeAnswer::Error { status, code } => (
+                *status,
+                "",
+                serde_json::json!({"error": code, "message": format!("fake portal: {code}")})
+                    .to_string(),
             ),
         },
         ("POST", "/api/v1/redeem/outcome") => (

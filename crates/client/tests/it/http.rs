@@ -1,13 +1,15 @@
 //! `PortalClient` against the fake portal over real TLS.
 
+use trustdesk_client::backend::LocalIdentity;
 use trustdesk_client::config::PortalUrl;
 use trustdesk_client::exit::ExitCode;
 use trustdesk_client::http::{
     Outcome, OutcomeReport, Portal, PortalClient, PortalError, PortalErrorCode,
 };
 use trustdesk_client::password::MachinePassword;
+use trustdesk_token::ShortCode;
 
-use crate::fake_portal::{CA_PEM, FakePortal, RedeemAnswer};
+use crate::fake_portal::{CA_PEM, CodeAnswer, FakePortal, RedeemAnswer};
 
 fn rt() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -154,6 +156,62 @@ fn outcome_is_reported() {
         seen[0].body,
         serde_json::json!({"token": "td1.x.y", "outcome": "failed", "step": "store_secret", "detail": "boom"})
     );
+}
+
+fn labws01() -> LocalIdentity {
+    LocalIdentity {
+        netbios: "LABWS01".into(),
+        dns_domain: "lab.example.test".into(),
+    }
+}
+
+#[test]
+fn a_code_is_exchanged_for_its_token() {
+    let portal = FakePortal::start(ok_answer());
+    portal.answer_code(CodeAnswer::Token("td1.x.y".into()));
+    let code = ShortCode::parse("k7qf m2xd 9pwa").unwrap();
+    let token = rt()
+        .block_on(client(&portal).token_by_code(&code, &labws01()))
+        .unwrap();
+    assert_eq!(token.as_str(), "td1.x.y");
+    let seen = portal.seen();
+    assert_eq!(seen.len(), 1);
+    assert_eq!(seen[0].method, "POST");
+    assert_eq!(seen[0].path, "/api/v1/redeem/code");
+    assert_eq!(
+        seen[0].body,
+        serde_json::json!({"code": "K7QFM2XD9PWA", "computer": "LABWS01", "domain": "lab.example.test"})
+    );
+}
+
+#[test]
+fn code_refusals_are_mapped() {
+    for (status, wire, exit) in [
+        (404, "unknown_code", ExitCode::PortalRefused),
+        (400, "malformed", ExitCode::PortalRefused),
+        (429, "rate_limited", ExitCode::PortalUnavailable),
+        (503, "unavailable", ExitCode::PortalUnavailable),
+    ] {
+        let portal = FakePortal::start(ok_answer());
+        portal.answer_code(CodeAnswer::Error {
+            status,
+            code: wire.into(),
+        });
+        let code = ShortCode::parse("K7QF-M2XD-9PWA").unwrap();
+        let err = rt()
+            .block_on(client(&portal).token_by_code(&code, &labws01()))
+            .unwrap_err();
+        match &err {
+            PortalError::Refused {
+                status: s, code: c, ..
+            } => {
+                assert_eq!(*s, status);
+                assert_eq!(*c, PortalErrorCode::parse(wire));
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(err.redeem_exit_code(), exit, "{wire}");
+    }
 }
 
 #[test]
