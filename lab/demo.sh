@@ -17,7 +17,7 @@ export OIDC_POST_LOGOUT_URIS="$URL/"
 export OIDC_SKIP_CONSENT=1
 
 echo "== install what is missing"; lab/install.sh
-echo "== build"; cargo build --locked --bin trustdesk --bin trustdesk-client
+echo "== build"; cargo build --locked --bin trustdesk && cargo build --locked -p trustdesk-client
 lab/lab.sh down >/dev/null 2>&1 || true
 PORTAL_PID=""
 cleanup() {

@@ -20,7 +20,7 @@
 #      postgres://trustdesk:trustdesk@127.0.0.1:5432/postgres
 #   3. Node.js >= 20 for the test OpenID Provider: PATH, else Debian nodejs, else the
 #      npm-registry package node-linux-<arch>@20 (or node@20) under lab/.node
-#   4. npm ci in lab/oidc (pinned oidc-provider)
+#   4. npm ci in lab/oidc (pinned oidc-provider) and tests/axe (pinned axe-core)
 #   5. Rust toolchain via rustup if cargo is missing
 #
 # Environment: INSTALL_LOG (default ${TMPDIR:-/tmp}/trustdesk-lab-install.log),
@@ -276,6 +276,20 @@ else
     (cd "$OIDC" && PATH="$(dirname "$NODE"):$PATH" npm ci --no-audit --no-fund --loglevel=error) >>"$LOG" 2>&1 \
         || die "npm ci in lab/oidc failed"
     ok "installed oidc-provider $want"
+fi
+
+# ------------------------------------------------------------------ 4b. npm ci in tests/axe
+step "tests/axe: npm ci (axe-core pinned, for the accessibility checks in Chromium)"
+AXE="$LAB_ROOT/../tests/axe"
+want=$(sed -n 's/.*"axe-core": *"\([^"]*\)".*/\1/p' "$AXE/package.json" | head -1)
+have=$(sed -n 's/^ *"version": *"\([^"]*\)".*/\1/p' "$AXE/node_modules/axe-core/package.json" 2>/dev/null | head -1 || true)
+if [ "${FORCE_NPM_CI:-0}" != 1 ] && [ -n "$have" ] && [ "$have" = "$want" ] &&
+   [ "$AXE/node_modules/.package-lock.json" -nt "$AXE/package-lock.json" ]; then
+    ok "up to date (axe-core $have)"
+else
+    (cd "$AXE" && PATH="$(dirname "$NODE"):$PATH" npm ci --no-audit --no-fund --loglevel=error) >>"$LOG" 2>&1 \
+        || die "npm ci in tests/axe failed"
+    ok "installed axe-core $want"
 fi
 
 # ------------------------------------------------------------------ 5. Rust

@@ -47,5 +47,6 @@ pub async fn authenticate(store: &Store, presented: &str) -> Result<Option<Staff
         signed_in_at: 0,
         touched_at: 0,
         id_token: None,
+        can_lookup: false,
     }))
 }

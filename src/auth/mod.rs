@@ -20,6 +20,10 @@ use crate::web::AppError;
 pub const PENDING_KEY: &str = "td.pending_login";
 pub const STAFF_KEY: &str = "td.staff";
 
+/// The `state` of our end-session requests: the provider sends the browser back to the
+/// landing page with it, which then says the person is signed out and what the provider did.
+pub const SIGNED_OUT_STATE: &str = "signed-out";
+
 /// A signed-in staff member, as kept in the session.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
 pub struct Staff {
@@ -40,9 +44,21 @@ pub struct Staff {
     /// The ID token of this sign-in, sent as `id_token_hint` at logout. Server-side only.
     #[serde(default)]
     pub id_token: Option<String>,
+    /// Whether the policy lets this person look computers up (the search box in every page's
+    /// navigation). Worked out per request from the roles, never stored.
+    #[serde(skip)]
+    pub can_lookup: bool,
 }
 
 impl Staff {
+    /// This person as a request sees them: what the policy now grants them for the pages.
+    fn for_request(mut self, state: &AppState) -> Self {
+        self.can_lookup = state
+            .policy
+            .allows(&self.roles, crate::policy::Action::Lookup);
+        self
+    }
+
     pub fn display_name(&self) -> &str {
         self.name
             .as_deref()
@@ -130,6 +146,16 @@ pub fn safe_return_to(candidate: Option<&str>) -> String {
 /// a redirect to sign-in (401 under `/api/`).
 pub struct CurrentStaff(pub Staff);
 
+/// The person signed in on `session`, for a page that shows the navigation whoever looks
+/// (the landing page, error pages): `None` when nobody is, when the session is past its
+/// absolute lifetime, or when the store cannot say. Never moves the idle deadline on.
+pub async fn session_staff(session: &Session, state: &AppState) -> Option<Staff> {
+    let staff = session.get::<Staff>(STAFF_KEY).await.ok().flatten()?;
+    let lifetime = i64::try_from(state.config.session.absolute_lifetime_secs).unwrap_or(i64::MAX);
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    (now - staff.signed_in_at < lifetime).then(|| staff.for_request(state))
+}
+
 impl FromRequestParts<AppState> for CurrentStaff {
     type Rejection = AppError;
 
@@ -145,7 +171,7 @@ impl FromRequestParts<AppState> for CurrentStaff {
                 .map(str::trim)
                 .unwrap_or_default();
             return match api_keys::authenticate(&state.store, key).await? {
-                Some(staff) => Ok(Self(staff)),
+                Some(staff) => Ok(Self(staff.for_request(state))),
                 None => Err(AppError::Unauthorized("unknown or revoked API key".into())),
             };
         }
@@ -171,7 +197,7 @@ impl FromRequestParts<AppState> for CurrentStaff {
                         .await
                         .map_err(|e| AppError::Unavailable(format!("session store: {e}")))?;
                 }
-                Ok(Self(staff))
+                Ok(Self(staff.for_request(state)))
             }
             Some(_) => {
                 // Past its absolute lifetime: end it, however busy it was.

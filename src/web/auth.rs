@@ -270,6 +270,7 @@ async fn start_session(
         signed_in_at: now.unix_timestamp(),
         touched_at: now.unix_timestamp(),
         id_token: Some(identity.id_token),
+        can_lookup: false,
     };
     session
         .insert(STAFF_KEY, &staff)

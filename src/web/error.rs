@@ -80,6 +80,27 @@ impl From<crate::directory::DirectoryError> for AppError {
     }
 }
 
+/// Where an error page finds who is signed in: the request's session and the state, put in
+/// the request's extensions by [`nav_source`] (inside the session layer, outside
+/// [`render_errors`]).
+#[derive(Clone)]
+pub struct NavSource {
+    session: tower_sessions::Session,
+    state: crate::state::AppState,
+}
+
+/// Hands [`render_errors`] the session and state, so an error page keeps the navigation.
+pub async fn nav_source(
+    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    if let Some(session) = req.extensions().get::<tower_sessions::Session>().cloned() {
+        req.extensions_mut().insert(NavSource { session, state });
+    }
+    next.run(req).await
+}
+
 /// Carried from [`AppError::SignIn`] to [`render_errors`], which knows whether it is a page.
 #[derive(Clone)]
 struct SignInRedirect(String);
@@ -128,6 +149,8 @@ pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Respons
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorPage<'a> {
+    /// Whoever is signed in, for the navigation (sign out, the search box).
+    staff: Option<crate::auth::Staff>,
     status: u16,
     title: &'a str,
     message: &'a str,
@@ -146,6 +169,7 @@ fn request_id(headers: &HeaderMap) -> String {
 pub async fn render_errors(req: Request, next: Next) -> Response {
     let rid = request_id(req.headers());
     let is_api = req.uri().path().starts_with("/api/");
+    let nav = req.extensions().get::<NavSource>().cloned();
     let res = next.run(req).await;
     if let Some(SignInRedirect(return_to)) = res.extensions().get::<SignInRedirect>() {
         if !is_api {
@@ -184,7 +208,12 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
         }))
         .into_response()
     } else {
+        let staff = match nav {
+            Some(n) => crate::auth::session_staff(&n.session, &n.state).await,
+            None => None,
+        };
         let page = ErrorPage {
+            staff,
             status: marker.status.as_u16(),
             title,
             message: &marker.message,

@@ -21,7 +21,7 @@ use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
-use super::error::{panic_response, render_errors};
+use super::error::{nav_source, panic_response, render_errors};
 use crate::auth::sessions::SessionBackend;
 use crate::state::AppState;
 
@@ -98,6 +98,9 @@ pub fn apply(router: Router<AppState>, state: &AppState) -> Router<AppState> {
         ))
         .layer(middleware::from_fn(track_metrics))
         .layer(middleware::from_fn(no_store))
+        // Sessions outside the error pages, so that an error page shows who is signed in.
+        .layer(session_layer(state))
+        .layer(middleware::from_fn_with_state(state.clone(), nav_source))
         .layer(middleware::from_fn(render_errors))
         // Inside the error pages, so that a panic becomes the usual 500 page with the request id.
         .layer(CatchPanicLayer::custom(panic_response))
@@ -105,8 +108,7 @@ pub fn apply(router: Router<AppState>, state: &AppState) -> Router<AppState> {
         // hands the fields on to the GET callback (state-checked) and changes nothing.
         .layer(CsrfLayer::new().with_insecure_bypass(|method, uri| {
             method == axum::http::Method::POST && uri.path() == "/auth/callback"
-        }))
-        .layer(session_layer(state));
+        }));
     router.layer(stack)
 }
 

@@ -4,9 +4,9 @@ use askama::Template;
 use askama_web::WebTemplate;
 use tower_sessions::Session;
 
-use axum::extract::State;
+use axum::extract::{Query, State};
 
-use crate::auth::{STAFF_KEY, Staff};
+use crate::auth::{Staff, session_staff};
 use crate::policy::Action;
 use crate::state::AppState;
 
@@ -18,11 +18,23 @@ pub struct IndexPage {
     pub can_lookup: bool,
     pub can_audit: bool,
     pub can_policy: bool,
+    /// Back from the provider's end-session endpoint (`state=signed-out`).
+    pub signed_out: bool,
 }
 
-pub async fn index(State(state): State<AppState>, session: Session) -> IndexPage {
+#[derive(serde::Deserialize)]
+pub struct IndexQuery {
+    #[serde(default)]
+    state: Option<String>,
+}
+
+pub async fn index(
+    State(state): State<AppState>,
+    session: Session,
+    Query(q): Query<IndexQuery>,
+) -> IndexPage {
     // A session store hiccup shows the signed-out page rather than an error.
-    let staff = session.get::<Staff>(STAFF_KEY).await.ok().flatten();
+    let staff = session_staff(&session, &state).await;
     let roles = staff
         .as_ref()
         .map(|s| s.roles.as_slice())
@@ -31,6 +43,7 @@ pub async fn index(State(state): State<AppState>, session: Session) -> IndexPage
         can_lookup: state.policy.allows(roles, Action::Lookup),
         can_audit: state.policy.allows(roles, Action::ViewAudit),
         can_policy: state.policy.allows(roles, Action::ViewPolicy),
+        signed_out: staff.is_none() && q.state.as_deref() == Some(crate::auth::SIGNED_OUT_STATE),
         staff,
         version: env!("CARGO_PKG_VERSION"),
     }

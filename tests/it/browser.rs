@@ -150,7 +150,7 @@ async fn chromium_signs_in_looks_up_and_reads_the_diagnosis() {
     // Look up by prefix: the list, then the diagnosis of one match.
     let q = b.find(Locator::Id("q")).await.unwrap();
     q.send_keys("PAR-WS").await.unwrap();
-    b.form(Locator::Css("form[role=search]"))
+    b.form(Locator::Css("main form[role=search]"))
         .await
         .unwrap()
         .submit()

@@ -274,6 +274,15 @@ async fn okta_logout_gets_the_id_token_hint_it_requires() {
     let last = follow(&c, c.get(to).send().await.unwrap(), &mut visited).await;
     assert_eq!(last.status(), 200, "{visited:?}");
     assert!(last.url().as_str().starts_with(&p.base), "{visited:?}");
+    // The provider passed our `state` on: the landing page says the person is signed out.
+    assert!(
+        last.url()
+            .query()
+            .unwrap_or_default()
+            .contains("state=signed-out"),
+        "{visited:?}"
+    );
+    assert!(last.text().await.unwrap().contains("id=\"signed-out\""));
 }
 
 #[tokio::test]

@@ -12,6 +12,7 @@
 )]
 
 mod audit_export;
+mod axe;
 mod browser;
 mod code_lab;
 mod common;

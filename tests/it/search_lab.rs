@@ -130,3 +130,61 @@ async fn scoped_searches_list_every_match_and_say_when_the_list_is_cut() {
         "{contains_page}"
     );
 }
+
+/// The search box is in every page's navigation for whoever may look computers up, error
+/// pages included, and error pages keep the navigation (who is signed in, sign out).
+#[tokio::test]
+async fn every_page_has_the_search_box_and_error_pages_keep_the_navigation() {
+    install_crypto();
+    let Some(lab) = lab() else { return };
+    let p = start_portal(&lab, "").await;
+    let alice = browser();
+    sign_in(&alice, &p.base, "alice", "alice-pw").await;
+    for path in [
+        "/",
+        "/computers/PAR-WS001",
+        "/computers?q=PAR",
+        "/downloads/",
+    ] {
+        let html = get_text(&alice, &format!("{}{path}", p.base)).await;
+        assert!(html.contains("id=\"nav-q\""), "{path}: {html}");
+    }
+    let r = alice
+        .get(format!("{}/no-such-page", p.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    let html = r.text().await.unwrap();
+    for id in ["whoami", "logout", "nav-q"] {
+        assert!(
+            html.contains(&format!("id=\"{id}\"")),
+            "404 page keeps #{id}: {html}"
+        );
+    }
+    // An auditor may not look computers up: no search box, and the refusal keeps the rest.
+    let carol = browser();
+    sign_in(&carol, &p.base, "carol", "carol-pw").await;
+    let r = carol
+        .get(format!("{}/computers/PAR-WS001", p.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("id=\"whoami\"") && html.contains("id=\"logout\""),
+        "{html}"
+    );
+    assert!(!html.contains("id=\"nav-q\""), "{html}");
+    let html = get_text(&carol, &format!("{}/audit", p.base)).await;
+    assert!(!html.contains("id=\"nav-q\""), "{html}");
+    // Signed out: the error page offers sign-in.
+    let r = browser()
+        .get(format!("{}/no-such-page", p.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    assert!(r.text().await.unwrap().contains("id=\"login\""));
+}

@@ -357,13 +357,16 @@ impl Oidc {
 
     /// Where to send the browser after our session ended: the provider's end-session endpoint
     /// when it has one, with the ID token as `id_token_hint` (Okta requires it; Keycloak and
-    /// others prompt without it), else our landing page.
+    /// others prompt without it), else our landing page. `state` brings the browser back to
+    /// a landing page that says it is signed out (RP-Initiated Logout 1.0 §2: the provider
+    /// passes it on to `post_logout_redirect_uri`).
     pub async fn logout_url(&self, id_token: Option<&str>) -> String {
+        let here = format!("/?state={}", super::SIGNED_OUT_STATE);
         let Ok(d) = self.discovered().await else {
-            return "/".to_string();
+            return here;
         };
         let Some(end) = &d.end_session else {
-            return "/".to_string();
+            return here;
         };
         let mut req = LogoutRequest::from(end.clone())
             .set_client_id(ClientId::new(self.settings.client_id.clone()));
@@ -371,7 +374,9 @@ impl Oidc {
             req = req.set_id_token_hint(&hint);
         }
         if let Ok(back) = PostLogoutRedirectUrl::new(self.post_logout_url.clone()) {
-            req = req.set_post_logout_redirect_uri(back);
+            req = req
+                .set_post_logout_redirect_uri(back)
+                .set_state(CsrfToken::new(super::SIGNED_OUT_STATE.to_string()));
         }
         req.http_get_url().to_string()
     }
