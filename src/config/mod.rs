@@ -280,6 +280,7 @@ pub const ACTIONS: &[&str] = &[
     "export_audit",
     "view_policy",
     "run_fleet_scan",
+    "override_diagnosis",
 ];
 
 mod defaults {

@@ -27,6 +27,9 @@ pub enum Action {
     ExportAudit,
     ViewPolicy,
     RunFleetScan,
+    /// Run a repair the diagnosis withholds (disabled, re-created, replication in progress),
+    /// with a reason, audited. Never past the protected list: that is the policy's own refusal.
+    OverrideDiagnosis,
 }
 
 impl Action {
@@ -41,6 +44,7 @@ impl Action {
             "export_audit" => Self::ExportAudit,
             "view_policy" => Self::ViewPolicy,
             "run_fleet_scan" => Self::RunFleetScan,
+            "override_diagnosis" => Self::OverrideDiagnosis,
             _ => return None,
         })
     }
@@ -56,6 +60,7 @@ impl Action {
             Self::ExportAudit => "export_audit",
             Self::ViewPolicy => "view_policy",
             Self::RunFleetScan => "run_fleet_scan",
+            Self::OverrideDiagnosis => "override_diagnosis",
         }
     }
 
@@ -63,7 +68,7 @@ impl Action {
     pub fn changes_something(self) -> bool {
         matches!(
             self,
-            Self::MintToken | Self::ResetAccount | Self::RevokeToken
+            Self::MintToken | Self::ResetAccount | Self::RevokeToken | Self::OverrideDiagnosis
         )
     }
 }
@@ -86,6 +91,7 @@ kinds!(
     RevokeToken => RevokeToken,
     ResetAccount => ResetAccount,
     RunFleetScan => RunFleetScan,
+    OverrideDiagnosis => OverrideDiagnosis,
 );
 
 /// Proof that the policy allowed action `A` on `dn` (or, for a name with no object, on

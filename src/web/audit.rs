@@ -23,6 +23,77 @@ use crate::state::AppState;
 const PAGE: i64 = 50;
 const EXPORT_PAGE: i64 = 1000;
 
+/// Every action an audit event can carry (`audit::event`'s first argument, alphabetical): the
+/// filter's drop-down. Plain strings until #17 makes actions and outcomes typed; until then
+/// `known_values_cover_every_literal_in_src` fails when `src/` audits a literal missing here.
+/// The values that reach `audit::event` through a variable are listed too: the policy
+/// actions refused by `web/guard.rs` (`Action::as_str`), `web/fleet.rs`'s views.
+const ACTIONS: &[&str] = &[
+    "config_load",
+    "diagnose",
+    "export_audit",
+    "fleet_export",
+    "fleet_scan",
+    "fleet_view",
+    "lookup",
+    "mint_token",
+    "override_diagnosis",
+    "redeem_code",
+    "redeem_token",
+    "repair_outcome",
+    "reset_account",
+    "revoke_token",
+    "sign_in",
+    "sign_out",
+    "view_audit",
+];
+
+/// Every outcome an audit event can carry (`audit::event`'s second argument), most common
+/// first: see [`ACTIONS`].
+const OUTCOMES: &[&str] = &[
+    "success", "failure", "denied", "started", "ok", "complete", "failed",
+];
+
+/// One `<option>` of a filter's drop-down.
+pub struct Choice {
+    pub value: String,
+    pub label: String,
+    pub selected: bool,
+}
+
+/// The options for a filter field: "any" (the empty value), then `known`. The current value
+/// is selected case-insensitively, as the filter matches; one that is not known (an old link,
+/// a hand-made URL) is kept as an option of its own, so the page shows the filter it applies.
+fn choices(known: &[&str], current: &str) -> Vec<Choice> {
+    let current = field(current);
+    let is = |v: &str| {
+        current
+            .as_deref()
+            .is_some_and(|c| c.eq_ignore_ascii_case(v))
+    };
+    let mut out = vec![Choice {
+        value: String::new(),
+        label: "any".into(),
+        selected: current.is_none(),
+    }];
+    if let Some(c) = current
+        .as_deref()
+        .filter(|c| !known.iter().any(|k| k.eq_ignore_ascii_case(c)))
+    {
+        out.push(Choice {
+            value: c.to_string(),
+            label: format!("{c} (not a known value)"),
+            selected: true,
+        });
+    }
+    out.extend(known.iter().map(|k| Choice {
+        value: k.to_string(),
+        label: k.to_string(),
+        selected: is(k),
+    }));
+    out
+}
+
 /// The filter as the form sends it: empty fields mean "any", dates are `YYYY-MM-DD` (UTC).
 #[derive(Debug, Default, Deserialize)]
 pub struct FilterForm {
@@ -94,9 +165,15 @@ pub struct AuditPage {
 }
 
 impl AuditPage {
-    fn when(&self, t: &OffsetDateTime) -> String {
-        t.format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default()
+    /// A row's time, exact (UTC; the browser's local time with `localtime.js`).
+    fn stamp(&self, t: &OffsetDateTime) -> super::format::When {
+        super::format::at(*t)
+    }
+    fn actions(&self) -> Vec<Choice> {
+        choices(ACTIONS, &self.f.action)
+    }
+    fn outcomes(&self) -> Vec<Choice> {
+        choices(OUTCOMES, &self.f.outcome)
     }
 }
 
@@ -372,6 +449,7 @@ mod tests {
     use tower_http::compression::CompressionLayer;
 
     use super::*;
+    use askama::Template;
 
     async fn store_with(rows: usize) -> (Store, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
@@ -473,5 +551,224 @@ mod tests {
             reason.contains("went away") && reason.contains("q"),
             "{reason}"
         );
+    }
+
+    /// The arguments of a call whose `(` is just before `rest`, split at its top-level commas
+    /// (string literals and brackets taken into account); `None` if it does not close.
+    fn call_args(rest: &str) -> Option<Vec<&str>> {
+        let (mut depth, mut in_str, mut escaped, mut start) = (0usize, false, false, 0);
+        let mut args = Vec::new();
+        for (i, c) in rest.char_indices().take(2000) {
+            if in_str {
+                match c {
+                    _ if escaped => escaped = false,
+                    '\\' => escaped = true,
+                    '"' => in_str = false,
+                    _ => {}
+                }
+                continue;
+            }
+            match c {
+                '"' => in_str = true,
+                '(' | '[' | '{' => depth += 1,
+                ')' | ']' | '}' if depth > 0 => depth -= 1,
+                ')' => {
+                    args.push(&rest[start..i]);
+                    return Some(args);
+                }
+                ',' if depth == 0 => {
+                    args.push(&rest[start..i]);
+                    start = i + 1;
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+
+    /// Every string literal in `text` (no escapes in these values).
+    fn literals(text: &str) -> Vec<String> {
+        text.split('"')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_string)
+            .collect()
+    }
+
+    /// The action (when a literal) and the outcome literals of every `event(…)` call in
+    /// `src`: `audit::event(action, outcome)`, and `repair/mod.rs`'s `event(req, action,
+    /// outcome)`.
+    fn audited(src: &str) -> Vec<(Option<String>, Vec<String>)> {
+        let mut found = Vec::new();
+        for (i, _) in src.match_indices("event(") {
+            let before = src[..i].chars().next_back();
+            if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+                continue;
+            }
+            let Some(mut args) = call_args(&src[i + "event(".len()..]) else {
+                continue;
+            };
+            if args.first().is_some_and(|a| a.trim() == "req") {
+                args.remove(0);
+            }
+            let (Some(action), Some(outcome)) = (args.first(), args.get(1)) else {
+                continue;
+            };
+            let action = action.trim();
+            let action = (action.len() > 1
+                && action.starts_with('"')
+                && action.ends_with('"')
+                && action.matches('"').count() == 2)
+                .then(|| action.trim_matches('"').to_string());
+            let outcomes = literals(outcome);
+            // (A definition such as `fn event(req: &Request<'_>, action: &str, …)`.)
+            if action.is_some() || !outcomes.is_empty() {
+                found.push((action, outcomes));
+            }
+        }
+        found
+    }
+
+    fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                rust_files(&path, out);
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path);
+            }
+        }
+    }
+
+    #[test]
+    fn the_source_scan_finds_actions_and_outcomes() {
+        let call = format!("audit::{}", "event");
+        let src = format!(
+            "let e = {call}(\"made_up\", if ok {{ \"yes\" }} else {{ \"no\" }}).reason(\"r, s\");\n\
+             {call}(action, \"ok\");\nfn event(req: &Request<'_>, action: &str) {{}}\n\
+             {}(req, \"x_y\", \"z\")",
+            "event"
+        );
+        let found = audited(&src);
+        assert_eq!(
+            found,
+            [
+                (Some("made_up".into()), vec!["yes".into(), "no".into()]),
+                (None, vec!["ok".into()]),
+                (Some("x_y".into()), vec!["z".into()]),
+            ]
+        );
+    }
+
+    /// No enum yet (#17): this keeps the drop-downs' lists honest. Every `event(…)` literal in
+    /// `src/` must be a known action or outcome; so must the policy actions that
+    /// `web/guard.rs` audits by name.
+    #[test]
+    fn known_values_cover_every_literal_in_src() {
+        let mut files = Vec::new();
+        rust_files(
+            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+            &mut files,
+        );
+        let mut calls = 0;
+        for path in &files {
+            let src = std::fs::read_to_string(path).unwrap();
+            for (action, outcomes) in audited(&src) {
+                calls += 1;
+                if let Some(a) = action {
+                    assert!(
+                        ACTIONS.contains(&a.as_str()),
+                        "{}: action {a:?}",
+                        path.display()
+                    );
+                }
+                for o in outcomes {
+                    assert!(
+                        OUTCOMES.contains(&o.as_str()),
+                        "{}: outcome {o:?}",
+                        path.display()
+                    );
+                }
+            }
+        }
+        assert!(calls > 30, "the scan found only {calls} calls");
+        for a in [
+            Action::Lookup,
+            Action::Diagnose,
+            Action::MintToken,
+            Action::RevokeToken,
+            Action::ResetAccount,
+            Action::ViewAudit,
+            Action::ExportAudit,
+            Action::OverrideDiagnosis, // web/repair.rs audits the override by its name
+        ] {
+            assert!(ACTIONS.contains(&a.as_str()), "{}", a.as_str());
+        }
+        // fleet.rs's `audit_view` and the redeem code's outcomes go through variables.
+        for a in ["fleet_view", "fleet_export"] {
+            assert!(ACTIONS.contains(&a));
+        }
+        let mut sorted = ACTIONS.to_vec();
+        sorted.sort_unstable();
+        sorted.dedup();
+        assert_eq!(sorted, ACTIONS, "alphabetical, once each");
+    }
+
+    #[test]
+    fn filter_choices_keep_the_current_value_in_any_case() {
+        let selected = |c: &[Choice]| -> Vec<String> {
+            c.iter()
+                .filter(|c| c.selected)
+                .map(|c| c.value.clone())
+                .collect()
+        };
+        let any = choices(ACTIONS, " ");
+        assert_eq!((any[0].value.as_str(), any[0].label.as_str()), ("", "any"));
+        assert_eq!(selected(&any), [""]);
+        assert_eq!(any.len(), ACTIONS.len() + 1);
+        // The filter matches in any case; the drop-down shows the known value.
+        let upper = choices(ACTIONS, "SIGN_IN");
+        assert_eq!(selected(&upper), ["sign_in"]);
+        assert_eq!(upper.len(), ACTIONS.len() + 1);
+        // An unknown value (an old link) stays selected, as its own option.
+        let old = choices(OUTCOMES, "aborted");
+        assert_eq!(selected(&old), ["aborted"]);
+        assert_eq!(old[1].label, "aborted (not a known value)");
+        assert_eq!(old.len(), OUTCOMES.len() + 2);
+    }
+
+    #[test]
+    fn audit_page_renders_drop_downs_and_local_times() {
+        let f = FilterForm {
+            action: "RESET_ACCOUNT".into(),
+            ..FilterForm::default()
+        };
+        let mut event = audit::event("reset_account", "denied").target_name("PC01");
+        event.at = time::macros::datetime!(2026-11-24 09:30:05 UTC);
+        let page = AuditPage {
+            staff: None,
+            query: f.query_string(),
+            f,
+            rows: vec![AuditRow {
+                seq: 7,
+                event,
+                prev_hash: "p".into(),
+                hash: "h".into(),
+            }],
+            head: Some((7, "h".into())),
+            older: None,
+            can_export: false,
+        };
+        let html = page.render().unwrap();
+        assert!(
+            html.contains(r#"<option value="reset_account" selected>reset_account</option>"#),
+            "{html}"
+        );
+        assert!(html.contains(r#"<select name="outcome" id="filter-outcome">"#));
+        assert!(html.contains(r#"<option value="" selected>any</option>"#));
+        assert!(html.contains(
+            r#"<time datetime="2026-11-24T09:30:05Z" title="2026-11-24 09:30:05 UTC" data-local>2026-11-24 09:30:05 UTC</time>"#
+        ), "{html}");
+        assert!(html.contains(r#"<script src="/static/localtime.js"></script>"#));
     }
 }

@@ -13,6 +13,7 @@ use super::format::{code, when};
 use super::meta::{RequestOrigin, actor};
 use crate::audit::{self, Origin};
 use crate::auth::{CurrentStaff, Staff};
+use crate::db::AuditRow;
 use crate::directory::computers::{ComputerMatch, Matches};
 use crate::directory::filter::{ComputerQuery, MatchMode};
 use crate::lookup::{self, Report};
@@ -47,7 +48,43 @@ pub struct ComputerPage {
     can_mint: bool,
     can_reset: bool,
     can_revoke: bool,
+    /// The viewer may force a repair the diagnosis withholds (`override_diagnosis`).
+    can_override: bool,
     tokens: Vec<crate::db::TokenRow>,
+    /// trustdesk's recent actions on this object, newest first (see [`recent_actions`]).
+    recent: Vec<AuditRow>,
+    /// The viewer may open the audit log (the recent actions link to it).
+    can_audit: bool,
+}
+
+/// How many recent actions the computer page lists.
+const RECENT: usize = 10;
+
+/// The actions whose events a companion client causes (with a token or its code): the
+/// event's actor is the token's minter, the request came from the client.
+const CLIENT_ACTIONS: [&str; 3] = ["redeem_code", "redeem_token", "repair_outcome"];
+
+/// The newest `n` of `rows` (newest first), without the `started` events whose end is listed:
+/// a reset or a redeem writes `started` before it acts and its outcome after, in one request.
+/// A `started` with no outcome beside it stays: the action never said how it ended.
+fn recent_actions(rows: Vec<AuditRow>, n: usize) -> Vec<AuditRow> {
+    let ended = |r: &AuditRow| {
+        rows.iter().any(|o| {
+            o.event.outcome != "started"
+                && o.event.action == r.event.action
+                && o.event.request_id.is_some()
+                && o.event.request_id == r.event.request_id
+        })
+    };
+    let keep: Vec<bool> = rows
+        .iter()
+        .map(|r| r.event.outcome != "started" || !ended(r))
+        .collect();
+    rows.into_iter()
+        .zip(keep)
+        .filter_map(|(r, keep)| keep.then_some(r))
+        .take(n)
+        .collect()
 }
 
 impl ComputerPage {
@@ -56,6 +93,52 @@ impl ComputerPage {
     }
     fn at(&self, t: &OffsetDateTime) -> super::format::When {
         when(self.now, Some(*t))
+    }
+    /// A time printed exactly (UTC; the browser's local time with `localtime.js`).
+    fn stamp(&self, t: &OffsetDateTime) -> super::format::When {
+        super::format::at(*t)
+    }
+    /// How many DCs lag behind the newest password.
+    fn lagging(&self) -> usize {
+        self.r.diagnosis.per_dc.iter().filter(|r| r.lagging).count()
+    }
+    /// The audit log filtered on this computer's name.
+    fn audit_link(&self) -> String {
+        let query = url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("target", &self.r.name)
+            .finish();
+        format!("/audit?{query}")
+    }
+    /// What an audited action did, in a tech's words.
+    fn action_label(&self, action: &str) -> &'static str {
+        match action {
+            "mint_token" => "Mint a repair token",
+            "revoke_token" => "Revoke a token",
+            "redeem_code" => "Exchange a repair code",
+            "reset_account" => "DC-side reset",
+            "redeem_token" => "Redeem a token",
+            "repair_outcome" => "Repair outcome",
+            _ => "Other",
+        }
+    }
+    /// Who acted: the person, or for the client's requests the client and whose token it had.
+    fn who(&self, r: &AuditRow) -> String {
+        let e = &r.event;
+        let person = e
+            .actor_name
+            .as_deref()
+            .or(e.actor_sub.as_deref())
+            .unwrap_or("unknown");
+        if CLIENT_ACTIONS.contains(&e.action.as_str()) {
+            let from = e
+                .source_ip
+                .as_deref()
+                .map(|ip| format!(" at {ip}"))
+                .unwrap_or_default();
+            format!("companion client{from} (token of {person})")
+        } else {
+            person.to_string()
+        }
     }
     fn code<T: serde::Serialize>(&self, v: &T) -> String {
         code(v)
@@ -239,8 +322,9 @@ pub async fn show(
 ) -> Result<ComputerPage, AppError> {
     let q = parse(&name)?;
     let r = authorized_report(&state, &staff, &origin, &q).await?;
-    let (mut can_mint, mut can_reset, mut can_revoke, mut tokens) =
-        (false, false, false, Vec::new());
+    let (mut can_mint, mut can_reset, mut can_revoke, mut can_override) =
+        (false, false, false, false);
+    let (mut tokens, mut recent) = (Vec::new(), Vec::new());
     if let Some(a) = &r.account {
         let t = Target {
             dn: &a.dn,
@@ -258,11 +342,20 @@ pub async fn show(
             .policy
             .authorize::<crate::policy::RevokeToken>(&staff.roles, &t)
             .is_ok();
-        tokens = state
-            .store
-            .tokens_where(Some(&a.object_guid.to_string()), None, 20)
-            .await?;
+        can_override = state
+            .policy
+            .authorize::<crate::policy::OverrideDiagnosis>(&staff.roles, &t)
+            .is_ok();
+        // Twice as many events as shown: each `started` left out has its end among them.
+        let guid = a.object_guid.to_string();
+        let (t, events) = tokio::try_join!(
+            state.store.tokens_where(Some(&guid), None, 20),
+            state.store.recent_actions(&guid, 2 * RECENT as i64),
+        )?;
+        tokens = t;
+        recent = recent_actions(events, RECENT);
     }
+    let can_audit = state.policy.allows(&staff.roles, Action::ViewAudit);
     Ok(ComputerPage {
         staff: Some(staff),
         now: r.generated_at,
@@ -270,7 +363,10 @@ pub async fn show(
         can_mint,
         can_reset,
         can_revoke,
+        can_override,
         tokens,
+        recent,
+        can_audit,
     })
 }
 
@@ -302,4 +398,204 @@ pub async fn api_show(
 ) -> Result<Json<Report>, AppError> {
     let q = parse(&name)?;
     Ok(Json(authorized_report(&state, &staff, &origin, &q).await?))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::indexing_slicing)]
+mod tests {
+    use std::collections::HashMap;
+
+    use askama::Template;
+    use time::Duration;
+    use time::macros::datetime;
+    use uuid::Uuid;
+
+    use super::*;
+    use crate::db::NewAuditRow;
+    use crate::diagnostics::{DiagnosisSettings, diagnose};
+    use crate::directory::model::{
+        AttrMeta, ComputerAccount, DcAccountView, DcOutcome, DcView, Snapshot, Uac,
+    };
+    use crate::directory::replmeta::ATTID_UNICODE_PWD;
+
+    const NOW: OffsetDateTime = datetime!(2026-12-01 12:00 UTC);
+
+    /// PC01 seen by two DCs, its password set after its last logon by someone else: a
+    /// token repair, with pitfalls, findings and a per-DC table.
+    fn report() -> Report {
+        let pwd = NOW - Duration::hours(2);
+        let view = |logon| DcAccountView {
+            last_logon: Some(logon),
+            pwd_last_set: Some(pwd),
+            bad_password_time: Some(NOW - Duration::minutes(5)),
+            bad_pwd_count: Some(3),
+            unicode_pwd: Some(AttrMeta {
+                attid: ATTID_UNICODE_PWD,
+                version: 15,
+                originating_change_time: pwd,
+                originating_invocation_id: Uuid::from_u128(0xD1),
+                originating_usn: 1015,
+                local_usn: 915,
+            }),
+            pwd_last_set_meta: None,
+            uac: Some(Uac(4096)),
+        };
+        let snapshot = Snapshot {
+            name_queried: "PC01".into(),
+            account: Some(ComputerAccount {
+                dn: "CN=PC01,OU=Workstations,DC=corp,DC=example".into(),
+                object_guid: Uuid::from_u128(0x1111),
+                object_sid: Some("S-1-5-21-1-2-3-1104".into()),
+                sam_account_name: "PC01$".into(),
+                dns_host_name: Some("pc01.corp.example".into()),
+                operating_system: Some("Windows 11 Enterprise".into()),
+                operating_system_version: Some("10.0 (22631)".into()),
+                when_created: NOW - Duration::days(400),
+                when_changed: pwd,
+                uac: Uac(4096),
+                supported_enc_types: None,
+                pwd_last_set: Some(pwd),
+                last_logon_timestamp: Some(NOW - Duration::days(5)),
+                admin_count: false,
+                key_version: Some(16),
+            }),
+            per_dc: ["dc1", "dc2"]
+                .map(|dc| DcView {
+                    dc: dc.into(),
+                    outcome: DcOutcome::Found(view(NOW - Duration::days(1))),
+                })
+                .to_vec(),
+            coverage: Default::default(),
+            tombstones: vec![],
+            tombstone_check: Default::default(),
+            history: vec![],
+            portal_writes: vec![],
+            protected_ou: false,
+        };
+        Report {
+            name: "PC01".into(),
+            generated_at: NOW,
+            account: snapshot.account.clone(),
+            tombstones: vec![],
+            diagnosis: diagnose(&snapshot, &DiagnosisSettings::default(), NOW),
+            dc_names: HashMap::new(),
+        }
+    }
+
+    fn row(seq: i64, action: &str, outcome: &str, request: Option<&str>) -> AuditRow {
+        AuditRow {
+            seq,
+            event: NewAuditRow {
+                at: NOW - Duration::minutes(60 - seq),
+                action: action.into(),
+                outcome: outcome.into(),
+                request_id: request.map(str::to_string),
+                actor_sub: Some("sub-alice".into()),
+                actor_name: Some("Alice Tech".into()),
+                source_ip: Some("10.0.0.9".into()),
+                reason: Some(format!("reason {seq}")),
+                ..NewAuditRow::default()
+            },
+            prev_hash: String::new(),
+            hash: String::new(),
+        }
+    }
+
+    fn page(recent: Vec<AuditRow>) -> ComputerPage {
+        ComputerPage {
+            staff: None,
+            r: report(),
+            now: NOW,
+            can_mint: false,
+            can_reset: false,
+            can_revoke: false,
+            can_override: false,
+            tokens: vec![],
+            recent,
+            can_audit: true,
+        }
+    }
+
+    #[test]
+    fn recent_actions_leave_out_started_events_that_ended() {
+        // Newest first, as the store reads them.
+        let rows = vec![
+            row(6, "redeem_token", "started", Some("r3")),
+            row(5, "reset_account", "success", Some("r2")),
+            row(4, "reset_account", "started", Some("r2")),
+            row(3, "reset_account", "started", Some("r1")),
+            row(2, "mint_token", "denied", Some("r0")),
+            row(1, "reset_account", "started", None),
+        ];
+        let seqs = |rows: &[AuditRow]| rows.iter().map(|r| r.seq).collect::<Vec<_>>();
+        // The redeem still running, and the reset that never said how it ended, stay.
+        assert_eq!(seqs(&recent_actions(rows.clone(), 10)), [6, 5, 3, 2, 1]);
+        assert_eq!(seqs(&recent_actions(rows, 2)), [6, 5]);
+    }
+
+    /// The verdict, the steps and the repair come first; the long lists wait in closed
+    /// `<details>`; every id the page had before is still there.
+    #[test]
+    fn computer_page_folds_details_and_keeps_its_ids() {
+        let html = page(vec![]).render().unwrap();
+        for id in [
+            "computer-name",
+            "headline",
+            "top-cause",
+            "fix-title",
+            "findings",
+            "account",
+            "pwd-last-set",
+            "per-dc",
+            "pitfalls",
+            "account-details",
+            "per-dc-details",
+        ] {
+            assert!(html.contains(&format!("id=\"{id}\"")), "{id}: {html}");
+        }
+        assert!(html.matches("<details").count() >= 3, "{html}");
+        assert!(!html.contains("<details open"), "closed by default");
+        assert_eq!(
+            html.matches("<summary>").count(),
+            html.matches("<details").count()
+        );
+        // The fold comes after the steps.
+        let (steps, fold) = (
+            html.find("id=\"fix-title\"").unwrap(),
+            html.find("<details").unwrap(),
+        );
+        assert!(steps < fold);
+        // Times: relative, with UTC on hover; the read time exact, for localtime.js.
+        assert!(html.contains(
+            "<time datetime=\"2026-12-01T10:00:00Z\" title=\"2026-12-01 10:00:00 UTC\">2 hours ago</time>"
+        ), "{html}");
+        assert!(html.contains(
+            "<time datetime=\"2026-12-01T12:00:00Z\" title=\"2026-12-01 12:00:00 UTC\" data-local>2026-12-01 12:00:00 UTC</time>"
+        ));
+        assert!(html.contains("<script src=\"/static/localtime.js\"></script>"));
+        assert!(
+            !html.contains("<td title="),
+            "no bare title attributes left"
+        );
+        // No actions: no section.
+        assert!(!html.contains("id=\"recent-actions\""));
+    }
+
+    #[test]
+    fn computer_page_lists_recent_actions_with_who_did_them() {
+        let html = page(vec![
+            row(9, "repair_outcome", "success", Some("r9")),
+            row(8, "reset_account", "denied", Some("r8")),
+        ])
+        .render()
+        .unwrap();
+        assert!(html.contains("id=\"recent-actions\""), "{html}");
+        assert!(html.contains("<th scope=\"col\">Who</th>"));
+        assert!(html.contains("companion client at 10.0.0.9 (token of Alice Tech)"));
+        assert!(html.contains("<td>Alice Tech</td>"));
+        assert!(html.contains("class=\"outcome-denied\""));
+        assert!(html.contains("DC-side reset <code class=\"small\">reset_account</code>"));
+        assert!(html.contains("<time datetime=\"2026-12-01T11:09:00Z\" title=\"2026-12-01 11:09:00 UTC\">51 minutes ago</time>"), "{html}");
+        assert!(html.contains("href=\"/audit?target=PC01\""));
+    }
 }

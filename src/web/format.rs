@@ -1,12 +1,19 @@
 //! Display helpers for templates: relative times with the exact UTC time, stable codes.
+//!
+//! Pages print a time as `<time datetime="{{ w.datetime }}" title="{{ w.exact }}">`: the
+//! relative text (or, with `data-local`, the exact UTC text that `static/localtime.js` turns
+//! into the browser's local time), with UTC on hover either way.
 
-use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
+use time::macros::format_description;
+use time::{OffsetDateTime, UtcOffset};
 
-/// A time as "3 days ago", with the exact UTC time for the hover title.
+/// A time as "3 days ago", with the exact UTC time for the hover title and the RFC 3339 UTC
+/// value for a `<time datetime>` (both empty when there is no time).
 pub struct When {
     pub rel: String,
     pub exact: String,
+    pub datetime: String,
 }
 
 pub fn when(now: OffsetDateTime, t: Option<OffsetDateTime>) -> When {
@@ -14,11 +21,26 @@ pub fn when(now: OffsetDateTime, t: Option<OffsetDateTime>) -> When {
         return When {
             rel: "never".into(),
             exact: String::new(),
+            datetime: String::new(),
         };
     };
-    let exact = t.format(&Rfc3339).unwrap_or_default();
     When {
         rel: relative(now, t),
+        ..at(t)
+    }
+}
+
+/// A time to print exactly: `rel` is the exact UTC text too.
+pub fn at(t: OffsetDateTime) -> When {
+    let t = t.to_offset(UtcOffset::UTC);
+    let exact = t
+        .format(format_description!(
+            "[year]-[month]-[day] [hour]:[minute]:[second] UTC"
+        ))
+        .unwrap_or_default();
+    When {
+        rel: exact.clone(),
+        datetime: t.format(&Rfc3339).unwrap_or_default(),
         exact,
     }
 }
@@ -123,8 +145,22 @@ mod tests {
         );
         assert_eq!(relative(now, datetime!(2026-11-24 13:30 UTC)), "in 1 hour");
         assert_eq!(when(now, None).rel, "never");
+        assert_eq!(when(now, None).datetime, "");
         assert_eq!(form_text("  INC-1\u{7}2 ", 200).as_deref(), Some("INC-12"));
         assert_eq!(form_text(" \n ", 200), None);
         assert_eq!(form_text("abcdef", 3).as_deref(), Some("abc"));
+    }
+
+    #[test]
+    fn times_carry_utc_for_the_hover_and_the_datetime_attribute() {
+        let now = datetime!(2026-11-24 12:00 UTC);
+        // Another offset is printed in UTC all the same.
+        let w = when(now, Some(datetime!(2026-11-24 13:00:05.25 +02:00)));
+        assert_eq!(w.rel, "59 minutes ago");
+        assert_eq!(w.exact, "2026-11-24 11:00:05 UTC");
+        assert_eq!(w.datetime, "2026-11-24T11:00:05.25Z");
+        let a = at(datetime!(2026-01-02 03:04:05 UTC));
+        assert_eq!(a.rel, a.exact);
+        assert_eq!(a.datetime, "2026-01-02T03:04:05Z");
     }
 }

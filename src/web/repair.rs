@@ -55,16 +55,19 @@ async fn target<A: ActionKind>(
 }
 
 /// The computer `name`, the policy's grant of `A` on it, and the verdict of a diagnosis that
-/// allows `repair` there; a refusal by either is audited with its reason.
+/// allows `repair` there, or an override of it (a role granted `override_diagnosis` there,
+/// with a reason); a refusal by either is audited with its reason.
 async fn repairable<A: ActionKind>(
     state: &AppState,
     staff: &Staff,
     origin: &audit::Origin,
     name: &str,
     repair: RepairAction,
+    overriding: Option<&str>,
 ) -> Result<(ComputerAccount, Grant<A>, Verdict), AppError> {
     let (account, grant) = target::<A>(state, staff, origin, name).await?;
-    let verdict = diagnosis_allows::<A>(state, staff, origin, name, &account, repair).await?;
+    let verdict =
+        diagnosis_allows::<A>(state, staff, origin, name, &account, repair, overriding).await?;
     Ok((account, grant, verdict))
 }
 
@@ -73,6 +76,9 @@ async fn repairable<A: ActionKind>(
 /// the diagnosis's own reason, and audited, so a forged POST gets no further than the page. It
 /// reads the diagnosis under a `diagnose` grant for the same computer; a role that may repair but
 /// not diagnose is refused too, as it could not see why. Returns the verdict, for the pages.
+///
+/// `overriding`, a reason, forces a withheld repair for a role granted `override_diagnosis` on
+/// this computer: audited as `override_diagnosis` with the diagnosis's reason and the person's.
 async fn diagnosis_allows<A: ActionKind>(
     state: &AppState,
     staff: &Staff,
@@ -80,6 +86,7 @@ async fn diagnosis_allows<A: ActionKind>(
     name: &str,
     account: &ComputerAccount,
     repair: RepairAction,
+    overriding: Option<&str>,
 ) -> Result<Verdict, AppError> {
     let target = Target {
         dn: &account.dn,
@@ -91,9 +98,14 @@ async fn diagnosis_allows<A: ActionKind>(
             let now = OffsetDateTime::now_utc();
             let (report, _) =
                 crate::lookup::report(&grant, state, &q, Some(account.clone()), now).await?;
-            match report.diagnosis.withholds(repair) {
-                None => return Ok(report.diagnosis.verdict),
-                Some(why) => why,
+            match (report.diagnosis.withholds(repair), overriding) {
+                (None, _) => return Ok(report.diagnosis.verdict),
+                (Some(why), Some(reason)) => {
+                    let forced =
+                        override_diagnosis::<A>(state, staff, origin, account, why, reason);
+                    return forced.await.map(|()| report.diagnosis.verdict);
+                }
+                (Some(why), None) => why,
             }
         }
         Err(_) => "it needs the diagnosis, which this role may not read for this computer",
@@ -109,6 +121,53 @@ async fn diagnosis_allows<A: ActionKind>(
     Err(AppError::Forbidden(format!(
         "Refused: the diagnosis withholds this repair: {why}."
     )))
+}
+
+/// Force action `A`, which the diagnosis withholds (`why`), for a role granted
+/// `override_diagnosis` on this computer, with the person's `reason`; both are audited, before
+/// the repair runs. Without the grant: refused, and audited as a refusal of `A`.
+async fn override_diagnosis<A: ActionKind>(
+    state: &AppState,
+    staff: &Staff,
+    origin: &audit::Origin,
+    account: &ComputerAccount,
+    why: &str,
+    reason: &str,
+) -> Result<(), AppError> {
+    let target = Target {
+        dn: &account.dn,
+        account: Some(account),
+    };
+    if let Err(denied) = state
+        .policy
+        .authorize::<crate::policy::OverrideDiagnosis>(&staff.roles, &target)
+    {
+        refuse_on::<A>(
+            state,
+            staff,
+            origin,
+            account,
+            format!("the diagnosis withholds it: {why}; no override: {denied}"),
+        )
+        .await?;
+        return Err(AppError::Forbidden(format!(
+            "Refused: the diagnosis withholds this repair ({why}), and {denied}."
+        )));
+    }
+    let e = audit::event(crate::policy::Action::OverrideDiagnosis.as_str(), "success")
+        .actor(&actor(staff))
+        .origin(origin)
+        .target(
+            &account.dn,
+            &account.object_guid.to_string(),
+            account.netbios_name(),
+        )
+        .reason(format!(
+            "{} although the diagnosis withholds it ({why}); reason: {reason}",
+            A::ACTION.as_str()
+        ));
+    audit::record(&state.store, &e).await?;
+    Ok(())
 }
 
 /// Audit the refusal of action `A` on `account`, with its reason.
@@ -147,6 +206,9 @@ pub struct ResetForm {
     csrf: String,
     #[serde(default)]
     ticket: String,
+    /// Present to force a repair the diagnosis withholds (`override_diagnosis`).
+    #[serde(default)]
+    override_reason: String,
 }
 
 #[derive(Template, WebTemplate)]
@@ -173,6 +235,7 @@ pub async fn reset_confirm(
         &origin,
         &name,
         RepairAction::DcReset,
+        None,
     )
     .await?;
     Ok(ResetConfirmPage {
@@ -201,12 +264,14 @@ pub async fn reset(
     Form(form): Form<ResetForm>,
 ) -> Result<Response, AppError> {
     staff.check_csrf(&form.csrf)?;
+    let overriding = ticket(&form.override_reason);
     let (account, grant, _) = repairable::<crate::policy::ResetAccount>(
         &state,
         &staff,
         &origin,
         &name,
         RepairAction::DcReset,
+        overriding.as_deref(),
     )
     .await?;
     let Some(ticket) = ticket(&form.ticket) else {
@@ -270,6 +335,9 @@ pub struct MintForm {
     #[serde(default)]
     ticket: String,
     lifetime_minutes: Option<u32>,
+    /// Present to force a repair the diagnosis withholds (`override_diagnosis`).
+    #[serde(default)]
+    override_reason: String,
 }
 
 #[derive(Template, WebTemplate)]
@@ -298,12 +366,14 @@ pub async fn mint(
     Form(form): Form<MintForm>,
 ) -> Result<Redirect, AppError> {
     staff.check_csrf(&form.csrf)?;
+    let overriding = ticket(&form.override_reason);
     let (account, grant, _) = repairable::<crate::policy::MintToken>(
         &state,
         &staff,
         &origin,
         &name,
         RepairAction::TokenRepair,
+        overriding.as_deref(),
     )
     .await?;
     let cfg = &state.config.tokens;

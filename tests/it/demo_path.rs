@@ -13,7 +13,9 @@ use fantoccini::Locator;
 use crate::browser::{artifact, browser_sign_in, chromedriver, wait_for_id};
 use crate::common::{Portal, browser_for, causes, install_crypto, lab, sign_in, start_portal_with};
 use crate::downloads::{run_block, session_for_front};
-use crate::e2e_repair::{MEMBER, client_binary, env, settled_diagnosis, testjoin};
+use crate::e2e_repair::{
+    MEMBER, client_binary, env, member_portal_db, settled_diagnosis, testjoin,
+};
 use crate::repair_lab::csrf;
 
 /// Break `member` with a DC-side reset through the portal, then wait (as a patient tech
@@ -124,7 +126,7 @@ async fn chromium_repairs_labws01_from_the_token_page_by_its_commands_and_by_its
         "\n[downloads]\nlinux_binary = {:?}\nca_file = \"{{front_ca}}\"\n",
         client_binary().display().to_string()
     );
-    let p = start_portal_with(&lab, "", &downloads, true).await;
+    let p = start_portal_with(&lab, &member_portal_db(), &downloads, true).await;
     let c = browser_for(p.ca.as_deref());
     sign_in(&c, &p.base, "alice", "alice-pw").await;
     assert!(testjoin(&conf), "the member is joined before the test");

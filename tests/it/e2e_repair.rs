@@ -16,6 +16,18 @@ use crate::repair_lab::{csrf, mint};
 /// Held by every test that uses the member LABWS01 (one machine, one secret).
 pub static MEMBER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
+/// `database_url` for every portal that repairs LABWS01 in this test run: one database, as in
+/// production, where it holds all of trustdesk's own writes to the member, which the clone
+/// rule takes off. A portal each would count the other tests' repairs as a clone's churn.
+pub fn member_portal_db() -> String {
+    let path =
+        std::env::temp_dir().join(format!("trustdesk-member-portal-{}.db", std::process::id()));
+    format!(
+        "database_url = {:?}\n",
+        format!("sqlite://{}", path.display())
+    )
+}
+
 /// `lab/lab.sh member-… ARGS` (inside the lab namespace); whether it succeeded.
 fn lab_member(args: &[&str]) -> bool {
     let out = Command::new(env("LAB_SCRIPT")).args(args).output().unwrap();
@@ -186,7 +198,7 @@ async fn reset_breaks_the_member_and_a_token_repair_fixes_it_for_real() {
         env("LAB_MEMBER_NAME"),
         env("LAB_MEMBER_DN"),
     );
-    let p = start_portal_with(&lab, "", "", true).await;
+    let p = start_portal_with(&lab, &member_portal_db(), "", true).await;
     let c = browser_for(p.ca.as_deref());
     sign_in(&c, &p.base, "alice", "alice-pw").await;
 

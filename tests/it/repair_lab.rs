@@ -391,7 +391,12 @@ async fn a_repair_the_diagnosis_withholds_is_neither_offered_nor_done() {
     let Some(lab) = lab() else { return };
     // Every DC replicating (no test turning one's inbound off meanwhile) until the end.
     let _topology = crate::labctl::TOPOLOGY.lock().await;
-    let (p, c) = signed_in(&lab, "", "").await;
+    // Erin (trustdesk-admins) may also override the diagnosis on the test's OU; alice may not.
+    let overrider = format!(
+        "\n[roles.overrider]\ngroups = [\"trustdesk-admins\"]\nactions = [\"lookup\", \"diagnose\", \"mint_token\", \"override_diagnosis\"]\nscopes = [\"{OU},{}\"]\n",
+        lab.base_dn
+    );
+    let (p, c) = signed_in(&lab, "", &overrider).await;
     let mut dc = admin(&lab.ldaps_url).await;
     let dn = create_computer(&mut dc, &lab, "T-GATED", OU, &random_pw()).await;
     crate::labctl::set_attr(&mut dc, &dn, "userAccountControl", "4098").await;
@@ -436,6 +441,84 @@ async fn a_repair_the_diagnosis_withholds_is_neither_offered_nor_done() {
                 .as_deref()
                 .is_some_and(|why| why.contains("the diagnosis withholds it"))),
         "audited"
+    );
+    assert!(
+        !page.contains("id=\"override-mint\""),
+        "alice may not override"
+    );
+
+    // An override needs the role: alice's forged one is refused, and audited as such.
+    let r = c
+        .post(format!("{}/computers/T-GATED/tokens", p.base))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("override_reason", "I know better"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let last = &p.state.store.audit_recent(1).await.unwrap()[0];
+    assert_eq!(
+        (last.event.action.as_str(), last.event.outcome.as_str()),
+        ("mint_token", "denied")
+    );
+    assert!(
+        last.event
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("no override"),
+        "{last:?}"
+    );
+
+    // Erin may: the page offers it behind a reason, and the forced mint names that reason.
+    let erin = crate::common::browser();
+    sign_in(&erin, &p.base, "erin", "erin-pw").await;
+    let page = crate::common::get_text(&erin, &format!("{}/computers/T-GATED", p.base)).await;
+    assert!(page.contains("id=\"override-mint\""), "{page}");
+    let erin_csrf = crate::repair_lab::csrf(&erin, &p.base).await;
+    let r = erin
+        .post(format!("{}/computers/T-GATED/tokens", p.base))
+        .form(&[("csrf", erin_csrf.as_str()), ("override_reason", "   ")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403, "a blank reason is no override");
+    let (status, html) = post_mint(
+        &erin,
+        &p.base,
+        "T-GATED",
+        &[
+            ("csrf", erin_csrf.as_str()),
+            ("override_reason", "enabled a minute ago, AD not yet read"),
+        ],
+    )
+    .await;
+    assert_eq!(status, 200, "{html}");
+    assert!(html.contains("id=\"short-code\""), "the token page");
+    let recent = p.state.store.audit_recent(3).await.unwrap();
+    let forced = recent
+        .iter()
+        .find(|r| r.event.action == "override_diagnosis")
+        .expect("the override is audited");
+    let why = forced.event.reason.as_deref().unwrap();
+    assert!(
+        forced.event.outcome == "success"
+            && forced.event.actor_sub.as_deref() == Some("erin")
+            && why.contains("mint_token although the diagnosis withholds it")
+            && why.contains("the account is disabled")
+            && why.contains("reason: enabled a minute ago, AD not yet read"),
+        "{forced:?}"
+    );
+    assert!(
+        forced.seq
+            < recent
+                .iter()
+                .find(|r| r.event.action == "mint_token")
+                .unwrap()
+                .seq,
+        "audited before the mint"
     );
     let _ = dc.delete(&dn).await;
 }
