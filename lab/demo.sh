@@ -31,6 +31,7 @@ echo "== lab up"; lab/lab.sh up --oidc --computers 500
 . "$LAB_DIR/lab.env"
 # The portal's HTTPS certificate, from the lab CA (the client accepts only HTTPS).
 mapfile -t PORTAL_TLS < <(lab/lab.sh cert portal 127.0.0.1 127.0.0.1)
+[ "${#PORTAL_TLS[@]}" = 2 ] || { echo "demo: cannot issue the portal's certificate" >&2; exit 1; }
 
 CONF="$LAB_DIR/trustdesk.toml"
 cat > "$CONF" <<TOML

@@ -242,6 +242,11 @@ pub struct RoleConfig {
     /// The longest token this role may mint (capped by tokens.max_lifetime_minutes).
     #[serde(default)]
     pub max_token_minutes: Option<u32>,
+    /// A computer outside this role's scopes answers exactly as a name that does not exist
+    /// ("not in the OUs your roles cover"), so the role cannot learn which names exist
+    /// elsewhere. Off (the default), the refusal names the OU the computer is in.
+    #[serde(default)]
+    pub hide_outside_scope: bool,
 }
 
 #[derive(Debug, Deserialize)]

@@ -98,7 +98,7 @@ fn token_repair_fix(c: &FixContext, rename_first: bool) -> Fix {
         steps.push(
             "If another computer joined the domain with the same name (NETLOGON 3210 on the \
              workstation, 5722 on the DC, a password change nobody here made), rename one of the \
-             two machines first (Rename-Computer), or they keep overwriting each other's password."
+             two machines first (`Rename-Computer`), or they keep overwriting each other's password."
                 .to_string(),
         );
     }
@@ -113,14 +113,14 @@ fn token_repair_fix(c: &FixContext, rename_first: bool) -> Fix {
          rotates twice so the password that crossed the network dies."
             .to_string(),
         format!(
-            "Verify: nltest /sc_verify:{} (or Test-ComputerSecureChannel in Windows PowerShell \
+            "Verify: `nltest /sc_verify:{}` (or `Test-ComputerSecureChannel` in Windows PowerShell \
              5.1) reports success, then sign in with a domain account.",
             c.domain
         ),
         "Without trustdesk: as local administrator in Windows PowerShell 5.1, with a domain \
          account holding the Reset Password right on the object, run \
-         Reset-ComputerMachinePassword -Credential (Get-Credential) or \
-         Test-ComputerSecureChannel -Repair -Credential (Get-Credential)."
+         `Reset-ComputerMachinePassword -Credential (Get-Credential)` or \
+         `Test-ComputerSecureChannel -Repair -Credential (Get-Credential)`."
             .to_string(),
     ]);
     Fix {
@@ -139,17 +139,17 @@ fn rejoin_steps(c: &FixContext) -> Vec<String> {
         "Sign in on the workstation with a local administrator account (enable one from recovery \
          media first if none is usable)."
             .to_string(),
-        "Leave the domain: in Windows PowerShell as administrator, Remove-Computer -WorkgroupName \
-         WORKGROUP -Force -Restart (or System Properties > Computer Name > Change > Workgroup)."
+        "Leave the domain: in Windows PowerShell as administrator, `Remove-Computer \
+         -WorkgroupName WORKGROUP -Force -Restart` (or System Properties > Computer Name > Change > Workgroup)."
             .to_string(),
         format!(
-            "Join again after the restart: Add-Computer -DomainName {} -Credential \
-             (Get-Credential) -Restart, with a domain account allowed to join computers (and to \
+            "Join again after the restart: `Add-Computer -DomainName {} -Credential \
+             (Get-Credential) -Restart`, with a domain account allowed to join computers (and to \
              reuse the existing {} account if it exists).",
             c.domain, c.sam
         ),
-        "Linux/Samba member: net ads leave, then net ads join -U <join account> (or realm leave / \
-         realm join)."
+        "Linux/Samba member: `net ads leave`, then `net ads join -U <join account>` (or `realm \
+         leave` / `realm join`)."
             .to_string(),
     ]
 }
@@ -168,10 +168,12 @@ pub(super) fn fix_for(cause: Cause, c: &FixContext) -> Fix {
                 .into();
             fix.steps.insert(
                 0,
-                "Ask whether the workstation was reverted to a snapshot or checkpoint, or \
-                 restored from an image; check the trust on the workstation with nltest \
-                 /sc_verify before changing anything."
-                    .to_string(),
+                format!(
+                    "Ask whether the workstation was reverted to a snapshot or checkpoint, or \
+                     restored from an image; check the trust on the workstation with `nltest \
+                     /sc_verify:{}` before changing anything.",
+                    c.domain
+                ),
             );
             fix.pitfalls.push(PITFALL_ROTATION.to_string());
             fix
@@ -207,8 +209,8 @@ pub(super) fn fix_for(cause: Cause, c: &FixContext) -> Fix {
         Cause::AccountMissing if c.tombstone => {
             let mut steps = vec![
                 format!(
-                    "With the AD Recycle Bin enabled, restore the object: Get-ADObject -Filter \
-                     'sAMAccountName -eq \"{}\"' -IncludeDeletedObjects | Restore-ADObject. It \
+                    "With the AD Recycle Bin enabled, restore the object: `Get-ADObject -Filter \
+                     'sAMAccountName -eq \"{}\"' -IncludeDeletedObjects | Restore-ADObject`. It \
                      comes back with its objectGUID, SID, groups and password, so the \
                      workstation's secret matches again if nothing else changed.",
                     c.sam
@@ -277,7 +279,7 @@ pub(super) fn fix_for(cause: Cause, c: &FixContext) -> Fix {
                  stop here."
                     .to_string(),
                 format!(
-                    "Enable it: Enable-ADComputer -Identity '{}' (RSAT), or Active Directory \
+                    "Enable it: `Enable-ADComputer -Identity '{}'` (RSAT), or Active Directory \
                      Users and Computers > Enable Account; on Samba AD: samba-tool user enable \
                      '{}'.",
                     c.sam, c.sam
@@ -321,14 +323,14 @@ pub(super) fn fix_for(cause: Cause, c: &FixContext) -> Fix {
                      seconds to minutes), then look the computer up again."
                         .to_string(),
                     format!(
-                        "Force it if needed: on a Windows DC repadmin /syncall /AdeP, and check \
-                         repadmin /showrepl and repadmin /replsummary; on Samba, samba-tool drs \
-                         replicate {dest} {target} {} and samba-tool drs showrepl.",
+                        "Force it if needed: on a Windows DC `repadmin /syncall /AdeP`, and check \
+                         `repadmin /showrepl` and `repadmin /replsummary`; on Samba, `samba-tool \
+                         drs replicate {dest} {target} {}` and `samba-tool drs showrepl`.",
                         c.domain_dn
                     ),
                     format!(
                         "Meanwhile, point the workstation at the DC that has the current \
-                         password: nltest /sc_reset:{}\\{target} (re-selects the DC; changes no \
+                         password: `nltest /sc_reset:{}\\{target}` (re-selects the DC; changes no \
                          password).",
                         c.domain
                     ),
@@ -354,7 +356,7 @@ pub(super) fn fix_for(cause: Cause, c: &FixContext) -> Fix {
                      NETLOGON 3210 on workstations and 5722 on DCs alternating.",
                     c.name
                 ),
-                "On every extra clone: sysprep /generalize /oobe /reboot (a new machine SID), or \
+                "On every extra clone: `sysprep /generalize /oobe /reboot` (a new machine SID), or \
                  at least give it a new name and rejoin it as a new computer."
                     .to_string(),
                 format!(
@@ -379,11 +381,11 @@ pub(super) fn fix_for(cause: Cause, c: &FixContext) -> Fix {
                    logging on. This does not cause the trust error."
                 .into(),
             steps: lines(&[
-                "On the workstation, gpresult /h gp.html: \"Domain member: Disable machine \
+                "On the workstation, `gpresult /h gp.html`: \"Domain member: Disable machine \
                  account password changes\" must be Disabled and \"Maximum machine account \
                  password age\" 30 days.",
-                "reg query HKLM\\SYSTEM\\CurrentControlSet\\Services\\Netlogon\\Parameters /v \
-                 DisablePasswordChange must be 0 or absent; on the DCs, RefusePasswordChange \
+                "`reg query HKLM\\SYSTEM\\CurrentControlSet\\Services\\Netlogon\\Parameters /v \
+                 DisablePasswordChange`: it must be 0 or absent; on the DCs, RefusePasswordChange \
                  under the same key must be 0 or absent.",
                 "Linux/Samba members: smb.conf \"machine password timeout\" must not be 0; SSSD \
                  ad_maximum_machine_account_password_age must not be 0.",
@@ -401,8 +403,8 @@ pub(super) fn fix_for(cause: Cause, c: &FixContext) -> Fix {
                 "Hand the ticket to the domain administrators with this diagnosis.".to_string(),
                 format!(
                     "For a DC's own secure channel, Microsoft's procedure runs on that DC: stop \
-                     the KDC service, netdom resetpwd /server:<another DC> /userd:{}\\<admin> \
-                     /passwordd:*, restart.",
+                     the KDC service, `netdom resetpwd /server:<another DC> /userd:{}\\<admin> \
+                     /passwordd:*`, restart.",
                     c.domain
                 ),
                 "For an adminCount=1 computer, find out why it is protected before anyone \
@@ -444,5 +446,53 @@ impl super::Diagnosis {
         } else {
             "the computer account was not found"
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn context() -> FixContext {
+        FixContext {
+            name: "PC01".into(),
+            sam: "PC01$".into(),
+            domain: "corp.example".into(),
+            domain_dn: "DC=corp,DC=example".into(),
+            tombstone: true,
+            newest_dc: Some("dc1.corp.example".into()),
+            lagging: vec!["dc2.corp.example".into()],
+        }
+    }
+
+    /// Commands in the steps stand between backticks (the page shows them as code with a copy
+    /// button): every step's backticks pair up, no command is empty, and the prose around
+    /// them (title, when, pitfalls) carries none.
+    #[test]
+    fn commands_in_steps_are_marked_and_nothing_else_is() {
+        let c = context();
+        let mut commands = 0;
+        for cause in Cause::ALL {
+            let fix = fix_for(cause, &c);
+            for step in &fix.steps {
+                let parts: Vec<&str> = step.split('`').collect();
+                assert!(
+                    parts.len() % 2 == 1,
+                    "{cause:?}: unpaired backtick in {step:?}"
+                );
+                for command in parts.iter().skip(1).step_by(2) {
+                    assert!(!command.trim().is_empty(), "{cause:?}: {step:?}");
+                    assert!(!command.contains('\n'), "{cause:?}: {step:?}");
+                    commands += 1;
+                }
+            }
+            for prose in std::iter::once(&fix.title)
+                .chain(std::iter::once(&fix.when))
+                .chain(&fix.pitfalls)
+            {
+                assert!(!prose.contains('`'), "{cause:?}: {prose:?}");
+            }
+        }
+        assert!(commands >= 15, "{commands} commands marked");
     }
 }

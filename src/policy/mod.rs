@@ -147,6 +147,8 @@ pub struct RolePolicy {
     pub scopes: Vec<String>,
     pub max_actions_per_hour: Option<u32>,
     pub max_token_minutes: Option<u32>,
+    /// Out-of-scope computers answer as names that do not exist.
+    pub hide_outside_scope: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -190,6 +192,7 @@ impl Policy {
                         scopes: r.scopes.iter().map(|s| normalize_dn(s)).collect(),
                         max_actions_per_hour: r.max_actions_per_hour,
                         max_token_minutes: r.max_token_minutes,
+                        hide_outside_scope: r.hide_outside_scope,
                     },
                 )
             })
@@ -223,6 +226,15 @@ impl Policy {
         action: Action,
     ) -> impl Iterator<Item = &'a String> + 'a {
         self.granting(roles, action).flat_map(|r| r.scopes.iter())
+    }
+
+    /// Whether one of `roles` hides the computers outside its scopes: then every out-of-scope
+    /// or unknown name gets the same answer (a restriction, so any one role imposes it).
+    pub fn hides_outside_scope(&self, roles: &[String]) -> bool {
+        roles
+            .iter()
+            .filter_map(|r| self.roles.get(r))
+            .any(|r| r.hide_outside_scope)
     }
 
     /// Whether any of `roles` grants `action` at all (menus, target-less pages).
@@ -339,6 +351,7 @@ mod tests {
                 )],
                 max_actions_per_hour: Some(30),
                 max_token_minutes: Some(10),
+                hide_outside_scope: false,
             },
         );
         Policy {

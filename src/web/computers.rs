@@ -16,8 +16,9 @@ use crate::auth::{CurrentStaff, Staff};
 use crate::db::AuditRow;
 use crate::directory::computers::{ComputerMatch, Matches};
 use crate::directory::filter::{ComputerQuery, MatchMode};
+use crate::directory::model::ComputerAccount;
 use crate::lookup::{self, Report};
-use crate::policy::{Action, Diagnose, Grant, Target};
+use crate::policy::{Action, Denied, Diagnose, Grant, Target};
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -143,6 +144,10 @@ impl ComputerPage {
     fn code<T: serde::Serialize>(&self, v: &T) -> String {
         code(v)
     }
+    /// A fix step as prose and commands (each command shown as code with a copy button).
+    fn step_parts<'s>(&self, step: &'s str) -> Vec<(bool, &'s str)> {
+        super::format::step_parts(step)
+    }
     fn token_state(&self, t: &crate::db::TokenRow) -> String {
         t.state_at_time(self.now).to_string()
     }
@@ -174,6 +179,40 @@ fn parse(input: &str) -> Result<ComputerQuery, AppError> {
     ComputerQuery::parse(input).map_err(|e| AppError::BadRequest(e.to_string()))
 }
 
+/// The one answer a role that hides the computers outside its scopes gets, for a name outside
+/// them and for a name that does not exist alike.
+fn hidden(q: &ComputerQuery) -> AppError {
+    AppError::Forbidden(format!(
+        "Refused: no computer named {} in the OUs your roles cover.",
+        q.display()
+    ))
+}
+
+/// An out-of-scope computer, for a role that does not hide them: where it is, and where the
+/// role may look, so the tech knows whom to hand the call to.
+fn outside(state: &AppState, staff: &Staff, a: &ComputerAccount) -> AppError {
+    let ou =
+        a.dn.split_once(',')
+            .map_or(a.dn.as_str(), |(_, parent)| parent);
+    let mut yours: Vec<&str> = state
+        .policy
+        .scopes(&staff.roles, Action::Diagnose)
+        .map(String::as_str)
+        .collect();
+    yours.sort_unstable();
+    yours.dedup();
+    AppError::Forbidden(format!(
+        "Refused: {} is in {ou}, outside the OUs your roles cover ({}). Hand the call to a team \
+         that covers that OU.",
+        a.netbios_name(),
+        if yours.is_empty() {
+            "none".to_string()
+        } else {
+            yours.join("; ")
+        }
+    ))
+}
+
 /// Look the name up and check the policy for a diagnosis.
 async fn authorized_report(
     state: &AppState,
@@ -182,6 +221,19 @@ async fn authorized_report(
     q: &ComputerQuery,
 ) -> Result<Report, AppError> {
     let account = state.directory.find_computer(q).await?;
+    let hide = state.policy.hides_outside_scope(&staff.roles);
+    if account.is_none() && hide {
+        audit_denied(
+            state,
+            staff,
+            origin,
+            "diagnose",
+            q.display(),
+            "no such computer",
+        )
+        .await?;
+        return Err(hidden(q));
+    }
     let grant: Result<Grant<Diagnose>, _> = match &account {
         Some(a) => state.policy.authorize(
             &staff.roles,
@@ -204,7 +256,11 @@ async fn authorized_report(
                 &denied.to_string(),
             )
             .await?;
-            return Err(AppError::Forbidden(format!("Refused: {denied}.")));
+            return Err(match (&denied, &account) {
+                (Denied::OutOfScope(_), _) if hide => hidden(q),
+                (Denied::OutOfScope(_), Some(a)) => outside(state, staff, a),
+                _ => AppError::Forbidden(format!("Refused: {denied}.")),
+            });
         }
     };
     super::guard::rate_limit(state, staff, origin, Action::Diagnose).await?;

@@ -95,7 +95,15 @@ pub async fn nav_source(
     mut req: Request,
     next: Next,
 ) -> Response {
-    if let Some(session) = req.extensions().get::<tower_sessions::Session>().cloned() {
+    // Only pages show the navigation: the API's errors are JSON, static files have none.
+    let path = req.uri().path();
+    let page = !path.starts_with("/api/") && !path.starts_with("/static/");
+    if let Some(session) = req
+        .extensions()
+        .get::<tower_sessions::Session>()
+        .filter(|_| page)
+        .cloned()
+    {
         req.extensions_mut().insert(NavSource { session, state });
     }
     next.run(req).await

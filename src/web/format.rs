@@ -111,6 +111,25 @@ pub fn code<T: serde::Serialize>(v: &T) -> String {
         .unwrap_or_default()
 }
 
+/// A fix step's text cut at its backticks: `(true, command)` for each command the step marks
+/// (`diagnostics/fixes.rs` puts commands between backticks), `(false, prose)` around them.
+/// An unpaired backtick leaves the rest as prose.
+pub fn step_parts(step: &str) -> Vec<(bool, &str)> {
+    let mut parts: Vec<(bool, &str)> = Vec::new();
+    let mut rest = step;
+    while let Some((before, after)) = rest.split_once('`') {
+        let Some((command, tail)) = after.split_once('`') else {
+            break;
+        };
+        parts.push((false, before));
+        parts.push((true, command));
+        rest = tail;
+    }
+    parts.push((false, rest));
+    parts.retain(|(_, text)| !text.is_empty());
+    parts
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,5 +181,25 @@ mod tests {
         let a = at(datetime!(2026-01-02 03:04:05 UTC));
         assert_eq!(a.rel, a.exact);
         assert_eq!(a.datetime, "2026-01-02T03:04:05Z");
+    }
+
+    #[test]
+    fn steps_are_cut_at_their_backticks() {
+        assert_eq!(
+            step_parts("Verify: `nltest /sc_verify:corp` (or `Test-X`) reports success."),
+            [
+                (false, "Verify: "),
+                (true, "nltest /sc_verify:corp"),
+                (false, " (or "),
+                (true, "Test-X"),
+                (false, ") reports success."),
+            ]
+        );
+        assert_eq!(step_parts("no command"), [(false, "no command")]);
+        assert_eq!(step_parts("`all`"), [(true, "all")]);
+        assert_eq!(
+            step_parts("a `b` c `d"),
+            [(false, "a "), (true, "b"), (false, " c `d")]
+        );
     }
 }

@@ -73,6 +73,17 @@ async fn look_up_and_mint(b: &fantoccini::Client, member: &str, shots: Option<&s
         primary.text().await.unwrap().contains("token repair"),
         "the primary button is the token repair"
     );
+    // The steps' commands are code, each with its copy button.
+    let command = b.find(Locator::Css("#steps code.cmd")).await.unwrap();
+    assert!(!command.text().await.unwrap().is_empty());
+    let copy = b
+        .find(Locator::Css("#steps button.copy-small"))
+        .await
+        .unwrap();
+    assert!(
+        copy.is_displayed().await.unwrap(),
+        "copy.js shows the button"
+    );
     if let Some(prefix) = shots {
         std::fs::write(
             artifact(&format!("{prefix}-computer.png")),
@@ -175,6 +186,20 @@ async fn chromium_repairs_labws01_from_the_token_page_by_its_commands_and_by_its
         !by_code.contains("td1."),
         "only the code goes to the client"
     );
+    // Meanwhile the same tech has the computer's page open in another browser: its token list
+    // follows the repair too.
+    let list = session_for_front(&driver).await;
+    browser_sign_in(&list, &p.base, "alice", "alice-pw").await;
+    list.goto(&format!("{}/computers/{member}", p.base))
+        .await
+        .unwrap();
+    let cell = list
+        .wait()
+        .for_element(Locator::Css("#tokens [data-live-token]"))
+        .await
+        .unwrap();
+    assert_eq!(cell.text().await.unwrap(), "pending");
+    mark(&list).await;
     mark(&b).await;
     let out = run_block(&p, &by_code).await;
     assert!(out.contains("trustdesk-client exit code: 0"), "{out}");
@@ -183,6 +208,17 @@ async fn chromium_repairs_labws01_from_the_token_page_by_its_commands_and_by_its
         "the client never prints the whole code:\n{out}"
     );
     sees_completed(&b, &out).await;
+    let mut shown = String::new();
+    for _ in 0..20 {
+        shown = cell.text().await.unwrap();
+        if shown == "completed" {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    assert_eq!(shown, "completed", "the computer page's token list");
+    assert!(!loaded(&list).await, "without a reload");
+    list.close().await.unwrap();
     assert!(testjoin(&conf), "the code repaired the member:\n{out}");
     eprintln!("page loads from the landing page to completed (short code): {loads}");
     assert!(loads <= 4, "{loads} page loads");

@@ -108,6 +108,13 @@ async fn a_junior_sees_only_their_site() {
             .contains("outside the OUs"),
         "{body}"
     );
+    // Where it is and where bob may look: he can hand the call on.
+    let said = body["message"].as_str().unwrap();
+    assert!(
+        said.contains("BER-WS001 is in OU=Berlin,OU=Workstations,")
+            && said.contains("(ou=paris,ou=workstations,"),
+        "{said}"
+    );
     let (status, _) = api_get(&c, &p.base, "/api/v1/computers/PAR-WS001").await;
     assert_eq!(status, 200);
     // An auditor may not look computers up at all.
@@ -115,6 +122,51 @@ async fn a_junior_sees_only_their_site() {
     sign_in(&c, &p.base, "carol", "carol-pw").await;
     let (status, _) = api_get(&c, &p.base, "/api/v1/computers?prefix=PAR").await;
     assert_eq!(status, 403);
+}
+
+/// A role with `hide_outside_scope`: a computer outside its scopes and a name that does not
+/// exist get the same answer, so a junior cannot learn which names exist elsewhere.
+#[tokio::test]
+async fn a_role_that_hides_the_rest_cannot_tell_elsewhere_from_nowhere() {
+    install_crypto();
+    let Some(lab) = lab() else { return };
+    let hiding = format!(
+        "\n[roles.junior-hidden]\ngroups = [\"helpdesk-junior-paris\"]\nactions = [\"lookup\"]\nscopes = [\"OU=Paris,OU=Workstations,{}\"]\nhide_outside_scope = true\n",
+        lab.base_dn
+    );
+    let p = start_portal(&lab, &hiding).await;
+    let c = browser();
+    sign_in(&c, &p.base, "bob", "bob-pw").await;
+    let answer = |name: &'static str| {
+        let c = c.clone();
+        let base = p.base.clone();
+        async move {
+            let (status, body) = api_get(&c, &base, &format!("/api/v1/computers/{name}")).await;
+            let message = body["message"].as_str().unwrap().replace(name, "NAME");
+            (status, message)
+        }
+    };
+    let elsewhere = answer("BER-WS001").await;
+    let nowhere = answer("NO-SUCH-PC-9").await;
+    assert_eq!(elsewhere.0, 403);
+    assert_eq!(elsewhere, nowhere, "one answer for both");
+    assert!(!elsewhere.1.contains("Berlin"), "{elsewhere:?}");
+    // The same on the page.
+    for name in ["BER-WS001", "NO-SUCH-PC-9"] {
+        let r = c
+            .get(format!("{}/computers/{name}", p.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 403);
+        let html = r.text().await.unwrap();
+        assert!(
+            html.contains(&format!("no computer named {name} in the OUs")),
+            "{html}"
+        );
+    }
+    let (status, _) = api_get(&c, &p.base, "/api/v1/computers/PAR-WS001").await;
+    assert_eq!(status, 200, "his own site still answers");
 }
 
 #[tokio::test]
