@@ -179,6 +179,10 @@ fn parse(input: &str) -> Result<ComputerQuery, AppError> {
     ComputerQuery::parse(input).map_err(|e| AppError::BadRequest(e.to_string()))
 }
 
+fn refused(denied: &Denied) -> AppError {
+    AppError::Forbidden(format!("Refused: {denied}."))
+}
+
 /// The one answer a role that hides the computers outside its scopes gets, for a name outside
 /// them and for a name that does not exist alike.
 fn hidden(q: &ComputerQuery) -> AppError {
@@ -222,45 +226,35 @@ async fn authorized_report(
 ) -> Result<Report, AppError> {
     let account = state.directory.find_computer(q).await?;
     let hide = state.policy.hides_outside_scope(&staff.roles);
-    if account.is_none() && hide {
-        audit_denied(
-            state,
-            staff,
-            origin,
-            "diagnose",
-            q.display(),
-            "no such computer",
-        )
-        .await?;
-        return Err(hidden(q));
-    }
-    let grant: Result<Grant<Diagnose>, _> = match &account {
-        Some(a) => state.policy.authorize(
-            &staff.roles,
-            &Target {
-                dn: &a.dn,
-                account: Some(a),
-            },
-        ),
-        None => state.policy.authorize_nameless(&staff.roles),
+    let grant: Result<Grant<Diagnose>, (String, AppError)> = match &account {
+        None if hide => Err(("no such computer".into(), hidden(q))),
+        None => state
+            .policy
+            .authorize_nameless(&staff.roles)
+            .map_err(|denied| (denied.to_string(), refused(&denied))),
+        Some(a) => state
+            .policy
+            .authorize(
+                &staff.roles,
+                &Target {
+                    dn: &a.dn,
+                    account: Some(a),
+                },
+            )
+            .map_err(|denied| {
+                let answer = match denied {
+                    Denied::OutOfScope(_) if hide => hidden(q),
+                    Denied::OutOfScope(_) => outside(state, staff, a),
+                    _ => refused(&denied),
+                };
+                (denied.to_string(), answer)
+            }),
     };
     let grant = match grant {
         Ok(g) => g,
-        Err(denied) => {
-            audit_denied(
-                state,
-                staff,
-                origin,
-                "diagnose",
-                q.display(),
-                &denied.to_string(),
-            )
-            .await?;
-            return Err(match (&denied, &account) {
-                (Denied::OutOfScope(_), _) if hide => hidden(q),
-                (Denied::OutOfScope(_), Some(a)) => outside(state, staff, a),
-                _ => AppError::Forbidden(format!("Refused: {denied}.")),
-            });
+        Err((why, answer)) => {
+            audit_denied(state, staff, origin, "diagnose", q.display(), &why).await?;
+            return Err(answer);
         }
     };
     super::guard::rate_limit(state, staff, origin, Action::Diagnose).await?;
