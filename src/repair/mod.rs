@@ -12,7 +12,6 @@ pub mod password;
 pub mod redeem;
 pub mod shown_once;
 
-use secrecy::ExposeSecret;
 use time::OffsetDateTime;
 
 use crate::audit::{self, Actor, Origin};
@@ -201,10 +200,4 @@ pub async fn revoke_token(
     }
     audit::record(&state.store, &e).await?;
     Ok(done)
-}
-
-/// The password a client sent: printable ASCII, 32 to 256 characters (the client sends 120).
-pub fn acceptable_password(pw: &secrecy::SecretString) -> bool {
-    let p = pw.expose_secret();
-    (32..=256).contains(&p.len()) && p.bytes().all(|b| (32..=126).contains(&b))
 }

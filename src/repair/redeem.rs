@@ -149,7 +149,7 @@ async fn redeem_inner(
         "revoked" => return Err(fail(RedeemError::Revoked)),
         _ => return Err(fail(RedeemError::AlreadyUsed)),
     }
-    if !super::acceptable_password(password) {
+    if !super::password::is_client_shaped(password) {
         return Err(fail(RedeemError::BadPassword));
     }
     // The object the token names must still be there, the same object.

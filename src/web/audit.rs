@@ -700,7 +700,7 @@ mod tests {
             Action::ResetAccount,
             Action::ViewAudit,
             Action::ExportAudit,
-            Action::OverrideDiagnosis, // web/repair.rs audits the override by its name
+            Action::OverrideDiagnosis, // web/repair_gate.rs audits the override by its name
         ] {
             assert!(ACTIONS.contains(&a.as_str()), "{}", a.as_str());
         }

@@ -16,6 +16,7 @@ mod pages;
 mod policy;
 mod redeem_api;
 mod repair;
+mod repair_gate;
 
 use axum::Router;
 use axum::routing::{get, post};

@@ -171,13 +171,18 @@ async fn every_bad_redeem_is_refused_with_its_own_code_and_changes_nothing() {
         (410, Some("expired")),
         "{body}"
     );
-    // a password that is not acceptable
-    let (status, body) = redeem(&p.base, &good, "short").await;
-    assert_eq!(
-        (status, body["error"].as_str()),
-        (400, Some("bad_password")),
-        "{body}"
-    );
+    // a password that is not the client's shape: short, memorable (it passes AD's complexity
+    // rule), or outside the client's alphabet; the token stays unused
+    let memorable = format!("Aa1{}", "a".repeat(117));
+    let braces = format!("{}{{", &pw[..119]);
+    for bad in ["short", memorable.as_str(), braces.as_str()] {
+        let (status, body) = redeem(&p.base, &good, bad).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (400, Some("bad_password")),
+            "{bad:.10}: {body}"
+        );
+    }
 
     // revoked
     let revoked = mint(&c, &p.base, "T-REFUSE").await;
