@@ -221,16 +221,12 @@ async fn individual(
     outcome: &str,
     reason: String,
 ) -> Result<(), CodeError> {
-    let mut e = audit::event("redeem_code", outcome)
-        .origin(origin)
-        .target(
-            &t.computer_dn,
-            &t.computer_guid,
-            t.computer_sam.trim_end_matches('$'),
-        )
-        .reason(reason);
-    e.actor_sub = Some(t.issued_by_sub.clone());
-    e.actor_name = t.issued_by_name.clone();
+    let e = super::about_token(
+        audit::event("redeem_code", outcome)
+            .origin(origin)
+            .reason(reason),
+        t,
+    );
     audit::record(&state.store, &e)
         .await
         .map(|_| ())

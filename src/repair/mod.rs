@@ -58,6 +58,19 @@ fn event(req: &Request<'_>, action: &str, outcome: &str) -> crate::db::NewAuditR
     e
 }
 
+/// `e` about the computer token `row` names, with the token's minter as the actor: the client
+/// acts with that person's token (redeem, outcome, code exchange).
+fn about_token(mut e: crate::db::NewAuditRow, row: &TokenRow) -> crate::db::NewAuditRow {
+    e = e.target(
+        &row.computer_dn,
+        &row.computer_guid,
+        row.computer_sam.trim_end_matches('$'),
+    );
+    e.actor_sub = Some(row.issued_by_sub.clone());
+    e.actor_name = row.issued_by_name.clone();
+    e
+}
+
 /// DC-side reset: a fresh random 120-character password on the DC (never the default one).
 /// The machine cannot authenticate afterwards until it is rejoined or token-repaired.
 pub async fn reset_account(

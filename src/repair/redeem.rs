@@ -107,15 +107,7 @@ fn refused_event(
         .origin(origin)
         .reason(err.code().as_str());
     if let Some(r) = row {
-        e = e
-            .target(
-                &r.computer_dn,
-                &r.computer_guid,
-                r.computer_sam.trim_end_matches('$'),
-            )
-            .reason(format!("{} (token {})", err.code(), r.jti));
-        e.actor_sub = Some(r.issued_by_sub.clone());
-        e.actor_name = r.issued_by_name.clone();
+        e = super::about_token(e.reason(format!("{} (token {})", err.code(), r.jti)), r);
     }
     e
 }
@@ -315,19 +307,13 @@ pub async fn record_outcome(
             RedeemError::AlreadyUsed
         });
     }
-    let mut e = audit::event(
-        "repair_outcome",
-        if completed { "success" } else { "failure" },
-    )
-    .origin(origin)
-    .target(
-        &row.computer_dn,
-        &row.computer_guid,
-        row.computer_sam.trim_end_matches('$'),
-    )
-    .reason(format!("token {}; {text}", row.jti));
-    e.actor_sub = Some(row.issued_by_sub.clone());
-    e.actor_name = row.issued_by_name.clone();
+    let outcome = if completed { "success" } else { "failure" };
+    let mut e = super::about_token(
+        audit::event("repair_outcome", outcome)
+            .origin(origin)
+            .reason(format!("token {}; {text}", row.jti)),
+        &row,
+    );
     e.ticket = row.ticket.clone();
     let _ = audit::record(&state.store, &e).await;
     Ok(to)
