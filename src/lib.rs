@@ -12,6 +12,8 @@ pub mod directory;
 pub mod downloads;
 pub mod errors;
 pub mod fleet;
+pub mod keyfile;
+pub mod limits;
 pub mod lookup;
 pub mod policy;
 pub mod repair;
@@ -43,6 +45,8 @@ pub enum StartupError {
     Auth(#[from] auth::oidc::AuthError),
     #[error(transparent)]
     Keys(#[from] repair::keys::KeyError),
+    #[error(transparent)]
+    AuditKey(#[from] audit::key::AuditKeyError),
     #[error(transparent)]
     Downloads(#[from] downloads::DownloadsError),
     #[error("cannot listen on {addr}: {reason}")]
@@ -77,19 +81,25 @@ pub fn database_url(cfg: &Config) -> String {
 /// Validate the configuration, open and migrate the database, and prepare the directory.
 pub async fn build(cfg: Config) -> Result<AppState, StartupError> {
     cfg.validate()?;
+    for warning in cfg.warnings() {
+        tracing::warn!("{warning}");
+    }
     let store = Store::connect(&database_url(&cfg)).await?;
     store.migrate().await?;
     let sessions = auth::sessions::SessionBackend::new(&store).await?;
     let directory = Directory::new(&cfg.ldap)?;
     let oidc = auth::oidc::Oidc::new(&cfg.oidc, &cfg.public_url)?;
     let token_keys = repair::keys::TokenKeys::load(&cfg)?;
+    let audit_key = audit::key::AuditKey::load_or_create(&audit::key::key_path(&cfg))?;
     let downloads = downloads::Downloads::load(&cfg, token_keys.verifying())?;
     let policy = policy::Policy::from_config(&cfg);
     let diagnosis = lookup::settings(&cfg);
+    let limits = limits::Limits::new(&cfg.limits, std::time::Instant::now());
     Ok(AppState {
         policy: Arc::new(policy),
         diagnosis,
         token_keys: Arc::new(token_keys),
+        audit_key: Arc::new(audit_key),
         config: Arc::new(cfg),
         store,
         sessions,
@@ -101,6 +111,7 @@ pub async fn build(cfg: Config) -> Result<AppState, StartupError> {
         shown_once: Arc::default(),
         resets_done: Arc::default(),
         code_guard: Arc::new(repair::code_guard::CodeGuard::new(std::time::Instant::now())),
+        limits: Arc::new(limits),
     })
 }
 
@@ -113,6 +124,11 @@ pub async fn serve(listener: TcpListener, state: AppState) -> Result<(), Startup
         .as_ref()
         .map(|t| (t.cert_file.clone(), t.key_file.clone()));
     fleet::spawn_schedule(&state);
+    audit::checkpoint::spawn(
+        state.store.clone(),
+        state.audit_key.clone(),
+        audit::checkpoint::SignEvery::from_config(&state.config.audit),
+    );
     let app = web::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let Some((cert, key)) = tls else {
         return axum::serve(listener, app)

@@ -1,5 +1,5 @@
-//! The `trustdesk` command: `serve`, `migrate`, `check-config`, `audit verify`, `fleet scan`,
-//! `api-key`, `sessions`.
+//! The `trustdesk` command: `serve`, `migrate`, `check-config`, `audit verify`, `audit-key`,
+//! `token-key`, `fleet scan`, `api-key`, `sessions`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -38,6 +38,16 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// The key that signs the audit chain head (kept outside the database).
+    AuditKey {
+        #[command(subcommand)]
+        command: AuditKeyCommand,
+    },
+    /// The keys that sign repair tokens.
+    TokenKey {
+        #[command(subcommand)]
+        command: TokenKeyCommand,
+    },
     /// Fleet health: scan every computer account and report the at-risk ones.
     Fleet {
         #[command(subcommand)]
@@ -53,6 +63,20 @@ enum Command {
         #[command(subcommand)]
         command: SessionsCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum AuditKeyCommand {
+    /// Print the audit public key (base64url): store it away from the database, and give it
+    /// to `audit verify --key`.
+    Public,
+}
+
+#[derive(Subcommand)]
+enum TokenKeyCommand {
+    /// Make a new current key in `<data_dir>/token-keys`; the old one keeps verifying until
+    /// its tokens have expired. Restart every portal instance to sign with the new key.
+    Rotate,
 }
 
 #[derive(Subcommand)]
@@ -80,10 +104,13 @@ enum ApiKeyCommand {
         /// A role defined in the configuration.
         #[arg(long)]
         role: String,
+        /// The key stops working this many days from now (default: never).
+        #[arg(long, value_parser = clap::value_parser!(u32).range(1..=3650))]
+        expires_days: Option<u32>,
     },
-    /// List keys (names, roles, state; never the keys).
+    /// List keys (names, roles, created, expires, last used, state; never the keys).
     List,
-    /// Revoke a key by name.
+    /// Revoke a key by name (audited).
     Revoke { name: String },
 }
 
@@ -112,6 +139,11 @@ enum AuditCommand {
         /// A chain head noted earlier, as SEQ:HASH: also prove it is still in the chain.
         #[arg(long)]
         head: Option<String>,
+        /// The audit public key (base64, or a file holding it), from outside the database:
+        /// also check every signed head. Repeat it for keys used before a key change.
+        /// (A base64url key may begin with '-': it is still taken as the value.)
+        #[arg(long, allow_hyphen_values = true)]
+        key: Vec<String>,
     },
 }
 
@@ -123,9 +155,33 @@ fn main() -> ExitCode {
         Ok(rt) => rt,
         Err(e) => return fail(&format!("cannot start the runtime: {e}")),
     };
-    match runtime.block_on(dispatch(cli)) {
+    let result = runtime.block_on(async {
+        let result = dispatch(cli).await;
+        close_stores().await;
+        result
+    });
+    match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(msg) => fail(&msg),
+    }
+}
+
+/// The databases this command opened. A statement's result can reach its caller before sqlx's
+/// SQLite connection thread has finished with it, so a command that exited at once could
+/// lose its last write (its audit event): [`close_stores`] closes them all before the exit.
+static OPENED: std::sync::Mutex<Vec<trustdesk::db::Store>> = std::sync::Mutex::new(Vec::new());
+
+/// Close every pool [`open_store`] opened, waiting for their connections to finish.
+async fn close_stores() {
+    let stores = match OPENED.lock() {
+        Ok(mut opened) => std::mem::take(&mut *opened),
+        Err(poisoned) => std::mem::take(&mut *poisoned.into_inner()),
+    };
+    for store in stores {
+        match store {
+            trustdesk::db::Store::Sqlite(db) => db.pool.close().await,
+            trustdesk::db::Store::Postgres(pool) => pool.close().await,
+        }
     }
 }
 
@@ -151,9 +207,32 @@ async fn dispatch(cli: Cli) -> Result<(), String> {
         } => fleet_scan(cfg, format, output).await,
         Command::CheckConfig { offline } => check_config(cfg, offline).await,
         Command::Sessions { command } => sessions(&cfg, command).await,
-        Command::Audit {
-            command: AuditCommand::Verify { head },
+        Command::AuditKey {
+            command: AuditKeyCommand::Public,
         } => {
+            use trustdesk::audit::key::{AuditKey, key_path};
+            let path = key_path(&cfg);
+            let key = AuditKey::load(&path)
+                .map_err(|e| format!("{e} (the portal creates it on its first start)"))?;
+            eprintln!(
+                "audit public key {} (from {}):",
+                key.public().key_id(),
+                path.display()
+            );
+            println!("{}", key.public().to_b64());
+            Ok(())
+        }
+        Command::TokenKey {
+            command: TokenKeyCommand::Rotate,
+        } => token_key_rotate(&cfg).await,
+        Command::Audit {
+            command: AuditCommand::Verify { head, key },
+        } => {
+            let keys = key
+                .iter()
+                .map(|k| trustdesk::audit::key::AuditPublicKey::from_arg(k))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| format!("--key: {e}"))?;
             let recorded = match head.as_deref() {
                 Some(h) => {
                     let (seq, hash) = h.split_once(':').ok_or("--head: expected SEQ:HASH")?;
@@ -173,6 +252,24 @@ async fn dispatch(cli: Cli) -> Result<(), String> {
                 "audit chain OK: {} rows; head seq {} hash {}",
                 head.rows, head.seq, head.hash
             );
+            if !keys.is_empty() {
+                let signed = trustdesk::audit::checkpoint::verify_signed(&store, &keys, head.rows)
+                    .await
+                    .map_err(|e| e.to_string())?;
+                let newest = signed.newest.as_ref().map_or(0, |h| h.seq);
+                println!(
+                    "signed heads OK: {} checked under the key; the newest at seq {newest}; \
+                     {} rows after it not signed yet",
+                    signed.heads,
+                    head.seq - newest
+                );
+                let every = trustdesk::audit::checkpoint::SignEvery::from_config(&cfg.audit);
+                if let Some(w) =
+                    trustdesk::audit::checkpoint::unsigned_tail(head.seq, newest, every)
+                {
+                    eprintln!("trustdesk: warning: {w}");
+                }
+            }
             Ok(())
         }
     }
@@ -183,13 +280,22 @@ async fn open_store(cfg: &Config) -> Result<trustdesk::db::Store, String> {
         .await
         .map_err(|e| e.to_string())?;
     store.migrate().await.map_err(|e| e.to_string())?;
+    if let Ok(mut opened) = OPENED.lock() {
+        opened.push(store.clone());
+    }
     Ok(store)
 }
 
 async fn api_key(cfg: Config, command: ApiKeyCommand) -> Result<(), String> {
+    use trustdesk::auth::api_keys;
     let store = open_store(&cfg).await?;
+    let by = trustdesk::audit::command_line_actor();
     match command {
-        ApiKeyCommand::Create { name, role } => {
+        ApiKeyCommand::Create {
+            name,
+            role,
+            expires_days,
+        } => {
             if !cfg.roles.contains_key(&role) {
                 return Err(format!("--role: no role {role:?} in the configuration"));
             }
@@ -201,26 +307,32 @@ async fn api_key(cfg: Config, command: ApiKeyCommand) -> Result<(), String> {
             if !valid {
                 return Err("--name: 1-64 characters of letters, digits, '-', '_' or '.'".into());
             }
-            let key = trustdesk::auth::api_keys::create(&store, &name, &role)
+            let key = api_keys::create_audited(&store, &name, &role, expires_days, &by)
                 .await
                 .map_err(|e| e.to_string())?;
             eprintln!("API key {name:?} (role {role}) created. It is shown once; store it now:");
             println!("{key}");
         }
         ApiKeyCommand::List => {
+            let now = time::OffsetDateTime::now_utc();
+            let when = |t: Option<time::OffsetDateTime>, none: &str| {
+                t.map_or(none.to_string(), |t| t.to_string())
+            };
+            println!("name\trole\tcreated\texpires\tlast used\tstate");
             for k in store.api_keys().await.map_err(|e| e.to_string())? {
-                let state = if k.revoked_at.is_some() {
-                    "revoked"
-                } else {
-                    "active"
-                };
-                println!("{}\t{}\t{}\t{}", k.name, k.role, k.created_at, state);
+                println!(
+                    "{}\t{}\t{}\t{}\t{}\t{}",
+                    k.name,
+                    k.role,
+                    k.created_at,
+                    when(k.expires_at, "never"),
+                    when(k.last_used_at, "never"),
+                    api_keys::KeyState::of(&k, now).as_str()
+                );
             }
         }
         ApiKeyCommand::Revoke { name } => {
-            let now = time::OffsetDateTime::now_utc();
-            if !store
-                .revoke_api_key(&name, now)
+            if !api_keys::revoke_audited(&store, &name, &by)
                 .await
                 .map_err(|e| e.to_string())?
             {
@@ -229,6 +341,16 @@ async fn api_key(cfg: Config, command: ApiKeyCommand) -> Result<(), String> {
             println!("API key {name:?} revoked");
         }
     }
+    Ok(())
+}
+
+async fn token_key_rotate(cfg: &Config) -> Result<(), String> {
+    let store = open_store(cfg).await?;
+    let by = trustdesk::audit::command_line_actor();
+    let kid = trustdesk::repair::keys::rotate_audited(cfg, &store, &by)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("new token signing key {kid}; restart every portal instance to sign with it");
     Ok(())
 }
 
@@ -308,6 +430,9 @@ async fn fleet_scan(
 
 async fn check_config(cfg: Config, offline: bool) -> Result<(), String> {
     cfg.validate().map_err(|e| e.to_string())?;
+    for w in cfg.warnings() {
+        println!("warning: {w}");
+    }
     if !offline {
         let dir = trustdesk::directory::Directory::new(&cfg.ldap).map_err(|e| e.to_string())?;
         let mut failed = Vec::new();
@@ -385,5 +510,35 @@ async fn sessions(cfg: &Config, command: SessionsCommand) -> Result<(), String> 
             println!("ended {} session(s) of {user}", ended.len());
             Ok(())
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::{AuditCommand, Cli, Command};
+
+    /// A base64url public key may begin with '-' (one in 64 does): it is `--key`'s value, not
+    /// an unknown flag.
+    #[test]
+    fn a_key_beginning_with_a_dash_is_a_value() {
+        let cli = Cli::try_parse_from([
+            "trustdesk",
+            "audit",
+            "verify",
+            "--key",
+            "-rAbC",
+            "--key",
+            "x",
+        ])
+        .unwrap();
+        let Command::Audit {
+            command: AuditCommand::Verify { key, .. },
+        } = cli.command
+        else {
+            panic!("audit verify")
+        };
+        assert_eq!(key, ["-rAbC", "x"]);
     }
 }

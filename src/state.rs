@@ -20,6 +20,8 @@ pub struct AppState {
     pub policy: Arc<Policy>,
     pub diagnosis: DiagnosisSettings,
     pub token_keys: Arc<crate::repair::keys::TokenKeys>,
+    /// Signs the audit chain head (never stored in the database).
+    pub audit_key: Arc<crate::audit::key::AuditKey>,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
     /// The fleet scan this process runs.
     pub fleet: crate::fleet::FleetJobs,
@@ -32,4 +34,6 @@ pub struct AppState {
         Arc<crate::repair::shown_once::ShownOnce<crate::repair::shown_once::ShownReset>>,
     /// The limits on guessing short repair codes (this process's share).
     pub code_guard: Arc<crate::repair::code_guard::CodeGuard>,
+    /// The per-client rate limits of the routes anyone can reach (this process's share).
+    pub limits: Arc<crate::limits::Limits>,
 }

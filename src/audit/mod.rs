@@ -6,6 +6,13 @@
 //! order. Editing, deleting, inserting or reordering rows breaks a link that [`verify`] finds;
 //! truncating the tail is caught by comparing with a chain head noted elsewhere.
 //! No secret ever goes into an event: callers pass names, DNs and outcomes only.
+//!
+//! An unkeyed chain proves only that rows agree with each other: whoever can write the
+//! database can rewrite a row and re-hash everything after it. So the head is also signed now
+//! and then with the audit key, which is not in the database (`key.rs`, `checkpoint.rs`).
+
+pub mod checkpoint;
+pub mod key;
 
 use sha2::{Digest, Sha256};
 
@@ -117,6 +124,12 @@ pub struct ChainHead {
 pub enum VerifyError {
     #[error("audit chain broken at seq {seq}: {reason}")]
     Broken { seq: i64, reason: String },
+    /// A signed head does not hold under the given public keys (`checkpoint::verify_signed`).
+    #[error("signed head at seq {seq}: {reason}")]
+    SignedHead { seq: i64, reason: String },
+    /// Nothing signed is left to check the chain against.
+    #[error("{0}")]
+    Unsigned(String),
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -243,6 +256,43 @@ pub struct Actor {
     pub roles: Vec<String>,
 }
 
+/// The person behind a command run on the portal's host (`api-key`, `token-key`): the OS
+/// account, by uid (what the kernel says) with the login name from the environment beside it.
+pub fn command_line_actor() -> Actor {
+    #[cfg(unix)]
+    let uid = Some(rustix::process::getuid().as_raw());
+    #[cfg(not(unix))]
+    let uid = None;
+    let login = ["SUDO_USER", "LOGNAME", "USER", "USERNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|u| !u.trim().is_empty()));
+    os_actor(login.as_deref(), uid)
+}
+
+/// [`command_line_actor`] from its parts (pure): `sub` is `uid:N` when the uid is known.
+fn os_actor(login: Option<&str>, uid: Option<u32>) -> Actor {
+    let login = login.map(|l| {
+        l.chars()
+            .filter(|c| !c.is_control())
+            .take(64)
+            .collect::<String>()
+    });
+    let sub = match (uid, &login) {
+        (Some(uid), _) => format!("uid:{uid}"),
+        (None, Some(login)) => format!("os-user:{login}"),
+        (None, None) => "os-user:unknown".to_string(),
+    };
+    Actor {
+        sub,
+        name: Some(format!(
+            "{} (command line)",
+            login.as_deref().unwrap_or("unknown user")
+        )),
+        email: None,
+        roles: Vec::new(),
+    }
+}
+
 /// Where the request came from.
 #[derive(Debug, Clone, Default)]
 pub struct Origin {
@@ -322,6 +372,18 @@ pub async fn verify_with_head(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_command_line_actor_is_its_uid_with_the_login_name_beside_it() {
+        let a = os_actor(Some("alice\u{1b}"), Some(1000));
+        assert_eq!(a.sub, "uid:1000");
+        assert_eq!(a.name.as_deref(), Some("alice (command line)"));
+        assert_eq!(os_actor(Some("bob"), None).sub, "os-user:bob");
+        assert_eq!(
+            os_actor(None, Some(0)).name.as_deref(),
+            Some("unknown user (command line)")
+        );
+    }
 
     /// The canonical form is a stable format: this hash must never change.
     #[test]

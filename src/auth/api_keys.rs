@@ -1,14 +1,21 @@
 //! API keys for ticketing automation: `tdk_` + 32 random bytes (base64url), each bound to one
-//! role. Only the SHA-256 of a key is stored (a key has 256 bits of entropy, so a fast hash is
-//! enough); the key itself is printed once at creation.
+//! role, optionally expiring. Only the SHA-256 of a key is stored (a key has 256 bits of
+//! entropy, so a fast hash is enough); the key itself is printed once at creation. Creating
+//! and revoking a key are audited with the OS user who ran the command.
 
 use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
 
 use super::{Staff, random_token};
-use crate::db::{Store, StoreError};
+use crate::audit::{self, Actor};
+use crate::db::{ApiKeyRow, Store, StoreError};
 use crate::web::AppError;
 
 pub const PREFIX: &str = "tdk_";
+
+/// `last_used_at` is written at most this often per key: an API call is a read, not a write
+/// each time.
+const TOUCH_EVERY: time::Duration = time::Duration::minutes(1);
 
 pub fn hash(key: &str) -> String {
     Sha256::digest(key.as_bytes())
@@ -17,31 +24,105 @@ pub fn hash(key: &str) -> String {
         .collect()
 }
 
-/// Create a key for `role`; returns the key, to be shown once.
-pub async fn create(store: &Store, name: &str, role: &str) -> Result<String, StoreError> {
+/// Where a key stands at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyState {
+    Active,
+    Expired,
+    Revoked,
+}
+
+impl KeyState {
+    /// A key's state at `now` (pure): revoked wins over expired; a key is expired from its
+    /// `expires_at` on.
+    pub fn of(key: &ApiKeyRow, now: OffsetDateTime) -> Self {
+        match (key.revoked_at, key.expires_at) {
+            (Some(_), _) => Self::Revoked,
+            (None, Some(end)) if now >= end => Self::Expired,
+            _ => Self::Active,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "active",
+            Self::Expired => "expired",
+            Self::Revoked => "revoked",
+        }
+    }
+}
+
+/// Create a key for `role`, expiring `expires_days` from now if given, audited as `by`;
+/// returns the key, to be shown once. If the audit row cannot be written the key is revoked
+/// at once and the error returned: no key exists unaudited.
+pub async fn create_audited(
+    store: &Store,
+    name: &str,
+    role: &str,
+    expires_days: Option<u32>,
+    by: &Actor,
+) -> Result<String, StoreError> {
     let key = format!(
         "{PREFIX}{}",
         random_token().map_err(|e| StoreError::Query(e.to_string()))?
     );
+    let now = OffsetDateTime::now_utc();
+    let expires_at = expires_days.map(|d| now + time::Duration::days(i64::from(d)));
     store
-        .add_api_key(name, role, &hash(&key), time::OffsetDateTime::now_utc())
+        .add_api_key(name, role, &hash(&key), now, expires_at)
         .await?;
+    let expiry = expires_at.map_or("never expires".to_string(), |t| {
+        format!("expires {}", t.date())
+    });
+    let event = audit::event("api_key_create", "success")
+        .actor(by)
+        .reason(format!("API key {name:?} (role {role}, {expiry})"));
+    if let Err(e) = audit::record(store, &event).await {
+        store.revoke_api_key(name, now).await?;
+        return Err(e);
+    }
     Ok(key)
 }
 
-/// The staff identity a presented key stands for, or `None` for an unknown or revoked key.
+/// [`create_audited`] with no expiry, by the OS user running this process.
+pub async fn create(store: &Store, name: &str, role: &str) -> Result<String, StoreError> {
+    create_audited(store, name, role, None, &audit::command_line_actor()).await
+}
+
+/// Revoke the live key `name`, audited as `by`: `false` if there is no such live key.
+pub async fn revoke_audited(store: &Store, name: &str, by: &Actor) -> Result<bool, StoreError> {
+    let now = OffsetDateTime::now_utc();
+    if !store.revoke_api_key(name, now).await? {
+        return Ok(false);
+    }
+    let event = audit::event("api_key_revoke", "success")
+        .actor(by)
+        .reason(format!("API key {name:?}"));
+    audit::record(store, &event).await?;
+    Ok(true)
+}
+
+/// The staff identity a presented key stands for, or `None` for an unknown, revoked or
+/// expired key (all refused alike).
 pub async fn authenticate(store: &Store, presented: &str) -> Result<Option<Staff>, AppError> {
     if !presented.starts_with(PREFIX) || presented.len() > 128 {
         return Ok(None);
     }
-    let Some((name, role)) = store.api_key_role(&hash(presented)).await? else {
+    let Some(key) = store.api_key_by_hash(&hash(presented)).await? else {
         return Ok(None);
     };
+    let now = OffsetDateTime::now_utc();
+    if KeyState::of(&key, now) != KeyState::Active {
+        return Ok(None);
+    }
+    if key.last_used_at.is_none_or(|t| now - t >= TOUCH_EVERY) {
+        store.touch_api_key(&key.name, now).await?;
+    }
     Ok(Some(Staff {
-        sub: format!("api-key:{name}"),
-        name: Some(format!("API key {name}")),
+        sub: format!("api-key:{}", key.name),
+        name: Some(format!("API key {}", key.name)),
         email: None,
-        roles: vec![role],
+        roles: vec![key.role],
         // API calls carry no forms; this token is never shown.
         csrf: random_token()?,
         signed_in_at: 0,
@@ -49,4 +130,38 @@ pub async fn authenticate(store: &Store, presented: &str) -> Result<Option<Staff
         id_token: None,
         can_lookup: false,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_key_is_expired_from_its_end_and_revoked_wins() {
+        let t = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
+        let mut key = ApiKeyRow {
+            name: "k".into(),
+            role: "r".into(),
+            created_at: t,
+            revoked_at: None,
+            expires_at: None,
+            last_used_at: None,
+        };
+        assert_eq!(
+            KeyState::of(&key, t + time::Duration::days(9999)),
+            KeyState::Active
+        );
+        key.expires_at = Some(t + time::Duration::days(1));
+        assert_eq!(KeyState::of(&key, t), KeyState::Active);
+        assert_eq!(
+            KeyState::of(&key, t + time::Duration::days(1)),
+            KeyState::Expired
+        );
+        key.revoked_at = Some(t);
+        assert_eq!(KeyState::of(&key, t), KeyState::Revoked);
+        assert_eq!(
+            KeyState::of(&key, t + time::Duration::days(2)),
+            KeyState::Revoked
+        );
+    }
 }

@@ -17,7 +17,6 @@ use crate::state::AppState;
 use crate::web::AppError;
 
 /// Session keys.
-pub const PENDING_KEY: &str = "td.pending_login";
 pub const STAFF_KEY: &str = "td.staff";
 
 /// The `state` of our end-session requests: the provider sends the browser back to the

@@ -5,9 +5,11 @@
 //! [`Config::load`] only parses; [`Config::validate`] checks what can be checked without the
 //! network (URLs, CA file, required secrets, role names) and names the offending key.
 
+mod audit;
 mod downloads;
 mod load;
 mod oidc;
+mod proxies;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -17,9 +19,11 @@ use std::path::PathBuf;
 use secrecy::SecretString;
 use serde::Deserialize;
 
+pub use audit::AuditConfig;
 pub use downloads::DownloadsConfig;
 pub use load::{ConfigError, ENV_PREFIX};
 pub use oidc::{OidcConfig, ResponseMode, RoleMatch, SessionConfig, TokenEndpointAuth};
+pub use proxies::{ProxyParseError, TrustedProxy, is_trusted};
 
 /// The whole portal configuration.
 #[derive(Debug, Deserialize)]
@@ -31,10 +35,11 @@ pub struct Config {
     /// The URL users reach the portal at (scheme decides HSTS and Secure cookies).
     #[serde(default = "defaults::public_url")]
     pub public_url: String,
-    /// Reverse proxies whose `X-Forwarded-For` is believed for the audit's source IP. From
-    /// anyone else the header is ignored.
+    /// Reverse proxies (addresses or CIDR networks) whose `X-Forwarded-For` is believed for
+    /// the client address: the audit's source IP and the per-client rate limits. From anyone
+    /// else the header is ignored.
     #[serde(default)]
-    pub trusted_proxies: Vec<std::net::IpAddr>,
+    pub trusted_proxies: Vec<TrustedProxy>,
     /// Where the embedded database, the token signing key and other state live.
     #[serde(default = "defaults::data_dir")]
     pub data_dir: PathBuf,
@@ -55,6 +60,9 @@ pub struct Config {
     pub diagnosis: DiagnosisConfig,
     #[serde(default)]
     pub tokens: TokensConfig,
+    /// The audit key and how often it signs the chain head.
+    #[serde(default)]
+    pub audit: AuditConfig,
     /// Serve HTTPS directly (else put a TLS-terminating proxy in front).
     #[serde(default)]
     pub tls: Option<TlsConfig>,
@@ -135,6 +143,12 @@ pub struct LimitsConfig {
     pub redeem_burst: u32,
     #[serde(default = "defaults::redeem_refill_secs")]
     pub redeem_refill_secs: u64,
+    /// `/login` and `/auth/callback` hits per client address: the burst, refilled at one per
+    /// `signin_refill_secs`.
+    #[serde(default = "defaults::signin_burst")]
+    pub signin_burst: u32,
+    #[serde(default = "defaults::signin_refill_secs")]
+    pub signin_refill_secs: u64,
 }
 
 impl Default for LimitsConfig {
@@ -142,6 +156,8 @@ impl Default for LimitsConfig {
         Self {
             redeem_burst: defaults::redeem_burst(),
             redeem_refill_secs: defaults::redeem_refill_secs(),
+            signin_burst: defaults::signin_burst(),
+            signin_refill_secs: defaults::signin_refill_secs(),
         }
     }
 }
@@ -348,5 +364,11 @@ mod defaults {
     }
     pub fn redeem_refill_secs() -> u64 {
         6
+    }
+    pub fn signin_burst() -> u32 {
+        20
+    }
+    pub fn signin_refill_secs() -> u64 {
+        3
     }
 }

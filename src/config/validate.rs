@@ -67,6 +67,12 @@ impl Config {
                 "limits must be at least 1",
             ));
         }
+        if self.limits.signin_burst == 0 || self.limits.signin_refill_secs == 0 {
+            return Err(ConfigError::invalid(
+                "limits.signin_burst",
+                "limits must be at least 1",
+            ));
+        }
         if let Some(tls) = &self.tls {
             for (key, path) in [
                 ("tls.cert_file", &tls.cert_file),
@@ -96,10 +102,21 @@ impl Config {
                 "must be at least 1",
             ));
         }
+        self.audit.validate()?;
         if let Some(downloads) = &self.downloads {
             downloads.validate(&self.public_url)?;
         }
         Ok(())
+    }
+
+    /// What works but is unsafe (never a value of a secret): check-config prints these and
+    /// the start logs them. Today: a PostgreSQL URL without `sslmode=verify-full`.
+    pub fn warnings(&self) -> Vec<String> {
+        self.database_url
+            .as_ref()
+            .and_then(|url| crate::db::tls_warning(url.expose_secret()))
+            .into_iter()
+            .collect()
     }
 
     fn validate_oidc(&self) -> Result<(), ConfigError> {

@@ -4,6 +4,8 @@
 //! guarantees that appends are serialised — `BEGIN IMMEDIATE` on SQLite, a transaction-level
 //! advisory lock on PostgreSQL, so several portal instances never fork the chain.
 
+mod heads;
+
 use sqlx::Row;
 use time::OffsetDateTime;
 
@@ -331,7 +333,8 @@ where
 /// What the review page filters on; `None` means any.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 pub struct AuditFilter {
-    /// Part of the actor's OIDC `sub` or name (case-insensitive).
+    /// The actor's OIDC `sub`, exactly. Never the display name, which the person may edit at
+    /// the provider (#16 L-9): a filter on "Alice Senior" must not find someone else.
     pub actor: Option<String>,
     /// Part of the target computer's name (case-insensitive).
     pub target: Option<String>,
@@ -356,19 +359,18 @@ impl Store {
         // Same text on SQLite and PostgreSQL: UPPER on both sides, LIKE with an explicit escape.
         let sql = format!(
             "SELECT {COLUMNS} FROM audit_events WHERE seq < $1 \
-             AND ($2 IS NULL OR UPPER(actor_sub) LIKE $2 ESCAPE '\\' \
-                  OR UPPER(actor_name) LIKE $2 ESCAPE '\\') \
+             AND ($2 IS NULL OR actor_sub = $2) \
              AND ($3 IS NULL OR UPPER(target_name) LIKE $3 ESCAPE '\\') \
              AND ($4 IS NULL OR UPPER(action) = UPPER($4)) \
              AND ($5 IS NULL OR UPPER(outcome) = UPPER($5)) \
              AND ($6 IS NULL OR at >= $6) AND ($7 IS NULL OR at < $7) \
              ORDER BY seq DESC LIMIT $8"
         );
-        let (actor, target) = (contains(f.actor.as_deref()), contains(f.target.as_deref()));
+        let (actor, target) = (f.actor.as_deref(), contains(f.target.as_deref()));
         let rows = on_pool!(self, |pool| {
             let rows = sqlx::query(&sql)
                 .bind(before)
-                .bind(&actor)
+                .bind(actor)
                 .bind(&target)
                 .bind(&f.action)
                 .bind(&f.outcome)
@@ -461,6 +463,51 @@ mod tests {
         assert_eq!(
             contains(Some("100%_\\")).as_deref(),
             Some("%100\\%\\_\\\\%")
+        );
+    }
+
+    /// #16 L-9: the display name is the person's to edit at the provider, so the actor filter
+    /// matches the `sub` exactly and never the name: someone who calls themselves "Alice
+    /// Senior" is not found by a filter on Alice, and Alice's rows are not widened to theirs.
+    #[tokio::test]
+    async fn the_actor_filter_matches_the_exact_sub_and_never_the_display_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::connect(&crate::db::default_url(dir.path()))
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        for sub in ["alice-sub", "mallory-sub", "alice-sub2"] {
+            let e = NewAuditRow {
+                actor_sub: Some(sub.into()),
+                actor_name: Some("Alice Senior".into()),
+                action: "lookup".into(),
+                outcome: "success".into(),
+                ..NewAuditRow::default()
+            };
+            store
+                .append_audit(&e, |_, seq, _| format!("h{seq}"))
+                .await
+                .unwrap();
+        }
+        let subs = |actor: &str| {
+            let f = AuditFilter {
+                actor: Some(actor.into()),
+                ..AuditFilter::default()
+            };
+            let store = store.clone();
+            async move {
+                let rows = store.audit_query(&f, i64::MAX, 10).await.unwrap();
+                rows.into_iter()
+                    .filter_map(|r| r.event.actor_sub)
+                    .collect::<Vec<_>>()
+            }
+        };
+        assert_eq!(subs("alice-sub").await, ["alice-sub"]);
+        assert!(subs("Alice Senior").await.is_empty());
+        assert!(subs("alice").await.is_empty());
+        assert!(
+            subs("ALICE-SUB").await.is_empty(),
+            "a sub is case-sensitive"
         );
     }
 

@@ -107,6 +107,66 @@ macro_rules! on_write {
 }
 pub(crate) use on_write;
 
+/// M-5: the SQLite file's directory is created 0700, and the file 0600 before SQLite opens
+/// it; SQLite gives its `-wal` and `-shm` files the database file's mode, and any left from
+/// before are set to 0600 here too. An existing directory keeps its mode (it may be the
+/// data directory an administrator made); an existing file is set to 0600. `:memory:` and
+/// other names without a file are left alone.
+fn private_files(file: &Path) -> Result<(), StoreError> {
+    if file.as_os_str().is_empty() || file.to_str().is_some_and(|f| f.starts_with(':')) {
+        return Ok(());
+    }
+    let fail = |path: &Path, e: std::io::Error| StoreError::DataDir {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    };
+    if let Some(parent) = file.parent()
+        && !parent.as_os_str().is_empty()
+        && !parent.exists()
+    {
+        let mut dir = std::fs::DirBuilder::new();
+        dir.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut dir, 0o700);
+        dir.create(parent).map_err(|e| fail(parent, e))?;
+    }
+    let mut open = std::fs::OpenOptions::new();
+    open.create(true).append(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut open, 0o600);
+    open.open(file).map_err(|e| fail(file, e))?;
+    #[cfg(unix)]
+    for suffix in ["", "-wal", "-shm", "-journal"] {
+        use std::os::unix::fs::PermissionsExt;
+        let mut path = file.as_os_str().to_owned();
+        path.push(suffix);
+        let path = std::path::PathBuf::from(path);
+        if path.exists() {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+                .map_err(|e| fail(&path, e))?;
+        }
+    }
+    Ok(())
+}
+
+/// What check-config and the start say about a PostgreSQL URL that does not ask for
+/// `sslmode=verify-full` (sqlx's default, `prefer`, takes plaintext when the server offers no
+/// TLS and checks no certificate). `None` for SQLite, and for verify-full (with
+/// `sslrootcert=/path/to/ca.pem`, or the system's roots).
+pub fn tls_warning(url: &str) -> Option<String> {
+    if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+        return None;
+    }
+    let mode = PgConnectOptions::from_str(url).ok()?.get_ssl_mode();
+    (!matches!(mode, sqlx::postgres::PgSslMode::VerifyFull)).then(|| {
+        format!(
+            "database_url: sslmode is {mode:?}, not verify-full: the connection to PostgreSQL \
+             may be plaintext or reach a server whose certificate nobody checked; add \
+             ?sslmode=verify-full&sslrootcert=/path/to/ca.pem"
+        )
+    })
+}
+
 /// The default URL: a SQLite file in the data directory.
 pub fn default_url(data_dir: &Path) -> String {
     format!("sqlite://{}", data_dir.join("trustdesk.db").display())
@@ -125,14 +185,7 @@ impl Store {
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(5))
                 .foreign_keys(true);
-            if let Some(parent) = opts.get_filename().parent()
-                && !parent.as_os_str().is_empty()
-            {
-                std::fs::create_dir_all(parent).map_err(|e| StoreError::DataDir {
-                    path: parent.display().to_string(),
-                    reason: e.to_string(),
-                })?;
-            }
+            private_files(opts.get_filename())?;
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
                 // The file is in this process: a pooled connection cannot have gone away, and
@@ -187,5 +240,87 @@ impl Store {
             Self::Sqlite(_) => "sqlite",
             Self::Postgres(_) => "postgres",
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_postgres_url_without_verify_full_is_warned_about() {
+        for url in [
+            "postgres://u@db.example/td",
+            "postgres://u@db.example/td?sslmode=require",
+            "postgresql://u@db.example/td?sslmode=verify-ca",
+        ] {
+            let w = tls_warning(url).unwrap();
+            assert!(w.contains("verify-full") && !w.contains("u@db"), "{w}");
+        }
+        let full = "postgres://u@db.example/td?sslmode=verify-full&sslrootcert=/etc/td/ca.pem";
+        assert_eq!(tls_warning(full), None);
+        assert_eq!(
+            tls_warning("sqlite:///var/lib/trustdesk/trustdesk.db"),
+            None
+        );
+    }
+
+    /// M-5: `sslmode=verify-full` with a CA file works against a real PostgreSQL over TLS
+    /// (the local server, whose certificate is Debian's self-signed `ssl-cert-snakeoil` for
+    /// `localhost`), and refuses the same server under another CA or another name.
+    #[tokio::test]
+    async fn postgres_verify_full_with_a_ca_file_connects_and_refuses_a_wrong_ca() {
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+        let ca = "/etc/ssl/certs/ssl-cert-snakeoil.pem";
+        let base = std::env::var("TD_TEST_PG_URL")
+            .unwrap_or_else(|_| "postgres://trustdesk:trustdesk@127.0.0.1:5432/postgres".into());
+        let mut url = url::Url::parse(&base).unwrap();
+        if !Path::new(ca).exists() || std::net::TcpStream::connect("127.0.0.1:5432").is_err() {
+            assert!(
+                std::env::var("TD_REQUIRE_LAB").is_err(),
+                "PostgreSQL with TLS is required"
+            );
+            eprintln!("skipped: no local PostgreSQL with the snakeoil certificate");
+            return;
+        }
+        url.set_host(Some("localhost")).unwrap();
+        let with = |url: &url::Url, ca: &str| format!("{url}?sslmode=verify-full&sslrootcert={ca}");
+        let store = Store::connect(&with(&url, ca)).await.unwrap();
+        store.ping().await.unwrap();
+        // The system's public CAs: none of them signed this server's certificate.
+        let public = "/etc/ssl/certs/ca-certificates.crt";
+        assert!(Store::connect(&with(&url, public)).await.is_err());
+        url.set_host(Some("127.0.0.1")).unwrap();
+        assert!(
+            Store::connect(&with(&url, ca)).await.is_err(),
+            "the certificate names localhost, not 127.0.0.1"
+        );
+    }
+
+    /// M-5: a new data directory is 0700; the database, its WAL and its shared-memory file
+    /// are 0600, whatever the umask.
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn the_sqlite_files_are_private_to_the_portal() {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        let tmp = tempfile::tempdir().unwrap();
+        let data = tmp.path().join("data");
+        let store = Store::connect(&default_url(&data)).await.unwrap();
+        store.migrate().await.unwrap();
+        let db = data.join("trustdesk.db");
+        assert_eq!(mode(&data), 0o700);
+        for file in [
+            db.clone(),
+            data.join("trustdesk.db-wal"),
+            data.join("trustdesk.db-shm"),
+        ] {
+            assert_eq!(mode(&file), 0o600, "{}", file.display());
+        }
+        // A file left readable by an older version is made private at the next start.
+        drop(store);
+        std::fs::set_permissions(&db, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let _store = Store::connect(&default_url(&data)).await.unwrap();
+        assert_eq!(mode(&db), 0o600);
     }
 }

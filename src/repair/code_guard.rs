@@ -17,6 +17,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
+use crate::limits::is_power_of_ten;
+
 /// The counting window.
 pub const WINDOW: Duration = Duration::from_secs(15 * 60);
 /// Wrong codes one address may send per window.
@@ -159,25 +161,9 @@ impl CodeGuard {
     }
 }
 
-fn is_power_of_ten(mut n: u64) -> bool {
-    if n == 0 {
-        return false;
-    }
-    while n.is_multiple_of(10) {
-        n /= 10;
-    }
-    n == 1
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn powers_of_ten_are_the_audited_counts() {
-        let audited: Vec<u64> = (0..=12_000).filter(|&n| is_power_of_ten(n)).collect();
-        assert_eq!(audited, [1, 10, 100, 1000, 10_000]);
-    }
 
     #[test]
     fn a_thousand_guesses_from_one_address_reach_ten_lookups_and_four_audit_rows() {

@@ -6,8 +6,9 @@
 //! keeps verifying until every token it signed has expired (the maximum lifetime), then
 //! rotation deletes it. With `tokens.signing_key_file` the key comes from that file only.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
+
+use secrecy::ExposeSecret;
 
 use time::OffsetDateTime;
 use trustdesk_token::{SigningKey, VerifyingKey};
@@ -18,6 +19,8 @@ use crate::config::Config;
 pub enum KeyError {
     #[error("token signing key {path}: {reason}")]
     File { path: String, reason: String },
+    #[error("token signing key {0}")]
+    Private(#[from] crate::keyfile::KeyFileError),
     #[error("token signing key: {0}")]
     Key(String),
 }
@@ -97,8 +100,41 @@ pub fn key_dir(cfg: &Config) -> PathBuf {
 }
 
 fn read_key(path: &Path) -> Result<SigningKey, KeyError> {
-    let text = std::fs::read_to_string(path).map_err(|e| file_err(path, e))?;
-    SigningKey::from_seed_b64(text.trim()).map_err(|e| file_err(path, e))
+    let text = crate::keyfile::read_private(path)?;
+    SigningKey::from_seed_b64(text.expose_secret().trim()).map_err(|e| file_err(path, e))
+}
+
+/// Why `trustdesk token-key rotate` did not rotate.
+#[derive(Debug, thiserror::Error)]
+pub enum RotateError {
+    #[error(
+        "tokens.signing_key_file is set ({0}): that file is the only key; replace it to rotate"
+    )]
+    KeyFileConfigured(String),
+    #[error(transparent)]
+    Key(#[from] KeyError),
+    #[error("the key was rotated, but its audit event was not written: {0}")]
+    Audit(#[from] crate::db::StoreError),
+}
+
+/// `trustdesk token-key rotate`: a new current key in `<data_dir>/token-keys` (the old one
+/// retired, those retired longer than the maximum token lifetime deleted), audited as `by`.
+/// Returns the new key id. Running instances sign with the key they loaded until restarted.
+pub async fn rotate_audited(
+    cfg: &Config,
+    store: &crate::db::Store,
+    by: &crate::audit::Actor,
+) -> Result<String, RotateError> {
+    if let Some(path) = &cfg.tokens.signing_key_file {
+        return Err(RotateError::KeyFileConfigured(path.display().to_string()));
+    }
+    let max = time::Duration::minutes(i64::from(cfg.tokens.max_lifetime_minutes));
+    let kid = rotate_dir(&key_dir(cfg), OffsetDateTime::now_utc(), max)?;
+    let event = crate::audit::event("token_key_rotate", "success")
+        .actor(by)
+        .reason(format!("token-key rotate (command line): new key {kid}"));
+    crate::audit::record(store, &event).await?;
+    Ok(kid)
 }
 
 /// Write a new current key into `dir`; retire the previous one, and delete keys retired more
@@ -108,10 +144,10 @@ pub fn rotate_dir(
     now: OffsetDateTime,
     max_lifetime: time::Duration,
 ) -> Result<String, KeyError> {
-    std::fs::create_dir_all(dir).map_err(|e| file_err(dir, e))?;
+    crate::keyfile::create_private_dir(dir)?;
     let key = SigningKey::generate().map_err(|e| KeyError::Key(e.to_string()))?;
     let kid = key.kid();
-    write_private(&dir.join(format!("{kid}.key")), &key.to_seed_b64())?;
+    crate::keyfile::create_private(&dir.join(format!("{kid}.key")), &key.to_seed_b64())?;
     let current = dir.join("current");
     if let Ok(old) = std::fs::read_to_string(&current) {
         let retired = dir.join(format!("{}.retired", old.trim()));
@@ -137,23 +173,36 @@ pub fn rotate_dir(
     Ok(kid)
 }
 
-/// Create a file readable by its owner only, then write `contents`.
-fn write_private(path: &Path, contents: &str) -> Result<(), KeyError> {
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts.open(path).map_err(|e| file_err(path, e))?;
-    f.write_all(contents.as_bytes())
-        .map_err(|e| file_err(path, e))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// #16 L-13: the directory is private, and a key file others may read is refused at load
+    /// (the start) with its path and the fix, in the directory and as `signing_key_file`.
+    #[cfg(unix)]
+    #[test]
+    fn the_key_directory_is_private_and_a_loose_key_file_is_refused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let keys_dir = dir.path().join("token-keys");
+        let kid = TokenKeys::load_dir(&keys_dir).unwrap().signing().kid();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&keys_dir), 0o700);
+        let key = keys_dir.join(format!("{kid}.key"));
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let e = TokenKeys::load_dir(&keys_dir).unwrap_err().to_string();
+        assert!(
+            e.starts_with("token signing key ")
+                && e.contains(&format!("{kid}.key"))
+                && e.contains("mode 0644")
+                && e.contains("chmod 600"),
+            "{e}"
+        );
+        let e = read_key(&key).unwrap_err().to_string();
+        assert!(e.contains("chmod 600"), "{e}");
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+        assert_eq!(read_key(&key).unwrap().kid(), kid);
+    }
 
     #[test]
     fn first_start_creates_a_private_key_and_rotation_keeps_the_old_one_verifying() {

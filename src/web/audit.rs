@@ -29,6 +29,8 @@ const EXPORT_PAGE: i64 = 1000;
 /// The values that reach `audit::event` through a variable are listed too: the policy
 /// actions refused by `web/guard.rs` (`Action::as_str`), `web/fleet.rs`'s views.
 const ACTIONS: &[&str] = &[
+    "api_key_create",
+    "api_key_revoke",
     "config_load",
     "diagnose",
     "export_audit",
@@ -45,6 +47,7 @@ const ACTIONS: &[&str] = &[
     "revoke_token",
     "sign_in",
     "sign_out",
+    "token_key_rotate",
     "view_audit",
 ];
 
@@ -159,6 +162,10 @@ pub struct AuditPage {
     f: FilterForm,
     rows: Vec<AuditRow>,
     head: Option<(i64, String)>,
+    /// The newest chain head signed with the audit key.
+    signed: Option<crate::audit::key::SignedHead>,
+    /// The sign-in provider the actors' `sub`s are from.
+    issuer: String,
     older: Option<i64>,
     query: String,
     can_export: bool,
@@ -197,6 +204,7 @@ pub async fn page(
         .into_iter()
         .next()
         .map(|r| (r.seq, r.hash));
+    let signed = state.store.latest_signed_head().await?;
     let older = (rows.len() as i64 == PAGE)
         .then(|| rows.last().map(|r| r.seq))
         .flatten();
@@ -207,6 +215,8 @@ pub async fn page(
         f,
         rows,
         head,
+        signed,
+        issuer: state.config.oidc.issuer.clone(),
         older,
     })
 }
@@ -743,7 +753,14 @@ mod tests {
             action: "RESET_ACCOUNT".into(),
             ..FilterForm::default()
         };
-        let mut event = audit::event("reset_account", "denied").target_name("PC01");
+        let mut event = audit::event("reset_account", "denied")
+            .target_name("PC01")
+            .actor(&audit::Actor {
+                sub: "4f1c-sub".into(),
+                name: Some("Alice Senior".into()),
+                email: None,
+                roles: vec!["senior".into()],
+            });
         event.at = time::macros::datetime!(2026-11-24 09:30:05 UTC);
         let page = AuditPage {
             staff: None,
@@ -756,10 +773,31 @@ mod tests {
                 hash: "h".into(),
             }],
             head: Some((7, "h".into())),
+            signed: Some(crate::audit::key::SignedHead {
+                seq: 5,
+                hash: "h5".into(),
+                signed_at: time::macros::datetime!(2026-11-24 09:30:00 UTC),
+                key_id: "0123456789abcdef".into(),
+                signature: "s".into(),
+            }),
+            issuer: "https://idp.example".into(),
             older: None,
             can_export: false,
         };
         let html = page.render().unwrap();
+        // #16 L-9: the sub (and its issuer) beside the name the person may edit.
+        assert!(
+            html.contains(
+                r#"Alice Senior <code class="sub" title="sub at https://idp.example">4f1c-sub</code> <span class="muted">(senior)</span>"#
+            ),
+            "{html}"
+        );
+        assert!(
+            html.contains(r#"row <strong id="signed-seq">5</strong>, hash <code>h5</code>"#)
+                && html.contains(r#"audit key <code id="signed-key">0123456789abcdef</code>"#)
+                && html.contains("audit verify --key PUB"),
+            "{html}"
+        );
         assert!(
             html.contains(r#"<option value="reset_account" selected>reset_account</option>"#),
             "{html}"

@@ -5,21 +5,24 @@ use askama_web::WebTemplate;
 use axum::Form;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use time::OffsetDateTime;
 use tower_sessions::Session;
 
 use super::AppError;
+use super::limits;
 use super::meta::{RequestOrigin, actor};
-use crate::audit::{self, Actor};
+use super::pending_login;
+use crate::audit::{self, Actor, Origin};
 use crate::auth::oidc::{AuthError, Identity, PendingLogin, RoleValues};
+use crate::auth::sessions::stored_id;
 use crate::auth::{
-    CurrentStaff, PENDING_KEY, RoleRequest, STAFF_KEY, Staff, random_token, roles_for,
-    safe_return_to,
+    CurrentStaff, RoleRequest, STAFF_KEY, Staff, random_token, roles_for, safe_return_to,
 };
 use crate::db::{LoginRow, LoginsOf};
+use crate::limits::ClientKey;
 use crate::state::AppState;
 
 #[derive(Deserialize)]
@@ -39,10 +42,15 @@ fn bounded(text: &str, max: usize) -> String {
         .collect()
 }
 
-/// `GET /login?next=/path`: start the OIDC flow.
+/// Whether cookies get the Secure flag.
+fn secure(state: &AppState) -> bool {
+    state.config.public_url.starts_with("https://")
+}
+
+/// `GET /login?next=/path`: start the OIDC flow. The sign-in in progress goes to the browser
+/// (`pending_login.rs`): an anonymous hit writes no session row.
 pub async fn login(
     State(state): State<AppState>,
-    session: Session,
     Query(q): Query<LoginQuery>,
 ) -> Result<Response, AppError> {
     let return_to = safe_return_to(q.next.as_deref());
@@ -51,11 +59,8 @@ pub async fn login(
         .begin(return_to)
         .await
         .map_err(|e| AppError::Unavailable(e.to_string()))?;
-    session
-        .insert(PENDING_KEY, &pending)
-        .await
-        .map_err(session_err)?;
-    Ok(Redirect::to(&url).into_response())
+    let cookie = pending_login::start(pending, OffsetDateTime::now_utc(), secure(&state))?;
+    Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&url)).into_response())
 }
 
 #[derive(Deserialize)]
@@ -132,23 +137,57 @@ impl SignInRefusedPage {
     }
 }
 
+/// A failed callback: anyone can send one, so it is counted per client and audited only at
+/// the 1st, 10th, 100th … of its window (`limits.rs`), never one row each.
+async fn failed_callback(state: &AppState, origin: &Origin, why: &str) {
+    let ip = origin.source_ip.as_deref().and_then(|ip| ip.parse().ok());
+    let c = state
+        .limits
+        .callback_failures
+        .count(ClientKey::of(ip), std::time::Instant::now());
+    let why = bounded(why, 400);
+    let what = (why.as_str(), "failed sign-in callback(s)");
+    limits::audit_count(state, origin, "sign_in", what, c).await;
+}
+
 /// `GET /auth/callback`: finish the flow, map the role claim to roles, rotate the session.
+/// The sign-in in progress is cleared from the browser whatever happens, so a replayed
+/// callback finds nothing.
 pub async fn callback(
     State(state): State<AppState>,
     session: Session,
     RequestOrigin(origin): RequestOrigin,
+    headers: HeaderMap,
     Query(q): Query<CallbackQuery>,
-) -> Result<Response, AppError> {
-    // Taking the pending login out first makes a replayed callback find nothing.
-    let pending: Option<PendingLogin> = session.remove(PENDING_KEY).await.map_err(session_err)?;
+) -> Response {
     let now = OffsetDateTime::now_utc();
+    let pending = pending_login::read(&headers, now);
+    let mut res = finish(&state, &session, &origin, pending, q, now)
+        .await
+        .unwrap_or_else(IntoResponse::into_response);
+    if headers.contains_key(header::COOKIE) {
+        res.headers_mut()
+            .append(header::SET_COOKIE, pending_login::clear(secure(&state)));
+    }
+    res
+}
+
+async fn finish(
+    state: &AppState,
+    session: &Session,
+    origin: &Origin,
+    pending: Option<PendingLogin>,
+    q: CallbackQuery,
+    now: OffsetDateTime,
+) -> Result<Response, AppError> {
     let denied = |reason: &str| {
         audit::event("sign_in", "denied")
-            .origin(&origin)
+            .origin(origin)
             .reason(reason)
     };
     if let Some(error) = q.error {
-        // The provider refused (OAuth 2.0 §4.1.2.1): say what it said, escaped and bounded.
+        // The provider refused (OAuth 2.0 §4.1.2.1): say what it said, without control
+        // characters and bounded.
         let error = bounded(&error, 64);
         let description = q.error_description.map(|d| bounded(&d, 400));
         let reason = format!(
@@ -158,7 +197,7 @@ pub async fn callback(
                 .map(|d| format!(": {d}"))
                 .unwrap_or_default()
         );
-        audit::record(&state.store, &denied(&reason)).await?;
+        failed_callback(state, origin, &reason).await;
         let page = SignInRefusedPage {
             summary: "Your sign-in provider refused to sign you in to trustdesk.".into(),
             provider_error: Some(error),
@@ -170,11 +209,12 @@ pub async fn callback(
         return Ok((StatusCode::BAD_REQUEST, page).into_response());
     }
     let (Some(pending), Some(code), Some(st)) = (pending, q.code, q.state) else {
-        audit::record(
-            &state.store,
-            &denied("no_pending_login: callback without a sign-in in progress (replay, expiry or forgery)"),
+        failed_callback(
+            state,
+            origin,
+            "no_pending_login: callback without a sign-in in progress (replay, expiry or forgery)",
         )
-        .await?;
+        .await;
         return Err(AppError::BadRequest(
             "No sign-in is in progress in this browser, or it was already completed. Start again from the sign-in link.".into(),
         ));
@@ -186,7 +226,7 @@ pub async fn callback(
     {
         Ok(identity) => identity,
         Err(e) => {
-            audit::record(&state.store, &denied(&bounded(&e.to_string(), 400))).await?;
+            failed_callback(state, origin, &e.to_string()).await;
             return match e {
                 AuthError::Provider(_) | AuthError::Config(_) | AuthError::UserInfo(_) => {
                     Err(AppError::Unavailable(e.to_string()))
@@ -239,12 +279,12 @@ pub async fn callback(
         };
         return Ok((StatusCode::FORBIDDEN, page).into_response());
     }
-    start_session(&state, &session, identity, roles, now).await?;
+    start_session(state, session, identity, roles, now).await?;
     audit::record(
         &state.store,
         &audit::event("sign_in", "success")
             .actor(&who)
-            .origin(&origin),
+            .origin(origin),
     )
     .await?;
     Ok(Redirect::to(&pending.return_to).into_response())
@@ -284,7 +324,7 @@ async fn start_session(
     state
         .store
         .add_login(&LoginRow {
-            session_id: session_id.to_string(),
+            session_id: stored_id(&session_id).to_string(),
             issuer: identity.issuer,
             sub: identity.sub,
             sid: identity.sid,
@@ -318,7 +358,10 @@ pub async fn logout(
     )
     .await?;
     if let Some(id) = session.id() {
-        state.store.remove_login(&id.to_string()).await?;
+        state
+            .store
+            .remove_login(&stored_id(&id).to_string())
+            .await?;
     }
     session.flush().await.map_err(session_err)?;
     let to = state.oidc.logout_url(staff.id_token.as_deref()).await;

@@ -1,14 +1,15 @@
-//! The middleware stack, outermost first: request id → trace → propagate the id → security
-//! headers → compression → timeout → metrics → no-store → error pages → catch panics → CSRF
-//! (Origin/Sec-Fetch-Site).
+//! The middleware stack, outermost first: vet an incoming request id → request id → trace →
+//! propagate the id → security headers → compression → timeout → metrics → no-store → error
+//! pages → catch panics → CSRF (Origin/Sec-Fetch-Site). The per-client rate limits are on
+//! their routes (`limits.rs`).
 
 use std::time::{Duration, Instant};
 
 use axum::Router;
-use axum::extract::{MatchedPath, Request};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::{self, Next};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
@@ -68,6 +69,10 @@ pub fn apply(router: Router<AppState>, state: &AppState) -> Router<AppState> {
     });
 
     let stack = ServiceBuilder::new()
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            vet_request_id,
+        ))
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
         .layer(trace)
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
@@ -127,33 +132,21 @@ fn session_layer(state: &AppState) -> SessionManagerLayer<SessionBackend> {
         )))
 }
 
-/// Per source address: `redeem_burst` attempts, one more every `redeem_refill_secs` (tower_governor's
-/// `period` is the refill interval, not a rate). Refusals answer in the redeem API's JSON form.
-pub fn redeem_rate_limit(
-    limits: &crate::config::LimitsConfig,
-) -> tower_governor::GovernorLayer<
-    tower_governor::key_extractor::PeerIpKeyExtractor,
-    governor::middleware::NoOpMiddleware,
-    axum::body::Body,
-> {
-    let config = tower_governor::governor::GovernorConfigBuilder::default()
-        .period(Duration::from_secs(limits.redeem_refill_secs))
-        .burst_size(limits.redeem_burst)
-        .finish();
-    let layer = match config {
-        Some(c) => tower_governor::GovernorLayer::new(c),
-        // Only zero values make `finish` fail, and config validation refuses them.
-        None => {
-            tower_governor::GovernorLayer::new(tower_governor::governor::GovernorConfig::default())
-        }
+/// L-7: the request id is ours. An incoming `X-Request-Id` stays only when a trusted proxy
+/// sent it and it has the shape of an id (`meta::keep_request_id`); otherwise it is removed
+/// here and `SetRequestIdLayer` makes a new one (a UUID).
+async fn vet_request_id(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let from_proxy = super::meta::peer(req.extensions())
+        .is_some_and(|ip| crate::config::is_trusted(&state.config.trusted_proxies, ip));
+    let mut ids = req.headers().get_all(&REQUEST_ID).iter();
+    let keep = match (ids.next(), ids.next()) {
+        (Some(id), None) => super::meta::keep_request_id(from_proxy, id),
+        _ => false,
     };
-    layer.error_handler(|_| {
-        let body = serde_json::json!({
-            "error": trustdesk_token::RedeemCode::RateLimited.as_str(),
-            "message": "too many redeem attempts from this address; wait a minute and try again",
-        });
-        (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response()
-    })
+    if !keep {
+        req.headers_mut().remove(&REQUEST_ID);
+    }
+    next.run(req).await
 }
 
 /// `Cache-Control: no-store` on every answer that does not set its own, except the static

@@ -11,14 +11,17 @@ mod format;
 mod guard;
 mod health;
 mod layers;
+mod limits;
 mod meta;
 mod pages;
+mod pending_login;
 mod policy;
 mod redeem_api;
 mod repair;
 mod repair_gate;
 
 use axum::Router;
+use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post};
 use tower_http::services::ServeDir;
 
@@ -30,10 +33,15 @@ use crate::state::AppState;
 pub fn app(state: AppState) -> Router {
     let routes = Router::new()
         .route("/", get(pages::index))
-        .route("/login", get(auth::login))
+        .route(
+            "/login",
+            get(auth::login).layer(from_fn_with_state(state.clone(), limits::signin)),
+        )
         .route(
             "/auth/callback",
-            get(auth::callback).post(auth::callback_form_post),
+            get(auth::callback)
+                .post(auth::callback_form_post)
+                .layer(from_fn_with_state(state.clone(), limits::signin)),
         )
         .route("/auth/backchannel-logout", post(auth::backchannel_logout))
         .route("/logout", post(auth::logout))
@@ -52,7 +60,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/tokens/{jti}", get(repair::token_state))
         .route(
             "/api/v1/redeem",
-            post(redeem_api::api_redeem).layer(layers::redeem_rate_limit(&state.config.limits)),
+            post(redeem_api::api_redeem).layer(from_fn_with_state(state.clone(), limits::redeem)),
         )
         .route("/api/v1/redeem/outcome", post(redeem_api::api_outcome))
         .route("/api/v1/redeem/code", post(redeem_api::api_code))

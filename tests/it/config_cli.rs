@@ -1,6 +1,9 @@
 //! `trustdesk check-config`: bad configuration gives one line naming the problem, never a panic.
+//! The key commands: `token-key rotate` (#16 L-13) and the audited API-key lifecycle (L-2).
 
 use std::process::Command;
+
+use trustdesk::db::Store;
 
 pub fn check(toml: &str, extra_env: &[(&str, &str)], offline: bool) -> (bool, String) {
     let dir = tempfile::tempdir().unwrap();
@@ -192,5 +195,235 @@ fn the_readme_sign_in_examples_load() {
     assert!(
         loaded >= 7,
         "the main example and one per provider: {loaded}"
+    );
+}
+
+/// Run `trustdesk ARGS` on a data directory with [`GOOD`] and an `auditor` role:
+/// (success, stdout, stderr).
+fn run_on(dir: &std::path::Path, extra_toml: &str, args: &[&str]) -> (bool, String, String) {
+    let path = dir.join("c.toml");
+    let toml = format!(
+        "data_dir = \"{}\"\n{extra_toml}{GOOD}\n[roles.auditor]\ngroups = [\"Auditors\"]\nactions = [\"view_audit\"]\n",
+        dir.display()
+    );
+    std::fs::write(&path, toml).unwrap();
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_trustdesk"));
+    cmd.arg("--config").arg(&path).args(args);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("TRUSTDESK_") {
+            cmd.env_remove(k);
+        }
+    }
+    let out = cmd.output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        stderr,
+    )
+}
+
+/// The audit rows of one action in `dir`'s database, oldest first.
+async fn audited(dir: &std::path::Path, action: &str) -> Vec<trustdesk::db::AuditRow> {
+    let store = open(dir).await;
+    let rows = store.audit_page(0, 1000).await.unwrap();
+    close(store).await;
+    rows.into_iter()
+        .filter(|r| r.event.action == action)
+        .collect()
+}
+
+async fn open(dir: &std::path::Path) -> Store {
+    Store::connect(&trustdesk::db::default_url(dir))
+        .await
+        .unwrap()
+}
+
+/// Close the pool before a `trustdesk` process reads what it wrote: sqlx's SQLite
+/// connection thread may still be finishing the last statement when its result arrives.
+async fn close(store: Store) {
+    if let Store::Sqlite(db) = store {
+        db.pool.close().await;
+    }
+}
+
+fn uid_sub() -> String {
+    use std::os::unix::fs::MetadataExt;
+    // A file this process creates is owned by its uid.
+    let f = tempfile::NamedTempFile::new().unwrap();
+    format!("uid:{}", f.as_file().metadata().unwrap().uid())
+}
+
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// #16 L-13: the command the README documents exists; the old key is retired (still
+/// verifying), the directory is 0700 and every key 0600; the rotation is audited with the OS
+/// user. With `tokens.signing_key_file` it refuses and says why.
+#[tokio::test]
+async fn token_key_rotate_makes_a_new_private_key_and_retires_the_old_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = dir.path().join("token-keys");
+    let (ok, first, err) = run_on(dir.path(), "", &["token-key", "rotate"]);
+    assert!(ok, "{err}");
+    let kid1 = std::fs::read_to_string(keys.join("current")).unwrap();
+    assert!(first.contains(&kid1), "{first}");
+    let (ok, second, err) = run_on(dir.path(), "", &["token-key", "rotate"]);
+    assert!(ok, "{err}");
+    let kid2 = std::fs::read_to_string(keys.join("current")).unwrap();
+    assert_ne!(kid1, kid2);
+    assert!(second.contains("restart"), "{second}");
+    assert!(keys.join(format!("{kid1}.retired")).exists());
+    assert_eq!(mode(&keys), 0o700);
+    assert_eq!(mode(&keys.join(format!("{kid1}.key"))), 0o600);
+    assert_eq!(mode(&keys.join(format!("{kid2}.key"))), 0o600);
+    let rows = audited(dir.path(), "token_key_rotate").await;
+    assert_eq!(rows.len(), 2);
+    assert_eq!(rows[1].event.actor_sub.as_deref(), Some(uid_sub().as_str()));
+    assert!(rows[1].event.reason.as_deref().unwrap().contains(&kid2));
+
+    let other = tempfile::tempdir().unwrap();
+    let (ok, _, err) = run_on(
+        other.path(),
+        "[tokens]\nsigning_key_file = \"/etc/trustdesk/token.key\"\n",
+        &["token-key", "rotate"],
+    );
+    assert!(!ok);
+    assert!(
+        one_error_line(&err).contains("tokens.signing_key_file"),
+        "{err}"
+    );
+    assert!(!other.path().join("token-keys").exists());
+}
+
+/// #16 L-2: creating and revoking a key are audited with the OS user; a key may expire; `list`
+/// shows expiry, last use and state; an expired key is refused like a revoked one, and a used
+/// key records when.
+#[tokio::test]
+async fn api_keys_are_audited_expire_and_show_their_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ok, key, err) = run_on(
+        dir.path(),
+        "",
+        &[
+            "api-key",
+            "create",
+            "--name",
+            "tick",
+            "--role",
+            "auditor",
+            "--expires-days",
+            "30",
+        ],
+    );
+    assert!(ok, "{err}");
+    let key = key.trim().to_string();
+    let (ok, _, err) = run_on(
+        dir.path(),
+        "",
+        &[
+            "api-key",
+            "create",
+            "--name",
+            "bad",
+            "--role",
+            "auditor",
+            "--expires-days",
+            "0",
+        ],
+    );
+    assert!(!ok && err.contains("--expires-days"), "{err}");
+    let (ok, _, err) = run_on(
+        dir.path(),
+        "",
+        &[
+            "api-key", "create", "--name", "forever", "--role", "auditor",
+        ],
+    );
+    assert!(ok, "{err}");
+
+    let created = audited(dir.path(), "api_key_create").await;
+    assert_eq!(created.len(), 2, "the refused one is not created");
+    assert_eq!(
+        created[0].event.actor_sub.as_deref(),
+        Some(uid_sub().as_str())
+    );
+    let reason = created[0].event.reason.clone().unwrap();
+    assert!(
+        reason.contains("\"tick\"") && reason.contains("expires"),
+        "{reason}"
+    );
+    assert!(!reason.contains(&key), "never the key itself");
+    assert!(
+        created[1]
+            .event
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("never expires")
+    );
+
+    let store = open(dir.path()).await;
+    // A use is noted (once a minute at most).
+    let staff = trustdesk::auth::api_keys::authenticate(&store, &key)
+        .await
+        .unwrap();
+    assert_eq!(staff.unwrap().roles, ["auditor"]);
+    close(store).await;
+    let (ok, list, err) = run_on(dir.path(), "", &["api-key", "list"]);
+    assert!(ok, "{err}");
+    let line = list.lines().find(|l| l.starts_with("tick\t")).unwrap();
+    let cols: Vec<&str> = line.split('\t').collect();
+    assert_eq!(cols.len(), 6, "{line}");
+    assert_ne!(cols[3], "never", "expires: {line}");
+    assert_ne!(cols[4], "never", "last used: {line}");
+    assert_eq!(cols[5], "active");
+    let forever = list.lines().find(|l| l.starts_with("forever\t")).unwrap();
+    assert!(forever.ends_with("\tnever\tnever\tactive"), "{forever}");
+
+    // The key's end passes: refused, and listed as expired.
+    let store = open(dir.path()).await;
+    let Store::Sqlite(db) = &store else {
+        unreachable!()
+    };
+    sqlx::query("UPDATE api_keys SET expires_at = $1 WHERE name = 'tick'")
+        .bind(time::OffsetDateTime::now_utc() - time::Duration::seconds(1))
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    assert!(
+        trustdesk::auth::api_keys::authenticate(&store, &key)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    close(store).await;
+    let (ok, list, err) = run_on(dir.path(), "", &["api-key", "list"]);
+    assert!(ok, "{err}");
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("tick\t") && l.ends_with("\texpired")),
+        "{list}"
+    );
+
+    let (ok, _, err) = run_on(dir.path(), "", &["api-key", "revoke", "forever"]);
+    assert!(ok, "{err}");
+    let (ok, _, err) = run_on(dir.path(), "", &["api-key", "revoke", "forever"]);
+    assert!(!ok && err.contains("no active API key"), "{err}");
+    let revoked = audited(dir.path(), "api_key_revoke").await;
+    assert_eq!(revoked.len(), 1, "only the revoke that changed something");
+    assert_eq!(
+        revoked[0].event.actor_sub.as_deref(),
+        Some(uid_sub().as_str())
+    );
+    let (ok, list, err) = run_on(dir.path(), "", &["api-key", "list"]);
+    assert!(ok, "{err}");
+    assert!(
+        list.lines()
+            .any(|l| l.starts_with("forever\t") && l.ends_with("\trevoked")),
+        "{list}"
     );
 }

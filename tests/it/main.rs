@@ -11,7 +11,9 @@
     clippy::indexing_slicing
 )]
 
+mod anon_flood;
 mod audit_export;
+mod audit_key;
 mod axe;
 mod browser;
 mod code_lab;
@@ -29,6 +31,7 @@ mod labctl;
 mod llng;
 mod lookup_lab;
 mod matrix;
+mod proxy_lab;
 mod real_domain;
 mod relay;
 mod repair_lab;
@@ -37,3 +40,4 @@ mod sessions_lab;
 mod signin;
 mod store;
 mod tap;
+mod tier0_lab;

@@ -325,3 +325,64 @@ async fn sessions_revoke_ends_a_persons_sessions_at_once() {
     let (_, listed) = cli(&["sessions", "list", "--user", "alice"]);
     assert!(listed.contains("0 session(s)"), "{listed}");
 }
+
+/// M-5: the database holds no session id that a cookie carries: the sessions table and
+/// `staff_logins` keep only its hash, a cookie made from what they hold is no session, and
+/// back-channel logout and sign-out still find the session by it.
+#[tokio::test]
+async fn session_ids_are_stored_hashed() {
+    install_crypto();
+    let Some(lab) = lab() else { return };
+    let p = start_portal_idp(&lab, &OpSetup::default(), SCOPES, None).await;
+    let c = browser();
+    let (page, set_cookie) = sign_in(&c, &p.base, "alice", "alice-pw").await;
+    assert_eq!(page.status(), 200);
+    let cookie_id = set_cookie
+        .lines()
+        .find_map(|l| l.strip_prefix("td_session="))
+        .and_then(|l| l.split(';').next())
+        .expect("a session cookie")
+        .to_string();
+    let trustdesk::db::Store::Sqlite(db) = &p.state.store else {
+        panic!("the test portal uses SQLite")
+    };
+    let stored: Vec<String> = sqlx::query_scalar("SELECT id FROM tower_sessions")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    let logins: Vec<String> = sqlx::query_scalar("SELECT session_id FROM staff_logins")
+        .fetch_all(&db.pool)
+        .await
+        .unwrap();
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    assert_ne!(stored[0], cookie_id, "the sessions table holds the hash");
+    assert_eq!(logins, stored, "staff_logins keeps the same hash");
+    assert_eq!(status_of(&c, &p).await, 200);
+
+    // Someone who read the table: a cookie with the stored value is no session.
+    let thief = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = thief
+        .get(format!("{}/computers?q=PAR", p.base))
+        .header("cookie", format!("td_session={}", stored[0]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303);
+
+    // `sessions revoke` (through the stored logins) still ends the real one.
+    let ended = p
+        .state
+        .sessions
+        .end_logins(
+            &p.state.store,
+            trustdesk::db::LoginsOf::Subject("alice"),
+            time::OffsetDateTime::now_utc(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ended.len(), 1);
+    assert_eq!(status_of(&c, &p).await, 303);
+}

@@ -1,0 +1,4 @@
+-- API keys may expire (`api-key create --expires-days`); the time each was last used is kept,
+-- so `api-key list` shows the keys nobody uses any more.
+ALTER TABLE api_keys ADD COLUMN expires_at TIMESTAMPTZ;
+ALTER TABLE api_keys ADD COLUMN last_used_at TIMESTAMPTZ;

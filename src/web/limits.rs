@@ -1,0 +1,99 @@
+//! The per-client rate limits on their routes: the companion client's redeem
+//! (`limits.redeem_*`), and the sign-in start and callback (`limits.signin_*`), keyed by the
+//! client address the audit log trusts (`meta::client_addr`), so that behind a reverse proxy
+//! each workstation has its own bucket instead of all sharing the proxy's. The buckets and
+//! counts are `crate::limits` (pure); here a refusal is answered, counted in
+//! `trustdesk_rate_limited_total` and audited at the 1st, 10th, 100th … of the client's window.
+
+use std::time::Instant;
+
+use axum::extract::{Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use super::AppError;
+use crate::audit::{self, Origin};
+use crate::limits::{ClientKey, Counted, KeyedLimit, WINDOW};
+use crate::state::AppState;
+
+/// Audit `c` when it is one of the audited counts: `action`/`denied`, the reason starting
+/// with `head` (this one's reason), then the count of `what` in the client's window.
+pub async fn audit_count(
+    state: &AppState,
+    origin: &Origin,
+    action: &str,
+    (head, what): (&str, &str),
+    c: Counted,
+) {
+    if !c.audit {
+        return;
+    }
+    let minutes = Instant::now().saturating_duration_since(c.since).as_secs() / 60;
+    let e = audit::event(action, "denied")
+        .origin(origin)
+        .reason(format!(
+            "{head} ({} {what} from {} in the last {minutes} min; audited at the 1st, 10th, 100th \
+         … of a {}-min window)",
+            c.count,
+            c.key,
+            WINDOW.as_secs() / 60
+        ));
+    if let Err(e) = audit::record(&state.store, &e).await {
+        tracing::warn!(error = %e, "cannot audit a count of refusals");
+    }
+}
+
+/// The client key of `req`, as the audit log would name its address.
+pub fn key_of(state: &AppState, req: &Request) -> ClientKey {
+    ClientKey::of(super::meta::client_addr(
+        req.headers(),
+        req.extensions(),
+        &state.config.trusted_proxies,
+    ))
+}
+
+/// Take `req` through `limit`: `Err` with the counted refusal and the request's origin (made
+/// only then). Not async, so no borrow of the request is held across an await.
+fn check(state: &AppState, limit: &KeyedLimit, req: &Request) -> Result<(), (Counted, Origin)> {
+    limit
+        .check(key_of(state, req), Instant::now())
+        .map_err(|c| {
+            (
+                c,
+                super::meta::origin_of(req.headers(), req.extensions(), state),
+            )
+        })
+}
+
+/// Count a refusal of the `action` limit, audited at the audited counts.
+async fn refused(state: &AppState, action: &str, (c, origin): (Counted, Origin)) {
+    metrics::counter!("trustdesk_rate_limited_total", "limit" => action.to_string()).increment(1);
+    let what = ("rate_limited", "request(s) refused by the rate limit");
+    audit_count(state, &origin, action, what, c).await;
+}
+
+/// The redeem limit (`limits.redeem_*`); a refusal answers in the redeem API's JSON form.
+pub async fn redeem(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if let Err(r) = check(&state, &state.limits.redeem, &req) {
+        refused(&state, "redeem_token", r).await;
+        let body = serde_json::json!({
+            "error": trustdesk_token::RedeemCode::RateLimited.as_str(),
+            "message": "too many redeem attempts from this address; wait a minute and try again",
+        });
+        return (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+    }
+    next.run(req).await
+}
+
+/// The sign-in limit (`limits.signin_*`) on `/login` and `/auth/callback`.
+pub async fn signin(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if let Err(r) = check(&state, &state.limits.signin, &req) {
+        refused(&state, "sign_in", r).await;
+        return AppError::TooMany(
+            "Too many sign-in attempts from this address. Wait a minute and try again.".into(),
+        )
+        .into_response();
+    }
+    next.run(req).await
+}
