@@ -54,6 +54,7 @@ fn snapshot(now: OffsetDateTime) -> Snapshot {
             last_logon_timestamp: Some(now - Duration::days(3)),
             admin_count: false,
             key_version: Some(9),
+            privilege: Default::default(),
         }),
         per_dc: vec![
             DcView {
@@ -70,6 +71,7 @@ fn snapshot(now: OffsetDateTime) -> Snapshot {
         tombstone_check: Default::default(),
         portal_writes: Vec::new(),
         history: Vec::new(),
+        redeems: Vec::new(),
         protected_ou: false,
     }
 }

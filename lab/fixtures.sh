@@ -161,3 +161,33 @@ llng_group_ldif() {  # $1 name, $2 description, $3 member DN (a global security 
     printf 'dn: CN=%s,CN=Users,%s\nobjectClass: group\ncn: %s\nsAMAccountName: %s\ndescription: %s\nmember: %s\n\n' \
         "$1" "$BASEDN" "$1" "$1" "$2" "$3"
 }
+
+# Servers that are tier 0 in all but name (security review H-1), in OU=Servers, which the
+# service account may reset and the senior role covers: trustdesk must refuse them itself.
+#   SRV-UNC01  unconstrained delegation (TRUSTED_FOR_DELEGATION 0x80000)
+#   SRV-S4U01  protocol transition (TRUSTED_TO_AUTH_FOR_DELEGATION 0x1000000) to a member's CIFS
+#   SRV-KCD01  constrained delegation (no protocol transition) to LDAP on DC1
+#   SRV-CA01   in Cert Publishers through the nested global group PKI-Hosts
+#   SRV-T0G01  in Tier0-Servers, a group the tests name in ldap.protected_groups
+# Adding the delegation flags needs SeEnableDelegationPrivilege: Administrator holds it.
+tier0_fixture() {
+    local log="$LOGS/tier0-fixture.log" s="OU=Servers,$BASEDN" f="$LAB_DIR/tier0.ldif"
+    {
+        computer_ldif "$s" SRV-UNC01 "Windows Server 2022 Standard" "10.0 (20348)" 528384; echo
+        computer_ldif "$s" SRV-S4U01 "Windows Server 2022 Standard" "10.0 (20348)" 16781312
+        echo "msDS-AllowedToDelegateTo: cifs/srv-app01.$DNSDOMAIN"; echo
+        computer_ldif "$s" SRV-KCD01 "Windows Server 2022 Standard" "10.0 (20348)"
+        echo "msDS-AllowedToDelegateTo: ldap/dc1.$DNSDOMAIN"; echo
+        computer_ldif "$s" SRV-CA01 "Windows Server 2022 Standard" "10.0 (20348)"; echo
+        computer_ldif "$s" SRV-T0G01 "Windows Server 2022 Standard" "10.0 (20348)"; echo
+        # global security groups (groupType ACCOUNT_GROUP | SECURITY_ENABLED)
+        printf 'dn: CN=PKI-Hosts,%s\nobjectClass: group\ncn: PKI-Hosts\nsAMAccountName: PKI-Hosts\n' "$s"
+        printf 'groupType: -2147483646\nmember: CN=SRV-CA01,%s\n\n' "$s"
+        printf 'dn: CN=Tier0-Servers,%s\nobjectClass: group\ncn: Tier0-Servers\nsAMAccountName: Tier0-Servers\n' "$s"
+        printf 'groupType: -2147483646\nmember: CN=SRV-T0G01,%s\n\n' "$s"
+        printf 'dn: CN=Cert Publishers,CN=Users,%s\nchangetype: modify\nadd: member\nmember: CN=PKI-Hosts,%s\n-\n\n' "$BASEDN" "$s"
+    } >"$f"
+    ldap_tls ldapmodify -a -x -H "ldaps://$DC_IP" -D "$ADMIN_UPN" -y "$SECRETS/admin.pw" -f "$f" >"$log" 2>&1 \
+        || { rm -f "$f"; up_fail "adding the tier-0-equivalent servers over LDAPS" "$log"; }
+    rm -f "$f"   # it held the random passwords
+}

@@ -239,6 +239,10 @@ inner_up() {
     lockout_policy
     phase_done
 
+    phase "fixture: tier-0-equivalent servers (delegation, Cert Publishers through a nested group)"
+    tier0_fixture
+    phase_done
+
     phase "fixture: SILENT-WS01 silent for months (DC1 restarted)"
     silent_fixture
     phase_done

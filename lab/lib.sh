@@ -437,9 +437,9 @@ sid_from_b64() {  # binary objectSid (base64) -> S-1-5-21-...
     printf '%s\n' "$s"
 }
 # LDIF of one enabled computer with a random password. $1 parent DN, $2 name, $3 OS, $4 OS version
-computer_ldif() {
+computer_ldif() {  # $1 parent DN, $2 name, $3 OS, $4 OS version, $5 userAccountControl (4096)
     local lc=${2,,}
-    printf 'dn: CN=%s,%s\nobjectClass: computer\ncn: %s\nsAMAccountName: %s$\nuserAccountControl: 4096\n' "$2" "$1" "$2" "$2"
+    printf 'dn: CN=%s,%s\nobjectClass: computer\ncn: %s\nsAMAccountName: %s$\nuserAccountControl: %s\n' "$2" "$1" "$2" "$2" "${5:-4096}"
     printf 'dNSHostName: %s.%s\nservicePrincipalName: HOST/%s\nservicePrincipalName: HOST/%s.%s\n' "$lc" "$DNSDOMAIN" "$2" "$lc" "$DNSDOMAIN"
     printf 'operatingSystem: %s\noperatingSystemVersion: %s\nunicodePwd:: %s\n' "$3" "$4" "$(pw_b64 "$(rand_pw)")"
 }

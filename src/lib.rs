@@ -129,6 +129,7 @@ pub async fn serve(listener: TcpListener, state: AppState) -> Result<(), Startup
         state.audit_key.clone(),
         audit::checkpoint::SignEvery::from_config(&state.config.audit),
     );
+    repair::watch::spawn(&state);
     let app = web::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let Some((cert, key)) = tls else {
         return axum::serve(listener, app)

@@ -15,7 +15,8 @@ use crate::diagnostics::{Diagnosis, DiagnosisSettings, diagnose};
 use crate::directory::computers::Matches;
 use crate::directory::filter::{ComputerQuery, MatchMode};
 use crate::directory::model::{
-    ComputerAccount, DcOutcome, Observation, PortalWrite, PortalWriteKind, Snapshot, Tombstone,
+    ComputerAccount, DcOutcome, Observation, PortalWrite, PortalWriteKind, RedeemWatch, Snapshot,
+    Tombstone,
 };
 use crate::directory::{Directory, DirectoryError};
 use crate::policy::{Action, Diagnose, Grant, Policy, dn_within};
@@ -44,6 +45,9 @@ pub fn settings(cfg: &crate::config::Config) -> DiagnosisSettings {
         self_rotation_grace: time::Duration::seconds(i64::from(
             cfg.diagnosis.self_rotation_grace_secs,
         )),
+        repair_watch: time::Duration::seconds(
+            i64::try_from(cfg.tokens.repair_watch_secs).unwrap_or(i64::MAX),
+        ),
         ..DiagnosisSettings::default()
     }
 }
@@ -137,6 +141,7 @@ pub async fn report(
             })
             .is_some()
     });
+    let redeems = redeems(store, &portal_writes, account.as_ref(), since).await;
     let snapshot = Snapshot {
         name_queried: q.display().to_string(),
         account,
@@ -145,6 +150,7 @@ pub async fn report(
         tombstones,
         tombstone_check,
         history,
+        redeems,
         portal_writes,
         protected_ou,
     };
@@ -165,6 +171,36 @@ pub async fn report(
         },
         remember,
     ))
+}
+
+/// The post-repair watches of the object, read only when its history holds a redeem (most
+/// lookups have none, and pay nothing).
+async fn redeems(
+    store: &crate::db::Store,
+    writes: &[PortalWrite],
+    account: Option<&ComputerAccount>,
+    since: OffsetDateTime,
+) -> Vec<RedeemWatch> {
+    let Some(a) = account else { return Vec::new() };
+    if !writes
+        .iter()
+        .any(|w| w.kind == PortalWriteKind::TokenRedeemed)
+    {
+        return Vec::new();
+    }
+    match store.watches_of(&a.object_guid.to_string(), since).await {
+        Ok(rows) => rows
+            .into_iter()
+            .map(|w| RedeemWatch {
+                redeemed_at: w.redeemed_at,
+                key_version: w.key_version,
+            })
+            .collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "post-repair watches unavailable; diagnosing without them");
+            Vec::new()
+        }
+    }
 }
 
 /// What this lookup saw, to remember for later diagnoses. It is a cache, written off the

@@ -114,6 +114,11 @@ pub struct TokensConfig {
     /// start in `<data_dir>/token-keys/` with mode 0600.
     #[serde(default)]
     pub signing_key_file: Option<PathBuf>,
+    /// After each redeem, how long the client has to rotate the password twice (which kills
+    /// the one that crossed the network) before the portal raises "the password that crossed
+    /// the network may still be valid".
+    #[serde(default = "defaults::repair_watch_secs")]
+    pub repair_watch_secs: u64,
 }
 
 impl Default for TokensConfig {
@@ -122,6 +127,7 @@ impl Default for TokensConfig {
             lifetime_minutes: defaults::token_lifetime_minutes(),
             max_lifetime_minutes: defaults::token_max_lifetime_minutes(),
             signing_key_file: None,
+            repair_watch_secs: defaults::repair_watch_secs(),
         }
     }
 }
@@ -220,6 +226,12 @@ pub struct LdapConfig {
     /// OUs (DNs) whose objects are refused to everyone, whatever the role.
     #[serde(default)]
     pub protected_ous: Vec<String>,
+    /// Groups whose members (nested, read through `tokenGroups`) are refused to everyone, by
+    /// DN or SID, beyond the built-in privileged groups (Domain Controllers, Cert Publishers,
+    /// Key Admins, … see `directory/tier0.rs`). A group that cannot be resolved refuses every
+    /// change until it can.
+    #[serde(default)]
+    pub protected_groups: Vec<String>,
     /// Find every DC of the domain in the directory (writable DCs and RODCs) and read the
     /// per-DC attributes (`lastLogon`, `badPasswordTime`, metadata) from each of them, not only
     /// from `urls`. `urls` stay the DCs for searches and writes. Off: the per-DC view is partial.
@@ -352,6 +364,9 @@ mod defaults {
     }
     pub fn replication_skew_secs() -> u32 {
         300
+    }
+    pub fn repair_watch_secs() -> u64 {
+        900
     }
     pub fn token_lifetime_minutes() -> u32 {
         15

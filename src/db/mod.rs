@@ -10,6 +10,7 @@ mod fleet;
 mod logins;
 mod observations;
 mod tokens;
+mod watch;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -26,6 +27,7 @@ pub use fleet::{FleetEnd, FleetFindingRow, FleetScanRow};
 pub use logins::{LoginRow, LoginsOf};
 pub use observations::ObservationRow;
 pub use tokens::TokenRow;
+pub use watch::{WatchRow, WatchState};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {

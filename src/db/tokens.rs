@@ -31,6 +31,8 @@ pub struct TokenRow {
     pub state_at: OffsetDateTime,
     pub dc: Option<String>,
     pub detail: Option<String>,
+    /// The client address the token was minted from: a redeem from it is flagged.
+    pub minted_from: Option<String>,
 }
 
 impl TokenRow {
@@ -45,7 +47,7 @@ impl TokenRow {
 }
 
 const COLUMNS: &str = "jti, token_hash, kid, computer_guid, computer_sam, computer_dn, issued_by_sub, \
-    issued_by_name, issuer_roles, ticket, issued_at, expires_at, state, state_at, dc, detail";
+    issued_by_name, issuer_roles, ticket, issued_at, expires_at, state, state_at, dc, detail, minted_from";
 
 macro_rules! row {
     ($r:expr) => {
@@ -66,6 +68,7 @@ macro_rules! row {
             state_at: $r.try_get("state_at")?,
             dc: $r.try_get("dc")?,
             detail: $r.try_get("detail")?,
+            minted_from: $r.try_get("minted_from")?,
         }
     };
 }
@@ -73,7 +76,7 @@ macro_rules! row {
 impl Store {
     pub async fn insert_token(&self, t: &TokenRow) -> Result<(), StoreError> {
         let sql = format!(
-            "INSERT INTO repair_tokens ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+            "INSERT INTO repair_tokens ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
         );
         on_write!(self, |pool| sqlx::query(&sql)
             .bind(&t.jti)
@@ -92,6 +95,7 @@ impl Store {
             .bind(t.state_at)
             .bind(&t.dc)
             .bind(&t.detail)
+            .bind(&t.minted_from)
             .execute(pool)
             .await
             .map(|_| ()))?;

@@ -1,37 +1,44 @@
 //! Rules about the computer object itself: protected, missing, re-created, disabled.
 
 use crate::directory::model::{Tombstone, Uac};
+use crate::directory::tier0::{Tier0, tier0_reasons};
 
 use super::facts::{Facts, same_name, ts};
 use super::{Cause, Confidence, FindingCode, Out, Severity};
 
 /// `protected_account` (high), always listed first; no repair action is offered.
 ///
-/// Raised when `userAccountControl` (on the account or on any DC) has `SERVER_TRUST_ACCOUNT`
-/// (a DC) or `PARTIAL_SECRETS_ACCOUNT` (an RODC), when `adminCount` is 1 (AdminSDHolder), or when
-/// the policy says the DN sits under a protected OU. The other rules still run, for information.
+/// Raised for every tier-0 reason the directory shows (`directory/tier0.rs`: a DC or RODC,
+/// `adminCount`, either delegation flag, delegation to a DC, a privileged group, primary group
+/// 516/521, groups that could not be read), when any DC's `userAccountControl` says DC or RODC,
+/// or when the policy says the DN sits under a protected OU. The other rules still run, for
+/// information.
 pub(super) fn protected(f: &Facts<'_>, out: &mut Out) -> bool {
     let mut evidence = Vec::new();
-    let describe = |uac: Uac| {
+    let dc_kind = |uac: Uac| {
         if uac.has(Uac::SERVER_TRUST_ACCOUNT) {
-            Some("a domain controller")
+            Some(Tier0::DomainController)
         } else if uac.has(Uac::PARTIAL_SECRETS_ACCOUNT) {
-            Some("a read-only domain controller")
+            Some(Tier0::ReadOnlyDomainController)
         } else {
             None
         }
     };
     if let Some(a) = f.account {
-        if let Some(what) = describe(a.uac) {
-            evidence.push(format!("userAccountControl = {} ({what})", a.uac));
-        }
-        if a.admin_count {
-            evidence.push("adminCount = 1 (protected by AdminSDHolder)".to_string());
+        for why in tier0_reasons(a) {
+            evidence.push(match why {
+                Tier0::AdminCount => "adminCount = 1 (protected by AdminSDHolder)".to_string(),
+                Tier0::DomainController
+                | Tier0::ReadOnlyDomainController
+                | Tier0::UnconstrainedDelegation
+                | Tier0::ProtocolTransition => format!("userAccountControl = {} ({why})", a.uac),
+                other => format!("{other}"),
+            });
         }
     }
-    if f.account.is_none_or(|a| describe(a.uac).is_none()) {
+    if f.account.is_none_or(|a| dc_kind(a.uac).is_none()) {
         for (dc, v) in &f.found {
-            if let Some((uac, what)) = v.uac.and_then(|u| describe(u).map(|w| (u, w))) {
+            if let Some((uac, what)) = v.uac.and_then(|u| dc_kind(u).map(|w| (u, w))) {
                 evidence.push(format!("userAccountControl on {dc} = {uac} ({what})"));
             }
         }
@@ -47,8 +54,9 @@ pub(super) fn protected(f: &Facts<'_>, out: &mut Out) -> bool {
     out.finding(
         FindingCode::ProtectedAccount,
         Severity::Warning,
-        "This is a protected object (domain controller, RODC, adminCount=1 or protected OU): \
-         trustdesk offers no repair; escalate to the domain administrators."
+        "This is a protected object (tier 0: a domain controller, adminCount=1, delegation, a \
+         privileged group or a protected OU): trustdesk offers no repair; escalate to the domain \
+         administrators."
             .to_string(),
         evidence,
     );

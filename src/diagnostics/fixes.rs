@@ -396,8 +396,9 @@ pub(super) fn fix_for(cause: Cause, c: &FixContext) -> Fix {
         },
         Cause::ProtectedAccount => Fix {
             title: "Escalate: trustdesk does not act on this object".into(),
-            when: "A domain controller, a read-only DC, an adminCount=1 object or an object \
-                   under a protected OU."
+            when: "A domain controller, a read-only DC, an adminCount=1 object, a computer \
+                   trusted for delegation or in a privileged group (tier 0 in all but name), \
+                   or an object under a protected OU."
                 .into(),
             steps: vec![
                 "Hand the ticket to the domain administrators with this diagnosis.".to_string(),
@@ -407,8 +408,10 @@ pub(super) fn fix_for(cause: Cause, c: &FixContext) -> Fix {
                      /passwordd:*`, restart.",
                     c.domain
                 ),
-                "For an adminCount=1 computer, find out why it is protected before anyone \
-                 touches its password."
+                "For an adminCount=1, delegating or privileged-group computer, find out why \
+                 it is privileged before anyone touches its password; its own admins repair it \
+                 on the machine (`Test-ComputerSecureChannel -Repair`), never by handing its \
+                 password to a helpdesk."
                     .to_string(),
             ],
             pitfalls: lines(&[

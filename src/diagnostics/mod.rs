@@ -25,6 +25,7 @@ mod history;
 mod password;
 mod replication;
 mod verdict;
+pub mod watch;
 
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
@@ -50,6 +51,9 @@ pub struct DiagnosisSettings {
     pub max_replication_skew: Duration,
     /// Silence longer than this gets an info finding, never a cause (default 90 days).
     pub long_silence: Duration,
+    /// How long after a redeem the client's two rotations must show (`tokens.repair_watch_secs`,
+    /// default 15 minutes).
+    pub repair_watch: Duration,
 }
 
 impl Default for DiagnosisSettings {
@@ -60,6 +64,7 @@ impl Default for DiagnosisSettings {
             self_rotation_grace: Duration::minutes(10),
             max_replication_skew: Duration::minutes(5),
             long_silence: Duration::days(90),
+            repair_watch: Duration::minutes(15),
         }
     }
 }
@@ -183,6 +188,7 @@ pub enum FindingCode {
     PortalReset,
     PortalRepairCompleted,
     PortalRepairIncomplete,
+    TransitedPasswordMayBeValid,
     StaleLocalSecret,
     NoReplicationMetadata,
     RotationDisabled,
@@ -358,6 +364,7 @@ pub fn diagnose(
     history::coverage(&facts, &mut out);
     history::tombstone_check(&facts, &mut out);
     history::portal_writes(&facts, settings, &mut out);
+    watch::transited(&facts, settings, &mut out);
     password::after_last_logon(&facts, settings, &mut out);
     history::stale_local_secret(&facts, settings, &mut out);
     password::clone_churn(&facts, settings, &mut out);

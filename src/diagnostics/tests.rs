@@ -72,6 +72,7 @@ impl Fx {
                 last_logon_timestamp: Some(ago(days(5))),
                 admin_count: false,
                 key_version: Some(15),
+                privilege: Default::default(),
             }),
             per_dc: vec![
                 DcView {
@@ -88,6 +89,7 @@ impl Fx {
             tombstone_check: Default::default(),
             portal_writes: Vec::new(),
             history: vec![],
+            redeems: Vec::new(),
             protected_ou: false,
         })
     }
@@ -1280,6 +1282,7 @@ fn hostile_settings_and_inputs_do_not_panic() {
             self_rotation_grace: Duration::MAX,
             max_replication_skew: Duration::MAX,
             long_silence: Duration::MAX,
+            repair_watch: Duration::MAX,
         },
         DiagnosisSettings {
             rotation_window: Duration::MIN,
@@ -1287,6 +1290,7 @@ fn hostile_settings_and_inputs_do_not_panic() {
             self_rotation_grace: Duration::MIN,
             max_replication_skew: Duration::MIN,
             long_silence: Duration::MIN,
+            repair_watch: Duration::MIN,
         },
         DiagnosisSettings {
             rotation_window: Duration::ZERO,
@@ -1294,6 +1298,7 @@ fn hostile_settings_and_inputs_do_not_panic() {
             self_rotation_grace: Duration::ZERO,
             max_replication_skew: Duration::ZERO,
             long_silence: Duration::ZERO,
+            repair_watch: Duration::ZERO,
         },
     ];
     let far_past = datetime!(1601-01-01 0:00 UTC);
@@ -1318,6 +1323,7 @@ fn hostile_settings_and_inputs_do_not_panic() {
             tombstone_check: Default::default(),
             portal_writes: Vec::new(),
             history: vec![],
+            redeems: Vec::new(),
             protected_ou: false,
         }),
     ];

@@ -49,6 +49,9 @@ pub struct Directory {
     pub(super) domain_names: Mutex<Option<super::discovery::DomainNames>>,
     /// DC invocation ids (see `computers.rs`), with the time they were read.
     pub(super) invocation_cache: Mutex<Option<(std::time::Instant, InvocationIds)>>,
+    /// `ldap.protected_groups` as configured (DNs or SIDs), and resolved (`membership.rs`).
+    pub(super) protected_group_names: Vec<String>,
+    pub(super) protected_group_sids: Mutex<Option<Vec<super::membership::ProtectedGroup>>>,
 }
 
 type InvocationIds = std::collections::HashMap<uuid::Uuid, String>;
@@ -126,6 +129,8 @@ impl Directory {
             deleted_objects: Mutex::new(None),
             domain_names: Mutex::new(None),
             invocation_cache: Mutex::new(None),
+            protected_group_names: cfg.protected_groups.clone(),
+            protected_group_sids: Mutex::new(None),
         })
     }
 

@@ -8,6 +8,7 @@ use ldap3::{Ldap, LdapError, Scope, SearchEntry};
 use serde::Serialize;
 
 use super::filter::{ComputerQuery, MatchMode};
+use super::membership::{Found, one_account};
 use super::model::{
     ComputerAccount, DcAccountView, DcCoverage, DcOutcome, DcView, EncTypes, Uac, decode_guid,
     decode_sid, parse_filetime, parse_generalized_time,
@@ -39,6 +40,8 @@ pub const ACCOUNT_ATTRS: &[&str] = &[
     "lastLogonTimestamp",
     "adminCount",
     "msDS-KeyVersionNumber",
+    "primaryGroupID",
+    "msDS-AllowedToDelegateTo",
 ];
 
 /// The attributes read from every DC (the non-replicated ones and replication metadata).
@@ -146,6 +149,24 @@ pub(super) fn bytes(e: &SearchEntry, name: &str) -> Option<Vec<u8>> {
         .or_else(|| first(e, name).map(|s| s.as_bytes().to_vec()))
 }
 
+/// Every value of a binary attribute, wherever ldap3 filed it (see [`bytes`]).
+pub(super) fn all_bytes(e: &SearchEntry, name: &str) -> Vec<Vec<u8>> {
+    let pick = |m: &std::collections::HashMap<String, Vec<Vec<u8>>>| -> Vec<Vec<u8>> {
+        m.iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .flat_map(|(_, v)| v.iter().cloned())
+            .collect()
+    };
+    let mut out = pick(&e.bin_attrs);
+    out.extend(
+        e.attrs
+            .iter()
+            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
+            .flat_map(|(_, v)| v.iter().map(|s| s.as_bytes().to_vec())),
+    );
+    out
+}
+
 fn bad(attr: &str, e: impl std::fmt::Display) -> DirectoryError {
     DirectoryError::Protocol(format!("{attr}: {e}"))
 }
@@ -197,6 +218,16 @@ impl TryFrom<&SearchEntry> for ComputerAccount {
             last_logon_timestamp: opt_time(e, "lastLogonTimestamp")?,
             admin_count: opt_u32(e, "adminCount")?.unwrap_or(0) != 0,
             key_version: opt_u32(e, "msDS-KeyVersionNumber")?,
+            privilege: super::tier0::Privilege {
+                primary_group_id: opt_u32(e, "primaryGroupID")?,
+                allowed_to_delegate_to: e
+                    .attrs
+                    .iter()
+                    .find(|(k, _)| k.eq_ignore_ascii_case("msDS-AllowedToDelegateTo"))
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default(),
+                ..Default::default()
+            },
         })
     }
 }
@@ -318,34 +349,37 @@ impl Directory {
         q: &ComputerQuery,
     ) -> Result<Option<ComputerAccount>, DirectoryError> {
         let base = self.base_dn().to_string();
-        let mut entries = Vec::new();
+        let protected = self.protected_groups().await;
+        let mut found = Found::Nothing;
         for filter in q.exact_filters() {
-            let (_, found) = self
+            let (_, answer) = self
                 .with_first_dc(|mut ldap| {
-                    let (filter, base) = (filter.clone(), base.clone());
+                    let (filter, base, protected) =
+                        (filter.clone(), base.clone(), protected.clone());
                     // An exact name matches one object: a plain search (Samba pays ~5x for
-                    // paging).
+                    // paging), then its groups on the same connection.
                     async move {
-                        search::entries(
+                        let entries = search::entries(
                             &mut ldap,
                             &base,
                             Scope::Subtree,
                             &filter,
                             ACCOUNT_ATTRS.to_vec(),
                         )
-                        .await
+                        .await?;
+                        one_account(&mut ldap, entries, &protected).await
                     }
                 })
                 .await?;
-            entries = found;
-            if !entries.is_empty() {
+            found = answer;
+            if !matches!(found, Found::Nothing) {
                 break;
             }
         }
-        let account = match entries.as_slice() {
-            [] => return Ok(None),
-            [one] => ComputerAccount::try_from(one)?,
-            _ => return Err(DirectoryError::Ambiguous(q.display().to_string())),
+        let account = match found {
+            Found::Nothing => return Ok(None),
+            Found::One(account) => (*account)?,
+            Found::Several => return Err(DirectoryError::Ambiguous(q.display().to_string())),
         };
         // `OTHER\PC01` is not this domain's PC01 (several domains: issue #19).
         if let Some(domain) = q.domain()

@@ -10,11 +10,13 @@ pub mod client;
 pub mod computers;
 pub mod discovery;
 pub mod filter;
+pub mod membership;
 pub mod model;
 pub mod password;
 pub mod replmeta;
 pub mod scan;
 pub mod search;
+pub mod tier0;
 pub mod tls;
 pub mod tombstones;
 

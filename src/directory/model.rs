@@ -455,6 +455,9 @@ pub struct ComputerAccount {
     pub admin_count: bool,
     /// `msDS-KeyVersionNumber`.
     pub key_version: Option<u32>,
+    /// Delegation rights and privileged groups (see `tier0.rs`).
+    #[serde(default)]
+    pub privilege: super::tier0::Privilege,
 }
 
 impl ComputerAccount {
@@ -628,6 +631,15 @@ pub struct PortalWrite {
     pub ticket: Option<String>,
 }
 
+/// A redeem under the post-repair watch: the key version its write left.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RedeemWatch {
+    #[serde(with = "time::serde::rfc3339")]
+    pub redeemed_at: OffsetDateTime,
+    /// `msDS-KeyVersionNumber` right after the redeem's write.
+    pub key_version: i64,
+}
+
 /// Everything the diagnosis looks at for one name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Snapshot {
@@ -644,8 +656,38 @@ pub struct Snapshot {
     /// trustdesk's own resets and repairs of this object, oldest first.
     #[serde(default)]
     pub portal_writes: Vec<PortalWrite>,
+    /// trustdesk's redeems of this object with the key version each left, oldest first.
+    #[serde(default)]
+    pub redeems: Vec<RedeemWatch>,
     /// The policy says the DN sits under a configured protected OU.
     pub protected_ou: bool,
+}
+
+#[cfg(test)]
+pub(crate) mod tests_support {
+    use super::*;
+
+    /// A plain workstation account for unit tests.
+    pub(crate) fn account(dn: &str, sam: &str) -> ComputerAccount {
+        ComputerAccount {
+            dn: dn.to_string(),
+            object_guid: Uuid::nil(),
+            object_sid: None,
+            sam_account_name: sam.to_string(),
+            dns_host_name: None,
+            operating_system: None,
+            operating_system_version: None,
+            when_created: time::macros::datetime!(2026-01-01 0:00 UTC),
+            when_changed: time::macros::datetime!(2026-01-01 0:00 UTC),
+            uac: Uac(4096),
+            supported_enc_types: None,
+            pwd_last_set: None,
+            last_logon_timestamp: None,
+            admin_count: false,
+            key_version: None,
+            privilege: Default::default(),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -880,25 +922,7 @@ mod tests {
         assert_eq!(decode_guid(&[0; 17]), Err(DecodeError::BadLength(17)));
     }
 
-    fn account(dn: &str, sam: &str) -> ComputerAccount {
-        ComputerAccount {
-            dn: dn.to_string(),
-            object_guid: Uuid::nil(),
-            object_sid: None,
-            sam_account_name: sam.to_string(),
-            dns_host_name: None,
-            operating_system: None,
-            operating_system_version: None,
-            when_created: datetime!(2026-01-01 0:00 UTC),
-            when_changed: datetime!(2026-01-01 0:00 UTC),
-            uac: Uac(4096),
-            supported_enc_types: None,
-            pwd_last_set: None,
-            last_logon_timestamp: None,
-            admin_count: false,
-            key_version: None,
-        }
-    }
+    use super::tests_support::account;
 
     #[test]
     fn ou_path_is_outermost_first_and_unescaped() {

@@ -7,7 +7,7 @@ use ldap3::{Mod, Scope};
 use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
-use super::computers::dc_label;
+use super::computers::{dc_label, first};
 use super::model::ComputerAccount;
 use super::search;
 use super::{Directory, DirectoryError};
@@ -19,6 +19,9 @@ pub struct WrittenDc {
     pub label: String,
     /// The DC's DNS host name from its rootDSE.
     pub host: Option<String>,
+    /// `msDS-KeyVersionNumber` on that DC right after the write (the post-repair watch's
+    /// starting point); `None` when the DC did not say.
+    pub key_version: Option<u32>,
 }
 
 impl WrittenDc {
@@ -64,19 +67,30 @@ impl Directory {
                     )
                     .await?
                     .success()?;
-                    // Which DC this connection reached, by name (best effort).
+                    // Which DC this connection reached, by name, and the key version the
+                    // write left there (best effort: the write is done either way).
                     let host = search::base_entry(&mut ldap, "", vec!["dnsHostName"])
                         .await
                         .ok()
                         .flatten()
-                        .and_then(|e| e.attrs.get("dnsHostName").and_then(|v| v.first().cloned()));
-                    Ok(host)
+                        .and_then(|e| first(&e, "dnsHostName").map(str::to_string));
+                    let key_version =
+                        search::base_entry(&mut ldap, &dn, vec!["msDS-KeyVersionNumber"])
+                            .await
+                            .ok()
+                            .flatten()
+                            .and_then(|e| {
+                                first(&e, "msDS-KeyVersionNumber").and_then(|v| v.parse().ok())
+                            });
+                    Ok((host, key_version))
                 }
             })
             .await?;
+        let (host, key_version) = host;
         Ok(WrittenDc {
             label: dc_label(&url),
             host,
+            key_version,
         })
     }
 
@@ -87,24 +101,28 @@ impl Directory {
     ) -> Result<Option<ComputerAccount>, DirectoryError> {
         let filter = guid_filter(guid);
         let base = self.base_dn().to_string();
-        let (_, entries) = self
+        let protected = self.protected_groups().await;
+        let (_, found) = self
             .with_first_dc(|mut ldap| {
-                let (filter, base) = (filter.clone(), base.clone());
+                let (filter, base, protected) = (filter.clone(), base.clone(), protected.clone());
                 async move {
-                    search::entries(
+                    let entries = search::entries(
                         &mut ldap,
                         &base,
                         Scope::Subtree,
                         &filter,
                         super::computers::ACCOUNT_ATTRS.to_vec(),
                     )
-                    .await
+                    .await?;
+                    // An objectGUID is unique: more than one would be the directory's bug.
+                    let first: Vec<_> = entries.into_iter().take(1).collect();
+                    super::membership::one_account(&mut ldap, first, &protected).await
                 }
             })
             .await?;
-        match entries.first() {
-            Some(e) => ComputerAccount::try_from(e).map(Some),
-            None => Ok(None),
+        match found {
+            super::membership::Found::One(account) => (*account).map(Some),
+            _ => Ok(None),
         }
     }
 }

@@ -424,6 +424,7 @@ fn snapshot_of(ctx: &ScanContext, primary: &str, s: Scanned) -> Snapshot {
         tombstone_check: Default::default(),
         portal_writes: Vec::new(),
         history: Vec::new(),
+        redeems: Vec::new(),
         protected_ou,
     }
 }

@@ -13,6 +13,7 @@ use serde::Serialize;
 
 use crate::config::Config;
 use crate::directory::model::{ComputerAccount, parse_dn};
+use crate::directory::tier0::{GroupCheck, Tier0, tier0_reasons};
 
 /// Every action a role can be granted (config names in `snake_case`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -130,7 +131,28 @@ pub enum Denied {
     #[error(
         "this is a protected object ({0}); trustdesk refuses every change to it — escalate to a domain admin"
     )]
-    Protected(&'static str),
+    Protected(Protection),
+}
+
+/// Why an object is refused every change, whatever the role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Protection {
+    /// Tier 0 by what the directory says of it (`directory/tier0.rs`).
+    Tier0(Tier0),
+    /// Under one of `ldap.protected_ous`.
+    ProtectedOu,
+    /// A change asked on an account read without its groups: refused rather than guessed.
+    GroupsNotRead,
+}
+
+impl std::fmt::Display for Protection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Tier0(t) => t.fmt(f),
+            Self::ProtectedOu => f.write_str("under a protected OU"),
+            Self::GroupsNotRead => f.write_str("its group membership was not read"),
+        }
+    }
 }
 
 /// What the policy needs to know about a target object.
@@ -271,30 +293,24 @@ impl Policy {
             .unwrap_or(0)
     }
 
-    /// Why a target is protected, if it is: DCs, RODCs, `adminCount=1`, protected OUs.
-    pub fn protection(&self, target: &Target<'_>) -> Option<&'static str> {
-        if let Some(acct) = target.account {
-            if acct
-                .uac
-                .has(crate::directory::model::Uac::SERVER_TRUST_ACCOUNT)
-            {
-                return Some("a domain controller");
-            }
-            if acct
-                .uac
-                .has(crate::directory::model::Uac::PARTIAL_SECRETS_ACCOUNT)
-            {
-                return Some("a read-only domain controller");
-            }
-            if acct.admin_count {
-                return Some("adminCount=1, a tier-0 object");
-            }
+    /// Why a target is protected, if it is: tier 0 by what the directory says of it (DCs,
+    /// RODCs, `adminCount=1`, delegation, privileged groups: `directory/tier0.rs`), under a
+    /// protected OU, or read without its groups.
+    pub fn protection(&self, target: &Target<'_>) -> Option<Protection> {
+        if let Some(why) = target
+            .account
+            .and_then(|a| tier0_reasons(a).into_iter().next())
+        {
+            return Some(Protection::Tier0(why));
         }
         let dn = normalize_dn(target.dn);
-        self.protected_ous
-            .iter()
-            .any(|ou| within(&dn, ou))
-            .then_some("under a protected OU")
+        if self.protected_ous.iter().any(|ou| within(&dn, ou)) {
+            return Some(Protection::ProtectedOu);
+        }
+        target
+            .account
+            .is_some_and(|a| a.privilege.groups == GroupCheck::NotRead)
+            .then_some(Protection::GroupsNotRead)
     }
 
     /// The one check: action granted, target in scope, and — for changes — not protected.
@@ -433,7 +449,7 @@ mod tests {
         };
         assert_eq!(
             p.authorize::<MintToken>(&r, &t).unwrap_err(),
-            Denied::Protected("under a protected OU")
+            Denied::Protected(Protection::ProtectedOu)
         );
         assert!(
             p.authorize::<Diagnose>(&r, &t).is_ok(),

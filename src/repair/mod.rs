@@ -11,6 +11,7 @@ pub mod keys;
 pub mod password;
 pub mod redeem;
 pub mod shown_once;
+pub mod watch;
 
 use time::OffsetDateTime;
 
@@ -164,6 +165,7 @@ pub async fn mint_token(
         state_at: now,
         dc: None,
         detail: None,
+        minted_from: req.origin.source_ip.clone(),
     };
     let code =
         trustdesk_token::ShortCode::generate().map_err(|e| RepairError::Random(e.to_string()))?;

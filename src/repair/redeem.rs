@@ -41,8 +41,9 @@ pub enum RedeemError {
         "the token was made for a computer object that no longer exists as it was (deleted, re-created or renamed)"
     )]
     WrongComputer,
+    /// `why`: the policy's reason, for the audit log.
     #[error("the policy no longer allows this repair")]
-    NotAllowed,
+    NotAllowed { why: String },
     #[error(
         "the domain controller write failed; nothing was changed on the workstation; mint a new token and try again"
     )]
@@ -63,7 +64,7 @@ impl RedeemError {
             Self::AlreadyUsed => RedeemCode::AlreadyUsed,
             Self::Revoked => RedeemCode::Revoked,
             Self::WrongComputer => RedeemCode::WrongComputer,
-            Self::NotAllowed => RedeemCode::NotAllowed,
+            Self::NotAllowed { .. } => RedeemCode::NotAllowed,
             Self::DcWriteFailed => RedeemCode::DcWriteFailed,
             Self::BadPassword => RedeemCode::BadPassword,
             Self::Unavailable => RedeemCode::Unavailable,
@@ -107,7 +108,14 @@ fn refused_event(
         .origin(origin)
         .reason(err.code().as_str());
     if let Some(r) = row {
-        e = super::about_token(e.reason(format!("{} (token {})", err.code(), r.jti)), r);
+        let why = match err {
+            RedeemError::NotAllowed { why } => format!(": {why}"),
+            _ => String::new(),
+        };
+        e = super::about_token(
+            e.reason(format!("{} (token {}){why}", err.code(), r.jti)),
+            r,
+        );
     }
     e
 }
@@ -162,18 +170,16 @@ async fn redeem_inner(
         .filter(|r| !r.is_empty())
         .map(str::to_string)
         .collect();
-    if state
-        .policy
-        .authorize::<MintToken>(
-            &roles,
-            &Target {
-                dn: &account.dn,
-                account: Some(&account),
-            },
-        )
-        .is_err()
-    {
-        return Err(fail(RedeemError::NotAllowed));
+    if let Err(denied) = state.policy.authorize::<MintToken>(
+        &roles,
+        &Target {
+            dn: &account.dn,
+            account: Some(&account),
+        },
+    ) {
+        return Err(fail(RedeemError::NotAllowed {
+            why: denied.to_string(),
+        }));
     }
     // The atomic step: of any number of concurrent redeems, exactly one gets here.
     let won = state
@@ -195,6 +201,21 @@ async fn redeem_inner(
         e.ticket = row.ticket.clone();
         e
     };
+    // The minter's own address redeeming: allowed (a shared NAT, a tech at the user's desk),
+    // but flagged for the security team; the post-repair watch tells whether the machine
+    // itself then rotated.
+    if row.minted_from.is_some() && row.minted_from == origin.source_ip {
+        let flag = target(audit::event("redeem_token", "flagged").reason(format!(
+            "token {}: redeemed from the address it was minted from ({}); a technician may \
+             have redeemed their own token",
+            row.jti,
+            origin.source_ip.as_deref().unwrap_or_default()
+        )));
+        if audit::record(&state.store, &flag).await.is_err() {
+            mark_failed(state, &row, now, "audit unavailable").await;
+            return Err(fail(RedeemError::Unavailable));
+        }
+    }
     // Audit before the change; without the row, no change.
     if audit::record(
         &state.store,
@@ -208,6 +229,7 @@ async fn redeem_inner(
     }
     match state.directory.set_password(&account.dn, password).await {
         Ok(dc) => {
+            super::watch::start(state, &row, &dc, now).await;
             let _ = state
                 .store
                 .transition_token(

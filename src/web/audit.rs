@@ -43,6 +43,7 @@ const ACTIONS: &[&str] = &[
     "redeem_code",
     "redeem_token",
     "repair_outcome",
+    "repair_watch",
     "reset_account",
     "revoke_token",
     "sign_in",
@@ -54,7 +55,7 @@ const ACTIONS: &[&str] = &[
 /// Every outcome an audit event can carry (`audit::event`'s second argument), most common
 /// first: see [`ACTIONS`].
 const OUTCOMES: &[&str] = &[
-    "success", "failure", "denied", "started", "ok", "complete", "failed",
+    "success", "failure", "denied", "started", "flagged", "ok", "complete", "failed",
 ];
 
 /// One `<option>` of a filter's drop-down.

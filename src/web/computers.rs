@@ -508,6 +508,7 @@ mod tests {
                 last_logon_timestamp: Some(NOW - Duration::days(5)),
                 admin_count: false,
                 key_version: Some(16),
+                privilege: Default::default(),
             }),
             per_dc: ["dc1", "dc2"]
                 .map(|dc| DcView {
@@ -520,6 +521,7 @@ mod tests {
             tombstone_check: Default::default(),
             history: vec![],
             portal_writes: vec![],
+            redeems: Vec::new(),
             protected_ou: false,
         };
         Report {

@@ -113,11 +113,18 @@ pub struct FleetPage {
     can_run: bool,
     t: TableQuery,
     query: String,
+    /// Redeems whose password may still be valid (the post-repair watch), in the viewer's
+    /// diagnose scope.
+    exposed: Vec<crate::db::WatchRow>,
 }
 
 impl FleetPage {
     fn when(&self, t: &Option<OffsetDateTime>) -> super::format::When {
         super::format::when(OffsetDateTime::now_utc(), *t)
+    }
+
+    fn when_at(&self, t: &OffsetDateTime) -> super::format::When {
+        super::format::when(OffsetDateTime::now_utc(), Some(*t))
     }
 
     fn sort_link(&self, key: &str) -> String {
@@ -175,6 +182,27 @@ fn plots(counts: &OuStats, at_risk_ous: &[(String, u64)]) -> Vec<(&'static str, 
 }
 
 /// `GET /fleet`
+/// The post-repair watches that ended `exposed` in the last 30 days, on computers the viewer
+/// may diagnose.
+async fn exposed_in_scope(
+    state: &AppState,
+    staff: &Staff,
+) -> Result<Vec<crate::db::WatchRow>, AppError> {
+    let since = OffsetDateTime::now_utc() - time::Duration::days(30);
+    Ok(state
+        .store
+        .exposed_watches(200)
+        .await?
+        .into_iter()
+        .filter(|w| w.redeemed_at >= since)
+        .filter(|w| {
+            state
+                .policy
+                .in_scope(&staff.roles, Action::Diagnose, &w.computer_dn)
+        })
+        .collect())
+}
+
 pub async fn page(
     State(state): State<AppState>,
     CurrentStaff(staff): CurrentStaff,
@@ -201,7 +229,9 @@ pub async fn page(
     let matching = rows.len();
     // A page of a few hundred rows stays readable and fast; the CSV has them all.
     rows.truncate(TABLE_ROWS);
+    let exposed = exposed_in_scope(&state, &staff).await?;
     Ok(FleetPage {
+        exposed,
         matching,
         can_run: state.policy.allows(&staff.roles, Action::RunFleetScan),
         progress: state.fleet.progress(),

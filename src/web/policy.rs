@@ -17,6 +17,9 @@ pub struct PolicyPage {
     full: bool,
     roles: Vec<(String, RolePolicy)>,
     protected_ous: Vec<String>,
+    /// The tier-0 rules (`directory/tier0.rs`) and `ldap.protected_groups`.
+    tier0_rules: Vec<String>,
+    protected_groups: Vec<String>,
 }
 
 impl PolicyPage {
@@ -43,6 +46,8 @@ pub async fn page(
         .collect();
     Ok(PolicyPage {
         protected_ous: state.policy.protected_ous.clone(),
+        tier0_rules: crate::directory::tier0::rules(),
+        protected_groups: state.config.ldap.protected_groups.clone(),
         staff: Some(staff),
         full,
         roles,

@@ -47,7 +47,7 @@ fn redeem_error(e: &RedeemError) -> Response {
     let status = match e {
         RedeemError::Malformed | RedeemError::BadPassword => StatusCode::BAD_REQUEST,
         RedeemError::BadSignature => StatusCode::UNAUTHORIZED,
-        RedeemError::WrongComputer | RedeemError::NotAllowed => StatusCode::FORBIDDEN,
+        RedeemError::WrongComputer | RedeemError::NotAllowed { .. } => StatusCode::FORBIDDEN,
         RedeemError::AlreadyUsed => StatusCode::CONFLICT,
         RedeemError::Expired | RedeemError::Revoked => StatusCode::GONE,
         RedeemError::DcWriteFailed => StatusCode::BAD_GATEWAY,
@@ -198,7 +198,7 @@ mod tests {
             RedeemError::AlreadyUsed,
             RedeemError::Revoked,
             RedeemError::WrongComputer,
-            RedeemError::NotAllowed,
+            RedeemError::NotAllowed { why: String::new() },
             RedeemError::DcWriteFailed,
             RedeemError::BadPassword,
             RedeemError::Unavailable,

@@ -386,8 +386,8 @@ async fn start_portal_full(lab: &Lab, spec: PortalSpec<'_>) -> Portal {
     let toml = toml.replace(
         "[ldap]\n",
         &format!(
-            "[ldap]\nprotected_ous = [\"OU=Protected,{}\"]\n{ldap_toml}\n",
-            lab.base_dn
+            "[ldap]\nprotected_ous = [\"OU=Protected,{0}\"]\nprotected_groups = [\"{1},{0}\"]\n{ldap_toml}\n",
+            lab.base_dn, TIER0_GROUP
         ),
     );
     // `{front_ca}` in the TOML stands for the TLS front's CA file, made only now.
@@ -407,6 +407,10 @@ async fn start_portal_full(lab: &Lab, spec: PortalSpec<'_>) -> Portal {
         _dir: dir,
     }
 }
+
+/// The lab's group of tier-0 servers (`lab/fixtures.sh`), named in every lab portal's
+/// `ldap.protected_groups`, under the base DN.
+pub const TIER0_GROUP: &str = "CN=Tier0-Servers,OU=Servers";
 
 /// The roles every lab portal has unless a test names its own.
 pub fn default_roles(base_dn: &str) -> String {

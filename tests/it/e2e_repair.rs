@@ -198,7 +198,14 @@ async fn reset_breaks_the_member_and_a_token_repair_fixes_it_for_real() {
         env("LAB_MEMBER_NAME"),
         env("LAB_MEMBER_DN"),
     );
-    let p = start_portal_with(&lab, &member_portal_db(), "", true).await;
+    // A short post-repair watch: the client's rotations must show within 4 s.
+    let p = start_portal_with(
+        &lab,
+        &member_portal_db(),
+        crate::watch_lab::SHORT_WATCH,
+        true,
+    )
+    .await;
     let c = browser_for(p.ca.as_deref());
     sign_in(&c, &p.base, "alice", "alice-pw").await;
 
@@ -318,6 +325,17 @@ async fn reset_breaks_the_member_and_a_token_repair_fixes_it_for_real() {
         r["diagnosis"]["findings"]
             .to_string()
             .contains("portal_repair_completed"),
+        "{r:#}"
+    );
+
+    // The post-repair watch sees the client's two rotations: no critical finding.
+    let (outcome, reason) = crate::watch_lab::watch_row(&p, &member).await;
+    assert_eq!(outcome, "success", "{reason}");
+    assert!(reason.contains("is no longer valid"), "{reason}");
+    assert!(
+        !r["diagnosis"]["findings"]
+            .to_string()
+            .contains("transited_password_may_be_valid"),
         "{r:#}"
     );
 

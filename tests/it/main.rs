@@ -41,3 +41,4 @@ mod signin;
 mod store;
 mod tap;
 mod tier0_lab;
+mod watch_lab;

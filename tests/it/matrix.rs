@@ -37,13 +37,15 @@ enum Place {
     ProtectedOu,
     AdminCount,
     DomainController,
+    /// Tier 0 in all but name, in OU=Servers (lab/fixtures.sh `tier0_fixture`).
+    Tier0Equivalent,
 }
 
 /// The expected answer, from the design, not from the code under test.
 fn oracle(role: &str, action: Action, place: Place) -> bool {
     let protected = matches!(
         place,
-        Place::ProtectedOu | Place::AdminCount | Place::DomainController
+        Place::ProtectedOu | Place::AdminCount | Place::DomainController | Place::Tier0Equivalent
     );
     let changes = matches!(
         action,
@@ -54,7 +56,7 @@ fn oracle(role: &str, action: Action, place: Place) -> bool {
     }
     let in_ws_or_servers = matches!(
         place,
-        Place::Paris | Place::Berlin | Place::Servers | Place::AdminCount
+        Place::Paris | Place::Berlin | Place::Servers | Place::AdminCount | Place::Tier0Equivalent
     );
     match role {
         "junior" => {
@@ -97,8 +99,9 @@ async fn every_role_action_and_target_matches_the_oracle() {
     let toml = config_toml(dir.path(), &[&lab.ldaps_url], &lab.ca, &lab).replace(
         "[ldap]\n",
         &format!(
-            "[ldap]\nprotected_ous = [\"OU=Protected,{}\"]\n",
-            lab.base_dn
+            "[ldap]\nprotected_ous = [\"OU=Protected,{0}\"]\nprotected_groups = [\"{1},{0}\"]\n",
+            lab.base_dn,
+            crate::common::TIER0_GROUP
         ),
     ) + &ROLES.replace("{B}", &lab.base_dn);
     let cfg = load_config(dir.path(), &toml);
@@ -113,6 +116,11 @@ async fn every_role_action_and_target_matches_the_oracle() {
         ("PAW-ADM01", Place::ProtectedOu),
         ("TIER0-WS01", Place::AdminCount),
         ("DC1", Place::DomainController),
+        ("SRV-UNC01", Place::Tier0Equivalent),
+        ("SRV-S4U01", Place::Tier0Equivalent),
+        ("SRV-KCD01", Place::Tier0Equivalent),
+        ("SRV-CA01", Place::Tier0Equivalent),
+        ("SRV-T0G01", Place::Tier0Equivalent),
     ];
     let mut accounts = Vec::new();
     for (name, place) in targets {
@@ -179,5 +187,5 @@ async fn every_role_action_and_target_matches_the_oracle() {
         wrongly_denied.is_empty(),
         "denied where it should be allowed: {wrongly_denied:?}"
     );
-    assert_eq!(checked, 5 * 9 * 7);
+    assert_eq!(checked, 5 * 9 * 12);
 }

@@ -1,1 +1,195 @@
-//! (being written this session)
+//! Computers that are tier 0 in all but name (security review H-1), as real objects in the
+//! lab's OU=Servers, which the senior and admin roles cover and the service account may reset
+//! (`lab/fixtures.sh` `tier0_fixture`): unconstrained delegation, protocol transition,
+//! constrained delegation to a DC, Cert Publishers through a nested group, and a group named
+//! in `ldap.protected_groups`. Each is refused for mint and reset to every role, with its
+//! reason on the page, in the answer and in the audit log; a token minted before a server
+//! became such a computer is refused at redeem, and nothing is written to AD.
+
+use std::collections::HashSet;
+
+use ldap3::Mod;
+
+use crate::common::{Lab, browser, get_text, install_crypto, lab, sign_in, start_portal};
+use crate::labctl::{admin, create_computer, random_pw, read_attr, set_attr};
+use crate::repair_lab::{csrf, mint, redeem};
+
+/// The lab's tier-0-equivalent servers and the words the refusal must name.
+const TIER0: &[(&str, &str)] = &[
+    (
+        "SRV-UNC01",
+        "unconstrained delegation (TRUSTED_FOR_DELEGATION)",
+    ),
+    (
+        "SRV-S4U01",
+        "TRUSTED_TO_AUTH_FOR_DELEGATION, protocol transition",
+    ),
+    ("SRV-KCD01", "allowed to delegate to a domain controller"),
+    (
+        "SRV-CA01",
+        "a member of the privileged group Cert Publishers",
+    ),
+    (
+        "SRV-T0G01",
+        "a member of the privileged group Tier0-Servers",
+    ),
+];
+
+/// The newest audit row for `action` on `name`.
+async fn last_audit(
+    p: &crate::common::Portal,
+    action: &str,
+    name: &str,
+) -> trustdesk::db::NewAuditRow {
+    p.state
+        .store
+        .audit_recent(20)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|r| r.event.action == action && r.event.target_name.as_deref() == Some(name))
+        .unwrap_or_else(|| panic!("no {action} row for {name}"))
+        .event
+}
+
+#[tokio::test]
+async fn tier0_equivalents_are_refused_mint_and_reset_by_every_role_with_the_reason() {
+    install_crypto();
+    let Some(lab) = lab() else { return };
+    let p = start_portal(&lab, "").await;
+    // alice: senior (OU=Workstations and OU=Servers); erin: admin (the same, and domain-wide
+    // lookup); bob: junior (Paris only, no reset): a forged mint still meets the protection.
+    for (user, sees_page) in [("alice", true), ("erin", true), ("bob", false)] {
+        let c = browser();
+        sign_in(&c, &p.base, user, &format!("{user}-pw")).await;
+        let token = csrf(&c, &p.base).await;
+        for (name, why) in TIER0 {
+            if sees_page {
+                let page = get_text(&c, &format!("{}/computers/{name}", p.base)).await;
+                assert!(
+                    page.contains("this is a protected account") && page.contains(why),
+                    "{user}: {name}'s page names the reason ({why}):\n{page}"
+                );
+                assert!(
+                    !page.contains("id=\"mint\"") && !page.contains("id=\"reset\""),
+                    "{user}: no repair offered on {name}"
+                );
+            }
+            for (path, action) in [("tokens", "mint_token"), ("reset", "reset_account")] {
+                let r = c
+                    .post(format!("{}/computers/{name}/{path}", p.base))
+                    .form(&[
+                        ("csrf", token.as_str()),
+                        ("ticket", "INC-H1"),
+                        ("override_reason", ""),
+                    ])
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), 403, "{user} {action} {name}");
+                let body = r.text().await.unwrap();
+                let granted = !(user == "bob" && action == "reset_account");
+                if granted {
+                    assert!(
+                        body.contains("protected object") && body.contains(why),
+                        "{user} {action} {name}: the answer names the reason:\n{body}"
+                    );
+                }
+                let row = last_audit(&p, action, name).await;
+                assert_eq!(row.outcome, "denied", "{user} {action} {name}");
+                if granted {
+                    assert!(
+                        row.reason.as_deref().is_some_and(|r| r.contains(why)),
+                        "{user} {action} {name}: audited with the reason: {:?}",
+                        row.reason
+                    );
+                }
+            }
+        }
+        if user == "erin" {
+            let policy = get_text(&c, &format!("{}/policy", p.base)).await;
+            for rule in [
+                "TRUSTED_FOR_DELEGATION",
+                "TRUSTED_TO_AUTH_FOR_DELEGATION",
+                "names a domain controller",
+                "Cert Publishers",
+                "Key Admins",
+                "CN=Tier0-Servers,OU=Servers",
+            ] {
+                assert!(
+                    policy.contains(rule),
+                    "the policy page lists {rule}:\n{policy}"
+                );
+            }
+        }
+    }
+}
+
+/// A server that becomes tier 0 after its token was minted: the redeem re-checks, refuses
+/// with the reason in the audit log, and writes nothing.
+#[tokio::test]
+async fn a_token_for_a_server_that_became_tier0_is_refused_at_redeem() {
+    install_crypto();
+    let Some(lab) = lab() else { return };
+    let p = start_portal(&lab, "").await;
+    let c = browser();
+    sign_in(&c, &p.base, "alice", "alice-pw").await;
+    let mut dc = admin(&lab.ldaps_url).await;
+    let pki = format!("CN=PKI-Hosts,OU=Servers,{}", lab.base_dn);
+    let cases: [(&str, &str); 3] = [
+        ("T0-LATE-UNC", "TRUSTED_FOR_DELEGATION"),
+        ("T0-LATE-S4U", "TRUSTED_TO_AUTH_FOR_DELEGATION"),
+        ("T0-LATE-CA", "Cert Publishers"),
+    ];
+    let mut made = Vec::new();
+    for (name, why) in cases {
+        let dn = create_computer(&mut dc, &lab, name, "OU=Servers", &random_pw()).await;
+        made.push(dn.clone());
+        let token = mint(&c, &p.base, name).await;
+        match name {
+            "T0-LATE-UNC" => set_attr(&mut dc, &dn, "userAccountControl", "528384").await,
+            "T0-LATE-S4U" => set_attr(&mut dc, &dn, "userAccountControl", "16781312").await,
+            _ => add_member(&mut dc, &pki, &dn).await,
+        }
+        let before = read_attr(&mut dc, &dn, "pwdLastSet").await;
+        let (status, body) = redeem(&p.base, &token, &client_shaped()).await;
+        assert_eq!(status, 403, "{name}: {body}");
+        assert_eq!(body["error"], "not_allowed", "{name}: {body}");
+        assert_eq!(
+            read_attr(&mut dc, &dn, "pwdLastSet").await,
+            before,
+            "{name}: nothing written"
+        );
+        let row = last_audit(&p, "redeem_token", name).await;
+        assert_eq!(row.outcome, "denied");
+        assert!(
+            row.reason
+                .as_deref()
+                .is_some_and(|r| r.contains("not_allowed") && r.contains(why)),
+            "{name}: audited with the reason: {:?}",
+            row.reason
+        );
+    }
+    cleanup(&mut dc, &lab, &made).await;
+}
+
+async fn add_member(dc: &mut ldap3::Ldap, group: &str, member: &str) {
+    dc.modify(group, vec![Mod::Add("member", HashSet::from([member]))])
+        .await
+        .unwrap()
+        .success()
+        .unwrap();
+}
+
+async fn cleanup(dc: &mut ldap3::Ldap, _lab: &Lab, dns: &[String]) {
+    for dn in dns {
+        let _ = dc.delete(dn).await;
+    }
+}
+
+/// What the client sends: 120 characters of ASCII 32..=122, many different.
+fn client_shaped() -> String {
+    (0..120u32)
+        .map(|i| char::from_u32(33 + (i * 7) % 90).unwrap_or('a'))
+        .collect()
+}

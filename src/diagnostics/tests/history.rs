@@ -438,3 +438,71 @@ fn a_logon_by_the_ntlm_fallback_proves_the_old_password_not_the_new() {
     let d = fx.dc("dc1", |v| v.bad_password_time = None).run();
     assert_eq!(causes(&d), HEALTHY_HIGH);
 }
+
+#[test]
+fn the_post_repair_watch_flags_a_redeem_the_machine_never_rotated_away() {
+    use crate::directory::model::RedeemWatch;
+    let watch = DiagnosisSettings::default().repair_watch;
+    let fx = |redeemed_ago: Duration, after_redeem: i64, now_version: Option<u32>| {
+        let mut fx = Fx::healthy();
+        fx.0.redeems.push(RedeemWatch {
+            redeemed_at: ago(redeemed_ago),
+            key_version: after_redeem,
+        });
+        if let Some(a) = fx.0.account.as_mut() {
+            a.key_version = now_version;
+        }
+        fx
+    };
+    let table: Vec<(&str, Fx, bool)> = vec![
+        ("rotated twice", fx(watch * 2, 20, Some(22)), false),
+        (
+            "rotated twice and once more since",
+            fx(watch * 2, 20, Some(23)),
+            false,
+        ),
+        (
+            "rotated once only, past the watch",
+            fx(watch * 2, 20, Some(21)),
+            true,
+        ),
+        (
+            "never rotated (a curl redeem)",
+            fx(watch * 2, 20, Some(20)),
+            true,
+        ),
+        ("exactly at the watch's end", fx(watch, 20, Some(20)), true),
+        (
+            "still inside the watch",
+            fx(watch - Duration::seconds(1), 20, Some(20)),
+            false,
+        ),
+        ("key version unknown", fx(watch * 2, 20, None), false),
+        ("no redeem at all", Fx::healthy(), false),
+    ];
+    for (what, fx, critical) in table {
+        let d = fx.run();
+        let got = d
+            .findings
+            .iter()
+            .find(|f| f.code == FindingCode::TransitedPasswordMayBeValid);
+        assert_eq!(got.is_some(), critical, "{what}");
+        if let Some(f) = got {
+            assert_eq!(f.severity, Severity::Critical, "{what}");
+            assert!(f.summary.contains("may still be valid"), "{what}");
+        }
+    }
+    // The newer redeem's rotations cover an older exposed one.
+    let mut both = fx(watch * 4, 20, Some(32));
+    both.0.redeems.push(RedeemWatch {
+        redeemed_at: ago(watch * 2),
+        key_version: 30,
+    });
+    assert!(
+        !both
+            .run()
+            .findings
+            .iter()
+            .any(|f| f.code == FindingCode::TransitedPasswordMayBeValid)
+    );
+}
