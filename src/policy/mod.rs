@@ -179,24 +179,76 @@ pub struct Policy {
     pub protected_ous: Vec<String>,
 }
 
-/// `OU=Paris, OU=Workstations,DC=lab` → `ou=paris,ou=workstations,dc=lab`.
-pub fn normalize_dn(dn: &str) -> String {
+/// How a DN's values are compared. A scope grants, so it matches strictly: ASCII letters
+/// case-insensitively (as AD compares names), everything else exactly, so a look-alike such as
+/// KELVIN SIGN (U+212A) in an OU name does not fold into a scope's `k`. A protected OU refuses,
+/// so it matches loosely: full Unicode lower case, which may refuse more, never less.
+#[derive(Clone, Copy)]
+enum Fold {
+    Strict,
+    Loose,
+}
+
+/// A DN as its RDNs, outermost last: (attribute, value) pairs with escapes resolved, compared
+/// component by component, never as text (security review L-11: `OU=x\,OU=Paris` is one RDN
+/// whose value holds a comma, not two).
+fn rdns(dn: &str, fold: Fold) -> Vec<(String, String)> {
     parse_dn(dn)
+        .into_iter()
+        .map(|r| {
+            let value = r.value.trim().to_string();
+            let value = match fold {
+                Fold::Strict => value.to_ascii_lowercase(),
+                Fold::Loose => value.to_lowercase(),
+            };
+            (r.attr.trim().to_ascii_lowercase(), value)
+        })
+        .collect()
+}
+
+/// Whether `dn` is `scope` itself or below it, RDN by RDN.
+fn suffix_of(dn: &[(String, String)], scope: &[(String, String)]) -> bool {
+    !scope.is_empty()
+        && dn.len() >= scope.len()
+        && dn.iter().rev().zip(scope.iter().rev()).all(|(a, b)| a == b)
+}
+
+/// RFC 4514 escaping of an attribute value, so the text form of a DN is one DN again.
+fn escape_value(v: &str) -> String {
+    let mut out = String::with_capacity(v.len());
+    let last = v.chars().count().saturating_sub(1);
+    for (i, c) in v.chars().enumerate() {
+        let lead = i == 0 && (c == ' ' || c == '#');
+        let trail = i == last && c == ' ';
+        match c {
+            ',' | '+' | '"' | '\\' | '<' | '>' | ';' | '=' => {
+                out.push('\\');
+                out.push(c);
+            }
+            '\0' => out.push_str("\\00"),
+            _ if lead || trail => {
+                out.push('\\');
+                out.push(c);
+            }
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// `OU=Paris, OU=Workstations,DC=lab` → `ou=paris,ou=workstations,dc=lab` (ASCII letters
+/// lower-cased, values re-escaped: the result is still the same DN, and a usable search base).
+pub fn normalize_dn(dn: &str) -> String {
+    rdns(dn, Fold::Strict)
         .iter()
-        .map(|r| format!("{}={}", r.attr.to_ascii_lowercase(), r.value.to_lowercase()))
+        .map(|(a, v)| format!("{a}={}", escape_value(v)))
         .collect::<Vec<_>>()
         .join(",")
 }
 
-/// Whether `dn` is `scope` itself or below it.
-fn within(dn_norm: &str, scope_norm: &str) -> bool {
-    !scope_norm.is_empty()
-        && (dn_norm == scope_norm || dn_norm.ends_with(&format!(",{scope_norm}")))
-}
-
-/// Whether `dn` is `scope` itself or below it (both as written in config or AD).
+/// Whether `dn` is `scope` itself or below it (both as written in config or AD; strict).
 pub fn dn_within(dn: &str, scope: &str) -> bool {
-    within(&normalize_dn(dn), &normalize_dn(scope))
+    suffix_of(&rdns(dn, Fold::Strict), &rdns(scope, Fold::Strict))
 }
 
 impl Policy {
@@ -267,9 +319,12 @@ impl Policy {
     /// Whether `dn` lies in a scope where `roles` grant `action` (list filtering). For a
     /// container's DN: whether the objects directly in it do (per-OU aggregates).
     pub fn in_scope(&self, roles: &[String], action: Action, dn: &str) -> bool {
-        let dn = normalize_dn(dn);
-        self.granting(roles, action)
-            .any(|r| r.scopes.iter().any(|s| within(&dn, s)))
+        let dn = rdns(dn, Fold::Strict);
+        self.granting(roles, action).any(|r| {
+            r.scopes
+                .iter()
+                .any(|s| suffix_of(&dn, &rdns(s, Fold::Strict)))
+        })
     }
 
     /// Actions per hour a user with `roles` may take: the most generous of the roles granting
@@ -303,8 +358,12 @@ impl Policy {
         {
             return Some(Protection::Tier0(why));
         }
-        let dn = normalize_dn(target.dn);
-        if self.protected_ous.iter().any(|ou| within(&dn, ou)) {
+        let dn = rdns(target.dn, Fold::Loose);
+        if self
+            .protected_ous
+            .iter()
+            .any(|ou| suffix_of(&dn, &rdns(ou, Fold::Loose)))
+        {
             return Some(Protection::ProtectedOu);
         }
         target
@@ -434,6 +493,74 @@ mod tests {
         assert_eq!(p.token_minutes_cap(&r, 60), 10);
         assert_eq!(p.token_minutes_cap(&r, 5), 5, "the global cap wins");
         assert_eq!(p.token_minutes_cap(&[], 60), 0);
+    }
+
+    #[test]
+    fn scopes_compare_rdn_by_rdn_never_as_text() {
+        let paris = "OU=Paris,OU=Workstations,DC=lab,DC=example,DC=test";
+        let cases = [
+            (
+                "CN=PC,OU=Paris,OU=Workstations,DC=lab,DC=example,DC=test",
+                true,
+            ),
+            (
+                "cn=pc, ou=PARIS ,ou=workstations,dc=lab,dc=example,dc=test",
+                true,
+            ),
+            (paris, true),
+            // An OU literally named "x,OU=Paris" beside OU=Paris: one RDN, not two.
+            (
+                r"CN=PC,OU=x\,OU=Paris,OU=Workstations,DC=lab,DC=example,DC=test",
+                false,
+            ),
+            (
+                r"CN=PC,OU=x\2COU=Paris,OU=Workstations,DC=lab,DC=example,DC=test",
+                false,
+            ),
+            // KELVIN SIGN is not K for a scope.
+            ("CN=PC,OU=\u{212A}iosk,DC=lab,DC=example,DC=test", false),
+            (
+                "CN=X,OU=NotParis,OU=Workstations,DC=lab,DC=example,DC=test",
+                false,
+            ),
+            ("OU=Workstations,DC=lab,DC=example,DC=test", false),
+        ];
+        for (dn, want) in cases {
+            assert_eq!(dn_within(dn, paris), want, "{dn}");
+        }
+        assert!(!dn_within(
+            "CN=PC,OU=\u{212A}iosk,DC=lab",
+            "OU=Kiosk,DC=lab"
+        ));
+        assert!(
+            !dn_within("CN=PC,DC=lab", ""),
+            "an empty scope covers nothing"
+        );
+        // Normalised text is the same DN again, escapes kept.
+        assert_eq!(
+            normalize_dn(r"OU=Sales\, EMEA , DC=Corp"),
+            r"ou=sales\, emea,dc=corp"
+        );
+        assert!(dn_within(
+            r"CN=A,OU=Sales\, EMEA,DC=corp",
+            &normalize_dn(r"OU=Sales\, EMEA,DC=Corp")
+        ));
+    }
+
+    #[test]
+    fn protected_ous_match_loosely_so_they_refuse_more_never_less() {
+        let mut p = policy();
+        p.protected_ous = vec![normalize_dn("OU=Kiosk,DC=lab,DC=example,DC=test")];
+        let t = |dn| Target { dn, account: None };
+        assert_eq!(
+            p.protection(&t("CN=PC,OU=\u{212A}iosk,DC=lab,DC=example,DC=test")),
+            Some(Protection::ProtectedOu)
+        );
+        assert_eq!(
+            p.protection(&t(r"CN=PC,OU=x\,OU=Kiosk,DC=lab,DC=example,DC=test")),
+            None,
+            "a sibling OU whose name holds a comma is not under OU=Kiosk"
+        );
     }
 
     #[test]
