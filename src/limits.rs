@@ -240,6 +240,9 @@ pub struct Limits {
     /// Sign-in callbacks that failed (no sign-in in progress, the provider's refusal, a
     /// response that does not verify).
     pub callback_failures: Tally,
+    /// Redeems refused before any token row was found (malformed, bad signature): counted,
+    /// audited at 1, 10, 100 … per client.
+    pub redeem_junk: Tally,
 }
 
 impl Limits {
@@ -253,6 +256,7 @@ impl Limits {
             redeem: KeyedLimit::new(quota(cfg.redeem_burst, cfg.redeem_refill_secs), now),
             signin: KeyedLimit::new(quota(cfg.signin_burst, cfg.signin_refill_secs), now),
             callback_failures: Tally::new(now),
+            redeem_junk: Tally::new(now),
         }
     }
 }

@@ -83,7 +83,7 @@ pub async fn matches(
 /// Read the account, per-DC views, tombstones and history; diagnose. Returns the report and
 /// the observation to remember.
 pub async fn report(
-    _grant: &Grant<Diagnose>,
+    grant: &Grant<Diagnose>,
     state: &AppState,
     q: &ComputerQuery,
     account: Option<ComputerAccount>,
@@ -133,6 +133,17 @@ pub async fn report(
                 )
             }
         };
+    // Deleted objects only from where the grant's roles may diagnose (security review L-5):
+    // a name with no live object must not show tombstones from other OUs, protected ones
+    // included. A tombstone that does not say where it lived is left out.
+    let tombstones: Vec<Tombstone> = tombstones
+        .into_iter()
+        .filter(|t| {
+            t.last_known_parent
+                .as_deref()
+                .is_some_and(|parent| policy.in_scope(grant.roles(), Action::Diagnose, parent))
+        })
+        .collect();
     let protected_ou = account.as_ref().is_some_and(|a| {
         policy
             .protection(&crate::policy::Target {

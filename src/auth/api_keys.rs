@@ -128,6 +128,7 @@ pub async fn authenticate(store: &Store, presented: &str) -> Result<Option<Staff
         signed_in_at: 0,
         touched_at: 0,
         id_token: None,
+        role_inputs: None,
         can_lookup: false,
     }))
 }

@@ -43,15 +43,40 @@ pub struct Staff {
     /// The ID token of this sign-in, sent as `id_token_hint` at logout. Server-side only.
     #[serde(default)]
     pub id_token: Option<String>,
+    /// What the roles were worked out from at sign-in (the role-claim values and the verified
+    /// e-mail): each request works them out again against the configuration in force, so a
+    /// role taken away in the config is gone on the next request. `None` for API keys, whose
+    /// role is the key's own.
+    #[serde(default)]
+    pub role_inputs: Option<RoleInputs>,
     /// Whether the policy lets this person look computers up (the search box in every page's
     /// navigation). Worked out per request from the roles, never stored.
     #[serde(skip)]
     pub can_lookup: bool,
 }
 
+/// The sign-in's inputs to [`roles_for`], kept in the session.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq, Default)]
+pub struct RoleInputs {
+    pub values: Vec<String>,
+    pub verified_email: Option<String>,
+}
+
 impl Staff {
-    /// This person as a request sees them: what the policy now grants them for the pages.
+    /// This person as a request sees them: the roles the configuration in force grants the
+    /// sign-in's claims, and what the policy grants them for the pages.
     fn for_request(mut self, state: &AppState) -> Self {
+        if let Some(inputs) = &self.role_inputs {
+            self.roles = roles_for(
+                &RoleRequest {
+                    values: &inputs.values,
+                    sub: &self.sub,
+                    verified_email: inputs.verified_email.as_deref(),
+                },
+                &state.config.roles,
+                state.config.oidc.role_values,
+            );
+        }
         self.can_lookup = state
             .policy
             .allows(&self.roles, crate::policy::Action::Lookup);

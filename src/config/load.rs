@@ -13,7 +13,12 @@ pub const ENV_PREFIX: &str = "TRUSTDESK_";
 /// The keys that hold secrets. Each may instead come from a file named by
 /// `TRUSTDESK_<KEY>_FILE` (Docker and Kubernetes secrets); the file wins over everything.
 /// Listed by hand because `ldap.ca_file` also ends in `_file` and is not a secret.
-const SECRET_KEYS: &[&str] = &["database_url", "ldap.bind_password", "oidc.client_secret"];
+const SECRET_KEYS: &[&str] = &[
+    "database_url",
+    "ldap.bind_password",
+    "oidc.client_secret",
+    "health.metrics_token",
+];
 
 /// A configuration problem, phrased as one line that names the key or file at fault.
 #[derive(Debug, thiserror::Error)]

@@ -73,6 +73,18 @@ pub struct Config {
     /// The companion client served at `/downloads/`; absent: not served.
     #[serde(default)]
     pub downloads: Option<DownloadsConfig>,
+    #[serde(default)]
+    pub health: HealthConfig,
+}
+
+/// `/metrics` (per-route volumes, DC names in failure labels) is for the monitoring system
+/// only: it answers a request carrying `Authorization: Bearer <metrics_token>`, and 404 to
+/// everyone else, and to everyone while no token is set (security review L-5).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HealthConfig {
+    #[serde(default)]
+    pub metrics_token: Option<SecretString>,
 }
 
 /// The fleet health scan.

@@ -33,6 +33,13 @@ impl Config {
             }
         }
         for (name, role) in &self.roles {
+            // A token keeps its issuer's roles comma-joined, re-read at redeem (review I-1).
+            if name.is_empty() || name.contains(',') {
+                return Err(ConfigError::invalid(
+                    format!("roles.{name}"),
+                    "a role name must be non-empty and hold no comma",
+                ));
+            }
             for action in &role.actions {
                 if !ACTIONS.contains(&action.as_str()) {
                     return Err(ConfigError::invalid(

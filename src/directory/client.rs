@@ -17,6 +17,7 @@
 //! dropped costs the whole `connect_timeout` per try). It is tried again after the rest, or at
 //! once when every other DC fails too.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -52,6 +53,8 @@ pub struct Directory {
     /// `ldap.protected_groups` as configured (DNs or SIDs), and resolved (`membership.rs`).
     pub(super) protected_group_names: Vec<String>,
     pub(super) protected_group_sids: Mutex<Option<Vec<super::membership::ProtectedGroup>>>,
+    /// DNS names the unindexed fallback search did not find, and when (`computers.rs`).
+    pub(super) fallback_misses: Mutex<HashMap<String, Instant>>,
 }
 
 type InvocationIds = std::collections::HashMap<uuid::Uuid, String>;
@@ -131,6 +134,7 @@ impl Directory {
             invocation_cache: Mutex::new(None),
             protected_group_names: cfg.protected_groups.clone(),
             protected_group_sids: Mutex::new(None),
+            fallback_misses: Mutex::new(HashMap::new()),
         })
     }
 

@@ -44,6 +44,11 @@ pub const ACCOUNT_ATTRS: &[&str] = &[
     "msDS-AllowedToDelegateTo",
 ];
 
+/// How long a DNS name the unindexed fallback did not find is not searched for again, and
+/// how many such names are remembered.
+const FALLBACK_MISS_TTL: std::time::Duration = std::time::Duration::from_secs(60);
+const FALLBACK_MISS_CAP: usize = 10_000;
+
 /// The attributes read from every DC (the non-replicated ones and replication metadata).
 pub const PER_DC_ATTRS: &[&str] = &[
     "lastLogon",
@@ -351,7 +356,13 @@ impl Directory {
         let base = self.base_dn().to_string();
         let protected = self.protected_groups().await;
         let mut found = Found::Nothing;
-        for filter in q.exact_filters() {
+        let key = q.display().to_ascii_lowercase();
+        for (i, filter) in q.exact_filters().into_iter().enumerate() {
+            // The unindexed fallback (a DNS name found by nothing indexed) is not run again
+            // for a name it just failed to find (security review L-4).
+            if i > 0 && self.fallback_missed(&key).await {
+                break;
+            }
             let (_, answer) = self
                 .with_first_dc(|mut ldap| {
                     let (filter, base, protected) =
@@ -375,6 +386,9 @@ impl Directory {
             if !matches!(found, Found::Nothing) {
                 break;
             }
+            if i > 0 {
+                self.remember_fallback_miss(key.clone()).await;
+            }
         }
         let account = match found {
             Found::Nothing => return Ok(None),
@@ -388,6 +402,25 @@ impl Directory {
             return Ok(None);
         }
         Ok(Some(account))
+    }
+
+    /// Whether the unindexed fallback search found nothing for `key` in the last minute.
+    async fn fallback_missed(&self, key: &str) -> bool {
+        let misses = self.fallback_misses.lock().await;
+        misses
+            .get(key)
+            .is_some_and(|at| at.elapsed() < FALLBACK_MISS_TTL)
+    }
+
+    async fn remember_fallback_miss(&self, key: String) {
+        let mut misses = self.fallback_misses.lock().await;
+        if misses.len() >= FALLBACK_MISS_CAP {
+            misses.retain(|_, at| at.elapsed() < FALLBACK_MISS_TTL);
+            if misses.len() >= FALLBACK_MISS_CAP {
+                misses.clear();
+            }
+        }
+        misses.insert(key, std::time::Instant::now());
     }
 
     /// What every DC holds of the object at `dn` (its non-replicated attributes, its

@@ -63,6 +63,30 @@ impl Progress {
         }
     }
 
+    /// What someone who may not run scans sees (security review L-5): how far, as a share of
+    /// 100, and the state; not the domain-wide counts, the DC, who started it or the error.
+    pub fn redacted(&self) -> Progress {
+        let percent = match self.estimate {
+            Some(e) if e > 0 => (self.scanned.saturating_mul(100) / e).min(100),
+            _ if self.state == "complete" => 100,
+            _ => 0,
+        };
+        Progress {
+            scan_id: self.scan_id,
+            started_at: self.started_at,
+            started_by: String::new(),
+            state: self.state,
+            dc: None,
+            scanned: percent,
+            estimate: Some(100),
+            rate: 0.0,
+            eta_secs: self.eta_secs,
+            restarts: 0,
+            error: self.error.as_ref().map(|_| "the scan failed".to_string()),
+            pass_started: None,
+        }
+    }
+
     /// The progress bar's maximum: the estimate, or what has been scanned when that is more.
     pub fn bar_max(&self) -> u64 {
         self.estimate.unwrap_or(0).max(self.scanned).max(1)
@@ -348,6 +372,22 @@ pub fn spawn_every(state: &AppState, period: std::time::Duration) -> tokio::task
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]
 mod tests {
+    #[test]
+    fn a_viewer_who_may_not_scan_sees_only_how_far_and_the_state() {
+        let mut p = super::Progress::new(7, time::OffsetDateTime::UNIX_EPOCH, "erin");
+        p.dc = Some("dc1.corp".into());
+        p.scanned = 5_000;
+        p.estimate = Some(20_000);
+        p.error = Some("dc1.corp: timed out".into());
+        let r = p.redacted();
+        assert_eq!((r.scanned, r.estimate), (25, Some(100)));
+        assert_eq!(r.started_by, "");
+        assert_eq!(r.dc, None);
+        assert_eq!(r.error.as_deref(), Some("the scan failed"));
+        let text = serde_json::to_string(&r).unwrap();
+        assert!(!text.contains("erin") && !text.contains("dc1") && !text.contains("20000"));
+    }
+
     #[test]
     fn progress_computes_rate_and_time_left() {
         let mut p = super::Progress::new(1, time::OffsetDateTime::UNIX_EPOCH, "t");

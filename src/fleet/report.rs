@@ -1,5 +1,6 @@
-//! A stored fleet report as one viewer may see it: only the OUs and computers their `lookup`
-//! scope covers (totals and plots included), or everything for the service itself.
+//! A stored fleet report as one viewer may see it: only the OUs and computers their `diagnose`
+//! scope covers (totals and plots included: the rows carry diagnoses, which the computer page
+//! keeps behind `diagnose` too; security review L-5), or everything for the service itself.
 
 use crate::db::{FleetFindingRow, FleetScanRow, Store, StoreError};
 use crate::policy::{Action, Policy};
@@ -20,7 +21,7 @@ pub enum Viewer<'a> {
 impl Viewer<'_> {
     fn sees(&self, dn: &str) -> bool {
         match self {
-            Viewer::Staff { policy, roles } => policy.in_scope(roles, Action::Lookup, dn),
+            Viewer::Staff { policy, roles } => policy.in_scope(roles, Action::Diagnose, dn),
             Viewer::Service => true,
         }
     }

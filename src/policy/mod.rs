@@ -66,10 +66,12 @@ impl Action {
     }
 
     /// Actions that change the directory or a credential: refused on protected objects.
+    /// Revoking a token is not one: it only takes a credential away, so a token for a computer
+    /// that became tier 0 after its mint can always be revoked.
     pub fn changes_something(self) -> bool {
         matches!(
             self,
-            Self::MintToken | Self::ResetAccount | Self::RevokeToken | Self::OverrideDiagnosis
+            Self::MintToken | Self::ResetAccount | Self::OverrideDiagnosis
         )
     }
 }
@@ -100,6 +102,9 @@ kinds!(
 #[derive(Debug)]
 pub struct Grant<A: ActionKind> {
     dn: Option<String>,
+    /// The roles that grant `A` on this target (security review L-3: limits come from them,
+    /// not from every role the person holds).
+    roles: Vec<String>,
     _kind: PhantomData<A>,
 }
 
@@ -110,6 +115,7 @@ impl Grant<RunFleetScan> {
     pub fn for_service() -> Self {
         Grant {
             dn: None,
+            roles: Vec::new(),
             _kind: PhantomData,
         }
     }
@@ -118,6 +124,11 @@ impl Grant<RunFleetScan> {
 impl<A: ActionKind> Grant<A> {
     pub fn dn(&self) -> Option<&str> {
         self.dn.as_deref()
+    }
+
+    /// The roles that granted it: its hourly limit and token-lifetime cap come from these.
+    pub fn roles(&self) -> &[String] {
+        &self.roles
     }
 }
 
@@ -286,11 +297,11 @@ impl Policy {
         &'a self,
         roles: &'a [String],
         action: Action,
-    ) -> impl Iterator<Item = &'a RolePolicy> + 'a {
+    ) -> impl Iterator<Item = (&'a String, &'a RolePolicy)> + 'a {
         roles
             .iter()
-            .filter_map(|r| self.roles.get(r))
-            .filter(move |r| r.actions.contains(&action))
+            .filter_map(|name| self.roles.get(name).map(|r| (name, r)))
+            .filter(move |(_, r)| r.actions.contains(&action))
     }
 
     /// The scopes (DNs) under which any of `roles` grants `action`, as configured.
@@ -299,7 +310,8 @@ impl Policy {
         roles: &'a [String],
         action: Action,
     ) -> impl Iterator<Item = &'a String> + 'a {
-        self.granting(roles, action).flat_map(|r| r.scopes.iter())
+        self.granting(roles, action)
+            .flat_map(|(_, r)| r.scopes.iter())
     }
 
     /// Whether one of `roles` hides the computers outside its scopes: then every out-of-scope
@@ -320,7 +332,7 @@ impl Policy {
     /// container's DN: whether the objects directly in it do (per-OU aggregates).
     pub fn in_scope(&self, roles: &[String], action: Action, dn: &str) -> bool {
         let dn = rdns(dn, Fold::Strict);
-        self.granting(roles, action).any(|r| {
+        self.granting(roles, action).any(|(_, r)| {
             r.scopes
                 .iter()
                 .any(|s| suffix_of(&dn, &rdns(s, Fold::Strict)))
@@ -331,7 +343,7 @@ impl Policy {
     /// `action` (`None`: no limit).
     pub fn hourly_limit(&self, roles: &[String], action: Action) -> Option<u32> {
         let mut limit = Some(0);
-        for r in self.granting(roles, action) {
+        for (_, r) in self.granting(roles, action) {
             limit = match (limit, r.max_actions_per_hour) {
                 (Some(a), Some(b)) => Some(a.max(b)),
                 _ => None,
@@ -343,6 +355,7 @@ impl Policy {
     /// The longest token `roles` may mint, in minutes, within `global_max`.
     pub fn token_minutes_cap(&self, roles: &[String], global_max: u32) -> u32 {
         self.granting(roles, Action::MintToken)
+            .map(|(_, r)| r)
             .map(|r| r.max_token_minutes.unwrap_or(global_max).min(global_max))
             .max()
             .unwrap_or(0)
@@ -387,11 +400,22 @@ impl Policy {
         {
             return Err(Denied::Protected(why));
         }
-        if !self.in_scope(roles, action, target.dn) {
+        let dn = rdns(target.dn, Fold::Strict);
+        let granting: Vec<String> = self
+            .granting(roles, action)
+            .filter(|(_, r)| {
+                r.scopes
+                    .iter()
+                    .any(|s| suffix_of(&dn, &rdns(s, Fold::Strict)))
+            })
+            .map(|(name, _)| name.clone())
+            .collect();
+        if granting.is_empty() {
             return Err(Denied::OutOfScope(action.as_str()));
         }
         Ok(Grant {
             dn: Some(target.dn.to_string()),
+            roles: granting,
             _kind: PhantomData,
         })
     }
@@ -402,6 +426,10 @@ impl Policy {
         if self.allows(roles, A::ACTION) {
             Ok(Grant {
                 dn: None,
+                roles: self
+                    .granting(roles, A::ACTION)
+                    .map(|(name, _)| name.clone())
+                    .collect(),
                 _kind: PhantomData,
             })
         } else {
@@ -561,6 +589,41 @@ mod tests {
             None,
             "a sibling OU whose name holds a comma is not under OU=Kiosk"
         );
+    }
+
+    #[test]
+    fn a_grants_limits_come_from_the_roles_that_cover_its_target() {
+        let mut p = policy();
+        p.roles.insert(
+            "kiosk".into(),
+            RolePolicy {
+                groups: vec![],
+                actions: [Action::Lookup, Action::Diagnose, Action::MintToken].into(),
+                scopes: vec![normalize_dn("OU=Kiosks,DC=lab,DC=example,DC=test")],
+                max_actions_per_hour: None,
+                max_token_minutes: Some(60),
+                hide_outside_scope: false,
+            },
+        );
+        let both = vec!["junior".to_string(), "kiosk".to_string()];
+        let t = |dn| Target { dn, account: None };
+        let paris = p
+            .authorize::<MintToken>(
+                &both,
+                &t("CN=PC,OU=Paris,OU=Workstations,DC=lab,DC=example,DC=test"),
+            )
+            .unwrap();
+        assert_eq!(paris.roles(), ["junior".to_string()]);
+        assert_eq!(p.hourly_limit(paris.roles(), Action::MintToken), Some(30));
+        assert_eq!(p.token_minutes_cap(paris.roles(), 60), 10);
+        let kiosk = p
+            .authorize::<MintToken>(&both, &t("CN=K1,OU=Kiosks,DC=lab,DC=example,DC=test"))
+            .unwrap();
+        assert_eq!(kiosk.roles(), ["kiosk".to_string()]);
+        assert_eq!(p.hourly_limit(kiosk.roles(), Action::MintToken), None);
+        assert_eq!(p.token_minutes_cap(kiosk.roles(), 60), 60);
+        // Every role together is the most generous: the old, wrong answer for Paris.
+        assert_eq!(p.hourly_limit(&both, Action::MintToken), None);
     }
 
     #[test]

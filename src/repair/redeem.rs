@@ -130,7 +130,29 @@ pub async fn redeem(
 ) -> Result<Redeemed, RedeemError> {
     let result = redeem_inner(state, origin, token, password, now).await;
     if let Err((row, err)) = &result {
-        let _ = audit::record(&state.store, &refused_event(row.as_ref(), origin, err)).await;
+        // Without a token row there is nothing to tie the refusal to: count it per client and
+        // write one row at the 1st, 10th, 100th … (security review M-1).
+        let mut event = refused_event(row.as_ref(), origin, err);
+        let audit = match row {
+            Some(_) => true,
+            None => {
+                let ip = origin.source_ip.as_deref().and_then(|s| s.parse().ok());
+                let c = state
+                    .limits
+                    .redeem_junk
+                    .count(crate::limits::ClientKey::of(ip), std::time::Instant::now());
+                event = event.reason(format!(
+                    "{}: {} refused redeem(s) without a known token from this client since its \
+                     window began",
+                    err.code(),
+                    c.count
+                ));
+                c.audit
+            }
+        };
+        if audit {
+            let _ = audit::record(&state.store, &event).await;
+        }
     }
     result.map_err(|(_, e)| e)
 }

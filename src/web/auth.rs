@@ -279,7 +279,11 @@ async fn finish(
         };
         return Ok((StatusCode::FORBIDDEN, page).into_response());
     }
-    start_session(state, session, identity, roles, now).await?;
+    let inputs = crate::auth::RoleInputs {
+        values: values.to_vec(),
+        verified_email: identity.email.clone().filter(|_| identity.email_verified),
+    };
+    start_session(state, session, identity, roles, inputs, now).await?;
     audit::record(
         &state.store,
         &audit::event("sign_in", "success")
@@ -297,6 +301,7 @@ async fn start_session(
     session: &Session,
     identity: Identity,
     roles: Vec<String>,
+    role_inputs: crate::auth::RoleInputs,
     now: OffsetDateTime,
 ) -> Result<(), AppError> {
     session.cycle_id().await.map_err(session_err)?;
@@ -310,6 +315,7 @@ async fn start_session(
         signed_in_at: now.unix_timestamp(),
         touched_at: now.unix_timestamp(),
         id_token: Some(identity.id_token),
+        role_inputs: Some(role_inputs),
         can_lookup: false,
     };
     session

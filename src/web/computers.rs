@@ -224,6 +224,21 @@ async fn authorized_report(
     origin: &Origin,
     q: &ComputerQuery,
 ) -> Result<Report, AppError> {
+    // What needs no directory first (security review L-4).
+    if !state.policy.allows(&staff.roles, Action::Diagnose) {
+        let denied = Denied::ActionNotGranted(Action::Diagnose.as_str());
+        audit_denied(
+            state,
+            staff,
+            origin,
+            "diagnose",
+            q.display(),
+            &denied.to_string(),
+        )
+        .await?;
+        return Err(refused(&denied));
+    }
+    super::guard::rate_limit(state, staff, origin, Action::Diagnose, &staff.roles).await?;
     let account = state.directory.find_computer(q).await?;
     let hide = state.policy.hides_outside_scope(&staff.roles);
     let grant: Result<Grant<Diagnose>, (String, AppError)> = match &account {
@@ -257,7 +272,7 @@ async fn authorized_report(
             return Err(answer);
         }
     };
-    super::guard::rate_limit(state, staff, origin, Action::Diagnose).await?;
+    super::guard::rate_limit_granted(state, staff, origin, &grant).await?;
     let (report, remember) =
         lookup::report(&grant, state, q, account, OffsetDateTime::now_utc()).await?;
     let top = report
@@ -301,7 +316,7 @@ async fn listed(
             "Refused: none of your roles grants 'lookup'.".into(),
         ));
     }
-    super::guard::rate_limit(state, staff, origin, Action::Lookup).await?;
+    super::guard::rate_limit(state, staff, origin, Action::Lookup, &staff.roles).await?;
     let matches = lookup::matches(&state.directory, &state.policy, &staff.roles, q, mode).await?;
     audit::record(
         &state.store,

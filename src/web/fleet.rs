@@ -234,7 +234,7 @@ pub async fn page(
         exposed,
         matching,
         can_run: state.policy.allows(&staff.roles, Action::RunFleetScan),
-        progress: state.fleet.progress(),
+        progress: progress_for(&state, &staff),
         query: t.query_string(),
         staff: Some(staff),
         report,
@@ -289,6 +289,16 @@ pub async fn api_report(
         .into_response())
 }
 
+/// The running (or last) scan, in full for those who may run one, else redacted.
+fn progress_for(state: &AppState, staff: &Staff) -> Option<Progress> {
+    let p = state.fleet.progress()?;
+    Some(if state.policy.allows(&staff.roles, Action::RunFleetScan) {
+        p
+    } else {
+        p.redacted()
+    })
+}
+
 /// `GET /api/v1/fleet/progress`: the running (or last) scan of this portal.
 pub async fn api_progress(
     State(state): State<AppState>,
@@ -296,7 +306,7 @@ pub async fn api_progress(
     RequestOrigin(origin): RequestOrigin,
 ) -> Result<Json<Option<Progress>>, AppError> {
     require(&state, &staff, &origin).await?;
-    Ok(Json(state.fleet.progress()))
+    Ok(Json(progress_for(&state, &staff)))
 }
 
 #[derive(Deserialize)]

@@ -7,17 +7,19 @@ use super::meta::actor;
 use crate::audit::{self, Origin};
 use crate::auth::Staff;
 use crate::db::NewAuditRow;
-use crate::policy::Action;
+use crate::policy::{Action, ActionKind, Grant};
 use crate::state::AppState;
 
-/// Refuse (429, audited) when `staff` has used up their roles' hourly allowance.
+/// Refuse (429, audited) when `staff` has used up the hourly allowance of `roles` (all their
+/// roles before the target is known; the granting roles after).
 pub async fn rate_limit(
     state: &AppState,
     staff: &Staff,
     origin: &Origin,
     action: Action,
+    roles: &[String],
 ) -> Result<(), AppError> {
-    let Some(limit) = state.policy.hourly_limit(&staff.roles, action) else {
+    let Some(limit) = state.policy.hourly_limit(roles, action) else {
         return Ok(());
     };
     let since = OffsetDateTime::now_utc() - time::Duration::hours(1);
@@ -38,6 +40,22 @@ pub async fn rate_limit(
     Err(AppError::TooMany(format!(
         "You have reached your limit of {limit} lookups and repairs per hour. Try again later, or ask a senior colleague."
     )))
+}
+
+/// After [`rate_limit`] with all of `staff`'s roles: again with the roles that granted this
+/// target, when their allowance is smaller (security review L-3); one count in the usual case.
+pub async fn rate_limit_granted<A: ActionKind>(
+    state: &AppState,
+    staff: &Staff,
+    origin: &Origin,
+    grant: &Grant<A>,
+) -> Result<(), AppError> {
+    let policy = &state.policy;
+    if policy.hourly_limit(grant.roles(), A::ACTION) == policy.hourly_limit(&staff.roles, A::ACTION)
+    {
+        return Ok(());
+    }
+    rate_limit(state, staff, origin, A::ACTION, grant.roles()).await
 }
 
 /// Audit a refusal of `action` to `staff`; `target` adds what the refusal was about.

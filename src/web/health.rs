@@ -1,10 +1,12 @@
 //! `/healthz` (the process is up), `/readyz` (the database and a DC answer), `/metrics`.
-//! Readiness answers only "ok"/"unavailable" per dependency; the reasons go to the log.
+//! Readiness answers only "ok"/"unavailable" per dependency, never which DC answered; the
+//! reasons go to the log. `/metrics` answers only the monitoring system's bearer token
+//! (`health.metrics_token`); anyone else gets 404, as if it did not exist.
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
-use axum::response::IntoResponse;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::state::AppState;
@@ -30,16 +32,33 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let body = json!({
         "database": if db.is_ok() { "ok" } else { "unavailable" },
         "directory": match &dc {
-            Ok(root) => json!({"status": "ok", "dc": root.dc_url}),
+            Ok(_) => json!({"status": "ok"}),
             Err(_) => json!({"status": "unavailable"}),
         },
     });
     (status, Json(body))
 }
 
-pub async fn metrics(State(state): State<AppState>) -> impl IntoResponse {
+pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    use secrecy::ExposeSecret;
+    use subtle::ConstantTimeEq;
+    let presented = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    let allowed = state
+        .config
+        .health
+        .metrics_token
+        .as_ref()
+        .is_some_and(|t| bool::from(t.expose_secret().as_bytes().ct_eq(presented.as_bytes())));
+    if !allowed {
+        return StatusCode::NOT_FOUND.into_response();
+    }
     (
         [("content-type", "text/plain; version=0.0.4")],
         state.metrics.render(),
     )
+        .into_response()
 }

@@ -13,7 +13,7 @@ use time::OffsetDateTime;
 use super::AppError;
 use super::format::computer_path;
 use super::meta::{RequestOrigin, actor};
-use super::repair_gate::{repairable, target};
+use super::repair_gate::repairable;
 use crate::auth::{CurrentStaff, Staff};
 use crate::diagnostics::{RepairAction, Verdict};
 use crate::repair::shown_once::{ShownReset, ShownToken};
@@ -210,7 +210,7 @@ pub async fn mint(
     let cfg = &state.config.tokens;
     let cap = state
         .policy
-        .token_minutes_cap(&staff.roles, cfg.max_lifetime_minutes)
+        .token_minutes_cap(grant.roles(), cfg.max_lifetime_minutes)
         .max(1);
     let minutes = form
         .lifetime_minutes
@@ -341,7 +341,9 @@ pub async fn revoke(
         .await?
         .ok_or(AppError::NotFound)?;
     let name = row.computer_sam.trim_end_matches('$').to_string();
-    let (_, _grant) = target::<crate::policy::RevokeToken>(&state, &staff, &origin, &name).await?;
+    let _grant =
+        super::repair_gate::minted_for::<crate::policy::RevokeToken>(&state, &staff, &origin, &row)
+            .await?;
     repair::revoke_token(&state, &actor(&staff), &origin, &row)
         .await
         .map_err(repair_err)?;

@@ -23,6 +23,22 @@ pub(super) async fn target<A: ActionKind>(
     name: &str,
 ) -> Result<(ComputerAccount, Grant<A>), AppError> {
     let q = ComputerQuery::parse(name).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    // What needs no directory comes first (security review L-4): the action granted at all,
+    // and the most generous hourly allowance of the person's roles.
+    if !state.policy.allows(&staff.roles, A::ACTION) {
+        let denied = Denied::ActionNotGranted(A::ACTION.as_str());
+        super::guard::denied(
+            state,
+            staff,
+            origin,
+            A::ACTION.as_str(),
+            denied.to_string(),
+            |e| e.target_name(q.display()),
+        )
+        .await?;
+        return Err(refused(&denied));
+    }
+    super::guard::rate_limit(state, staff, origin, A::ACTION, &staff.roles).await?;
     let account = state
         .directory
         .find_computer(&q)
@@ -36,11 +52,51 @@ pub(super) async fn target<A: ActionKind>(
         },
     ) {
         Ok(grant) => {
-            super::guard::rate_limit(state, staff, origin, A::ACTION).await?;
+            super::guard::rate_limit_granted(state, staff, origin, &grant).await?;
             Ok((account, grant))
         }
         Err(denied) => {
             refuse_on::<A>(state, staff, origin, &account, denied.to_string()).await?;
+            Err(refused(&denied))
+        }
+    }
+}
+
+/// The policy's grant of `A` on the object token `row` was minted for, found by its
+/// objectGUID wherever it is now, or by the DN it had when it is gone (security review L-12:
+/// never whichever object holds the name today). Refusals are audited.
+pub(super) async fn minted_for<A: ActionKind>(
+    state: &AppState,
+    staff: &Staff,
+    origin: &audit::Origin,
+    row: &crate::db::TokenRow,
+) -> Result<Grant<A>, AppError> {
+    let account = match uuid::Uuid::parse_str(&row.computer_guid) {
+        Ok(guid) => state.directory.find_by_guid(&guid).await?,
+        Err(_) => None,
+    };
+    let dn = account
+        .as_ref()
+        .map_or(row.computer_dn.as_str(), |a| a.dn.as_str());
+    match state.policy.authorize::<A>(
+        &staff.roles,
+        &Target {
+            dn,
+            account: account.as_ref(),
+        },
+    ) {
+        Ok(grant) => Ok(grant),
+        Err(denied) => {
+            let name = row.computer_sam.trim_end_matches('$');
+            super::guard::denied(
+                state,
+                staff,
+                origin,
+                A::ACTION.as_str(),
+                denied.to_string(),
+                |e| e.target(dn, &row.computer_guid, name),
+            )
+            .await?;
             Err(refused(&denied))
         }
     }

@@ -74,6 +74,22 @@ pub fn install_crypto() {
 pub const GROUPS_SCOPES: &str = "scopes = [\"openid\", \"profile\", \"email\", \"groups\"]";
 
 /// A config file for tests: `ldap_urls` in order, the lab CA, SQLite in `dir`.
+/// The lab portals' `health.metrics_token`: what the monitoring system would send.
+pub const METRICS_TOKEN: &str = "lab-metrics-token";
+
+/// `/metrics` as the monitoring system reads it (with the bearer token).
+pub async fn metrics_text(base: &str) -> String {
+    reqwest::Client::new()
+        .get(format!("{base}/metrics"))
+        .bearer_auth(METRICS_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap()
+}
+
 pub fn config_toml(dir: &Path, ldap_urls: &[&str], ca: &Path, lab: &Lab) -> String {
     let urls = ldap_urls
         .iter()
@@ -93,6 +109,9 @@ bind_password = {pw:?}
 ca_file = {ca:?}
 connect_timeout_secs = 3
 
+[health]
+metrics_token = {metrics:?}
+
 [oidc]
 issuer = "http://127.0.0.1:9400"
 client_id = "portal"
@@ -100,6 +119,7 @@ client_secret = "portal-secret"
 {scopes}
 "#,
         scopes = GROUPS_SCOPES,
+        metrics = METRICS_TOKEN,
         data = dir.join("data").display().to_string(),
         base = lab.base_dn,
         bind = lab.svc_upn,
@@ -319,6 +339,23 @@ pub async fn start_portal_idp(
         setup,
         oidc_toml: Some(oidc_toml),
         roles_toml,
+        ldap_toml: "",
+    };
+    start_portal_full(lab, spec).await
+}
+
+/// A portal with `top_toml` (a shared `database_url`, say) and these roles in place of the
+/// default ones.
+pub async fn start_portal_roles(lab: &Lab, top_toml: &str, roles_toml: &str) -> Portal {
+    let urls = lab.configured_dcs();
+    let spec = PortalSpec {
+        urls: &urls,
+        top_toml,
+        extra_toml: "",
+        tls_front: false,
+        setup: &OpSetup::default(),
+        oidc_toml: None,
+        roles_toml: Some(roles_toml),
         ldap_toml: "",
     };
     start_portal_full(lab, spec).await

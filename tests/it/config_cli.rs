@@ -131,6 +131,14 @@ fn an_out_of_range_dc_rest_is_named() {
 }
 
 #[test]
+fn a_role_name_with_a_comma_is_refused() {
+    let toml = format!("{GOOD}\n[roles.\"a,b\"]\ngroups = [\"x\"]\nactions = [\"lookup\"]\n");
+    let (ok, err) = check(&toml, &[], true);
+    assert!(!ok);
+    assert!(one_error_line(&err).contains("no comma"), "{err}");
+}
+
+#[test]
 fn plain_ldap_without_starttls_is_refused() {
     let (ok, err) = check(
         &GOOD.replace("ldaps://127.0.0.2", "ldap://127.0.0.2"),

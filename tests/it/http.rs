@@ -78,13 +78,25 @@ async fn readyz_is_200_against_the_lab_dc_and_pages_carry_security_headers() {
     assert_eq!(spec["openapi"], "3.1.0");
     assert!(spec["paths"]["/api/v1/computers/{name}"].is_object());
 
-    let r = c.get(format!("{base}/metrics")).send().await.unwrap();
     assert!(
-        r.text()
+        !body.to_string().contains(&lab.ldaps_url),
+        "readiness does not name the DC: {body}"
+    );
+    assert!(
+        crate::common::metrics_text(&base)
             .await
-            .unwrap()
             .contains("trustdesk_http_requests_total")
     );
+    // Without the monitoring system's token, /metrics does not exist (security review L-5).
+    let r = c.get(format!("{base}/metrics")).send().await.unwrap();
+    assert_eq!(r.status(), 404);
+    let r = c
+        .get(format!("{base}/metrics"))
+        .bearer_auth("not-the-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
 }
 
 #[tokio::test]

@@ -287,7 +287,7 @@ async fn chromium_signs_in_through_lemonldap_ng_with_form_post() {
     assert!(who.contains("(senior)"), "{who}");
     b.close().await.unwrap();
     // The answer came as a POST, and the bounce page answered it.
-    let metrics = crate::common::get_text(&browser(), &format!("{}/metrics", p.base)).await;
+    let metrics = crate::common::metrics_text(&p.base).await;
     assert!(
         metrics
             .lines()

@@ -1,9 +1,7 @@
 //! Lookup against the lab DC: exact and prefix searches, scopes, the injection corpus, DC
 //! failover, API keys.
 
-use crate::common::{
-    api_get, browser, get_text, install_crypto, lab, sign_in, start_portal, top_cause,
-};
+use crate::common::{api_get, browser, install_crypto, lab, sign_in, start_portal, top_cause};
 
 /// The names in a prefix search's JSON answer.
 fn match_names(body: &serde_json::Value) -> Vec<&str> {
@@ -237,7 +235,7 @@ async fn with_the_first_dc_dead_lookups_go_through_the_next() {
     assert_eq!(status, 200);
     assert!(!body.as_array().unwrap().is_empty());
     // The failing DC is counted for alerting.
-    let metrics = get_text(&c, &format!("{}/metrics", p.base)).await;
+    let metrics = crate::common::metrics_text(&p.base).await;
     assert!(
         metrics.contains(
             r#"trustdesk_ldap_dc_failures_total{dc="ldaps://127.0.0.2:1",stage="connect"}"#

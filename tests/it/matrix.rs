@@ -47,10 +47,8 @@ fn oracle(role: &str, action: Action, place: Place) -> bool {
         place,
         Place::ProtectedOu | Place::AdminCount | Place::DomainController | Place::Tier0Equivalent
     );
-    let changes = matches!(
-        action,
-        Action::MintToken | Action::ResetAccount | Action::RevokeToken
-    );
+    // Revoking only takes a credential away: protection does not stop it, scope does.
+    let changes = matches!(action, Action::MintToken | Action::ResetAccount);
     if protected && changes {
         return false; // refused to everyone
     }

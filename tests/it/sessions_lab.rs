@@ -386,3 +386,36 @@ async fn session_ids_are_stored_hashed() {
     assert_eq!(ended.len(), 1);
     assert_eq!(status_of(&c, &p).await, 303);
 }
+
+/// Roles are worked out again on each request from the sign-in's claims and the configuration
+/// in force (security review M-4): a second portal on the same database whose config no
+/// longer gives `helpdesk-senior` a role refuses alice's existing session at once, while the
+/// first, with the old config, still serves it.
+#[tokio::test]
+async fn a_role_taken_away_in_the_config_is_gone_at_the_next_request() {
+    install_crypto();
+    let Some(lab) = lab() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let top = format!(
+        "database_url = {:?}\n",
+        format!("sqlite://{}", dir.path().join("shared.db").display())
+    );
+    let before = crate::common::start_portal_with(&lab, &top, "", false).await;
+    let c = signed_in(&before, "alice").await;
+    let roles = crate::common::default_roles(&lab.base_dn).replace(
+        "groups = [\"helpdesk-senior\"]",
+        "groups = [\"helpdesk-senior-retired\"]",
+    );
+    let after = crate::common::start_portal_roles(&lab, &top, &roles).await;
+    let r = c
+        .get(format!("{}/computers?q=PAR", after.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403, "the same session, no role any more");
+    assert_eq!(
+        status_of(&c, &before).await,
+        200,
+        "the old config still grants it"
+    );
+}

@@ -193,3 +193,86 @@ fn client_shaped() -> String {
         .map(|i| char::from_u32(33 + (i * 7) % 90).unwrap_or('a'))
         .collect()
 }
+
+/// Revoke authorises against the object the token was minted for (security review L-12): by
+/// its objectGUID, or by its DN once it is gone, never whichever object holds the name now.
+#[tokio::test]
+async fn revoke_goes_by_the_object_the_token_was_minted_for() {
+    install_crypto();
+    let Some(lab) = lab() else { return };
+    let p = start_portal(&lab, "").await;
+    let c = browser();
+    sign_in(&c, &p.base, "alice", "alice-pw").await;
+    let mut dc = admin(&lab.ldaps_url).await;
+    let name = "T-REVOKED";
+    let dn = create_computer(
+        &mut dc,
+        &lab,
+        name,
+        "OU=Berlin,OU=Workstations",
+        &random_pw(),
+    )
+    .await;
+    let _token = mint(&c, &p.base, name).await;
+    let row = p
+        .state
+        .store
+        .tokens_where(None, None, 20)
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|t| t.computer_sam == format!("{name}$") && t.state == "pending")
+        .unwrap();
+    // The object is deleted and its name taken by one outside alice's scopes.
+    dc.delete(&dn).await.unwrap().success().unwrap();
+    let other = create_computer(&mut dc, &lab, name, "OU=Protected", &random_pw()).await;
+    let csrf = csrf(&c, &p.base).await;
+    let r = c
+        .post(format!("{}/tokens/{}/revoke", p.base, row.jti))
+        .form(&[("csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 303, "{}", r.text().await.unwrap_or_default());
+    let after = p.state.store.token_by_jti(&row.jti).await.unwrap().unwrap();
+    assert_eq!(after.state, "revoked");
+    let _ = dc.delete(&other).await;
+}
+
+/// What needs no directory is checked before it (security review L-4): against a portal whose
+/// only DC does not answer, a refusal for an action not granted is still a 403, not a
+/// directory error.
+#[tokio::test]
+async fn refusals_that_need_no_directory_come_before_it() {
+    install_crypto();
+    let Some(lab) = lab() else { return };
+    let p = crate::common::start_portal_on(&lab, &["ldaps://127.0.0.254:636"], "", "", false).await;
+    let bob = browser();
+    sign_in(&bob, &p.base, "bob", "bob-pw").await;
+    let token = csrf(&bob, &p.base).await;
+    let r = bob
+        .post(format!("{}/computers/PAR-WS001/reset", p.base))
+        .form(&[("csrf", token.as_str()), ("ticket", "INC-L4")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        403,
+        "a junior's reset is refused before any LDAP"
+    );
+    let row = last_audit(&p, "reset_account", "PAR-WS001").await;
+    assert_eq!(row.outcome, "denied");
+    let carol = browser();
+    sign_in(&carol, &p.base, "carol", "carol-pw").await;
+    let r = carol
+        .get(format!("{}/computers/PAR-WS001", p.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        403,
+        "an auditor's lookup is refused before any LDAP"
+    );
+}
