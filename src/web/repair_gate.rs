@@ -27,16 +27,8 @@ pub(super) async fn target<A: ActionKind>(
     // and the most generous hourly allowance of the person's roles.
     if !state.policy.allows(&staff.roles, A::ACTION) {
         let denied = Denied::ActionNotGranted(A::ACTION.as_str());
-        super::guard::denied(
-            state,
-            staff,
-            origin,
-            A::ACTION.as_str(),
-            denied.to_string(),
-            |e| e.target_name(q.display()),
-        )
-        .await?;
-        return Err(refused(&denied));
+        let name = q.display();
+        return Err(refusal::<A>(state, staff, origin, &denied, |e| e.target_name(name)).await);
     }
     super::guard::rate_limit(state, staff, origin, A::ACTION, &staff.roles).await?;
     let account = state
@@ -88,16 +80,10 @@ pub(super) async fn minted_for<A: ActionKind>(
         Ok(grant) => Ok(grant),
         Err(denied) => {
             let name = row.computer_sam.trim_end_matches('$');
-            super::guard::denied(
-                state,
-                staff,
-                origin,
-                A::ACTION.as_str(),
-                denied.to_string(),
-                |e| e.target(dn, &row.computer_guid, name),
-            )
-            .await?;
-            Err(refused(&denied))
+            Err(refusal::<A>(state, staff, origin, &denied, |e| {
+                e.target(dn, &row.computer_guid, name)
+            })
+            .await)
         }
     }
 }
@@ -231,6 +217,22 @@ async fn refuse_on<A: ActionKind>(
         e.target(&account.dn, &guid, account.netbios_name())
     })
     .await
+}
+
+/// Audit the policy's refusal of `A` (what it was about added by `target`), then the answer
+/// to give: the 403 with the reason, or the audit's own failure.
+async fn refusal<A: ActionKind>(
+    state: &AppState,
+    staff: &Staff,
+    origin: &audit::Origin,
+    denied: &Denied,
+    target: impl FnOnce(crate::db::NewAuditRow) -> crate::db::NewAuditRow,
+) -> AppError {
+    let reason = denied.to_string();
+    match super::guard::denied(state, staff, origin, A::ACTION.as_str(), reason, target).await {
+        Ok(()) => refused(denied),
+        Err(e) => e,
+    }
 }
 
 fn refused(denied: &Denied) -> AppError {
