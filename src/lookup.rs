@@ -111,16 +111,25 @@ pub async fn report(
             }
         }
     };
+    let mut account = account;
     let ((per_dc, coverage), (tombstones, tombstone_check), dc_names, history, portal_writes) =
-        match &account {
+        match account.take() {
             Some(a) => {
-                tokio::join!(
+                let (views, tombs, ids, history, writes, privileged) = tokio::join!(
                     dir.dc_views(&a.dn),
                     dir.tombstones(&sam),
                     dir.invocation_ids(),
                     history,
-                    portal_writes(store, a.object_guid, since)
-                )
+                    portal_writes(store, a.object_guid, since),
+                    dir.with_privilege(a.clone())
+                );
+                // Without its privileges the account stays `NotRead`: the policy then offers
+                // and allows no change on it (fail closed).
+                account = Some(privileged.unwrap_or_else(|e| {
+                    tracing::warn!(error = %e, "privileges unread; no change will be offered");
+                    a
+                }));
+                (views, tombs, ids, history, writes)
             }
             None => {
                 let (tombstones, history) = tokio::join!(dir.tombstones(&sam), history);

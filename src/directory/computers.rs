@@ -8,7 +8,6 @@ use ldap3::{Ldap, LdapError, Scope, SearchEntry};
 use serde::Serialize;
 
 use super::filter::{ComputerQuery, MatchMode};
-use super::membership::{Found, one_account};
 use super::model::{
     ComputerAccount, DcAccountView, DcCoverage, DcOutcome, DcView, EncTypes, Uac, decode_guid,
     decode_sid, parse_filetime, parse_generalized_time,
@@ -354,8 +353,7 @@ impl Directory {
         q: &ComputerQuery,
     ) -> Result<Option<ComputerAccount>, DirectoryError> {
         let base = self.base_dn().to_string();
-        let protected = self.protected_groups().await;
-        let mut found = Found::Nothing;
+        let mut entries = Vec::new();
         let key = q.display().to_ascii_lowercase();
         for (i, filter) in q.exact_filters().into_iter().enumerate() {
             // The unindexed fallback (a DNS name found by nothing indexed) is not run again
@@ -363,37 +361,35 @@ impl Directory {
             if i > 0 && self.fallback_missed(&key).await {
                 break;
             }
-            let (_, answer) = self
+            let (_, found) = self
                 .with_first_dc(|mut ldap| {
-                    let (filter, base, protected) =
-                        (filter.clone(), base.clone(), protected.clone());
+                    let (filter, base) = (filter.clone(), base.clone());
                     // An exact name matches one object: a plain search (Samba pays ~5x for
-                    // paging), then its groups on the same connection.
+                    // paging).
                     async move {
-                        let entries = search::entries(
+                        search::entries(
                             &mut ldap,
                             &base,
                             Scope::Subtree,
                             &filter,
                             ACCOUNT_ATTRS.to_vec(),
                         )
-                        .await?;
-                        one_account(&mut ldap, entries, &protected).await
+                        .await
                     }
                 })
                 .await?;
-            found = answer;
-            if !matches!(found, Found::Nothing) {
+            entries = found;
+            if !entries.is_empty() {
                 break;
             }
             if i > 0 {
                 self.remember_fallback_miss(key.clone()).await;
             }
         }
-        let account = match found {
-            Found::Nothing => return Ok(None),
-            Found::One(account) => (*account)?,
-            Found::Several => return Err(DirectoryError::Ambiguous(q.display().to_string())),
+        let account = match entries.as_slice() {
+            [] => return Ok(None),
+            [one] => ComputerAccount::try_from(one)?,
+            _ => return Err(DirectoryError::Ambiguous(q.display().to_string())),
         };
         // `OTHER\PC01` is not this domain's PC01 (several domains: issue #19).
         if let Some(domain) = q.domain()

@@ -1,7 +1,8 @@
 //! Reading what `tier0.rs` judges: a computer's nested groups and whom it delegates to.
 //!
 //! `tokenGroups` is constructed, and a DC returns it only to a base-scope search (MS-ADTS
-//! 3.1.1.4.5.19), so it is read by one more search on the connection that found the object.
+//! 3.1.1.4.5.19), so it is one more search, made by [`Directory::with_privilege`] where it is
+//! needed: before a change, and beside the per-DC reads of a lookup (no added wait there).
 //! A delegation target is a DC when a computer with `SERVER_TRUST_ACCOUNT` or
 //! `PARTIAL_SECRETS_ACCOUNT` has that `dNSHostName` or NetBIOS name; that search runs only for
 //! the rare computer with `msDS-AllowedToDelegateTo` set.
@@ -73,37 +74,31 @@ impl Directory {
     }
 }
 
-/// What an exact search found, with the one account's privileges read on the same connection.
-pub(super) enum Found {
-    Nothing,
-    One(Box<Result<ComputerAccount, DirectoryError>>),
-    Several,
+impl Directory {
+    /// `account` with its privileges read (nested groups, delegation to a DC), on the first DC
+    /// that answers. Searches return accounts without them (`GroupCheck::NotRead`), which the
+    /// policy refuses every change: a path that changes something must call this first.
+    pub async fn with_privilege(
+        &self,
+        account: ComputerAccount,
+    ) -> Result<ComputerAccount, DirectoryError> {
+        let protected = self.protected_groups().await;
+        let (_, account) = self
+            .with_first_dc(|mut ldap| {
+                let (mut account, protected) = (account.clone(), protected.clone());
+                async move {
+                    read_privilege(&mut ldap, &mut account, &protected).await?;
+                    Ok(account)
+                }
+            })
+            .await?;
+        Ok(account)
+    }
 }
 
-/// The account among `entries` (an exact search's answer), privileges read.
-pub(super) async fn one_account(
-    ldap: &mut Ldap,
-    entries: Vec<SearchEntry>,
-    protected: &Resolved,
-) -> Result<Found, LdapError> {
-    let [entry] = entries.as_slice() else {
-        return Ok(if entries.is_empty() {
-            Found::Nothing
-        } else {
-            Found::Several
-        });
-    };
-    let mut account = match ComputerAccount::try_from(entry) {
-        Ok(a) => a,
-        Err(e) => return Ok(Found::One(Box::new(Err(e)))),
-    };
-    read_privilege(ldap, &mut account, protected).await?;
-    Ok(Found::One(Box::new(Ok(account))))
-}
-
-/// Fill in `account.privilege`'s group check and DC delegation, on the connection that found
-/// it. `protected`: the configured groups, or why they are unknown.
-pub(super) async fn read_privilege(
+/// Fill in `account.privilege`'s group check and DC delegation.
+/// `protected`: the configured groups, or why they are unknown.
+async fn read_privilege(
     ldap: &mut Ldap,
     account: &mut ComputerAccount,
     protected: &Resolved,

@@ -101,28 +101,24 @@ impl Directory {
     ) -> Result<Option<ComputerAccount>, DirectoryError> {
         let filter = guid_filter(guid);
         let base = self.base_dn().to_string();
-        let protected = self.protected_groups().await;
-        let (_, found) = self
+        let (_, entries) = self
             .with_first_dc(|mut ldap| {
-                let (filter, base, protected) = (filter.clone(), base.clone(), protected.clone());
+                let (filter, base) = (filter.clone(), base.clone());
                 async move {
-                    let entries = search::entries(
+                    search::entries(
                         &mut ldap,
                         &base,
                         Scope::Subtree,
                         &filter,
                         super::computers::ACCOUNT_ATTRS.to_vec(),
                     )
-                    .await?;
-                    // An objectGUID is unique: more than one would be the directory's bug.
-                    let first: Vec<_> = entries.into_iter().take(1).collect();
-                    super::membership::one_account(&mut ldap, first, &protected).await
+                    .await
                 }
             })
             .await?;
-        match found {
-            super::membership::Found::One(account) => (*account).map(Some),
-            _ => Ok(None),
+        match entries.first() {
+            Some(e) => ComputerAccount::try_from(e).map(Some),
+            None => Ok(None),
         }
     }
 }

@@ -185,6 +185,11 @@ async fn redeem_inner(
         Ok(_) => return Err(fail(RedeemError::WrongComputer)),
         Err(_) => return Err(fail(RedeemError::DcWriteFailed)),
     };
+    // What makes it tier 0 (groups, delegation to a DC), read now: the policy refuses a
+    // change on an account read without it.
+    let Ok(account) = state.directory.with_privilege(account).await else {
+        return Err(fail(RedeemError::DcWriteFailed));
+    };
     // The issuer's roles, re-checked now: a scope or protection change since minting counts.
     let roles: Vec<String> = row
         .issuer_roles

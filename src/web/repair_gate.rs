@@ -36,6 +36,7 @@ pub(super) async fn target<A: ActionKind>(
         .find_computer(&q)
         .await?
         .ok_or(AppError::NotFound)?;
+    let account = state.directory.with_privilege(account).await?;
     match state.policy.authorize::<A>(
         &staff.roles,
         &Target {

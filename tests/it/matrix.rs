@@ -127,6 +127,7 @@ async fn every_role_action_and_target_matches_the_oracle() {
             .await
             .unwrap()
             .unwrap();
+        let a = directory.with_privilege(a).await.unwrap();
         accounts.push((name, place, a));
     }
     let actions = [
