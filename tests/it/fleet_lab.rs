@@ -390,3 +390,40 @@ async fn the_schedule_scans_as_the_service_and_audits_each_start() {
         "the service acts, not a person"
     );
 }
+
+/// The report carries diagnoses, so it is cut by the `diagnose` scope, not `lookup`'s
+/// (security review L-5): bob may look up every workstation but diagnose only Paris, and sees
+/// none of the at-risk Berlin computers; the scan's progress reaches him without who started
+/// it or on which DC.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_fleet_report_follows_the_diagnose_scope() {
+    install_crypto();
+    let Some(lab) = lab() else { return };
+    bulk();
+    let wide_lookup = format!(
+        "\n[roles.sitelookup]\ngroups = [\"helpdesk-junior-paris\"]\nactions = [\"lookup\"]\nscopes = [\"OU=Workstations,{}\"]\n",
+        lab.base_dn
+    );
+    let p = start_portal(&lab, &fleet_role(&lab, &wide_lookup)).await;
+    let erin = browser();
+    sign_in(&erin, &p.base, "erin", "erin-pw").await;
+    let progress = scan(&erin, &p.base).await;
+    assert_eq!(progress["state"], "complete", "{progress}");
+    assert_eq!(
+        progress["started_by"].as_str().map(|s| !s.is_empty()),
+        Some(true)
+    );
+
+    let bob = browser();
+    sign_in(&bob, &p.base, "bob", "bob-pw").await;
+    let (status, report) = api_get(&bob, &p.base, "/api/v1/fleet").await;
+    assert_eq!(status, 200, "{report}");
+    let rows = report["at_risk"].as_array().unwrap();
+    assert!(
+        bulk_rows(rows).is_empty(),
+        "no Berlin computer in bob's report: {rows:?}"
+    );
+    let (_, progress) = api_get(&bob, &p.base, "/api/v1/fleet/progress").await;
+    assert_eq!(progress["started_by"], "", "{progress}");
+    assert_eq!(progress["dc"], Value::Null, "{progress}");
+}

@@ -276,3 +276,41 @@ async fn refusals_that_need_no_directory_come_before_it() {
         "an auditor's lookup is refused before any LDAP"
     );
 }
+
+/// Tombstones only from where the person may diagnose (security review L-5): a portal whose
+/// account may list Deleted Objects (here the lab's Administrator; by default only admins
+/// may, KB 892806) shows alice the deleted computer of her Paris OU, and not the one deleted
+/// from OU=Protected, which none of her roles covers.
+#[tokio::test]
+async fn tombstones_come_only_from_ous_the_person_may_diagnose() {
+    install_crypto();
+    let Some(lab) = lab() else { return };
+    let env = crate::e2e_repair::env;
+    let as_admin = Lab {
+        svc_upn: env("LAB_ADMIN_UPN"),
+        svc_pw: env("LAB_ADMIN_PW"),
+        ldaps_url: lab.ldaps_url.clone(),
+        dc2_ldaps_url: lab.dc2_ldaps_url.clone(),
+        ca: lab.ca.clone(),
+        base_dn: lab.base_dn.clone(),
+    };
+    let p = start_portal(&as_admin, "").await;
+    let c = browser();
+    sign_in(&c, &p.base, "alice", "alice-pw").await;
+    let mut dc = admin(&lab.ldaps_url).await;
+    for (name, ou, shown) in [
+        ("T-TOMB-PAR", "OU=Paris,OU=Workstations", true),
+        ("T-TOMB-PRT", "OU=Protected", false),
+    ] {
+        let dn = create_computer(&mut dc, &lab, name, ou, &random_pw()).await;
+        dc.delete(&dn).await.unwrap().success().unwrap();
+        let (status, r) =
+            crate::common::api_get(&c, &p.base, &format!("/api/v1/computers/{name}")).await;
+        assert_eq!(status, 200, "{r}");
+        let tombstones = r["tombstones"].as_array().cloned().unwrap_or_default();
+        assert_eq!(!tombstones.is_empty(), shown, "{name}: {r:#}");
+        if !shown {
+            assert!(!r.to_string().contains("OU=Protected"), "{r:#}");
+        }
+    }
+}
