@@ -166,6 +166,28 @@ impl std::fmt::Display for Protection {
     }
 }
 
+/// Which audit events a viewer sees (security review L-6). A role that grants `view_audit`
+/// or `export_audit` with no scopes (the security team's) sees every event; one with scopes (a
+/// site lead's) sees the events about computers in them, and the viewer's own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuditView {
+    All,
+    Scoped { scopes: Vec<String> },
+}
+
+impl AuditView {
+    /// Whether `viewer_sub` may see an event by `actor_sub` about `target_dn`.
+    pub fn sees(&self, viewer_sub: &str, actor_sub: Option<&str>, target_dn: Option<&str>) -> bool {
+        match self {
+            Self::All => true,
+            Self::Scoped { scopes } => {
+                actor_sub == Some(viewer_sub)
+                    || target_dn.is_some_and(|dn| scopes.iter().any(|s| dn_within(dn, s)))
+            }
+        }
+    }
+}
+
 /// What the policy needs to know about a target object.
 pub struct Target<'a> {
     pub dn: &'a str,
@@ -321,6 +343,18 @@ impl Policy {
             .iter()
             .filter_map(|r| self.roles.get(r))
             .any(|r| r.hide_outside_scope)
+    }
+
+    /// The audit events `roles` may see through `action` (`view_audit` or `export_audit`).
+    pub fn audit_view(&self, roles: &[String], action: Action) -> AuditView {
+        let mut scopes = Vec::new();
+        for (_, r) in self.granting(roles, action) {
+            if r.scopes.is_empty() {
+                return AuditView::All;
+            }
+            scopes.extend(r.scopes.iter().cloned());
+        }
+        AuditView::Scoped { scopes }
     }
 
     /// Whether any of `roles` grants `action` at all (menus, target-less pages).
@@ -624,6 +658,41 @@ mod tests {
         assert_eq!(p.token_minutes_cap(kiosk.roles(), 60), 60);
         // Every role together is the most generous: the old, wrong answer for Paris.
         assert_eq!(p.hourly_limit(&both, Action::MintToken), None);
+    }
+
+    #[test]
+    fn the_audit_view_follows_the_granting_roles_scopes() {
+        let mut p = policy();
+        let role = |scopes: Vec<String>| RolePolicy {
+            groups: vec![],
+            actions: [Action::ViewAudit].into(),
+            scopes,
+            max_actions_per_hour: None,
+            max_token_minutes: None,
+            hide_outside_scope: false,
+        };
+        p.roles.insert("security".into(), role(vec![]));
+        p.roles.insert(
+            "sitelead".into(),
+            role(vec![normalize_dn("OU=Paris,OU=Workstations,DC=lab")]),
+        );
+        let security = p.audit_view(&["security".to_string()], Action::ViewAudit);
+        assert_eq!(security, AuditView::All);
+        let lead = p.audit_view(&["sitelead".to_string()], Action::ViewAudit);
+        let paris = Some("CN=PC,OU=Paris,OU=Workstations,DC=lab");
+        let berlin = Some("CN=PC,OU=Berlin,OU=Workstations,DC=lab");
+        assert!(lead.sees("lea", Some("bob"), paris));
+        assert!(
+            !lead.sees("lea", Some("bob"), berlin),
+            "another site's event"
+        );
+        assert!(!lead.sees("lea", Some("bob"), None), "someone's sign-in");
+        assert!(lead.sees("lea", Some("lea"), berlin), "her own action");
+        assert!(security.sees("sam", Some("bob"), berlin));
+        assert_eq!(
+            p.audit_view(&[], Action::ViewAudit),
+            AuditView::Scoped { scopes: vec![] }
+        );
     }
 
     #[test]

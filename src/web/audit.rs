@@ -17,7 +17,7 @@ use super::meta::{RequestOrigin, actor};
 use crate::audit::{self, Origin};
 use crate::auth::{CurrentStaff, Staff};
 use crate::db::{AuditFilter, AuditRow, NewAuditRow, Store};
-use crate::policy::Action;
+use crate::policy::{Action, AuditView};
 use crate::state::AppState;
 
 const PAGE: i64 = 50;
@@ -185,6 +185,41 @@ impl AuditPage {
     }
 }
 
+/// The newest `PAGE` rows before `before` that `view` lets `sub` see, read in batches (at most
+/// 20 of them, so a scoped viewer's page stays bounded), and the seq to continue from when more
+/// may follow.
+async fn visible_page(
+    store: &Store,
+    filter: &AuditFilter,
+    view: &AuditView,
+    sub: &str,
+    before: Option<i64>,
+) -> Result<(Vec<AuditRow>, Option<i64>), AppError> {
+    let mut before = before.unwrap_or(i64::MAX);
+    let mut rows = Vec::new();
+    for _ in 0..20 {
+        let batch = store.audit_query(filter, before, PAGE).await?;
+        let full = batch.len() as i64 == PAGE;
+        for r in batch {
+            before = r.seq;
+            if rows.len() as i64 == PAGE {
+                return Ok((rows, Some(before + 1)));
+            }
+            if view.sees(
+                sub,
+                r.event.actor_sub.as_deref(),
+                r.event.target_dn.as_deref(),
+            ) {
+                rows.push(r);
+            }
+        }
+        if !full {
+            return Ok((rows, None));
+        }
+    }
+    Ok((rows, Some(before)))
+}
+
 /// `GET /audit`: filters, newest first, 50 a page, the chain head.
 pub async fn page(
     State(state): State<AppState>,
@@ -194,10 +229,8 @@ pub async fn page(
 ) -> Result<AuditPage, AppError> {
     super::guard::require(&state, &staff, &origin, Action::ViewAudit).await?;
     let filter = f.filter()?;
-    let rows = state
-        .store
-        .audit_query(&filter, f.before.unwrap_or(i64::MAX), PAGE)
-        .await?;
+    let view = state.policy.audit_view(&staff.roles, Action::ViewAudit);
+    let (rows, more) = visible_page(&state.store, &filter, &view, &staff.sub, f.before).await?;
     let head = state
         .store
         .audit_recent(1)
@@ -206,9 +239,7 @@ pub async fn page(
         .next()
         .map(|r| (r.seq, r.hash));
     let signed = state.store.latest_signed_head().await?;
-    let older = (rows.len() as i64 == PAGE)
-        .then(|| rows.last().map(|r| r.seq))
-        .flatten();
+    let older = more;
     Ok(AuditPage {
         can_export: state.policy.allows(&staff.roles, Action::ExportAudit),
         query: f.query_string(),
@@ -352,7 +383,20 @@ async fn write_outcome(store: Store, event: NewAuditRow) {
 /// The stream is fused: hyper and tower-http's compression (through tokio-util's
 /// `StreamReader`) poll a body again after it ended, and `Unfold` panics when polled after
 /// it returned `Ready(None)`.
-fn rows_stream(store: Store, filter: AuditFilter, fmt: Format, event: NewAuditRow) -> Body {
+/// Who reads an export: what they may see of it.
+struct Reader {
+    view: AuditView,
+    sub: String,
+}
+
+fn rows_stream(
+    store: Store,
+    filter: AuditFilter,
+    fmt: Format,
+    event: NewAuditRow,
+    reader: Reader,
+) -> Body {
+    let reader = std::sync::Arc::new(reader);
     let pending = Pending {
         store: store.clone(),
         event: Some(event),
@@ -362,7 +406,7 @@ fn rows_stream(store: Store, filter: AuditFilter, fmt: Format, event: NewAuditRo
         Format::JsonLines => Step::Rows(i64::MAX),
     };
     let rows = stream::unfold((first, pending), move |(step, mut pending)| {
-        let (store, filter) = (store.clone(), filter.clone());
+        let (store, filter, reader) = (store.clone(), filter.clone(), reader.clone());
         async move {
             let before = match step {
                 Step::Start => {
@@ -381,7 +425,17 @@ fn rows_stream(store: Store, filter: AuditFilter, fmt: Format, event: NewAuditRo
                         .then(|| rows.last().map(|r| r.seq))
                         .flatten()
                         .map_or(Step::Finish, Step::Rows);
-                    let chunk: String = rows.iter().map(|r| line(fmt, r)).collect();
+                    let chunk: String = rows
+                        .iter()
+                        .filter(|r| {
+                            reader.view.sees(
+                                &reader.sub,
+                                r.event.actor_sub.as_deref(),
+                                r.event.target_dn.as_deref(),
+                            )
+                        })
+                        .map(|r| line(fmt, r))
+                        .collect();
                     Some((Ok(chunk), (next, pending)))
                 }
                 Err(e) => {
@@ -423,7 +477,16 @@ async fn export(
                 format!("attachment; filename=\"{name}\""),
             ),
         ],
-        rows_stream(state.store.clone(), filter, fmt, event),
+        rows_stream(
+            state.store.clone(),
+            filter,
+            fmt,
+            event,
+            Reader {
+                view: state.policy.audit_view(&staff.roles, Action::ExportAudit),
+                sub: staff.sub.clone(),
+            },
+        ),
     )
         .into_response())
 }
@@ -483,7 +546,11 @@ mod tests {
                 "/",
                 get(move || async move {
                     let event = audit::event("export_audit", "started").reason("q");
-                    rows_stream(store, AuditFilter::default(), fmt, event)
+                    let reader = Reader {
+                        view: AuditView::All,
+                        sub: String::new(),
+                    };
+                    rows_stream(store, AuditFilter::default(), fmt, event, reader)
                 }),
             )
             .layer(CompressionLayer::new());

@@ -156,3 +156,39 @@ async fn chromium_downloads_the_audit_csv() {
     let seqs = csv_seqs(&csv);
     assert_eq!(seqs, (1..seq).rev().collect::<Vec<_>>(), "{csv}");
 }
+
+/// The audit view and export follow the role's scopes (security review L-6): a site lead
+/// granted `view_audit` and `export_audit` on Paris sees alice's lookup of a Paris computer
+/// and not her lookup of a Berlin one; the security team's role, with no scopes, sees both.
+#[tokio::test]
+async fn a_site_leads_audit_view_and_export_stay_in_the_site() {
+    install_crypto();
+    let Some(lab) = lab() else { return };
+    let lead = format!(
+        "\n[roles.sitelead]\ngroups = [\"helpdesk-junior-paris\"]\nactions = [\"view_audit\", \"export_audit\"]\nscopes = [\"OU=Paris,OU=Workstations,{}\"]\n",
+        lab.base_dn
+    );
+    let p = start_portal(&lab, &lead).await;
+    let alice = browser();
+    sign_in(&alice, &p.base, "alice", "alice-pw").await;
+    for name in ["PAR-WS002", "BER-WS002"] {
+        let r = alice
+            .get(format!("{}/computers/{name}", p.base))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{name}");
+    }
+    let bob = browser();
+    sign_in(&bob, &p.base, "bob", "bob-pw").await;
+    let carol = browser();
+    sign_in(&carol, &p.base, "carol", "carol-pw").await;
+    for (who, c, sees_berlin) in [("bob", &bob, false), ("carol", &carol, true)] {
+        let page = crate::common::get_text(c, &format!("{}/audit", p.base)).await;
+        assert!(page.contains("PAR-WS002"), "{who} sees the Paris lookup");
+        assert_eq!(page.contains("BER-WS002"), sees_berlin, "{who}: {page}");
+        let (csv, _) = get_compressed(c, &format!("{}/audit/export.csv", p.base)).await;
+        assert!(csv.contains("PAR-WS002"), "{who}'s export");
+        assert_eq!(csv.contains("BER-WS002"), sees_berlin, "{who}'s export");
+    }
+}
