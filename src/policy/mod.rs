@@ -229,10 +229,11 @@ fn rdns(dn: &str, fold: Fold) -> Vec<(String, String)> {
     parse_dn(dn)
         .into_iter()
         .map(|r| {
-            let value = r.value.trim().to_string();
+            // `parse_dn` already dropped the spaces RFC 4514 ignores; an escaped one is part of
+            // the name, so a strict comparison keeps it (`OU=Paris\20` is not `OU=Paris`).
             let value = match fold {
-                Fold::Strict => value.to_ascii_lowercase(),
-                Fold::Loose => value.to_lowercase(),
+                Fold::Strict => r.value.to_ascii_lowercase(),
+                Fold::Loose => r.value.trim().to_lowercase(),
             };
             (r.attr.trim().to_ascii_lowercase(), value)
         })
@@ -577,6 +578,15 @@ mod tests {
             ),
             (
                 r"CN=PC,OU=x\2COU=Paris,OU=Workstations,DC=lab,DC=example,DC=test",
+                false,
+            ),
+            // An escaped trailing space makes another name.
+            (
+                r"CN=PC,OU=Paris\ ,OU=Workstations,DC=lab,DC=example,DC=test",
+                false,
+            ),
+            (
+                r"CN=PC,OU=Paris\20,OU=Workstations,DC=lab,DC=example,DC=test",
                 false,
             ),
             // KELVIN SIGN is not K for a scope.
