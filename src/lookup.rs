@@ -121,7 +121,7 @@ pub async fn report(
                     dir.invocation_ids(),
                     history,
                     portal_writes(store, a.object_guid, since),
-                    dir.with_privilege(a.clone())
+                    dir.with_privilege_for_lookup(a.clone())
                 );
                 // Without its privileges the account stays `NotRead`: the policy then offers
                 // and allows no change on it (fail closed).

@@ -55,7 +55,12 @@ pub struct Directory {
     pub(super) protected_group_sids: Mutex<Option<Vec<super::membership::ProtectedGroup>>>,
     /// DNS names the unindexed fallback search did not find, and when (`computers.rs`).
     pub(super) fallback_misses: Mutex<HashMap<String, Instant>>,
+    /// Privileges a lookup read, by objectGUID, with when (`membership.rs`).
+    pub(super) privilege_cache: Mutex<HashMap<uuid::Uuid, PrivilegeSeen>>,
 }
+
+/// What a lookup read of an object's privileges: when, its groups, its delegation to DCs.
+pub(super) type PrivilegeSeen = (Instant, super::tier0::GroupCheck, Vec<String>);
 
 type InvocationIds = std::collections::HashMap<uuid::Uuid, String>;
 
@@ -135,6 +140,7 @@ impl Directory {
             protected_group_names: cfg.protected_groups.clone(),
             protected_group_sids: Mutex::new(None),
             fallback_misses: Mutex::new(HashMap::new()),
+            privilege_cache: Mutex::new(HashMap::new()),
         })
     }
 

@@ -96,6 +96,51 @@ impl Directory {
     }
 }
 
+/// How long a lookup reuses an object's privileges (its groups and DC delegation), and how
+/// many objects are remembered. Changes never reuse them: they read them fresh.
+const LOOKUP_REUSE: std::time::Duration = std::time::Duration::from_secs(60);
+const LOOKUP_CAP: usize = 10_000;
+
+impl Directory {
+    /// For a lookup's page: [`Self::with_privilege`], reusing what was read for the same object
+    /// in the last minute. On Samba the `tokenGroups` read costs about 0.65 ms of the DC's time
+    /// per lookup (BENCHMARKS.md); a tech looks at one computer several times in a row. What a
+    /// change does is never decided from this: mint, reset and redeem read afresh.
+    pub async fn with_privilege_for_lookup(
+        &self,
+        mut account: ComputerAccount,
+    ) -> Result<ComputerAccount, DirectoryError> {
+        let key = account.object_guid;
+        if let Some((at, groups, to_dc)) = self.privilege_cache.lock().await.get(&key).cloned()
+            && at.elapsed() < LOOKUP_REUSE
+        {
+            account.privilege.groups = groups;
+            account.privilege.delegates_to_dc = to_dc;
+            return Ok(account);
+        }
+        let account = self.with_privilege(account).await?;
+        let mut cache = self.privilege_cache.lock().await;
+        if cache.len() >= LOOKUP_CAP {
+            cache.retain(|_, (at, _, _)| at.elapsed() < LOOKUP_REUSE);
+            if cache.len() >= LOOKUP_CAP {
+                cache.clear();
+            }
+        }
+        // Only what was read: a failure to read is not remembered.
+        if !matches!(account.privilege.groups, GroupCheck::Unreadable { .. }) {
+            cache.insert(
+                key,
+                (
+                    std::time::Instant::now(),
+                    account.privilege.groups.clone(),
+                    account.privilege.delegates_to_dc.clone(),
+                ),
+            );
+        }
+        Ok(account)
+    }
+}
+
 /// Fill in `account.privilege`'s group check and DC delegation.
 /// `protected`: the configured groups, or why they are unknown.
 async fn read_privilege(
