@@ -144,31 +144,26 @@ pub(super) fn first<'a>(e: &'a SearchEntry, name: &str) -> Option<&'a str> {
         .map(String::as_str)
 }
 
-/// A binary attribute: ldap3 files a value under `attrs` when it happens to be valid UTF-8.
+/// A binary attribute's first value (see [`all_bytes`]).
 pub(super) fn bytes(e: &SearchEntry, name: &str) -> Option<Vec<u8>> {
-    e.bin_attrs
-        .iter()
-        .find(|(k, _)| k.eq_ignore_ascii_case(name))
-        .and_then(|(_, v)| v.first().cloned())
-        .or_else(|| first(e, name).map(|s| s.as_bytes().to_vec()))
+    all_bytes(e, name).into_iter().next()
 }
 
-/// Every value of a binary attribute, wherever ldap3 filed it (see [`bytes`]).
+/// Every value of a binary attribute: ldap3 files one under `attrs` when it happens to be
+/// valid UTF-8, so both maps are read, `bin_attrs` first.
 pub(super) fn all_bytes(e: &SearchEntry, name: &str) -> Vec<Vec<u8>> {
-    let pick = |m: &std::collections::HashMap<String, Vec<Vec<u8>>>| -> Vec<Vec<u8>> {
-        m.iter()
-            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
-            .flat_map(|(_, v)| v.iter().cloned())
-            .collect()
-    };
-    let mut out = pick(&e.bin_attrs);
-    out.extend(
-        e.attrs
-            .iter()
-            .filter(|(k, _)| k.eq_ignore_ascii_case(name))
-            .flat_map(|(_, v)| v.iter().map(|s| s.as_bytes().to_vec())),
-    );
-    out
+    let named = |k: &String| k.eq_ignore_ascii_case(name);
+    e.bin_attrs
+        .iter()
+        .filter(|(k, _)| named(k))
+        .flat_map(|(_, v)| v.iter().cloned())
+        .chain(
+            e.attrs
+                .iter()
+                .filter(|(k, _)| named(k))
+                .flat_map(|(_, v)| v.iter().map(|s| s.as_bytes().to_vec())),
+        )
+        .collect()
 }
 
 fn bad(attr: &str, e: impl std::fmt::Display) -> DirectoryError {

@@ -366,12 +366,20 @@ impl Policy {
     /// Whether `dn` lies in a scope where `roles` grant `action` (list filtering). For a
     /// container's DN: whether the objects directly in it do (per-OU aggregates).
     pub fn in_scope(&self, roles: &[String], action: Action, dn: &str) -> bool {
+        !self.granting_on(roles, action, dn).is_empty()
+    }
+
+    /// The names of the roles among `roles` that grant `action` with a scope covering `dn`.
+    fn granting_on(&self, roles: &[String], action: Action, dn: &str) -> Vec<String> {
         let dn = rdns(dn, Fold::Strict);
-        self.granting(roles, action).any(|(_, r)| {
-            r.scopes
-                .iter()
-                .any(|s| suffix_of(&dn, &rdns(s, Fold::Strict)))
-        })
+        self.granting(roles, action)
+            .filter(|(_, r)| {
+                r.scopes
+                    .iter()
+                    .any(|s| suffix_of(&dn, &rdns(s, Fold::Strict)))
+            })
+            .map(|(name, _)| name.clone())
+            .collect()
     }
 
     /// Actions per hour a user with `roles` may take: the most generous of the roles granting
@@ -435,16 +443,7 @@ impl Policy {
         {
             return Err(Denied::Protected(why));
         }
-        let dn = rdns(target.dn, Fold::Strict);
-        let granting: Vec<String> = self
-            .granting(roles, action)
-            .filter(|(_, r)| {
-                r.scopes
-                    .iter()
-                    .any(|s| suffix_of(&dn, &rdns(s, Fold::Strict)))
-            })
-            .map(|(name, _)| name.clone())
-            .collect();
+        let granting = self.granting_on(roles, action, target.dn);
         if granting.is_empty() {
             return Err(Denied::OutOfScope(action.as_str()));
         }

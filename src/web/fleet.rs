@@ -124,7 +124,7 @@ impl FleetPage {
     }
 
     fn when_at(&self, t: &OffsetDateTime) -> super::format::When {
-        super::format::when(OffsetDateTime::now_utc(), Some(*t))
+        self.when(&Some(*t))
     }
 
     fn sort_link(&self, key: &str) -> String {

@@ -103,13 +103,14 @@ pub async fn redeem(base: &str, token: &str, password: &str) -> (u16, serde_json
     (status, r.json().await.unwrap_or_default())
 }
 
-fn machine_pw() -> String {
-    // 120 printable characters, as the client sends.
+/// A password of the client's shape: 120 printable characters, as the client sends.
+pub fn machine_pw() -> String {
     let base = random_pw();
     base.repeat(120 / base.len() + 1)[..120].to_string()
 }
 
-async fn signed_in(lab: &Lab, top: &str, extra: &str) -> (Portal, reqwest::Client) {
+/// A portal (`top` and `extra` as in `start_portal_with`) and alice signed in to it.
+pub async fn signed_in(lab: &Lab, top: &str, extra: &str) -> (Portal, reqwest::Client) {
     let p = start_portal_with(lab, top, extra, false).await;
     let c = browser();
     sign_in(&c, &p.base, "alice", "alice-pw").await;

@@ -12,7 +12,7 @@ use ldap3::Mod;
 
 use crate::common::{Lab, browser, get_text, install_crypto, lab, sign_in, start_portal};
 use crate::labctl::{admin, create_computer, random_pw, read_attr, set_attr};
-use crate::repair_lab::{csrf, mint, redeem};
+use crate::repair_lab::{csrf, machine_pw, mint, redeem, signed_in};
 
 /// The lab's tier-0-equivalent servers and the words the refusal must name.
 const TIER0: &[(&str, &str)] = &[
@@ -131,9 +131,7 @@ async fn tier0_equivalents_are_refused_mint_and_reset_by_every_role_with_the_rea
 async fn a_token_for_a_server_that_became_tier0_is_refused_at_redeem() {
     install_crypto();
     let Some(lab) = lab() else { return };
-    let p = start_portal(&lab, "").await;
-    let c = browser();
-    sign_in(&c, &p.base, "alice", "alice-pw").await;
+    let (p, c) = signed_in(&lab, "", "").await;
     let mut dc = admin(&lab.ldaps_url).await;
     let pki = format!("CN=PKI-Hosts,OU=Servers,{}", lab.base_dn);
     let cases: [(&str, &str); 3] = [
@@ -152,7 +150,7 @@ async fn a_token_for_a_server_that_became_tier0_is_refused_at_redeem() {
             _ => add_member(&mut dc, &pki, &dn).await,
         }
         let before = read_attr(&mut dc, &dn, "pwdLastSet").await;
-        let (status, body) = redeem(&p.base, &token, &client_shaped()).await;
+        let (status, body) = redeem(&p.base, &token, &machine_pw()).await;
         assert_eq!(status, 403, "{name}: {body}");
         assert_eq!(body["error"], "not_allowed", "{name}: {body}");
         assert_eq!(
@@ -187,22 +185,13 @@ async fn cleanup(dc: &mut ldap3::Ldap, _lab: &Lab, dns: &[String]) {
     }
 }
 
-/// What the client sends: 120 characters of ASCII 32..=122, many different.
-fn client_shaped() -> String {
-    (0..120u32)
-        .map(|i| char::from_u32(33 + (i * 7) % 90).unwrap_or('a'))
-        .collect()
-}
-
 /// Revoke authorises against the object the token was minted for (security review L-12): by
 /// its objectGUID, or by its DN once it is gone, never whichever object holds the name now.
 #[tokio::test]
 async fn revoke_goes_by_the_object_the_token_was_minted_for() {
     install_crypto();
     let Some(lab) = lab() else { return };
-    let p = start_portal(&lab, "").await;
-    let c = browser();
-    sign_in(&c, &p.base, "alice", "alice-pw").await;
+    let (p, c) = signed_in(&lab, "", "").await;
     let mut dc = admin(&lab.ldaps_url).await;
     let name = "T-REVOKED";
     let dn = create_computer(

@@ -5,9 +5,9 @@
 //! address, which the audit log flags. (`e2e_repair` shows the real client's repair ending
 //! `rotated`, with no finding.)
 
-use crate::common::{get_text, install_crypto, lab, sign_in, start_portal_with};
+use crate::common::{get_text, install_crypto, lab};
 use crate::labctl::{admin, create_computer, random_pw};
-use crate::repair_lab::{mint, redeem};
+use crate::repair_lab::{machine_pw, mint, redeem, signed_in};
 
 /// A watch short enough for a test; the watcher looks every half of it.
 pub const SHORT_WATCH: &str = "\n[tokens]\nrepair_watch_secs = 4\n";
@@ -33,9 +33,7 @@ pub async fn watch_row(p: &crate::common::Portal, name: &str) -> (String, String
 async fn a_curl_redeem_that_nothing_rotates_raises_the_critical_finding() {
     install_crypto();
     let Some(lab) = lab() else { return };
-    let p = start_portal_with(&lab, "", SHORT_WATCH, false).await;
-    let c = crate::common::browser();
-    sign_in(&c, &p.base, "alice", "alice-pw").await;
+    let (p, c) = signed_in(&lab, "", SHORT_WATCH).await;
     let mut dc = admin(&lab.ldaps_url).await;
     let name = "T-WATCHED";
     let dn = create_computer(
@@ -48,9 +46,7 @@ async fn a_curl_redeem_that_nothing_rotates_raises_the_critical_finding() {
     .await;
     let token = mint(&c, &p.base, name).await;
     // What a technician who kept the token could send from their own desk.
-    let password: String = (0..120u32)
-        .map(|i| char::from_u32(40 + (i * 11) % 80).unwrap_or('x'))
-        .collect();
+    let password = machine_pw();
     let (status, body) = redeem(&p.base, &token, &password).await;
     assert_eq!(status, 200, "{body}");
 
