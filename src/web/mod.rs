@@ -27,7 +27,7 @@ use tower_http::services::ServeDir;
 
 pub use error::AppError;
 
-use crate::state::AppState;
+pub use crate::state::AppState;
 
 /// The whole application: every route and every layer.
 pub fn app(state: AppState) -> Router {
