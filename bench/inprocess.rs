@@ -77,7 +77,7 @@ fn snapshot(now: OffsetDateTime) -> Snapshot {
 }
 
 fn benches(c: &mut Criterion) {
-    let now = OffsetDateTime::now_utc();
+    let now = trustdesk::clock::now();
     let s = snapshot(now);
     let settings = DiagnosisSettings::default();
     c.bench_function("diagnose (2 DCs)", |b| {
@@ -92,7 +92,12 @@ fn benches(c: &mut Criterion) {
             t.add(&account, Some(now), &h, now);
         })
     });
-    let event = trustdesk::audit::event("lookup", "ok").target_name("PAR-WS001");
+    let event = trustdesk::audit::event(
+        trustdesk::audit::Action::Lookup,
+        trustdesk::audit::Outcome::Success,
+        trustdesk::clock::now(),
+    )
+    .target_name("PAR-WS001");
     c.bench_function("audit link_hash", |b| {
         b.iter(|| trustdesk::audit::link_hash(black_box("ab".repeat(32).as_str()), 1, &event))
     });

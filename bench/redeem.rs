@@ -16,7 +16,6 @@ use std::sync::Arc;
 use std::time::Instant;
 
 use ldap3::{LdapConnAsync, LdapConnSettings, Mod};
-use time::OffsetDateTime;
 use trustdesk::audit::{Actor, Origin};
 use trustdesk::directory::filter::ComputerQuery;
 use trustdesk::policy::{MintToken, Target};
@@ -82,7 +81,7 @@ async fn main() {
         ..Actor::default()
     };
     let origin = Origin::default();
-    let req = trustdesk::repair::Request {
+    let req = trustdesk::repair::RepairRequest {
         actor: &actor,
         origin: &origin,
         account: &account,
@@ -93,11 +92,11 @@ async fn main() {
     for _ in 0..n {
         let m = trustdesk::repair::mint_token(
             &grant,
-            &state,
+            &state.repairs,
             &req,
             &roles,
-            time::Duration::minutes(15),
-            OffsetDateTime::now_utc(),
+            Some(15),
+            trustdesk::clock::now(),
         )
         .await
         .unwrap();

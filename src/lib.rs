@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod auth;
+pub mod clock;
 pub mod config;
 pub mod csv;
 pub mod db;
@@ -17,7 +18,6 @@ pub mod limits;
 pub mod lookup;
 pub mod policy;
 pub mod repair;
-pub mod state;
 pub mod telemetry;
 pub mod web;
 
@@ -30,7 +30,7 @@ use tokio::net::TcpListener;
 use config::Config;
 use db::Store;
 use directory::Directory;
-use state::AppState;
+use web::AppState;
 
 /// Why the portal could not start: one line, naming the part at fault.
 #[derive(Debug, thiserror::Error)]
@@ -92,26 +92,43 @@ pub async fn build(cfg: Config) -> Result<AppState, StartupError> {
     let token_keys = repair::keys::TokenKeys::load(&cfg)?;
     let audit_key = audit::key::AuditKey::load_or_create(&audit::key::key_path(&cfg))?;
     let downloads = downloads::Downloads::load(&cfg, token_keys.verifying())?;
-    let policy = policy::Policy::from_config(&cfg);
-    let diagnosis = lookup::settings(&cfg);
-    let limits = limits::Limits::new(&cfg.limits, std::time::Instant::now());
-    Ok(AppState {
-        policy: Arc::new(policy),
-        diagnosis,
+    let policy = Arc::new(policy::Policy::from_config(&cfg));
+    let directory = Arc::new(directory);
+    let limits = Arc::new(limits::Limits::new(&cfg.limits, std::time::Instant::now()));
+    let lookups = lookup::Lookups {
+        directory: directory.clone(),
+        store: store.clone(),
+        policy: policy.clone(),
+        settings: lookup::settings(&cfg),
+    };
+    let repairs = repair::Repairs {
+        store: store.clone(),
+        directory: directory.clone(),
+        policy: policy.clone(),
         token_keys: Arc::new(token_keys),
+        code_guard: Arc::new(repair::code_guard::CodeGuard::new(std::time::Instant::now())),
+        tokens: cfg.tokens.clone(),
+        public_url: cfg.public_url.trim_end_matches('/').to_string(),
+        limits: limits.clone(),
+    };
+    let scan = fleet::ScanContext::new(&cfg, &lookups);
+    Ok(AppState {
+        policy,
+        lookups,
+        repairs,
+        scan,
         audit_key: Arc::new(audit_key),
         config: Arc::new(cfg),
         store,
         sessions,
-        directory: Arc::new(directory),
+        directory,
         oidc: Arc::new(oidc),
         metrics: metrics_handle(),
         fleet: fleet::FleetJobs::default(),
         downloads: downloads.map(Arc::new),
         shown_once: Arc::default(),
         resets_done: Arc::default(),
-        code_guard: Arc::new(repair::code_guard::CodeGuard::new(std::time::Instant::now())),
-        limits: Arc::new(limits),
+        limits,
     })
 }
 
@@ -123,13 +140,13 @@ pub async fn serve(listener: TcpListener, state: AppState) -> Result<(), Startup
         .tls
         .as_ref()
         .map(|t| (t.cert_file.clone(), t.key_file.clone()));
-    fleet::spawn_schedule(&state);
+    fleet::spawn_schedule(&state.fleet, &state.scan, state.config.fleet.schedule_hours);
     audit::checkpoint::spawn(
         state.store.clone(),
         state.audit_key.clone(),
         audit::checkpoint::SignEvery::from_config(&state.config.audit),
     );
-    repair::watch::spawn(&state);
+    repair::watch::spawn(&state.repairs);
     let app = web::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let Some((cert, key)) = tls else {
         return axum::serve(listener, app)
@@ -162,8 +179,12 @@ pub async fn run(cfg: Config) -> Result<(), StartupError> {
     let state = build(cfg).await?;
     audit::record(
         &state.store,
-        &audit::event("config_load", "success")
-            .reason(format!("database {}", state.store.backend())),
+        &audit::event(
+            audit::Action::ConfigLoad,
+            audit::Outcome::Success,
+            crate::clock::now(),
+        )
+        .reason(format!("database {}", state.store.backend())),
     )
     .await?;
     tokio::spawn(

@@ -2,15 +2,18 @@
 //! run the pure diagnosis, and remember this observation for next time.
 //!
 //! Reading a computer's details requires a [`Grant<Diagnose>`] for it; listing prefix matches
-//! filters by the caller's `lookup` scope.
+//! filters by the caller's `lookup` scope. Both are audited here ([`diagnose_audited`],
+//! [`list_audited`]), after the reads and before the observation is remembered.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use crate::db::ObservationRow;
+use crate::audit::{self, Actor, Origin};
+use crate::db::{ObservationRow, Store, StoreError};
 use crate::diagnostics::{Diagnosis, DiagnosisSettings, diagnose};
 use crate::directory::computers::Matches;
 use crate::directory::filter::{ComputerQuery, MatchMode};
@@ -20,7 +23,31 @@ use crate::directory::model::{
 };
 use crate::directory::{Directory, DirectoryError};
 use crate::policy::{Action, Diagnose, Grant, Policy, dn_within};
-use crate::state::AppState;
+
+/// What lookups and diagnoses work with, built once by `lib::build`.
+#[derive(Clone)]
+pub struct Lookups {
+    pub directory: Arc<Directory>,
+    pub store: Store,
+    pub policy: Arc<Policy>,
+    pub settings: DiagnosisSettings,
+}
+
+/// Why a lookup could not answer.
+#[derive(Debug, thiserror::Error)]
+pub enum LookupError {
+    #[error(transparent)]
+    Directory(#[from] DirectoryError),
+    /// The audit event could not be written, so nothing is shown.
+    #[error(transparent)]
+    Audit(#[from] StoreError),
+}
+
+/// Who asked, for the audit log.
+pub struct Asker<'a> {
+    pub actor: &'a Actor,
+    pub origin: &'a Origin,
+}
 
 /// Everything the diagnosis page and the JSON API show.
 #[derive(Debug, Clone, Serialize)]
@@ -80,20 +107,73 @@ pub async fn matches(
     .await
 }
 
+/// [`report`], audited as `diagnose` / `success` with the top cause; then the observation is
+/// remembered (after the audit write: on SQLite the two would queue for the one writer).
+pub async fn diagnose_audited(
+    grant: &Grant<Diagnose>,
+    lookups: &Lookups,
+    q: &ComputerQuery,
+    account: Option<ComputerAccount>,
+    asker: &Asker<'_>,
+    now: OffsetDateTime,
+) -> Result<Report, LookupError> {
+    let (report, remember) = report(grant, lookups, q, account, now).await?;
+    let top = report
+        .diagnosis
+        .likely_causes
+        .first()
+        .map_or("none", |c| c.cause.as_str());
+    let event = audit::event(audit::Action::Diagnose, audit::Outcome::Success, now)
+        .actor(asker.actor)
+        .origin(asker.origin)
+        .reason(format!("likely cause: {top}"));
+    let event = match &report.account {
+        Some(a) => event.target(&a.dn, &a.object_guid.to_string(), &report.name),
+        None => event.target_name(&report.name),
+    };
+    audit::record(&lookups.store, &event).await?;
+    remember.spawn(&lookups.store);
+    Ok(report)
+}
+
+/// [`matches`] under `roles`' lookup scopes, audited as `lookup` / `success` with the count.
+pub async fn list_audited(
+    lookups: &Lookups,
+    roles: &[String],
+    q: &ComputerQuery,
+    mode: MatchMode,
+    asker: &Asker<'_>,
+    now: OffsetDateTime,
+) -> Result<Matches, LookupError> {
+    let found = matches(&lookups.directory, &lookups.policy, roles, q, mode).await?;
+    let event = audit::event(audit::Action::Lookup, audit::Outcome::Success, now)
+        .actor(asker.actor)
+        .origin(asker.origin)
+        .target_name(q.display())
+        .reason(format!(
+            "{} of {}{} matches",
+            found.shown.len(),
+            if found.more { "more than " } else { "" },
+            found.total
+        ));
+    audit::record(&lookups.store, &event).await?;
+    Ok(found)
+}
+
 /// Read the account, per-DC views, tombstones and history; diagnose. Returns the report and
 /// the observation to remember.
 pub async fn report(
     grant: &Grant<Diagnose>,
-    state: &AppState,
+    lookups: &Lookups,
     q: &ComputerQuery,
     account: Option<ComputerAccount>,
     now: OffsetDateTime,
 ) -> Result<(Report, Remember), DirectoryError> {
     let (dir, store, policy, settings) = (
-        &*state.directory,
-        &state.store,
-        &*state.policy,
-        &state.diagnosis,
+        &*lookups.directory,
+        &lookups.store,
+        &*lookups.policy,
+        &lookups.settings,
     );
     let name = account
         .as_ref()
@@ -230,7 +310,7 @@ async fn redeems(
 pub struct Remember(Option<ObservationRow>);
 
 impl Remember {
-    pub fn spawn(self, store: &crate::db::Store) {
+    pub fn spawn(self, store: &Store) {
         let Some(obs) = self.0 else { return };
         let store = store.clone();
         tokio::spawn(async move {
@@ -259,11 +339,12 @@ async fn portal_writes(
 
 fn to_portal_write(row: &crate::db::AuditRow) -> Option<PortalWrite> {
     let e = &row.event;
-    let kind = match (e.action.as_str(), e.outcome.as_str()) {
-        ("reset_account", "success") => PortalWriteKind::DcReset,
-        ("redeem_token", "success") => PortalWriteKind::TokenRedeemed,
-        ("repair_outcome", "success") => PortalWriteKind::RepairCompleted,
-        ("repair_outcome", "failure") => PortalWriteKind::RepairFailed,
+    use audit::{Action as A, Outcome as O};
+    let kind = match (A::parse(&e.action)?, O::parse(&e.outcome)?) {
+        (A::ResetAccount, O::Success) => PortalWriteKind::DcReset,
+        (A::RedeemToken, O::Success) => PortalWriteKind::TokenRedeemed,
+        (A::RepairOutcome, O::Success) => PortalWriteKind::RepairCompleted,
+        (A::RepairOutcome, O::Failure) => PortalWriteKind::RepairFailed,
         _ => return None,
     };
     Some(PortalWrite {

@@ -178,7 +178,7 @@ async fn api_key(cfg: Config, command: ApiKeyCommand) -> Result<(), String> {
             println!("{key}");
         }
         ApiKeyCommand::List => {
-            let now = time::OffsetDateTime::now_utc();
+            let now = trustdesk::clock::now();
             let when = |t: Option<time::OffsetDateTime>, none: &str| {
                 t.map_or(none.to_string(), |t| t.to_string())
             };
@@ -259,8 +259,9 @@ async fn fleet_scan(
         .map_err(|e| e.to_string())?;
     bar.finish_and_clear();
     let event = trustdesk::audit::event(
-        "fleet_scan",
-        if result.is_ok() { "complete" } else { "failed" },
+        trustdesk::audit::Action::FleetScan,
+        trustdesk::audit::Outcome::of(result.is_ok()),
+        trustdesk::clock::now(),
     )
     .target_name(&format!("fleet report {id}"))
     .reason("trustdesk fleet scan (CLI)");
@@ -328,7 +329,7 @@ async fn sessions(cfg: &Config, command: SessionsCommand) -> Result<(), String> 
     let backend = trustdesk::auth::sessions::SessionBackend::new(&store)
         .await
         .map_err(|e| e.to_string())?;
-    let now = time::OffsetDateTime::now_utc();
+    let now = trustdesk::clock::now();
     match command {
         SessionsCommand::List { user } => {
             let of = user.as_deref().map_or(LoginsOf::All, LoginsOf::Subject);
@@ -362,12 +363,16 @@ async fn sessions(cfg: &Config, command: SessionsCommand) -> Result<(), String> 
             };
             trustdesk::audit::record(
                 &store,
-                &trustdesk::audit::event("sign_out", "success")
-                    .actor(&who)
-                    .reason(format!(
-                        "sessions revoke (command line): {} session(s) ended",
-                        ended.len()
-                    )),
+                &trustdesk::audit::event(
+                    trustdesk::audit::Action::SignOut,
+                    trustdesk::audit::Outcome::Success,
+                    trustdesk::clock::now(),
+                )
+                .actor(&who)
+                .reason(format!(
+                    "sessions revoke (command line): {} session(s) ended",
+                    ended.len()
+                )),
             )
             .await
             .map_err(|e| e.to_string())?;

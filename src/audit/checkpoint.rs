@@ -91,7 +91,7 @@ pub fn spawn(store: Store, key: Arc<AuditKey>, every: SignEvery) {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            if let Err(e) = sign_if_due(&store, &key, every, OffsetDateTime::now_utc()).await {
+            if let Err(e) = sign_if_due(&store, &key, every, crate::clock::now()).await {
                 tracing::error!(error = %e, "could not sign the audit chain head");
             }
         }
@@ -228,12 +228,17 @@ mod tests {
             .with_ansi(false)
             .finish();
         let _guard = tracing::subscriber::set_default(subscriber);
-        let now = OffsetDateTime::now_utc();
+        let now = crate::clock::now();
         assert_eq!(sign_head(&store, &key, now).await.unwrap(), None, "empty");
         for n in 0..3 {
             crate::audit::record(
                 &store,
-                &crate::audit::event("lookup", "success").reason(format!("{n}")),
+                &crate::audit::event(
+                    crate::audit::Action::Lookup,
+                    crate::audit::Outcome::Success,
+                    crate::clock::now(),
+                )
+                .reason(format!("{n}")),
             )
             .await
             .unwrap();

@@ -28,19 +28,7 @@ pub enum AuditKeyError {
     Public(String),
 }
 
-/// A chain head signed with the audit key.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct SignedHead {
-    pub seq: i64,
-    pub hash: String,
-    /// Whole seconds (the signed message carries the Unix time).
-    #[serde(with = "time::serde::rfc3339")]
-    pub signed_at: OffsetDateTime,
-    /// Which public key verifies it (16 hex characters of its SHA-256); informative only.
-    pub key_id: String,
-    /// The Ed25519 signature of [`message`], base64url.
-    pub signature: String,
-}
+pub use crate::db::SignedHead;
 
 /// The signed bytes: a fixed label, then the head and the time, one per line.
 fn message(seq: i64, hash: &str, signed_at: OffsetDateTime) -> Vec<u8> {

@@ -18,8 +18,8 @@ use sha2::{Digest, Sha256};
 
 use crate::db::{AuditLink, AuditRow, LinkBody, NewAuditRow, Store, StoreError};
 
-/// The `prev_hash` of the first row.
-pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+pub use crate::db::GENESIS;
+pub use crate::db::vocab::{Action, Outcome};
 
 /// The hash of a row at `seq` with predecessor `prev_hash`.
 pub fn link_hash(prev_hash: &str, seq: i64, event: &NewAuditRow) -> String {
@@ -301,13 +301,35 @@ pub struct Origin {
     pub request_id: Option<String>,
 }
 
-/// Start an event: `event("lookup", "success").actor(..).origin(..).target_name(..)`.
-pub fn event(action: &str, outcome: &str) -> NewAuditRow {
+/// Start an event that happened `at`:
+/// `event(Action::Lookup, Outcome::Success, now).actor(..).origin(..).target_name(..)`.
+pub fn event(action: Action, outcome: Outcome, at: time::OffsetDateTime) -> NewAuditRow {
     NewAuditRow {
-        at: time::OffsetDateTime::now_utc(),
-        action: action.to_string(),
-        outcome: outcome.to_string(),
+        at,
+        action: action.as_str().to_string(),
+        outcome: outcome.as_str().to_string(),
         ..NewAuditRow::default()
+    }
+}
+
+/// A policy action is audited under its own name, except a fleet scan, whose events are all
+/// `fleet_scan` (a refused one was `run_fleet_scan` before #17, while the rest said
+/// `fleet_scan`).
+impl From<crate::policy::Action> for Action {
+    fn from(a: crate::policy::Action) -> Self {
+        use crate::policy::Action as P;
+        match a {
+            P::Lookup => Self::Lookup,
+            P::Diagnose => Self::Diagnose,
+            P::MintToken => Self::MintToken,
+            P::RevokeToken => Self::RevokeToken,
+            P::ResetAccount => Self::ResetAccount,
+            P::ViewAudit => Self::ViewAudit,
+            P::ExportAudit => Self::ExportAudit,
+            P::ViewPolicy => Self::ViewPolicy,
+            P::RunFleetScan => Self::FleetScan,
+            P::OverrideDiagnosis => Self::OverrideDiagnosis,
+        }
     }
 }
 

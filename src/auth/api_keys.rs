@@ -6,10 +6,9 @@
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
-use super::{Staff, random_token};
+use super::{CredentialError, Staff, random_token};
 use crate::audit::{self, Actor};
 use crate::db::{ApiKeyRow, Store, StoreError};
-use crate::web::AppError;
 
 pub const PREFIX: &str = "tdk_";
 
@@ -61,12 +60,12 @@ pub async fn create_audited(
     role: &str,
     expires_days: Option<u32>,
     by: &Actor,
-) -> Result<String, StoreError> {
+) -> Result<String, CredentialError> {
     let key = format!(
         "{PREFIX}{}",
-        random_token().map_err(|e| StoreError::Query(e.to_string()))?
+        random_token().map_err(CredentialError::Random)?
     );
-    let now = OffsetDateTime::now_utc();
+    let now = crate::clock::now();
     let expires_at = expires_days.map(|d| now + time::Duration::days(i64::from(d)));
     store
         .add_api_key(name, role, &hash(&key), now, expires_at)
@@ -74,44 +73,55 @@ pub async fn create_audited(
     let expiry = expires_at.map_or("never expires".to_string(), |t| {
         format!("expires {}", t.date())
     });
-    let event = audit::event("api_key_create", "success")
-        .actor(by)
-        .reason(format!("API key {name:?} (role {role}, {expiry})"));
+    let event = audit::event(
+        audit::Action::ApiKeyCreate,
+        audit::Outcome::Success,
+        crate::clock::now(),
+    )
+    .actor(by)
+    .reason(format!("API key {name:?} (role {role}, {expiry})"));
     if let Err(e) = audit::record(store, &event).await {
         store.revoke_api_key(name, now).await?;
-        return Err(e);
+        return Err(e.into());
     }
     Ok(key)
 }
 
 /// [`create_audited`] with no expiry, by the OS user running this process.
-pub async fn create(store: &Store, name: &str, role: &str) -> Result<String, StoreError> {
+pub async fn create(store: &Store, name: &str, role: &str) -> Result<String, CredentialError> {
     create_audited(store, name, role, None, &audit::command_line_actor()).await
 }
 
 /// Revoke the live key `name`, audited as `by`: `false` if there is no such live key.
 pub async fn revoke_audited(store: &Store, name: &str, by: &Actor) -> Result<bool, StoreError> {
-    let now = OffsetDateTime::now_utc();
+    let now = crate::clock::now();
     if !store.revoke_api_key(name, now).await? {
         return Ok(false);
     }
-    let event = audit::event("api_key_revoke", "success")
-        .actor(by)
-        .reason(format!("API key {name:?}"));
+    let event = audit::event(
+        audit::Action::ApiKeyRevoke,
+        audit::Outcome::Success,
+        crate::clock::now(),
+    )
+    .actor(by)
+    .reason(format!("API key {name:?}"));
     audit::record(store, &event).await?;
     Ok(true)
 }
 
 /// The staff identity a presented key stands for, or `None` for an unknown, revoked or
 /// expired key (all refused alike).
-pub async fn authenticate(store: &Store, presented: &str) -> Result<Option<Staff>, AppError> {
+pub async fn authenticate(
+    store: &Store,
+    presented: &str,
+) -> Result<Option<Staff>, CredentialError> {
     if !presented.starts_with(PREFIX) || presented.len() > 128 {
         return Ok(None);
     }
     let Some(key) = store.api_key_by_hash(&hash(presented)).await? else {
         return Ok(None);
     };
-    let now = OffsetDateTime::now_utc();
+    let now = crate::clock::now();
     if KeyState::of(&key, now) != KeyState::Active {
         return Ok(None);
     }
@@ -124,7 +134,7 @@ pub async fn authenticate(store: &Store, presented: &str) -> Result<Option<Staff
         email: None,
         roles: vec![key.role],
         // API calls carry no forms; this token is never shown.
-        csrf: random_token()?,
+        csrf: random_token().map_err(CredentialError::Random)?,
         signed_in_at: 0,
         touched_at: 0,
         id_token: None,

@@ -1,5 +1,6 @@
-//! Staff authentication: OIDC sign-in, the server-side session, and the `Staff` extractor.
-//! With `web/`, the only module that imports axum.
+//! Staff authentication: OIDC sign-in, the server-side session, API keys, and `Staff`, the
+//! person a request acts for. No HTTP here: the extractors that find `Staff` in a request
+//! live in `web/extract.rs`, and this module's errors become responses in `web/error.rs`.
 
 pub mod api_keys;
 pub mod oidc;
@@ -7,14 +8,12 @@ pub mod sessions;
 
 use std::collections::BTreeMap;
 
-use axum::extract::FromRequestParts;
-use axum::http::request::Parts;
 use serde::{Deserialize, Serialize};
-use tower_sessions::Session;
 
-use crate::config::{RoleConfig, RoleMatch};
-use crate::state::AppState;
-use crate::web::AppError;
+use crate::audit::Actor;
+use crate::config::{Config, RoleConfig, RoleMatch};
+use crate::db::StoreError;
+use crate::policy::Policy;
 
 /// Session keys.
 pub const STAFF_KEY: &str = "td.staff";
@@ -62,10 +61,24 @@ pub struct RoleInputs {
     pub verified_email: Option<String>,
 }
 
+/// A form's CSRF token is not the session's.
+#[derive(Debug, thiserror::Error)]
+#[error("This form has expired or did not come from trustdesk. Reload the page and try again.")]
+pub struct CsrfMismatch;
+
+/// Why a presented credential could not be checked (not: that it was refused).
+#[derive(Debug, thiserror::Error)]
+pub enum CredentialError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("the system's random number generator failed")]
+    Random(#[source] getrandom::Error),
+}
+
 impl Staff {
     /// This person as a request sees them: the roles the configuration in force grants the
     /// sign-in's claims, and what the policy grants them for the pages.
-    fn for_request(mut self, state: &AppState) -> Self {
+    pub fn for_request(mut self, config: &Config, policy: &Policy) -> Self {
         if let Some(inputs) = &self.role_inputs {
             self.roles = roles_for(
                 &RoleRequest {
@@ -73,14 +86,22 @@ impl Staff {
                     sub: &self.sub,
                     verified_email: inputs.verified_email.as_deref(),
                 },
-                &state.config.roles,
-                state.config.oidc.role_values,
+                &config.roles,
+                config.oidc.role_values,
             );
         }
-        self.can_lookup = state
-            .policy
-            .allows(&self.roles, crate::policy::Action::Lookup);
+        self.can_lookup = policy.allows(&self.roles, crate::policy::Action::Lookup);
         self
+    }
+
+    /// Who the audit log names for this person.
+    pub fn actor(&self) -> Actor {
+        Actor {
+            sub: self.sub.clone(),
+            name: self.name.clone(),
+            email: self.email.clone(),
+            roles: self.roles.clone(),
+        }
     }
 
     pub fn display_name(&self) -> &str {
@@ -91,24 +112,21 @@ impl Staff {
     }
 
     /// Check a form's CSRF token against the session's, in constant time.
-    pub fn check_csrf(&self, presented: &str) -> Result<(), AppError> {
+    pub fn check_csrf(&self, presented: &str) -> Result<(), CsrfMismatch> {
         use subtle::ConstantTimeEq;
         if bool::from(self.csrf.as_bytes().ct_eq(presented.as_bytes())) {
             Ok(())
         } else {
-            Err(AppError::Forbidden(
-                "This form has expired or did not come from trustdesk. Reload the page and try again."
-                    .into(),
-            ))
+            Err(CsrfMismatch)
         }
     }
 }
 
 /// A fresh random token (32 bytes, base64url), for CSRF tokens.
-pub fn random_token() -> Result<String, AppError> {
+pub fn random_token() -> Result<String, getrandom::Error> {
     use base64::Engine;
     let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes).map_err(|e| AppError::Internal(format!("CSPRNG: {e}")))?;
+    getrandom::fill(&mut bytes)?;
     Ok(base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes))
 }
 
@@ -163,80 +181,6 @@ pub fn safe_return_to(candidate: Option<&str>) -> String {
             path.to_string()
         }
         _ => "/".to_string(),
-    }
-}
-
-/// Extractor: the signed-in staff member (session, or `Authorization: Bearer <api key>`), or
-/// a redirect to sign-in (401 under `/api/`).
-pub struct CurrentStaff(pub Staff);
-
-/// The person signed in on `session`, for a page that shows the navigation whoever looks
-/// (the landing page, error pages): `None` when nobody is, when the session is past its
-/// absolute lifetime, or when the store cannot say. Never moves the idle deadline on.
-pub async fn session_staff(session: &Session, state: &AppState) -> Option<Staff> {
-    let staff = session.get::<Staff>(STAFF_KEY).await.ok().flatten()?;
-    let lifetime = i64::try_from(state.config.session.absolute_lifetime_secs).unwrap_or(i64::MAX);
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
-    (now - staff.signed_in_at < lifetime).then(|| staff.for_request(state))
-}
-
-impl FromRequestParts<AppState> for CurrentStaff {
-    type Rejection = AppError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        if let Some(auth) = parts.headers.get(axum::http::header::AUTHORIZATION) {
-            let key = auth
-                .to_str()
-                .ok()
-                .and_then(|v| v.strip_prefix("Bearer "))
-                .map(str::trim)
-                .unwrap_or_default();
-            return match api_keys::authenticate(&state.store, key).await? {
-                Some(staff) => Ok(Self(staff.for_request(state))),
-                None => Err(AppError::Unauthorized("unknown or revoked API key".into())),
-            };
-        }
-        let session = Session::from_request_parts(parts, state)
-            .await
-            .map_err(|(_, msg)| AppError::Internal(format!("session layer missing: {msg}")))?;
-        let staff: Option<Staff> = session
-            .get(STAFF_KEY)
-            .await
-            .map_err(|e| AppError::Unavailable(format!("session store: {e}")))?;
-        let limits = &state.config.session;
-        let lifetime = i64::try_from(limits.absolute_lifetime_secs).unwrap_or(i64::MAX);
-        let idle = i64::try_from(limits.idle_timeout_secs).unwrap_or(i64::MAX);
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
-        match staff {
-            Some(mut staff) if now - staff.signed_in_at < lifetime => {
-                // Saving it moves the idle deadline on (tower-sessions saves only changed
-                // sessions); at most one write per quarter of the timeout.
-                if now - staff.touched_at >= (idle / 4).max(1) {
-                    staff.touched_at = now;
-                    session
-                        .insert(STAFF_KEY, &staff)
-                        .await
-                        .map_err(|e| AppError::Unavailable(format!("session store: {e}")))?;
-                }
-                Ok(Self(staff.for_request(state)))
-            }
-            Some(_) => {
-                // Past its absolute lifetime: end it, however busy it was.
-                session
-                    .flush()
-                    .await
-                    .map_err(|e| AppError::Unavailable(format!("session store: {e}")))?;
-                let target = parts.uri.path_and_query().map(|p| p.as_str().to_string());
-                Err(AppError::SignIn(safe_return_to(target.as_deref())))
-            }
-            None => {
-                let target = parts.uri.path_and_query().map(|p| p.as_str().to_string());
-                Err(AppError::SignIn(safe_return_to(target.as_deref())))
-            }
-        }
     }
 }
 

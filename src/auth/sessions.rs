@@ -46,7 +46,7 @@ impl SessionBackend {
             if let Err(e) = self.delete_expired().await {
                 tracing::warn!(error = %e, "could not sweep expired sessions");
             }
-            if let Err(e) = store.sweep_logins(time::OffsetDateTime::now_utc()).await {
+            if let Err(e) = store.sweep_logins(crate::clock::now()).await {
                 tracing::warn!(error = %e, "could not sweep old logins");
             }
         }

@@ -113,7 +113,7 @@ impl Default for FleetConfig {
 }
 
 /// Repair tokens.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TokensConfig {
     /// Default lifetime of a minted token.

@@ -6,9 +6,15 @@
 
 mod heads;
 
+pub use heads::SignedHead;
+
+/// The `prev_hash` of the first row.
+pub const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
 use sqlx::Row;
 use time::OffsetDateTime;
 
+use super::vocab::sql_list;
 use super::{Store, StoreError, on_pool};
 
 /// The advisory lock key that serialises audit appends on PostgreSQL ("td-audit").
@@ -326,7 +332,7 @@ where
 {
     match last {
         Some(row) => Ok((row.try_get::<i64, _>("seq")? + 1, row.try_get("hash")?)),
-        None => Ok((1, crate::audit::GENESIS.to_string())),
+        None => Ok((1, GENESIS.to_string())),
     }
 }
 
@@ -405,10 +411,13 @@ fn contains(part: Option<&str>) -> Option<String> {
 /// character, the predicate of the partial index `audit_events_portal_writes` (migration
 /// 0008), which is what lets both databases use that index.
 fn portal_writes_sql() -> String {
+    use super::vocab::{Action as A, Outcome as O};
+    let actions = sql_list([A::ResetAccount, A::RedeemToken, A::RepairOutcome].map(A::as_str));
+    let outcomes = sql_list([O::Success, O::Failure].map(O::as_str));
     format!(
         "SELECT {COLUMNS} FROM audit_events WHERE target_guid = $1 AND at >= $2 \
-         AND action IN ('reset_account', 'redeem_token', 'repair_outcome') \
-         AND outcome IN ('success', 'failure') ORDER BY at DESC, seq DESC LIMIT 200"
+         AND action IN ({actions}) \
+         AND outcome IN ({outcomes}) ORDER BY at DESC, seq DESC LIMIT 200"
     )
 }
 
@@ -435,17 +444,23 @@ impl Store {
         Ok(rows)
     }
 
-    /// How many lookups, diagnoses and repairs `actor_sub` made since `since` (rate limits).
+    /// How many of the actions the hourly limit counts ([`super::vocab::Action::COUNTED`])
+    /// `actor_sub` made successfully since `since`.
     pub async fn actions_since(
         &self,
         actor_sub: &str,
         since: OffsetDateTime,
     ) -> Result<i64, StoreError> {
-        let sql = "SELECT COUNT(*) FROM audit_events WHERE actor_sub = $1 AND at >= $2 AND outcome = 'success' \
-                   AND action IN ('lookup', 'diagnose', 'mint_token', 'revoke_token', 'reset_account')";
-        let n = on_pool!(self, |pool| sqlx::query_scalar::<_, i64>(sql)
+        use super::vocab::{Action, Outcome};
+        let counted = sql_list(Action::COUNTED.iter().map(|a| a.as_str()));
+        let sql = format!(
+            "SELECT COUNT(*) FROM audit_events WHERE actor_sub = $1 AND at >= $2 AND outcome = $3 \
+             AND action IN ({counted})"
+        );
+        let n = on_pool!(self, |pool| sqlx::query_scalar::<_, i64>(&sql)
             .bind(actor_sub)
             .bind(since)
+            .bind(Outcome::Success.as_str())
             .fetch_one(pool)
             .await)?;
         Ok(n)
@@ -545,9 +560,25 @@ mod tests {
 /// is, character for character, the predicate of the partial index
 /// `audit_events_recent_actions` (migration 0010): the object's lookups and diagnoses stay
 /// out of the index, so the read does not slow down as the object is looked at.
-const RECENT_ACTIONS: &str = "FROM audit_events WHERE target_guid = $1 \
-    AND action IN ('mint_token', 'revoke_token', 'redeem_code', 'reset_account', 'redeem_token', 'repair_outcome') \
-    ORDER BY at DESC, seq DESC LIMIT $2";
+fn recent_actions_sql() -> String {
+    use super::vocab::Action as A;
+    let actions = sql_list(
+        [
+            A::MintToken,
+            A::RevokeToken,
+            A::RedeemCode,
+            A::ResetAccount,
+            A::RedeemToken,
+            A::RepairOutcome,
+        ]
+        .map(A::as_str),
+    );
+    format!(
+        "FROM audit_events WHERE target_guid = $1 \
+         AND action IN ({actions}) \
+         ORDER BY at DESC, seq DESC LIMIT $2"
+    )
+}
 
 impl Store {
     /// The newest `limit` events that changed or tried to change the object with this
@@ -558,7 +589,7 @@ impl Store {
         target_guid: &str,
         limit: i64,
     ) -> Result<Vec<AuditRow>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} {RECENT_ACTIONS}");
+        let sql = format!("SELECT {COLUMNS} {}", recent_actions_sql());
         let rows = on_pool!(self, |pool| {
             let rows = sqlx::query(&sql)
                 .bind(target_guid)
@@ -593,7 +624,10 @@ mod recent_actions_tests {
         let Store::Sqlite(db) = &store else {
             unreachable!("a sqlite: URL opens SQLite")
         };
-        let sql = format!("EXPLAIN QUERY PLAN SELECT {COLUMNS} {RECENT_ACTIONS}");
+        let sql = format!(
+            "EXPLAIN QUERY PLAN SELECT {COLUMNS} {}",
+            recent_actions_sql()
+        );
         let plan: Vec<String> = sqlx::query(&sql)
             .bind("guid")
             .bind(10_i64)

@@ -4,6 +4,7 @@
 use sqlx::Row;
 use time::OffsetDateTime;
 
+use super::vocab::FleetState;
 use super::{Store, StoreError, on_pool, on_write};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -12,8 +13,7 @@ pub struct FleetScanRow {
     pub started_at: OffsetDateTime,
     pub finished_at: Option<OffsetDateTime>,
     pub started_by: String,
-    /// `running`, `complete` or `failed`.
-    pub state: String,
+    pub state: FleetState,
     pub dc: Option<String>,
     pub scanned: i64,
     pub restarts: i64,
@@ -42,7 +42,7 @@ pub struct FleetFindingRow {
 
 /// How a scan ended.
 pub struct FleetEnd<'a> {
-    pub state: &'a str,
+    pub state: FleetState,
     pub finished_at: OffsetDateTime,
     pub dc: Option<&'a str>,
     pub scanned: i64,
@@ -67,7 +67,7 @@ where
         started_at: r.try_get("started_at")?,
         finished_at: r.try_get("finished_at")?,
         started_by: r.try_get("started_by")?,
-        state: r.try_get("state")?,
+        state: FleetState::decode(&r.try_get::<String, _>("state")?)?,
         dc: r.try_get("dc")?,
         scanned: r.try_get("scanned")?,
         restarts: r.try_get("restarts")?,
@@ -86,13 +86,14 @@ impl Store {
     ) -> Result<i64, StoreError> {
         let id = on_write!(self, |pool| {
             sqlx::query_scalar::<_, i64>(
-            "INSERT INTO fleet_scans (started_at, started_by, state) VALUES ($1, $2, 'running') \
-             RETURNING id"
-        )
-        .bind(started_at)
-        .bind(started_by)
-        .fetch_one(pool)
-        .await
+                "INSERT INTO fleet_scans (started_at, started_by, state) VALUES ($1, $2, $3) \
+             RETURNING id",
+            )
+            .bind(started_at)
+            .bind(started_by)
+            .bind(FleetState::Running.as_str())
+            .fetch_one(pool)
+            .await
         })?;
         Ok(id)
     }
@@ -148,10 +149,10 @@ impl Store {
     pub async fn fleet_finish(&self, scan_id: i64, end: &FleetEnd<'_>) -> Result<(), StoreError> {
         on_write!(self, |pool| sqlx::query(
             "UPDATE fleet_scans SET state = $2, finished_at = $3, dc = $4, scanned = $5, \
-             restarts = $6, error = $7, notes = $8, tally = $9 WHERE id = $1 AND state = 'running'"
+             restarts = $6, error = $7, notes = $8, tally = $9 WHERE id = $1 AND state = $10"
         )
         .bind(scan_id)
-        .bind(end.state)
+        .bind(end.state.as_str())
         .bind(end.finished_at)
         .bind(end.dc)
         .bind(end.scanned)
@@ -159,6 +160,7 @@ impl Store {
         .bind(end.error)
         .bind(end.notes)
         .bind(end.tally)
+        .bind(FleetState::Running.as_str())
         .execute(pool)
         .await
         .map(|_| ()))?;
@@ -166,9 +168,15 @@ impl Store {
     }
 
     /// The newest report in `state`, if any.
-    pub async fn fleet_latest(&self, state: &str) -> Result<Option<FleetScanRow>, StoreError> {
-        self.fleet_one("state = $1 ORDER BY id DESC LIMIT 1", state.to_string())
-            .await
+    pub async fn fleet_latest(
+        &self,
+        state: FleetState,
+    ) -> Result<Option<FleetScanRow>, StoreError> {
+        self.fleet_one(
+            "state = $1 ORDER BY id DESC LIMIT 1",
+            state.as_str().to_string(),
+        )
+        .await
     }
 
     /// One report by id.

@@ -10,6 +10,7 @@ mod fleet;
 mod logins;
 mod observations;
 mod tokens;
+pub mod vocab;
 mod watch;
 
 use std::path::Path;
@@ -21,12 +22,13 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool};
 
 pub use api_keys::ApiKeyRow;
-pub use audit::{AuditFilter, AuditLink, AuditRow, LinkBody, NewAuditRow};
+pub use audit::{AuditFilter, AuditLink, AuditRow, GENESIS, LinkBody, NewAuditRow, SignedHead};
 pub use codes::CodeRow;
 pub use fleet::{FleetEnd, FleetFindingRow, FleetScanRow};
 pub use logins::{LoginRow, LoginsOf};
 pub use observations::ObservationRow;
 pub use tokens::TokenRow;
+pub use vocab::{FleetState, TokenState};
 pub use watch::{WatchRow, WatchState};
 
 #[derive(Debug, thiserror::Error)]

@@ -4,6 +4,7 @@
 use sqlx::Row;
 use time::OffsetDateTime;
 
+use super::vocab::TokenState;
 use super::{Store, StoreError, on_pool, on_write};
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -25,8 +26,8 @@ pub struct TokenRow {
     pub issued_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339")]
     pub expires_at: OffsetDateTime,
-    /// pending | redeemed | completed | failed | revoked (see [`TokenRow::state_at_time`]).
-    pub state: String,
+    /// Never [`TokenState::Expired`] (see [`TokenRow::state_at_time`]).
+    pub state: TokenState,
     #[serde(with = "time::serde::rfc3339")]
     pub state_at: OffsetDateTime,
     pub dc: Option<String>,
@@ -36,12 +37,17 @@ pub struct TokenRow {
 }
 
 impl TokenRow {
+    /// The computer's name (its sAMAccountName without the `$`).
+    pub fn computer_name(&self) -> &str {
+        self.computer_sam.trim_end_matches('$')
+    }
+
     /// The state as people should see it: a pending token past its expiry is `expired`.
-    pub fn state_at_time(&self, now: OffsetDateTime) -> &str {
-        if self.state == "pending" && now >= self.expires_at {
-            "expired"
+    pub fn state_at_time(&self, now: OffsetDateTime) -> TokenState {
+        if self.state == TokenState::Pending && now >= self.expires_at {
+            TokenState::Expired
         } else {
-            &self.state
+            self.state
         }
     }
 }
@@ -64,7 +70,7 @@ macro_rules! row {
             ticket: $r.try_get("ticket")?,
             issued_at: $r.try_get("issued_at")?,
             expires_at: $r.try_get("expires_at")?,
-            state: $r.try_get("state")?,
+            state: TokenState::decode(&$r.try_get::<String, _>("state")?)?,
             state_at: $r.try_get("state_at")?,
             dc: $r.try_get("dc")?,
             detail: $r.try_get("detail")?,
@@ -91,7 +97,7 @@ impl Store {
             .bind(&t.ticket)
             .bind(t.issued_at)
             .bind(t.expires_at)
-            .bind(&t.state)
+            .bind(t.state.as_str())
             .bind(t.state_at)
             .bind(&t.dc)
             .bind(&t.detail)
@@ -122,8 +128,8 @@ impl Store {
     pub async fn transition_token(
         &self,
         token_hash: &str,
-        from: &str,
-        to: &str,
+        from: TokenState,
+        to: TokenState,
         now: OffsetDateTime,
         dc: Option<&str>,
         detail: Option<&str>,
@@ -132,12 +138,12 @@ impl Store {
             "UPDATE repair_tokens SET state = $1, state_at = $2, dc = COALESCE($3, dc), \
              detail = COALESCE($4, detail) WHERE token_hash = $5 AND state = $6"
         )
-        .bind(to)
+        .bind(to.as_str())
         .bind(now)
         .bind(dc)
         .bind(detail)
         .bind(token_hash)
-        .bind(from)
+        .bind(from.as_str())
         .execute(pool)
         .await
         .map(|r| r.rows_affected()))?;

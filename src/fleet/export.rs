@@ -61,7 +61,7 @@ pub fn json(scan: &FleetScanRow, counts: &OuStats, rows: &[FleetFindingRow]) -> 
         report: scan.id,
         started_at: scan.started_at,
         finished_at: scan.finished_at,
-        state: &scan.state,
+        state: scan.state.as_str(),
         dc: scan.dc.as_deref(),
         scanned: scan.scanned,
         counts,

@@ -18,9 +18,10 @@ use std::time::Instant;
 use serde::Serialize;
 use time::OffsetDateTime;
 
+use crate::audit::{self, Actor, Origin};
 use crate::db::FleetEnd;
+pub use crate::db::FleetState as State;
 use crate::policy::{Grant, RunFleetScan, normalize_dn};
-use crate::state::AppState;
 pub use scan::{Outcome, ScanContext, ScanError, Update};
 
 /// The live state of the scan this process runs (or ran last).
@@ -30,8 +31,7 @@ pub struct Progress {
     #[serde(with = "time::serde::rfc3339")]
     pub started_at: OffsetDateTime,
     pub started_by: String,
-    /// `running`, `complete` or `failed`.
-    pub state: &'static str,
+    pub state: State,
     pub dc: Option<String>,
     pub scanned: u64,
     pub estimate: Option<u64>,
@@ -51,7 +51,7 @@ impl Progress {
             scan_id,
             started_at,
             started_by: started_by.to_string(),
-            state: "running",
+            state: State::Running,
             dc: None,
             scanned: 0,
             estimate: None,
@@ -68,7 +68,7 @@ impl Progress {
     pub fn redacted(&self) -> Progress {
         let percent = match self.estimate {
             Some(e) if e > 0 => (self.scanned.saturating_mul(100) / e).min(100),
-            _ if self.state == "complete" => 100,
+            _ if self.state == State::Complete => 100,
             _ => 0,
         };
         Progress {
@@ -121,6 +121,15 @@ impl Progress {
     }
 }
 
+/// Who starts a scan, for the report and the audit log.
+pub struct Starter<'a> {
+    /// As the report shows it.
+    pub name: String,
+    /// The person and where they asked from; `None` for the service (its schedule).
+    pub person: Option<(&'a Actor, &'a Origin)>,
+    pub reason: Option<&'a str>,
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum StartError {
     #[error("a fleet scan is already running (report {0})")]
@@ -159,7 +168,7 @@ impl FleetJobs {
         {
             let slot = self.current.lock().ok();
             if let Some(p) = slot.as_ref().and_then(|s| s.as_ref())
-                && p.state == "running"
+                && p.state == State::Running
             {
                 return Err(StartError::AlreadyRunning(p.scan_id));
             }
@@ -167,7 +176,7 @@ impl FleetJobs {
         let id = ctx.store.fleet_begin(now, started_by).await?;
         let lost_race = match self.current.lock() {
             Ok(mut slot) => {
-                if slot.as_ref().is_some_and(|p| p.state == "running") {
+                if slot.as_ref().is_some_and(|p| p.state == State::Running) {
                     true
                 } else {
                     *slot = Some(Progress::new(id, now, started_by));
@@ -177,7 +186,7 @@ impl FleetJobs {
             Err(_) => false,
         };
         if lost_race {
-            let end = end("failed", now, None, Some("another scan started first"));
+            let end = end(State::Failed, now, None, Some("another scan started first"));
             ctx.store.fleet_finish(id, &end).await?;
             return Err(StartError::AlreadyRunning(id));
         }
@@ -192,7 +201,7 @@ impl FleetJobs {
         started_by: &str,
         progress: &(dyn Fn(&Progress) + Sync),
     ) -> Result<(i64, Result<Outcome, ScanError>), StartError> {
-        let now = OffsetDateTime::now_utc();
+        let now = crate::clock::now();
         let id = self.claim(ctx, started_by, now).await?;
         let on_update = |u: Update| {
             self.update(u);
@@ -213,7 +222,7 @@ impl FleetJobs {
         started_by: String,
     ) -> Result<i64, StartError> {
         // Claim here so the caller hears "already running" synchronously.
-        let now = OffsetDateTime::now_utc();
+        let now = crate::clock::now();
         let id = self.claim(&ctx, &started_by, now).await?;
         let jobs = self.clone();
         tokio::spawn(async move {
@@ -225,6 +234,32 @@ impl FleetJobs {
         Ok(id)
     }
 
+    /// [`Self::start`], then audit the start (`fleet_scan` / `started`, naming the report) as
+    /// `by`. A start that cannot be audited is an error (the scan itself runs on).
+    pub async fn start_audited(
+        &self,
+        grant: Grant<RunFleetScan>,
+        ctx: ScanContext,
+        by: Starter<'_>,
+    ) -> Result<i64, StartError> {
+        let store = ctx.store.clone();
+        let id = self.start(grant, ctx, by.name).await?;
+        let mut event = audit::event(
+            audit::Action::FleetScan,
+            audit::Outcome::Started,
+            crate::clock::now(),
+        )
+        .target_name(&format!("fleet report {id}"));
+        if let Some((actor, origin)) = by.person {
+            event = event.actor(actor).origin(origin);
+        }
+        if let Some(reason) = by.reason {
+            event = event.reason(reason);
+        }
+        audit::record(&store, &event).await?;
+        Ok(id)
+    }
+
     /// Close the report and the job slot; a report that cannot be closed reads as failed.
     async fn close(
         &self,
@@ -232,13 +267,13 @@ impl FleetJobs {
         id: i64,
         result: &Result<Outcome, ScanError>,
     ) -> Result<(), crate::db::StoreError> {
-        let finished = OffsetDateTime::now_utc();
+        let finished = crate::clock::now();
         let (state, stored) = match result {
             Ok(o) => {
                 let tally = serde_json::to_string(&o.tally).ok();
                 let notes = (!o.notes.is_empty()).then(|| o.notes.join("\n"));
                 let end = FleetEnd {
-                    state: "complete",
+                    state: State::Complete,
                     finished_at: finished,
                     dc: Some(&o.dc),
                     scanned: i64::try_from(o.scanned).unwrap_or(i64::MAX),
@@ -247,7 +282,7 @@ impl FleetJobs {
                     notes: notes.as_deref(),
                     tally: tally.as_deref(),
                 };
-                ("complete", ctx.store.fleet_finish(id, &end).await)
+                (State::Complete, ctx.store.fleet_finish(id, &end).await)
             }
             Err(e) => {
                 // A failed report keeps no rows: nothing partial can be read from it.
@@ -255,8 +290,8 @@ impl FleetJobs {
                     tracing::warn!(report = id, error = %e, "could not drop a failed report's rows");
                 }
                 let msg = e.to_string();
-                let end = end("failed", finished, None, Some(&msg));
-                ("failed", ctx.store.fleet_finish(id, &end).await)
+                let end = end(State::Failed, finished, None, Some(&msg));
+                (State::Failed, ctx.store.fleet_finish(id, &end).await)
             }
         };
         if let Err(e) = &stored {
@@ -271,7 +306,7 @@ impl FleetJobs {
         if let Ok(mut slot) = self.current.lock()
             && let Some(p) = slot.as_mut()
         {
-            p.state = if stored.is_ok() { state } else { "failed" };
+            p.state = if stored.is_ok() { state } else { State::Failed };
             if let Err(e) = result {
                 p.error = Some(e.to_string());
             }
@@ -281,7 +316,7 @@ impl FleetJobs {
 }
 
 fn end<'a>(
-    state: &'a str,
+    state: State,
     at: OffsetDateTime,
     dc: Option<&'a str>,
     error: Option<&'a str>,
@@ -315,24 +350,27 @@ pub fn scopes(cfg: &crate::config::Config) -> Vec<String> {
     kept
 }
 
-/// The scan context from the application state.
-pub fn context(state: &AppState) -> ScanContext {
-    ScanContext {
-        directory: state.directory.clone(),
-        store: state.store.clone(),
-        policy: state.policy.clone(),
-        settings: state.diagnosis,
-        scopes: scopes(&state.config),
-        page_size: state.config.fleet.page_size,
+impl ScanContext {
+    /// A fleet scan's context: the lookups' directory, store, policy and diagnosis settings,
+    /// and the configured scopes and page size.
+    pub fn new(cfg: &crate::config::Config, lookups: &crate::lookup::Lookups) -> Self {
+        ScanContext {
+            directory: lookups.directory.clone(),
+            store: lookups.store.clone(),
+            policy: lookups.policy.clone(),
+            settings: lookups.settings,
+            scopes: scopes(cfg),
+            page_size: cfg.fleet.page_size,
+        }
     }
 }
 
-/// Scans on the configured schedule (`fleet.schedule_hours`), as the service.
-pub fn spawn_schedule(state: &AppState) {
-    let hours = state.config.fleet.schedule_hours;
+/// Scans every `fleet.schedule_hours` (none when 0), as the service.
+pub fn spawn_schedule(jobs: &FleetJobs, ctx: &ScanContext, hours: u32) {
     if hours > 0 {
         spawn_every(
-            state,
+            jobs.clone(),
+            ctx.clone(),
             std::time::Duration::from_secs(u64::from(hours) * 3600),
         );
     }
@@ -341,8 +379,11 @@ pub fn spawn_schedule(state: &AppState) {
 /// Start a scan as the service every `period`, the first one period from now, each audited.
 /// A scan still running at the next tick is left alone (that tick starts none). Periods under
 /// a second are taken as one second (a zero period would make `interval` panic).
-pub fn spawn_every(state: &AppState, period: std::time::Duration) -> tokio::task::JoinHandle<()> {
-    let (jobs, ctx) = (state.fleet.clone(), context(state));
+pub fn spawn_every(
+    jobs: FleetJobs,
+    ctx: ScanContext,
+    period: std::time::Duration,
+) -> tokio::task::JoinHandle<()> {
     let period = period.max(std::time::Duration::from_secs(1));
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(period);
@@ -350,20 +391,19 @@ pub fn spawn_every(state: &AppState, period: std::time::Duration) -> tokio::task
         tick.tick().await; // the first tick is immediate: wait one period first
         loop {
             tick.tick().await;
+            let by = Starter {
+                name: "schedule".into(),
+                person: None,
+                reason: Some("fleet.schedule_hours"),
+            };
             match jobs
-                .start(Grant::for_service(), ctx.clone(), "schedule".into())
+                .start_audited(Grant::for_service(), ctx.clone(), by)
                 .await
             {
-                Ok(id) => {
-                    tracing::info!(report = id, "scheduled fleet scan started");
-                    let event = crate::audit::event("fleet_scan", "started")
-                        .target_name(&format!("fleet report {id}"))
-                        .reason("fleet.schedule_hours");
-                    if let Err(e) = crate::audit::record(&ctx.store, &event).await {
-                        tracing::error!(error = %e, "could not audit the scheduled fleet scan");
-                    }
+                Ok(id) => tracing::info!(report = id, "scheduled fleet scan started"),
+                Err(e) => {
+                    tracing::warn!(error = %e, "scheduled fleet scan not started (or its start not audited)")
                 }
-                Err(e) => tracing::warn!(error = %e, "scheduled fleet scan not started"),
             }
         }
     })

@@ -44,7 +44,7 @@ pub async fn load(
 ) -> Result<Option<ReportView>, StoreError> {
     let scan = match id {
         Some(id) => store.fleet_scan(id).await?,
-        None => store.fleet_latest("complete").await?,
+        None => store.fleet_latest(crate::db::FleetState::Complete).await?,
     };
     let Some(scan) = scan else {
         return Ok(None);

@@ -167,7 +167,11 @@ async fn attempt(
             ));
         }
     }
-    let estimate = match ctx.store.fleet_latest("complete").await {
+    let estimate = match ctx
+        .store
+        .fleet_latest(crate::db::FleetState::Complete)
+        .await
+    {
         Ok(Some(r)) => u64::try_from(r.scanned).ok(),
         _ => {
             let mut total = 0;

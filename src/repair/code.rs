@@ -17,10 +17,10 @@ use std::time::Instant;
 use time::OffsetDateTime;
 use trustdesk_token::ShortCode;
 
+use super::Repairs;
 use super::code_guard::{self, Shut};
-use crate::audit::{self, Origin};
-use crate::db::{CodeRow, StoreError, TokenRow};
-use crate::state::AppState;
+use crate::audit::{self, Action, Origin, Outcome};
+use crate::db::{CodeRow, StoreError, TokenRow, TokenState};
 
 /// Wrong computer names a code survives.
 pub const MAX_NAME_MISSES: i64 = 3;
@@ -48,14 +48,14 @@ pub enum CodeError {
 
 /// Keep `code` for the token `row`, signed from `claims`.
 pub async fn keep(
-    state: &AppState,
+    repairs: &Repairs,
     code: &ShortCode,
     row: &TokenRow,
     claims: &trustdesk_token::Claims,
     now: OffsetDateTime,
 ) -> Result<(), StoreError> {
     let json = serde_json::to_string(claims).map_err(|e| StoreError::Query(e.to_string()))?;
-    state
+    repairs
         .store
         .insert_code(&code.hash(), &row.jti, &json, row.expires_at, now)
         .await
@@ -64,15 +64,23 @@ pub async fn keep(
 /// The token behind `req.code`, for `req.computer` only; every refusal is counted and audited
 /// as `code_guard` and the module comment say.
 pub async fn resolve(
-    state: &AppState,
+    repairs: &Repairs,
     origin: &Origin,
     req: &CodeRequest<'_>,
     now: OffsetDateTime,
     clock: Instant,
 ) -> Result<String, CodeError> {
     let address = origin.source_ip.as_deref().unwrap_or("unknown");
-    if let Err(shut) = state.code_guard.open(address, clock) {
-        count(state, origin, address, false, clock, &CodeError::Shut(shut)).await;
+    if let Err(shut) = repairs.code_guard.open(address, clock) {
+        count(
+            repairs,
+            origin,
+            address,
+            false,
+            clock,
+            &CodeError::Shut(shut),
+        )
+        .await;
         return Err(CodeError::Shut(shut));
     }
     let (Some(code), Some(computer), Some(domain)) = (
@@ -80,44 +88,52 @@ pub async fn resolve(
         name(req.computer, 15),
         name(req.domain, 255),
     ) else {
-        count(state, origin, address, false, clock, &CodeError::Malformed).await;
+        count(
+            repairs,
+            origin,
+            address,
+            false,
+            clock,
+            &CodeError::Malformed,
+        )
+        .await;
         return Err(CodeError::Malformed);
     };
     let hash = code.hash();
-    let Some(row) = state
+    let Some(row) = repairs
         .store
         .code_by_hash(&hash, now)
         .await
         .map_err(CodeError::Unavailable)?
     else {
-        count(state, origin, address, true, clock, &CodeError::Unknown).await;
+        count(repairs, origin, address, true, clock, &CodeError::Unknown).await;
         return Err(CodeError::Unknown);
     };
-    let token_row = state
+    let token_row = repairs
         .store
         .token_by_jti(&row.jti)
         .await
         .map_err(CodeError::Unavailable)?;
-    let Some(token_row) = token_row.filter(|t| t.state_at_time(now) == "pending") else {
-        drop_code(state, &hash).await;
-        count(state, origin, address, true, clock, &CodeError::Unknown).await;
+    let Some(token_row) = token_row.filter(|t| t.state_at_time(now) == TokenState::Pending) else {
+        drop_code(repairs, &hash).await;
+        count(repairs, origin, address, true, clock, &CodeError::Unknown).await;
         return Err(CodeError::Unknown);
     };
     if !names_match(&token_row, computer, domain) {
-        wrong_name(state, origin, &hash, &token_row, computer, domain).await?;
-        count(state, origin, address, true, clock, &CodeError::Unknown).await;
+        wrong_name(repairs, origin, &hash, &token_row, computer, domain).await?;
+        count(repairs, origin, address, true, clock, &CodeError::Unknown).await;
         return Err(CodeError::Unknown);
     }
-    let token = match sign_again(state, &row, &token_row) {
+    let token = match sign_again(repairs, &row, &token_row) {
         Ok(token) => token,
         Err(why) => {
-            drop_code(state, &hash).await;
-            individual(state, origin, &token_row, "denied", why).await?;
+            drop_code(repairs, &hash).await;
+            individual(repairs, origin, &token_row, Outcome::Denied, why).await?;
             return Err(CodeError::Unknown);
         }
     };
     // The one use: of concurrent requests exactly one deletes the row.
-    if !state
+    if !repairs
         .store
         .take_code(&hash)
         .await
@@ -126,10 +142,10 @@ pub async fn resolve(
         return Err(CodeError::Unknown);
     }
     individual(
-        state,
+        repairs,
         origin,
         &token_row,
-        "success",
+        Outcome::Success,
         format!("the repair code gave token {} to the client", token_row.jti),
     )
     .await?;
@@ -154,10 +170,10 @@ fn names_match(row: &TokenRow, computer: &str, domain: &str) -> bool {
 }
 
 /// The minted token, signed again from its claims; it must hash to the stored token's hash.
-fn sign_again(state: &AppState, row: &CodeRow, token_row: &TokenRow) -> Result<String, String> {
+fn sign_again(repairs: &Repairs, row: &CodeRow, token_row: &TokenRow) -> Result<String, String> {
     let claims: trustdesk_token::Claims =
         serde_json::from_str(&row.claims).map_err(|e| format!("stored claims unreadable: {e}"))?;
-    let key = state.token_keys.signing();
+    let key = repairs.token_keys.signing();
     if key.kid() != claims.kid {
         return Err(format!(
             "the token-signing key changed since token {} was minted: paste the full token or \
@@ -175,8 +191,8 @@ fn sign_again(state: &AppState, row: &CodeRow, token_row: &TokenRow) -> Result<S
     Ok(token)
 }
 
-async fn drop_code(state: &AppState, hash: &str) {
-    if let Err(e) = state.store.take_code(hash).await {
+async fn drop_code(repairs: &Repairs, hash: &str) {
+    if let Err(e) = repairs.store.take_code(hash).await {
         tracing::warn!(error = %e, "cannot drop a dead repair code");
     }
 }
@@ -184,21 +200,21 @@ async fn drop_code(state: &AppState, hash: &str) {
 /// A right code with the wrong computer name: counted against the code (locked at
 /// [`MAX_NAME_MISSES`]) and audited, naming the token's computer.
 async fn wrong_name(
-    state: &AppState,
+    repairs: &Repairs,
     origin: &Origin,
     hash: &str,
     token_row: &TokenRow,
     computer: &str,
     domain: &str,
 ) -> Result<(), CodeError> {
-    let misses = state
+    let misses = repairs
         .store
         .miss_code(hash)
         .await
         .map_err(CodeError::Unavailable)?;
     let locked = misses >= MAX_NAME_MISSES;
     if locked {
-        drop_code(state, hash).await;
+        drop_code(repairs, hash).await;
     }
     let reason = format!(
         "the repair code of token {} was sent with computer {computer:?} in {domain:?}, not \
@@ -210,24 +226,24 @@ async fn wrong_name(
             ""
         }
     );
-    individual(state, origin, token_row, "denied", reason).await
+    individual(repairs, origin, token_row, Outcome::Denied, reason).await
 }
 
 /// An audit event about one token's code, with its minter as the actor.
 async fn individual(
-    state: &AppState,
+    repairs: &Repairs,
     origin: &Origin,
     t: &TokenRow,
-    outcome: &str,
+    outcome: Outcome,
     reason: String,
 ) -> Result<(), CodeError> {
     let e = super::about_token(
-        audit::event("redeem_code", outcome)
+        audit::event(Action::RedeemCode, outcome, crate::clock::now())
             .origin(origin)
             .reason(reason),
         t,
     );
-    audit::record(&state.store, &e)
+    audit::record(&repairs.store, &e)
         .await
         .map(|_| ())
         .map_err(CodeError::Unavailable)
@@ -235,14 +251,14 @@ async fn individual(
 
 /// Count a failure from `address`, and audit the count when it is a power of ten.
 async fn count(
-    state: &AppState,
+    repairs: &Repairs,
     origin: &Origin,
     address: &str,
     miss: bool,
     clock: Instant,
     err: &CodeError,
 ) {
-    let c = state.code_guard.fail(address, miss, clock);
+    let c = repairs.code_guard.fail(address, miss, clock);
     if !c.audit {
         return;
     }
@@ -253,7 +269,7 @@ async fn count(
         CodeError::Malformed => "not a code",
         _ => "no such live code",
     };
-    let e = audit::event("redeem_code", "denied")
+    let e = audit::event(Action::RedeemCode, Outcome::Denied, crate::clock::now())
         .origin(origin)
         .reason(format!(
             "{} refused repair code request(s) from this address in the last {minutes} min \
@@ -261,7 +277,7 @@ async fn count(
             c.failures,
             code_guard::WINDOW.as_secs() / 60
         ));
-    if let Err(e) = audit::record(&state.store, &e).await {
+    if let Err(e) = audit::record(&repairs.store, &e).await {
         tracing::warn!(error = %e, "cannot audit refused repair codes");
     }
 }

@@ -77,7 +77,7 @@ impl TokenKeys {
     fn load_dir(dir: &Path) -> Result<Self, KeyError> {
         let current = dir.join("current");
         if !current.exists() {
-            rotate_dir(dir, OffsetDateTime::now_utc(), time::Duration::ZERO)?;
+            rotate_dir(dir, crate::clock::now(), time::Duration::ZERO)?;
         }
         let kid = std::fs::read_to_string(&current).map_err(|e| file_err(&current, e))?;
         let signing = read_key(&dir.join(format!("{}.key", kid.trim())))?;
@@ -129,10 +129,14 @@ pub async fn rotate_audited(
         return Err(RotateError::KeyFileConfigured(path.display().to_string()));
     }
     let max = time::Duration::minutes(i64::from(cfg.tokens.max_lifetime_minutes));
-    let kid = rotate_dir(&key_dir(cfg), OffsetDateTime::now_utc(), max)?;
-    let event = crate::audit::event("token_key_rotate", "success")
-        .actor(by)
-        .reason(format!("token-key rotate (command line): new key {kid}"));
+    let kid = rotate_dir(&key_dir(cfg), crate::clock::now(), max)?;
+    let event = crate::audit::event(
+        crate::audit::Action::TokenKeyRotate,
+        crate::audit::Outcome::Success,
+        crate::clock::now(),
+    )
+    .actor(by)
+    .reason(format!("token-key rotate (command line): new key {kid}"));
     crate::audit::record(store, &event).await?;
     Ok(kid)
 }
@@ -218,7 +222,7 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
-        let now = OffsetDateTime::now_utc();
+        let now = crate::clock::now();
         let second = rotate_dir(dir.path(), now, time::Duration::hours(1)).unwrap();
         let keys = TokenKeys::load_dir(dir.path()).unwrap();
         assert_eq!(keys.signing().kid(), second);

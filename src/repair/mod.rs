@@ -13,15 +13,35 @@ pub mod redeem;
 pub mod shown_once;
 pub mod watch;
 
+use std::sync::Arc;
+
 use time::OffsetDateTime;
 
-use crate::audit::{self, Actor, Origin};
-use crate::db::{StoreError, TokenRow};
-use crate::directory::DirectoryError;
+use crate::audit::{self, Action, Actor, Origin, Outcome};
+use crate::config::TokensConfig;
+use crate::db::{Store, StoreError, TokenRow, TokenState};
 use crate::directory::model::ComputerAccount;
 use crate::directory::password::WrittenDc;
-use crate::policy::{Grant, MintToken, ResetAccount};
-use crate::state::AppState;
+use crate::directory::{Directory, DirectoryError};
+use crate::policy::{Grant, MintToken, Policy, ResetAccount, RevokeToken};
+
+/// What the repairs work with, and nothing of the web layer: built once by `lib::build`,
+/// cheap to clone (the background watch holds one).
+#[derive(Clone)]
+pub struct Repairs {
+    pub store: Store,
+    pub directory: Arc<Directory>,
+    pub policy: Arc<Policy>,
+    pub token_keys: Arc<keys::TokenKeys>,
+    /// The limits on guessing short repair codes (this process's share).
+    pub code_guard: Arc<code_guard::CodeGuard>,
+    /// Lifetimes and the post-repair watch.
+    pub tokens: TokensConfig,
+    /// The portal's public URL, named in every token.
+    pub public_url: String,
+    /// Counts redeems without a known token, per client (this process's share).
+    pub limits: Arc<crate::limits::Limits>,
+}
 
 #[derive(Debug, thiserror::Error)]
 pub enum RepairError {
@@ -38,7 +58,7 @@ pub enum RepairError {
 }
 
 /// What a reset or mint is about.
-pub struct Request<'a> {
+pub struct RepairRequest<'a> {
     pub actor: &'a Actor,
     pub origin: &'a Origin,
     pub account: &'a ComputerAccount,
@@ -46,8 +66,8 @@ pub struct Request<'a> {
     pub ticket: Option<&'a str>,
 }
 
-fn event(req: &Request<'_>, action: &str, outcome: &str) -> crate::db::NewAuditRow {
-    let mut e = audit::event(action, outcome)
+fn event(req: &RepairRequest<'_>, action: Action, outcome: Outcome) -> crate::db::NewAuditRow {
+    let mut e = audit::event(action, outcome, crate::clock::now())
         .actor(req.actor)
         .origin(req.origin)
         .target(
@@ -62,11 +82,7 @@ fn event(req: &Request<'_>, action: &str, outcome: &str) -> crate::db::NewAuditR
 /// `e` about the computer token `row` names, with the token's minter as the actor: the client
 /// acts with that person's token (redeem, outcome, code exchange).
 fn about_token(mut e: crate::db::NewAuditRow, row: &TokenRow) -> crate::db::NewAuditRow {
-    e = e.target(
-        &row.computer_dn,
-        &row.computer_guid,
-        row.computer_sam.trim_end_matches('$'),
-    );
+    e = e.target(&row.computer_dn, &row.computer_guid, row.computer_name());
     e.actor_sub = Some(row.issued_by_sub.clone());
     e.actor_name = row.issued_by_name.clone();
     e
@@ -76,14 +92,17 @@ fn about_token(mut e: crate::db::NewAuditRow, row: &TokenRow) -> crate::db::NewA
 /// The machine cannot authenticate afterwards until it is rejoined or token-repaired.
 pub async fn reset_account(
     _grant: &Grant<ResetAccount>,
-    state: &AppState,
-    req: &Request<'_>,
+    repairs: &Repairs,
+    req: &RepairRequest<'_>,
 ) -> Result<WrittenDc, RepairError> {
-    audit::record(&state.store, &event(req, "reset_account", "started"))
-        .await
-        .map_err(RepairError::Audit)?;
+    audit::record(
+        &repairs.store,
+        &event(req, Action::ResetAccount, Outcome::Started),
+    )
+    .await
+    .map_err(RepairError::Audit)?;
     let password = password::generate().map_err(|e| RepairError::Random(e.to_string()))?;
-    let result = state
+    let result = repairs
         .directory
         .set_password(&req.account.dn, &password)
         .await;
@@ -91,16 +110,17 @@ pub async fn reset_account(
     match result {
         Ok(dc) => {
             audit::record(
-                &state.store,
-                &event(req, "reset_account", "success").reason(format!("written on {}", dc.name())),
+                &repairs.store,
+                &event(req, Action::ResetAccount, Outcome::Success)
+                    .reason(format!("written on {}", dc.name())),
             )
             .await?;
             Ok(dc)
         }
         Err(e) => {
             audit::record(
-                &state.store,
-                &event(req, "reset_account", "failure").reason(e.to_string()),
+                &repairs.store,
+                &event(req, Action::ResetAccount, Outcome::Failure).reason(e.to_string()),
             )
             .await?;
             Err(RepairError::Directory(e))
@@ -113,18 +133,37 @@ pub struct Minted {
     pub token: String,
     pub code: trustdesk_token::ShortCode,
     pub row: TokenRow,
+    /// How long it lives, in minutes (what was asked, within the granting roles' cap).
+    pub minutes: u32,
 }
 
-/// Mint a one-time repair token for `req.account`, valid `lifetime` (already capped).
+impl Repairs {
+    /// A token's lifetime in minutes: `requested` (else the default), at least one, at most
+    /// the smallest cap of the roles that granted this mint and `tokens.max_lifetime_minutes`.
+    pub fn lifetime_minutes(&self, grant: &Grant<MintToken>, requested: Option<u32>) -> u32 {
+        let cap = self
+            .policy
+            .token_minutes_cap(grant.roles(), self.tokens.max_lifetime_minutes)
+            .max(1);
+        requested
+            .unwrap_or(self.tokens.lifetime_minutes)
+            .clamp(1, cap)
+    }
+}
+
+/// Mint a one-time repair token for `req.account`, living `requested` minutes within the
+/// caps ([`Repairs::lifetime_minutes`]). `roles` are the minter's, re-checked at redeem.
 pub async fn mint_token(
-    _grant: &Grant<MintToken>,
-    state: &AppState,
-    req: &Request<'_>,
+    grant: &Grant<MintToken>,
+    repairs: &Repairs,
+    req: &RepairRequest<'_>,
     roles: &[String],
-    lifetime: time::Duration,
+    requested: Option<u32>,
     now: OffsetDateTime,
 ) -> Result<Minted, RepairError> {
-    let keys = &state.token_keys;
+    let minutes = repairs.lifetime_minutes(grant, requested);
+    let lifetime = time::Duration::minutes(i64::from(minutes));
+    let keys = &repairs.token_keys;
     let jti = trustdesk_token::new_jti().map_err(|e| RepairError::Random(e.to_string()))?;
     let domain = crate::directory::model::dn_domain(&req.account.dn).unwrap_or_default();
     let claims = trustdesk_token::Claims {
@@ -137,7 +176,7 @@ pub async fn mint_token(
             dns: req.account.dns_host_name.clone(),
         },
         domain,
-        portal: state.config.public_url.trim_end_matches('/').to_string(),
+        portal: repairs.public_url.clone(),
         issued_by: req
             .actor
             .name
@@ -161,7 +200,7 @@ pub async fn mint_token(
         ticket: req.ticket.map(str::to_string),
         issued_at: now,
         expires_at: now + lifetime,
-        state: "pending".into(),
+        state: TokenState::Pending,
         state_at: now,
         dc: None,
         detail: None,
@@ -170,49 +209,51 @@ pub async fn mint_token(
     let code =
         trustdesk_token::ShortCode::generate().map_err(|e| RepairError::Random(e.to_string()))?;
     // The rows first: a token that cannot be recorded is never shown.
-    state.store.insert_token(&row).await?;
-    code::keep(state, &code, &row, &claims, now).await?;
+    repairs.store.insert_token(&row).await?;
+    code::keep(repairs, &code, &row, &claims, now).await?;
     audit::record(
-        &state.store,
-        &event(req, "mint_token", "success")
+        &repairs.store,
+        &event(req, Action::MintToken, Outcome::Success)
             .reason(format!("token {} valid until {}", row.jti, row.expires_at)),
     )
     .await
     .map_err(RepairError::Audit)?;
-    Ok(Minted { token, code, row })
+    Ok(Minted {
+        token,
+        code,
+        row,
+        minutes,
+    })
 }
 
 /// Revoke a pending token; `false` if it was no longer pending.
 pub async fn revoke_token(
-    state: &AppState,
+    _grant: &Grant<RevokeToken>,
+    repairs: &Repairs,
     actor: &Actor,
     origin: &Origin,
     row: &TokenRow,
+    now: OffsetDateTime,
 ) -> Result<bool, RepairError> {
-    let now = OffsetDateTime::now_utc();
-    let done = state
+    let done = repairs
         .store
         .transition_token(
             &row.token_hash,
-            "pending",
-            "revoked",
+            TokenState::Pending,
+            TokenState::Revoked,
             now,
             None,
             Some(&format!("revoked by {}", actor.sub)),
         )
         .await?;
-    let mut e = audit::event("revoke_token", if done { "success" } else { "failure" })
+    let mut e = audit::event(Action::RevokeToken, Outcome::of(done), now)
         .actor(actor)
         .origin(origin)
-        .target(
-            &row.computer_dn,
-            &row.computer_guid,
-            row.computer_sam.trim_end_matches('$'),
-        )
+        .target(&row.computer_dn, &row.computer_guid, row.computer_name())
         .reason(format!("token {}", row.jti));
     if !done {
         e = e.reason(format!("token {} was {}", row.jti, row.state_at_time(now)));
     }
-    audit::record(&state.store, &e).await?;
+    audit::record(&repairs.store, &e).await?;
     Ok(done)
 }

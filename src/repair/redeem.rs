@@ -10,10 +10,10 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use trustdesk_token::RedeemCode;
 
-use crate::audit::{self, Origin};
-use crate::db::TokenRow;
+use super::Repairs;
+use crate::audit::{self, Action, Origin, Outcome};
+use crate::db::{TokenRow, TokenState};
 use crate::policy::{MintToken, Target};
-use crate::state::AppState;
 
 /// The answer to a successful redeem.
 #[derive(Debug, Clone, Serialize)]
@@ -83,13 +83,14 @@ fn from_token_error(e: &trustdesk_token::TokenError) -> RedeemError {
 
 /// Verify the token and find its row; a state that is not usable is its own error.
 async fn usable_row(
-    state: &AppState,
+    repairs: &Repairs,
     token: &str,
     now: OffsetDateTime,
 ) -> Result<(trustdesk_token::Claims, TokenRow), RedeemError> {
-    let claims = trustdesk_token::verify(token, state.token_keys.verifying(), now.unix_timestamp())
-        .map_err(|e| from_token_error(&e))?;
-    let row = state
+    let claims =
+        trustdesk_token::verify(token, repairs.token_keys.verifying(), now.unix_timestamp())
+            .map_err(|e| from_token_error(&e))?;
+    let row = repairs
         .store
         .token_by_hash(&trustdesk_token::token_hash(token))
         .await
@@ -103,8 +104,9 @@ fn refused_event(
     row: Option<&TokenRow>,
     origin: &Origin,
     err: &RedeemError,
+    now: OffsetDateTime,
 ) -> crate::db::NewAuditRow {
-    let mut e = audit::event("redeem_token", "denied")
+    let mut e = audit::event(Action::RedeemToken, Outcome::Denied, now)
         .origin(origin)
         .reason(err.code().as_str());
     if let Some(r) = row {
@@ -122,22 +124,22 @@ fn refused_event(
 
 /// The whole redeem. Every refusal is audited; the password is never.
 pub async fn redeem(
-    state: &AppState,
+    repairs: &Repairs,
     origin: &Origin,
     token: &str,
     password: &SecretString,
     now: OffsetDateTime,
 ) -> Result<Redeemed, RedeemError> {
-    let result = redeem_inner(state, origin, token, password, now).await;
+    let result = redeem_inner(repairs, origin, token, password, now).await;
     if let Err((row, err)) = &result {
         // Without a token row there is nothing to tie the refusal to: count it per client and
         // write one row at the 1st, 10th, 100th … (security review M-1).
-        let mut event = refused_event(row.as_ref(), origin, err);
+        let mut event = refused_event(row.as_ref(), origin, err, now);
         let audit = match row {
             Some(_) => true,
             None => {
                 let ip = origin.source_ip.as_deref().and_then(|s| s.parse().ok());
-                let c = state
+                let c = repairs
                     .limits
                     .redeem_junk
                     .count(crate::limits::ClientKey::of(ip), std::time::Instant::now());
@@ -151,31 +153,33 @@ pub async fn redeem(
             }
         };
         if audit {
-            let _ = audit::record(&state.store, &event).await;
+            let _ = audit::record(&repairs.store, &event).await;
         }
     }
     result.map_err(|(_, e)| e)
 }
 
 async fn redeem_inner(
-    state: &AppState,
+    repairs: &Repairs,
     origin: &Origin,
     token: &str,
     password: &SecretString,
     now: OffsetDateTime,
 ) -> Result<Redeemed, (Option<TokenRow>, RedeemError)> {
-    let (claims, row) = usable_row(state, token, now).await.map_err(|e| (None, e))?;
+    let (claims, row) = usable_row(repairs, token, now)
+        .await
+        .map_err(|e| (None, e))?;
     let fail = |e: RedeemError| (Some(row.clone()), e);
-    match row.state.as_str() {
-        "pending" => {}
-        "revoked" => return Err(fail(RedeemError::Revoked)),
+    match row.state {
+        TokenState::Pending => {}
+        TokenState::Revoked => return Err(fail(RedeemError::Revoked)),
         _ => return Err(fail(RedeemError::AlreadyUsed)),
     }
     if !super::password::is_client_shaped(password) {
         return Err(fail(RedeemError::BadPassword));
     }
     // The object the token names must still be there, the same object.
-    let account = match state.directory.find_by_guid(&claims.computer.guid).await {
+    let account = match repairs.directory.find_by_guid(&claims.computer.guid).await {
         Ok(Some(a))
             if a.sam_account_name
                 .eq_ignore_ascii_case(&claims.computer.sam) =>
@@ -187,7 +191,7 @@ async fn redeem_inner(
     };
     // What makes it tier 0 (groups, delegation to a DC), read now: the policy refuses a
     // change on an account read without it.
-    let Ok(account) = state.directory.with_privilege(account).await else {
+    let Ok(account) = repairs.directory.with_privilege(account).await else {
         return Err(fail(RedeemError::DcWriteFailed));
     };
     // The issuer's roles, re-checked now: a scope or protection change since minting counts.
@@ -197,7 +201,7 @@ async fn redeem_inner(
         .filter(|r| !r.is_empty())
         .map(str::to_string)
         .collect();
-    if let Err(denied) = state.policy.authorize::<MintToken>(
+    if let Err(denied) = repairs.policy.authorize::<MintToken>(
         &roles,
         &Target {
             dn: &account.dn,
@@ -209,9 +213,16 @@ async fn redeem_inner(
         }));
     }
     // The atomic step: of any number of concurrent redeems, exactly one gets here.
-    let won = state
+    let won = repairs
         .store
-        .transition_token(&row.token_hash, "pending", "redeemed", now, None, None)
+        .transition_token(
+            &row.token_hash,
+            TokenState::Pending,
+            TokenState::Redeemed,
+            now,
+            None,
+            None,
+        )
         .await
         .map_err(|_| fail(RedeemError::Unavailable))?;
     if !won {
@@ -232,49 +243,56 @@ async fn redeem_inner(
     // but flagged for the security team; the post-repair watch tells whether the machine
     // itself then rotated.
     if row.minted_from.is_some() && row.minted_from == origin.source_ip {
-        let flag = target(audit::event("redeem_token", "flagged").reason(format!(
-            "token {}: redeemed from the address it was minted from ({}); a technician may \
+        let flag = target(
+            audit::event(Action::RedeemToken, Outcome::Flagged, now).reason(format!(
+                "token {}: redeemed from the address it was minted from ({}); a technician may \
              have redeemed their own token",
-            row.jti,
-            origin.source_ip.as_deref().unwrap_or_default()
-        )));
-        if audit::record(&state.store, &flag).await.is_err() {
-            mark_failed(state, &row, now, "audit unavailable").await;
+                row.jti,
+                origin.source_ip.as_deref().unwrap_or_default()
+            )),
+        );
+        if audit::record(&repairs.store, &flag).await.is_err() {
+            mark_failed(repairs, &row, now, "audit unavailable").await;
             return Err(fail(RedeemError::Unavailable));
         }
     }
     // Audit before the change; without the row, no change.
     if audit::record(
-        &state.store,
-        &target(audit::event("redeem_token", "started").reason(format!("token {}", row.jti))),
+        &repairs.store,
+        &target(
+            audit::event(Action::RedeemToken, Outcome::Started, now)
+                .reason(format!("token {}", row.jti)),
+        ),
     )
     .await
     .is_err()
     {
-        mark_failed(state, &row, now, "audit unavailable").await;
+        mark_failed(repairs, &row, now, "audit unavailable").await;
         return Err(fail(RedeemError::Unavailable));
     }
-    match state.directory.set_password(&account.dn, password).await {
+    match repairs.directory.set_password(&account.dn, password).await {
         Ok(dc) => {
-            super::watch::start(state, &row, &dc, now).await;
-            let _ = state
+            super::watch::start(repairs, &row, &dc, now).await;
+            let _ = repairs
                 .store
                 .transition_token(
                     &row.token_hash,
-                    "redeemed",
-                    "redeemed",
+                    TokenState::Redeemed,
+                    TokenState::Redeemed,
                     now,
                     Some(dc.name()),
                     None,
                 )
                 .await;
             let _ = audit::record(
-                &state.store,
-                &target(audit::event("redeem_token", "success").reason(format!(
-                    "token {}; DC-side password set on {}",
-                    row.jti,
-                    dc.name()
-                ))),
+                &repairs.store,
+                &target(
+                    audit::event(Action::RedeemToken, Outcome::Success, now).reason(format!(
+                        "token {}; DC-side password set on {}",
+                        row.jti,
+                        dc.name()
+                    )),
+                ),
             )
             .await;
             Ok(Redeemed {
@@ -284,10 +302,10 @@ async fn redeem_inner(
         }
         Err(e) => {
             let detail = format!("DC write failed: {e}");
-            mark_failed(state, &row, now, &detail).await;
+            mark_failed(repairs, &row, now, &detail).await;
             let _ = audit::record(
-                &state.store,
-                &target(audit::event("redeem_token", "failure").reason(detail)),
+                &repairs.store,
+                &target(audit::event(Action::RedeemToken, Outcome::Failure, now).reason(detail)),
             )
             .await;
             Err(fail(RedeemError::DcWriteFailed))
@@ -297,13 +315,13 @@ async fn redeem_inner(
 
 /// A redeemed token whose repair could not go on becomes `failed` (best effort: the caller
 /// is already answering with an error).
-async fn mark_failed(state: &AppState, row: &TokenRow, now: OffsetDateTime, detail: &str) {
-    let moved = state
+async fn mark_failed(repairs: &Repairs, row: &TokenRow, now: OffsetDateTime, detail: &str) {
+    let moved = repairs
         .store
         .transition_token(
             &row.token_hash,
-            "redeemed",
-            "failed",
+            TokenState::Redeemed,
+            TokenState::Failed,
             now,
             None,
             Some(detail),
@@ -316,19 +334,19 @@ async fn mark_failed(state: &AppState, row: &TokenRow, now: OffsetDateTime, deta
 
 /// The client's verified outcome: `completed` or `failed` (with the step and a short detail).
 pub async fn record_outcome(
-    state: &AppState,
+    repairs: &Repairs,
     origin: &Origin,
     token: &str,
     completed: bool,
     step: &str,
     detail: &str,
     now: OffsetDateTime,
-) -> Result<&'static str, RedeemError> {
+) -> Result<TokenState, RedeemError> {
     // An expired token may still report: the repair started before expiry.
-    let (row, _) = match usable_row(state, token, now).await {
+    let (row, _) = match usable_row(repairs, token, now).await {
         Ok((_, row)) => (row, ()),
         Err(RedeemError::Expired) => {
-            let row = state
+            let row = repairs
                 .store
                 .token_by_hash(&trustdesk_token::token_hash(token))
                 .await
@@ -338,32 +356,42 @@ pub async fn record_outcome(
         }
         Err(e) => return Err(e),
     };
-    let to = if completed { "completed" } else { "failed" };
+    let to = if completed {
+        TokenState::Completed
+    } else {
+        TokenState::Failed
+    };
     let text: String = format!("{step}: {detail}")
         .chars()
         .filter(|c| !c.is_control())
         .take(300)
         .collect();
-    let moved = state
+    let moved = repairs
         .store
-        .transition_token(&row.token_hash, "redeemed", to, now, None, Some(&text))
+        .transition_token(
+            &row.token_hash,
+            TokenState::Redeemed,
+            to,
+            now,
+            None,
+            Some(&text),
+        )
         .await
         .map_err(|_| RedeemError::Unavailable)?;
     if !moved {
-        return Err(if row.state == "revoked" {
+        return Err(if row.state == TokenState::Revoked {
             RedeemError::Revoked
         } else {
             RedeemError::AlreadyUsed
         });
     }
-    let outcome = if completed { "success" } else { "failure" };
     let mut e = super::about_token(
-        audit::event("repair_outcome", outcome)
+        audit::event(Action::RepairOutcome, Outcome::of(completed), now)
             .origin(origin)
             .reason(format!("token {}; {text}", row.jti)),
         &row,
     );
     e.ticket = row.ticket.clone();
-    let _ = audit::record(&state.store, &e).await;
+    let _ = audit::record(&repairs.store, &e).await;
     Ok(to)
 }

@@ -8,20 +8,20 @@
 
 use time::OffsetDateTime;
 
-use crate::audit;
+use super::Repairs;
+use crate::audit::{self, Action, Outcome};
 use crate::db::{TokenRow, WatchRow, WatchState};
 use crate::diagnostics::watch::{CLIENT_ROTATIONS, rotated};
 use crate::directory::password::WrittenDc;
-use crate::state::AppState;
 
 /// Start watching a redeem that wrote on `dc` (best effort: a DC that did not say its key
 /// version leaves nothing to compare with, and is logged).
-pub async fn start(state: &AppState, row: &TokenRow, dc: &WrittenDc, now: OffsetDateTime) {
+pub async fn start(repairs: &Repairs, row: &TokenRow, dc: &WrittenDc, now: OffsetDateTime) {
     let Some(key_version) = dc.key_version else {
         tracing::warn!(token.jti = %row.jti, "no key version after the redeem; nothing to watch");
         return;
     };
-    let secs = i64::try_from(state.config.tokens.repair_watch_secs).unwrap_or(i64::MAX);
+    let secs = i64::try_from(repairs.tokens.repair_watch_secs).unwrap_or(i64::MAX);
     let watch = WatchRow {
         jti: row.jti.clone(),
         computer_guid: row.computer_guid.clone(),
@@ -33,14 +33,14 @@ pub async fn start(state: &AppState, row: &TokenRow, dc: &WrittenDc, now: Offset
         state: WatchState::Watching,
         seen_version: None,
     };
-    if let Err(e) = state.store.watch_start(&watch).await {
+    if let Err(e) = repairs.store.watch_start(&watch).await {
         tracing::error!(token.jti = %row.jti, error = %e, "could not start the post-repair watch");
     }
 }
 
 /// End every watch that is due; returns how many ended `exposed`.
-pub async fn check_due(state: &AppState, now: OffsetDateTime) -> usize {
-    let due = match state.store.watches_due(now, 100).await {
+pub async fn check_due(repairs: &Repairs, now: OffsetDateTime) -> usize {
+    let due = match repairs.store.watches_due(now, 100).await {
         Ok(due) => due,
         Err(e) => {
             tracing::warn!(error = %e, "post-repair watches unavailable");
@@ -53,7 +53,7 @@ pub async fn check_due(state: &AppState, now: OffsetDateTime) -> usize {
             continue;
         };
         // A DC that does not answer now is asked again on the next round.
-        let Ok(account) = state.directory.find_by_guid(&guid).await else {
+        let Ok(account) = repairs.directory.find_by_guid(&guid).await else {
             continue;
         };
         let seen = account.as_ref().and_then(|a| a.key_version).map(i64::from);
@@ -64,7 +64,7 @@ pub async fn check_due(state: &AppState, now: OffsetDateTime) -> usize {
         } else {
             WatchState::Exposed
         };
-        match state.store.watch_end(&w.jti, to, seen, now).await {
+        match repairs.store.watch_end(&w.jti, to, seen, now).await {
             Ok(true) => {}
             // Another instance ended it, or the database failed: nothing to say twice.
             Ok(false) => continue,
@@ -73,7 +73,6 @@ pub async fn check_due(state: &AppState, now: OffsetDateTime) -> usize {
                 continue;
             }
         }
-        let outcome = if dead { "success" } else { "failure" };
         let name = w.computer_sam.trim_end_matches('$');
         let reason = match (dead, seen) {
             (true, None) => format!("token {}: the object no longer exists", w.jti),
@@ -96,10 +95,10 @@ pub async fn check_due(state: &AppState, now: OffsetDateTime) -> usize {
                 )
             }
         };
-        let e = audit::event("repair_watch", outcome)
+        let e = audit::event(Action::RepairWatch, Outcome::of(dead), now)
             .target(&w.computer_dn, &w.computer_guid, name)
             .reason(reason);
-        if let Err(e) = audit::record(&state.store, &e).await {
+        if let Err(e) = audit::record(&repairs.store, &e).await {
             tracing::error!(token.jti = %w.jti, error = %e, "could not audit the end of the watch");
         }
     }
@@ -107,16 +106,16 @@ pub async fn check_due(state: &AppState, now: OffsetDateTime) -> usize {
 }
 
 /// Check the watches every `min(60 s, repair_watch_secs / 2)`, at least every second.
-pub fn spawn(state: &AppState) -> tokio::task::JoinHandle<()> {
-    let half = state.config.tokens.repair_watch_secs / 2;
+pub fn spawn(repairs: &Repairs) -> tokio::task::JoinHandle<()> {
+    let half = repairs.tokens.repair_watch_secs / 2;
     let period = std::time::Duration::from_secs(half.clamp(1, 60));
-    let state = state.clone();
+    let repairs = repairs.clone();
     tokio::spawn(async move {
         let mut tick = tokio::time::interval(period);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            check_due(&state, OffsetDateTime::now_utc()).await;
+            check_due(&repairs, crate::clock::now()).await;
         }
     })
 }

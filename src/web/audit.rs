@@ -12,51 +12,22 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 use tokio::task::JoinHandle;
 
-use super::AppError;
-use super::meta::{RequestOrigin, actor};
+use super::authorize::{About, Asking};
+use super::extract::{CurrentStaff, RequestOrigin};
+use super::{AppError, AppState};
 use crate::audit::{self, Origin};
-use crate::auth::{CurrentStaff, Staff};
+use crate::auth::Staff;
 use crate::db::{AuditFilter, AuditRow, NewAuditRow, Store};
 use crate::policy::{Action, AuditView};
-use crate::state::AppState;
 
 const PAGE: i64 = 50;
 const EXPORT_PAGE: i64 = 1000;
 
-/// Every action an audit event can carry (`audit::event`'s first argument, alphabetical): the
-/// filter's drop-down. Plain strings until #17 makes actions and outcomes typed; until then
-/// `known_values_cover_every_literal_in_src` fails when `src/` audits a literal missing here.
-/// The values that reach `audit::event` through a variable are listed too: the policy
-/// actions refused by `web/guard.rs` (`Action::as_str`), `web/fleet.rs`'s views.
-const ACTIONS: &[&str] = &[
-    "api_key_create",
-    "api_key_revoke",
-    "config_load",
-    "diagnose",
-    "export_audit",
-    "fleet_export",
-    "fleet_scan",
-    "fleet_view",
-    "lookup",
-    "mint_token",
-    "override_diagnosis",
-    "redeem_code",
-    "redeem_token",
-    "repair_outcome",
-    "repair_watch",
-    "reset_account",
-    "revoke_token",
-    "sign_in",
-    "sign_out",
-    "token_key_rotate",
-    "view_audit",
-];
-
-/// Every outcome an audit event can carry (`audit::event`'s second argument), most common
-/// first: see [`ACTIONS`].
-const OUTCOMES: &[&str] = &[
-    "success", "failure", "denied", "started", "flagged", "ok", "complete", "failed",
-];
+/// The filter's drop-downs: every action and outcome the code writes (`audit::Action::ALL`,
+/// `audit::Outcome::ALL`).
+fn known<T: Copy>(all: &[T], text: fn(T) -> &'static str) -> Vec<&'static str> {
+    all.iter().map(|v| text(*v)).collect()
+}
 
 /// One `<option>` of a filter's drop-down.
 pub struct Choice {
@@ -178,10 +149,16 @@ impl AuditPage {
         super::format::at(*t)
     }
     fn actions(&self) -> Vec<Choice> {
-        choices(ACTIONS, &self.f.action)
+        choices(
+            &known(audit::Action::ALL, audit::Action::as_str),
+            &self.f.action,
+        )
     }
     fn outcomes(&self) -> Vec<Choice> {
-        choices(OUTCOMES, &self.f.outcome)
+        choices(
+            &known(audit::Outcome::ALL, audit::Outcome::as_str),
+            &self.f.outcome,
+        )
     }
 }
 
@@ -227,7 +204,9 @@ pub async fn page(
     RequestOrigin(origin): RequestOrigin,
     Query(f): Query<FilterForm>,
 ) -> Result<AuditPage, AppError> {
-    super::guard::require(&state, &staff, &origin, Action::ViewAudit).await?;
+    Asking::new(&state, &staff, &origin)
+        .permitted(Action::ViewAudit, About::Nothing)
+        .await?;
     let filter = f.filter()?;
     let view = state.policy.audit_view(&staff.roles, Action::ViewAudit);
     let (rows, more) = visible_page(&state.store, &filter, &view, &staff.sub, f.before).await?;
@@ -320,7 +299,7 @@ impl Pending {
     /// The event with its outcome, stamped now: the export happened when its body ended.
     fn outcome(&mut self, outcome: &str, cause: Option<String>) -> Option<NewAuditRow> {
         let mut e = self.event.take()?;
-        e.at = OffsetDateTime::now_utc();
+        e.at = crate::clock::now();
         e.outcome = outcome.to_string();
         if let Some(cause) = cause {
             let filter = e.reason.take().unwrap_or_default();
@@ -458,13 +437,19 @@ async fn export(
     f: FilterForm,
     fmt: Format,
 ) -> Result<Response, AppError> {
-    super::guard::require(&state, &staff, &origin, Action::ExportAudit).await?;
+    Asking::new(&state, &staff, &origin)
+        .permitted(Action::ExportAudit, About::Nothing)
+        .await?;
     let filter = f.filter()?;
     // An export is a read: its event is written when the body has ended, with the outcome.
-    let event = audit::event("export_audit", "started")
-        .actor(&actor(&staff))
-        .origin(&origin)
-        .reason(f.query_string());
+    let event = audit::event(
+        audit::Action::ExportAudit,
+        audit::Outcome::Started,
+        crate::clock::now(),
+    )
+    .actor(&staff.actor())
+    .origin(&origin)
+    .reason(f.query_string());
     let (ctype, name) = match fmt {
         Format::Csv => ("text/csv; charset=utf-8", "trustdesk-audit.csv"),
         Format::JsonLines => ("application/x-ndjson", "trustdesk-audit.jsonl"),
@@ -532,7 +517,12 @@ mod tests {
             .unwrap();
         store.migrate().await.unwrap();
         for i in 0..rows {
-            let e = audit::event("lookup", "success").target_name(&format!("PC{i:05}"));
+            let e = audit::event(
+                audit::Action::Lookup,
+                audit::Outcome::Success,
+                crate::clock::now(),
+            )
+            .target_name(&format!("PC{i:05}"));
             audit::record(&store, &e).await.unwrap();
         }
         (store, dir)
@@ -545,7 +535,12 @@ mod tests {
             .route(
                 "/",
                 get(move || async move {
-                    let event = audit::event("export_audit", "started").reason("q");
+                    let event = audit::event(
+                        audit::Action::ExportAudit,
+                        audit::Outcome::Started,
+                        crate::clock::now(),
+                    )
+                    .reason("q");
                     let reader = Reader {
                         view: AuditView::All,
                         sub: String::new(),
@@ -631,145 +626,11 @@ mod tests {
         );
     }
 
-    /// The arguments of a call whose `(` is just before `rest`, split at its top-level commas
-    /// (string literals and brackets taken into account); `None` if it does not close.
-    fn call_args(rest: &str) -> Option<Vec<&str>> {
-        let (mut depth, mut in_str, mut escaped, mut start) = (0usize, false, false, 0);
-        let mut args = Vec::new();
-        for (i, c) in rest.char_indices().take(2000) {
-            if in_str {
-                match c {
-                    _ if escaped => escaped = false,
-                    '\\' => escaped = true,
-                    '"' => in_str = false,
-                    _ => {}
-                }
-                continue;
-            }
-            match c {
-                '"' => in_str = true,
-                '(' | '[' | '{' => depth += 1,
-                ')' | ']' | '}' if depth > 0 => depth -= 1,
-                ')' => {
-                    args.push(&rest[start..i]);
-                    return Some(args);
-                }
-                ',' if depth == 0 => {
-                    args.push(&rest[start..i]);
-                    start = i + 1;
-                }
-                _ => {}
-            }
-        }
-        None
-    }
-
-    /// Every string literal in `text` (no escapes in these values).
-    fn literals(text: &str) -> Vec<String> {
-        text.split('"')
-            .skip(1)
-            .step_by(2)
-            .map(str::to_string)
-            .collect()
-    }
-
-    /// The action (when a literal) and the outcome literals of every `event(…)` call in
-    /// `src`: `audit::event(action, outcome)`, and `repair/mod.rs`'s `event(req, action,
-    /// outcome)`.
-    fn audited(src: &str) -> Vec<(Option<String>, Vec<String>)> {
-        let mut found = Vec::new();
-        for (i, _) in src.match_indices("event(") {
-            let before = src[..i].chars().next_back();
-            if before.is_some_and(|c| c.is_alphanumeric() || c == '_') {
-                continue;
-            }
-            let Some(mut args) = call_args(&src[i + "event(".len()..]) else {
-                continue;
-            };
-            if args.first().is_some_and(|a| a.trim() == "req") {
-                args.remove(0);
-            }
-            let (Some(action), Some(outcome)) = (args.first(), args.get(1)) else {
-                continue;
-            };
-            let action = action.trim();
-            let action = (action.len() > 1
-                && action.starts_with('"')
-                && action.ends_with('"')
-                && action.matches('"').count() == 2)
-                .then(|| action.trim_matches('"').to_string());
-            let outcomes = literals(outcome);
-            // (A definition such as `fn event(req: &Request<'_>, action: &str, …)`.)
-            if action.is_some() || !outcomes.is_empty() {
-                found.push((action, outcomes));
-            }
-        }
-        found
-    }
-
-    fn rust_files(dir: &std::path::Path, out: &mut Vec<std::path::PathBuf>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                rust_files(&path, out);
-            } else if path.extension().is_some_and(|e| e == "rs") {
-                out.push(path);
-            }
-        }
-    }
-
+    /// Every policy action is audited under a known action, and the drop-down lists each
+    /// once, alphabetically (the vocabulary's own test checks the texts).
     #[test]
-    fn the_source_scan_finds_actions_and_outcomes() {
-        let call = format!("audit::{}", "event");
-        let src = format!(
-            "let e = {call}(\"made_up\", if ok {{ \"yes\" }} else {{ \"no\" }}).reason(\"r, s\");\n\
-             {call}(action, \"ok\");\nfn event(req: &Request<'_>, action: &str) {{}}\n\
-             {}(req, \"x_y\", \"z\")",
-            "event"
-        );
-        let found = audited(&src);
-        assert_eq!(
-            found,
-            [
-                (Some("made_up".into()), vec!["yes".into(), "no".into()]),
-                (None, vec!["ok".into()]),
-                (Some("x_y".into()), vec!["z".into()]),
-            ]
-        );
-    }
-
-    /// No enum yet (#17): this keeps the drop-downs' lists honest. Every `event(…)` literal in
-    /// `src/` must be a known action or outcome; so must the policy actions that
-    /// `web/guard.rs` audits by name.
-    #[test]
-    fn known_values_cover_every_literal_in_src() {
-        let mut files = Vec::new();
-        rust_files(
-            &std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
-            &mut files,
-        );
-        let mut calls = 0;
-        for path in &files {
-            let src = std::fs::read_to_string(path).unwrap();
-            for (action, outcomes) in audited(&src) {
-                calls += 1;
-                if let Some(a) = action {
-                    assert!(
-                        ACTIONS.contains(&a.as_str()),
-                        "{}: action {a:?}",
-                        path.display()
-                    );
-                }
-                for o in outcomes {
-                    assert!(
-                        OUTCOMES.contains(&o.as_str()),
-                        "{}: outcome {o:?}",
-                        path.display()
-                    );
-                }
-            }
-        }
-        assert!(calls > 30, "the scan found only {calls} calls");
+    fn the_drop_downs_list_the_vocabulary() {
+        let actions = known(audit::Action::ALL, audit::Action::as_str);
         for a in [
             Action::Lookup,
             Action::Diagnose,
@@ -778,41 +639,44 @@ mod tests {
             Action::ResetAccount,
             Action::ViewAudit,
             Action::ExportAudit,
-            Action::OverrideDiagnosis, // web/repair_gate.rs audits the override by its name
+            Action::ViewPolicy,
+            Action::RunFleetScan,
+            Action::OverrideDiagnosis,
         ] {
-            assert!(ACTIONS.contains(&a.as_str()), "{}", a.as_str());
+            assert!(actions.contains(&audit::Action::from(a).as_str()), "{a:?}");
         }
-        // fleet.rs's `audit_view` and the redeem code's outcomes go through variables.
-        for a in ["fleet_view", "fleet_export"] {
-            assert!(ACTIONS.contains(&a));
+        for a in ["fleet_view", "fleet_export", "sign_in", "repair_watch"] {
+            assert!(actions.contains(&a));
         }
-        let mut sorted = ACTIONS.to_vec();
+        let mut sorted = actions.clone();
         sorted.sort_unstable();
         sorted.dedup();
-        assert_eq!(sorted, ACTIONS, "alphabetical, once each");
+        assert_eq!(sorted, actions, "alphabetical, once each");
     }
 
     #[test]
     fn filter_choices_keep_the_current_value_in_any_case() {
+        let actions = known(audit::Action::ALL, audit::Action::as_str);
+        let outcomes = known(audit::Outcome::ALL, audit::Outcome::as_str);
         let selected = |c: &[Choice]| -> Vec<String> {
             c.iter()
                 .filter(|c| c.selected)
                 .map(|c| c.value.clone())
                 .collect()
         };
-        let any = choices(ACTIONS, " ");
+        let any = choices(&actions, " ");
         assert_eq!((any[0].value.as_str(), any[0].label.as_str()), ("", "any"));
         assert_eq!(selected(&any), [""]);
-        assert_eq!(any.len(), ACTIONS.len() + 1);
+        assert_eq!(any.len(), actions.len() + 1);
         // The filter matches in any case; the drop-down shows the known value.
-        let upper = choices(ACTIONS, "SIGN_IN");
+        let upper = choices(&actions, "SIGN_IN");
         assert_eq!(selected(&upper), ["sign_in"]);
-        assert_eq!(upper.len(), ACTIONS.len() + 1);
+        assert_eq!(upper.len(), actions.len() + 1);
         // An unknown value (an old link) stays selected, as its own option.
-        let old = choices(OUTCOMES, "aborted");
+        let old = choices(&outcomes, "aborted");
         assert_eq!(selected(&old), ["aborted"]);
         assert_eq!(old[1].label, "aborted (not a known value)");
-        assert_eq!(old.len(), OUTCOMES.len() + 2);
+        assert_eq!(old.len(), outcomes.len() + 2);
     }
 
     #[test]
@@ -821,14 +685,18 @@ mod tests {
             action: "RESET_ACCOUNT".into(),
             ..FilterForm::default()
         };
-        let mut event = audit::event("reset_account", "denied")
-            .target_name("PC01")
-            .actor(&audit::Actor {
-                sub: "4f1c-sub".into(),
-                name: Some("Alice Senior".into()),
-                email: None,
-                roles: vec!["senior".into()],
-            });
+        let mut event = audit::event(
+            audit::Action::ResetAccount,
+            audit::Outcome::Denied,
+            crate::clock::now(),
+        )
+        .target_name("PC01")
+        .actor(&audit::Actor {
+            sub: "4f1c-sub".into(),
+            name: Some("Alice Senior".into()),
+            email: None,
+            roles: vec!["senior".into()],
+        });
         event.at = time::macros::datetime!(2026-11-24 09:30:05 UTC);
         let page = AuditPage {
             staff: None,

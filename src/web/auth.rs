@@ -2,6 +2,7 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
+
 use axum::Form;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{Query, State};
@@ -12,18 +13,17 @@ use time::OffsetDateTime;
 use tower_sessions::Session;
 
 use super::AppError;
+use super::AppState;
+use super::extract::RequestOrigin;
+use super::extract::{Csrf, NoFields};
 use super::limits;
-use super::meta::{RequestOrigin, actor};
 use super::pending_login;
 use crate::audit::{self, Actor, Origin};
 use crate::auth::oidc::{AuthError, Identity, PendingLogin, RoleValues};
 use crate::auth::sessions::stored_id;
-use crate::auth::{
-    CurrentStaff, RoleRequest, STAFF_KEY, Staff, random_token, roles_for, safe_return_to,
-};
+use crate::auth::{RoleRequest, STAFF_KEY, Staff, random_token, roles_for, safe_return_to};
 use crate::db::{LoginRow, LoginsOf};
 use crate::limits::ClientKey;
-use crate::state::AppState;
 
 #[derive(Deserialize)]
 pub struct LoginQuery {
@@ -59,7 +59,7 @@ pub async fn login(
         .begin(return_to)
         .await
         .map_err(|e| AppError::Unavailable(e.to_string()))?;
-    let cookie = pending_login::start(pending, OffsetDateTime::now_utc(), secure(&state))?;
+    let cookie = pending_login::start(pending, crate::clock::now(), secure(&state))?;
     Ok(([(header::SET_COOKIE, cookie)], Redirect::to(&url)).into_response())
 }
 
@@ -147,7 +147,7 @@ async fn failed_callback(state: &AppState, origin: &Origin, why: &str) {
         .count(ClientKey::of(ip), std::time::Instant::now());
     let why = bounded(why, 400);
     let what = (why.as_str(), "failed sign-in callback(s)");
-    limits::audit_count(state, origin, "sign_in", what, c).await;
+    limits::audit_count(state, origin, audit::Action::SignIn, what, c).await;
 }
 
 /// `GET /auth/callback`: finish the flow, map the role claim to roles, rotate the session.
@@ -160,7 +160,7 @@ pub async fn callback(
     headers: HeaderMap,
     Query(q): Query<CallbackQuery>,
 ) -> Response {
-    let now = OffsetDateTime::now_utc();
+    let now = crate::clock::now();
     let pending = pending_login::read(&headers, now);
     let mut res = finish(&state, &session, &origin, pending, q, now)
         .await
@@ -181,9 +181,13 @@ async fn finish(
     now: OffsetDateTime,
 ) -> Result<Response, AppError> {
     let denied = |reason: &str| {
-        audit::event("sign_in", "denied")
-            .origin(origin)
-            .reason(reason)
+        audit::event(
+            audit::Action::SignIn,
+            audit::Outcome::Denied,
+            crate::clock::now(),
+        )
+        .origin(origin)
+        .reason(reason)
     };
     if let Some(error) = q.error {
         // The provider refused (OAuth 2.0 §4.1.2.1): say what it said, without control
@@ -286,9 +290,13 @@ async fn finish(
     start_session(state, session, identity, roles, inputs, now).await?;
     audit::record(
         &state.store,
-        &audit::event("sign_in", "success")
-            .actor(&who)
-            .origin(origin),
+        &audit::event(
+            audit::Action::SignIn,
+            audit::Outcome::Success,
+            crate::clock::now(),
+        )
+        .actor(&who)
+        .origin(origin),
     )
     .await?;
     Ok(Redirect::to(&pending.return_to).into_response())
@@ -311,7 +319,7 @@ async fn start_session(
         name: identity.name.clone(),
         email: identity.email,
         roles,
-        csrf: random_token()?,
+        csrf: random_token().map_err(|e| AppError::Internal(e.into()))?,
         signed_in_at: now.unix_timestamp(),
         touched_at: now.unix_timestamp(),
         id_token: Some(identity.id_token),
@@ -326,7 +334,7 @@ async fn start_session(
     session.save().await.map_err(session_err)?;
     let session_id = session
         .id()
-        .ok_or_else(|| AppError::Internal("the new session has no id".into()))?;
+        .ok_or_else(|| AppError::internal("the new session has no id"))?;
     state
         .store
         .add_login(&LoginRow {
@@ -342,25 +350,22 @@ async fn start_session(
     Ok(())
 }
 
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    csrf: String,
-}
-
 /// `POST /logout`: end our session, then the provider's (with `id_token_hint`).
 pub async fn logout(
     State(state): State<AppState>,
     session: Session,
-    CurrentStaff(staff): CurrentStaff,
     RequestOrigin(origin): RequestOrigin,
-    Form(form): Form<CsrfForm>,
+    Csrf(staff, NoFields {}): Csrf<NoFields>,
 ) -> Result<Response, AppError> {
-    staff.check_csrf(&form.csrf)?;
     audit::record(
         &state.store,
-        &audit::event("sign_out", "success")
-            .actor(&actor(&staff))
-            .origin(&origin),
+        &audit::event(
+            audit::Action::SignOut,
+            audit::Outcome::Success,
+            crate::clock::now(),
+        )
+        .actor(&staff.actor())
+        .origin(&origin),
     )
     .await?;
     if let Some(id) = session.id() {
@@ -390,12 +395,16 @@ pub async fn backchannel_logout(
     RequestOrigin(origin): RequestOrigin,
     form: Result<Form<LogoutTokenForm>, FormRejection>,
 ) -> Result<Response, AppError> {
-    let now = OffsetDateTime::now_utc();
+    let now = crate::clock::now();
     let token = form.ok().and_then(|Form(f)| f.logout_token);
     let refuse = |code: &str, detail: &str| {
-        audit::event("sign_out", "denied")
-            .origin(&origin)
-            .reason(bounded(&format!("backchannel {code}: {detail}"), 400))
+        audit::event(
+            audit::Action::SignOut,
+            audit::Outcome::Denied,
+            crate::clock::now(),
+        )
+        .origin(&origin)
+        .reason(bounded(&format!("backchannel {code}: {detail}"), 400))
     };
     let token = match token {
         Some(t) if !t.is_empty() && t.len() <= MAX_LOGOUT_TOKEN => t,
@@ -457,13 +466,17 @@ pub async fn backchannel_logout(
     };
     audit::record(
         &state.store,
-        &audit::event("sign_out", "success")
-            .actor(&who)
-            .origin(&origin)
-            .reason(format!(
-                "backchannel_logout: {} session(s) ended",
-                ended.len()
-            )),
+        &audit::event(
+            audit::Action::SignOut,
+            audit::Outcome::Success,
+            crate::clock::now(),
+        )
+        .actor(&who)
+        .origin(&origin)
+        .reason(format!(
+            "backchannel_logout: {} session(s) ended",
+            ended.len()
+        )),
     )
     .await?;
     Ok(logout_answer(StatusCode::OK, ""))

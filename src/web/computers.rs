@@ -8,18 +8,17 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use time::OffsetDateTime;
 
-use super::AppError;
+use super::authorize::{About, Asking};
+use super::extract::{CurrentStaff, RequestOrigin};
 use super::format::{code, when};
-use super::meta::{RequestOrigin, actor};
-use crate::audit::{self, Origin};
-use crate::auth::{CurrentStaff, Staff};
+use super::{AppError, AppState};
+use crate::auth::Staff;
 use crate::db::AuditRow;
 use crate::directory::computers::{ComputerMatch, Matches};
 use crate::directory::filter::{ComputerQuery, MatchMode};
 use crate::directory::model::ComputerAccount;
 use crate::lookup::{self, Report};
 use crate::policy::{Action, Denied, Diagnose, Grant, Target};
-use crate::state::AppState;
 
 #[derive(Deserialize)]
 pub struct SearchQuery {
@@ -163,24 +162,9 @@ impl ComputerPage {
     }
 }
 
-async fn audit_denied(
-    state: &AppState,
-    staff: &Staff,
-    origin: &Origin,
-    action: &str,
-    target: &str,
-    why: &str,
-) -> Result<(), AppError> {
-    super::guard::denied(state, staff, origin, action, why, |e| e.target_name(target)).await
-}
-
 /// Validate the name; a bad one is the user's to fix, and never reaches LDAP.
 fn parse(input: &str) -> Result<ComputerQuery, AppError> {
     ComputerQuery::parse(input).map_err(|e| AppError::BadRequest(e.to_string()))
-}
-
-fn refused(denied: &Denied) -> AppError {
-    AppError::Forbidden(format!("Refused: {denied}."))
 }
 
 /// The one answer a role that hides the computers outside its scopes gets, for a name outside
@@ -217,122 +201,64 @@ fn outside(state: &AppState, staff: &Staff, a: &ComputerAccount) -> AppError {
     ))
 }
 
-/// Look the name up and check the policy for a diagnosis.
-async fn authorized_report(
-    state: &AppState,
-    staff: &Staff,
-    origin: &Origin,
-    q: &ComputerQuery,
-) -> Result<Report, AppError> {
+/// Look the name up and check the policy for a diagnosis; the diagnosis audits itself.
+async fn authorized_report(asking: &Asking<'_>, q: &ComputerQuery) -> Result<Report, AppError> {
+    let (state, staff) = (asking.state, asking.staff);
     // What needs no directory first (security review L-4).
-    if !state.policy.allows(&staff.roles, Action::Diagnose) {
-        let denied = Denied::ActionNotGranted(Action::Diagnose.as_str());
-        audit_denied(
-            state,
-            staff,
-            origin,
-            "diagnose",
-            q.display(),
-            &denied.to_string(),
-        )
+    asking
+        .granted(Action::Diagnose, About::Name(q.display()))
         .await?;
-        return Err(refused(&denied));
-    }
-    super::guard::rate_limit(state, staff, origin, Action::Diagnose, &staff.roles).await?;
     let account = state.directory.find_computer(q).await?;
     let hide = state.policy.hides_outside_scope(&staff.roles);
-    let grant: Result<Grant<Diagnose>, (String, AppError)> = match &account {
-        None if hide => Err(("no such computer".into(), hidden(q))),
-        None => state
-            .policy
-            .authorize_nameless(&staff.roles)
-            .map_err(|denied| (denied.to_string(), refused(&denied))),
-        Some(a) => state
-            .policy
-            .authorize(
-                &staff.roles,
-                &Target {
-                    dn: &a.dn,
-                    account: Some(a),
-                },
-            )
-            .map_err(|denied| {
-                let answer = match denied {
+    let about = About::Name(q.display());
+    let grant: Grant<Diagnose> = match &account {
+        None if hide => {
+            let answer = hidden(q);
+            return Err(asking
+                .refuse(Action::Diagnose, &"no such computer", about, answer)
+                .await);
+        }
+        None => asking.authorize_nameless(about).await?,
+        Some(a) => {
+            let target = Target {
+                dn: &a.dn,
+                account: Some(a),
+            };
+            asking
+                .authorize_or(&target, about, |denied| match denied {
                     Denied::OutOfScope(_) if hide => hidden(q),
                     Denied::OutOfScope(_) => outside(state, staff, a),
-                    _ => refused(&denied),
-                };
-                (denied.to_string(), answer)
-            }),
-    };
-    let grant = match grant {
-        Ok(g) => g,
-        Err((why, answer)) => {
-            audit_denied(state, staff, origin, "diagnose", q.display(), &why).await?;
-            return Err(answer);
+                    other => other.clone().into(),
+                })
+                .await?
         }
     };
-    super::guard::rate_limit_granted(state, staff, origin, &grant).await?;
-    let (report, remember) =
-        lookup::report(&grant, state, q, account, OffsetDateTime::now_utc()).await?;
-    let top = report
-        .diagnosis
-        .likely_causes
-        .first()
-        .map(|c| c.cause.as_str())
-        .unwrap_or("none");
-    let mut event = audit::event("diagnose", "success")
-        .actor(&actor(staff))
-        .origin(origin)
-        .reason(format!("likely cause: {top}"));
-    event = match &report.account {
-        Some(a) => event.target(&a.dn, &a.object_guid.to_string(), &report.name),
-        None => event.target_name(&report.name),
+    let who = staff.actor();
+    let asker = lookup::Asker {
+        actor: &who,
+        origin: asking.origin,
     };
-    audit::record(&state.store, &event).await?;
-    remember.spawn(&state.store);
-    Ok(report)
+    let now = crate::clock::now();
+    Ok(lookup::diagnose_audited(&grant, &state.lookups, q, account, &asker, now).await?)
 }
 
-/// The matches the caller may see, audited as a lookup.
+/// The matches the caller may see; the listing audits itself as a lookup.
 async fn listed(
-    state: &AppState,
-    staff: &Staff,
-    origin: &Origin,
+    asking: &Asking<'_>,
     q: &ComputerQuery,
     mode: MatchMode,
 ) -> Result<Matches, AppError> {
-    if !state.policy.allows(&staff.roles, Action::Lookup) {
-        audit_denied(
-            state,
-            staff,
-            origin,
-            "lookup",
-            q.display(),
-            "lookup not granted",
-        )
+    asking
+        .granted(Action::Lookup, About::Name(q.display()))
         .await?;
-        return Err(AppError::Forbidden(
-            "Refused: none of your roles grants 'lookup'.".into(),
-        ));
-    }
-    super::guard::rate_limit(state, staff, origin, Action::Lookup, &staff.roles).await?;
-    let matches = lookup::matches(&state.directory, &state.policy, &staff.roles, q, mode).await?;
-    audit::record(
-        &state.store,
-        &audit::event("lookup", "success")
-            .actor(&actor(staff))
-            .origin(origin)
-            .target_name(q.display())
-            .reason(format!(
-                "{} of {}{} matches",
-                matches.shown.len(),
-                if matches.more { "more than " } else { "" },
-                matches.total
-            )),
-    )
-    .await?;
-    Ok(matches)
+    let who = asking.staff.actor();
+    let asker = lookup::Asker {
+        actor: &who,
+        origin: asking.origin,
+    };
+    let (lookups, roles) = (&asking.state.lookups, &asking.staff.roles);
+    let now = crate::clock::now();
+    Ok(lookup::list_audited(lookups, roles, q, mode, &asker, now).await?)
 }
 
 /// `GET /computers?q=`: an exact match goes to its diagnosis; otherwise the prefix matches.
@@ -358,7 +284,7 @@ pub async fn search(
             return Ok((axum::http::StatusCode::BAD_REQUEST, page).into_response());
         }
     };
-    let matches = listed(&state, &staff, &origin, &q, mode).await?;
+    let matches = listed(&Asking::new(&state, &staff, &origin), &q, mode).await?;
     let exact = matches.shown.iter().find(|m| {
         m.name.eq_ignore_ascii_case(q.display())
             || m.dns_host_name
@@ -386,7 +312,7 @@ pub async fn show(
     Path(name): Path<String>,
 ) -> Result<ComputerPage, AppError> {
     let q = parse(&name)?;
-    let r = authorized_report(&state, &staff, &origin, &q).await?;
+    let r = authorized_report(&Asking::new(&state, &staff, &origin), &q).await?;
     let (mut can_mint, mut can_reset, mut can_revoke, mut can_override) =
         (false, false, false, false);
     let (mut tokens, mut recent) = (Vec::new(), Vec::new());
@@ -446,7 +372,7 @@ pub async fn api_search(
 ) -> Result<([(&'static str, String); 2], Json<Vec<ComputerMatch>>), AppError> {
     let mode = MatchMode::parse(sq.mode.as_deref());
     let q = parse(&sq.prefix.or(sq.q).unwrap_or_default())?;
-    let m = listed(&state, &staff, &origin, &q, mode).await?;
+    let m = listed(&Asking::new(&state, &staff, &origin), &q, mode).await?;
     let headers = [
         ("x-total-count", m.total.to_string()),
         ("x-total-exact", (!m.more).to_string()),
@@ -462,7 +388,8 @@ pub async fn api_show(
     Path(name): Path<String>,
 ) -> Result<Json<Report>, AppError> {
     let q = parse(&name)?;
-    Ok(Json(authorized_report(&state, &staff, &origin, &q).await?))
+    let asking = Asking::new(&state, &staff, &origin);
+    Ok(Json(authorized_report(&asking, &q).await?))
 }
 
 #[cfg(test)]

@@ -11,11 +11,12 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 
 use super::AppError;
-use super::meta::RequestOrigin;
-use crate::auth::{CurrentStaff, Staff};
+use super::AppState;
+use super::extract::CurrentStaff;
+use super::extract::RequestOrigin;
+use crate::auth::Staff;
 use crate::downloads::{Downloads, Kind, VERSION, commands};
 use crate::policy::Action;
-use crate::state::AppState;
 
 /// One row of a file table: what it is, where, how big, its SHA-256.
 pub struct Listing {
@@ -68,7 +69,9 @@ pub async fn page(
     CurrentStaff(staff): CurrentStaff,
     RequestOrigin(origin): RequestOrigin,
 ) -> Result<DownloadsPage, AppError> {
-    super::guard::require(&state, &staff, &origin, Action::MintToken).await?;
+    super::authorize::Asking::new(&state, &staff, &origin)
+        .permitted(Action::MintToken, super::authorize::About::Nothing)
+        .await?;
     let d = state.downloads.as_deref();
     Ok(DownloadsPage {
         files: d.map(listing).unwrap_or_default(),
@@ -92,7 +95,7 @@ pub async fn file(
         .ok_or(AppError::NotFound)?;
     // The name is ours (version characters and a fixed stem), never the request's.
     let disposition = HeaderValue::try_from(format!("attachment; filename=\"{}\"", f.file_name))
-        .map_err(|e| AppError::Internal(e.to_string()))?;
+        .map_err(|e| AppError::Internal(e.into()))?;
     let headers = [
         (
             header::CONTENT_TYPE,

@@ -29,8 +29,16 @@ pub enum AppError {
     Conflict(String),
     #[error("service unavailable: {0}")]
     Unavailable(String),
-    #[error("internal error: {0}")]
-    Internal(String),
+    /// Ours: logged with its whole chain of causes, never shown.
+    #[error("internal error")]
+    Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl AppError {
+    /// An internal error from a message of ours (no underlying error to keep).
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::Internal(message.into().into())
+    }
 }
 
 impl AppError {
@@ -69,7 +77,7 @@ impl From<crate::db::StoreError> for AppError {
     fn from(e: crate::db::StoreError) -> Self {
         match e {
             crate::db::StoreError::Unavailable(m) => Self::Unavailable(m),
-            other => Self::Internal(other.to_string()),
+            other => Self::Internal(other.into()),
         }
     }
 }
@@ -80,18 +88,51 @@ impl From<crate::directory::DirectoryError> for AppError {
     }
 }
 
+impl From<crate::auth::CsrfMismatch> for AppError {
+    fn from(e: crate::auth::CsrfMismatch) -> Self {
+        Self::Forbidden(e.to_string())
+    }
+}
+
+impl From<crate::auth::CredentialError> for AppError {
+    fn from(e: crate::auth::CredentialError) -> Self {
+        match e {
+            crate::auth::CredentialError::Store(e) => e.into(),
+            other => Self::Internal(other.into()),
+        }
+    }
+}
+
+impl From<crate::repair::RepairError> for AppError {
+    fn from(e: crate::repair::RepairError) -> Self {
+        match e {
+            crate::repair::RepairError::Directory(d) => Self::Unavailable(d.to_string()),
+            other => Self::Internal(other.into()),
+        }
+    }
+}
+
+impl From<crate::lookup::LookupError> for AppError {
+    fn from(e: crate::lookup::LookupError) -> Self {
+        match e {
+            crate::lookup::LookupError::Directory(e) => e.into(),
+            crate::lookup::LookupError::Audit(e) => e.into(),
+        }
+    }
+}
+
 /// Where an error page finds who is signed in: the request's session and the state, put in
 /// the request's extensions by [`nav_source`] (inside the session layer, outside
 /// [`render_errors`]).
 #[derive(Clone)]
 pub struct NavSource {
     session: tower_sessions::Session,
-    state: crate::state::AppState,
+    state: super::AppState,
 }
 
 /// Hands [`render_errors`] the session and state, so an error page keeps the navigation.
 pub async fn nav_source(
-    axum::extract::State(state): axum::extract::State<crate::state::AppState>,
+    axum::extract::State(state): axum::extract::State<super::AppState>,
     mut req: Request,
     next: Next,
 ) -> Response {
@@ -130,7 +171,8 @@ impl IntoResponse for AppError {
             return res;
         }
         if status.is_server_error() {
-            tracing::error!(error = %self, "request failed");
+            let chain = crate::errors::error_chain(&self);
+            tracing::error!(error = %chain, "request failed");
         } else {
             tracing::info!(error = %self, "request refused");
         }
@@ -151,7 +193,7 @@ pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Respons
         .map(String::as_str)
         .or_else(|| panic.downcast_ref::<&str>().copied())
         .unwrap_or("(no message)");
-    AppError::Internal(format!("a request handler panicked: {text}")).into_response()
+    AppError::internal(format!("a request handler panicked: {text}")).into_response()
 }
 
 #[derive(Template)]
@@ -217,7 +259,7 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
         .into_response()
     } else {
         let staff = match nav {
-            Some(n) => crate::auth::session_staff(&n.session, &n.state).await,
+            Some(n) => super::extract::session_staff(&n.session, &n.state).await,
             None => None,
         };
         let page = ErrorPage {

@@ -3,7 +3,6 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
-use axum::Form;
 use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::header;
@@ -11,17 +10,17 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use time::OffsetDateTime;
 
-use super::AppError;
-use super::meta::{RequestOrigin, actor};
+use super::authorize::{About, Asking};
+use super::extract::{Csrf, CurrentStaff, NoFields, RequestOrigin};
+use super::{AppError, AppState};
 use crate::audit::{self, Origin};
-use crate::auth::{CurrentStaff, Staff};
+use crate::auth::Staff;
 use crate::db::FleetFindingRow;
 use crate::fleet::plots::{Bar, hbar_svg, histogram_svg};
 use crate::fleet::report::{ReportView, Viewer, load};
 use crate::fleet::tally::{BINS, DAY_BINS, OuStats};
-use crate::fleet::{self, Progress, StartError};
+use crate::fleet::{Progress, StartError, Starter};
 use crate::policy::{Action, RunFleetScan};
-use crate::state::AppState;
 
 /// The table's filter and order, from the query string; anything unknown is ignored.
 #[derive(Debug, Default, Deserialize)]
@@ -68,7 +67,9 @@ impl TableQuery {
 }
 
 async fn require(state: &AppState, staff: &Staff, origin: &Origin) -> Result<(), AppError> {
-    super::guard::require(state, staff, origin, Action::Lookup).await
+    Asking::new(state, staff, origin)
+        .permitted(Action::Lookup, About::Nothing)
+        .await
 }
 
 async fn report(state: &AppState, staff: &Staff) -> Result<Option<ReportView>, AppError> {
@@ -83,11 +84,11 @@ async fn audit_view(
     state: &AppState,
     staff: &Staff,
     origin: &Origin,
-    action: &str,
+    action: audit::Action,
     v: &Option<ReportView>,
 ) -> Result<(), AppError> {
-    let mut event = audit::event(action, "ok")
-        .actor(&actor(staff))
+    let mut event = audit::event(action, audit::Outcome::Success, crate::clock::now())
+        .actor(&staff.actor())
         .origin(origin);
     if let Some(v) = v {
         event = event.target_name(&format!("fleet report {}", v.scan.id));
@@ -120,7 +121,7 @@ pub struct FleetPage {
 
 impl FleetPage {
     fn when(&self, t: &Option<OffsetDateTime>) -> super::format::When {
-        super::format::when(OffsetDateTime::now_utc(), *t)
+        super::format::when(crate::clock::now(), *t)
     }
 
     fn when_at(&self, t: &OffsetDateTime) -> super::format::When {
@@ -188,7 +189,7 @@ async fn exposed_in_scope(
     state: &AppState,
     staff: &Staff,
 ) -> Result<Vec<crate::db::WatchRow>, AppError> {
-    let since = OffsetDateTime::now_utc() - time::Duration::days(30);
+    let since = crate::clock::now() - time::Duration::days(30);
     Ok(state
         .store
         .exposed_watches(200)
@@ -211,7 +212,7 @@ pub async fn page(
 ) -> Result<FleetPage, AppError> {
     require(&state, &staff, &origin).await?;
     let report = report(&state, &staff).await?;
-    audit_view(&state, &staff, &origin, "fleet_view", &report).await?;
+    audit_view(&state, &staff, &origin, audit::Action::FleetView, &report).await?;
     let (mut rows, causes, plots) = match &report {
         Some(v) => {
             let mut causes: Vec<(String, u64)> = v
@@ -254,7 +255,7 @@ pub async fn export_csv(
 ) -> Result<Response, AppError> {
     require(&state, &staff, &origin).await?;
     let report = report(&state, &staff).await?;
-    audit_view(&state, &staff, &origin, "fleet_export", &report).await?;
+    audit_view(&state, &staff, &origin, audit::Action::FleetExport, &report).await?;
     let mut rows = report.map(|v| v.rows).unwrap_or_default();
     t.apply(&mut rows);
     Ok((
@@ -265,7 +266,7 @@ pub async fn export_csv(
                 "attachment; filename=\"trustdesk-fleet.csv\"",
             ),
         ],
-        fleet::export::csv(&rows),
+        crate::fleet::export::csv(&rows),
     )
         .into_response())
 }
@@ -278,13 +279,13 @@ pub async fn api_report(
 ) -> Result<Response, AppError> {
     require(&state, &staff, &origin).await?;
     let report = report(&state, &staff).await?;
-    audit_view(&state, &staff, &origin, "fleet_view", &report).await?;
+    audit_view(&state, &staff, &origin, audit::Action::FleetView, &report).await?;
     let Some(v) = report else {
         return Err(AppError::NotFound);
     };
     Ok((
         [(header::CONTENT_TYPE, "application/json")],
-        fleet::export::json(&v.scan, &v.counts, &v.rows),
+        crate::fleet::export::json(&v.scan, &v.counts, &v.rows),
     )
         .into_response())
 }
@@ -309,47 +310,27 @@ pub async fn api_progress(
     Ok(Json(progress_for(&state, &staff)))
 }
 
-#[derive(Deserialize)]
-pub struct StartForm {
-    csrf: String,
-}
-
-/// `POST /fleet/scans`: start a scan in the background.
+/// `POST /fleet/scans`: start a scan in the background (the start is audited by `fleet`).
 pub async fn start(
     State(state): State<AppState>,
-    CurrentStaff(staff): CurrentStaff,
     RequestOrigin(origin): RequestOrigin,
-    Form(form): Form<StartForm>,
+    Csrf(staff, NoFields {}): Csrf<NoFields>,
 ) -> Result<Redirect, AppError> {
-    staff.check_csrf(&form.csrf)?;
-    let grant = match state
-        .policy
-        .authorize_nameless::<RunFleetScan>(&staff.roles)
-    {
-        Ok(g) => g,
-        Err(denied) => {
-            let reason = denied.to_string();
-            super::guard::denied(&state, &staff, &origin, "fleet_scan", reason, |e| e).await?;
-            return Err(AppError::Forbidden(format!("Refused: {denied}.")));
-        }
+    let grant = Asking::new(&state, &staff, &origin)
+        .authorize_nameless::<RunFleetScan>(About::Nothing)
+        .await?;
+    let who = staff.actor();
+    let by = Starter {
+        name: staff.display_name().to_string(),
+        person: Some((&who, &origin)),
+        reason: None,
     };
-    let event = audit::event("fleet_scan", "started")
-        .actor(&actor(&staff))
-        .origin(&origin);
     match state
         .fleet
-        .start(
-            grant,
-            fleet::context(&state),
-            staff.display_name().to_string(),
-        )
+        .start_audited(grant, state.scan.clone(), by)
         .await
     {
-        Ok(id) => {
-            let event = event.target_name(&format!("fleet report {id}"));
-            audit::record(&state.store, &event).await?;
-            Ok(Redirect::to("/fleet"))
-        }
+        Ok(_) => Ok(Redirect::to("/fleet")),
         Err(StartError::AlreadyRunning(id)) => Err(AppError::Conflict(format!(
             "A fleet scan is already running (report {id}); its progress is on the fleet page."
         ))),

@@ -22,9 +22,9 @@ use tower_http::trace::TraceLayer;
 use tower_sessions::cookie::SameSite;
 use tower_sessions::{Expiry, SessionManagerLayer};
 
+use super::AppState;
 use super::error::{nav_source, panic_response, render_errors};
 use crate::auth::sessions::SessionBackend;
-use crate::state::AppState;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub(super) const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);

@@ -13,16 +13,16 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
 use super::AppError;
+use super::AppState;
 use crate::audit::{self, Origin};
 use crate::limits::{ClientKey, Counted, KeyedLimit, WINDOW};
-use crate::state::AppState;
 
 /// Audit `c` when it is one of the audited counts: `action`/`denied`, the reason starting
 /// with `head` (this one's reason), then the count of `what` in the client's window.
 pub async fn audit_count(
     state: &AppState,
     origin: &Origin,
-    action: &str,
+    action: audit::Action,
     (head, what): (&str, &str),
     c: Counted,
 ) {
@@ -30,7 +30,7 @@ pub async fn audit_count(
         return;
     }
     let minutes = Instant::now().saturating_duration_since(c.since).as_secs() / 60;
-    let e = audit::event(action, "denied")
+    let e = audit::event(action, audit::Outcome::Denied, crate::clock::now())
         .origin(origin)
         .reason(format!(
             "{head} ({} {what} from {} in the last {minutes} min; audited at the 1st, 10th, 100th \
@@ -67,7 +67,7 @@ fn check(state: &AppState, limit: &KeyedLimit, req: &Request) -> Result<(), (Cou
 }
 
 /// Count a refusal of the `action` limit, audited at the audited counts.
-async fn refused(state: &AppState, action: &str, (c, origin): (Counted, Origin)) {
+async fn refused(state: &AppState, action: audit::Action, (c, origin): (Counted, Origin)) {
     metrics::counter!("trustdesk_rate_limited_total", "limit" => action.to_string()).increment(1);
     let what = ("rate_limited", "request(s) refused by the rate limit");
     audit_count(state, &origin, action, what, c).await;
@@ -76,7 +76,7 @@ async fn refused(state: &AppState, action: &str, (c, origin): (Counted, Origin))
 /// The redeem limit (`limits.redeem_*`); a refusal answers in the redeem API's JSON form.
 pub async fn redeem(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if let Err(r) = check(&state, &state.limits.redeem, &req) {
-        refused(&state, "redeem_token", r).await;
+        refused(&state, audit::Action::RedeemToken, r).await;
         let body = serde_json::json!({
             "error": trustdesk_token::RedeemCode::RateLimited.as_str(),
             "message": "too many redeem attempts from this address; wait a minute and try again",
@@ -89,7 +89,7 @@ pub async fn redeem(State(state): State<AppState>, req: Request, next: Next) -> 
 /// The sign-in limit (`limits.signin_*`) on `/login` and `/auth/callback`.
 pub async fn signin(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if let Err(r) = check(&state, &state.limits.signin, &req) {
-        refused(&state, "sign_in", r).await;
+        refused(&state, audit::Action::SignIn, r).await;
         return AppError::TooMany(
             "Too many sign-in attempts from this address. Wait a minute and try again.".into(),
         )

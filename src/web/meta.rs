@@ -1,19 +1,15 @@
 //! Who sent a request: the client address (through trusted proxies), its user agent and the
-//! request id, for audit events and the per-client limits; and which request ids are kept.
+//! request id, for audit events and the per-client limits (`extract::RequestOrigin`); and
+//! which request ids are kept.
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::{ConnectInfo, FromRequestParts};
-use axum::http::request::Parts;
+use axum::extract::ConnectInfo;
 use axum::http::{Extensions, HeaderMap, HeaderValue};
 
-use super::AppError;
-use crate::audit::{Actor, Origin};
-use crate::auth::Staff;
+use super::AppState;
+use crate::audit::Origin;
 use crate::config::{TrustedProxy, is_trusted};
-use crate::state::AppState;
-
-pub struct RequestOrigin(pub Origin);
 
 /// The client address: the peer, unless the peer is a trusted proxy — then the right-most
 /// `X-Forwarded-For` entry that is not itself a trusted proxy. `xff` is every header line,
@@ -96,26 +92,6 @@ pub fn keep_request_id(from_trusted_proxy: bool, id: &HeaderValue) -> bool {
     from_trusted_proxy
         && (1..=64).contains(&id.len())
         && id.iter().all(|b| b.is_ascii_alphanumeric() || *b == b'-')
-}
-
-impl FromRequestParts<AppState> for RequestOrigin {
-    type Rejection = AppError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        Ok(Self(origin_of(&parts.headers, &parts.extensions, state)))
-    }
-}
-
-pub fn actor(staff: &Staff) -> Actor {
-    Actor {
-        sub: staff.sub.clone(),
-        name: staff.name.clone(),
-        email: staff.email.clone(),
-        roles: staff.roles.clone(),
-    }
 }
 
 #[cfg(test)]

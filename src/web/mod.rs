@@ -1,14 +1,17 @@
-//! The HTTP edge: routers, handlers and their templates. With `auth/`, the only place that
-//! imports axum. Handlers are thin: extract → check → call a capability → render.
+//! The HTTP edge: routers, handlers and their templates, the application state and the
+//! extractors. The only place (with the `lib.rs` composition root) that imports axum or sees
+//! `AppState` (`tests/tidy.rs` enforces it). Handlers are thin: extract (`extract.rs`) →
+//! authorize (`authorize.rs`) → call a capability → render.
 
 mod audit;
 mod auth;
+mod authorize;
 mod computers;
 mod downloads;
 mod error;
+mod extract;
 mod fleet;
 mod format;
-mod guard;
 mod health;
 mod layers;
 mod limits;
@@ -19,6 +22,7 @@ mod policy;
 mod redeem_api;
 mod repair;
 mod repair_gate;
+mod state;
 
 use axum::Router;
 use axum::middleware::from_fn_with_state;
@@ -27,7 +31,8 @@ use tower_http::services::ServeDir;
 
 pub use error::AppError;
 
-pub use crate::state::AppState;
+pub use extract::{CurrentStaff, RequestOrigin};
+pub use state::AppState;
 
 /// The whole application: every route and every layer.
 pub fn app(state: AppState) -> Router {

@@ -6,9 +6,10 @@ use tower_sessions::Session;
 
 use axum::extract::{Query, State};
 
-use crate::auth::{Staff, session_staff};
+use super::AppState;
+use super::extract::session_staff;
+use crate::auth::Staff;
 use crate::policy::Action;
-use crate::state::AppState;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "index.html")]

@@ -53,7 +53,7 @@ pub fn start(
         pending,
     };
     let json = serde_json::to_vec(&carried)
-        .map_err(|e| AppError::Internal(format!("pending sign-in: {e}")))?;
+        .map_err(|e| AppError::internal(format!("pending sign-in: {e}")))?;
     let cookie = Cookie::build((COOKIE, URL_SAFE_NO_PAD.encode(json)))
         .http_only(true)
         .same_site(SameSite::Lax)
@@ -62,7 +62,7 @@ pub fn start(
         .max_age(MAX_AGE)
         .build();
     HeaderValue::from_str(&cookie.to_string())
-        .map_err(|e| AppError::Internal(format!("pending sign-in cookie: {e}")))
+        .map_err(|e| AppError::internal(format!("pending sign-in cookie: {e}")))
 }
 
 /// The `Set-Cookie` value that ends it (the callback sends it whatever happened).
@@ -124,7 +124,7 @@ mod tests {
 
     #[test]
     fn the_pending_sign_in_goes_to_the_callback_only_and_expires() {
-        let t0 = OffsetDateTime::now_utc();
+        let t0 = crate::clock::now();
         let set = start(pending("/computers?q=PAR"), t0, true).unwrap();
         let text = set.to_str().unwrap();
         for attr in [
@@ -145,7 +145,7 @@ mod tests {
 
     #[test]
     fn a_tampered_return_path_or_garbage_gets_nothing_unsafe() {
-        let t0 = OffsetDateTime::now_utc();
+        let t0 = crate::clock::now();
         let set = start(pending("//evil.example/"), t0, false).unwrap();
         assert_eq!(read(&sent(&set), t0).unwrap().return_to, "/");
         for junk in ["td_login=%%%", "td_login=e30", "td_login="] {

@@ -6,9 +6,10 @@ use askama_web::WebTemplate;
 use axum::extract::State;
 
 use super::AppError;
-use crate::auth::{CurrentStaff, Staff};
+use super::AppState;
+use super::extract::CurrentStaff;
+use crate::auth::Staff;
 use crate::policy::{Action, RolePolicy};
-use crate::state::AppState;
 
 #[derive(Template, WebTemplate)]
 #[template(path = "policy.html")]

@@ -10,13 +10,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use secrecy::SecretString;
 use serde::Deserialize;
-use time::OffsetDateTime;
 use trustdesk_token::RedeemCode;
 
-use super::meta::RequestOrigin;
+use super::AppState;
+use super::extract::RequestOrigin;
+use crate::db::TokenState;
 use crate::repair::code::{self, CodeError, CodeRequest};
 use crate::repair::redeem::{self, RedeemError};
-use crate::state::AppState;
 
 #[derive(Deserialize)]
 pub struct RedeemBody {
@@ -66,11 +66,11 @@ pub async fn api_redeem(
         return redeem_error(&RedeemError::Malformed);
     };
     match redeem::redeem(
-        &state,
+        &state.repairs,
         &origin,
         body.token.trim(),
         &body.password,
-        OffsetDateTime::now_utc(),
+        crate::clock::now(),
     )
     .await
     {
@@ -88,14 +88,14 @@ pub async fn api_outcome(
     let Ok(Json(body)) = body else {
         return redeem_error(&RedeemError::Malformed);
     };
-    let completed = match body.outcome.as_str() {
-        "completed" => true,
-        "failed" => false,
+    let completed = match TokenState::parse(&body.outcome) {
+        Some(TokenState::Completed) => true,
+        Some(TokenState::Failed) => false,
         _ => return redeem_error(&RedeemError::Malformed),
     };
-    let now = OffsetDateTime::now_utc();
+    let now = crate::clock::now();
     match redeem::record_outcome(
-        &state,
+        &state.repairs,
         &origin,
         body.token.trim(),
         completed,
@@ -146,10 +146,10 @@ pub async fn api_code(
         domain: &body.domain,
     };
     match code::resolve(
-        &state,
+        &state.repairs,
         &origin,
         &req,
-        OffsetDateTime::now_utc(),
+        crate::clock::now(),
         Instant::now(),
     )
     .await
@@ -161,8 +161,9 @@ pub async fn api_code(
 
 /// `GET /api/v1/token-key`: the public keys that verify repair tokens (the client pins one).
 pub async fn api_token_key(State(state): State<AppState>) -> Json<serde_json::Value> {
-    let current = state.token_keys.signing().kid();
+    let current = state.repairs.token_keys.signing().kid();
     let keys: Vec<_> = state
+        .repairs
         .token_keys
         .verifying()
         .iter()

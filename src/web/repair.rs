@@ -2,39 +2,31 @@
 
 use askama::Template;
 use askama_web::WebTemplate;
+use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use axum::{Form, Json};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
-use time::OffsetDateTime;
 
 use super::AppError;
+use super::AppState;
+use super::authorize::Asking;
+use super::extract::{Csrf, CurrentStaff, NoFields, RequestOrigin};
 use super::format::computer_path;
-use super::meta::{RequestOrigin, actor};
 use super::repair_gate::repairable;
-use crate::auth::{CurrentStaff, Staff};
+use crate::auth::Staff;
 use crate::diagnostics::{RepairAction, Verdict};
 use crate::repair::shown_once::{ShownReset, ShownToken};
-use crate::repair::{self, Request};
-use crate::state::AppState;
+use crate::repair::{self, RepairRequest};
 
 /// A reason or ticket reference: trimmed, control characters dropped, at most 200 characters.
 fn ticket(raw: &str) -> Option<String> {
     super::format::form_text(raw, 200)
 }
 
-fn repair_err(e: repair::RepairError) -> AppError {
-    match e {
-        repair::RepairError::Directory(d) => AppError::Unavailable(d.to_string()),
-        other => AppError::Internal(other.to_string()),
-    }
-}
-
 #[derive(Deserialize)]
 pub struct ResetForm {
-    csrf: String,
     #[serde(default)]
     ticket: String,
     /// Present to force a repair the diagnosis withholds (`override_diagnosis`).
@@ -60,15 +52,10 @@ pub async fn reset_confirm(
     RequestOrigin(origin): RequestOrigin,
     Path(name): Path<String>,
 ) -> Result<ResetConfirmPage, AppError> {
-    let (account, _grant, verdict) = repairable::<crate::policy::ResetAccount>(
-        &state,
-        &staff,
-        &origin,
-        &name,
-        RepairAction::DcReset,
-        None,
-    )
-    .await?;
+    let asking = Asking::new(&state, &staff, &origin);
+    let (account, _grant, verdict) =
+        repairable::<crate::policy::ResetAccount>(&asking, &name, RepairAction::DcReset, None)
+            .await?;
     Ok(ResetConfirmPage {
         name: account.netbios_name().to_string(),
         dn: account.dn.clone(),
@@ -89,17 +76,14 @@ pub struct ResetDonePage {
 /// `POST /computers/{name}/reset`: the DC-side reset.
 pub async fn reset(
     State(state): State<AppState>,
-    CurrentStaff(staff): CurrentStaff,
     RequestOrigin(origin): RequestOrigin,
     Path(name): Path<String>,
-    Form(form): Form<ResetForm>,
+    Csrf(staff, form): Csrf<ResetForm>,
 ) -> Result<Response, AppError> {
-    staff.check_csrf(&form.csrf)?;
     let overriding = ticket(&form.override_reason);
+    let asking = Asking::new(&state, &staff, &origin);
     let (account, grant, _) = repairable::<crate::policy::ResetAccount>(
-        &state,
-        &staff,
-        &origin,
+        &asking,
         &name,
         RepairAction::DcReset,
         overriding.as_deref(),
@@ -115,16 +99,14 @@ pub async fn reset(
         };
         return Ok((StatusCode::BAD_REQUEST, page).into_response());
     };
-    let who = actor(&staff);
-    let req = Request {
+    let who = staff.actor();
+    let req = RepairRequest {
         actor: &who,
         origin: &origin,
         account: &account,
         ticket: Some(&ticket),
     };
-    let dc = repair::reset_account(&grant, &state, &req)
-        .await
-        .map_err(repair_err)?;
+    let dc = repair::reset_account(&grant, &state.repairs, &req).await?;
     // Redirect after the POST: a reload of the result page never resets again.
     let name = account.netbios_name().to_string();
     let id = uuid::Uuid::new_v4().simple().to_string();
@@ -162,7 +144,6 @@ pub async fn reset_done(
 
 #[derive(Deserialize)]
 pub struct MintForm {
-    csrf: String,
     #[serde(default)]
     ticket: String,
     lifetime_minutes: Option<u32>,
@@ -191,50 +172,36 @@ pub struct TokenMintedPage {
 /// and redirect there (a reload of that page never mints again).
 pub async fn mint(
     State(state): State<AppState>,
-    CurrentStaff(staff): CurrentStaff,
     RequestOrigin(origin): RequestOrigin,
     Path(name): Path<String>,
-    Form(form): Form<MintForm>,
+    Csrf(staff, form): Csrf<MintForm>,
 ) -> Result<Redirect, AppError> {
-    staff.check_csrf(&form.csrf)?;
     let overriding = ticket(&form.override_reason);
+    let asking = Asking::new(&state, &staff, &origin);
     let (account, grant, _) = repairable::<crate::policy::MintToken>(
-        &state,
-        &staff,
-        &origin,
+        &asking,
         &name,
         RepairAction::TokenRepair,
         overriding.as_deref(),
     )
     .await?;
-    let cfg = &state.config.tokens;
-    let cap = state
-        .policy
-        .token_minutes_cap(grant.roles(), cfg.max_lifetime_minutes)
-        .max(1);
-    let minutes = form
-        .lifetime_minutes
-        .unwrap_or(cfg.lifetime_minutes)
-        .clamp(1, cap);
-    let who = actor(&staff);
+    let who = staff.actor();
     let ticket = ticket(&form.ticket);
-    let req = Request {
+    let req = RepairRequest {
         actor: &who,
         origin: &origin,
         account: &account,
         ticket: ticket.as_deref(),
     };
-    let now = OffsetDateTime::now_utc();
     let minted = repair::mint_token(
         &grant,
-        &state,
+        &state.repairs,
         &req,
         &staff.roles,
-        time::Duration::minutes(i64::from(minutes)),
-        now,
+        form.lifetime_minutes,
+        crate::clock::now(),
     )
-    .await
-    .map_err(repair_err)?;
+    .await?;
     let name = account.netbios_name().to_string();
     let page = format!("{}/tokens/{}", computer_path(&name), minted.row.jti);
     let shown = ShownToken {
@@ -246,7 +213,7 @@ pub async fn mint(
             .expires_at
             .format(&time::format_description::well_known::Rfc3339)
             .unwrap_or_default(),
-        minutes,
+        minutes: minted.minutes,
     };
     state.shown_once.hold(
         &minted.row.jti,
@@ -309,7 +276,7 @@ pub async fn token_state(
         .await?
         .filter(|row| row.issued_by_sub == staff.sub)
         .ok_or(AppError::NotFound)?;
-    let now = OffsetDateTime::now_utc();
+    let now = crate::clock::now();
     Ok(Json(serde_json::json!({
         "jti": row.jti,
         "state": row.state_at_time(now),
@@ -321,31 +288,21 @@ pub async fn token_state(
     })))
 }
 
-#[derive(Deserialize)]
-pub struct CsrfForm {
-    csrf: String,
-}
-
 /// `POST /tokens/{jti}/revoke`.
 pub async fn revoke(
     State(state): State<AppState>,
-    CurrentStaff(staff): CurrentStaff,
     RequestOrigin(origin): RequestOrigin,
     Path(jti): Path<String>,
-    Form(form): Form<CsrfForm>,
+    Csrf(staff, NoFields {}): Csrf<NoFields>,
 ) -> Result<Response, AppError> {
-    staff.check_csrf(&form.csrf)?;
     let row = state
         .store
         .token_by_jti(&jti)
         .await?
         .ok_or(AppError::NotFound)?;
-    let name = row.computer_sam.trim_end_matches('$').to_string();
-    let _grant =
-        super::repair_gate::minted_for::<crate::policy::RevokeToken>(&state, &staff, &origin, &row)
-            .await?;
-    repair::revoke_token(&state, &actor(&staff), &origin, &row)
-        .await
-        .map_err(repair_err)?;
-    Ok(Redirect::to(&computer_path(&name)).into_response())
+    let asking = Asking::new(&state, &staff, &origin);
+    let grant = super::repair_gate::minted_for::<crate::policy::RevokeToken>(&asking, &row).await?;
+    let now = crate::clock::now();
+    repair::revoke_token(&grant, &state.repairs, &staff.actor(), &origin, &row, now).await?;
+    Ok(Redirect::to(&computer_path(row.computer_name())).into_response())
 }

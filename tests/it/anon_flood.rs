@@ -11,7 +11,7 @@ const ADDRESSES: u8 = 20;
 const HITS_PER_ADDRESS: usize = 500;
 
 /// Rows in the session table and in the audit log.
-async fn rows(state: &trustdesk::state::AppState) -> (i64, i64) {
+async fn rows(state: &trustdesk::web::AppState) -> (i64, i64) {
     let trustdesk::db::Store::Sqlite(db) = &state.store else {
         panic!("the test portal uses SQLite")
     };

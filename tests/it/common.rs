@@ -257,7 +257,7 @@ pub struct Portal {
     /// The public URL (the TLS proxy's when there is one).
     pub base: String,
     pub op: Op,
-    pub state: trustdesk::state::AppState,
+    pub state: trustdesk::web::AppState,
     /// With a TLS front: the test CA, and what crossed the network in redeem requests.
     pub ca: Option<PathBuf>,
     pub redeems: Option<std::sync::Arc<std::sync::Mutex<Vec<String>>>>,

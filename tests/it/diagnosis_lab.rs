@@ -179,7 +179,7 @@ async fn each_scenario_built_in_the_lab_gets_its_cause() {
         tokio::time::sleep(Duration::from_secs(3)).await;
         let scan = async {
             let grant = trustdesk::policy::Grant::for_service();
-            let ctx = trustdesk::fleet::context(&p.state);
+            let ctx = p.state.scan.clone();
             let (id, outcome) = p
                 .state
                 .fleet

@@ -387,7 +387,13 @@ async fn chromium_copies_the_powershell_block_and_the_downloads_match_their_hash
             "portal-ca.pem" => assert!(body == std::fs::read(&lab.ca).unwrap()),
             "client.toml" => {
                 let text = String::from_utf8(body).unwrap();
-                let pin = p.state.token_keys.signing().verifying_key().to_pin();
+                let pin = p
+                    .state
+                    .repairs
+                    .token_keys
+                    .signing()
+                    .verifying_key()
+                    .to_pin();
                 assert!(
                     text.contains(&format!("portal_url = \"{}\"", p.base)),
                     "{text}"

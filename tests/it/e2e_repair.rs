@@ -373,7 +373,7 @@ async fn reset_breaks_the_member_and_a_token_repair_fixes_it_for_real() {
         .tokens_where(Some(&guid.to_string()), None, 10)
         .await
         .unwrap();
-    assert_eq!(tokens[0].state, "completed", "{tokens:?}");
+    assert_eq!(tokens[0].state.as_str(), "completed", "{tokens:?}");
     let audit = p.state.store.audit_recent(200).await.unwrap();
     for action in [
         "reset_account",

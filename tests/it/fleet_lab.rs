@@ -257,7 +257,7 @@ async fn fleet_scan_starts_over_on_the_next_dc_when_one_dies_and_never_passes_a_
     let stored = p
         .state
         .store
-        .fleet_latest("complete")
+        .fleet_latest(trustdesk::db::FleetState::Complete)
         .await
         .unwrap()
         .unwrap();
@@ -273,7 +273,13 @@ async fn fleet_scan_starts_over_on_the_next_dc_when_one_dies_and_never_passes_a_
     let progress = scan(&c, &p.base).await;
     assert_eq!(progress["state"], "failed", "{progress}");
     assert_eq!(api_get(&c, &p.base, "/api/v1/fleet").await.0, 404);
-    let failed = p.state.store.fleet_latest("failed").await.unwrap().unwrap();
+    let failed = p
+        .state
+        .store
+        .fleet_latest(trustdesk::db::FleetState::Failed)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(
         failed
             .error
@@ -357,10 +363,19 @@ async fn the_schedule_scans_as_the_service_and_audits_each_start() {
         &config_toml(dir.path(), &[&lab.ldaps_url], &lab.ca, &lab),
     );
     let state = trustdesk::build(cfg).await.unwrap();
-    let schedule = trustdesk::fleet::spawn_every(&state, Duration::from_secs(2));
+    let schedule = trustdesk::fleet::spawn_every(
+        state.fleet.clone(),
+        state.scan.clone(),
+        Duration::from_secs(2),
+    );
     let mut report = None;
     for _ in 0..1800 {
-        if let Some(r) = state.store.fleet_latest("complete").await.unwrap() {
+        if let Some(r) = state
+            .store
+            .fleet_latest(trustdesk::db::FleetState::Complete)
+            .await
+            .unwrap()
+        {
             report = Some(r);
             break;
         }

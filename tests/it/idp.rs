@@ -14,7 +14,7 @@ use crate::common::{
 const ENTRA_SENIOR: &str = "6c1a6f0e-1d6b-4a59-9a43-5b1a0c1d0001";
 const ENTRA_JUNIOR: &str = "6c1a6f0e-1d6b-4a59-9a43-5b1a0c1d0002";
 
-pub async fn audit_rows(state: &trustdesk::state::AppState) -> Vec<(String, String, String)> {
+pub async fn audit_rows(state: &trustdesk::web::AppState) -> Vec<(String, String, String)> {
     state
         .store
         .audit_recent(200)
@@ -33,7 +33,7 @@ pub async fn audit_rows(state: &trustdesk::state::AppState) -> Vec<(String, Stri
 }
 
 /// The denied sign-in reasons audited so far.
-async fn denials(state: &trustdesk::state::AppState) -> Vec<String> {
+async fn denials(state: &trustdesk::web::AppState) -> Vec<String> {
     audit_rows(state)
         .await
         .into_iter()
@@ -51,7 +51,7 @@ fn profile(name: &'static str) -> OpSetup {
 }
 
 /// Assert that a sign-in was denied with a reason starting `prefix`.
-async fn assert_denied(state: &trustdesk::state::AppState, prefix: &str) {
+async fn assert_denied(state: &trustdesk::web::AppState, prefix: &str) {
     let reasons = denials(state).await;
     assert!(
         reasons.iter().any(|r| r.starts_with(prefix)),

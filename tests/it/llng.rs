@@ -45,7 +45,7 @@ fn llng() -> Option<Llng> {
 
 struct LlngPortal {
     base: String,
-    state: trustdesk::state::AppState,
+    state: trustdesk::web::AppState,
     _dir: tempfile::TempDir,
 }
 

@@ -165,7 +165,7 @@ async fn every_bad_redeem_is_refused_with_its_own_code_and_changes_nothing() {
     let mut old = claims.clone();
     old.iat -= 7200;
     old.exp = old.iat + 900;
-    let expired = trustdesk_token::sign(&old, p.state.token_keys.signing()).unwrap();
+    let expired = trustdesk_token::sign(&old, p.state.repairs.token_keys.signing()).unwrap();
     let (status, body) = redeem(&p.base, &expired, &pw).await;
     assert_eq!(
         (status, body["error"].as_str()),

@@ -6,9 +6,7 @@ use crate::common::{
     browser, html_attr, install_crypto, lab, sign_in, sign_in_until_callback, start_portal,
 };
 
-async fn audit_actions(
-    state: &trustdesk::state::AppState,
-) -> Vec<(String, String, Option<String>)> {
+async fn audit_actions(state: &trustdesk::web::AppState) -> Vec<(String, String, Option<String>)> {
     state
         .store
         .audit_recent(100)

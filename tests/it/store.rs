@@ -5,7 +5,7 @@ use std::future::Future;
 use sqlx::Executor;
 use time::OffsetDateTime;
 use trustdesk::audit;
-use trustdesk::db::{NewAuditRow, ObservationRow, Store};
+use trustdesk::db::{FleetState, NewAuditRow, ObservationRow, Store};
 
 use crate::common::pg_admin_url;
 
@@ -242,7 +242,12 @@ async fn audit_rows_made_now_verify(store: Store) {
     for _ in 0..3 {
         audit::record(
             &store,
-            &audit::event("lookup", "success").target_name("PAR-WS001"),
+            &audit::event(
+                audit::Action::Lookup,
+                audit::Outcome::Success,
+                trustdesk::clock::now(),
+            )
+            .target_name("PAR-WS001"),
         )
         .await
         .unwrap();
@@ -265,9 +270,13 @@ async fn audit_awkward_text_verifies(store: Store) {
         "'; DROP TABLE x; --",
     ];
     for (i, text) in awkward.iter().enumerate() {
-        let mut e = audit::event("lookup", "success")
-            .target_name(text)
-            .reason(*text);
+        let mut e = audit::event(
+            audit::Action::Lookup,
+            audit::Outcome::Success,
+            trustdesk::clock::now(),
+        )
+        .target_name(text)
+        .reason(*text);
         e.user_agent = Some(format!("agent {i} {text}"));
         audit::record(&store, &e).await.unwrap();
     }
@@ -297,7 +306,13 @@ async fn audit_awkward_text_verifies(store: Store) {
 async fn fleet_reports_round_trip(store: Store) {
     use trustdesk::db::{FleetEnd, FleetFindingRow};
     let t = OffsetDateTime::from_unix_timestamp(1_790_000_000).unwrap();
-    assert!(store.fleet_latest("complete").await.unwrap().is_none());
+    assert!(
+        store
+            .fleet_latest(FleetState::Complete)
+            .await
+            .unwrap()
+            .is_none()
+    );
     let id = store.fleet_begin(t, "alice").await.unwrap();
     let row = |name: &str| FleetFindingRow {
         name: name.into(),
@@ -316,10 +331,10 @@ async fn fleet_reports_round_trip(store: Store) {
     store.fleet_add_findings(id, &[]).await.unwrap();
     assert_eq!(
         store.fleet_scan(id).await.unwrap().unwrap().state,
-        "running"
+        FleetState::Running
     );
     let end = FleetEnd {
-        state: "complete",
+        state: FleetState::Complete,
         finished_at: t + time::Duration::seconds(3),
         dc: Some("dc1"),
         scanned: 2,
@@ -329,7 +344,11 @@ async fn fleet_reports_round_trip(store: Store) {
         tally: Some("{}"),
     };
     store.fleet_finish(id, &end).await.unwrap();
-    let done = store.fleet_latest("complete").await.unwrap().unwrap();
+    let done = store
+        .fleet_latest(FleetState::Complete)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(done, store.fleet_scan(id).await.unwrap().unwrap());
     assert_eq!(
         (done.id, done.scanned, done.dc.as_deref()),
@@ -347,7 +366,7 @@ async fn fleet_reports_round_trip(store: Store) {
         .fleet_finish(
             id,
             &FleetEnd {
-                state: "failed",
+                state: FleetState::Failed,
                 ..end
             },
         )
@@ -355,7 +374,7 @@ async fn fleet_reports_round_trip(store: Store) {
         .unwrap();
     assert_eq!(
         store.fleet_scan(id).await.unwrap().unwrap().state,
-        "complete"
+        FleetState::Complete
     );
     let other = store.fleet_begin(t, "bob").await.unwrap();
     store.fleet_add_findings(other, &rows).await.unwrap();

@@ -210,7 +210,7 @@ async fn revoke_goes_by_the_object_the_token_was_minted_for() {
         .await
         .unwrap()
         .into_iter()
-        .find(|t| t.computer_sam == format!("{name}$") && t.state == "pending")
+        .find(|t| t.computer_sam == format!("{name}$") && t.state.as_str() == "pending")
         .unwrap();
     // The object is deleted and its name taken by one outside alice's scopes.
     dc.delete(&dn).await.unwrap().success().unwrap();
@@ -224,7 +224,7 @@ async fn revoke_goes_by_the_object_the_token_was_minted_for() {
         .unwrap();
     assert_eq!(r.status(), 303, "{}", r.text().await.unwrap_or_default());
     let after = p.state.store.token_by_jti(&row.jti).await.unwrap().unwrap();
-    assert_eq!(after.state, "revoked");
+    assert_eq!(after.state.as_str(), "revoked");
     let _ = dc.delete(&other).await;
 }
 

@@ -1,4 +1,4 @@
-//! Signed chain heads (`crate::audit::key`): stored beside the chain so the audit page can show
+//! Signed chain heads (made by `crate::audit::key`): stored beside the chain so the audit page can show
 //! the newest one and `audit verify --key` can check them all. A row here proves nothing by
 //! itself: only its signature, checked under a public key from outside the database, does.
 
@@ -6,7 +6,20 @@ use sqlx::Row;
 use time::OffsetDateTime;
 
 use super::super::{Store, StoreError, on_pool, on_write};
-use crate::audit::key::SignedHead;
+
+/// A chain head signed with the audit key (`crate::audit::key` signs and checks it).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct SignedHead {
+    pub seq: i64,
+    pub hash: String,
+    /// Whole seconds (the signed message carries the Unix time).
+    #[serde(with = "time::serde::rfc3339")]
+    pub signed_at: OffsetDateTime,
+    /// Which public key verifies it (16 hex characters of its SHA-256); informative only.
+    pub key_id: String,
+    /// The Ed25519 signature of [`message`], base64url.
+    pub signature: String,
+}
 
 const HEAD_COLUMNS: &str = "h.seq, h.hash, h.signed_at, h.key_id, h.signature";
 

@@ -1,4 +1,8 @@
-//! The application state shared by every request: cheap to clone, no globals.
+//! The application state every handler sees: the web layer's own parts (sessions, the OIDC
+//! client, pages held for one showing, per-client limits) and the capabilities' services,
+//! built once by `lib::build`. Cheap to clone, no globals. Only `web/` sees it: capabilities
+//! take their own narrow service ([`crate::lookup::Lookups`], [`crate::repair::Repairs`],
+//! [`crate::fleet::ScanContext`]).
 
 use std::sync::Arc;
 
@@ -6,7 +10,6 @@ use crate::auth::oidc::Oidc;
 use crate::auth::sessions::SessionBackend;
 use crate::config::Config;
 use crate::db::Store;
-use crate::diagnostics::DiagnosisSettings;
 use crate::directory::Directory;
 use crate::policy::Policy;
 
@@ -18,13 +21,16 @@ pub struct AppState {
     pub directory: Arc<Directory>,
     pub oidc: Arc<Oidc>,
     pub policy: Arc<Policy>,
-    pub diagnosis: DiagnosisSettings,
-    pub token_keys: Arc<crate::repair::keys::TokenKeys>,
+    /// Lookup and diagnosis.
+    pub lookups: crate::lookup::Lookups,
+    /// Resets, tokens, redeems.
+    pub repairs: crate::repair::Repairs,
+    /// What a fleet scan reads and writes, and the scan this process runs.
+    pub scan: crate::fleet::ScanContext,
+    pub fleet: crate::fleet::FleetJobs,
     /// Signs the audit chain head (never stored in the database).
     pub audit_key: Arc<crate::audit::key::AuditKey>,
     pub metrics: metrics_exporter_prometheus::PrometheusHandle,
-    /// The fleet scan this process runs.
-    pub fleet: crate::fleet::FleetJobs,
     /// The companion client served at `/downloads/`, when configured.
     pub downloads: Option<Arc<crate::downloads::Downloads>>,
     /// Minted tokens and reset results waiting for the page that shows them once.
@@ -32,8 +38,6 @@ pub struct AppState {
         Arc<crate::repair::shown_once::ShownOnce<crate::repair::shown_once::ShownToken>>,
     pub resets_done:
         Arc<crate::repair::shown_once::ShownOnce<crate::repair::shown_once::ShownReset>>,
-    /// The limits on guessing short repair codes (this process's share).
-    pub code_guard: Arc<crate::repair::code_guard::CodeGuard>,
     /// The per-client rate limits of the routes anyone can reach (this process's share).
     pub limits: Arc<crate::limits::Limits>,
 }
