@@ -2,6 +2,7 @@
 //!
 //! See `ARCHITECTURE.md` for the codemap and the invariants.
 
+pub mod ad;
 pub mod audit;
 pub mod auth;
 pub mod config;

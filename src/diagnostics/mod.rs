@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
-use crate::directory::model::{DcOutcome, Snapshot};
+use crate::ad::{DcOutcome, Snapshot};
 
 use facts::Facts;
 pub use verdict::{PrimaryRepair, Verdict, VerdictState};

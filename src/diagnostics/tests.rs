@@ -5,11 +5,11 @@ use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
 use super::*;
-use crate::directory::model::{
+use crate::ad::replmeta::ATTID_UNICODE_PWD;
+use crate::ad::{
     AttrMeta, ComputerAccount, DcAccountView, DcOutcome, DcView, Observation, Snapshot, Tombstone,
     Uac,
 };
-use crate::directory::replmeta::ATTID_UNICODE_PWD;
 
 const NOW: OffsetDateTime = datetime!(2026-12-01 12:00 UTC);
 const GUID: Uuid = Uuid::from_u128(0x1111_2222_3333_4444_5555_6666_7777_8888);
