@@ -5,6 +5,7 @@
 pub mod ad;
 pub mod audit;
 pub mod auth;
+pub mod checks;
 pub mod config;
 pub mod csv;
 pub mod db;
@@ -16,6 +17,7 @@ pub mod fleet;
 pub mod keyfile;
 pub mod limits;
 pub mod lookup;
+pub mod pem;
 pub mod policy;
 pub mod repair;
 pub mod state;
@@ -81,8 +83,8 @@ pub fn database_url(cfg: &Config) -> String {
 
 /// Validate the configuration, open and migrate the database, and prepare the directory.
 pub async fn build(cfg: Config) -> Result<AppState, StartupError> {
-    cfg.validate()?;
-    for warning in cfg.warnings() {
+    checks::validate(&cfg)?;
+    for warning in checks::warnings(&cfg) {
         tracing::warn!("{warning}");
     }
     let store = Store::connect(&database_url(&cfg)).await?;
