@@ -2,8 +2,10 @@
 //!
 //! See `ARCHITECTURE.md` for the codemap and the invariants.
 
+pub mod ad;
 pub mod audit;
 pub mod auth;
+pub mod checks;
 pub mod clock;
 pub mod config;
 pub mod csv;
@@ -16,6 +18,7 @@ pub mod fleet;
 pub mod keyfile;
 pub mod limits;
 pub mod lookup;
+pub mod pem;
 pub mod policy;
 pub mod repair;
 pub mod telemetry;
@@ -80,8 +83,8 @@ pub fn database_url(cfg: &Config) -> String {
 
 /// Validate the configuration, open and migrate the database, and prepare the directory.
 pub async fn build(cfg: Config) -> Result<AppState, StartupError> {
-    cfg.validate()?;
-    for warning in cfg.warnings() {
+    checks::validate(&cfg)?;
+    for warning in checks::warnings(&cfg) {
         tracing::warn!("{warning}");
     }
     let store = Store::connect(&database_url(&cfg)).await?;

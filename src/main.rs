@@ -60,7 +60,7 @@ async fn dispatch(cli: Cli) -> Result<(), String> {
     match cli.command {
         Command::Serve => trustdesk::run(cfg).await.map_err(|e| e.to_string()),
         Command::Migrate => {
-            cfg.validate().map_err(|e| e.to_string())?;
+            trustdesk::checks::validate(&cfg).map_err(|e| e.to_string())?;
             let store = open_store(&cfg).await?;
             println!("migrations applied ({})", store.backend());
             Ok(())
@@ -224,7 +224,7 @@ async fn fleet_scan(
     output: Option<PathBuf>,
 ) -> Result<(), String> {
     use trustdesk::fleet;
-    cfg.validate().map_err(|e| e.to_string())?;
+    trustdesk::checks::validate(&cfg).map_err(|e| e.to_string())?;
     let store = open_store(&cfg).await?;
     let directory = trustdesk::directory::Directory::new(&cfg.ldap).map_err(|e| e.to_string())?;
     let ctx = fleet::ScanContext {
@@ -294,8 +294,8 @@ async fn fleet_scan(
 }
 
 async fn check_config(cfg: Config, offline: bool) -> Result<(), String> {
-    cfg.validate().map_err(|e| e.to_string())?;
-    for w in cfg.warnings() {
+    trustdesk::checks::validate(&cfg).map_err(|e| e.to_string())?;
+    for w in trustdesk::checks::warnings(&cfg) {
         println!("warning: {w}");
     }
     if !offline {

@@ -1,15 +1,15 @@
 //! `[downloads]`: the companion client the portal ships to workstations (`/downloads/`).
 //!
-//! The binaries must be of this portal's version; [`DownloadsConfig::validate`] reads them
-//! and refuses one that is not (through `crate::downloads::binary`), so `check-config` and
-//! the start both say which key is at fault.
+//! The binaries must be of this portal's version. [`DownloadsConfig::validate`] checks the
+//! table's shape; `crate::downloads::check_config` (run by `crate::checks::validate` right
+//! after) reads the files and refuses one that is not the client, so `check-config` and the
+//! start both say which key is at fault.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use serde::Deserialize;
 
 use super::ConfigError;
-use crate::downloads::{self, Platform};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -36,24 +36,9 @@ fn enabled() -> bool {
 }
 
 impl DownloadsConfig {
-    /// The binaries to serve, with their config keys: none when the table is turned off.
-    pub fn binaries(&self) -> Vec<(&'static str, Platform, &Path)> {
-        if !self.enabled {
-            return Vec::new();
-        }
-        let mut out = Vec::new();
-        if let Some(p) = &self.windows_exe {
-            out.push(("downloads.windows_exe", Platform::Windows, p.as_path()));
-        }
-        if let Some(p) = &self.linux_binary {
-            out.push(("downloads.linux_binary", Platform::Linux, p.as_path()));
-        }
-        out
-    }
-
-    /// Shape, the portal's URL, and every named file: each binary must be the client for its
-    /// platform at this portal's version; the CA file must hold certificates and no key.
-    pub(super) fn validate(&self, public_url: &str) -> Result<(), ConfigError> {
+    /// The table's shape: at least one binary named, unless turned off. The portal's URL and
+    /// the files are checked by `crate::downloads::check_config`.
+    pub(super) fn validate(&self) -> Result<(), ConfigError> {
         if !self.enabled {
             return Ok(());
         }
@@ -63,22 +48,14 @@ impl DownloadsConfig {
                 "name windows_exe, linux_binary or both (or set downloads.enabled = false)",
             ));
         }
-        downloads::portal_base(public_url).map_err(|e| ConfigError::invalid("public_url", e))?;
-        for (key, platform, path) in self.binaries() {
-            downloads::binary::read(path, platform)
-                .map_err(|e| ConfigError::invalid(key, e.to_string()))?;
-        }
-        if let Some(ca) = &self.ca_file {
-            downloads::read_ca(ca).map_err(|e| ConfigError::invalid("downloads.ca_file", e))?;
-        }
         Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::*;
     use crate::config::Config;
+    use crate::downloads::{self, Platform};
 
     const BASE: &str = r#"
 public_url = "https://trustdesk.example.test"
@@ -118,10 +95,8 @@ wUU66yyu
         let path = dir.path().join("trustdesk.toml");
         let extra = extra.replace("{dir}", &dir.path().display().to_string());
         std::fs::write(&path, format!("{base}{extra}")).unwrap();
-        Config::load(Some(&path))
-            .map_err(|e| e.to_string())?
-            .validate()
-            .map_err(|e| e.to_string())
+        let cfg = Config::load(Some(&path)).map_err(|e| e.to_string())?;
+        crate::checks::validate(&cfg).map_err(|e| e.to_string())
     }
 
     fn validate(extra: &str, files: &[(&str, &[u8])]) -> Result<(), String> {

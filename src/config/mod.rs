@@ -4,6 +4,10 @@
 //! [`SecretString`]s: their `Debug` output is redacted and they are never serialized back out.
 //! [`Config::load`] only parses; [`Config::validate`] checks what can be checked without the
 //! network (URLs, CA file, required secrets, role names) and names the offending key.
+//! `crate::checks::validate` adds the checks that need modules above this one.
+//!
+//! A low layer: it uses `crate::ad` and leaf modules (`pem`), never `directory`, `policy`,
+//! `auth`, `downloads` or `db` (they all read `Config`).
 
 mod audit;
 mod downloads;
@@ -240,7 +244,7 @@ pub struct LdapConfig {
     pub protected_ous: Vec<String>,
     /// Groups whose members (nested, read through `tokenGroups`) are refused to everyone, by
     /// DN or SID, beyond the built-in privileged groups (Domain Controllers, Cert Publishers,
-    /// Key Admins, … see `directory/tier0.rs`). A group that cannot be resolved refuses every
+    /// Key Admins, … see `ad/tier0.rs`). A group that cannot be resolved refuses every
     /// change until it can.
     #[serde(default)]
     pub protected_groups: Vec<String>,

@@ -1,4 +1,8 @@
 //! Offline checks of a loaded [`Config`]: each failure names its key.
+//!
+//! Only the checks `config` can make with what sits below it (`ad`, the PEM reader); the
+//! composition root adds the rest after these, in `crate::checks` (the client binaries of
+//! `[downloads]`, and the warnings).
 
 use secrecy::ExposeSecret;
 use url::Url;
@@ -7,8 +11,9 @@ use super::oidc::{KNOWN_ALGS, RESERVED_AUTH_PARAMS};
 use super::{ACTIONS, Config, ConfigError, TokenEndpointAuth};
 
 impl Config {
-    /// Check everything that needs no network: URLs, TLS-only directory access, the CA file,
-    /// required secrets, role definitions.
+    /// Check everything that needs no network and no module above `config`: URLs, TLS-only
+    /// directory access, the CA file, required secrets, role definitions. `crate::checks::validate`
+    /// runs this and then the checks of `[downloads]`' files: call that one.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let public = Url::parse(&self.public_url)
             .map_err(|e| ConfigError::invalid("public_url", e.to_string()))?;
@@ -96,7 +101,7 @@ impl Config {
             ));
         }
         for scope in &self.fleet.scopes {
-            if !crate::policy::dn_within(scope, &self.ldap.base_dn) {
+            if !crate::ad::dn::dn_within(scope, &self.ldap.base_dn) {
                 return Err(ConfigError::invalid(
                     "fleet.scopes",
                     format!("{scope:?} is not a DN under ldap.base_dn"),
@@ -111,19 +116,9 @@ impl Config {
         }
         self.audit.validate()?;
         if let Some(downloads) = &self.downloads {
-            downloads.validate(&self.public_url)?;
+            downloads.validate()?;
         }
         Ok(())
-    }
-
-    /// What works but is unsafe (never a value of a secret): check-config prints these and
-    /// the start logs them. Today: a PostgreSQL URL without `sslmode=verify-full`.
-    pub fn warnings(&self) -> Vec<String> {
-        self.database_url
-            .as_ref()
-            .and_then(|url| crate::db::tls_warning(url.expose_secret()))
-            .into_iter()
-            .collect()
     }
 
     fn validate_oidc(&self) -> Result<(), ConfigError> {
@@ -150,7 +145,7 @@ impl Config {
                     "private_key_jwt needs the PEM private key that signs the client assertion",
                 ));
             };
-            crate::auth::oidc::assertion::load_key(path)
+            crate::pem::load_rsa_key(path)
                 .map_err(|e| ConfigError::invalid("oidc.private_key_file", e))?;
             if uses_hs {
                 require_secret("oidc.client_secret", oidc.client_secret.as_ref())?;
@@ -263,7 +258,7 @@ impl Config {
         }
         require_secret("ldap.bind_password", ldap.bind_password.as_ref())?;
         if let Some(ca) = &ldap.ca_file {
-            crate::directory::tls::load_ca(ca)
+            crate::pem::load_ca(ca)
                 .map_err(|e| ConfigError::invalid("ldap.ca_file", e.to_string()))?;
         }
         if ldap.connect_timeout_secs == 0 || ldap.op_timeout_secs == 0 {

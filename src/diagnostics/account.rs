@@ -1,14 +1,14 @@
 //! Rules about the computer object itself: protected, missing, re-created, disabled.
 
-use crate::directory::model::{Tombstone, Uac};
-use crate::directory::tier0::{Tier0, tier0_reasons};
+use crate::ad::tier0::{Tier0, tier0_reasons};
+use crate::ad::{Tombstone, Uac};
 
 use super::facts::{Facts, same_name, ts};
 use super::{Cause, Confidence, FindingCode, Out, Severity};
 
 /// `protected_account` (high), always listed first; no repair action is offered.
 ///
-/// Raised for every tier-0 reason the directory shows (`directory/tier0.rs`: a DC or RODC,
+/// Raised for every tier-0 reason the directory shows (`ad/tier0.rs`: a DC or RODC,
 /// `adminCount`, either delegation flag, delegation to a DC, a privileged group, primary group
 /// 516/521, groups that could not be read), when any DC's `userAccountControl` says DC or RODC,
 /// or when the policy says the DN sits under a protected OU. The other rules still run, for

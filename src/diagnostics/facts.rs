@@ -5,7 +5,7 @@
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime, UtcOffset};
 
-use crate::directory::model::{
+use crate::ad::{
     AttrMeta, ComputerAccount, DcAccountView, DcDiscovery, DcOutcome, Observation, PortalWrite,
     PortalWriteKind, Snapshot,
 };

@@ -9,7 +9,7 @@
 //! (4) A DC-side "Reset Account": alone it leaves the machine unable to authenticate until it is
 //! rejoined or token-repaired; never the default (name-based) password.
 
-use crate::directory::model::dn_domain;
+use crate::ad::dn::dn_domain;
 
 use super::facts::{Facts, same_name};
 use super::{Cause, Fix, RepairAction};

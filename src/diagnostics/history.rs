@@ -1,7 +1,7 @@
 //! Rules that read more than one DC's word: trustdesk's own resets and repairs, a machine that
 //! presents an older secret than the one it rotated to, and DCs the per-DC view lacks.
 
-use crate::directory::model::{DcDiscovery, PortalWrite, PortalWriteKind, TombstoneCheck};
+use crate::ad::{DcDiscovery, PortalWrite, PortalWriteKind, TombstoneCheck};
 
 use super::facts::{Facts, fallback_logon, span, ts};
 use super::{Cause, Confidence, DiagnosisSettings, FindingCode, Out, Severity};

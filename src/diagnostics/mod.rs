@@ -6,7 +6,8 @@
 //! per-DC rows for the side-by-side view, and which repairs make technical sense before policy.
 //!
 //! The codes serialized here (`Cause`, `FindingCode`, `Severity`, `Confidence`, `RepairAction`,
-//! `DcStatus`) are a stable JSON API: see "Diagnosis vocabulary" in `ARCHITECTURE.md`.
+//! `DcStatus`) are a stable JSON API: see `docs/diagnosis.md` (summed up under "Diagnosis
+//! vocabulary" in `ARCHITECTURE.md`).
 //!
 //! One rule runs through all of it: a long offline gap alone never breaks the trust (machine
 //! passwords do not expire; the machine rotates when it returns). Silence is reported as an
@@ -31,7 +32,7 @@ use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
-use crate::directory::model::{DcOutcome, Snapshot};
+use crate::ad::{DcOutcome, Snapshot};
 
 use facts::Facts;
 pub use verdict::{PrimaryRepair, Verdict, VerdictState};

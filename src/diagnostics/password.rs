@@ -3,7 +3,7 @@
 
 use time::Duration;
 
-use crate::directory::model::ComputerAccount;
+use crate::ad::ComputerAccount;
 
 use super::facts::{Facts, Stamp, span, ts};
 use super::{Cause, Confidence, DiagnosisSettings, FindingCode, Out, Severity};

@@ -2,7 +2,7 @@
 
 use time::OffsetDateTime;
 
-use crate::directory::model::AttrMeta;
+use crate::ad::AttrMeta;
 
 use super::facts::{Facts, span, ts};
 use super::{Cause, Confidence, DiagnosisSettings, FindingCode, Out, Severity};
@@ -114,7 +114,7 @@ fn unreachable(f: &Facts<'_>, out: &mut Out) {
 fn versions<'a>(
     f: &Facts<'a>,
     attr: &str,
-    pick: impl Fn(&'a crate::directory::model::DcAccountView) -> Option<&'a AttrMeta>,
+    pick: impl Fn(&'a crate::ad::DcAccountView) -> Option<&'a AttrMeta>,
     skew: time::Duration,
 ) -> Option<Disagreement> {
     let metas: Vec<(&str, &AttrMeta)> = f
@@ -217,7 +217,7 @@ fn pwd_last_set_values(f: &Facts<'_>, skew: time::Duration) -> Option<Disagreeme
 }
 
 fn uac_values(f: &Facts<'_>) -> Option<Disagreement> {
-    let values: Vec<(&str, crate::directory::model::Uac)> = f
+    let values: Vec<(&str, crate::ad::Uac)> = f
         .found
         .iter()
         .filter_map(|(dc, v)| v.uac.map(|u| (*dc, u)))

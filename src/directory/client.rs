@@ -60,7 +60,7 @@ pub struct Directory {
 }
 
 /// What a lookup read of an object's privileges: when, its groups, its delegation to DCs.
-pub(super) type PrivilegeSeen = (Instant, super::tier0::GroupCheck, Vec<String>);
+pub(super) type PrivilegeSeen = (Instant, crate::ad::tier0::GroupCheck, Vec<String>);
 
 type InvocationIds = std::collections::HashMap<uuid::Uuid, String>;
 
@@ -322,7 +322,7 @@ impl Directory {
         op: F,
     ) -> (
         Vec<(String, Result<T, DirectoryError>)>,
-        super::model::DcCoverage,
+        crate::ad::DcCoverage,
     )
     where
         F: Fn(Ldap) -> Fut,

@@ -1,5 +1,5 @@
 //! Reading computer accounts: prefix search (paged), the account itself, what each DC holds of
-//! it, and tombstones of the same name. Entries become the pure types of [`super::model`].
+//! it, and tombstones of the same name. Entries become the pure types of [`crate::ad`].
 
 use std::collections::HashMap;
 
@@ -8,15 +8,14 @@ use ldap3::{Ldap, LdapError, Scope, SearchEntry};
 use serde::Serialize;
 
 use super::filter::{ComputerQuery, MatchMode};
-use super::model::{
-    ComputerAccount, DcAccountView, DcCoverage, DcOutcome, DcView, EncTypes, Uac, decode_guid,
-    decode_sid, parse_filetime, parse_generalized_time,
-};
-use super::replmeta::{
+use super::{Directory, DirectoryError, search};
+use crate::ad::replmeta::{
     ATTID_PWD_LAST_SET, ATTID_UNICODE_PWD, decode_repl_property_metadata, find,
     is_repl_attribute_metadata_name, merge, parse_msds_repl_attribute_metadata,
 };
-use super::{Directory, DirectoryError, search};
+use crate::ad::sid::{decode_guid, decode_sid};
+use crate::ad::time::{parse_filetime, parse_generalized_time};
+use crate::ad::{ComputerAccount, DcAccountView, DcCoverage, DcOutcome, DcView, EncTypes, Uac};
 
 /// AD caps a page at 1000 entries (MaxPageSize); Samba does not, we page anyway.
 pub const PAGE_SIZE: i32 = 1000;
@@ -217,7 +216,7 @@ impl TryFrom<&SearchEntry> for ComputerAccount {
             last_logon_timestamp: opt_time(e, "lastLogonTimestamp")?,
             admin_count: opt_u32(e, "adminCount")?.unwrap_or(0) != 0,
             key_version: opt_u32(e, "msDS-KeyVersionNumber")?,
-            privilege: super::tier0::Privilege {
+            privilege: crate::ad::tier0::Privilege {
                 primary_group_id: opt_u32(e, "primaryGroupID")?,
                 allowed_to_delegate_to: e
                     .attrs

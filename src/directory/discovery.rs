@@ -20,8 +20,8 @@ use ldap3::Scope;
 use url::Url;
 
 use super::client::DcConnection;
-use super::model::{DcCoverage, DcDiscovery, Uac};
 use super::{Directory, DirectoryError, search};
+use crate::ad::{DcCoverage, DcDiscovery, Uac};
 
 /// Writable DCs and RODCs (MS-ADTS 2.2.16 userAccountControl bits, matched with the
 /// LDAP_MATCHING_RULE_BIT_AND rule).
@@ -138,7 +138,7 @@ impl Directory {
                 let netbios = refs
                     .iter()
                     .find_map(|e| super::computers::first(e, "nETBIOSName").map(str::to_string));
-                Ok(super::model::dn_domain(&nc).map(|dns| DomainNames { dns, netbios }))
+                Ok(crate::ad::dn::dn_domain(&nc).map(|dns| DomainNames { dns, netbios }))
             })
             .await?;
         let names =

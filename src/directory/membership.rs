@@ -1,4 +1,4 @@
-//! Reading what `tier0.rs` judges: a computer's nested groups and whom it delegates to.
+//! Reading what `ad/tier0.rs` judges: a computer's nested groups and whom it delegates to.
 //!
 //! `tokenGroups` is constructed, and a DC returns it only to a base-scope search (MS-ADTS
 //! 3.1.1.4.5.19), so it is one more search, made by [`Directory::with_privilege`] where it is
@@ -15,9 +15,11 @@ use ldap3::{Ldap, LdapError, Scope, SearchEntry};
 
 use super::computers::{all_bytes, bytes, first};
 use super::discovery::DC_FILTER;
-use super::model::{ComputerAccount, decode_sid, parse_dn};
-use super::tier0::{GroupCheck, privileged_group, spn_host};
 use super::{Directory, DirectoryError, search};
+use crate::ad::ComputerAccount;
+use crate::ad::dn::parse_dn;
+use crate::ad::sid::decode_sid;
+use crate::ad::tier0::{GroupCheck, privileged_group, spn_host};
 
 /// A configured protected group, resolved: its SID and the name the page shows.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -1,7 +1,19 @@
-//! The directory: everything that talks LDAP to Active Directory (ldap3 over rustls).
+//! The directory: everything that talks LDAP to Active Directory (ldap3 over rustls). What it
+//! reads becomes the pure types of [`crate::ad`].
 //!
-//! - `client`: connections (LDAPS/StartTLS only), DC failover, timeouts, reuse.
+//! - `client`: connections (LDAPS/StartTLS only), DC failover, timeouts, reuse, `on_each_dc`.
+//! - `discovery`: every DC of the domain (writable and read-only), beyond `ldap.urls`.
+//! - `search`: the one place a plain search's results become entries (continuation
+//!   references dropped).
+//! - `filter`: name validation and escaped filters.
+//! - `computers`: listing searches, the account, the per-DC views, DC invocation ids.
+//! - `tombstones`: deleted objects of the same name.
+//! - `scan`: the fleet scan's paged reads and replication cursors.
+//! - `membership`: nested groups (`tokenGroups`) and delegation targets, for `ad::tier0`.
+//! - `password`: `unicodePwd` writes; finding an object by `objectGUID`.
 //! - `tls`: the CA configuration.
+//! - `model`, `replmeta`, `tier0`: the old paths of what now lives in [`crate::ad`],
+//!   re-exported.
 //!
 //! Nothing here imports axum; errors are [`DirectoryError`], one line each, never echoing a
 //! request value or a secret.
@@ -13,13 +25,13 @@ pub mod filter;
 pub mod membership;
 pub mod model;
 pub mod password;
-pub mod replmeta;
 pub mod scan;
 pub mod search;
-pub mod tier0;
 pub mod tls;
 pub mod tombstones;
 
+/// Moved to [`crate::ad`]; kept under the old paths for the modules that name them so.
+pub use crate::ad::{replmeta, tier0};
 pub use client::{Directory, RootDse};
 
 #[derive(Debug, thiserror::Error)]

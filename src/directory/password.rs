@@ -8,9 +8,9 @@ use secrecy::{ExposeSecret, SecretString};
 use uuid::Uuid;
 
 use super::computers::{dc_label, first};
-use super::model::ComputerAccount;
 use super::search;
 use super::{Directory, DirectoryError};
+use crate::ad::ComputerAccount;
 
 /// The DC a password was written to.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]

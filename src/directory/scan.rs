@@ -14,9 +14,10 @@ use uuid::Uuid;
 use super::client::classify;
 use super::computers::{ACCOUNT_ATTRS, PER_DC_ATTRS, bytes, dc_view_of, dsa_identity};
 use super::filter::{all_computers_filter, changed_since_filter, guids_filter};
-use super::model::{ComputerAccount, DcAccountView, decode_guid};
-use super::replmeta::decode_up_to_date_vector;
 use super::{Directory, DirectoryError};
+use crate::ad::replmeta::decode_up_to_date_vector;
+use crate::ad::sid::decode_guid;
+use crate::ad::{ComputerAccount, DcAccountView};
 
 /// How long a scan waits for any one reply (an entry, a page, a result) before giving up on
 /// the DC. ldap3 arms a timeout for the next operation only, and a stream keeps it for each of

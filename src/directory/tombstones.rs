@@ -21,8 +21,10 @@ use tokio::sync::Mutex;
 
 use super::computers::{bytes, first};
 use super::filter::tombstone_filter;
-use super::model::{Tombstone, TombstoneCheck, decode_guid, parse_generalized_time};
 use super::{Directory, search};
+use crate::ad::sid::decode_guid;
+use crate::ad::time::parse_generalized_time;
+use crate::ad::{Tombstone, TombstoneCheck};
 
 /// LDAP_SERVER_SHOW_DELETED_OID.
 pub const SHOW_DELETED: &str = "1.2.840.113556.1.4.417";

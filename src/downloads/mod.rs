@@ -27,7 +27,7 @@ use trustdesk_token::VerifyingKey;
 
 pub use binary::{BinaryError, Platform};
 
-use crate::config::Config;
+use crate::config::{Config, ConfigError, DownloadsConfig};
 
 /// This portal's version: the binaries it serves must be of the same.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
@@ -143,7 +143,7 @@ impl Downloads {
         let Some(d) = &cfg.downloads else {
             return Ok(None);
         };
-        let binaries = d.binaries();
+        let binaries = binaries(d);
         if binaries.is_empty() {
             return Ok(None);
         }
@@ -193,6 +193,38 @@ impl Downloads {
     }
 }
 
+/// The binaries to serve, with their config keys: none when the table is turned off.
+pub fn binaries(d: &DownloadsConfig) -> Vec<(&'static str, Platform, &Path)> {
+    if !d.enabled {
+        return Vec::new();
+    }
+    let mut out = Vec::new();
+    if let Some(p) = &d.windows_exe {
+        out.push(("downloads.windows_exe", Platform::Windows, p.as_path()));
+    }
+    if let Some(p) = &d.linux_binary {
+        out.push(("downloads.linux_binary", Platform::Linux, p.as_path()));
+    }
+    out
+}
+
+/// check-config's (and the start's) look at `[downloads]`' files, after the table's shape
+/// passed `Config::validate`: the portal's URL, each binary the client for its platform at
+/// this portal's version, the CA file certificates and no key. Each error names its key.
+pub fn check_config(d: &DownloadsConfig, public_url: &str) -> Result<(), ConfigError> {
+    if !d.enabled {
+        return Ok(());
+    }
+    portal_base(public_url).map_err(|e| ConfigError::invalid("public_url", e))?;
+    for (key, platform, path) in binaries(d) {
+        binary::read(path, platform).map_err(|e| ConfigError::invalid(key, e.to_string()))?;
+    }
+    if let Some(ca) = &d.ca_file {
+        read_ca(ca).map_err(|e| ConfigError::invalid("downloads.ca_file", e))?;
+    }
+    Ok(())
+}
+
 /// The portal URL the client will use: `public_url` without its trailing slash (as the
 /// token's `portal` claim has it), which must be a plain `https://` URL. The client talks
 /// to an https portal only, and the workstation downloads over it.
@@ -230,7 +262,7 @@ pub fn read_ca(path: &Path) -> Result<Vec<u8>, String> {
             path.display()
         ));
     }
-    crate::directory::tls::load_ca(path).map_err(|e| e.to_string())?;
+    crate::pem::load_ca(path).map_err(|e| e.to_string())?;
     Ok(bytes)
 }
 

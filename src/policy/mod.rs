@@ -11,9 +11,13 @@ use std::marker::PhantomData;
 
 use serde::Serialize;
 
+use crate::ad::ComputerAccount;
+use crate::ad::dn::{Fold, rdns, suffix_of};
+use crate::ad::tier0::{GroupCheck, Tier0, tier0_reasons};
 use crate::config::Config;
-use crate::directory::model::{ComputerAccount, parse_dn};
-use crate::directory::tier0::{GroupCheck, Tier0, tier0_reasons};
+
+/// The DN comparisons live in [`crate::ad::dn`]; re-exported for the callers that name them here.
+pub use crate::ad::dn::{dn_within, normalize_dn};
 
 /// Every action a role can be granted (config names in `snake_case`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -148,7 +152,7 @@ pub enum Denied {
 /// Why an object is refused every change, whatever the role.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Protection {
-    /// Tier 0 by what the directory says of it (`directory/tier0.rs`).
+    /// Tier 0 by what the directory says of it (`ad/tier0.rs`).
     Tier0(Tier0),
     /// Under one of `ldap.protected_ous`.
     ProtectedOu,
@@ -210,79 +214,6 @@ pub struct RolePolicy {
 pub struct Policy {
     pub roles: BTreeMap<String, RolePolicy>,
     pub protected_ous: Vec<String>,
-}
-
-/// How a DN's values are compared. A scope grants, so it matches strictly: ASCII letters
-/// case-insensitively (as AD compares names), everything else exactly, so a look-alike such as
-/// KELVIN SIGN (U+212A) in an OU name does not fold into a scope's `k`. A protected OU refuses,
-/// so it matches loosely: full Unicode lower case, which may refuse more, never less.
-#[derive(Clone, Copy)]
-enum Fold {
-    Strict,
-    Loose,
-}
-
-/// A DN as its RDNs, outermost last: (attribute, value) pairs with escapes resolved, compared
-/// component by component, never as text (security review L-11: `OU=x\,OU=Paris` is one RDN
-/// whose value holds a comma, not two).
-fn rdns(dn: &str, fold: Fold) -> Vec<(String, String)> {
-    parse_dn(dn)
-        .into_iter()
-        .map(|r| {
-            // `parse_dn` already dropped the spaces RFC 4514 ignores; an escaped one is part of
-            // the name, so a strict comparison keeps it (`OU=Paris\20` is not `OU=Paris`).
-            let value = match fold {
-                Fold::Strict => r.value.to_ascii_lowercase(),
-                Fold::Loose => r.value.trim().to_lowercase(),
-            };
-            (r.attr.trim().to_ascii_lowercase(), value)
-        })
-        .collect()
-}
-
-/// Whether `dn` is `scope` itself or below it, RDN by RDN.
-fn suffix_of(dn: &[(String, String)], scope: &[(String, String)]) -> bool {
-    !scope.is_empty()
-        && dn.len() >= scope.len()
-        && dn.iter().rev().zip(scope.iter().rev()).all(|(a, b)| a == b)
-}
-
-/// RFC 4514 escaping of an attribute value, so the text form of a DN is one DN again.
-fn escape_value(v: &str) -> String {
-    let mut out = String::with_capacity(v.len());
-    let last = v.chars().count().saturating_sub(1);
-    for (i, c) in v.chars().enumerate() {
-        let lead = i == 0 && (c == ' ' || c == '#');
-        let trail = i == last && c == ' ';
-        match c {
-            ',' | '+' | '"' | '\\' | '<' | '>' | ';' | '=' => {
-                out.push('\\');
-                out.push(c);
-            }
-            '\0' => out.push_str("\\00"),
-            _ if lead || trail => {
-                out.push('\\');
-                out.push(c);
-            }
-            _ => out.push(c),
-        }
-    }
-    out
-}
-
-/// `OU=Paris, OU=Workstations,DC=lab` → `ou=paris,ou=workstations,dc=lab` (ASCII letters
-/// lower-cased, values re-escaped: the result is still the same DN, and a usable search base).
-pub fn normalize_dn(dn: &str) -> String {
-    rdns(dn, Fold::Strict)
-        .iter()
-        .map(|(a, v)| format!("{a}={}", escape_value(v)))
-        .collect::<Vec<_>>()
-        .join(",")
-}
-
-/// Whether `dn` is `scope` itself or below it (both as written in config or AD; strict).
-pub fn dn_within(dn: &str, scope: &str) -> bool {
-    suffix_of(&rdns(dn, Fold::Strict), &rdns(scope, Fold::Strict))
 }
 
 impl Policy {
@@ -405,7 +336,7 @@ impl Policy {
     }
 
     /// Why a target is protected, if it is: tier 0 by what the directory says of it (DCs,
-    /// RODCs, `adminCount=1`, delegation, privileged groups: `directory/tier0.rs`), under a
+    /// RODCs, `adminCount=1`, delegation, privileged groups: `ad/tier0.rs`), under a
     /// protected OU, or read without its groups.
     pub fn protection(&self, target: &Target<'_>) -> Option<Protection> {
         if let Some(why) = target
@@ -555,67 +486,6 @@ mod tests {
         assert_eq!(p.token_minutes_cap(&r, 60), 10);
         assert_eq!(p.token_minutes_cap(&r, 5), 5, "the global cap wins");
         assert_eq!(p.token_minutes_cap(&[], 60), 0);
-    }
-
-    #[test]
-    fn scopes_compare_rdn_by_rdn_never_as_text() {
-        let paris = "OU=Paris,OU=Workstations,DC=lab,DC=example,DC=test";
-        let cases = [
-            (
-                "CN=PC,OU=Paris,OU=Workstations,DC=lab,DC=example,DC=test",
-                true,
-            ),
-            (
-                "cn=pc, ou=PARIS ,ou=workstations,dc=lab,dc=example,dc=test",
-                true,
-            ),
-            (paris, true),
-            // An OU literally named "x,OU=Paris" beside OU=Paris: one RDN, not two.
-            (
-                r"CN=PC,OU=x\,OU=Paris,OU=Workstations,DC=lab,DC=example,DC=test",
-                false,
-            ),
-            (
-                r"CN=PC,OU=x\2COU=Paris,OU=Workstations,DC=lab,DC=example,DC=test",
-                false,
-            ),
-            // An escaped trailing space makes another name.
-            (
-                r"CN=PC,OU=Paris\ ,OU=Workstations,DC=lab,DC=example,DC=test",
-                false,
-            ),
-            (
-                r"CN=PC,OU=Paris\20,OU=Workstations,DC=lab,DC=example,DC=test",
-                false,
-            ),
-            // KELVIN SIGN is not K for a scope.
-            ("CN=PC,OU=\u{212A}iosk,DC=lab,DC=example,DC=test", false),
-            (
-                "CN=X,OU=NotParis,OU=Workstations,DC=lab,DC=example,DC=test",
-                false,
-            ),
-            ("OU=Workstations,DC=lab,DC=example,DC=test", false),
-        ];
-        for (dn, want) in cases {
-            assert_eq!(dn_within(dn, paris), want, "{dn}");
-        }
-        assert!(!dn_within(
-            "CN=PC,OU=\u{212A}iosk,DC=lab",
-            "OU=Kiosk,DC=lab"
-        ));
-        assert!(
-            !dn_within("CN=PC,DC=lab", ""),
-            "an empty scope covers nothing"
-        );
-        // Normalised text is the same DN again, escapes kept.
-        assert_eq!(
-            normalize_dn(r"OU=Sales\, EMEA , DC=Corp"),
-            r"ou=sales\, emea,dc=corp"
-        );
-        assert!(dn_within(
-            r"CN=A,OU=Sales\, EMEA,DC=corp",
-            &normalize_dn(r"OU=Sales\, EMEA,DC=Corp")
-        ));
     }
 
     #[test]

@@ -13,14 +13,9 @@ pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jw
 /// How long an assertion is valid.
 const LIFETIME_SECS: i64 = 120;
 
-/// The key file, checked: a PEM RSA private key in PKCS#1 form (`BEGIN RSA PRIVATE KEY`;
-/// `openssl rsa -traditional` converts a PKCS#8 one).
-pub fn load_key(path: &std::path::Path) -> Result<String, String> {
-    let pem = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    CoreRsaPrivateSigningKey::from_pem(&pem, None)
-        .map_err(|e| format!("{}: not a PEM RSA private key ({e})", path.display()))?;
-    Ok(pem)
-}
+/// The key file, checked (the check-config and the start read it the same way: see
+/// [`crate::pem::load_rsa_key`]).
+pub use crate::pem::load_rsa_key as load_key;
 
 /// The signing key and the id the provider knows it by.
 pub struct AssertionKey {

@@ -2,7 +2,7 @@
 //! per-DC view's coverage, and the ranking of churn against a write after the last logon.
 
 use super::*;
-use crate::directory::model::{DcCoverage, DcDiscovery, PortalWrite, PortalWriteKind};
+use crate::ad::{DcCoverage, DcDiscovery, PortalWrite, PortalWriteKind};
 
 impl Fx {
     fn portal(mut self, kind: PortalWriteKind, at: OffsetDateTime) -> Fx {
@@ -382,7 +382,7 @@ fn the_vocabulary_is_the_same_everywhere() {
 
 #[test]
 fn a_tombstone_search_that_could_not_run_says_so() {
-    use crate::directory::model::TombstoneCheck;
+    use crate::ad::TombstoneCheck;
     let table = [
         (TombstoneCheck::Done, None),
         (
@@ -441,7 +441,7 @@ fn a_logon_by_the_ntlm_fallback_proves_the_old_password_not_the_new() {
 
 #[test]
 fn the_post_repair_watch_flags_a_redeem_the_machine_never_rotated_away() {
-    use crate::directory::model::RedeemWatch;
+    use crate::ad::RedeemWatch;
     let watch = DiagnosisSettings::default().repair_watch;
     let fx = |redeemed_ago: Duration, after_redeem: i64, now_version: Option<u32>| {
         let mut fx = Fx::healthy();

@@ -352,7 +352,7 @@ fn describe_pending(p: &PendingChange) -> String {
     )
 }
 
-/// What to do about a pending change (samba-lab.md §10b).
+/// What to do about a pending change (`docs/samba-lab.md` §5).
 fn pending_advice(p: &PendingChange) -> String {
     format!(
         "`net primarytrust dumpinfo` shows a half-done machine password change ({}). \

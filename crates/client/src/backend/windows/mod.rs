@@ -1,6 +1,6 @@
 //! Windows backend: the LSA secret `$MACHINE.ACC` and Netlogon, as
 //! `Reset-ComputerMachinePassword` / `Test-ComputerSecureChannel -Repair` use them
-//! (ad-facts.md A1), minus the domain credential.
+//! (`docs/ad-facts.md` §A1), minus the domain credential.
 //!
 //! - identity: `GetComputerNameExW(ComputerNameNetBIOS)` and
 //!   `LsaQueryInformationPolicy(PolicyDnsDomainInformation).DnsDomainName`.

@@ -3,7 +3,7 @@
 //!
 //! Two forms exist:
 //! - `replPropertyMetaData`, the binary NDR `replPropertyMetaDataBlob` (Samba returns it when asked
-//!   by name; layout in `samba-lab.md` §4): header `u32 version = 1, u32 reserved, u32 count,
+//!   by name; layout in `docs/samba-lab.md` §2): header `u32 version = 1, u32 reserved, u32 count,
 //!   u32 reserved`, then `count` 48-byte little-endian entries `u32 attid, u32 version,
 //!   u64 originating_change_time (NTTIME_1sec: seconds since 1601), GUID invocation id (16 bytes,
 //!   Windows GUID layout), u64 originating_usn, u64 local_usn`.
@@ -21,7 +21,8 @@ use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
 
-use super::model::{AttrMeta, nttime_seconds_to_datetime};
+use super::dc::AttrMeta;
+use super::time::nttime_seconds_to_datetime;
 
 /// `unicodePwd` (1.2.840.113556.1.4.90).
 pub const ATTID_UNICODE_PWD: u32 = 0x9005A;
@@ -399,7 +400,7 @@ mod tests {
     use super::*;
     use time::macros::datetime;
 
-    /// The samba-lab.md §4 example, written byte by byte.
+    /// The `docs/samba-lab.md` §2 example, written byte by byte.
     const SAMBA_EXAMPLE: [u8; 16 + 48] = [
         0x01, 0x00, 0x00, 0x00, // version 1
         0x00, 0x00, 0x00, 0x00, // reserved

@@ -23,7 +23,8 @@
 
 use serde::{Deserialize, Serialize};
 
-use super::model::{ComputerAccount, Uac};
+use super::account::ComputerAccount;
+use super::uac::Uac;
 
 /// What the directory said about a computer's privileges, beyond `userAccountControl`.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -258,7 +259,7 @@ mod tests {
     }
 
     fn account(uac: u32, admin_count: bool, privilege: Privilege) -> ComputerAccount {
-        let mut a = crate::directory::model::tests_support::account("CN=S,OU=Servers,DC=x", "S$");
+        let mut a = crate::ad::account::tests_support::account("CN=S,OU=Servers,DC=x", "S$");
         a.uac = Uac(uac);
         a.admin_count = admin_count;
         a.privilege = privilege;
