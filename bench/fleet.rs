@@ -72,6 +72,8 @@ fn cli_scan(conf: &std::path::Path) -> (u64, f64, u64) {
         if let Some(exit) = child.try_wait().unwrap() {
             break exit;
         }
+        // Sampling a child's memory from a plain thread: blocking is the point.
+        #[allow(clippy::disallowed_methods)]
         std::thread::sleep(Duration::from_millis(2));
     };
     let secs = start.elapsed().as_secs_f64();

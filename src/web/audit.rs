@@ -297,10 +297,10 @@ struct Pending {
 
 impl Pending {
     /// The event with its outcome, stamped now: the export happened when its body ended.
-    fn outcome(&mut self, outcome: &str, cause: Option<String>) -> Option<NewAuditRow> {
+    fn outcome(&mut self, outcome: audit::Outcome, cause: Option<String>) -> Option<NewAuditRow> {
         let mut e = self.event.take()?;
         e.at = crate::clock::now();
-        e.outcome = outcome.to_string();
+        e.outcome = outcome.as_str().to_string();
         if let Some(cause) = cause {
             let filter = e.reason.take().unwrap_or_default();
             e.reason = Some(format!("{cause} (filter: {filter})"));
@@ -310,7 +310,7 @@ impl Pending {
 
     /// Write the event in a task of its own, so that it is written even when the body is
     /// dropped while it is being written.
-    fn write(&mut self, outcome: &str, cause: Option<String>) -> Option<JoinHandle<()>> {
+    fn write(&mut self, outcome: audit::Outcome, cause: Option<String>) -> Option<JoinHandle<()>> {
         let e = self.outcome(outcome, cause)?;
         match tokio::runtime::Handle::try_current() {
             Ok(rt) => Some(rt.spawn(write_outcome(self.store.clone(), e))),
@@ -327,7 +327,7 @@ impl Pending {
     }
 
     /// Record the outcome; the body ends only once it is written.
-    async fn finish(&mut self, outcome: &str, cause: Option<String>) {
+    async fn finish(&mut self, outcome: audit::Outcome, cause: Option<String>) {
         if let Some(task) = self.write(outcome, cause) {
             // The task only logs its errors; a join error means it panicked, logged too.
             let _ = task.await;
@@ -338,7 +338,7 @@ impl Pending {
 impl Drop for Pending {
     fn drop(&mut self) {
         let cause = "the client went away before the export was complete".to_string();
-        drop(self.write("failure", Some(cause)));
+        drop(self.write(audit::Outcome::Failure, Some(cause)));
     }
 }
 
@@ -394,7 +394,7 @@ fn rows_stream(
                 }
                 Step::Rows(before) => before,
                 Step::Finish => {
-                    pending.finish("success", None).await;
+                    pending.finish(audit::Outcome::Success, None).await;
                     return None;
                 }
             };
@@ -419,7 +419,7 @@ fn rows_stream(
                 }
                 Err(e) => {
                     let cause = format!("reading the audit log failed: {e}");
-                    pending.finish("failure", Some(cause)).await;
+                    pending.finish(audit::Outcome::Failure, Some(cause)).await;
                     // The body ends with this error: hyper aborts the response, so the
                     // client sees an incomplete download, never a short "complete" one.
                     Some((Err(std::io::Error::other(e)), (Step::Finish, pending)))

@@ -12,6 +12,7 @@ use super::authorize::{About, Asking};
 use super::extract::{CurrentStaff, RequestOrigin};
 use super::format::{code, when};
 use super::{AppError, AppState};
+use crate::audit;
 use crate::auth::Staff;
 use crate::db::AuditRow;
 use crate::directory::computers::{ComputerMatch, Matches};
@@ -62,7 +63,16 @@ const RECENT: usize = 10;
 
 /// The actions whose events a companion client causes (with a token or its code): the
 /// event's actor is the token's minter, the request came from the client.
-const CLIENT_ACTIONS: [&str; 3] = ["redeem_code", "redeem_token", "repair_outcome"];
+const CLIENT_ACTIONS: [audit::Action; 3] = [
+    audit::Action::RedeemCode,
+    audit::Action::RedeemToken,
+    audit::Action::RepairOutcome,
+];
+
+/// Whether `r` is a `started` event (its outcome comes in an event of its own).
+fn is_started(r: &AuditRow) -> bool {
+    r.event.outcome == audit::Outcome::Started.as_str()
+}
 
 /// The newest `n` of `rows` (newest first), without the `started` events whose end is listed:
 /// a reset or a redeem writes `started` before it acts and its outcome after, in one request.
@@ -70,16 +80,13 @@ const CLIENT_ACTIONS: [&str; 3] = ["redeem_code", "redeem_token", "repair_outcom
 fn recent_actions(rows: Vec<AuditRow>, n: usize) -> Vec<AuditRow> {
     let ended = |r: &AuditRow| {
         rows.iter().any(|o| {
-            o.event.outcome != "started"
+            !is_started(o)
                 && o.event.action == r.event.action
                 && o.event.request_id.is_some()
                 && o.event.request_id == r.event.request_id
         })
     };
-    let keep: Vec<bool> = rows
-        .iter()
-        .map(|r| r.event.outcome != "started" || !ended(r))
-        .collect();
+    let keep: Vec<bool> = rows.iter().map(|r| !is_started(r) || !ended(r)).collect();
     rows.into_iter()
         .zip(keep)
         .filter_map(|(r, keep)| keep.then_some(r))
@@ -111,13 +118,14 @@ impl ComputerPage {
     }
     /// What an audited action did, in a tech's words.
     fn action_label(&self, action: &str) -> &'static str {
-        match action {
-            "mint_token" => "Mint a repair token",
-            "revoke_token" => "Revoke a token",
-            "redeem_code" => "Exchange a repair code",
-            "reset_account" => "DC-side reset",
-            "redeem_token" => "Redeem a token",
-            "repair_outcome" => "Repair outcome",
+        use audit::Action as A;
+        match A::parse(action) {
+            Some(A::MintToken) => "Mint a repair token",
+            Some(A::RevokeToken) => "Revoke a token",
+            Some(A::RedeemCode) => "Exchange a repair code",
+            Some(A::ResetAccount) => "DC-side reset",
+            Some(A::RedeemToken) => "Redeem a token",
+            Some(A::RepairOutcome) => "Repair outcome",
             _ => "Other",
         }
     }
@@ -129,7 +137,7 @@ impl ComputerPage {
             .as_deref()
             .or(e.actor_sub.as_deref())
             .unwrap_or("unknown");
-        if CLIENT_ACTIONS.contains(&e.action.as_str()) {
+        if audit::Action::parse(&e.action).is_some_and(|a| CLIENT_ACTIONS.contains(&a)) {
             let from = e
                 .source_ip
                 .as_deref()

@@ -92,7 +92,7 @@ async fn rewrite_is_caught_by_the_signed_heads(store: Store, dir: &Path, config:
         events: 10,
         interval: time::Duration::hours(1),
     };
-    let now = OffsetDateTime::now_utc();
+    let now = trustdesk::clock::now();
     let mut signed = Vec::new();
     for n in 1..=30 {
         audit::record(&store, &event(n)).await.unwrap();

@@ -398,7 +398,7 @@ async fn api_keys_are_audited_expire_and_show_their_state() {
         unreachable!()
     };
     sqlx::query("UPDATE api_keys SET expires_at = $1 WHERE name = 'tick'")
-        .bind(time::OffsetDateTime::now_utc() - time::Duration::seconds(1))
+        .bind(trustdesk::clock::now() - time::Duration::seconds(1))
         .execute(&db.pool)
         .await
         .unwrap();

@@ -278,7 +278,7 @@ async fn api_keys_authenticate_ticketing_automation() {
     assert!(
         p.state
             .store
-            .revoke_api_key("ticketing", time::OffsetDateTime::now_utc())
+            .revoke_api_key("ticketing", trustdesk::clock::now())
             .await
             .unwrap()
     );

@@ -379,7 +379,7 @@ async fn session_ids_are_stored_hashed() {
         .end_logins(
             &p.state.store,
             trustdesk::db::LoginsOf::Subject("alice"),
-            time::OffsetDateTime::now_utc(),
+            trustdesk::clock::now(),
         )
         .await
         .unwrap();

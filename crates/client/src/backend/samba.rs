@@ -428,6 +428,8 @@ pub fn run_command(
                     timeout.as_secs()
                 )));
             }
+            // A synchronous poll of a child process: blocking is the point here.
+            #[allow(clippy::disallowed_methods)]
             Ok(None) => std::thread::sleep(Duration::from_millis(20)),
             Err(e) => {
                 return Err(BackendError::Failed(format!("waiting for `{shown}`: {e}")));
