@@ -109,6 +109,7 @@ pub async fn matches(
 
 /// [`report`], audited as `diagnose` / `success` with the top cause; then the observation is
 /// remembered (after the audit write: on SQLite the two would queue for the one writer).
+#[tracing::instrument(name = "lookup.diagnose", skip_all, fields(computer = %q.display()))]
 pub async fn diagnose_audited(
     grant: &Grant<Diagnose>,
     lookups: &Lookups,
@@ -137,6 +138,7 @@ pub async fn diagnose_audited(
 }
 
 /// [`matches`] under `roles`' lookup scopes, audited as `lookup` / `success` with the count.
+#[tracing::instrument(name = "lookup.list", skip_all, fields(query = %q.display()))]
 pub async fn list_audited(
     lookups: &Lookups,
     roles: &[String],
@@ -162,6 +164,7 @@ pub async fn list_audited(
 
 /// Read the account, per-DC views, tombstones and history; diagnose. Returns the report and
 /// the observation to remember.
+#[tracing::instrument(name = "lookup.report", skip_all, fields(computer = %q.display()))]
 pub async fn report(
     grant: &Grant<Diagnose>,
     lookups: &Lookups,

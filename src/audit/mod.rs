@@ -101,6 +101,7 @@ fn hex(bytes: &[u8]) -> String {
 
 /// Write one event: first to the chain (the caller's action must not proceed if this fails),
 /// then as a JSON line on the `audit` target.
+#[tracing::instrument(name = "audit.record", skip_all, fields(action = %event.action, outcome = %event.outcome))]
 pub async fn record(store: &Store, event: &NewAuditRow) -> Result<AuditRow, StoreError> {
     let row = store.append_audit(event, link_hash).await?;
     if tracing::enabled!(target: "audit", tracing::Level::INFO) {

@@ -94,6 +94,7 @@ struct Other {
 }
 
 /// Run one scan into report `scan_id` (already `running`). The caller closes the report.
+#[tracing::instrument(name = "fleet.scan", skip_all, fields(report = scan_id))]
 pub async fn run(
     _grant: &Grant<RunFleetScan>,
     ctx: &ScanContext,

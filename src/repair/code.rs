@@ -63,6 +63,7 @@ pub async fn keep(
 
 /// The token behind `req.code`, for `req.computer` only; every refusal is counted and audited
 /// as `code_guard` and the module comment say.
+#[tracing::instrument(name = "repair.code", skip_all)]
 pub async fn resolve(
     repairs: &Repairs,
     origin: &Origin,

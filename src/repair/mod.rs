@@ -90,6 +90,7 @@ fn about_token(mut e: crate::db::NewAuditRow, row: &TokenRow) -> crate::db::NewA
 
 /// DC-side reset: a fresh random 120-character password on the DC (never the default one).
 /// The machine cannot authenticate afterwards until it is rejoined or token-repaired.
+#[tracing::instrument(name = "repair.reset", skip_all, fields(computer = %req.account.netbios_name()))]
 pub async fn reset_account(
     _grant: &Grant<ResetAccount>,
     repairs: &Repairs,
@@ -153,6 +154,7 @@ impl Repairs {
 
 /// Mint a one-time repair token for `req.account`, living `requested` minutes within the
 /// caps ([`Repairs::lifetime_minutes`]). `roles` are the minter's, re-checked at redeem.
+#[tracing::instrument(name = "repair.mint", skip_all, fields(computer = %req.account.netbios_name()))]
 pub async fn mint_token(
     grant: &Grant<MintToken>,
     repairs: &Repairs,
@@ -227,6 +229,7 @@ pub async fn mint_token(
 }
 
 /// Revoke a pending token; `false` if it was no longer pending.
+#[tracing::instrument(name = "repair.revoke", skip_all, fields(token.jti = %row.jti))]
 pub async fn revoke_token(
     _grant: &Grant<RevokeToken>,
     repairs: &Repairs,

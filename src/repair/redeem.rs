@@ -123,6 +123,7 @@ fn refused_event(
 }
 
 /// The whole redeem. Every refusal is audited; the password is never.
+#[tracing::instrument(name = "repair.redeem", skip_all)]
 pub async fn redeem(
     repairs: &Repairs,
     origin: &Origin,
@@ -333,6 +334,7 @@ async fn mark_failed(repairs: &Repairs, row: &TokenRow, now: OffsetDateTime, det
 }
 
 /// The client's verified outcome: `completed` or `failed` (with the step and a short detail).
+#[tracing::instrument(name = "repair.outcome", skip_all, fields(completed))]
 pub async fn record_outcome(
     repairs: &Repairs,
     origin: &Origin,

@@ -39,6 +39,7 @@ pub async fn start(repairs: &Repairs, row: &TokenRow, dc: &WrittenDc, now: Offse
 }
 
 /// End every watch that is due; returns how many ended `exposed`.
+#[tracing::instrument(name = "repair.watch", skip_all)]
 pub async fn check_due(repairs: &Repairs, now: OffsetDateTime) -> usize {
     let due = match repairs.store.watches_due(now, 100).await {
         Ok(due) => due,
