@@ -47,5 +47,5 @@ lab/lab.sh up --dc2 --dc3 --oidc --llng --computers 3000
 lab/lab.sh selftest
 
 step "tests"
-lab/lab.sh run -- cargo test --workspace --locked --offline -- "${FILTER[@]}"
+lab/lab.sh run -- cargo test --workspace --locked --offline -- --include-ignored "${FILTER[@]}"
 step "done"

@@ -14,13 +14,6 @@ pub struct Lab {
     pub base_dn: String,
 }
 
-fn lab_required() -> bool {
-    std::env::var("CI").is_ok_and(|v| v == "true" || v == "1")
-        || std::env::var("TD_REQUIRE_LAB").is_ok_and(|v| v == "1")
-}
-
-/// The lab, or `None` (skip) when it is not up and not required. Required and missing: panic,
-/// so the test fails rather than silently passing.
 impl Lab {
     /// The DCs a test portal lists in `ldap.urls`: DC1, then DC2 when the lab has it (never
     /// DC3, which only discovery finds).
@@ -31,31 +24,23 @@ impl Lab {
     }
 }
 
-pub fn lab() -> Option<Lab> {
+/// The running lab. Every test that calls this is `#[ignore = "needs the lab"]`, so it runs
+/// only when asked for (`lab/test.sh` passes `--include-ignored`): a missing lab is then a
+/// failure, never a silent pass.
+pub fn lab() -> Lab {
     let get = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
-    match (
-        get("LAB_LDAPS_URL"),
-        get("LAB_CA"),
-        get("LAB_SVC_UPN"),
-        get("LAB_SVC_PW"),
-        get("LAB_BASEDN"),
-    ) {
-        (Some(ldaps_url), Some(ca), Some(svc_upn), Some(svc_pw), Some(base_dn)) => Some(Lab {
-            ldaps_url,
-            dc2_ldaps_url: get("LAB_DC2_LDAPS_URL"),
-            ca: PathBuf::from(ca),
-            svc_upn,
-            svc_pw,
-            base_dn,
-        }),
-        _ => {
-            assert!(
-                !lab_required(),
-                "the lab is required (CI=true or TD_REQUIRE_LAB=1) but LAB_* is not set: run inside `lab/lab.sh run -- …`"
-            );
-            eprintln!("skipped: lab not up (run the README test command)");
-            None
-        }
+    let need = |k: &str| {
+        get(k).unwrap_or_else(|| {
+            panic!("{k} is not set: this test needs the lab; run it inside `lab/lab.sh run -- …`")
+        })
+    };
+    Lab {
+        ldaps_url: need("LAB_LDAPS_URL"),
+        dc2_ldaps_url: get("LAB_DC2_LDAPS_URL"),
+        ca: PathBuf::from(need("LAB_CA")),
+        svc_upn: need("LAB_SVC_UPN"),
+        svc_pw: need("LAB_SVC_PW"),
+        base_dn: need("LAB_BASEDN"),
     }
 }
 

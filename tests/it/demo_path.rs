@@ -128,9 +128,10 @@ async fn sees_completed(b: &fantoccini::Client, client_output: &str) {
 }
 
 #[tokio::test]
+#[ignore = "needs the lab"]
 async fn chromium_repairs_labws01_from_the_token_page_by_its_commands_and_by_its_code() {
     install_crypto();
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     let _member = MEMBER.lock().await;
     let (conf, member) = (env("LAB_MEMBER_CONF"), env("LAB_MEMBER_NAME"));
     let downloads = format!(

@@ -67,7 +67,9 @@ macro_rules! contract {
             })*
         }
         mod postgres {
-            $(#[tokio::test] async fn $name() {
+            $(#[tokio::test]
+            #[ignore = "needs PostgreSQL"]
+            async fn $name() {
                 super::with_pg(super::$name).await;
             })*
         }
@@ -147,6 +149,7 @@ async fn sqlite_an_audit_chain_from_before_0008_verifies_after_it() {
 }
 
 #[tokio::test]
+#[ignore = "needs PostgreSQL"]
 async fn postgres_an_audit_chain_from_before_0008_verifies_after_it() {
     with_bare_pg(an_audit_chain_from_before_0008_verifies_after_it).await;
 }
@@ -595,6 +598,7 @@ async fn observations_round_trip(store: Store) {
 }
 
 #[tokio::test]
+#[ignore = "needs PostgreSQL"]
 async fn eight_writers_times_1000_events_on_postgres_make_one_chain() {
     with_pg(|store| async move {
         // Two independent pools: like two portal instances on one database.
