@@ -59,11 +59,8 @@ fn snapshot(now: OffsetDateTime) -> Snapshot {
     let view = DcAccountView {
         last_logon: Some(now - Duration::hours(2)),
         pwd_last_set: Some(pwd),
-        bad_password_time: None,
-        bad_pwd_count: Some(0),
-        unicode_pwd: None,
-        pwd_last_set_meta: None,
         uac: Some(Uac(4096)),
+        ..DcAccountView::default()
     };
     Snapshot {
         name_queried: "PAR-WS001".into(),

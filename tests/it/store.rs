@@ -298,22 +298,10 @@ async fn audit_awkward_text_verifies(store: Store) {
 /// A fleet report: opened running, rows added, closed; the newest complete one is found by
 /// state and by id; a failed scan's rows can be dropped.
 async fn fleet_reports_round_trip(store: Store) {
-    use trustdesk::db::{FleetEnd, FleetFindingRow};
     let t = OffsetDateTime::from_unix_timestamp(1_790_000_000).unwrap();
     assert!(store.fleet_latest("complete").await.unwrap().is_none());
     let id = store.fleet_begin(t, "alice").await.unwrap();
-    let row = |name: &str| FleetFindingRow {
-        name: name.into(),
-        dn: format!("CN={name},OU=Berlin,DC=lab"),
-        ou: "OU=Berlin,DC=lab".into(),
-        object_guid: "00000000-0000-0000-0000-000000000001".into(),
-        cause: "account_disabled".into(),
-        confidence: "high".into(),
-        causes: "account_disabled".into(),
-        pwd_last_set: Some(t),
-        last_logon: None,
-        summary: "disabled \"quoted\"".into(),
-    };
+    let row = |name: &str| finding(name, "OU=Berlin,DC=lab", "disabled \"quoted\"", t);
     let rows = [row("PC00002"), row("PC00001")];
     store.fleet_add_findings(id, &rows).await.unwrap();
     store.fleet_add_findings(id, &[]).await.unwrap();
@@ -321,16 +309,7 @@ async fn fleet_reports_round_trip(store: Store) {
         store.fleet_scan(id).await.unwrap().unwrap().state,
         "running"
     );
-    let end = FleetEnd {
-        state: "complete",
-        finished_at: t + time::Duration::seconds(3),
-        dc: Some("dc1"),
-        scanned: 2,
-        restarts: 0,
-        error: None,
-        notes: None,
-        tally: Some("{}"),
-    };
+    let end = completed(t + time::Duration::seconds(3));
     store.fleet_finish(id, &end).await.unwrap();
     let done = store.fleet_latest("complete").await.unwrap().unwrap();
     assert_eq!(done, store.fleet_scan(id).await.unwrap().unwrap());
@@ -349,7 +328,7 @@ async fn fleet_reports_round_trip(store: Store) {
     store
         .fleet_finish(
             id,
-            &FleetEnd {
+            &trustdesk::db::FleetEnd {
                 state: "failed",
                 ..end
             },
@@ -366,6 +345,41 @@ async fn fleet_reports_round_trip(store: Store) {
     assert!(store.fleet_findings(other).await.unwrap().is_empty());
     assert_eq!(store.fleet_findings(id).await.unwrap().len(), 2);
     assert!(store.fleet_scan(other + 100).await.unwrap().is_none());
+}
+
+/// How a scan of two computers on `dc1` ends well at `at`.
+pub(crate) fn completed(at: OffsetDateTime) -> trustdesk::db::FleetEnd<'static> {
+    trustdesk::db::FleetEnd {
+        state: "complete",
+        finished_at: at,
+        dc: Some("dc1"),
+        scanned: 2,
+        restarts: 0,
+        error: None,
+        notes: None,
+        tally: Some("{}"),
+    }
+}
+
+/// A fleet finding for `name` under `ou` (a DN), as a scan stores it: disabled, seen at `at`.
+pub(crate) fn finding(
+    name: &str,
+    ou: &str,
+    summary: &str,
+    at: OffsetDateTime,
+) -> trustdesk::db::FleetFindingRow {
+    trustdesk::db::FleetFindingRow {
+        name: name.into(),
+        dn: format!("CN={name},{ou}"),
+        ou: ou.into(),
+        object_guid: "00000000-0000-0000-0000-000000000001".into(),
+        cause: "account_disabled".into(),
+        confidence: "high".into(),
+        causes: "account_disabled".into(),
+        pwd_last_set: Some(at),
+        last_logon: None,
+        summary: summary.into(),
+    }
 }
 
 /// Run `sql` as a database administrator would: on SQLite, first dropping the append-only

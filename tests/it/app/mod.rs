@@ -78,22 +78,23 @@ pub const ROLES: &[(&str, &str, &[&str])] = &[
         "security-auditors",
         &["view_audit", "export_audit"],
     ),
-    (
-        "admin",
-        "trustdesk-admins",
-        &[
-            "lookup",
-            "diagnose",
-            "mint_token",
-            "revoke_token",
-            "reset_account",
-            "view_audit",
-            "export_audit",
-            "view_policy",
-            "run_fleet_scan",
-        ],
-    ),
+    // Every action of `config::ACTIONS` but `override_diagnosis`.
+    ("admin", "trustdesk-admins", &[]),
 ];
+
+/// The actions a test role is granted: as [`ROLES`] lists them; the admin's are every action
+/// but overriding the diagnosis.
+fn actions_of(name: &str, listed: &[&str]) -> Vec<String> {
+    let all = trustdesk::config::ACTIONS
+        .iter()
+        .filter(|a| **a != "override_diagnosis");
+    let chosen: Vec<&str> = if name == "admin" {
+        all.copied().collect()
+    } else {
+        listed.to_vec()
+    };
+    chosen.into_iter().map(str::to_string).collect()
+}
 
 /// Install the test subscriber once per process: stdout with `TEST_LOG`, else a sink.
 fn init_tracing() {
@@ -124,13 +125,14 @@ fn base_config(dir: &std::path::Path) -> Config {
     c.ldap.op_timeout_secs = 1;
     c.ldap.discover_dcs = false;
     c.health.metrics_token = Some(METRICS_TOKEN.to_string().into());
-    for (name, group, actions) in ROLES {
-        let scoped = actions.contains(&"lookup");
+    for (name, group, listed) in ROLES {
+        let actions = actions_of(name, listed);
+        let scoped = actions.iter().any(|a| a == "lookup");
         c.roles.insert(
             (*name).to_string(),
             RoleConfig {
                 groups: vec![(*group).to_string()],
-                actions: actions.iter().map(|a| (*a).to_string()).collect(),
+                actions,
                 scopes: if scoped {
                     vec![format!("OU=Workstations,{BASE_DN}")]
                 } else {

@@ -5,7 +5,6 @@
 use axum::http::StatusCode;
 use time::OffsetDateTime;
 use trustdesk::audit::{self, Actor};
-use trustdesk::db::{FleetEnd, FleetFindingRow};
 
 use crate::app::{BASE_DN, TestApp};
 
@@ -105,33 +104,15 @@ async fn stored_report(app: &TestApp) -> i64 {
     let store = app.store();
     let t = OffsetDateTime::now_utc() - time::Duration::minutes(5);
     let id = store.fleet_begin(t, "test").await.unwrap();
-    let row = |name: &str, ou: &str| FleetFindingRow {
-        name: name.into(),
-        dn: format!("CN={name},{ou},{BASE_DN}"),
-        ou: format!("{ou},{BASE_DN}"),
-        object_guid: uuid::Uuid::new_v4().to_string(),
-        cause: "account_disabled".into(),
-        confidence: "high".into(),
-        causes: "account_disabled".into(),
-        pwd_last_set: Some(t),
-        last_logon: None,
-        summary: format!("disabled {HOSTILE}"),
-    };
+    let summary = format!("disabled {HOSTILE}");
+    let row =
+        |name: &str, ou: &str| crate::store::finding(name, &format!("{ou},{BASE_DN}"), &summary, t);
     let rows = [
         row("PAR-WS777", "OU=Paris,OU=Workstations"),
         row("SRV-DB9", "OU=Servers"),
     ];
     store.fleet_add_findings(id, &rows).await.unwrap();
-    let end = FleetEnd {
-        state: "complete",
-        finished_at: t + time::Duration::seconds(3),
-        dc: Some("dc1"),
-        scanned: 2,
-        restarts: 0,
-        error: None,
-        notes: None,
-        tally: Some("{}"),
-    };
+    let end = crate::store::completed(t + time::Duration::seconds(3));
     store.fleet_finish(id, &end).await.unwrap();
     id
 }
