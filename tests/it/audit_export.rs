@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use trustdesk::db::{AuditFilter, AuditRow};
 
-use crate::browser::{artifact, browser_session, browser_sign_in, chromedriver, wait_for_id};
+use crate::common::chromium::{
+    artifact, browser_session, browser_sign_in, chromedriver, wait_for_id,
+};
 use crate::common::{browser, install_crypto, lab, sign_in, start_portal};
 use crate::downloads::cdp;
 

@@ -3,7 +3,9 @@
 //! finds no serious or critical violation (axe's own impact levels; its WCAG 2.x A/AA rules
 //! and best practices, as `axe.run` does by default).
 
-use crate::browser::{artifact, browser_session, browser_sign_in, chromedriver, wait_for_id};
+use crate::common::chromium::{
+    artifact, browser_session, browser_sign_in, chromedriver, wait_for_id,
+};
 use crate::common::{install_crypto, lab, start_portal};
 
 /// axe-core's browser build.

@@ -4,9 +4,9 @@
 
 use std::net::IpAddr;
 
+use crate::common::csrf;
 use crate::common::{Lab, Portal, browser, install_crypto, lab, sign_in, start_portal};
 use crate::labctl::{admin, create_computer, random_pw};
-use crate::repair_lab::csrf;
 
 const OU: &str = "OU=Berlin,OU=Workstations";
 

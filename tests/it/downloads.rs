@@ -17,7 +17,9 @@ use std::time::Duration;
 use fantoccini::Locator;
 use trustdesk::downloads::{Platform, VERSION, binary, sha256_hex};
 
-use crate::browser::{artifact, browser_session, browser_sign_in, chromedriver, wait_for_id};
+use crate::common::chromium::{
+    artifact, browser_session, browser_sign_in, chromedriver, wait_for_id,
+};
 use crate::common::{
     Portal, browser_for, get_text, install_crypto, lab, sign_in, start_portal, start_portal_with,
 };
@@ -172,7 +174,9 @@ pub(crate) async fn cdp(b: &fantoccini::Client, cmd: &str, params: serde_json::V
 
 /// A Chromium session for a portal behind the TLS front, whose certificate comes from a test
 /// CA this Chromium does not know (curl and the client verify it where it matters).
-pub(crate) async fn session_for_front(driver: &crate::browser::Driver) -> fantoccini::Client {
+pub(crate) async fn session_for_front(
+    driver: &crate::common::chromium::Driver,
+) -> fantoccini::Client {
     let b = browser_session(driver).await;
     cdp(
         &b,
@@ -524,7 +528,7 @@ async fn without_downloads_the_pages_keep_the_plain_instructions() {
     sign_in(&c, &p.base, "alice", "alice-pw").await;
     let html = get_text(&c, &format!("{}/downloads/", p.base)).await;
     assert!(html.contains("id=\"downloads-off\""), "{html}");
-    let csrf = crate::repair_lab::csrf(&c, &p.base).await;
+    let csrf = crate::common::csrf(&c, &p.base).await;
     let (_, html) =
         crate::repair_lab::post_mint(&c, &p.base, "PAR-WS001", &[("csrf", csrf.as_str())]).await;
     assert!(html.contains("id=\"command\""), "{html}");

@@ -8,13 +8,13 @@ use std::time::Duration;
 use fantoccini::Locator;
 use serde_json::Value;
 
-use crate::browser::{browser_session, browser_sign_in, chromedriver};
+use crate::common::chromium::{browser_session, browser_sign_in, chromedriver};
+use crate::common::csrf;
 use crate::common::{
     Lab, api_get, browser, config_toml, get_text, install_crypto, lab, sign_in, start_portal,
     start_portal_on,
 };
 use crate::relay;
-use crate::repair_lab::csrf;
 
 fn fleet_role(lab: &Lab, extra: &str) -> String {
     format!(
@@ -344,7 +344,7 @@ async fn chromium_watches_the_fleet_progress_bar_move() {
         .unwrap();
     assert!(info.contains("computers scanned"), "{info}");
     let png = b.screenshot().await.unwrap();
-    std::fs::write(crate::browser::artifact("fleet.png"), png).unwrap();
+    std::fs::write(crate::common::chromium::artifact("fleet.png"), png).unwrap();
     b.close().await.unwrap();
 }
 

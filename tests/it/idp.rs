@@ -398,7 +398,7 @@ async fn id_tokens_a_portal_must_refuse_are_refused_each_with_its_reason() {
 #[tokio::test]
 #[ignore = "needs the lab"]
 async fn chromium_entra_sign_in_roles_logout_rotation_and_overage() {
-    use crate::browser::{browser_session, browser_sign_in, chromedriver, wait_for_id};
+    use crate::common::chromium::{browser_session, browser_sign_in, chromedriver, wait_for_id};
     install_crypto();
     let lab = lab();
     let roles = roles_on(ENTRA_SENIOR, ENTRA_JUNIOR, &lab.base_dn);

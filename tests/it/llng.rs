@@ -218,7 +218,7 @@ async fn browser_sign_in(
     p: &LlngPortal,
     password: &str,
 ) -> (String, String) {
-    use crate::browser::wait_for_id;
+    use crate::common::chromium::wait_for_id;
     use fantoccini::Locator;
     b.goto(&p.base).await.unwrap();
     wait_for_id(b, "login").await.click().await.unwrap();
@@ -243,7 +243,7 @@ async fn browser_sign_in(
 #[tokio::test]
 #[ignore = "needs the lab"]
 async fn chromium_lemonldap_ng_sign_in_logout_and_rotation() {
-    use crate::browser::{browser_session, chromedriver, wait_for_id};
+    use crate::common::chromium::{browser_session, chromedriver, wait_for_id};
     install_crypto();
     let (lab, l) = (lab(), llng());
     let _one = ONE_AT_A_TIME.lock().await;
@@ -269,7 +269,7 @@ async fn chromium_lemonldap_ng_sign_in_logout_and_rotation() {
 #[tokio::test]
 #[ignore = "needs the lab"]
 async fn chromium_signs_in_through_lemonldap_ng_with_form_post() {
-    use crate::browser::{browser_session, chromedriver};
+    use crate::common::chromium::{browser_session, chromedriver};
     install_crypto();
     let (lab, l) = (lab(), llng());
     let _one = ONE_AT_A_TIME.lock().await;

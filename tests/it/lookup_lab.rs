@@ -351,7 +351,7 @@ async fn a_role_caps_the_token_lifetime() {
     let p = start_portal(&lab, "").await;
     let c = browser();
     sign_in(&c, &p.base, "bob", "bob-pw").await;
-    let csrf = crate::repair_lab::csrf(&c, &p.base).await;
+    let csrf = crate::common::csrf(&c, &p.base).await;
     let (status, html) = crate::repair_lab::post_mint(
         &c,
         &p.base,

@@ -5,17 +5,11 @@
 use std::sync::Arc;
 
 use crate::common::{
-    Lab, Portal, browser, html_attr, install_crypto, lab, sign_in, start_portal, start_portal_with,
+    Lab, Portal, browser, csrf, install_crypto, lab, sign_in, start_portal, start_portal_with,
 };
 use crate::labctl::{admin, create_computer, random_pw, read_attr};
 
 const OU: &str = "OU=Berlin,OU=Workstations";
-
-/// The CSRF token of the signed-in session (from the landing page).
-pub async fn csrf(c: &reqwest::Client, base: &str) -> String {
-    let html = crate::common::get_text(c, base).await;
-    html_attr(&html, "name=\"csrf\"", "value").expect("signed in")
-}
 
 /// Mint a token for `name` through the page, as staff would; returns the token. The page
 /// offers the button only once the diagnosis allows a token repair: a computer just created or
@@ -488,7 +482,7 @@ async fn a_repair_the_diagnosis_withholds_is_neither_offered_nor_done() {
     sign_in(&erin, &p.base, "erin", "erin-pw").await;
     let page = crate::common::get_text(&erin, &format!("{}/computers/T-GATED", p.base)).await;
     assert!(page.contains("id=\"override-mint\""), "{page}");
-    let erin_csrf = crate::repair_lab::csrf(&erin, &p.base).await;
+    let erin_csrf = crate::common::csrf(&erin, &p.base).await;
     let r = erin
         .post(format!("{}/computers/T-GATED/tokens", p.base))
         .form(&[("csrf", erin_csrf.as_str()), ("override_reason", "   ")])

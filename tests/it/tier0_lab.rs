@@ -10,9 +10,10 @@ use std::collections::HashSet;
 
 use ldap3::Mod;
 
+use crate::common::csrf;
 use crate::common::{Lab, browser, get_text, install_crypto, lab, sign_in, start_portal};
 use crate::labctl::{admin, create_computer, random_pw, read_attr, set_attr};
-use crate::repair_lab::{csrf, machine_pw, mint, redeem, signed_in};
+use crate::repair_lab::{machine_pw, mint, redeem, signed_in};
 
 /// The lab's tier-0-equivalent servers and the words the refusal must name.
 const TIER0: &[(&str, &str)] = &[

@@ -1,4 +1,7 @@
-//! Helpers shared by the integration modules.
+//! Helpers shared by the integration modules: the lab, the test OpenID Provider, lab
+//! portals, a cookie-keeping HTTP client and its sign-in; `chromium` drives a browser.
+
+pub mod chromium;
 
 use std::path::{Path, PathBuf};
 
@@ -627,6 +630,12 @@ pub async fn get_json(url: &str) -> serde_json::Value {
 /// A provider's discovery document.
 pub async fn discovery(issuer: &str) -> serde_json::Value {
     get_json(&format!("{issuer}/.well-known/openid-configuration")).await
+}
+
+/// The CSRF token of the signed-in session (from the landing page).
+pub async fn csrf(c: &reqwest::Client, base: &str) -> String {
+    let html = get_text(c, base).await;
+    html_attr(&html, "name=\"csrf\"", "value").expect("signed in")
 }
 
 /// GET a page with the browser's session; its body as text.
