@@ -7,6 +7,7 @@ mod api;
 mod csrf;
 mod headers;
 mod pages;
+mod roles;
 mod routes;
 mod signin;
 
