@@ -2,6 +2,11 @@
 //! portals, a cookie-keeping HTTP client and its sign-in; `chromium` drives a browser.
 
 pub mod chromium;
+mod client;
+mod oidc;
+
+pub use client::*;
+pub use oidc::*;
 
 use std::path::{Path, PathBuf};
 
@@ -61,7 +66,6 @@ pub fn install_crypto() {
 /// (the lab provider's default profile, Okta, LemonLDAP::NG).
 pub const GROUPS_SCOPES: &str = "scopes = [\"openid\", \"profile\", \"email\", \"groups\"]";
 
-/// A config file for tests: `ldap_urls` in order, the lab CA, SQLite in `dir`.
 /// The lab portals' `health.metrics_token`: what the monitoring system would send.
 pub const METRICS_TOKEN: &str = "lab-metrics-token";
 
@@ -78,6 +82,7 @@ pub async fn metrics_text(base: &str) -> String {
         .unwrap()
 }
 
+/// A config file for tests: `ldap_urls` in order, the lab CA, SQLite in `dir`.
 pub fn config_toml(dir: &Path, ldap_urls: &[&str], ca: &Path, lab: &Lab) -> String {
     let urls = ldap_urls
         .iter()
@@ -120,124 +125,6 @@ pub fn load_config(dir: &Path, toml: &str) -> Config {
     let path = dir.join("trustdesk.toml");
     std::fs::write(&path, toml).unwrap();
     Config::load(Some(&path)).unwrap()
-}
-
-/// A test OpenID Provider (lab/oidc/provider.mjs), killed when dropped.
-pub struct Op {
-    pub issuer: String,
-    /// What the provider's ready line said (profile, tenant, …).
-    pub ready: serde_json::Value,
-    child: tokio::process::Child,
-}
-
-impl Op {
-    /// Roll the provider's signing key over now (SIGUSR2: a new key, the old one unpublished).
-    pub fn rotate_keys(&self) {
-        let pid = self.child.id().expect("the provider runs");
-        let ok = std::process::Command::new("kill")
-            .args(["-USR2", &pid.to_string()])
-            .status()
-            .unwrap()
-            .success();
-        assert!(ok, "kill -USR2 {pid}");
-    }
-}
-
-/// How to start the lab provider: which real product it imitates, and any refusal mode.
-#[derive(Clone, Debug, Default)]
-pub struct OpSetup {
-    /// `OIDC_PROFILE`: userinfo (default), entra, keycloak, okta.
-    pub profile: Option<&'static str>,
-    /// `OIDC_TAMPER`: alg_none, unpublished_key, hs256, expired.
-    pub tamper: Option<&'static str>,
-    /// Register the portal's back-channel logout URI at the provider.
-    pub backchannel: bool,
-    /// ... or this one instead (a recording front).
-    pub backchannel_uri: Option<String>,
-    /// `OIDC_CLIENT_AUTH`, and the client's public key file for `private_key_jwt`.
-    pub client_auth: Option<&'static str>,
-    pub client_public_key: Option<PathBuf>,
-}
-
-fn node() -> PathBuf {
-    let local = Path::new(env!("CARGO_MANIFEST_DIR")).join("lab/.node/bin/node");
-    if local.exists() {
-        local
-    } else {
-        PathBuf::from("node")
-    }
-}
-
-/// Start the provider with `redirect_uri` registered; wait for its ready line. A start that
-/// does not report ready in 30 s is killed and tried again (twice): under the full suite on 2
-/// cores a node start has been seen to hang; its stderr is kept for the failure message.
-pub async fn start_op(portal_base: &str, setup: &OpSetup) -> Op {
-    let mut errors = Vec::new();
-    for _ in 0..3 {
-        match try_start_op(portal_base, setup).await {
-            Ok(op) => return op,
-            Err(e) => errors.push(e),
-        }
-    }
-    panic!(
-        "the OIDC provider did not get ready (did `npm ci` run in lab/oidc?): {}",
-        errors.join(" | ")
-    );
-}
-
-async fn try_start_op(portal_base: &str, setup: &OpSetup) -> Result<Op, String> {
-    use tokio::io::AsyncBufReadExt;
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("lab/oidc/provider.mjs");
-    let stderr = tempfile::NamedTempFile::new().unwrap();
-    let mut cmd = tokio::process::Command::new(node());
-    if let Some(p) = setup.profile {
-        cmd.env("OIDC_PROFILE", p);
-    }
-    if let Some(t) = setup.tamper {
-        cmd.env("OIDC_TAMPER", t);
-    }
-    if let Some(a) = setup.client_auth {
-        cmd.env("OIDC_CLIENT_AUTH", a);
-    }
-    if let Some(k) = &setup.client_public_key {
-        cmd.env("OIDC_CLIENT_PUBLIC_KEY", k);
-    }
-    if setup.backchannel {
-        let uri = setup
-            .backchannel_uri
-            .clone()
-            .unwrap_or_else(|| format!("{portal_base}/auth/backchannel-logout"));
-        cmd.env("OIDC_BACKCHANNEL_LOGOUT_URI", uri);
-    }
-    let mut child = cmd
-        .arg(&script)
-        .env("OIDC_PORT", "0")
-        .env("OIDC_REDIRECT_URIS", format!("{portal_base}/auth/callback"))
-        .env("OIDC_POST_LOGOUT_URIS", format!("{portal_base}/"))
-        .env("OIDC_SKIP_CONSENT", "1")
-        .env("OIDC_SKIP_LOGOUT_PROMPT", "1")
-        .stdout(std::process::Stdio::piped())
-        .stderr(stderr.reopen().unwrap())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("node must be installed (lab/install.sh) to run the OIDC provider");
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = tokio::io::BufReader::new(stdout).lines();
-    let waited = tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line()).await;
-    let line = match waited {
-        Ok(Ok(Some(line))) => line,
-        other => {
-            let _ = child.kill().await;
-            let err = std::fs::read_to_string(stderr.path()).unwrap_or_default();
-            return Err(format!("{other:?}; stderr: {}", err.trim()));
-        }
-    };
-    let ready: serde_json::Value = serde_json::from_str(&line).unwrap();
-    Ok(Op {
-        issuer: ready["issuer"].as_str().unwrap().to_string(),
-        ready,
-        child,
-    })
 }
 
 /// A portal on a free port with its own OP, against the lab DC.
@@ -468,187 +355,6 @@ actions = ["lookup", "diagnose", "mint_token", "revoke_token", "reset_account", 
 scopes = ["OU=Workstations,{base_dn}", "OU=Servers,{base_dn}"]
 "#
     )
-}
-
-/// A browser-like client: keeps cookies, follows no redirect by itself.
-pub fn browser() -> reqwest::Client {
-    browser_for(None)
-}
-
-/// The same, trusting a test CA too (for a portal behind the TLS front).
-pub fn browser_for(ca: Option<&Path>) -> reqwest::Client {
-    let mut b = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none());
-    if let Some(ca) = ca {
-        let pem = std::fs::read(ca).unwrap();
-        b = b.add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap());
-    }
-    b.build().unwrap()
-}
-
-/// Follow redirects from `url`, returning every URL visited and the last response.
-pub async fn follow(
-    c: &reqwest::Client,
-    mut resp: reqwest::Response,
-    visited: &mut Vec<String>,
-) -> reqwest::Response {
-    for _ in 0..20 {
-        visited.push(resp.url().to_string());
-        if !resp.status().is_redirection() {
-            return resp;
-        }
-        let next = resp
-            .url()
-            .join(resp.headers()["location"].to_str().unwrap())
-            .unwrap();
-        resp = c.get(next).send().await.unwrap();
-    }
-    panic!("redirect loop: {visited:?}");
-}
-
-/// The value of `attr="…"` in the first tag containing `marker`.
-pub fn html_attr(html: &str, marker: &str, attr: &str) -> Option<String> {
-    let at = html.find(marker)?;
-    let tag_start = html[..at].rfind('<')?;
-    let tag = &html[tag_start..at + html[at..].find('>')?];
-    let key = format!("{attr}=\"");
-    let v = &tag[tag.find(&key)? + key.len()..];
-    Some(
-        v[..v.find('"')?]
-            .replace("&amp;", "&")
-            .replace("&#x2f;", "/"),
-    )
-}
-
-/// Sign in at the OP as `user` and stop *before* the portal's callback; returns the callback
-/// URL the OP sent the browser to (or the OP's final response when it refused).
-pub async fn sign_in_until_callback(
-    c: &reqwest::Client,
-    portal: &str,
-    user: &str,
-    password: &str,
-) -> Result<(String, String), reqwest::Response> {
-    let mut visited = Vec::new();
-    let r = c.get(format!("{portal}/login")).send().await.unwrap();
-    let login_cookie = r
-        .headers()
-        .get("set-cookie")
-        .map(|v| v.to_str().unwrap().to_string())
-        .unwrap_or_default();
-    let form_page = follow(c, r, &mut visited).await;
-    let page_url = form_page.url().clone();
-    let html = form_page.text().await.unwrap();
-    let action = html_attr(&html, "<form", "action").expect("login form");
-    let r = c
-        .post(page_url.join(&action).unwrap())
-        .form(&[("prompt", "login"), ("login", user), ("password", password)])
-        .send()
-        .await
-        .unwrap();
-    if !r.status().is_redirection() {
-        return Err(r);
-    }
-    // Follow the OP's redirects, but stop at our callback.
-    let mut resp = r;
-    for _ in 0..10 {
-        let next = resp
-            .url()
-            .join(resp.headers()["location"].to_str().unwrap())
-            .unwrap();
-        if next
-            .as_str()
-            .starts_with(&format!("{portal}/auth/callback"))
-        {
-            return Ok((next.to_string(), login_cookie));
-        }
-        resp = c.get(next).send().await.unwrap();
-        if !resp.status().is_redirection() {
-            return Err(resp);
-        }
-    }
-    panic!("the OP never redirected back to the portal");
-}
-
-/// Full sign-in; returns the page the portal lands on and the callback's Set-Cookie header.
-pub async fn sign_in(
-    c: &reqwest::Client,
-    portal: &str,
-    user: &str,
-    password: &str,
-) -> (reqwest::Response, String) {
-    let (callback, _) = sign_in_until_callback(c, portal, user, password)
-        .await
-        .unwrap_or_else(|r| panic!("sign-in refused at the OP: {}", r.status()));
-    let r = c.get(&callback).send().await.unwrap();
-    let set_cookie = r
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_string())
-        .collect::<Vec<_>>()
-        .join("\n");
-    let mut visited = Vec::new();
-    (follow(c, r, &mut visited).await, set_cookie)
-}
-
-/// Sign out of the portal with the CSRF token of `page` (a signed-in page); returns where the
-/// portal sends the browser (the provider's end-session URL).
-pub async fn portal_logout(c: &reqwest::Client, base: &str, page: &str) -> String {
-    let csrf = html_attr(page, "name=\"csrf\"", "value").expect("a signed-in page");
-    let r = c
-        .post(format!("{base}/logout"))
-        .form(&[("csrf", csrf.as_str())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 303);
-    r.headers()["location"].to_str().unwrap().to_string()
-}
-
-/// Confirm the lab provider's logout page (`page`, at `at`), as its button does.
-pub async fn confirm_provider_logout(
-    c: &reqwest::Client,
-    at: &url::Url,
-    page: &str,
-) -> reqwest::Response {
-    let action = html_attr(page, "op.logoutForm", "action")
-        .unwrap_or_else(|| panic!("not the provider's logout page: {page}"));
-    let xsrf = html_attr(page, "name=\"xsrf\"", "value").expect("xsrf");
-    c.post(at.join(&action).unwrap())
-        .form(&[("xsrf", xsrf.as_str()), ("logout", "yes")])
-        .send()
-        .await
-        .unwrap()
-}
-
-/// GET a JSON document (discovery, JWKS) without a session.
-pub async fn get_json(url: &str) -> serde_json::Value {
-    reqwest::get(url).await.unwrap().json().await.unwrap()
-}
-
-/// A provider's discovery document.
-pub async fn discovery(issuer: &str) -> serde_json::Value {
-    get_json(&format!("{issuer}/.well-known/openid-configuration")).await
-}
-
-/// The CSRF token of the signed-in session (from the landing page).
-pub async fn csrf(c: &reqwest::Client, base: &str) -> String {
-    let html = get_text(c, base).await;
-    html_attr(&html, "name=\"csrf\"", "value").expect("signed in")
-}
-
-/// GET a page with the browser's session; its body as text.
-pub async fn get_text(c: &reqwest::Client, url: &str) -> String {
-    c.get(url).send().await.unwrap().text().await.unwrap()
-}
-
-/// GET a JSON API path with the browser's session; returns status and body.
-pub async fn api_get(c: &reqwest::Client, base: &str, path: &str) -> (u16, serde_json::Value) {
-    let r = c.get(format!("{base}{path}")).send().await.unwrap();
-    let status = r.status().as_u16();
-    let body = r.json().await.unwrap_or(serde_json::Value::Null);
-    (status, body)
 }
 
 /// The top likely cause code of a diagnosis JSON.
