@@ -232,45 +232,6 @@ async fn revoke_goes_by_the_object_the_token_was_minted_for() {
     let _ = dc.delete(&other).await;
 }
 
-/// What needs no directory is checked before it (security review L-4): against a portal whose
-/// only DC does not answer, a refusal for an action not granted is still a 403, not a
-/// directory error.
-#[tokio::test]
-#[ignore = "needs the lab"]
-async fn refusals_that_need_no_directory_come_before_it() {
-    install_crypto();
-    let lab = lab();
-    let p = crate::common::start_portal_on(&lab, &["ldaps://127.0.0.254:636"], "", "", false).await;
-    let bob = browser();
-    sign_in(&bob, &p.base, "bob", "bob-pw").await;
-    let token = csrf(&bob, &p.base).await;
-    let r = bob
-        .post(format!("{}/computers/PAR-WS001/reset", p.base))
-        .form(&[("csrf", token.as_str()), ("ticket", "INC-L4")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        r.status(),
-        403,
-        "a junior's reset is refused before any LDAP"
-    );
-    let row = last_audit(&p, "reset_account", "PAR-WS001").await;
-    assert_eq!(row.outcome, "denied");
-    let carol = browser();
-    sign_in(&carol, &p.base, "carol", "carol-pw").await;
-    let r = carol
-        .get(format!("{}/computers/PAR-WS001", p.base))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        r.status(),
-        403,
-        "an auditor's lookup is refused before any LDAP"
-    );
-}
-
 /// Tombstones only from where the person may diagnose (security review L-5): a portal whose
 /// account may list Deleted Objects (here the lab's Administrator; by default only admins
 /// may, KB 892806) shows alice the deleted computer of her Paris OU, and not the one deleted

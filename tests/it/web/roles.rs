@@ -103,3 +103,33 @@ async fn the_reset_confirm_page_needs_the_dc_and_says_when_none_answers() {
     assert!(r.status.is_client_error() || r.status.is_server_error());
     assert!(!r.body.contains("name=\"ticket\""), "no reset form");
 }
+
+/// Moved from `tier0_lab.rs` (it needed no lab): what needs no directory is checked before it
+/// (security review L-4). With no DC answering, a refusal for an action not granted is still
+/// a 403, not a directory error, and it is audited.
+#[tokio::test]
+async fn refusals_that_need_no_directory_come_before_it() {
+    let app = TestApp::default_app().await;
+    let junior = app.signed_in_as("junior").await;
+    let form = [("csrf", junior.csrf()), ("ticket", "INC-L4")];
+    let r = app
+        .post_form(&junior, "/computers/PAR-WS001/reset", &form)
+        .await;
+    assert_eq!(
+        r.status,
+        StatusCode::FORBIDDEN,
+        "a junior's reset is refused before any LDAP: {}",
+        r.body
+    );
+    let row = &crate::web::audit_rows(&app, 1).await[0].event;
+    assert_eq!(row.action, "reset_account");
+    assert_eq!(row.target_name.as_deref(), Some("PAR-WS001"));
+    assert_eq!(row.outcome, "denied");
+    let auditor = app.signed_in_as("auditor").await;
+    let r = app.get(&auditor, "/computers/PAR-WS001").await;
+    assert_eq!(
+        r.status,
+        StatusCode::FORBIDDEN,
+        "an auditor's lookup is refused before any LDAP"
+    );
+}

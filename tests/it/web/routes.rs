@@ -369,3 +369,38 @@ async fn the_token_key_is_public_json() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.body);
     assert!(r.json().is_object(), "{}", r.body);
 }
+
+/// The lab-independent half of `search_lab.rs`'s navigation test: error pages keep the
+/// navigation (who is signed in, sign out, the search box for whoever may look computers up),
+/// and offer sign-in to nobody.
+#[tokio::test]
+async fn error_pages_keep_the_navigation_of_whoever_is_signed_in() {
+    let app = TestApp::default_app().await;
+    let senior = app.signed_in_as("senior").await;
+    for path in ["/", "/downloads/", "/no-such-page"] {
+        let r = app.get(&senior, path).await;
+        for id in ["whoami", "logout", "nav-q"] {
+            assert!(
+                r.body.contains(&format!("id=\"{id}\"")),
+                "{path} keeps #{id}: {}",
+                r.body
+            );
+        }
+    }
+    // An auditor may not look computers up: no search box, and the refusal keeps the rest.
+    let auditor = app.signed_in_as("auditor").await;
+    let r = app.get(&auditor, "/computers/PAR-WS001").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN);
+    assert!(
+        r.body.contains("id=\"whoami\"") && r.body.contains("id=\"logout\""),
+        "{}",
+        r.body
+    );
+    assert!(!r.body.contains("id=\"nav-q\""), "{}", r.body);
+    let r = app.get(&auditor, "/audit").await;
+    assert!(!r.body.contains("id=\"nav-q\""), "{}", r.body);
+    // Signed out: the error page offers sign-in.
+    let r = app.get(&Who::Anonymous, "/no-such-page").await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND);
+    assert!(r.body.contains("id=\"login\""));
+}
