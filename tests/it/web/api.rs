@@ -167,6 +167,38 @@ async fn a_redeem_with_a_token_that_is_not_ours_is_refused_and_changes_nothing()
     );
 }
 
+/// M-1 (moved from `anon_flood.rs`, it needs no lab): redeems refused before any token row
+/// is found (here: malformed tokens) are counted per client and audited at the 1st and 10th,
+/// not one row each. The portal allows 30 in its burst so that the count, not the rate limit,
+/// is what is seen.
+#[tokio::test]
+async fn junk_redeems_are_audited_as_counts() {
+    let app = TestApp::new()
+        .with_config(|c| c.limits.redeem_burst = 30)
+        .start()
+        .await;
+    let before = app.store().audit_recent(1000).await.unwrap().len();
+    for i in 0..25 {
+        let body = serde_json::json!({ "token": format!("td1.junk{i}"), "password": "x" });
+        let r = app
+            .post_json(&Who::Anonymous, "/api/v1/redeem", &body)
+            .await;
+        assert_eq!(r.status, StatusCode::BAD_REQUEST, "attempt {i}");
+    }
+    let after = app.store().audit_recent(1000).await.unwrap().len();
+    assert_eq!(after - before, 2, "rows at the 1st and the 10th");
+    let last = &super::audit_rows(&app, 1).await[0];
+    assert_eq!(last.event.action, "redeem_token");
+    assert!(
+        last.event
+            .reason
+            .as_deref()
+            .is_some_and(|r| r.contains("10 refused redeem(s)")),
+        "{:?}",
+        last.event.reason
+    );
+}
+
 #[tokio::test]
 async fn an_unknown_repair_code_is_refused_with_its_code() {
     let app = TestApp::default_app().await;
