@@ -130,17 +130,17 @@ impl FilterForm {
 #[derive(Template, WebTemplate)]
 #[template(path = "audit.html")]
 pub struct AuditPage {
-    staff: Option<Staff>,
-    f: FilterForm,
-    rows: Vec<AuditRow>,
-    head: Option<(i64, String)>,
+    pub(super) staff: Option<Staff>,
+    pub(super) f: FilterForm,
+    pub(super) rows: Vec<AuditRow>,
+    pub(super) head: Option<(i64, String)>,
     /// The newest chain head signed with the audit key.
-    signed: Option<crate::audit::key::SignedHead>,
+    pub(super) signed: Option<crate::audit::key::SignedHead>,
     /// The sign-in provider the actors' `sub`s are from.
-    issuer: String,
-    older: Option<i64>,
-    query: String,
-    can_export: bool,
+    pub(super) issuer: String,
+    pub(super) older: Option<i64>,
+    pub(super) query: String,
+    pub(super) can_export: bool,
 }
 
 impl AuditPage {

@@ -74,7 +74,7 @@ pub struct CallbackQuery {
 #[derive(Template, WebTemplate)]
 #[template(path = "callback_form_post.html")]
 pub struct FormPostBounce {
-    fields: Vec<(&'static str, String)>,
+    pub(super) fields: Vec<(&'static str, String)>,
 }
 
 /// `POST /auth/callback` (`response_mode = form_post`): the provider's page posts the answer
@@ -108,19 +108,19 @@ pub async fn callback_form_post(
 #[derive(Template, WebTemplate)]
 #[template(path = "no_access.html")]
 pub struct NoAccessPage {
-    name: String,
-    overage: bool,
+    pub(super) name: String,
+    pub(super) overage: bool,
     /// The provider's end-session URL: signing out there is how to come back as someone else.
-    switch: String,
+    pub(super) switch: String,
 }
 
 #[derive(Template, WebTemplate)]
 #[template(path = "signin_refused.html")]
 pub struct SignInRefusedPage {
-    summary: String,
-    provider_error: Option<String>,
-    provider_description: Option<String>,
-    when: String,
+    pub(super) summary: String,
+    pub(super) provider_error: Option<String>,
+    pub(super) provider_description: Option<String>,
+    pub(super) when: String,
 }
 
 impl SignInRefusedPage {

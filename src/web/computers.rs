@@ -33,29 +33,29 @@ pub struct SearchQuery {
 #[derive(Template, WebTemplate)]
 #[template(path = "computers.html")]
 pub struct MatchesPage {
-    staff: Option<Staff>,
-    query: String,
-    contains: bool,
-    error: Option<String>,
-    matches: Matches,
+    pub(super) staff: Option<Staff>,
+    pub(super) query: String,
+    pub(super) contains: bool,
+    pub(super) error: Option<String>,
+    pub(super) matches: Matches,
 }
 
 #[derive(Template, WebTemplate)]
 #[template(path = "computer.html")]
 pub struct ComputerPage {
-    staff: Option<Staff>,
-    r: Report,
-    now: OffsetDateTime,
-    can_mint: bool,
-    can_reset: bool,
-    can_revoke: bool,
+    pub(super) staff: Option<Staff>,
+    pub(super) r: Report,
+    pub(super) now: OffsetDateTime,
+    pub(super) can_mint: bool,
+    pub(super) can_reset: bool,
+    pub(super) can_revoke: bool,
     /// The viewer may force a repair the diagnosis withholds (`override_diagnosis`).
-    can_override: bool,
-    tokens: Vec<crate::db::TokenRow>,
+    pub(super) can_override: bool,
+    pub(super) tokens: Vec<crate::db::TokenRow>,
     /// trustdesk's recent actions on this object, newest first (see [`recent_actions`]).
-    recent: Vec<AuditRow>,
+    pub(super) recent: Vec<AuditRow>,
     /// The viewer may open the audit log (the recent actions link to it).
-    can_audit: bool,
+    pub(super) can_audit: bool,
 }
 
 /// How many recent actions the computer page lists.

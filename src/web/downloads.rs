@@ -56,11 +56,11 @@ fn size(bytes: usize) -> String {
 #[derive(Template, WebTemplate)]
 #[template(path = "downloads.html")]
 pub struct DownloadsPage {
-    staff: Option<Staff>,
-    version: &'static str,
+    pub(super) staff: Option<Staff>,
+    pub(super) version: &'static str,
     /// Empty: downloads are not configured.
-    files: Vec<Listing>,
-    client_toml: Option<String>,
+    pub(super) files: Vec<Listing>,
+    pub(super) client_toml: Option<String>,
 }
 
 /// `GET /downloads/`: the files, their sizes and hashes, and the generated `client.toml`.

@@ -198,13 +198,13 @@ pub fn panic_response(panic: Box<dyn std::any::Any + Send + 'static>) -> Respons
 
 #[derive(Template)]
 #[template(path = "error.html")]
-struct ErrorPage<'a> {
+pub(super) struct ErrorPage<'a> {
     /// Whoever is signed in, for the navigation (sign out, the search box).
-    staff: Option<crate::auth::Staff>,
-    status: u16,
-    title: &'a str,
-    message: &'a str,
-    request_id: &'a str,
+    pub(super) staff: Option<crate::auth::Staff>,
+    pub(super) status: u16,
+    pub(super) title: &'a str,
+    pub(super) message: &'a str,
+    pub(super) request_id: &'a str,
 }
 
 fn request_id(headers: &HeaderMap) -> String {

@@ -104,19 +104,19 @@ const TABLE_ROWS: usize = 500;
 #[template(path = "fleet.html")]
 pub struct FleetPage {
     /// Rows matching the filter, before the table's cut.
-    matching: usize,
-    staff: Option<Staff>,
-    report: Option<ReportView>,
-    rows: Vec<FleetFindingRow>,
-    causes: Vec<(String, u64)>,
-    plots: Vec<(&'static str, String)>,
-    progress: Option<Progress>,
-    can_run: bool,
-    t: TableQuery,
-    query: String,
+    pub(super) matching: usize,
+    pub(super) staff: Option<Staff>,
+    pub(super) report: Option<ReportView>,
+    pub(super) rows: Vec<FleetFindingRow>,
+    pub(super) causes: Vec<(String, u64)>,
+    pub(super) plots: Vec<(&'static str, String)>,
+    pub(super) progress: Option<Progress>,
+    pub(super) can_run: bool,
+    pub(super) t: TableQuery,
+    pub(super) query: String,
     /// Redeems whose password may still be valid (the post-repair watch), in the viewer's
     /// diagnose scope.
-    exposed: Vec<crate::db::WatchRow>,
+    pub(super) exposed: Vec<crate::db::WatchRow>,
 }
 
 impl FleetPage {

@@ -20,6 +20,8 @@ mod pages;
 mod pending_login;
 mod policy;
 mod redeem_api;
+#[cfg(test)]
+mod render_tests;
 mod repair;
 mod repair_gate;
 mod state;

@@ -14,13 +14,13 @@ use crate::policy::{Action, RolePolicy};
 #[derive(Template, WebTemplate)]
 #[template(path = "policy.html")]
 pub struct PolicyPage {
-    staff: Option<Staff>,
-    full: bool,
-    roles: Vec<(String, RolePolicy)>,
-    protected_ous: Vec<String>,
+    pub(super) staff: Option<Staff>,
+    pub(super) full: bool,
+    pub(super) roles: Vec<(String, RolePolicy)>,
+    pub(super) protected_ous: Vec<String>,
     /// The tier-0 rules (`directory/tier0.rs`) and `ldap.protected_groups`.
-    tier0_rules: Vec<String>,
-    protected_groups: Vec<String>,
+    pub(super) tier0_rules: Vec<String>,
+    pub(super) protected_groups: Vec<String>,
 }
 
 impl PolicyPage {

@@ -37,12 +37,12 @@ pub struct ResetForm {
 #[derive(Template, WebTemplate)]
 #[template(path = "reset_confirm.html")]
 pub struct ResetConfirmPage {
-    staff: Option<Staff>,
-    name: String,
-    dn: String,
+    pub(super) staff: Option<Staff>,
+    pub(super) name: String,
+    pub(super) dn: String,
     /// The diagnosis's verdict, repeated before the button.
-    verdict: Option<Verdict>,
-    error: Option<String>,
+    pub(super) verdict: Option<Verdict>,
+    pub(super) error: Option<String>,
 }
 
 /// `GET /computers/{name}/reset`: say plainly what a reset does, ask for a reason.
@@ -68,9 +68,9 @@ pub async fn reset_confirm(
 #[derive(Template, WebTemplate)]
 #[template(path = "reset_done.html")]
 pub struct ResetDonePage {
-    staff: Option<Staff>,
-    name: String,
-    dc: String,
+    pub(super) staff: Option<Staff>,
+    pub(super) name: String,
+    pub(super) dc: String,
 }
 
 /// `POST /computers/{name}/reset`: the DC-side reset.
@@ -155,17 +155,17 @@ pub struct MintForm {
 #[derive(Template, WebTemplate)]
 #[template(path = "token_minted.html")]
 pub struct TokenMintedPage {
-    staff: Option<Staff>,
-    name: String,
-    token: String,
+    pub(super) staff: Option<Staff>,
+    pub(super) name: String,
+    pub(super) token: String,
     /// The short repair code, grouped.
-    code: String,
+    pub(super) code: String,
     /// The token's id, for the live state.
-    jti: String,
-    expires: String,
-    minutes: u32,
+    pub(super) jti: String,
+    pub(super) expires: String,
+    pub(super) minutes: u32,
     /// The commands that fetch the client and redeem, with `[downloads]`.
-    client: Option<super::downloads::ClientHelp>,
+    pub(super) client: Option<super::downloads::ClientHelp>,
 }
 
 /// `POST /computers/{name}/tokens`: mint a token, hold it for the page that shows it once,
@@ -227,8 +227,8 @@ pub async fn mint(
 #[derive(Template, WebTemplate)]
 #[template(path = "token_gone.html")]
 pub struct TokenGonePage {
-    staff: Option<Staff>,
-    name: String,
+    pub(super) staff: Option<Staff>,
+    pub(super) name: String,
 }
 
 /// `GET /computers/{name}/tokens/{jti}`: the token just minted, once, to its minter; after

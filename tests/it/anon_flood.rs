@@ -1,7 +1,7 @@
 //! M-2: anonymous hits on the sign-in routes write (almost) nothing. 10,000 hits on `/login`
 //! and `/auth/callback` from twenty workstation addresses (loopback addresses the client
 //! binds) add no session row and at most a few audit rows per address; a real sign-in still
-//! works afterwards.
+//! works afterwards. (M-1, junk redeems audited as counts, needs no lab: `web/api.rs`.)
 
 use std::net::IpAddr;
 
@@ -47,9 +47,10 @@ async fn hit(c: &reqwest::Client, base: &str, i: usize) -> u16 {
 }
 
 #[tokio::test]
+#[ignore = "needs the lab"]
 async fn ten_thousand_anonymous_sign_in_hits_add_a_bounded_number_of_rows() {
     install_crypto();
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     let p = start_portal(&lab, "").await;
     let (sessions_before, audit_before) = rows(&p.state).await;
 
@@ -108,44 +109,4 @@ async fn ten_thousand_anonymous_sign_in_hits_add_a_bounded_number_of_rows() {
     let (page, _) = sign_in(&browser(), &p.base, "alice", "alice-pw").await;
     assert_eq!(page.status(), 200);
     assert_eq!(rows(&p.state).await.0, sessions_before + 1);
-}
-
-/// M-1: redeems refused before any token row is found (here: malformed tokens) are counted
-/// per client and audited at the 1st and 10th, not one row each. The portal allows 30 in its
-/// burst so that the count, not the rate limit, is what is seen.
-#[tokio::test]
-async fn junk_redeems_are_audited_as_counts() {
-    install_crypto();
-    let Some(lab) = lab() else { return };
-    let p = start_portal(&lab, "\n[limits]\nredeem_burst = 30\n").await;
-    let (_, audit_before) = rows(&p.state).await;
-    let c = reqwest::Client::builder()
-        .local_address("127.0.3.9".parse::<IpAddr>().unwrap())
-        .build()
-        .unwrap();
-    for i in 0..25 {
-        let r = c
-            .post(format!("{}/api/v1/redeem", p.base))
-            .json(&serde_json::json!({ "token": format!("td1.junk{i}"), "password": "x" }))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(r.status(), 400, "attempt {i}");
-    }
-    let (_, audit_after) = rows(&p.state).await;
-    assert_eq!(
-        audit_after - audit_before,
-        2,
-        "rows at the 1st and the 10th"
-    );
-    let last = &p.state.store.audit_recent(1).await.unwrap()[0];
-    assert_eq!(last.event.action, "redeem_token");
-    assert!(
-        last.event
-            .reason
-            .as_deref()
-            .is_some_and(|r| r.contains("10 refused redeem(s)")),
-        "{:?}",
-        last.event.reason
-    );
 }

@@ -1,5 +1,6 @@
-//! The HTTP skeleton, served on a real port: health, readiness against the lab DC, headers,
-//! error pages with the request id, cross-site POST refused.
+//! The HTTP skeleton, served on a real port: health and readiness against the lab DC,
+//! headers, metrics. What needs no DC (readiness with none answering, error pages with the
+//! request id, cross-site POST refused, headers, metrics) is tested in-process in `web/`.
 
 use tokio::net::TcpListener;
 
@@ -23,9 +24,10 @@ fn client() -> reqwest::Client {
 }
 
 #[tokio::test]
+#[ignore = "needs the lab"]
 async fn readyz_is_200_against_the_lab_dc_and_pages_carry_security_headers() {
     install_crypto();
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     let dir = tempfile::tempdir().unwrap();
     let base = spawn(
         dir.path(),
@@ -97,41 +99,4 @@ async fn readyz_is_200_against_the_lab_dc_and_pages_carry_security_headers() {
         .await
         .unwrap();
     assert_eq!(r.status(), 404);
-}
-
-#[tokio::test]
-async fn readyz_is_503_when_no_dc_answers_and_errors_show_the_request_id() {
-    install_crypto();
-    let Some(lab) = lab() else { return };
-    let dir = tempfile::tempdir().unwrap();
-    let base = spawn(
-        dir.path(),
-        &config_toml(dir.path(), &["ldaps://127.0.0.1:1"], &lab.ca, &lab),
-    )
-    .await;
-    let c = client();
-    let r = c.get(format!("{base}/readyz")).send().await.unwrap();
-    assert_eq!(r.status(), 503);
-    let body = r.text().await.unwrap();
-    assert!(
-        !body.contains("127.0.0.1:1"),
-        "readiness does not leak internals: {body}"
-    );
-
-    let r = c.get(format!("{base}/no/such/page")).send().await.unwrap();
-    assert_eq!(r.status(), 404);
-    let rid = r.headers()["x-request-id"].to_str().unwrap().to_string();
-    assert!(
-        r.text().await.unwrap().contains(&rid),
-        "the error page shows the request id"
-    );
-
-    let r = c
-        .post(format!("{base}/"))
-        .header("origin", "https://evil.example")
-        .header("sec-fetch-site", "cross-site")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 403, "cross-site POST refused");
 }

@@ -1,8 +1,11 @@
 //! The integration suite: one binary, so the lab is shared by every module.
 //!
-//! Lab tests need the lab from `lab/lab.sh up` and run inside `lab/lab.sh run -- …`, which
-//! exports the `LAB_*` variables. Without a lab they are skipped locally, and FAIL when
-//! `CI=true` or `TD_REQUIRE_LAB=1` (the README's test command sets it).
+//! Plain `cargo test` runs what needs nothing outside the process: the web layer in-process
+//! (`app/`'s `TestApp`, the tests in `web/`), the store on SQLite, the CLI. Tests that need
+//! the lab (`lab/lab.sh up`, run inside `lab/lab.sh run -- …`, which exports `LAB_*`),
+//! PostgreSQL (`TD_TEST_PG_URL`) or Chromium are `#[ignore = "needs …"]`: they are listed as
+//! ignored, never passed silently, and `lab/test.sh` runs them with `--include-ignored`,
+//! where a missing `LAB_*` fails the test.
 
 #![allow(
     clippy::unwrap_used,
@@ -12,6 +15,7 @@
 )]
 
 mod anon_flood;
+mod app;
 mod audit_export;
 mod audit_key;
 mod axe;
@@ -42,3 +46,4 @@ mod store;
 mod tap;
 mod tier0_lab;
 mod watch_lab;
+mod web;

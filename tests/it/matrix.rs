@@ -90,9 +90,10 @@ fn allowed(p: &Policy, roles: &[String], action: Action, t: &Target<'_>) -> bool
 }
 
 #[tokio::test]
+#[ignore = "needs the lab"]
 async fn every_role_action_and_target_matches_the_oracle() {
     install_crypto();
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     let dir = tempfile::tempdir().unwrap();
     let toml = config_toml(dir.path(), &[&lab.ldaps_url], &lab.ca, &lab).replace(
         "[ldap]\n",

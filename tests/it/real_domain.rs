@@ -62,9 +62,10 @@ fn top_confidence(r: &serde_json::Value) -> String {
 }
 
 #[tokio::test]
+#[ignore = "needs the lab"]
 async fn a_machine_that_rotates_through_a_dc_nobody_listed_is_healthy() {
     install_crypto();
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     let _topology = TOPOLOGY.lock().await;
     let dc3_url = env("LAB_DC3_LDAPS_URL");
     let dc3_host = env("LAB_DC3_HOST");
@@ -155,9 +156,10 @@ async fn a_machine_that_rotates_through_a_dc_nobody_listed_is_healthy() {
 }
 
 #[tokio::test]
+#[ignore = "needs the lab"]
 async fn churn_from_two_dcs_ranks_first_and_a_reset_not_yet_replicated_is_never_healthy() {
     install_crypto();
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     let _topology = TOPOLOGY.lock().await;
     let dc2_url = lab.dc2_ldaps_url.clone().expect("needs DC2");
     let p = start_portal_with(
@@ -236,9 +238,10 @@ async fn churn_from_two_dcs_ranks_first_and_a_reset_not_yet_replicated_is_never_
 }
 
 #[tokio::test]
+#[ignore = "needs the lab"]
 async fn references_after_a_deleted_object_never_reach_the_entry_parser() {
     install_crypto();
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     // The DC answers a domain-wide search for an object that is gone with continuation
     // references only (Configuration, DomainDnsZones, ForestDnsZones).
     let mut dc1 = admin(&lab.ldaps_url).await;
@@ -268,9 +271,10 @@ async fn references_after_a_deleted_object_never_reach_the_entry_parser() {
 }
 
 #[tokio::test]
+#[ignore = "needs the lab"]
 async fn a_tombstone_search_the_service_account_may_not_run_is_reported_not_hidden() {
     install_crypto();
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     // By default only SYSTEM and Administrators may list Deleted Objects (KB 892806); the lab's
     // service account has the default rights, as a least-privilege account on Windows has.
     let p = start_portal_with(&lab, "", "", false).await;
@@ -309,9 +313,10 @@ async fn a_tombstone_search_the_service_account_may_not_run_is_reported_not_hidd
 }
 
 #[tokio::test]
+#[ignore = "needs the lab"]
 async fn domain_qualified_and_dns_names_find_the_same_computer() {
     install_crypto();
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     let p = start_portal_with(&lab, "", "", false).await;
     let c = browser();
     sign_in(&c, &p.base, "erin", "erin-pw").await;

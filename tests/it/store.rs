@@ -67,7 +67,9 @@ macro_rules! contract {
             })*
         }
         mod postgres {
-            $(#[tokio::test] async fn $name() {
+            $(#[tokio::test]
+            #[ignore = "needs PostgreSQL"]
+            async fn $name() {
                 super::with_pg(super::$name).await;
             })*
         }
@@ -147,6 +149,7 @@ async fn sqlite_an_audit_chain_from_before_0008_verifies_after_it() {
 }
 
 #[tokio::test]
+#[ignore = "needs PostgreSQL"]
 async fn postgres_an_audit_chain_from_before_0008_verifies_after_it() {
     with_bare_pg(an_audit_chain_from_before_0008_verifies_after_it).await;
 }
@@ -304,7 +307,6 @@ async fn audit_awkward_text_verifies(store: Store) {
 /// A fleet report: opened running, rows added, closed; the newest complete one is found by
 /// state and by id; a failed scan's rows can be dropped.
 async fn fleet_reports_round_trip(store: Store) {
-    use trustdesk::db::{FleetEnd, FleetFindingRow};
     let t = OffsetDateTime::from_unix_timestamp(1_790_000_000).unwrap();
     assert!(
         store
@@ -314,18 +316,7 @@ async fn fleet_reports_round_trip(store: Store) {
             .is_none()
     );
     let id = store.fleet_begin(t, "alice").await.unwrap();
-    let row = |name: &str| FleetFindingRow {
-        name: name.into(),
-        dn: format!("CN={name},OU=Berlin,DC=lab"),
-        ou: "OU=Berlin,DC=lab".into(),
-        object_guid: "00000000-0000-0000-0000-000000000001".into(),
-        cause: "account_disabled".into(),
-        confidence: "high".into(),
-        causes: "account_disabled".into(),
-        pwd_last_set: Some(t),
-        last_logon: None,
-        summary: "disabled \"quoted\"".into(),
-    };
+    let row = |name: &str| finding(name, "OU=Berlin,DC=lab", "disabled \"quoted\"", t);
     let rows = [row("PC00002"), row("PC00001")];
     store.fleet_add_findings(id, &rows).await.unwrap();
     store.fleet_add_findings(id, &[]).await.unwrap();
@@ -333,16 +324,7 @@ async fn fleet_reports_round_trip(store: Store) {
         store.fleet_scan(id).await.unwrap().unwrap().state,
         FleetState::Running
     );
-    let end = FleetEnd {
-        state: FleetState::Complete,
-        finished_at: t + time::Duration::seconds(3),
-        dc: Some("dc1"),
-        scanned: 2,
-        restarts: 0,
-        error: None,
-        notes: None,
-        tally: Some("{}"),
-    };
+    let end = completed(t + time::Duration::seconds(3));
     store.fleet_finish(id, &end).await.unwrap();
     let done = store
         .fleet_latest(FleetState::Complete)
@@ -365,7 +347,7 @@ async fn fleet_reports_round_trip(store: Store) {
     store
         .fleet_finish(
             id,
-            &FleetEnd {
+            &trustdesk::db::FleetEnd {
                 state: FleetState::Failed,
                 ..end
             },
@@ -382,6 +364,41 @@ async fn fleet_reports_round_trip(store: Store) {
     assert!(store.fleet_findings(other).await.unwrap().is_empty());
     assert_eq!(store.fleet_findings(id).await.unwrap().len(), 2);
     assert!(store.fleet_scan(other + 100).await.unwrap().is_none());
+}
+
+/// How a scan of two computers on `dc1` ends well at `at`.
+pub(crate) fn completed(at: OffsetDateTime) -> trustdesk::db::FleetEnd<'static> {
+    trustdesk::db::FleetEnd {
+        state: FleetState::Complete,
+        finished_at: at,
+        dc: Some("dc1"),
+        scanned: 2,
+        restarts: 0,
+        error: None,
+        notes: None,
+        tally: Some("{}"),
+    }
+}
+
+/// A fleet finding for `name` under `ou` (a DN), as a scan stores it: disabled, seen at `at`.
+pub(crate) fn finding(
+    name: &str,
+    ou: &str,
+    summary: &str,
+    at: OffsetDateTime,
+) -> trustdesk::db::FleetFindingRow {
+    trustdesk::db::FleetFindingRow {
+        name: name.into(),
+        dn: format!("CN={name},{ou}"),
+        ou: ou.into(),
+        object_guid: "00000000-0000-0000-0000-000000000001".into(),
+        cause: "account_disabled".into(),
+        confidence: "high".into(),
+        causes: "account_disabled".into(),
+        pwd_last_set: Some(at),
+        last_logon: None,
+        summary: summary.into(),
+    }
 }
 
 /// Run `sql` as a database administrator would: on SQLite, first dropping the append-only
@@ -614,6 +631,7 @@ async fn observations_round_trip(store: Store) {
 }
 
 #[tokio::test]
+#[ignore = "needs PostgreSQL"]
 async fn eight_writers_times_1000_events_on_postgres_make_one_chain() {
     with_pg(|store| async move {
         // Two independent pools: like two portal instances on one database.

@@ -10,9 +10,10 @@ use std::collections::HashSet;
 
 use ldap3::Mod;
 
+use crate::common::csrf;
 use crate::common::{Lab, browser, get_text, install_crypto, lab, sign_in, start_portal};
 use crate::labctl::{admin, create_computer, random_pw, read_attr, set_attr};
-use crate::repair_lab::{csrf, machine_pw, mint, redeem, signed_in};
+use crate::repair_lab::{machine_pw, mint, redeem, signed_in};
 
 /// The lab's tier-0-equivalent servers and the words the refusal must name.
 const TIER0: &[(&str, &str)] = &[
@@ -53,9 +54,10 @@ async fn last_audit(
 }
 
 #[tokio::test]
+#[ignore = "needs the lab"]
 async fn tier0_equivalents_are_refused_mint_and_reset_by_every_role_with_the_reason() {
     install_crypto();
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     let p = start_portal(&lab, "").await;
     // alice: senior (OU=Workstations and OU=Servers); erin: admin (the same, and domain-wide
     // lookup); bob: junior (Paris only, no reset): a forged mint still meets the protection.
@@ -128,9 +130,10 @@ async fn tier0_equivalents_are_refused_mint_and_reset_by_every_role_with_the_rea
 /// A server that becomes tier 0 after its token was minted: the redeem re-checks, refuses
 /// with the reason in the audit log, and writes nothing.
 #[tokio::test]
+#[ignore = "needs the lab"]
 async fn a_token_for_a_server_that_became_tier0_is_refused_at_redeem() {
     install_crypto();
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     let (p, c) = signed_in(&lab, "", "").await;
     let mut dc = admin(&lab.ldaps_url).await;
     let pki = format!("CN=PKI-Hosts,OU=Servers,{}", lab.base_dn);
@@ -188,9 +191,10 @@ async fn cleanup(dc: &mut ldap3::Ldap, _lab: &Lab, dns: &[String]) {
 /// Revoke authorises against the object the token was minted for (security review L-12): by
 /// its objectGUID, or by its DN once it is gone, never whichever object holds the name now.
 #[tokio::test]
+#[ignore = "needs the lab"]
 async fn revoke_goes_by_the_object_the_token_was_minted_for() {
     install_crypto();
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     let (p, c) = signed_in(&lab, "", "").await;
     let mut dc = admin(&lab.ldaps_url).await;
     let name = "T-REVOKED";
@@ -228,52 +232,15 @@ async fn revoke_goes_by_the_object_the_token_was_minted_for() {
     let _ = dc.delete(&other).await;
 }
 
-/// What needs no directory is checked before it (security review L-4): against a portal whose
-/// only DC does not answer, a refusal for an action not granted is still a 403, not a
-/// directory error.
-#[tokio::test]
-async fn refusals_that_need_no_directory_come_before_it() {
-    install_crypto();
-    let Some(lab) = lab() else { return };
-    let p = crate::common::start_portal_on(&lab, &["ldaps://127.0.0.254:636"], "", "", false).await;
-    let bob = browser();
-    sign_in(&bob, &p.base, "bob", "bob-pw").await;
-    let token = csrf(&bob, &p.base).await;
-    let r = bob
-        .post(format!("{}/computers/PAR-WS001/reset", p.base))
-        .form(&[("csrf", token.as_str()), ("ticket", "INC-L4")])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        r.status(),
-        403,
-        "a junior's reset is refused before any LDAP"
-    );
-    let row = last_audit(&p, "reset_account", "PAR-WS001").await;
-    assert_eq!(row.outcome, "denied");
-    let carol = browser();
-    sign_in(&carol, &p.base, "carol", "carol-pw").await;
-    let r = carol
-        .get(format!("{}/computers/PAR-WS001", p.base))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(
-        r.status(),
-        403,
-        "an auditor's lookup is refused before any LDAP"
-    );
-}
-
 /// Tombstones only from where the person may diagnose (security review L-5): a portal whose
 /// account may list Deleted Objects (here the lab's Administrator; by default only admins
 /// may, KB 892806) shows alice the deleted computer of her Paris OU, and not the one deleted
 /// from OU=Protected, which none of her roles covers.
 #[tokio::test]
+#[ignore = "needs the lab"]
 async fn tombstones_come_only_from_ous_the_person_may_diagnose() {
     install_crypto();
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     let env = crate::e2e_repair::env;
     let as_admin = Lab {
         svc_upn: env("LAB_ADMIN_UPN"),

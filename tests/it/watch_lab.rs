@@ -30,9 +30,10 @@ pub async fn watch_row(p: &crate::common::Portal, name: &str) -> (String, String
 }
 
 #[tokio::test]
+#[ignore = "needs the lab"]
 async fn a_curl_redeem_that_nothing_rotates_raises_the_critical_finding() {
     install_crypto();
-    let Some(lab) = lab() else { return };
+    let lab = lab();
     let (p, c) = signed_in(&lab, "", SHORT_WATCH).await;
     let mut dc = admin(&lab.ldaps_url).await;
     let name = "T-WATCHED";
