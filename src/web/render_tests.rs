@@ -213,7 +213,7 @@ fn the_search_page_shows_its_error() {
 
 #[test]
 fn the_computer_page_renders_a_diagnosis_with_directory_text_escaped() {
-    let now = OffsetDateTime::now_utc();
+    let now = crate::clock::now();
     let snap = snapshot(now);
     let r = crate::lookup::Report {
         name: "PAR-WS001".into(),
@@ -431,7 +431,7 @@ fn the_fleet_page_without_a_report_offers_a_scan_with_the_csrf_token() {
 
 #[test]
 fn the_audit_page_escapes_the_rows_and_shows_the_head() {
-    let now = OffsetDateTime::now_utc();
+    let now = crate::clock::now();
     let page = super::audit::AuditPage {
         staff: staff(),
         f: super::audit::FilterForm::default(),

@@ -213,7 +213,7 @@ impl TestApp {
     /// that grant a role; any other value grants none), as the callback leaves them: a
     /// session record holding the staff, and the login row for back-channel logout.
     pub async fn signed_in(&self, sub: &str, values: &[&str]) -> Who {
-        let now = OffsetDateTime::now_utc();
+        let now = trustdesk::clock::now();
         let staff = Staff {
             sub: sub.to_string(),
             name: Some(format!("Test {sub}")),

@@ -159,7 +159,7 @@ async fn logout_with_the_right_token_ends_the_session_and_its_login() {
     let app = TestApp::default_app().await;
     let who = app.signed_in_as("senior").await;
     let of = trustdesk::db::LoginsOf::Subject("senior-sub");
-    let now = time::OffsetDateTime::now_utc();
+    let now = trustdesk::clock::now();
     assert_eq!(app.store().logins(of, now).await.unwrap().len(), 1);
     let r = app
         .post_form(&who, "/logout", &[("csrf", who.csrf())])

@@ -143,7 +143,7 @@ async fn the_session_cookie_is_httponly_lax_and_secure_on_https() {
             .start()
             .await;
         // A session last saved long ago is saved again on use, which sends the cookie.
-        let now = time::OffsetDateTime::now_utc();
+        let now = trustdesk::clock::now();
         let mut staff = trustdesk::auth::Staff {
             sub: "s".into(),
             name: None,

@@ -3,7 +3,6 @@
 //! hostile text in them comes out escaped.
 
 use axum::http::StatusCode;
-use time::OffsetDateTime;
 use trustdesk::audit::{self, Actor};
 
 use crate::app::{BASE_DN, TestApp};
@@ -107,7 +106,7 @@ async fn the_audit_jsonl_export_is_one_object_per_row() {
 /// outside it (Servers).
 async fn stored_report(app: &TestApp) -> i64 {
     let store = app.store();
-    let t = OffsetDateTime::now_utc() - time::Duration::minutes(5);
+    let t = trustdesk::clock::now() - time::Duration::minutes(5);
     let id = store.fleet_begin(t, "test").await.unwrap();
     let summary = format!("disabled {HOSTILE}");
     let row =

@@ -316,7 +316,7 @@ async fn the_state_of_a_token_nobody_minted_is_404_json() {
 async fn a_session_past_its_absolute_lifetime_is_ended_and_sent_to_sign_in() {
     let app = TestApp::default_app().await;
     let lifetime = i64::try_from(app.state.config.session.absolute_lifetime_secs).unwrap();
-    let long_ago = time::OffsetDateTime::now_utc() - time::Duration::seconds(lifetime + 60);
+    let long_ago = trustdesk::clock::now() - time::Duration::seconds(lifetime + 60);
     let staff = trustdesk::auth::Staff {
         sub: "old-sub".into(),
         name: None,
