@@ -12,7 +12,8 @@ lockout_policy() {
 # SILENT-WS01 (OU=Paris): a machine that has been off for months but is consistent —
 # password set 200 days ago by its own rotation, last logon 150 days ago. LDAP cannot write
 # pwdLastSet or lastLogon, so with DC1 stopped the partition file is edited directly (the
-# dsdb modules bypassed), replication metadata backdated to match, then DC1 starts again.
+# dsdb modules bypassed; lab/fixtures/silent.py, with the metadata layout in
+# lab/fixtures/replmeta.py), replication metadata backdated to match, then DC1 starts again.
 # DC2 and DC3, joined afterwards, replicate it as it is.
 silent_fixture() {
     local par="OU=Paris,OU=Workstations,$BASEDN" log="$LOGS/silent-fixture.log"
@@ -20,105 +21,21 @@ silent_fixture() {
     { computer_ldif "$par" SILENT-WS01 "Windows 10 Enterprise" "10.0 (19045)"; echo; } |
         admin_modify -a >"$log" 2>&1 || up_fail "adding SILENT-WS01" "$log"
     stop_daemon dc1
-    python3 - "$part" "$dn" >>"$log" 2>&1 <<'PY' || up_fail "backdating SILENT-WS01" "$log"
-import base64, struct, subprocess, sys, time
-part, dn = sys.argv[1], sys.argv[2]
-day = 86400
-now = int(time.time())
-def filetime(unix): return (unix + 11644473600) * 10_000_000
-def gentime(unix): return time.strftime("%Y%m%d%H%M%S.0Z", time.gmtime(unix))
-out = subprocess.run(["ldbsearch", "-H", "tdb://" + part, "-b", dn, "-s", "base", "replPropertyMetaData"],
-                     check=True, capture_output=True, text=True).stdout
-unfolded = out.replace("\n ", "")   # LDIF folds long lines with a leading space
-b64 = "".join(l.split(":: ", 1)[1] for l in unfolded.splitlines() if l.lower().startswith("replpropertymetadata::"))
-blob = bytearray(base64.b64decode(b64))
-version, _, count, _ = struct.unpack_from("<IIII", blob, 0)
-assert version == 1, version
-password_attids = {0x9005A, 0x90060, 0x9005E, 0x9007D, 0x90037, 0x900A0}
-for i in range(count):
-    off = 16 + 48 * i
-    attid, = struct.unpack_from("<I", blob, off)
-    when = now - (200 if attid in password_attids else 300) * day
-    struct.pack_into("<Q", blob, off + 8, when + 11644473600)   # NTTIME, seconds
-ldif = (f"dn: {dn}\nchangetype: modify\n"
-        f"replace: pwdLastSet\npwdLastSet: {filetime(now - 200 * day)}\n-\n"
-        f"replace: lastLogon\nlastLogon: {filetime(now - 150 * day)}\n-\n"
-        f"replace: lastLogonTimestamp\nlastLogonTimestamp: {filetime(now - 150 * day)}\n-\n"
-        f"replace: whenCreated\nwhenCreated: {gentime(now - 300 * day)}\n-\n"
-        f"replace: whenChanged\nwhenChanged: {gentime(now - 150 * day)}\n-\n"
-        f"replace: replPropertyMetaData\nreplPropertyMetaData:: {base64.b64encode(bytes(blob)).decode()}\n-\n")
-subprocess.run(["ldbmodify", "-H", "tdb://" + part], input=ldif, check=True, capture_output=True, text=True)
-print("SILENT-WS01 backdated")
-PY
+    python3 "$LAB_ROOT/fixtures/silent.py" "$part" "$dn" >>"$log" 2>&1 || up_fail "backdating SILENT-WS01" "$log"
     start_dc dc1 "$DC1_CONF" || up_fail "cannot start dc1" "$LAB_DIR/dc1/log/samba.stdout"
     wait_dc "$DC_IP" 60 || up_fail "DC1 did not come back after the fixture" "$LAB_DIR/dc1/log/log.samba"
 }
 
-# The bulk computers PC00001... (OU=Berlin) in mixed states, by number i (i % 20), for the
-# fleet scan. Like SILENT-WS01 these values cannot be written over LDAP, so with DC1 stopped
-# the partition is edited directly; DC2 and DC3, joined afterwards, replicate them.
-#   13: password_set_after_last_logon (password set 2 days ago, last logon 10 days ago)
-#   14: account_disabled (recent logon)
-#   15: rotation_disabled (password 120 days old, logging on daily)
-#   11, 12: silent for months but consistent (healthy: not at risk)
-#   every other i: healthy (password 1-29 days old, logon since)
-# Every account was created 400 days ago.
+# The bulk computers PC00001... (OU=Berlin) in mixed states, by number, for the fleet scan
+# (lab/fixtures/bulk.py says which; it writes the at-risk ones and their causes to
+# $LAB_DIR/fixtures.json, which the tests read). Like SILENT-WS01 these values cannot be
+# written over LDAP, so with DC1 stopped the partition is edited directly; DC2 and DC3, joined
+# afterwards, replicate them.
 bulk_fixture() {
     local n=$1 log="$LOGS/bulk-fixture.log" part="$LAB_DIR/dc1/private/sam.ldb.d/DC=${REALM//./,DC=}.ldb"
     stop_daemon dc1
-    python3 - "$part" "$n" "OU=Berlin,OU=Workstations,$BASEDN" >"$log" 2>&1 <<'PY' || up_fail "bulk fixture" "$log"
-import base64, struct, subprocess, sys, time
-part, n, base = sys.argv[1], int(sys.argv[2]), sys.argv[3]
-now, hour, day = int(time.time()), 3600, 86400
-def ft(unix): return (unix + 11644473600) * 10_000_000
-def gt(unix): return time.strftime("%Y%m%d%H%M%S.0Z", time.gmtime(unix))
-# Every bulk object's replication metadata, to date its password writes to match.
-ldif = subprocess.run(["ldbsearch", "-H", "tdb://" + part, "-b", base, "-s", "one",
-                       "(cn=PC*)", "replPropertyMetaData"],
-                      check=True, capture_output=True, text=True).stdout.replace("\n ", "")
-meta, dn = {}, None
-for line in ldif.splitlines():
-    if line.startswith("dn: "): dn = line[4:]
-    elif line.lower().startswith("replpropertymetadata:: "): meta[dn.split(",")[0][3:]] = base64.b64decode(line.split(":: ", 1)[1])
-PASSWORD = {0x9005A, 0x90060, 0x9005E, 0x9007D, 0x900A0}
-LLTS = 0x906A0   # lastLogonTimestamp
-def redate(blob, pwd, created, llts):
-    _, _, count, _ = struct.unpack_from("<IIII", blob, 0)
-    entries = [list(struct.unpack_from("<IIQ16sQQ", blob, 16 + 48 * k)) for k in range(count)]
-    by = {e[0]: e for e in entries}
-    src = by[0x90060]
-    if 0x9005A not in by:   # the unicodePwd write a join makes: version 1, like pwdLastSet's
-        by[0x9005A] = [0x9005A, 1, 0, src[3], src[4], src[5]]
-    if LLTS not in by:      # lastLogonTimestamp replicates: without metadata DC2/DC3 would not get it
-        by[LLTS] = [LLTS, 1, 0, src[3], src[4], src[5]]
-    for attid, e in by.items():
-        e[2] = (pwd if attid in PASSWORD else llts if attid == LLTS else created) + 11644473600
-    out = struct.pack("<IIII", 1, 0, len(by), 0)
-    for attid in sorted(by):
-        out += struct.pack("<IIQ16sQQ", *by[attid])
-    return base64.b64encode(out).decode()
-out = []
-for i in range(1, n + 1):
-    s = i % 20
-    uac, logon = 4096, None
-    if s == 13:   pwd, logon, llts = now - 2 * day, now - 10 * day, now - 10 * day
-    elif s == 14: pwd, logon, llts, uac = now - 5 * day, now - day, now - 3 * day, 4098
-    elif s == 15: pwd, logon, llts = now - 120 * day, now - hour, now - 10 * day
-    elif s in (11, 12): pwd, logon, llts = now - 200 * day, now - 150 * day, now - 150 * day
-    else:         pwd, logon, llts = now - (i * 7 % 29 + 1) * day, now - (i * 3 % 20) * hour, now - 3 * day
-    cn = f"PC{i:05d}"
-    m = [f"dn: CN={cn},{base}", "changetype: modify",
-         f"replace: pwdLastSet\npwdLastSet: {ft(pwd)}\n-",
-         f"replace: lastLogonTimestamp\nlastLogonTimestamp: {ft(llts)}\n-",
-         f"replace: lastLogon\nlastLogon: {ft(logon)}\n-",
-         f"replace: userAccountControl\nuserAccountControl: {uac}\n-",
-         f"replace: whenCreated\nwhenCreated: {gt(now - 400 * day)}\n-",
-         f"replace: replPropertyMetaData\nreplPropertyMetaData:: {redate(meta[cn], pwd, now - 400 * day, llts)}\n-"]
-    out.append("\n".join(m) + "\n")
-subprocess.run(["ldbmodify", "-H", "tdb://" + part], input="\n".join(out), check=True,
-               capture_output=True, text=True)
-print(f"{n} bulk computers set to mixed states")
-PY
+    python3 "$LAB_ROOT/fixtures/bulk.py" "$part" "$n" "OU=Berlin,OU=Workstations,$BASEDN" \
+        "$LAB_DIR/fixtures.json" >"$log" 2>&1 || up_fail "bulk fixture" "$log"
     start_dc dc1 "$DC1_CONF" || up_fail "cannot start dc1" "$LAB_DIR/dc1/log/samba.stdout"
     wait_dc "$DC_IP" 60 || up_fail "DC1 did not come back after the bulk fixture" "$LAB_DIR/dc1/log/log.samba"
 }

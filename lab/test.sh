@@ -21,6 +21,7 @@ lab/install.sh
 
 # The package registries are reachable only outside the lab namespace: build everything first.
 step "format and lints"
+shellcheck -x -S warning lab/*.sh .ci/run bench/*.sh
 cargo fmt --all --check
 cargo clippy --workspace --all-targets --locked -- -D warnings
 step "Windows backend of the client type-checks (windows-sys declarations, not linked)"

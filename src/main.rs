@@ -26,7 +26,7 @@ fn main() -> ExitCode {
     });
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(msg) => fail(&msg),
+        Err(e) => fail(&e.to_string()),
     }
 }
 
@@ -54,13 +54,13 @@ fn fail(msg: &str) -> ExitCode {
     ExitCode::from(2)
 }
 
-async fn dispatch(cli: Cli) -> Result<(), String> {
-    let cfg = Config::load(cli.config.as_deref()).map_err(|e| e.to_string())?;
+async fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    let cfg = Config::load(cli.config.as_deref())?;
     trustdesk::telemetry::init(&cfg.log);
     match cli.command {
-        Command::Serve => trustdesk::run(cfg).await.map_err(|e| e.to_string()),
+        Command::Serve => Ok(trustdesk::run(cfg).await?),
         Command::Migrate => {
-            trustdesk::checks::validate(&cfg).map_err(|e| e.to_string())?;
+            trustdesk::checks::validate(&cfg)?;
             let store = open_store(&cfg).await?;
             println!("migrations applied ({})", store.backend());
             Ok(())
@@ -77,7 +77,7 @@ async fn dispatch(cli: Cli) -> Result<(), String> {
             use trustdesk::audit::key::{AuditKey, key_path};
             let path = key_path(&cfg);
             let key = AuditKey::load(&path)
-                .map_err(|e| format!("{e} (the portal creates it on its first start)"))?;
+                .map_err(|e| anyhow::anyhow!("{e} (the portal creates it on its first start)"))?;
             eprintln!(
                 "audit public key {} (from {}):",
                 key.public().key_id(),
@@ -96,30 +96,29 @@ async fn dispatch(cli: Cli) -> Result<(), String> {
                 .iter()
                 .map(|k| trustdesk::audit::key::AuditPublicKey::from_arg(k))
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| format!("--key: {e}"))?;
+                .map_err(|e| anyhow::anyhow!("--key: {e}"))?;
             let recorded = match head.as_deref() {
                 Some(h) => {
-                    let (seq, hash) = h.split_once(':').ok_or("--head: expected SEQ:HASH")?;
+                    let (seq, hash) = h
+                        .split_once(':')
+                        .ok_or_else(|| anyhow::anyhow!("--head: expected SEQ:HASH"))?;
                     let seq = seq
                         .parse::<i64>()
-                        .map_err(|_| "--head: SEQ must be a number")?;
+                        .map_err(|_| anyhow::anyhow!("--head: SEQ must be a number"))?;
                     Some((seq, hash.to_string()))
                 }
                 None => None,
             };
             let store = open_store(&cfg).await?;
             let expected = recorded.as_ref().map(|(s, h)| (*s, h.as_str()));
-            let head = trustdesk::audit::verify_with_head(&store, expected)
-                .await
-                .map_err(|e| e.to_string())?;
+            let head = trustdesk::audit::verify_with_head(&store, expected).await?;
             println!(
                 "audit chain OK: {} rows; head seq {} hash {}",
                 head.rows, head.seq, head.hash
             );
             if !keys.is_empty() {
-                let signed = trustdesk::audit::checkpoint::verify_signed(&store, &keys, head.rows)
-                    .await
-                    .map_err(|e| e.to_string())?;
+                let signed =
+                    trustdesk::audit::checkpoint::verify_signed(&store, &keys, head.rows).await?;
                 let newest = signed.newest.as_ref().map_or(0, |h| h.seq);
                 println!(
                     "signed heads OK: {} checked under the key; the newest at seq {newest}; \
@@ -139,18 +138,16 @@ async fn dispatch(cli: Cli) -> Result<(), String> {
     }
 }
 
-async fn open_store(cfg: &Config) -> Result<trustdesk::db::Store, String> {
-    let store = trustdesk::db::Store::connect(&trustdesk::database_url(cfg))
-        .await
-        .map_err(|e| e.to_string())?;
-    store.migrate().await.map_err(|e| e.to_string())?;
+async fn open_store(cfg: &Config) -> anyhow::Result<trustdesk::db::Store> {
+    let store = trustdesk::db::Store::connect(&trustdesk::database_url(cfg)).await?;
+    store.migrate().await?;
     if let Ok(mut opened) = OPENED.lock() {
         opened.push(store.clone());
     }
     Ok(store)
 }
 
-async fn api_key(cfg: Config, command: ApiKeyCommand) -> Result<(), String> {
+async fn api_key(cfg: Config, command: ApiKeyCommand) -> anyhow::Result<()> {
     use trustdesk::auth::api_keys;
     let store = open_store(&cfg).await?;
     let by = trustdesk::audit::command_line_actor();
@@ -161,7 +158,7 @@ async fn api_key(cfg: Config, command: ApiKeyCommand) -> Result<(), String> {
             expires_days,
         } => {
             if !cfg.roles.contains_key(&role) {
-                return Err(format!("--role: no role {role:?} in the configuration"));
+                anyhow::bail!("--role: no role {role:?} in the configuration");
             }
             let valid = !name.is_empty()
                 && name.len() <= 64
@@ -169,11 +166,9 @@ async fn api_key(cfg: Config, command: ApiKeyCommand) -> Result<(), String> {
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'));
             if !valid {
-                return Err("--name: 1-64 characters of letters, digits, '-', '_' or '.'".into());
+                anyhow::bail!("--name: 1-64 characters of letters, digits, '-', '_' or '.'");
             }
-            let key = api_keys::create_audited(&store, &name, &role, expires_days, &by)
-                .await
-                .map_err(|e| e.to_string())?;
+            let key = api_keys::create_audited(&store, &name, &role, expires_days, &by).await?;
             eprintln!("API key {name:?} (role {role}) created. It is shown once; store it now:");
             println!("{key}");
         }
@@ -183,7 +178,7 @@ async fn api_key(cfg: Config, command: ApiKeyCommand) -> Result<(), String> {
                 t.map_or(none.to_string(), |t| t.to_string())
             };
             println!("name\trole\tcreated\texpires\tlast used\tstate");
-            for k in store.api_keys().await.map_err(|e| e.to_string())? {
+            for k in store.api_keys().await? {
                 println!(
                     "{}\t{}\t{}\t{}\t{}\t{}",
                     k.name,
@@ -196,11 +191,8 @@ async fn api_key(cfg: Config, command: ApiKeyCommand) -> Result<(), String> {
             }
         }
         ApiKeyCommand::Revoke { name } => {
-            if !api_keys::revoke_audited(&store, &name, &by)
-                .await
-                .map_err(|e| e.to_string())?
-            {
-                return Err(format!("no active API key named {name:?}"));
+            if !api_keys::revoke_audited(&store, &name, &by).await? {
+                anyhow::bail!("no active API key named {name:?}");
             }
             println!("API key {name:?} revoked");
         }
@@ -208,12 +200,10 @@ async fn api_key(cfg: Config, command: ApiKeyCommand) -> Result<(), String> {
     Ok(())
 }
 
-async fn token_key_rotate(cfg: &Config) -> Result<(), String> {
+async fn token_key_rotate(cfg: &Config) -> anyhow::Result<()> {
     let store = open_store(cfg).await?;
     let by = trustdesk::audit::command_line_actor();
-    let kid = trustdesk::repair::keys::rotate_audited(cfg, &store, &by)
-        .await
-        .map_err(|e| e.to_string())?;
+    let kid = trustdesk::repair::keys::rotate_audited(cfg, &store, &by).await?;
     println!("new token signing key {kid}; restart every portal instance to sign with it");
     Ok(())
 }
@@ -222,11 +212,11 @@ async fn fleet_scan(
     cfg: Config,
     format: FleetFormat,
     output: Option<PathBuf>,
-) -> Result<(), String> {
+) -> anyhow::Result<()> {
     use trustdesk::fleet;
-    trustdesk::checks::validate(&cfg).map_err(|e| e.to_string())?;
+    trustdesk::checks::validate(&cfg)?;
     let store = open_store(&cfg).await?;
-    let directory = trustdesk::directory::Directory::new(&cfg.ldap).map_err(|e| e.to_string())?;
+    let directory = trustdesk::directory::Directory::new(&cfg.ldap)?;
     let ctx = fleet::ScanContext {
         directory: std::sync::Arc::new(directory),
         store: store.clone(),
@@ -240,8 +230,7 @@ async fn fleet_scan(
     bar.set_style(
         indicatif::ProgressStyle::with_template(
             "{spinner} {msg} [{bar:30}] {pos}/{len} computers, {per_sec}, {eta} left",
-        )
-        .map_err(|e| e.to_string())?
+        )?
         .progress_chars("=> "),
     );
     let on_progress = |p: &fleet::Progress| {
@@ -253,10 +242,7 @@ async fn fleet_scan(
     };
     let jobs = fleet::FleetJobs::default();
     let grant = trustdesk::policy::Grant::for_service();
-    let (id, result) = jobs
-        .run(&grant, &ctx, "cli", &on_progress)
-        .await
-        .map_err(|e| e.to_string())?;
+    let (id, result) = jobs.run(&grant, &ctx, "cli", &on_progress).await?;
     bar.finish_and_clear();
     let event = trustdesk::audit::event(
         trustdesk::audit::Action::FleetScan,
@@ -265,22 +251,18 @@ async fn fleet_scan(
     )
     .target_name(&format!("fleet report {id}"))
     .reason("trustdesk fleet scan (CLI)");
-    trustdesk::audit::record(&store, &event)
-        .await
-        .map_err(|e| e.to_string())?;
-    let outcome = result.map_err(|e| format!("fleet scan (report {id}) failed: {e}"))?;
+    trustdesk::audit::record(&store, &event).await?;
+    let outcome = result.map_err(|e| anyhow::anyhow!("fleet scan (report {id}) failed: {e}"))?;
     let view = fleet::report::load(&store, &fleet::report::Viewer::Service, Some(id))
-        .await
-        .map_err(|e| e.to_string())?
-        .ok_or("the report was not stored")?;
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("the report was not stored"))?;
     let text = match format {
         FleetFormat::Json => fleet::export::json(&view.scan, &view.counts, &view.rows) + "\n",
         FleetFormat::Csv => fleet::export::csv(&view.rows),
     };
     match output {
-        Some(path) => {
-            std::fs::write(&path, text).map_err(|e| format!("--output {}: {e}", path.display()))?
-        }
+        Some(path) => std::fs::write(&path, text)
+            .map_err(|e| anyhow::anyhow!("--output {}: {e}", path.display()))?,
         None => print!("{text}"),
     }
     eprintln!(
@@ -293,13 +275,13 @@ async fn fleet_scan(
     Ok(())
 }
 
-async fn check_config(cfg: Config, offline: bool) -> Result<(), String> {
-    trustdesk::checks::validate(&cfg).map_err(|e| e.to_string())?;
+async fn check_config(cfg: Config, offline: bool) -> anyhow::Result<()> {
+    trustdesk::checks::validate(&cfg)?;
     for w in trustdesk::checks::warnings(&cfg) {
         println!("warning: {w}");
     }
     if !offline {
-        let dir = trustdesk::directory::Directory::new(&cfg.ldap).map_err(|e| e.to_string())?;
+        let dir = trustdesk::directory::Directory::new(&cfg.ldap)?;
         let mut failed = Vec::new();
         for (url, result) in dir.probe_all().await {
             match result {
@@ -316,27 +298,22 @@ async fn check_config(cfg: Config, offline: bool) -> Result<(), String> {
             }
         }
         if !failed.is_empty() {
-            return Err(failed.join("; "));
+            anyhow::bail!("{}", failed.join("; "));
         }
     }
     println!("configuration OK");
     Ok(())
 }
 
-async fn sessions(cfg: &Config, command: SessionsCommand) -> Result<(), String> {
+async fn sessions(cfg: &Config, command: SessionsCommand) -> anyhow::Result<()> {
     use trustdesk::db::LoginsOf;
     let store = open_store(cfg).await?;
-    let backend = trustdesk::auth::sessions::SessionBackend::new(&store)
-        .await
-        .map_err(|e| e.to_string())?;
+    let backend = trustdesk::auth::sessions::SessionBackend::new(&store).await?;
     let now = trustdesk::clock::now();
     match command {
         SessionsCommand::List { user } => {
             let of = user.as_deref().map_or(LoginsOf::All, LoginsOf::Subject);
-            let rows = backend
-                .live_logins(&store, of, now)
-                .await
-                .map_err(|e| e.to_string())?;
+            let rows = backend.live_logins(&store, of, now).await?;
             println!("sub\tname\tsigned in\tends at the latest");
             for r in &rows {
                 println!(
@@ -353,8 +330,7 @@ async fn sessions(cfg: &Config, command: SessionsCommand) -> Result<(), String> 
         SessionsCommand::Revoke { user } => {
             let ended = backend
                 .end_logins(&store, LoginsOf::Subject(&user), now)
-                .await
-                .map_err(|e| e.to_string())?;
+                .await?;
             let who = trustdesk::audit::Actor {
                 sub: user.clone(),
                 name: ended.first().and_then(|l| l.name.clone()),
@@ -374,8 +350,7 @@ async fn sessions(cfg: &Config, command: SessionsCommand) -> Result<(), String> 
                     ended.len()
                 )),
             )
-            .await
-            .map_err(|e| e.to_string())?;
+            .await?;
             println!("ended {} session(s) of {user}", ended.len());
             Ok(())
         }

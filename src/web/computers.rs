@@ -155,8 +155,17 @@ impl ComputerPage {
     fn step_parts<'s>(&self, step: &'s str) -> Vec<(bool, &'s str)> {
         super::format::step_parts(step)
     }
-    fn token_state(&self, t: &crate::db::TokenRow) -> String {
-        t.state_at_time(self.now).to_string()
+    fn token_state(&self, t: &crate::db::TokenRow) -> crate::db::TokenState {
+        t.state_at_time(self.now)
+    }
+    /// A token whose state may still change by itself (the page polls it).
+    fn token_live(&self, t: &crate::db::TokenRow) -> bool {
+        use crate::db::TokenState as S;
+        matches!(self.token_state(t), S::Pending | S::Redeemed)
+    }
+    /// A token that may still be revoked.
+    fn token_pending(&self, t: &crate::db::TokenRow) -> bool {
+        self.token_state(t) == crate::db::TokenState::Pending
     }
     fn dc_name(&self, id: &Option<uuid::Uuid>) -> String {
         id.map(|id| {

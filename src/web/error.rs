@@ -154,6 +154,35 @@ pub async fn nav_source(
 #[derive(Clone)]
 struct SignInRedirect(String);
 
+/// A refusal of the companion client's API, in its stable codes (`RedeemCode`): carried to
+/// [`render_errors`], which answers it in the API's one error shape, with the request id.
+#[derive(Clone)]
+pub struct ApiRefusal {
+    code: &'static str,
+    message: String,
+}
+
+impl ApiRefusal {
+    pub fn response(status: StatusCode, code: &'static str, message: String) -> Response {
+        let mut res = status.into_response();
+        res.extensions_mut().insert(ApiRefusal { code, message });
+        res
+    }
+}
+
+/// The API's one error shape: `{error, message, request_id}`, `error` a stable code or the
+/// HTTP reason.
+fn api_error(status: StatusCode, error: &str, message: &str, request_id: &str) -> Response {
+    let mut out = axum::Json(serde_json::json!({
+        "error": error,
+        "message": message,
+        "request_id": request_id,
+    }))
+    .into_response();
+    *out.status_mut() = status;
+    out
+}
+
 /// Carried in the response extensions from the handler to [`render_errors`].
 #[derive(Clone)]
 struct ErrorMarker {
@@ -228,14 +257,15 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
                 .finish();
             return Redirect::to(&format!("/login?{query}")).into_response();
         }
-        let mut out = axum::Json(serde_json::json!({
-            "error": "Unauthorized",
-            "message": "Sign in, or send Authorization: Bearer <api key>.",
-            "request_id": rid,
-        }))
-        .into_response();
-        *out.status_mut() = StatusCode::UNAUTHORIZED;
-        return out;
+        return api_error(
+            StatusCode::UNAUTHORIZED,
+            "Unauthorized",
+            "Sign in, or send Authorization: Bearer <api key>.",
+            &rid,
+        );
+    }
+    if let Some(r) = res.extensions().get::<ApiRefusal>() {
+        return api_error(res.status(), r.code, &r.message, &rid);
     }
     let marker = match res.extensions().get::<ErrorMarker>() {
         Some(m) => m.clone(),
@@ -250,14 +280,10 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
         None => return res,
     };
     let title = marker.status.canonical_reason().unwrap_or("Error");
-    let mut out = if is_api {
-        axum::Json(serde_json::json!({
-            "error": title,
-            "message": marker.message,
-            "request_id": rid,
-        }))
-        .into_response()
-    } else {
+    if is_api {
+        return api_error(marker.status, title, &marker.message, &rid);
+    }
+    let mut out = {
         let staff = match nav {
             Some(n) => super::extract::session_staff(&n.session, &n.state).await,
             None => None,

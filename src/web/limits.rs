@@ -77,11 +77,11 @@ async fn refused(state: &AppState, action: audit::Action, (c, origin): (Counted,
 pub async fn redeem(State(state): State<AppState>, req: Request, next: Next) -> Response {
     if let Err(r) = check(&state, &state.limits.redeem, &req) {
         refused(&state, audit::Action::RedeemToken, r).await;
-        let body = serde_json::json!({
-            "error": trustdesk_token::RedeemCode::RateLimited.as_str(),
-            "message": "too many redeem attempts from this address; wait a minute and try again",
-        });
-        return (StatusCode::TOO_MANY_REQUESTS, axum::Json(body)).into_response();
+        return super::error::ApiRefusal::response(
+            StatusCode::TOO_MANY_REQUESTS,
+            trustdesk_token::RedeemCode::RateLimited.as_str(),
+            "too many redeem attempts from this address; wait a minute and try again".into(),
+        );
     }
     next.run(req).await
 }

@@ -34,13 +34,10 @@ pub struct OutcomeBody {
     detail: String,
 }
 
-/// `{"error": <code>, "message": …}` under `status`, the shape the client reads.
+/// `{"error": <code>, "message": …, "request_id": …}` under `status`, the shape the client
+/// reads (written by `error::render_errors`, like every API error).
 fn refusal(status: StatusCode, code: RedeemCode, message: String) -> Response {
-    (
-        status,
-        Json(serde_json::json!({ "error": code.as_str(), "message": message })),
-    )
-        .into_response()
+    super::error::ApiRefusal::response(status, code.as_str(), message)
 }
 
 fn redeem_error(e: &RedeemError) -> Response {

@@ -1,6 +1,7 @@
 //! Fleet health against the lab: the bulk computers PC00001… (`lab.sh up --computers N`) are in
-//! mixed states by number (see `bulk_fixture` in `lab/fixtures.sh`); the report must list
-//! exactly the broken and at-risk ones, with their causes, and no healthy one.
+//! mixed states by number (`lab/fixtures/bulk.py`, which writes the at-risk ones and their
+//! causes to `$LAB_FIXTURES`); the report must list exactly those, with their causes, and no
+//! healthy one.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -36,16 +37,6 @@ fn bulk() -> usize {
     n
 }
 
-/// The cause `bulk_fixture` gave PC number `i`, when it is at risk.
-fn expected_cause(i: usize) -> Option<&'static str> {
-    match i % 20 {
-        13 => Some("password_set_after_last_logon"),
-        14 => Some("account_disabled"),
-        15 => Some("rotation_disabled"),
-        _ => None,
-    }
-}
-
 /// The bulk computers (PC + 5 digits) among report rows: name → cause.
 fn bulk_rows(rows: &[Value]) -> BTreeMap<String, String> {
     rows.iter()
@@ -62,9 +53,19 @@ fn bulk_rows(rows: &[Value]) -> BTreeMap<String, String> {
         .collect()
 }
 
+/// The at-risk bulk computers and their causes (all, or those of cause `only`), as
+/// `lab/fixtures/bulk.py` wrote them to `$LAB_FIXTURES` when it set their states: the one
+/// statement of the fixture's contract.
 fn expected_rows(n: usize, only: Option<&str>) -> BTreeMap<String, String> {
-    (1..=n)
-        .filter_map(|i| expected_cause(i).map(|c| (format!("PC{i:05}"), c.to_string())))
+    let path = std::env::var("LAB_FIXTURES").expect("LAB_FIXTURES: run inside lab/lab.sh run");
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    let fixtures: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(fixtures["count"], n, "{path} was written for another lab");
+    let at_risk = fixtures["at_risk"].as_object().unwrap();
+    assert!(!at_risk.is_empty(), "{path}: no at-risk computer");
+    at_risk
+        .iter()
+        .map(|(name, cause)| (name.clone(), cause.as_str().unwrap().to_string()))
         .filter(|(_, c)| only.is_none_or(|o| o == c))
         .collect()
 }
