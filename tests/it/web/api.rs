@@ -147,7 +147,17 @@ async fn a_redeem_the_portal_cannot_read_is_400_with_its_code() {
             .post_json(&Who::Anonymous, "/api/v1/redeem", &body)
             .await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}: {}", r.body);
-        assert!(r.json()["error"].is_string(), "{}", r.body);
+        // The API's one error shape, with the request id, as every other API error.
+        let json = r.json();
+        assert_eq!(json["error"], "malformed", "{}", r.body);
+        assert!(json["message"].is_string(), "{}", r.body);
+        assert!(
+            json["request_id"]
+                .as_str()
+                .is_some_and(|id| !id.is_empty() && id != "-"),
+            "{}",
+            r.body
+        );
     }
 }
 
@@ -233,7 +243,8 @@ async fn the_redeem_api_is_rate_limited_per_client() {
         .post_json(&Who::Anonymous, "/api/v1/redeem", &body)
         .await;
     assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
-    assert!(r.json()["error"].is_string());
+    assert_eq!(r.json()["error"], "rate_limited", "{}", r.body);
+    assert!(r.json()["request_id"].is_string(), "{}", r.body);
 }
 
 /// Moved from `http.rs`: without the monitoring system's token, /metrics does not exist
