@@ -72,33 +72,20 @@ pub async fn resolve(
     clock: Instant,
 ) -> Result<String, CodeError> {
     let address = origin.source_ip.as_deref().unwrap_or("unknown");
+    // Count a refusal (`miss`: a well-formed code that is not live) and return it.
+    let refuse = |miss: bool, err: CodeError| async move {
+        count(repairs, origin, address, miss, clock, &err).await;
+        err
+    };
     if let Err(shut) = repairs.code_guard.open(address, clock) {
-        count(
-            repairs,
-            origin,
-            address,
-            false,
-            clock,
-            &CodeError::Shut(shut),
-        )
-        .await;
-        return Err(CodeError::Shut(shut));
+        return Err(refuse(false, CodeError::Shut(shut)).await);
     }
     let (Some(code), Some(computer), Some(domain)) = (
         ShortCode::parse(req.code),
         name(req.computer, 15),
         name(req.domain, 255),
     ) else {
-        count(
-            repairs,
-            origin,
-            address,
-            false,
-            clock,
-            &CodeError::Malformed,
-        )
-        .await;
-        return Err(CodeError::Malformed);
+        return Err(refuse(false, CodeError::Malformed).await);
     };
     let hash = code.hash();
     let Some(row) = repairs
@@ -107,8 +94,7 @@ pub async fn resolve(
         .await
         .map_err(CodeError::Unavailable)?
     else {
-        count(repairs, origin, address, true, clock, &CodeError::Unknown).await;
-        return Err(CodeError::Unknown);
+        return Err(refuse(true, CodeError::Unknown).await);
     };
     let token_row = repairs
         .store
@@ -117,13 +103,11 @@ pub async fn resolve(
         .map_err(CodeError::Unavailable)?;
     let Some(token_row) = token_row.filter(|t| t.state_at_time(now) == TokenState::Pending) else {
         drop_code(repairs, &hash).await;
-        count(repairs, origin, address, true, clock, &CodeError::Unknown).await;
-        return Err(CodeError::Unknown);
+        return Err(refuse(true, CodeError::Unknown).await);
     };
     if !names_match(&token_row, computer, domain) {
         wrong_name(repairs, origin, &hash, &token_row, computer, domain).await?;
-        count(repairs, origin, address, true, clock, &CodeError::Unknown).await;
-        return Err(CodeError::Unknown);
+        return Err(refuse(true, CodeError::Unknown).await);
     }
     let token = match sign_again(repairs, &row, &token_row) {
         Ok(token) => token,
