@@ -181,14 +181,15 @@ impl<'a> Asking<'a> {
     }
 
     /// Refuse (429, audited) when the person has used up the hourly allowance of `roles`.
-    /// Only the actions the limit counts are limited.
+    /// Only the actions the limit counts are limited, and never a revoke: taking a credential
+    /// away is counted, but not refused.
     async fn within_limit(
         &self,
         action: Action,
         roles: &[String],
         about: About<'_>,
     ) -> Result<(), AppError> {
-        if !audit::Action::COUNTED.contains(&action.into()) {
+        if action == Action::RevokeToken || !audit::Action::COUNTED.contains(&action.into()) {
             return Ok(());
         }
         let Some(limit) = self.state.policy.hourly_limit(roles, action) else {
