@@ -55,7 +55,9 @@ pub enum StartupError {
     #[error("cannot listen on {addr}: {reason}")]
     Listen { addr: String, reason: String },
     #[error("server error: {0}")]
-    Serve(String),
+    Serve(#[from] std::io::Error),
+    #[error("tls.cert_file / tls.key_file: {0}")]
+    Tls(#[source] std::io::Error),
 }
 
 /// The process-wide Prometheus recorder (the `metrics` facade is global by design); built
@@ -155,13 +157,12 @@ pub async fn serve(listener: TcpListener, state: AppState) -> Result<(), Startup
         return axum::serve(listener, app)
             .with_graceful_shutdown(shutdown_signal())
             .await
-            .map_err(|e| StartupError::Serve(e.to_string()));
+            .map_err(StartupError::Serve);
     };
-    let serve_err = |e: std::io::Error| StartupError::Serve(e.to_string());
     let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(&cert, &key)
         .await
-        .map_err(|e| StartupError::Serve(format!("tls.cert_file / tls.key_file: {e}")))?;
-    let listener = listener.into_std().map_err(serve_err)?;
+        .map_err(StartupError::Tls)?;
+    let listener = listener.into_std().map_err(StartupError::Serve)?;
     let handle = axum_server::Handle::new();
     let stopper = handle.clone();
     tokio::spawn(async move {
@@ -169,11 +170,11 @@ pub async fn serve(listener: TcpListener, state: AppState) -> Result<(), Startup
         stopper.graceful_shutdown(Some(std::time::Duration::from_secs(10)));
     });
     axum_server::from_tcp_rustls(listener, config)
-        .map_err(serve_err)?
+        .map_err(StartupError::Serve)?
         .handle(handle)
         .serve(app)
         .await
-        .map_err(serve_err)
+        .map_err(StartupError::Serve)
 }
 
 /// `trustdesk serve`: build, report the directory's state, bind, serve.

@@ -33,7 +33,7 @@ impl SessionBackend {
             Self::Sqlite(s) => s.migrate().await,
             Self::Postgres(s) => s.migrate().await,
         };
-        migrated.map_err(|e| StoreError::Migrate(format!("sessions: {e}")))?;
+        migrated.map_err(|e| StoreError::Migrate(format!("sessions: {e}").into()))?;
         Ok(backend)
     }
 
@@ -84,7 +84,7 @@ impl SessionBackend {
             let record = self
                 .load_stored(&id)
                 .await
-                .map_err(|e| StoreError::Query(format!("sessions: {e}")))?;
+                .map_err(|e| StoreError::Query(format!("sessions: {e}").into()))?;
             if record.is_some() {
                 live.push(login);
             }
@@ -99,7 +99,7 @@ impl SessionBackend {
             let Ok(id) = id.parse::<Id>() else { continue };
             self.delete_stored(&id)
                 .await
-                .map_err(|e| StoreError::Query(format!("sessions: {e}")))?;
+                .map_err(|e| StoreError::Query(format!("sessions: {e}").into()))?;
         }
         Ok(())
     }

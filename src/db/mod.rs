@@ -31,6 +31,10 @@ pub use tokens::TokenRow;
 pub use vocab::{FleetState, TokenState};
 pub use watch::{WatchRow, WatchState};
 
+/// An underlying error, kept as the source (its text is also in the message, for the logs
+/// that print one line).
+pub type Source = Box<dyn std::error::Error + Send + Sync>;
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("database URL is not valid: {0}")]
@@ -38,22 +42,22 @@ pub enum StoreError {
     #[error("cannot create the data directory {path}: {reason}")]
     DataDir { path: String, reason: String },
     #[error("database unavailable: {0}")]
-    Unavailable(String),
+    Unavailable(#[source] Source),
     #[error("database migration failed: {0}")]
-    Migrate(String),
+    Migrate(#[source] Source),
     #[error("{0}")]
     Conflict(String),
     #[error("database error: {0}")]
-    Query(String),
+    Query(#[source] Source),
 }
 
 impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match e {
             sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::Tls(_) => {
-                Self::Unavailable(e.to_string())
+                Self::Unavailable(Box::new(e))
             }
-            other => Self::Query(other.to_string()),
+            other => Self::Query(Box::new(other)),
         }
     }
 }
@@ -199,7 +203,7 @@ impl Store {
                 .acquire_timeout(Duration::from_secs(5))
                 .connect_with(opts)
                 .await
-                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
             Ok(Self::Sqlite(SqliteDb {
                 pool,
                 write: std::sync::Arc::default(),
@@ -212,7 +216,7 @@ impl Store {
                 .acquire_timeout(Duration::from_secs(5))
                 .connect_with(opts)
                 .await
-                .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+                .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
             Ok(Self::Postgres(pool))
         } else {
             Err(StoreError::Url(
@@ -227,7 +231,7 @@ impl Store {
             Self::Sqlite(db) => sqlx::migrate!("./migrations/sqlite").run(&db.pool).await,
             Self::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await,
         };
-        result.map_err(|e| StoreError::Migrate(e.to_string()))
+        result.map_err(|e| StoreError::Migrate(Box::new(e)))
     }
 
     /// A round trip to the database (readiness).

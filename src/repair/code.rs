@@ -54,7 +54,7 @@ pub async fn keep(
     claims: &trustdesk_token::Claims,
     now: OffsetDateTime,
 ) -> Result<(), StoreError> {
-    let json = serde_json::to_string(claims).map_err(|e| StoreError::Query(e.to_string()))?;
+    let json = serde_json::to_string(claims).map_err(|e| StoreError::Query(Box::new(e)))?;
     repairs
         .store
         .insert_code(&code.hash(), &row.jti, &json, row.expires_at, now)

@@ -52,9 +52,9 @@ pub enum RepairError {
     #[error("the domain controller refused or failed the password write: {0}")]
     Directory(DirectoryError),
     #[error("could not generate a random password or token: {0}")]
-    Random(String),
+    Random(#[source] crate::db::Source),
     #[error("the token could not be signed: {0}")]
-    Token(String),
+    Token(#[source] trustdesk_token::TokenError),
 }
 
 /// What a reset or mint is about.
@@ -102,7 +102,7 @@ pub async fn reset_account(
     )
     .await
     .map_err(RepairError::Audit)?;
-    let password = password::generate().map_err(|e| RepairError::Random(e.to_string()))?;
+    let password = password::generate().map_err(|e| RepairError::Random(Box::new(e)))?;
     let result = repairs
         .directory
         .set_password(&req.account.dn, &password)
@@ -166,7 +166,7 @@ pub async fn mint_token(
     let minutes = repairs.lifetime_minutes(grant, requested);
     let lifetime = time::Duration::minutes(i64::from(minutes));
     let keys = &repairs.token_keys;
-    let jti = trustdesk_token::new_jti().map_err(|e| RepairError::Random(e.to_string()))?;
+    let jti = trustdesk_token::new_jti().map_err(|e| RepairError::Random(Box::new(e)))?;
     let domain = crate::directory::model::dn_domain(&req.account.dn).unwrap_or_default();
     let claims = trustdesk_token::Claims {
         v: trustdesk_token::VERSION,
@@ -187,8 +187,7 @@ pub async fn mint_token(
         iat: now.unix_timestamp(),
         exp: (now + lifetime).unix_timestamp(),
     };
-    let token = trustdesk_token::sign(&claims, keys.signing())
-        .map_err(|e| RepairError::Token(e.to_string()))?;
+    let token = trustdesk_token::sign(&claims, keys.signing()).map_err(RepairError::Token)?;
     let row = TokenRow {
         jti,
         token_hash: trustdesk_token::token_hash(&token),
@@ -209,7 +208,7 @@ pub async fn mint_token(
         minted_from: req.origin.source_ip.clone(),
     };
     let code =
-        trustdesk_token::ShortCode::generate().map_err(|e| RepairError::Random(e.to_string()))?;
+        trustdesk_token::ShortCode::generate().map_err(|e| RepairError::Random(Box::new(e)))?;
     // The rows first: a token that cannot be recorded is never shown.
     repairs.store.insert_token(&row).await?;
     code::keep(repairs, &code, &row, &claims, now).await?;

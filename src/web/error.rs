@@ -76,7 +76,7 @@ impl AppError {
 impl From<crate::db::StoreError> for AppError {
     fn from(e: crate::db::StoreError) -> Self {
         match e {
-            crate::db::StoreError::Unavailable(m) => Self::Unavailable(m),
+            crate::db::StoreError::Unavailable(m) => Self::Unavailable(m.to_string()),
             other => Self::Internal(other.into()),
         }
     }
