@@ -18,6 +18,7 @@ pub mod config;
 pub mod exit;
 pub mod http;
 pub mod password;
+pub mod process;
 pub mod redeem;
 pub mod refusal;
 pub mod text;

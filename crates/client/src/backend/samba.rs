@@ -13,19 +13,19 @@
 //!   "Finished password change"), and no pending change left in `dumpinfo`.
 //!
 //! The password travels only on the child's stdin: never in argv or the environment.
-//! Every command runs with `-s <conf>` when a configuration file is set, `LC_ALL=C`, no
-//! inherited stdin, and a timeout. Output quoted in errors is sanitised and truncated.
+//! Every command runs with `-s <conf>` when a configuration file is set, through
+//! `crate::process` (`LC_ALL=C`, no inherited stdin, a timeout). Output quoted in errors is
+//! sanitised and truncated. This file holds the commands and what their output means.
 
-use std::ffi::{OsStr, OsString};
-use std::io::{Read, Write};
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use zeroize::Zeroizing;
 
 use super::{Backend, BackendError, LocalIdentity};
 use crate::password::MachinePassword;
+use crate::process::{CmdOutput, run_command};
 
 /// Default time limit for one `net` command.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
@@ -39,34 +39,6 @@ pub struct SambaBackend {
     net: PathBuf,
     testparm: PathBuf,
     timeout: Duration,
-}
-
-/// What a finished command left behind.
-#[derive(Debug, Clone)]
-pub struct CmdOutput {
-    /// Exit status (`None` if killed by a signal).
-    pub status: Option<i32>,
-    /// Standard output (lossy UTF-8).
-    pub stdout: String,
-    /// Standard error (lossy UTF-8).
-    pub stderr: String,
-}
-
-impl CmdOutput {
-    fn success(&self) -> bool {
-        self.status == Some(0)
-    }
-
-    fn combined(&self) -> String {
-        format!("{}\n{}", self.stdout, self.stderr)
-    }
-
-    fn status_text(&self) -> String {
-        match self.status {
-            Some(code) => format!("exit status {code}"),
-            None => "killed by a signal".to_owned(),
-        }
-    }
 }
 
 /// A pending (half-done) machine password change, as `dumpinfo` shows it.
@@ -386,84 +358,6 @@ pub fn sanitize(text: &str, secret: Option<&str>) -> String {
     crate::text::sanitize(text, secret, MAX_QUOTE)
 }
 
-/// Runs `program args`, feeding `stdin` (if any) and collecting output, killing it after
-/// `timeout`. The environment is inherited (KRB5_CONFIG etc.) with `LC_ALL=C`.
-pub fn run_command(
-    program: &Path,
-    args: &[OsString],
-    stdin: Option<&[u8]>,
-    timeout: Duration,
-) -> Result<CmdOutput, BackendError> {
-    let shown = display_command(program, args);
-    let mut child = Command::new(program)
-        .args(args)
-        .env("LC_ALL", "C")
-        .stdin(if stdin.is_some() {
-            Stdio::piped()
-        } else {
-            Stdio::null()
-        })
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| BackendError::Failed(format!("cannot run `{shown}`: {e}")))?;
-
-    let stdout_reader = child.stdout.take().map(spawn_reader);
-    let stderr_reader = child.stderr.take().map(spawn_reader);
-    if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
-        // A child that exits without reading gives EPIPE: its exit status tells the rest.
-        let _ = pipe.write_all(input);
-        drop(pipe);
-    }
-
-    let started = Instant::now();
-    let status = loop {
-        match child.try_wait() {
-            Ok(Some(status)) => break status,
-            Ok(None) if started.elapsed() >= timeout => {
-                let _ = child.kill();
-                let _ = child.wait();
-                return Err(BackendError::Failed(format!(
-                    "`{shown}` did not finish within {} s and was stopped",
-                    timeout.as_secs()
-                )));
-            }
-            // A synchronous poll of a child process: blocking is the point here.
-            #[allow(clippy::disallowed_methods)]
-            Ok(None) => std::thread::sleep(Duration::from_millis(20)),
-            Err(e) => {
-                return Err(BackendError::Failed(format!("waiting for `{shown}`: {e}")));
-            }
-        }
-    };
-    let collect = |h: Option<std::thread::JoinHandle<Vec<u8>>>| {
-        h.and_then(|h| h.join().ok())
-            .map(|b| String::from_utf8_lossy(&b).into_owned())
-            .unwrap_or_default()
-    };
-    Ok(CmdOutput {
-        status: status.code(),
-        stdout: collect(stdout_reader),
-        stderr: collect(stderr_reader),
-    })
-}
-
-fn spawn_reader<R: Read + Send + 'static>(mut r: R) -> std::thread::JoinHandle<Vec<u8>> {
-    std::thread::spawn(move || {
-        let mut buf = Vec::new();
-        let _ = r.read_to_end(&mut buf);
-        buf
-    })
-}
-
-fn display_command(program: &Path, args: &[OsString]) -> String {
-    std::iter::once(program.as_os_str())
-        .chain(args.iter().map(OsString::as_os_str))
-        .map(OsStr::to_string_lossy)
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -570,48 +464,6 @@ mod tests {
         assert_eq!(parse_effective_uid(status), Some(0));
         assert_eq!(parse_effective_uid("Uid:\t0\t1000\t0\t0\n"), Some(1000));
         assert_eq!(parse_effective_uid("nothing"), None);
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn commands_get_stdin_and_status() {
-        let out = run_command(
-            Path::new("sh"),
-            &[
-                "-c".into(),
-                "read -r l; printf 'got %s\\n' \"$l\"; echo err >&2; exit 3".into(),
-            ],
-            Some(b"a b c\n"),
-            Duration::from_secs(10),
-        )
-        .unwrap();
-        assert_eq!(out.status, Some(3));
-        assert_eq!(out.stdout, "got a b c\n");
-        assert_eq!(out.stderr, "err\n");
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn commands_time_out() {
-        let r = run_command(
-            Path::new("sleep"),
-            &["5".into()],
-            None,
-            Duration::from_millis(200),
-        );
-        assert!(r.unwrap_err().to_string().contains("did not finish"));
-    }
-
-    #[cfg(unix)]
-    #[test]
-    fn missing_program_is_an_error() {
-        let r = run_command(
-            Path::new("/nonexistent/net"),
-            &[],
-            None,
-            Duration::from_secs(1),
-        );
-        assert!(r.unwrap_err().to_string().contains("cannot run"));
     }
 
     /// A fake `net` that records its argv and stdin, to prove the password never reaches
