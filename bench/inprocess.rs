@@ -11,10 +11,8 @@ use std::hint::black_box;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
+use trustdesk::ad::{AttrMeta, ComputerAccount, DcAccountView, DcOutcome, DcView, Snapshot, Uac};
 use trustdesk::diagnostics::{DiagnosisSettings, diagnose};
-use trustdesk::directory::model::{
-    AttrMeta, ComputerAccount, DcAccountView, DcOutcome, DcView, Snapshot, Uac,
-};
 use trustdesk::fleet::tally::{Tally, headline};
 
 fn snapshot(now: OffsetDateTime) -> Snapshot {

@@ -12,17 +12,18 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use crate::ad::dn::dn_within;
+use crate::ad::{
+    ComputerAccount, DcOutcome, Observation, PortalWrite, PortalWriteKind, RedeemWatch, Snapshot,
+    Tombstone,
+};
 use crate::audit::{self, Actor, Origin};
 use crate::db::{ObservationRow, Store, StoreError};
 use crate::diagnostics::{Diagnosis, DiagnosisSettings, diagnose};
 use crate::directory::computers::Matches;
 use crate::directory::filter::{ComputerQuery, MatchMode};
-use crate::directory::model::{
-    ComputerAccount, DcOutcome, Observation, PortalWrite, PortalWriteKind, RedeemWatch, Snapshot,
-    Tombstone,
-};
 use crate::directory::{Directory, DirectoryError};
-use crate::policy::{Action, Diagnose, Grant, Policy, dn_within};
+use crate::policy::{Action, Diagnose, Grant, Policy};
 
 /// What lookups and diagnoses work with, built once by `lib::build`.
 #[derive(Clone)]

@@ -12,8 +12,9 @@
 //! - `membership`: nested groups (`tokenGroups`) and delegation targets, for `ad::tier0`.
 //! - `password`: `unicodePwd` writes; finding an object by `objectGUID`.
 //! - `tls`: the CA configuration.
-//! - `model`, `replmeta`, `tier0`: the old paths of what now lives in [`crate::ad`],
-//!   re-exported.
+//!
+//! The AD vocabulary it reads into (accounts, per-DC views, metadata, tier 0) is
+//! [`crate::ad`]'s.
 //!
 //! Nothing here imports axum; errors are [`DirectoryError`], one line each, never echoing a
 //! request value or a secret.
@@ -23,15 +24,12 @@ pub mod computers;
 pub mod discovery;
 pub mod filter;
 pub mod membership;
-pub mod model;
 pub mod password;
 pub mod scan;
 pub mod search;
 pub mod tls;
 pub mod tombstones;
 
-/// Moved to [`crate::ad`]; kept under the old paths for the modules that name them so.
-pub use crate::ad::{replmeta, tier0};
 pub use client::{Directory, RootDse};
 
 #[derive(Debug, thiserror::Error)]

@@ -18,10 +18,11 @@ use std::time::Instant;
 use serde::Serialize;
 use time::OffsetDateTime;
 
+use crate::ad::dn::{dn_within, normalize_dn};
 use crate::audit::{self, Actor, Origin};
 use crate::db::FleetEnd;
 pub use crate::db::FleetState as State;
-use crate::policy::{Grant, RunFleetScan, normalize_dn};
+use crate::policy::{Grant, RunFleetScan};
 pub use scan::{Outcome, ScanContext, ScanError, Update};
 
 /// The live state of the scan this process runs (or ran last).
@@ -343,7 +344,7 @@ pub fn scopes(cfg: &crate::config::Config) -> Vec<String> {
     scopes.sort_by_key(|s| normalize_dn(s).len());
     let mut kept: Vec<String> = Vec::new();
     for s in scopes {
-        if !kept.iter().any(|k| crate::policy::dn_within(&s, k)) {
+        if !kept.iter().any(|k| dn_within(&s, k)) {
             kept.push(s);
         }
     }

@@ -21,10 +21,10 @@ use time::OffsetDateTime;
 use uuid::Uuid;
 
 use super::tally::{Headline, Tally, headline, parent_of};
+use crate::ad::{DcOutcome, DcView, Snapshot};
 use crate::db::{FleetFindingRow, Store, StoreError};
 use crate::diagnostics::{Cause, Confidence, Diagnosis, DiagnosisSettings, Severity, diagnose};
 use crate::directory::computers::dc_label;
-use crate::directory::model::{DcOutcome, DcView, Snapshot};
 use crate::directory::scan::{
     Scanned, Undecodable, changed_since, count_computers, repl_state, views_by_guid,
 };
@@ -446,7 +446,7 @@ fn latest_logon(s: &Snapshot) -> Option<OffsetDateTime> {
 }
 
 fn row(
-    a: &crate::directory::model::ComputerAccount,
+    a: &crate::ad::ComputerAccount,
     last_logon: Option<OffsetDateTime>,
     h: &Headline,
 ) -> FleetFindingRow {

@@ -10,8 +10,9 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
 
+use crate::ad::ComputerAccount;
+use crate::ad::dn::parse_dn;
 use crate::diagnostics::{Cause, Confidence, Diagnosis};
-use crate::directory::model::{ComputerAccount, parse_dn};
 
 /// Histogram bins in days: upper bounds, inclusive; the last bin is open-ended, and one more
 /// bin counts "never".

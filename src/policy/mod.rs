@@ -17,7 +17,7 @@ use crate::ad::tier0::{GroupCheck, Tier0, tier0_reasons};
 use crate::config::Config;
 
 /// The DN comparisons live in [`crate::ad::dn`]; re-exported for the callers that name them here.
-pub use crate::ad::dn::{dn_within, normalize_dn};
+use crate::ad::dn::{dn_within, normalize_dn};
 
 /// Every action a role can be granted (config names in `snake_case`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

@@ -149,7 +149,7 @@ fn name(raw: &str, max: usize) -> Option<&str> {
 
 fn names_match(row: &TokenRow, computer: &str, domain: &str) -> bool {
     let sam = row.computer_sam.trim_end_matches('$');
-    let row_domain = crate::directory::model::dn_domain(&row.computer_dn).unwrap_or_default();
+    let row_domain = crate::ad::dn::dn_domain(&row.computer_dn).unwrap_or_default();
     sam.eq_ignore_ascii_case(computer)
         && row_domain.eq_ignore_ascii_case(domain.trim_end_matches('.'))
 }

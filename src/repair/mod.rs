@@ -17,10 +17,10 @@ use std::sync::Arc;
 
 use time::OffsetDateTime;
 
+use crate::ad::ComputerAccount;
 use crate::audit::{self, Action, Actor, Origin, Outcome};
 use crate::config::TokensConfig;
 use crate::db::{Store, StoreError, TokenRow, TokenState};
-use crate::directory::model::ComputerAccount;
 use crate::directory::password::WrittenDc;
 use crate::directory::{Directory, DirectoryError};
 use crate::policy::{Grant, MintToken, Policy, ResetAccount, RevokeToken};
@@ -167,7 +167,7 @@ pub async fn mint_token(
     let lifetime = time::Duration::minutes(i64::from(minutes));
     let keys = &repairs.token_keys;
     let jti = trustdesk_token::new_jti().map_err(|e| RepairError::Random(Box::new(e)))?;
-    let domain = crate::directory::model::dn_domain(&req.account.dn).unwrap_or_default();
+    let domain = crate::ad::dn::dn_domain(&req.account.dn).unwrap_or_default();
     let claims = trustdesk_token::Claims {
         v: trustdesk_token::VERSION,
         kid: keys.signing().kid(),

@@ -9,10 +9,10 @@
 use time::OffsetDateTime;
 
 use super::{AppError, AppState};
+use crate::ad::ComputerAccount;
 use crate::audit::{self, Origin};
 use crate::auth::Staff;
 use crate::db::NewAuditRow;
-use crate::directory::model::ComputerAccount;
 use crate::policy::{Action, ActionKind, Denied, Grant, Target};
 
 impl From<Denied> for AppError {

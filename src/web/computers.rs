@@ -12,12 +12,12 @@ use super::authorize::{About, Asking};
 use super::extract::{CurrentStaff, RequestOrigin};
 use super::format::{code, when};
 use super::{AppError, AppState};
+use crate::ad::ComputerAccount;
 use crate::audit;
 use crate::auth::Staff;
 use crate::db::AuditRow;
 use crate::directory::computers::{ComputerMatch, Matches};
 use crate::directory::filter::{ComputerQuery, MatchMode};
-use crate::directory::model::ComputerAccount;
 use crate::lookup::{self, Report};
 use crate::policy::{Action, Denied, Diagnose, Grant, Target};
 
@@ -420,12 +420,10 @@ mod tests {
     use uuid::Uuid;
 
     use super::*;
+    use crate::ad::replmeta::ATTID_UNICODE_PWD;
+    use crate::ad::{AttrMeta, ComputerAccount, DcAccountView, DcOutcome, DcView, Snapshot, Uac};
     use crate::db::NewAuditRow;
     use crate::diagnostics::{DiagnosisSettings, diagnose};
-    use crate::directory::model::{
-        AttrMeta, ComputerAccount, DcAccountView, DcOutcome, DcView, Snapshot, Uac,
-    };
-    use crate::directory::replmeta::ATTID_UNICODE_PWD;
 
     const NOW: OffsetDateTime = datetime!(2026-12-01 12:00 UTC);
 

@@ -47,7 +47,7 @@ pub async fn page(
         .collect();
     Ok(PolicyPage {
         protected_ous: state.policy.protected_ous.clone(),
-        tier0_rules: crate::directory::tier0::rules(),
+        tier0_rules: crate::ad::tier0::rules(),
         protected_groups: state.config.ldap.protected_groups.clone(),
         staff: Some(staff),
         full,

@@ -11,11 +11,11 @@ use askama::Template;
 use time::{Duration, OffsetDateTime};
 use uuid::Uuid;
 
+use crate::ad::{ComputerAccount, DcAccountView, DcOutcome, DcView, Snapshot, Uac};
 use crate::auth::Staff;
 use crate::db::{AuditRow, NewAuditRow};
 use crate::diagnostics::{DiagnosisSettings, diagnose};
 use crate::directory::computers::{ComputerMatch, Matches};
-use crate::directory::model::{ComputerAccount, DcAccountView, DcOutcome, DcView, Snapshot, Uac};
 
 const HOSTILE: &str = "<script>alert(1)</script>";
 const ESCAPED: &str = "&#60;script&#62;alert(1)&#60;/script&#62;";
@@ -385,7 +385,7 @@ fn the_policy_page_lists_roles_rules_and_protections() {
         full: true,
         roles: vec![("senior".into(), role)],
         protected_ous: vec!["OU=Protected,DC=lab".into()],
-        tier0_rules: crate::directory::tier0::rules(),
+        tier0_rules: crate::ad::tier0::rules(),
         protected_groups: vec![format!("CN={HOSTILE},DC=lab")],
     };
     let html = render(&page);

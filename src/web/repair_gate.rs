@@ -5,10 +5,10 @@
 
 use super::AppError;
 use super::authorize::{About, Asking};
+use crate::ad::ComputerAccount;
 use crate::audit;
 use crate::diagnostics::{RepairAction, Verdict};
 use crate::directory::filter::ComputerQuery;
-use crate::directory::model::ComputerAccount;
 use crate::policy::{ActionKind, Diagnose, Grant, Target};
 
 /// Find the computer and check the policy for action `A`; refusals are audited.

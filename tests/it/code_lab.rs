@@ -77,7 +77,7 @@ async fn a_code_gives_its_token_once_and_only_to_its_computer() {
     let (p, c) = portal(&lab).await;
     let mut dc = admin(&lab.ldaps_url).await;
     create_computer(&mut dc, &lab, "T-CODE", OU, &random_pw()).await;
-    let domain = trustdesk::directory::model::dn_domain(&lab.base_dn).unwrap();
+    let domain = trustdesk::ad::dn::dn_domain(&lab.base_dn).unwrap();
     let (token, code) = mint_with_code(&c, &p.base, "T-CODE").await;
     assert_eq!(code.len(), 14, "{code}");
     assert!(trustdesk_token::ShortCode::parse(&code).is_some(), "{code}");
@@ -185,7 +185,7 @@ async fn a_thousand_wrong_guesses_are_refused_and_audited_in_aggregate() {
     let (p, c) = portal(&lab).await;
     let mut dc = admin(&lab.ldaps_url).await;
     create_computer(&mut dc, &lab, "T-GUESS", OU, &random_pw()).await;
-    let domain = trustdesk::directory::model::dn_domain(&lab.base_dn).unwrap();
+    let domain = trustdesk::ad::dn::dn_domain(&lab.base_dn).unwrap();
     let (_, code) = mint_with_code(&c, &p.base, "T-GUESS").await;
     let guesser: IpAddr = "127.0.0.3".parse().unwrap();
     let mut statuses = std::collections::BTreeMap::new();
