@@ -35,9 +35,9 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// `text` with comments blanked and string literals replaced by `""` (a scanner, not a
-/// parser: enough for this tree, which has no raw strings holding `//` or quotes that matter
-/// here). Literals are returned separately, in order.
+/// `text` with comments blanked and each string literal replaced by a numbered stand-in,
+/// `"LIT<n>"` (a scanner, not a parser: enough for this tree, which has no raw strings holding
+/// `//` or quotes that matter here). The literals are returned separately, `n` indexing them.
 fn code_and_literals(text: &str) -> (String, Vec<String>) {
     let (mut code, mut literals) = (String::with_capacity(text.len()), Vec::new());
     let mut chars = text.chars().peekable();
@@ -91,7 +91,7 @@ fn code_and_literals(text: &str) -> (String, Vec<String>) {
                         }
                     }
                 }
-                code.push_str("\"\"");
+                code.push_str(&format!("\"LIT{}\"", literals.len()));
                 literals.push(lit);
             }
             _ => code.push(c),
@@ -185,10 +185,19 @@ fn sources() -> Vec<Source> {
             let rel = path.strip_prefix(&src).unwrap();
             let first = rel.components().next().unwrap().as_os_str();
             let top = first.to_string_lossy().trim_end_matches(".rs").to_string();
-            let (code, _) = code_and_literals(&text);
+            let (code, all) = code_and_literals(&text);
             let (code, _) = without_tests(&code);
-            // The literals of the non-test code only.
-            let (_, literals) = code_and_literals(&strip_test_items(&text));
+            // The literals whose stand-ins are left in the non-test code.
+            let literals = code
+                .match_indices("\"LIT")
+                .filter_map(|(i, _)| {
+                    let digits: String = code[i + 4..]
+                        .chars()
+                        .take_while(char::is_ascii_digit)
+                        .collect();
+                    all.get(digits.parse::<usize>().ok()?).cloned()
+                })
+                .collect();
             Source {
                 path,
                 top,
@@ -197,19 +206,6 @@ fn sources() -> Vec<Source> {
             }
         })
         .collect()
-}
-
-/// The text without its `#[cfg(test)]` items, comments kept (for the literal scan).
-fn strip_test_items(text: &str) -> String {
-    let (code, _) = code_and_literals(text);
-    match code.find("#[cfg(test)]") {
-        // Test modules sit at the end of each file in this tree: cut there, in the original.
-        Some(_) => {
-            let cut = text.find("#[cfg(test)]").unwrap_or(text.len());
-            text[..cut].to_string()
-        }
-        None => text.to_string(),
-    }
 }
 
 /// The top-level module graph of `src/` (non-test code), roots excluded.
@@ -396,6 +392,10 @@ fn the_scanner_blanks_comments_and_collects_literals() {
         "let a = \"x // y\"; // crate::web\nlet c = '\"'; /* crate::state */ let b = \"q\\\"r\";",
     );
     assert_eq!(lits, ["x // y", "q\"r"]);
+    assert!(
+        code.contains("\"LIT0\"") && code.contains("\"LIT1\""),
+        "{code}"
+    );
     assert!(
         !code.contains("crate::web") && !code.contains("crate::state"),
         "{code}"
