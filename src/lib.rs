@@ -100,12 +100,7 @@ pub async fn build(cfg: Config) -> Result<AppState, StartupError> {
     let policy = Arc::new(policy::Policy::from_config(&cfg));
     let directory = Arc::new(directory);
     let limits = Arc::new(limits::Limits::new(&cfg.limits, std::time::Instant::now()));
-    let lookups = lookup::Lookups {
-        directory: directory.clone(),
-        store: store.clone(),
-        policy: policy.clone(),
-        settings: lookup::settings(&cfg),
-    };
+    let lookups = lookup::Lookups::new(&cfg, directory.clone(), store.clone(), policy.clone());
     let repairs = repair::Repairs {
         store: store.clone(),
         directory: directory.clone(),

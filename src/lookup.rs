@@ -34,6 +34,23 @@ pub struct Lookups {
     pub settings: DiagnosisSettings,
 }
 
+impl Lookups {
+    /// The lookups' services, with the diagnosis settings of `cfg` ([`settings`]).
+    pub fn new(
+        cfg: &crate::config::Config,
+        directory: Arc<Directory>,
+        store: Store,
+        policy: Arc<Policy>,
+    ) -> Self {
+        Lookups {
+            directory,
+            store,
+            policy,
+            settings: settings(cfg),
+        }
+    }
+}
+
 /// Why a lookup could not answer.
 #[derive(Debug, thiserror::Error)]
 pub enum LookupError {
@@ -64,7 +81,7 @@ pub struct Report {
 }
 
 /// The diagnosis settings in force, from config.
-pub fn settings(cfg: &crate::config::Config) -> DiagnosisSettings {
+fn settings(cfg: &crate::config::Config) -> DiagnosisSettings {
     DiagnosisSettings {
         rotation_window: time::Duration::days(i64::from(cfg.diagnosis.rotation_window_days)),
         max_replication_skew: time::Duration::seconds(i64::from(

@@ -217,14 +217,13 @@ async fn fleet_scan(
     trustdesk::checks::validate(&cfg)?;
     let store = open_store(&cfg).await?;
     let directory = trustdesk::directory::Directory::new(&cfg.ldap)?;
-    let ctx = fleet::ScanContext {
-        directory: std::sync::Arc::new(directory),
-        store: store.clone(),
-        policy: std::sync::Arc::new(trustdesk::policy::Policy::from_config(&cfg)),
-        settings: trustdesk::lookup::settings(&cfg),
-        scopes: fleet::scopes(&cfg),
-        page_size: cfg.fleet.page_size,
-    };
+    let lookups = trustdesk::lookup::Lookups::new(
+        &cfg,
+        std::sync::Arc::new(directory),
+        store.clone(),
+        std::sync::Arc::new(trustdesk::policy::Policy::from_config(&cfg)),
+    );
+    let ctx = fleet::ScanContext::new(&cfg, &lookups);
     // The bar draws on stderr only when it is a terminal (cron and pipes get none).
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(

@@ -14,6 +14,8 @@ pub const GENESIS: &str = "00000000000000000000000000000000000000000000000000000
 use sqlx::Row;
 use time::OffsetDateTime;
 
+use std::sync::LazyLock;
+
 use super::vocab::sql_list;
 use super::{Store, StoreError, on_pool};
 
@@ -429,9 +431,9 @@ impl Store {
         target_guid: &str,
         since: OffsetDateTime,
     ) -> Result<Vec<AuditRow>, StoreError> {
-        let sql = portal_writes_sql();
+        static SQL: LazyLock<String> = LazyLock::new(portal_writes_sql);
         let rows = on_pool!(self, |pool| {
-            let rows = sqlx::query(&sql)
+            let rows = sqlx::query(SQL.as_str())
                 .bind(target_guid)
                 .bind(since)
                 .fetch_all(pool)
@@ -452,12 +454,14 @@ impl Store {
         since: OffsetDateTime,
     ) -> Result<i64, StoreError> {
         use super::vocab::{Action, Outcome};
-        let counted = sql_list(Action::COUNTED.iter().map(|a| a.as_str()));
-        let sql = format!(
-            "SELECT COUNT(*) FROM audit_events WHERE actor_sub = $1 AND at >= $2 AND outcome = $3 \
-             AND action IN ({counted})"
-        );
-        let n = on_pool!(self, |pool| sqlx::query_scalar::<_, i64>(&sql)
+        static SQL: LazyLock<String> = LazyLock::new(|| {
+            let counted = sql_list(Action::COUNTED.iter().map(|a| a.as_str()));
+            format!(
+                "SELECT COUNT(*) FROM audit_events WHERE actor_sub = $1 AND at >= $2 \
+                 AND outcome = $3 AND action IN ({counted})"
+            )
+        });
+        let n = on_pool!(self, |pool| sqlx::query_scalar::<_, i64>(SQL.as_str())
             .bind(actor_sub)
             .bind(since)
             .bind(Outcome::Success.as_str())
@@ -589,9 +593,10 @@ impl Store {
         target_guid: &str,
         limit: i64,
     ) -> Result<Vec<AuditRow>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} {}", recent_actions_sql());
+        static SQL: LazyLock<String> =
+            LazyLock::new(|| format!("SELECT {COLUMNS} {}", recent_actions_sql()));
         let rows = on_pool!(self, |pool| {
-            let rows = sqlx::query(&sql)
+            let rows = sqlx::query(SQL.as_str())
                 .bind(target_guid)
                 .bind(limit)
                 .fetch_all(pool)

@@ -335,7 +335,7 @@ fn end<'a>(
 }
 
 /// The configured scopes (default: the domain), with any scope inside another dropped.
-pub fn scopes(cfg: &crate::config::Config) -> Vec<String> {
+fn scopes(cfg: &crate::config::Config) -> Vec<String> {
     let mut scopes: Vec<String> = if cfg.fleet.scopes.is_empty() {
         vec![cfg.ldap.base_dn.clone()]
     } else {

@@ -92,15 +92,17 @@ impl FromRequestParts<AppState> for CurrentStaff {
                     .flush()
                     .await
                     .map_err(|e| AppError::Unavailable(format!("session store: {e}")))?;
-                let target = parts.uri.path_and_query().map(|p| p.as_str().to_string());
-                Err(AppError::SignIn(safe_return_to(target.as_deref())))
+                Err(sign_in(parts))
             }
-            None => {
-                let target = parts.uri.path_and_query().map(|p| p.as_str().to_string());
-                Err(AppError::SignIn(safe_return_to(target.as_deref())))
-            }
+            None => Err(sign_in(parts)),
         }
     }
+}
+
+/// Sign in first, then come back to this request's path (when it is one of ours).
+fn sign_in(parts: &Parts) -> AppError {
+    let target = parts.uri.path_and_query().map(|p| p.as_str());
+    AppError::SignIn(safe_return_to(target))
 }
 
 /// Extractor: a state-changing form from the signed-in person, with its CSRF token checked
