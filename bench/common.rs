@@ -47,3 +47,47 @@ pub async fn start_portal(dir: &std::path::Path, toml: &str) -> (String, String)
 pub fn discovering(toml: &str) -> String {
     toml.replace("discover_dcs = false\n", "discover_dcs = true\n")
 }
+
+/// A portal needing no DC (its one DC URL is never contacted) with a role `bench` that may
+/// view the policy page; its base URL and an API key of that role.
+pub async fn page_portal(dir: &std::path::Path) -> (String, String) {
+    // A CA file must exist for the config to validate; the directory is never contacted.
+    let ca = dir.join("ca.pem");
+    std::fs::write(&ca, include_str!("../crates/client/testdata/tls/ca.pem")).unwrap();
+    let roles = "[roles.bench]\ngroups = [\"bench\"]\nactions = [\"lookup\", \"view_policy\"]\nscopes = [\"DC=bench,DC=test\"]\n";
+    let urls = ["ldaps://127.0.0.1:1".to_string()];
+    let ca = ca.display().to_string();
+    let toml = config_toml(
+        dir,
+        &urls,
+        "DC=bench,DC=test",
+        ("bench", "unused"),
+        &ca,
+        roles,
+    );
+    start_portal(dir, &toml).await
+}
+
+/// The `n`th audit event of a benchmark: a diagnosis by a person, as the portal writes them.
+pub fn audit_event(n: usize) -> trustdesk::db::NewAuditRow {
+    use trustdesk::audit::{Action, Outcome};
+    trustdesk::db::NewAuditRow {
+        at: time::OffsetDateTime::from_unix_timestamp(1_790_000_000 + n as i64).unwrap(),
+        actor_sub: Some("alice".into()),
+        actor_name: Some("Alice Senior".into()),
+        actor_email: Some("alice@example.test".into()),
+        actor_roles: "senior".into(),
+        source_ip: Some("10.1.2.3".into()),
+        user_agent: Some("Mozilla/5.0 (bench)".into()),
+        request_id: Some(format!("req-{n}")),
+        action: Action::Diagnose.as_str().into(),
+        target_dn: Some(format!(
+            "CN=PC{n:05},OU=Berlin,OU=Workstations,DC=lab,DC=example,DC=test"
+        )),
+        target_guid: Some("9a3c1a52-0000-4000-8000-000000000001".into()),
+        target_name: Some(format!("PC{n:05}")),
+        outcome: Outcome::Success.as_str().into(),
+        reason: Some("likely cause: healthy".into()),
+        ticket: None,
+    }
+}

@@ -64,21 +64,7 @@ async fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(20_000);
     let dir = tempfile::tempdir().unwrap();
-    // A CA file must exist for the config to validate; the directory is never contacted.
-    let ca = dir.path().join("ca.pem");
-    std::fs::write(&ca, include_str!("../crates/client/testdata/tls/ca.pem")).unwrap();
-    let roles = "[roles.bench]\ngroups = [\"bench\"]\nactions = [\"lookup\", \"view_policy\"]\nscopes = [\"DC=bench,DC=test\"]\n";
-    let urls = ["ldaps://127.0.0.1:1".to_string()];
-    let ca = ca.display().to_string();
-    let toml = common::config_toml(
-        dir.path(),
-        &urls,
-        "DC=bench,DC=test",
-        ("bench", "unused"),
-        &ca,
-        roles,
-    );
-    let (base, key) = common::start_portal(dir.path(), &toml).await;
+    let (base, key) = common::page_portal(dir.path()).await;
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(CONNECTIONS)
         .build()

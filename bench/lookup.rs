@@ -3,12 +3,18 @@
 //!
 //!   lab/lab.sh up --dc2 --dc3 && lab/lab.sh run -- cargo bench --offline --bench lookup
 //!
-//! Environment: BENCH_NAME (default PAR-WS001), BENCH_REQUESTS (default 400 per setting).
+//! Environment: BENCH_NAME (default PAR-WS001), BENCH_REQUESTS (default 400 per setting),
+//! BENCH_LATENCY_MS (default 20).
 //!
-//! With the lab's third DC up (`--dc3`, not in `ldap.urls`), it runs twice: "2 DCs" (DC
-//! discovery off: the per-DC reads go to DC1 and DC2) and "3 DCs" (discovery on: DC3 is found
-//! in the directory and read too), each against raw searches on the same DCs. The per-DC reads
-//! run in parallel, so the 3-DC p50 should stay close to the 2-DC p50.
+//! Settings, each against raw searches on the same DCs (`raw.rs`: the fewest round trips a
+//! diagnosis can take, one search to find the computer, then everything else at once):
+//! - "2 DCs": DC discovery off, the per-DC reads go to DC1 and DC2;
+//! - "3 DCs", with the lab's third DC up (`--dc3`, not in `ldap.urls`): discovery on, DC3 is
+//!   found in the directory and read too. The per-DC reads run in parallel, so the 3-DC p50
+//!   should stay close to the 2-DC p50;
+//! - "20 ms away": DC1 and DC2 each behind a delaying TCP relay (`tests/it/relay.rs`) that
+//!   adds BENCH_LATENCY_MS to every round trip, for the portal and the raw searches alike. A
+//!   lookup that takes the fewest round trips (two) costs about two delays more than nearby.
 //!
 //! At one client the portal, the raw searches and the floor are taken in turn, request by
 //! request, so that the machine's drift during the run falls on all three alike; at 32
@@ -29,99 +35,14 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ldap3::controls::RawControl;
-use ldap3::{Ldap, LdapConnAsync, LdapConnSettings, Scope};
-
 #[path = "common.rs"]
 mod common;
 use common::env;
-
-async fn ldap(url: &str, tls: Arc<rustls::ClientConfig>) -> Ldap {
-    let (conn, mut l) = LdapConnAsync::with_settings(LdapConnSettings::new().set_config(tls), url)
-        .await
-        .unwrap();
-    ldap3::drive!(conn);
-    l.simple_bind(&env("LAB_SVC_UPN"), &env("LAB_SVC_PW"))
-        .await
-        .unwrap()
-        .success()
-        .unwrap();
-    l
-}
-
-/// The searches one diagnosis needs: find the account, then per DC the per-DC attributes,
-/// and the tombstone search (the Deleted Objects container itself, then its children) —
-/// concurrently, as the portal does.
-async fn raw_lookup(dcs: &[Ldap], base: &str, name: &str) {
-    // The portal's own filters, so the two sides cannot drift apart.
-    let q = trustdesk::directory::filter::ComputerQuery::parse(name).unwrap();
-    let filter = q.exact_filters().swap_remove(0);
-    let mut first = dcs[0].clone();
-    let (entries, _) = first
-        .search(
-            base,
-            Scope::Subtree,
-            &filter,
-            trustdesk::directory::computers::ACCOUNT_ATTRS.to_vec(),
-        )
-        .await
-        .unwrap()
-        .success()
-        .unwrap();
-    let dn = ldap3::SearchEntry::construct(entries.into_iter().next().unwrap()).dn;
-    let per_dc = dcs.iter().map(|l| {
-        let (mut l, dn) = (l.clone(), dn.clone());
-        async move {
-            l.search(
-                &dn,
-                Scope::Base,
-                "(objectClass=*)",
-                trustdesk::directory::computers::PER_DC_ATTRS.to_vec(),
-            )
-            .await
-            .unwrap()
-            .success()
-            .unwrap();
-        }
-    });
-    let tomb = async {
-        let mut l = dcs[0].clone();
-        let controls = || {
-            vec![
-                RawControl {
-                    ctype: "1.2.840.113556.1.4.417".into(),
-                    crit: true,
-                    val: None,
-                },
-                RawControl {
-                    ctype: "1.2.840.113556.1.4.2064".into(),
-                    crit: false,
-                    val: None,
-                },
-            ]
-        };
-        let container = format!("CN=Deleted Objects,{base}");
-        let _ = l
-            .with_controls(controls())
-            .search(&container, Scope::Base, "(objectClass=*)", vec!["1.1"])
-            .await;
-        let _ = l
-            .with_controls(controls())
-            .search(
-                &container,
-                Scope::OneLevel,
-                &trustdesk::directory::filter::tombstone_filter(&format!("{name}$")),
-                vec![
-                    "objectGUID",
-                    "sAMAccountName",
-                    "whenChanged",
-                    "lastKnownParent",
-                ],
-            )
-            .await;
-    };
-    tokio::join!(futures_util::future::join_all(per_dc), tomb);
-}
+#[path = "raw.rs"]
+mod raw;
+use raw::{ldap, raw_lookup};
+#[path = "../tests/it/relay.rs"]
+mod relay;
 
 fn pct(sorted: &[Duration], p: f64) -> Duration {
     let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
@@ -178,6 +99,17 @@ async fn measure_interleaved(total: usize, ops: &[Op]) -> Vec<Vec<Duration>> {
     lat
 }
 
+/// One setting of the benchmark.
+struct Setting {
+    label: String,
+    /// The portal's `ldap.urls`.
+    portal_urls: Vec<String>,
+    /// DC discovery on.
+    discover: bool,
+    /// The DCs the raw searches read.
+    raw_urls: Vec<String>,
+}
+
 #[tokio::main]
 async fn main() {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
@@ -186,52 +118,78 @@ async fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(400);
+    let latency_ms: u64 = std::env::var("BENCH_LATENCY_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
     let base_dn = env("LAB_BASEDN");
     let mut urls = vec![env("LAB_LDAPS_URL")];
     if let Ok(u) = std::env::var("LAB_DC2_LDAPS_URL") {
         urls.push(u);
     }
     let dc3 = std::env::var("LAB_DC3_LDAPS_URL").ok();
-    let mut p50_at_1 = Vec::new();
-    // (label, discovery on, the DCs the raw searches read)
-    let mut settings = vec![(
-        format!("{} DC(s), DC discovery off", urls.len()),
-        false,
-        urls.clone(),
-    )];
+    let mut settings = vec![Setting {
+        label: format!("{} DC(s), DC discovery off", urls.len()),
+        portal_urls: urls.clone(),
+        discover: false,
+        raw_urls: urls.clone(),
+    }];
     if let Some(u) = &dc3 {
         let mut all = urls.clone();
         all.push(u.clone());
-        settings.push((
-            format!("{} DCs, the third found by DC discovery", all.len()),
-            true,
-            all,
-        ));
+        settings.push(Setting {
+            label: format!("{} DCs, the third found by DC discovery", all.len()),
+            portal_urls: urls.clone(),
+            discover: true,
+            raw_urls: all,
+        });
     }
-    for (label, discover, raw_urls) in settings {
-        let p50 = run(&name, total, &base_dn, &urls, discover, &raw_urls, &label).await;
-        p50_at_1.push((label, p50));
+    // Each DC a network's distance away: a delaying relay in front of each, used by the
+    // portal and the raw searches alike.
+    let mut relays = Vec::new();
+    for u in &urls {
+        let host = url::Url::parse(u).unwrap().host_str().unwrap().to_string();
+        relays.push(relay::with_latency(&host, Duration::from_millis(latency_ms)).await);
     }
-    if let [(l2, two), (l3, three)] = p50_at_1.as_slice() {
+    let far: Vec<String> = relays.iter().map(|r| r.url.clone()).collect();
+    settings.push(Setting {
+        label: format!(
+            "{} DC(s), {latency_ms} ms added to every round trip (a delaying relay), DC discovery off",
+            far.len()
+        ),
+        portal_urls: far.clone(),
+        discover: false,
+        raw_urls: far,
+    });
+    let mut p50_at_1 = Vec::new();
+    for setting in &settings {
+        p50_at_1.push(run(&name, total, &base_dn, setting).await);
+    }
+    let (near, raw_near) = p50_at_1[0];
+    if let [_, (three, _), _] = p50_at_1.as_slice() {
         println!(
-            "portal p50 at 1 client: {three:.2} ms ({l3}) / {two:.2} ms ({l2}) = {:.2}x",
-            three / two
+            "portal p50 at 1 client: {three:.2} ms ({}) / {near:.2} ms ({}) = {:.2}x",
+            settings[1].label,
+            settings[0].label,
+            three / near
         );
     }
+    let ((far, raw_far), budget) = (p50_at_1[p50_at_1.len() - 1], 2.2 * latency_ms as f64 + near);
+    println!(
+        "portal p50 at 1 client with {latency_ms} ms per round trip: {far:.2} ms = {:.2} round trips \
+         beyond the p50 without it (raw searches: {:.2}); goal <= 2.2 x {latency_ms} ms + {near:.2} ms \
+         = {budget:.2} ms: {:.2}x of it",
+        (far - near) / latency_ms as f64,
+        (raw_far - raw_near) / latency_ms as f64,
+        far / budget
+    );
 }
 
-/// One setting: a portal on `urls` (discovering or not) against raw searches on `raw_urls`.
-/// Returns the portal's p50 at one client, in ms.
-async fn run(
-    name: &str,
-    total: usize,
-    base_dn: &str,
-    urls: &[String],
-    discover: bool,
-    raw_urls: &[String],
-    label: &str,
-) -> f64 {
+/// One setting: a portal on its URLs (discovering or not) against raw searches on its raw
+/// URLs. Returns the portal's and the raw searches' p50 at one client, in ms.
+async fn run(name: &str, total: usize, base_dn: &str, setting: &Setting) -> (f64, f64) {
     let (name, base_dn) = (name.to_string(), base_dn.to_string());
+    let label = &setting.label;
     // The portal, in-process on a free port, SQLite in a temp dir, an API key.
     let dir = tempfile::tempdir().unwrap();
     let roles = format!(
@@ -240,13 +198,13 @@ async fn run(
     let (svc, pw) = (env("LAB_SVC_UPN"), env("LAB_SVC_PW"));
     let toml = common::config_toml(
         dir.path(),
-        urls,
+        &setting.portal_urls,
         &base_dn,
         (&svc, &pw),
         &env("LAB_CA"),
         &roles,
     );
-    let toml = if discover {
+    let toml = if setting.discover {
         common::discovering(&toml)
     } else {
         toml
@@ -258,14 +216,9 @@ async fn run(
         .unwrap();
     let url = format!("{base}/api/v1/computers/{name}");
 
-    let roots = trustdesk::directory::tls::load_ca(std::path::Path::new(&env("LAB_CA"))).unwrap();
-    let tls = Arc::new(
-        rustls::ClientConfig::builder()
-            .with_root_certificates(roots)
-            .with_no_client_auth(),
-    );
+    let tls = raw::lab_tls();
     let mut dcs = Vec::new();
-    for u in raw_urls {
+    for u in &setting.raw_urls {
         dcs.push(ldap(u, tls.clone()).await);
     }
     let dcs = Arc::new(dcs);
@@ -290,7 +243,7 @@ async fn run(
         "floor p50",
         "floor ratio"
     );
-    let mut p50_1 = 0.0;
+    let mut p50_1 = (0.0, 0.0);
     for conc in [1usize, 32] {
         let (h, k, u) = (http.clone(), key.clone(), url.clone());
         let portal_op = move || {
@@ -342,7 +295,7 @@ async fn run(
         };
         let ms = |d: Duration| d.as_secs_f64() * 1000.0;
         if conc == 1 {
-            p50_1 = ms(pct(&portal, 0.5));
+            p50_1 = (ms(pct(&portal, 0.5)), ms(pct(&raw, 0.5)));
         }
         println!(
             "{:<8} {:>10.2}ms {:>10.2}ms {:>10.2}ms {:>10.2}ms {:>9.2}x {:>9.2}x {:>10.2}ms {:>11.2}x",

@@ -7,7 +7,8 @@
 # What it does (one line of output per step):
 #   1. Debian packages: Samba AD DC + member tools, Kerberos/LDAP/ldb/tdb tools, openssl,
 #      iproute2, util-linux, python3, chromium + chromium-driver, ca-certificates,
-#      build-essential, pkg-config, curl, shellcheck (lab/test.sh lints the scripts), and
+#      build-essential, pkg-config, curl, shellcheck (lab/test.sh lints the scripts), valgrind
+#      (bench/instructions.sh counts instructions with callgrind), and
 #      postgresql when nothing listens on
 #      127.0.0.1:5432. While Samba is being installed, a temporary /usr/sbin/policy-rc.d
 #      (exit 101) keeps the packages from starting smbd/nmbd/winbind with the default
@@ -113,7 +114,7 @@ apt_install() {  # installs the given packages; updates the package lists once i
 # ------------------------------------------------------------------ 1. Debian packages
 step "Debian packages"
 SAMBA_PKGS=(samba samba-ad-dc samba-ad-provision winbind krb5-user ldb-tools ldap-utils smbclient tdb-tools)
-OTHER_PKGS=(openssl iproute2 util-linux python3 ca-certificates build-essential pkg-config curl shellcheck)
+OTHER_PKGS=(openssl iproute2 util-linux python3 ca-certificates build-essential pkg-config curl shellcheck valgrind)
 [ "${SKIP_CHROMIUM:-0}" = 1 ] || OTHER_PKGS+=(chromium chromium-driver)
 PG_INSTALL=0
 if [ "${SKIP_POSTGRES:-0}" != 1 ]; then

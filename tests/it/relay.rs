@@ -1,14 +1,20 @@
 //! A TCP relay in front of a DC's LDAPS port, to make a DC slow, let it die mid-operation or
-//! hang (connections stay open, nothing comes back) without touching the shared lab. TLS
-//! passes through untouched (the DC's certificate is for its IP, so the relay listens on the
-//! same address, another port).
+//! hang (connections stay open, nothing comes back) without touching the shared lab, or to
+//! put it a network's distance away ([`with_latency`]: this machine's kernel has no `netem`
+//! qdisc, so the delay is added here, in user space). TLS passes through untouched (the DC's
+//! certificate is for its IP, so the relay listens on the same address, another port).
+//!
+//! The benchmarks include this file too (`bench/lookup.rs`).
+
+#![allow(dead_code)]
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
+use tokio::net::tcp::OwnedWriteHalf;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 
@@ -43,6 +49,24 @@ impl Relay {
 /// Relay `ip`:<free port> → `ip`:636. `delay` slows each chunk from the DC; `die_after`
 /// kills the relay once that many bytes came from the DC.
 pub async fn start(ip: &str, delay: Option<Duration>, die_after: Option<u64>) -> Relay {
+    listen(ip, delay, die_after, None).await
+}
+
+/// Relay `ip`:<free port> → `ip`:636 with `round_trip` added to every round trip, like a
+/// network link's propagation delay: what the DC sends is held for it on the way back (one
+/// timer per round trip: tokio's timers round up to the millisecond, so two would add up to
+/// 2 ms of their own). Bytes that follow one another are not held up by each other
+/// (pipelined requests each pay the delay once), and their order is kept.
+pub async fn with_latency(ip: &str, round_trip: Duration) -> Relay {
+    listen(ip, None, None, Some(round_trip)).await
+}
+
+async fn listen(
+    ip: &str,
+    delay: Option<Duration>,
+    die_after: Option<u64>,
+    latency: Option<Duration>,
+) -> Relay {
     let listener = TcpListener::bind(format!("{ip}:0")).await.unwrap();
     let addr = listener.local_addr().unwrap();
     let target: SocketAddr = format!("{ip}:636").parse().unwrap();
@@ -63,6 +87,13 @@ pub async fn start(ip: &str, delay: Option<Duration>, die_after: Option<u64>) ->
                 continue;
             };
             let (counter, killer, stop) = (counter.clone(), killer.clone(), killed.clone());
+            if let Some(round_trip) = latency {
+                // Each held chunk goes out when due: Nagle's algorithm would hold a small
+                // one back until the previous was acknowledged, a delay the link does not have.
+                let _ = (client.set_nodelay(true), server.set_nodelay(true));
+                tokio::spawn(distant(client, server, round_trip, stop));
+                continue;
+            }
             let link = Link {
                 delay,
                 die_after,
@@ -81,6 +112,52 @@ pub async fn start(ip: &str, delay: Option<Duration>, die_after: Option<u64>) ->
         kill,
         frozen,
     }
+}
+
+/// One connection a network's distance away: what the DC sends is held for `round_trip`.
+async fn distant(
+    client: TcpStream,
+    server: TcpStream,
+    round_trip: Duration,
+    mut stop: watch::Receiver<bool>,
+) {
+    let (mut cr, cw) = client.into_split();
+    let (sr, mut sw) = server.into_split();
+    tokio::select! {
+        _ = tokio::io::copy(&mut cr, &mut sw) => {},
+        _ = held(sr, cw, round_trip) => {},
+        _ = stop.wait_for(|k| *k) => {},
+    }
+}
+
+/// Copy `from` to `to`, each chunk written `delay` after it was read. The writes wait on an
+/// OS thread of their own: tokio's timers fire on millisecond ticks, late by up to 2 ms (the
+/// tick, then the driver's own wake-up), which would add itself to every round trip measured.
+async fn held(mut from: impl AsyncRead + Unpin, to: OwnedWriteHalf, delay: Duration) {
+    let (tx, rx) = std::sync::mpsc::channel::<(std::time::Instant, Vec<u8>)>();
+    let runtime = tokio::runtime::Handle::current();
+    let writer = std::thread::spawn(move || {
+        let mut to = to;
+        while let Ok((due, bytes)) = rx.recv() {
+            let wait = due.saturating_duration_since(std::time::Instant::now());
+            #[allow(clippy::disallowed_methods)] // blocking is the point: this thread only waits
+            std::thread::sleep(wait);
+            if runtime.block_on(to.write_all(&bytes)).is_err() {
+                break;
+            }
+        }
+    });
+    let mut buf = vec![0u8; 16 * 1024];
+    while let Ok(n @ 1..) = from.read(&mut buf).await {
+        if tx
+            .send((std::time::Instant::now() + delay, buf[..n].to_vec()))
+            .is_err()
+        {
+            break;
+        }
+    }
+    drop(tx);
+    let _ = tokio::task::spawn_blocking(move || writer.join()).await;
 }
 
 /// What one relayed connection obeys.
