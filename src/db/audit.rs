@@ -7,7 +7,6 @@
 
 mod append;
 mod heads;
-mod links;
 
 pub use append::Chain;
 pub(super) use append::{Queue, Writer};
@@ -197,9 +196,6 @@ impl Store {
     ) -> Result<Vec<AuditLink>, StoreError> {
         match self {
             Store::Sqlite(db) => {
-                if let Some(links) = links::sqlite_link_lines(&db.pool, after_seq, limit).await? {
-                    return Ok(links);
-                }
                 let rows = sqlx::query(SQLITE_LINKS)
                     .bind(after_seq)
                     .bind(limit)
