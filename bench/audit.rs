@@ -59,7 +59,8 @@ async fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(1_000_000);
 
-    // Append rate through audit::record (lock, link, insert, commit per event).
+    // Append rate through audit::record (queue, lock, link, insert, commit; concurrent
+    // appends are committed together).
     let (store, _d1) = fresh().await;
     let t = Instant::now();
     for n in 0..appends {
@@ -138,14 +139,14 @@ async fn main() {
         one / 5000.0
     );
     println!(
-        "  8 writers  {eight:>9.0} events/s   ({:.2}x)",
+        "  8 writers  {eight:>9.0} events/s   (target >= 5000: {:.2}x)",
         eight / 5000.0
     );
     println!(
         "  reading the {rows} rows back as typed rows takes {read_only:.2} s (verify reads canonical bodies)"
     );
     println!(
-        "verify a chain of {rows} events: {verify:.2} s   (target < 10 s: {:.2}x of the budget; fixture built in {built:.1} s)",
-        verify / 10.0
+        "verify a chain of {rows} events: {verify:.2} s   (target < 5 s: {:.2}x of the budget; fixture built in {built:.1} s)",
+        verify / 5.0
     );
 }

@@ -72,31 +72,47 @@ pub fn link_hash(prev_hash: &str, seq: i64, event: &NewAuditRow) -> String {
 
 /// `SHA-256(prev_hash ‖ "\n" ‖ canonical body)`, hex.
 pub fn body_hash(prev_hash: &str, body: &[u8]) -> String {
+    let hex = hex_digest(prev_hash, body);
+    String::from_utf8_lossy(&hex).into_owned()
+}
+
+/// [`body_hash`] as lower-case hex bytes on the stack.
+fn hex_digest(prev_hash: &str, body: &[u8]) -> [u8; 64] {
     let mut h = Sha256::new();
     h.update(prev_hash.as_bytes());
     h.update(b"\n");
     h.update(body);
-    hex(&h.finalize())
+    hex32(&h.finalize().into())
 }
 
 /// Whether a row's stored hash matches its content (the database's canonical body when it
-/// built one, else the row hashed here).
+/// built one, else the row hashed here). Compared as bytes: no string per row.
 fn own_hash_ok(l: &AuditLink) -> bool {
-    let computed = match &l.body {
-        LinkBody::Canonical(body) => body_hash(&l.prev_hash, body.as_bytes()),
-        LinkBody::Row(event) => link_hash(&l.prev_hash, l.seq, event),
-    };
-    computed == l.hash
+    match &l.body {
+        LinkBody::Canonical(body) => hex_digest(&l.prev_hash, body.as_bytes()) == l.hash.as_bytes(),
+        LinkBody::Row(event) => link_hash(&l.prev_hash, l.seq, event) == l.hash,
+    }
+}
+
+const HEX_DIGITS: &[u8; 16] = b"0123456789abcdef";
+
+/// Lower-case hex of a SHA-256 digest, on the stack.
+fn hex32(bytes: &[u8; 32]) -> [u8; 64] {
+    let mut out = [0u8; 64];
+    for (pair, b) in out.chunks_exact_mut(2).zip(bytes) {
+        for (o, nibble) in pair.iter_mut().zip([b >> 4, b & 0xf]) {
+            *o = HEX_DIGITS.get(usize::from(nibble)).copied().unwrap_or(b'0');
+        }
+    }
+    out
 }
 
 fn hex(bytes: &[u8]) -> String {
-    use std::fmt::Write;
     bytes
         .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+        .flat_map(|b| [b >> 4, b & 0xf])
+        .map(|n| char::from(HEX_DIGITS.get(usize::from(n)).copied().unwrap_or(b'0')))
+        .collect()
 }
 
 /// Write one event: first to the chain (the caller's action must not proceed if this fails),

@@ -1,11 +1,15 @@
 //! Audit rows: append to the hash chain under a lock, and read back.
 //!
-//! The chain arithmetic (canonical form, hashes) lives in `crate::audit`; this file only
-//! guarantees that appends are serialised — `BEGIN IMMEDIATE` on SQLite, a transaction-level
-//! advisory lock on PostgreSQL, so several portal instances never fork the chain.
+//! The chain arithmetic (canonical form, hashes) lives in `crate::audit`; appends are
+//! serialised and committed in groups by `append.rs` — one writer lock per process on
+//! SQLite, a transaction-level advisory lock on PostgreSQL, so several portal instances
+//! never fork the chain.
 
+mod append;
 mod heads;
 
+pub use append::Chain;
+pub(super) use append::{Queue, Writer};
 pub use heads::SignedHead;
 
 /// The `prev_hash` of the first row.
@@ -18,9 +22,6 @@ use std::sync::LazyLock;
 
 use super::vocab::sql_list;
 use super::{Store, StoreError, on_pool};
-
-/// The advisory lock key that serialises audit appends on PostgreSQL ("td-audit").
-const AUDIT_LOCK_KEY: i64 = 0x7464_2d61_7564_6974;
 
 /// `t` without its sub-microsecond part (what PostgreSQL's `timestamptz` stores).
 pub fn truncate_to_micros(t: OffsetDateTime) -> OffsetDateTime {
@@ -114,13 +115,6 @@ const SQLITE_LINKS: &str = "SELECT seq, prev_hash, hash, json_object('seq', seq,
     'reason', reason, 'ticket', ticket) AS body \
     FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2";
 
-const INSERT: &str = "INSERT INTO audit_events (seq, at, actor_sub, actor_name, actor_email, \
-    actor_roles, source_ip, user_agent, request_id, action, target_dn, target_guid, target_name, \
-    outcome, reason, ticket, prev_hash, hash) \
-    VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)";
-
-const LAST: &str = "SELECT seq, hash FROM audit_events ORDER BY seq DESC LIMIT 1";
-
 fn from_row<R>(row: &R) -> Result<AuditRow, sqlx::Error>
 where
     R: Row,
@@ -154,106 +148,25 @@ where
     })
 }
 
-macro_rules! bind_row {
-    ($q:expr, $seq:expr, $e:expr, $prev:expr, $hash:expr) => {
-        $q.bind($seq)
-            .bind($e.at)
-            .bind(&$e.actor_sub)
-            .bind(&$e.actor_name)
-            .bind(&$e.actor_email)
-            .bind(&$e.actor_roles)
-            .bind(&$e.source_ip)
-            .bind(&$e.user_agent)
-            .bind(&$e.request_id)
-            .bind(&$e.action)
-            .bind(&$e.target_dn)
-            .bind(&$e.target_guid)
-            .bind(&$e.target_name)
-            .bind(&$e.outcome)
-            .bind(&$e.reason)
-            .bind(&$e.ticket)
-            .bind($prev)
-            .bind($hash)
-    };
-}
-
-/// Inside an open transaction holding the append lock: read the head, link, insert, commit.
-macro_rules! append_in {
-    ($tx:ident, $event:expr, $chain:expr) => {{
-        let last = sqlx::query(LAST).fetch_optional(&mut *$tx).await?;
-        let (seq, prev) = next_link(last.as_ref())?;
-        let hash = $chain(&prev, seq, $event);
-        bind_row!(sqlx::query(INSERT), seq, $event, &prev, &hash)
-            .execute(&mut *$tx)
-            .await?;
-        $tx.commit().await?;
-        (seq, prev, hash)
-    }};
-}
-
 impl Store {
-    /// Append `event` after the current chain head. `chain(prev_hash, seq, event)` computes the
-    /// row's hash; it runs while the append lock is held, so no two rows share a predecessor.
+    /// Append `event` after the current chain head; return once its row is committed.
+    /// `chain(prev_hash, seq, event)` computes the row's hash; it runs while the append lock
+    /// is held, so no two rows share a predecessor. Concurrent appends are committed together
+    /// (see `append.rs`).
     pub async fn append_audit(
         &self,
         event: &NewAuditRow,
-        chain: impl Fn(&str, i64, &NewAuditRow) -> String,
+        chain: Chain,
     ) -> Result<AuditRow, StoreError> {
         // PostgreSQL keeps microseconds: hash exactly what both databases give back.
-        let event = &NewAuditRow {
+        let event = NewAuditRow {
             at: truncate_to_micros(event.at),
             ..event.clone()
         };
-        let (seq, prev, hash) = match self {
-            Store::Sqlite(db) => {
-                // One writer per process: the head this process wrote last is the chain
-                // head, so it is not read back each time. If it is stale (a command such as
-                // `trustdesk sessions revoke` appended meanwhile), the insert hits the `seq`
-                // primary key and fails (no fork); the head is then read and the append
-                // tried once more.
-                let mut writer = db.write_lock().await;
-                let mut cached = writer.take();
-                loop {
-                    let from_cache = cached.is_some();
-                    let (seq, prev) = match cached.take() {
-                        Some((seq, hash)) => (seq + 1, hash),
-                        None => {
-                            let last = sqlx::query(LAST).fetch_optional(&db.pool).await?;
-                            next_link(last.as_ref())?
-                        }
-                    };
-                    let hash = chain(&prev, seq, event);
-                    // One statement, atomic by itself: the lock already serialises appends.
-                    match bind_row!(sqlx::query(INSERT), seq, event, &prev, &hash)
-                        .execute(&db.pool)
-                        .await
-                    {
-                        Ok(_) => {
-                            *writer = Some((seq, hash.clone()));
-                            break (seq, prev, hash);
-                        }
-                        Err(sqlx::Error::Database(e)) if from_cache && e.is_unique_violation() => {
-                            continue;
-                        }
-                        Err(e) => return Err(e.into()),
-                    }
-                }
-            }
-            Store::Postgres(pool) => {
-                let mut tx = pool.begin().await?;
-                sqlx::query("SELECT pg_advisory_xact_lock($1)")
-                    .bind(AUDIT_LOCK_KEY)
-                    .execute(&mut *tx)
-                    .await?;
-                append_in!(tx, event, chain)
-            }
-        };
-        Ok(AuditRow {
-            seq,
-            event: event.clone(),
-            prev_hash: prev,
-            hash,
-        })
+        match self {
+            Store::Sqlite(db) => append::sqlite(db, event, chain).await,
+            Store::Postgres(pool) => append::postgres(pool, event, chain).await,
+        }
     }
 
     /// Rows in chain order, from `after_seq` (exclusive), at most `limit`.
@@ -323,18 +236,6 @@ impl Store {
             rows.iter().map(from_row).collect::<Result<Vec<_>, _>>()
         })?;
         Ok(rows)
-    }
-}
-
-fn next_link<R: Row>(last: Option<&R>) -> Result<(i64, String), sqlx::Error>
-where
-    for<'a> &'a str: sqlx::ColumnIndex<R>,
-    for<'a> i64: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
-{
-    match last {
-        Some(row) => Ok((row.try_get::<i64, _>("seq")? + 1, row.try_get("hash")?)),
-        None => Ok((1, GENESIS.to_string())),
     }
 }
 

@@ -22,7 +22,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool};
 
 pub use api_keys::ApiKeyRow;
-pub use audit::{AuditFilter, AuditLink, AuditRow, GENESIS, LinkBody, NewAuditRow, SignedHead};
+pub use audit::{
+    AuditFilter, AuditLink, AuditRow, Chain, GENESIS, LinkBody, NewAuditRow, SignedHead,
+};
 pub use codes::CodeRow;
 pub use fleet::{FleetEnd, FleetFindingRow, FleetScanRow};
 pub use logins::{LoginRow, LoginsOf};
@@ -72,15 +74,17 @@ pub enum Store {
 /// SQLite: a pool of readers (WAL lets them run beside a writer) and an async lock that
 /// admits one writer at a time. SQLite allows one writer anyway; queueing on the lock is
 /// async and fair, where SQLITE_BUSY retries would sleep. The lock also guards the audit
-/// chain head this process last wrote (see `audit.rs`).
+/// writer (its connection and the chain head this process last wrote), and audit events
+/// queue beside it to be committed together (see `audit/append.rs`).
 #[derive(Clone, Debug)]
 pub struct SqliteDb {
     pub pool: SqlitePool,
-    write: std::sync::Arc<tokio::sync::Mutex<Option<(i64, String)>>>,
+    write: std::sync::Arc<tokio::sync::Mutex<audit::Writer>>,
+    audit_queue: std::sync::Arc<audit::Queue>,
 }
 
 impl SqliteDb {
-    pub(crate) async fn write_lock(&self) -> tokio::sync::MutexGuard<'_, Option<(i64, String)>> {
+    pub(crate) async fn write_lock(&self) -> tokio::sync::MutexGuard<'_, audit::Writer> {
         self.write.lock().await
     }
 }
@@ -207,6 +211,7 @@ impl Store {
             Ok(Self::Sqlite(SqliteDb {
                 pool,
                 write: std::sync::Arc::default(),
+                audit_queue: std::sync::Arc::default(),
             }))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let opts =

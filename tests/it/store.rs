@@ -87,6 +87,8 @@ contract!(
     audit_rows_made_now_verify,
     audit_awkward_text_verifies,
     concurrent_appends_form_one_chain,
+    group_commit_gives_every_caller_its_own_committed_row,
+    a_refused_row_fails_only_its_own_caller,
     observations_round_trip,
     fleet_reports_round_trip,
     logins_by_person_and_provider_session,
@@ -516,6 +518,107 @@ async fn concurrent_appends_form_one_chain(store: Store) {
     let head = audit::verify(&store).await.unwrap();
     assert_eq!(head.rows, 100);
     assert_eq!(head.seq, 100);
+}
+
+/// Group commit: eight writers × 200 appends make one chain of 1,600 rows; every caller got
+/// its own row back, each `seq` once, and the database holds exactly what each was told.
+async fn group_commit_gives_every_caller_its_own_committed_row(store: Store) {
+    let mut tasks = Vec::new();
+    for w in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut rows = Vec::new();
+            for n in 0..200 {
+                rows.push(
+                    audit::record(&store, &event("diagnose", w * 1000 + n))
+                        .await
+                        .unwrap(),
+                );
+            }
+            rows
+        }));
+    }
+    let mut returned = Vec::new();
+    for t in tasks {
+        returned.extend(t.await.unwrap());
+    }
+    let head = audit::verify(&store).await.unwrap();
+    assert_eq!((head.rows, head.seq), (1600, 1600));
+    returned.sort_by_key(|r| r.seq);
+    let seqs: Vec<i64> = returned.iter().map(|r| r.seq).collect();
+    assert_eq!(
+        seqs,
+        (1..=1600).collect::<Vec<_>>(),
+        "each seq exactly once"
+    );
+    let stored = store.audit_page(0, 2000).await.unwrap();
+    assert_eq!(stored, returned, "each caller was told what was committed");
+}
+
+/// A row the database refuses fails its own caller only, even when it was queued with
+/// others: the rest of its batch is committed, nothing is lost or forked, and the next
+/// append links to the head.
+async fn a_refused_row_fails_only_its_own_caller(store: Store) {
+    let poison = match &store {
+        Store::Sqlite(_) => "CREATE TRIGGER audit_poison BEFORE INSERT ON audit_events \
+             WHEN NEW.reason = 'poison' BEGIN SELECT RAISE(ABORT, 'poisoned row'); END"
+            .to_string(),
+        Store::Postgres(_) => "CREATE FUNCTION audit_poison() RETURNS trigger LANGUAGE plpgsql \
+             AS $$ BEGIN IF NEW.reason = 'poison' THEN RAISE EXCEPTION 'poisoned row'; END IF; \
+             RETURN NEW; END $$; \
+             CREATE TRIGGER audit_poison BEFORE INSERT ON audit_events \
+             FOR EACH ROW EXECUTE FUNCTION audit_poison()"
+            .to_string(),
+    };
+    match &store {
+        Store::Sqlite(db) => db.pool.execute(poison.as_str()).await.map(|_| ()),
+        Store::Postgres(p) => p.execute(poison.as_str()).await.map(|_| ()),
+    }
+    .unwrap();
+    let mut tasks = Vec::new();
+    for w in 0..8 {
+        let store = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut out = Vec::new();
+            for n in 0..40 {
+                let bad = (w + n) % 5 == 0;
+                let mut e = event("diagnose", w * 1000 + n);
+                e.reason = Some(if bad { "poison" } else { "fine" }.into());
+                out.push((bad, audit::record(&store, &e).await));
+            }
+            out
+        }));
+    }
+    let mut written = Vec::new();
+    for t in tasks {
+        for (bad, result) in t.await.unwrap() {
+            match result {
+                Ok(row) => {
+                    assert!(!bad, "a refused row was reported written");
+                    written.push(row);
+                }
+                Err(e) => {
+                    assert!(bad, "a good row failed: {e}");
+                    assert!(format!("{e:?}").contains("poisoned row"), "{e:?}");
+                }
+            }
+        }
+    }
+    assert_eq!(written.len(), 8 * 40 * 4 / 5);
+    let head = audit::verify(&store).await.unwrap();
+    assert_eq!(head.rows as usize, written.len());
+    written.sort_by_key(|r| r.seq);
+    assert_eq!(store.audit_page(0, 1000).await.unwrap(), written);
+    // The next append (alone, and refused alone) still links to the head.
+    let mut e = event("lookup", 1);
+    e.reason = Some("poison".into());
+    assert!(audit::record(&store, &e).await.is_err());
+    let next = audit::record(&store, &event("lookup", 2)).await.unwrap();
+    assert_eq!(
+        (next.seq, next.prev_hash.as_str()),
+        (head.seq + 1, head.hash.as_str())
+    );
+    assert_eq!(audit::verify(&store).await.unwrap().rows, head.rows + 1);
 }
 
 /// Logins are found by person or provider session, an empty value is an ordinary value (no
