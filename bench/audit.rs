@@ -13,31 +13,12 @@
 use std::time::Instant;
 
 use sqlx::Connection;
-use time::OffsetDateTime;
 use trustdesk::audit;
-use trustdesk::db::{NewAuditRow, Store};
+use trustdesk::db::Store;
 
-fn event(n: usize) -> NewAuditRow {
-    NewAuditRow {
-        at: OffsetDateTime::from_unix_timestamp(1_790_000_000 + n as i64).unwrap(),
-        actor_sub: Some("alice".into()),
-        actor_name: Some("Alice Senior".into()),
-        actor_email: Some("alice@example.test".into()),
-        actor_roles: "senior".into(),
-        source_ip: Some("10.1.2.3".into()),
-        user_agent: Some("Mozilla/5.0 (bench)".into()),
-        request_id: Some(format!("req-{n}")),
-        action: "diagnose".into(),
-        target_dn: Some(format!(
-            "CN=PC{n:05},OU=Berlin,OU=Workstations,DC=lab,DC=example,DC=test"
-        )),
-        target_guid: Some("9a3c1a52-0000-4000-8000-000000000001".into()),
-        target_name: Some(format!("PC{n:05}")),
-        outcome: "success".into(),
-        reason: Some("likely cause: healthy".into()),
-        ticket: None,
-    }
-}
+#[path = "common.rs"]
+mod common;
+use common::audit_event as event;
 
 async fn fresh() -> (Store, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
