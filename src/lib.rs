@@ -119,6 +119,7 @@ pub async fn build(cfg: Config) -> Result<AppState, StartupError> {
         scan,
         audit_key: Arc::new(audit_key),
         config: Arc::new(cfg),
+        api_keys: Arc::new(auth::api_keys::ApiKeys::new(store.clone())),
         store,
         sessions,
         directory,

@@ -3,6 +3,9 @@
 //! entropy, so a fast hash is enough); the key itself is printed once at creation. Creating
 //! and revoking a key are audited with the OS user who ran the command.
 
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
@@ -17,10 +20,7 @@ pub const PREFIX: &str = "tdk_";
 const TOUCH_EVERY: time::Duration = time::Duration::minutes(1);
 
 pub fn hash(key: &str) -> String {
-    Sha256::digest(key.as_bytes())
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    audit::hex(&Sha256::digest(key.as_bytes()))
 }
 
 /// Where a key stands at a time.
@@ -109,26 +109,105 @@ pub async fn revoke_audited(store: &Store, name: &str, by: &Actor) -> Result<boo
     Ok(true)
 }
 
-/// The staff identity a presented key stands for, or `None` for an unknown, revoked or
-/// expired key (all refused alike).
-pub async fn authenticate(
-    store: &Store,
-    presented: &str,
-) -> Result<Option<Staff>, CredentialError> {
-    if !presented.starts_with(PREFIX) || presented.len() > 128 {
-        return Ok(None);
+/// The API keys as this process checks them: the keys it has seen, kept in memory at the
+/// keys' generation (`Store::api_key_generation`) they were read at.
+///
+/// Every request still asks the database, so a key revoked by another process (the
+/// `api-key revoke` command, another portal instance) is refused on the next request: but it
+/// asks for the generation, and one read serves every request that arrived before it started
+/// (as group commit does for writes). A request waits for a read that began after it arrived,
+/// never takes an older one; while the generation stays the same, a key seen once is not read
+/// again. An unknown key is never remembered: each costs a read of the key.
+pub struct ApiKeys {
+    store: Store,
+    /// Generation reads started so far (each read's number is taken before it asks).
+    started: AtomicU64,
+    /// The newest read and what it allows; locked while a read runs, so the requests that
+    /// arrive meanwhile wait for it and then for one more at most.
+    latest: tokio::sync::Mutex<Latest>,
+}
+
+#[derive(Default)]
+struct Latest {
+    /// The number of the read (0: none yet).
+    read: u64,
+    generation: i64,
+    /// Keys read at `generation`, by hash: revoked, expired or not (the state is worked out
+    /// at each use).
+    keys: HashMap<String, ApiKeyRow>,
+}
+
+impl ApiKeys {
+    pub fn new(store: Store) -> Self {
+        Self {
+            store,
+            started: AtomicU64::new(0),
+            latest: tokio::sync::Mutex::new(Latest::default()),
+        }
     }
-    let Some(key) = store.api_key_by_hash(&hash(presented)).await? else {
-        return Ok(None);
-    };
-    let now = crate::clock::now();
-    if KeyState::of(&key, now) != KeyState::Active {
-        return Ok(None);
+
+    /// The staff identity a presented key stands for, or `None` for an unknown, revoked or
+    /// expired key (all refused alike).
+    pub async fn authenticate(&self, presented: &str) -> Result<Option<Staff>, CredentialError> {
+        if !presented.starts_with(PREFIX) || presented.len() > 128 {
+            return Ok(None);
+        }
+        let key_hash = hash(presented);
+        let (generation, known) = self.fresh(&key_hash).await?;
+        let key = match known {
+            Some(key) => key,
+            None => {
+                let Some(key) = self.store.api_key_by_hash(&key_hash).await? else {
+                    return Ok(None);
+                };
+                self.remember(generation, &key_hash, &key).await;
+                key
+            }
+        };
+        let now = crate::clock::now();
+        if KeyState::of(&key, now) != KeyState::Active {
+            return Ok(None);
+        }
+        if key.last_used_at.is_none_or(|t| now - t >= TOUCH_EVERY) {
+            self.store.touch_api_key(&key.name, now).await?;
+            let used = ApiKeyRow {
+                last_used_at: Some(now),
+                ..key.clone()
+            };
+            self.remember(generation, &key_hash, &used).await;
+        }
+        Ok(Some(staff_of(key)?))
     }
-    if key.last_used_at.is_none_or(|t| now - t >= TOUCH_EVERY) {
-        store.touch_api_key(&key.name, now).await?;
+
+    /// The generation as read after this call began, and the key if it was read at it.
+    async fn fresh(&self, key_hash: &str) -> Result<(i64, Option<ApiKeyRow>), StoreError> {
+        let arrived = self.started.load(Ordering::SeqCst);
+        let mut latest = self.latest.lock().await;
+        // A read numbered above `arrived` took its number, then asked, after this call began.
+        if latest.read <= arrived {
+            let read = self.started.fetch_add(1, Ordering::SeqCst) + 1;
+            let generation = self.store.api_key_generation().await?;
+            if generation != latest.generation {
+                latest.keys.clear();
+                latest.generation = generation;
+            }
+            latest.read = read;
+        }
+        Ok((latest.generation, latest.keys.get(key_hash).cloned()))
     }
-    Ok(Some(Staff {
+
+    /// Keep `key`, read after the generation `generation` was: only while that is still the
+    /// newest generation seen (a key read before a later change is not kept past it).
+    async fn remember(&self, generation: i64, key_hash: &str, key: &ApiKeyRow) {
+        let mut latest = self.latest.lock().await;
+        if latest.generation == generation {
+            latest.keys.insert(key_hash.to_string(), key.clone());
+        }
+    }
+}
+
+fn staff_of(key: ApiKeyRow) -> Result<Staff, CredentialError> {
+    Ok(Staff {
         sub: format!("api-key:{}", key.name),
         name: Some(format!("API key {}", key.name)),
         email: None,
@@ -140,7 +219,7 @@ pub async fn authenticate(
         id_token: None,
         role_inputs: None,
         can_lookup: false,
-    }))
+    })
 }
 
 #[cfg(test)]

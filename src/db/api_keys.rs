@@ -81,6 +81,17 @@ impl Store {
         Ok(row)
     }
 
+    /// The API keys' generation: it moves on with every change to a key's standing (a
+    /// revocation, an expiry, a role, a deletion: triggers, migration 0015), never back.
+    pub async fn api_key_generation(&self) -> Result<i64, StoreError> {
+        let generation = on_pool!(self, |pool| {
+            sqlx::query_scalar("SELECT generation FROM api_key_generation WHERE id = 1")
+                .fetch_one(pool)
+                .await
+        })?;
+        Ok(generation)
+    }
+
     /// Note that the key `name` was used at `now`.
     pub async fn touch_api_key(&self, name: &str, now: OffsetDateTime) -> Result<(), StoreError> {
         on_write!(self, |pool| sqlx::query(

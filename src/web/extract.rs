@@ -57,7 +57,7 @@ impl FromRequestParts<AppState> for CurrentStaff {
                 .and_then(|v| v.strip_prefix("Bearer "))
                 .map(str::trim)
                 .unwrap_or_default();
-            return match crate::auth::api_keys::authenticate(&state.store, key).await? {
+            return match state.api_keys.authenticate(key).await? {
                 Some(staff) => Ok(Self(staff.for_request(&state.config, &state.policy))),
                 None => Err(AppError::Unauthorized("unknown or revoked API key".into())),
             };

@@ -18,6 +18,8 @@ pub struct AppState {
     pub config: Arc<Config>,
     pub store: Store,
     pub sessions: SessionBackend,
+    /// API keys, checked against the keys' generation (`auth::api_keys::ApiKeys`).
+    pub api_keys: Arc<crate::auth::api_keys::ApiKeys>,
     pub directory: Arc<Directory>,
     pub oidc: Arc<Oidc>,
     pub policy: Arc<Policy>,

@@ -376,7 +376,8 @@ async fn api_keys_are_audited_expire_and_show_their_state() {
 
     let store = open(dir.path()).await;
     // A use is noted (once a minute at most).
-    let staff = trustdesk::auth::api_keys::authenticate(&store, &key)
+    let staff = trustdesk::auth::api_keys::ApiKeys::new(store.clone())
+        .authenticate(&key)
         .await
         .unwrap();
     assert_eq!(staff.unwrap().roles, ["auditor"]);
@@ -403,7 +404,8 @@ async fn api_keys_are_audited_expire_and_show_their_state() {
         .await
         .unwrap();
     assert!(
-        trustdesk::auth::api_keys::authenticate(&store, &key)
+        trustdesk::auth::api_keys::ApiKeys::new(store.clone())
+            .authenticate(&key)
             .await
             .unwrap()
             .is_none()

@@ -89,6 +89,7 @@ contract!(
     concurrent_appends_form_one_chain,
     group_commit_gives_every_caller_its_own_committed_row,
     a_refused_row_fails_only_its_own_caller,
+    a_key_changed_elsewhere_is_refused_on_the_next_request,
     observations_round_trip,
     fleet_reports_round_trip,
     logins_by_person_and_provider_session,
@@ -768,4 +769,89 @@ async fn eight_writers_times_1000_events_on_postgres_make_one_chain() {
         assert_eq!((head.rows, head.seq), (8000, 8000));
     })
     .await;
+}
+
+/// Another handle on the same database, as the `api-key` command or a second instance has.
+async fn elsewhere(store: &Store) -> Store {
+    match store {
+        Store::Sqlite(db) => {
+            let file = db
+                .pool
+                .connect_options()
+                .get_filename()
+                .display()
+                .to_string();
+            Store::connect(&format!("sqlite://{file}")).await.unwrap()
+        }
+        Store::Postgres(pool) => Store::Postgres(
+            sqlx::PgPool::connect_with((*pool.connect_options()).clone())
+                .await
+                .unwrap(),
+        ),
+    }
+}
+
+/// The portal keeps the keys it has checked in memory, but a key revoked, expired or deleted
+/// by another process is refused on the very next request, concurrent ones included.
+async fn a_key_changed_elsewhere_is_refused_on_the_next_request(store: Store) {
+    use trustdesk::auth::api_keys::{ApiKeys, create};
+    let other = elsewhere(&store).await;
+    let keys = std::sync::Arc::new(ApiKeys::new(store.clone()));
+    let (k1, k2, k3) = (
+        create(&store, "k1", "auditor").await.unwrap(),
+        create(&store, "k2", "auditor").await.unwrap(),
+        create(&store, "k3", "auditor").await.unwrap(),
+    );
+    for _ in 0..3 {
+        for k in [&k1, &k2, &k3] {
+            assert!(keys.authenticate(k).await.unwrap().is_some());
+        }
+    }
+    let unknown = format!("{}x", &k1[..k1.len() - 1]);
+    assert!(keys.authenticate(&unknown).await.unwrap().is_none());
+
+    // Revoked by the command: refused at once, by every request in flight after it.
+    assert!(
+        other
+            .revoke_api_key("k1", trustdesk::clock::now())
+            .await
+            .unwrap()
+    );
+    let tries: Vec<_> = (0..16)
+        .map(|_| {
+            let (keys, k) = (keys.clone(), k1.clone());
+            tokio::spawn(async move { keys.authenticate(&k).await.unwrap() })
+        })
+        .collect();
+    for t in tries {
+        assert!(t.await.unwrap().is_none());
+    }
+    assert!(
+        keys.authenticate(&k2).await.unwrap().is_some(),
+        "others stand"
+    );
+
+    // Expired, or deleted, by hand in the database: the same.
+    let sql = "UPDATE api_keys SET expires_at = $1 WHERE name = 'k2'";
+    let past = trustdesk::clock::now() - time::Duration::seconds(1);
+    match &other {
+        Store::Sqlite(db) => sqlx::query(sql)
+            .bind(past)
+            .execute(&db.pool)
+            .await
+            .map(|_| ()),
+        Store::Postgres(p) => sqlx::query(sql).bind(past).execute(p).await.map(|_| ()),
+    }
+    .unwrap();
+    assert!(keys.authenticate(&k2).await.unwrap().is_none());
+    let sql = "DELETE FROM api_keys WHERE name = 'k3'";
+    match &other {
+        Store::Sqlite(db) => sqlx::query(sql).execute(&db.pool).await.map(|_| ()),
+        Store::Postgres(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+    }
+    .unwrap();
+    assert!(keys.authenticate(&k3).await.unwrap().is_none());
+    if let Store::Postgres(p) = other {
+        p.close().await;
+    }
 }
