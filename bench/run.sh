@@ -53,7 +53,7 @@ mem=$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)
     printf 'Written by `bench/run.sh` on %s.\n\n' "$(date -u +%Y-%m-%dT%H:%MZ)"
     printf -- '- machine: %s cores (%s), %s, %s\n' "$(nproc)" "$cpu" "$mem" "$(uname -sr)"
     printf -- '- build: %s, release profile (`cargo bench`); commit %s\n' "$(rustc --version)" "$(git rev-parse --short HEAD 2>/dev/null || echo '?')"
-    printf -- '- lab: Samba %s, three DCs (127.0.0.2, 127.0.0.4; 127.0.0.5 found only by DC discovery) and %s bulk computers on the same machine\n' \
+    printf -- '- lab: Samba %s, three DCs (127.0.0.2, 127.0.0.4; 127.0.0.5 found only by DC discovery) and %s bulk computers on the same machine; "20 ms away" is a delaying TCP relay in front of each DC (`tests/it/relay.rs`)\n' \
         "$(samba --version | awk '{print $2}')" "$(sed -n "s/^export LAB_BULK_COMPUTERS='\([0-9]*\)'/\1/p" "$LAB_DIR/lab.env")"
     printf -- '- every figure is printed beside a baseline measured in the same run; the load generators\n'
     printf '  share the 2 cores with the portal and both DCs\n\n'
@@ -85,6 +85,9 @@ run "HTTP: authenticated page at 64 connections" "cargo bench --bench http" \
     cargo bench --locked --offline --bench http
 run "In-process pieces (criterion)" "cargo bench --bench inprocess" \
     cargo bench --locked --offline --bench inprocess -- --noplot
+run "Instructions per operation (callgrind)" \
+    "lab/lab.sh run -- bench/instructions.sh healthz page append raw-lookup lookup" \
+    lab/lab.sh run -- bench/instructions.sh healthz page append raw-lookup lookup
 cat "$OUT.kept" >>"$OUT.tmp"
 rm -f "$OUT.kept"
 mv "$OUT.tmp" "$OUT"
