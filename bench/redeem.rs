@@ -64,6 +64,9 @@ async fn main() {
         .await
         .unwrap()
         .unwrap();
+    // A search returns an account without its privileges, which the policy refuses every
+    // change: read them, as the mint page does.
+    let account = state.directory.with_privilege(account).await.unwrap();
     let roles = vec!["bench".to_string()];
     let grant = state
         .policy
