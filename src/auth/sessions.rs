@@ -27,7 +27,7 @@ impl SessionBackend {
     pub async fn new(store: &Store) -> Result<Self, StoreError> {
         let backend = match store {
             Store::Sqlite(db) => Self::Sqlite(SqliteStore::new(db.pool.clone())),
-            Store::Postgres(pool) => Self::Postgres(PostgresStore::new(pool.clone())),
+            Store::Postgres(db) => Self::Postgres(PostgresStore::new(db.pool.clone())),
         };
         let migrated = match &backend {
             Self::Sqlite(s) => s.migrate().await,

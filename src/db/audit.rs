@@ -9,7 +9,7 @@ mod append;
 mod heads;
 
 pub use append::Chain;
-pub(super) use append::{Queue, Writer};
+pub(super) use append::{PgQueue, Queue, Writer};
 pub use heads::SignedHead;
 
 /// The `prev_hash` of the first row.
@@ -165,7 +165,7 @@ impl Store {
         };
         match self {
             Store::Sqlite(db) => append::sqlite(db, event, chain).await,
-            Store::Postgres(pool) => append::postgres(pool, event, chain).await,
+            Store::Postgres(db) => append::postgres(db, event, chain).await,
         }
     }
 

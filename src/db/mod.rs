@@ -68,7 +68,31 @@ impl From<sqlx::Error> for StoreError {
 #[derive(Clone, Debug)]
 pub enum Store {
     Sqlite(SqliteDb),
-    Postgres(PgPool),
+    Postgres(PgDb),
+}
+
+/// PostgreSQL: the pool, and the queue this process's audit appends gather in (see
+/// `audit/append.rs`). Derefs to the pool.
+#[derive(Clone, Debug)]
+pub struct PgDb {
+    pub pool: PgPool,
+    audit_queue: std::sync::Arc<audit::PgQueue>,
+}
+
+impl From<PgPool> for PgDb {
+    fn from(pool: PgPool) -> Self {
+        Self {
+            pool,
+            audit_queue: std::sync::Arc::default(),
+        }
+    }
+}
+
+impl std::ops::Deref for PgDb {
+    type Target = PgPool;
+    fn deref(&self) -> &PgPool {
+        &self.pool
+    }
 }
 
 /// SQLite: a pool of readers (WAL lets them run beside a writer) and an async lock that
@@ -98,7 +122,10 @@ macro_rules! on_pool {
                 let $pool = &db.pool;
                 $body
             }
-            $crate::db::Store::Postgres($pool) => $body,
+            $crate::db::Store::Postgres(db) => {
+                let $pool = &db.pool;
+                $body
+            }
         }
     };
 }
@@ -113,7 +140,10 @@ macro_rules! on_write {
                 let $pool = &db.pool;
                 $body
             }
-            $crate::db::Store::Postgres($pool) => $body,
+            $crate::db::Store::Postgres(db) => {
+                let $pool = &db.pool;
+                $body
+            }
         }
     };
 }
@@ -222,7 +252,7 @@ impl Store {
                 .connect_with(opts)
                 .await
                 .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
-            Ok(Self::Postgres(pool))
+            Ok(Self::Postgres(pool.into()))
         } else {
             Err(StoreError::Url(
                 "expected sqlite:… or postgres://…".to_string(),
@@ -234,7 +264,7 @@ impl Store {
     pub async fn migrate(&self) -> Result<(), StoreError> {
         let result = match self {
             Self::Sqlite(db) => sqlx::migrate!("./migrations/sqlite").run(&db.pool).await,
-            Self::Postgres(pool) => sqlx::migrate!("./migrations/postgres").run(pool).await,
+            Self::Postgres(db) => sqlx::migrate!("./migrations/postgres").run(&db.pool).await,
         };
         result.map_err(|e| StoreError::Migrate(Box::new(e)))
     }

@@ -119,7 +119,7 @@ async fn an_audit_chain_from_before_0008_verifies_after_it(store: Store) {
     assert_eq!(earlier.iter().count(), 7);
     match &store {
         Store::Sqlite(db) => earlier.run(&db.pool).await.unwrap(),
-        Store::Postgres(pool) => earlier.run(pool).await.unwrap(),
+        Store::Postgres(db) => earlier.run(&db.pool).await.unwrap(),
     }
     let guid = "0b6f6b0e-1111-2222-3333-444455556666";
     let on_it = |action: &str, n: usize| NewAuditRow {
@@ -743,7 +743,7 @@ async fn eight_writers_times_1000_events_on_postgres_make_one_chain() {
             unreachable!()
         };
         let url = (*pool.connect_options()).clone();
-        let second = Store::Postgres(sqlx::PgPool::connect_with(url).await.unwrap());
+        let second = Store::Postgres(sqlx::PgPool::connect_with(url).await.unwrap().into());
         let mut tasks = Vec::new();
         for w in 0..8 {
             let s = if w % 2 == 0 {
@@ -786,7 +786,8 @@ async fn elsewhere(store: &Store) -> Store {
         Store::Postgres(pool) => Store::Postgres(
             sqlx::PgPool::connect_with((*pool.connect_options()).clone())
                 .await
-                .unwrap(),
+                .unwrap()
+                .into(),
         ),
     }
 }
@@ -840,14 +841,18 @@ async fn a_key_changed_elsewhere_is_refused_on_the_next_request(store: Store) {
             .execute(&db.pool)
             .await
             .map(|_| ()),
-        Store::Postgres(p) => sqlx::query(sql).bind(past).execute(p).await.map(|_| ()),
+        Store::Postgres(p) => sqlx::query(sql)
+            .bind(past)
+            .execute(&p.pool)
+            .await
+            .map(|_| ()),
     }
     .unwrap();
     assert!(keys.authenticate(&k2).await.unwrap().is_none());
     let sql = "DELETE FROM api_keys WHERE name = 'k3'";
     match &other {
         Store::Sqlite(db) => sqlx::query(sql).execute(&db.pool).await.map(|_| ()),
-        Store::Postgres(p) => sqlx::query(sql).execute(p).await.map(|_| ()),
+        Store::Postgres(p) => sqlx::query(sql).execute(&p.pool).await.map(|_| ()),
     }
     .unwrap();
     assert!(keys.authenticate(&k3).await.unwrap().is_none());

@@ -15,14 +15,13 @@
 //! is written on its own task, so a leader whose request is cancelled cannot cancel them.
 
 use std::fmt;
-use std::sync::{Arc, LazyLock, Mutex, PoisonError, Weak};
+use std::sync::{Arc, LazyLock, Mutex, PoisonError};
 
-use sqlx::postgres::PgConnectOptions;
 use sqlx::{Connection, PgPool, Row, SqliteConnection, SqlitePool};
 use tokio::sync::oneshot;
 
 use super::{AuditRow, GENESIS, NewAuditRow};
-use crate::db::{SqliteDb, StoreError};
+use crate::db::{PgDb, SqliteDb, StoreError};
 
 /// `chain(prev_hash, seq, event)`: the hash of a row (`crate::audit::link_hash`).
 pub type Chain = fn(&str, i64, &NewAuditRow) -> String;
@@ -346,31 +345,10 @@ async fn sqlite_insert(
 
 /// PostgreSQL: the callers that append through one pool (one portal instance) share a queue
 /// and an in-process lock; the advisory lock still serialises the instances.
-#[derive(Default)]
-struct PgQueue {
+#[derive(Debug, Default)]
+pub struct PgQueue {
     queue: Queue,
     lock: Arc<tokio::sync::Mutex<()>>,
-}
-
-/// The queue of each pool, found by its connect options (the `Store` holds a bare `PgPool`).
-/// A weak reference keeps the options' allocation, so no other pool's can take its address.
-type PgQueues = Vec<(Weak<PgConnectOptions>, Arc<PgQueue>)>;
-
-static PG_QUEUES: LazyLock<Mutex<PgQueues>> = LazyLock::new(Mutex::default);
-
-fn pg_queue(pool: &PgPool) -> Arc<PgQueue> {
-    let opts = pool.connect_options();
-    let mut queues = PG_QUEUES.lock().unwrap_or_else(PoisonError::into_inner);
-    if let Some((_, q)) = queues
-        .iter()
-        .find(|(o, _)| std::ptr::eq(o.as_ptr(), Arc::as_ptr(&opts)))
-    {
-        return Arc::clone(q);
-    }
-    queues.retain(|(o, _)| o.strong_count() > 0);
-    let q = Arc::new(PgQueue::default());
-    queues.push((Arc::downgrade(&opts), Arc::clone(&q)));
-    q
 }
 
 /// How a PostgreSQL batch failed: before `COMMIT` (rolled back, nothing written) or at it
@@ -380,9 +358,9 @@ enum PgFailure {
     Commit(sqlx::Error),
 }
 
-pub(super) async fn postgres(pool: &PgPool, event: NewAuditRow, chain: Chain) -> Reply {
-    let q = pg_queue(pool);
-    let pool = pool.clone();
+pub(super) async fn postgres(db: &PgDb, event: NewAuditRow, chain: Chain) -> Reply {
+    let q = &db.audit_queue;
+    let pool = db.pool.clone();
     let lock = Arc::clone(&q.lock).lock_owned();
     group_commit(
         &q.queue,
