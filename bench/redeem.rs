@@ -15,13 +15,15 @@ use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Instant;
 
-use ldap3::{LdapConnAsync, LdapConnSettings, Mod};
+use ldap3::Mod;
 use trustdesk::audit::{Actor, Origin};
 use trustdesk::directory::filter::ComputerQuery;
 use trustdesk::policy::{MintToken, Target};
 
 #[path = "common.rs"]
 mod common;
+#[path = "raw.rs"]
+mod raw;
 use common::env;
 
 fn password(i: usize) -> String {
@@ -139,24 +141,7 @@ async fn main() {
     let redeem_rate = n as f64 / t.elapsed().as_secs_f64();
 
     // Baseline: the same number of unicodePwd replaces, straight over ldap3 on one connection.
-    let roots = trustdesk::directory::tls::load_ca(std::path::Path::new(&env("LAB_CA"))).unwrap();
-    let tls = Arc::new(
-        rustls::ClientConfig::builder()
-            .with_root_certificates(roots)
-            .with_no_client_auth(),
-    );
-    let (conn, mut ldap) = LdapConnAsync::with_settings(
-        LdapConnSettings::new().set_config(tls),
-        &env("LAB_LDAPS_URL"),
-    )
-    .await
-    .unwrap();
-    ldap3::drive!(conn);
-    ldap.simple_bind(&env("LAB_SVC_UPN"), &env("LAB_SVC_PW"))
-        .await
-        .unwrap()
-        .success()
-        .unwrap();
+    let ldap = raw::ldap(&env("LAB_LDAPS_URL"), raw::lab_tls()).await;
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let t = Instant::now();
     let mut tasks = Vec::new();
