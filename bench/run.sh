@@ -56,7 +56,7 @@ mem=$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)
     printf -- '- lab: Samba %s, three DCs (127.0.0.2, 127.0.0.4; 127.0.0.5 found only by DC discovery) and %s bulk computers on the same machine; "20 ms away" is a delaying TCP relay in front of each DC (`tests/it/relay.rs`)\n' \
         "$(samba --version | awk '{print $2}')" "$(sed -n "s/^export LAB_BULK_COMPUTERS='\([0-9]*\)'/\1/p" "$LAB_DIR/lab.env")"
     printf -- '- every figure is printed beside a baseline measured in the same run; the load generators\n'
-    printf '  share the 2 cores with the portal and both DCs\n\n'
+    printf '  share the 2 cores with the portal and the DCs\n\n'
 } >"$OUT.tmp"
 
 run "Fleet scan vs ldapsearch (same attributes, same DC)" \
