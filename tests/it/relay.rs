@@ -54,9 +54,9 @@ pub async fn start(ip: &str, delay: Option<Duration>, die_after: Option<u64>) ->
 
 /// Relay `ip`:<free port> → `ip`:636 with `round_trip` added to every round trip, like a
 /// network link's propagation delay: what the DC sends is held for it on the way back (one
-/// timer per round trip: tokio's timers round up to the millisecond, so two would add up to
-/// 2 ms of their own). Bytes that follow one another are not held up by each other
-/// (pipelined requests each pay the delay once), and their order is kept.
+/// wait per round trip, so that the waits' own lateness is paid once). Bytes that follow one
+/// another are not held up by each other (pipelined requests each pay the delay once), and
+/// their order is kept.
 pub async fn with_latency(ip: &str, round_trip: Duration) -> Relay {
     listen(ip, None, None, Some(round_trip)).await
 }
