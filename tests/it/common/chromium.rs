@@ -84,9 +84,23 @@ pub async fn browser_session(driver: &Driver) -> fantoccini::Client {
 
 /// Wait (fantoccini's default: 30 s) for the element with `id`. When it does not come, the
 /// panic says what the browser shows instead (address and page text), and a screenshot is
-/// saved as `tests/artifacts/missing-<id>.png`.
+/// saved as `tests/artifacts/missing-<id>.png`. A search that a navigation cut short
+/// (chromedriver answers "aborted by navigation" while a redirect chain, such as a sign-out
+/// through the provider, is still under way) is asked again on the next page.
 pub async fn wait_for_id(b: &fantoccini::Client, id: &str) -> fantoccini::elements::Element {
-    match b.wait().for_element(Locator::Id(id)).await {
+    let since = std::time::Instant::now();
+    let found = loop {
+        match b.wait().for_element(Locator::Id(id)).await {
+            Err(e)
+                if e.to_string().contains("aborted by navigation")
+                    && since.elapsed() < std::time::Duration::from_secs(30) =>
+            {
+                continue;
+            }
+            other => break other,
+        }
+    };
+    match found {
         Ok(element) => element,
         Err(e) => {
             let url = b
