@@ -278,6 +278,55 @@ fn refused(e: &sqlx::Error, batch: &[Job]) -> bool {
     batch.len() > 1 && matches!(e, sqlx::Error::Database(_))
 }
 
+/// How a write failed: before anything was written (one statement, or a transaction rolled
+/// back), or at `COMMIT`, where the outcome is unknown.
+enum Failure {
+    Before(sqlx::Error),
+    Commit(sqlx::Error),
+}
+
+impl From<sqlx::Error> for Failure {
+    fn from(e: sqlx::Error) -> Self {
+        Self::Before(e)
+    }
+}
+
+/// Where a leader writes its batches.
+enum Target<'a> {
+    Sqlite(&'a SqlitePool, &'a mut Writer),
+    Postgres(&'a PgPool),
+}
+
+impl Target<'_> {
+    async fn insert(&mut self, jobs: &[Job]) -> Result<Vec<Link>, Failure> {
+        match self {
+            Target::Sqlite(pool, w) => Ok(sqlite_insert(pool, w, jobs).await?),
+            Target::Postgres(pool) => pg_insert(pool, jobs).await,
+        }
+    }
+}
+
+/// Write `jobs` to `target` in batches of at most `MAX_BATCH`, and answer every caller. A
+/// batch the database refused wrote nothing: its rows are then written one by one, so the
+/// error reaches only the callers whose rows it refused.
+async fn write_batches(mut jobs: Vec<Job>, mut target: Target<'_>) {
+    while !jobs.is_empty() {
+        let batch = next_batch(&mut jobs);
+        match target.insert(&batch).await {
+            Ok(links) => finish(batch, links),
+            Err(Failure::Before(e)) if refused(&e, &batch) => {
+                for job in batch {
+                    match target.insert(std::slice::from_ref(&job)).await {
+                        Ok(links) => finish(vec![job], links),
+                        Err(Failure::Before(e) | Failure::Commit(e)) => fail(vec![job], e),
+                    }
+                }
+            }
+            Err(Failure::Before(e) | Failure::Commit(e)) => fail(batch, e),
+        }
+    }
+}
+
 /// SQLite. One writer per process: the head this process wrote last is the chain head, so
 /// it is not read back each time. If it is stale (a command such as `trustdesk sessions
 /// revoke` appended meanwhile), the insert hits the `seq` primary key and fails (no fork);
@@ -290,23 +339,8 @@ pub(super) async fn sqlite(db: &SqliteDb, event: NewAuditRow, chain: Chain) -> R
         lock,
         event,
         chain,
-        |mut w, mut jobs| async move {
-            while !jobs.is_empty() {
-                let batch = next_batch(&mut jobs);
-                match sqlite_insert(&pool, &mut w, &batch).await {
-                    Ok(links) => finish(batch, links),
-                    Err(e) if refused(&e, &batch) => {
-                        for job in batch {
-                            let one = std::slice::from_ref(&job);
-                            match sqlite_insert(&pool, &mut w, one).await {
-                                Ok(links) => finish(vec![job], links),
-                                Err(e) => fail(vec![job], e),
-                            }
-                        }
-                    }
-                    Err(e) => fail(batch, e),
-                }
-            }
+        |mut w, jobs| async move {
+            write_batches(jobs, Target::Sqlite(&pool, &mut w)).await;
         },
     )
     .await
@@ -351,65 +385,29 @@ pub struct PgQueue {
     lock: Arc<tokio::sync::Mutex<()>>,
 }
 
-/// How a PostgreSQL batch failed: before `COMMIT` (rolled back, nothing written) or at it
-/// (the outcome is unknown).
-enum PgFailure {
-    Before(sqlx::Error),
-    Commit(sqlx::Error),
-}
-
 pub(super) async fn postgres(db: &PgDb, event: NewAuditRow, chain: Chain) -> Reply {
     let q = &db.audit_queue;
     let pool = db.pool.clone();
     let lock = Arc::clone(&q.lock).lock_owned();
-    group_commit(
-        &q.queue,
-        lock,
-        event,
-        chain,
-        |_guard, mut jobs| async move {
-            while !jobs.is_empty() {
-                let batch = next_batch(&mut jobs);
-                match pg_insert(&pool, &batch).await {
-                    Ok(links) => finish(batch, links),
-                    Err(PgFailure::Before(e)) if refused(&e, &batch) => {
-                        for job in batch {
-                            match pg_insert(&pool, std::slice::from_ref(&job)).await {
-                                Ok(links) => finish(vec![job], links),
-                                Err(PgFailure::Before(e) | PgFailure::Commit(e)) => {
-                                    fail(vec![job], e)
-                                }
-                            }
-                        }
-                    }
-                    Err(PgFailure::Before(e) | PgFailure::Commit(e)) => fail(batch, e),
-                }
-            }
-        },
-    )
+    group_commit(&q.queue, lock, event, chain, |_guard, jobs| async move {
+        write_batches(jobs, Target::Postgres(&pool)).await;
+    })
     .await
 }
 
-/// In one transaction holding the advisory lock: read the head, link, insert, commit.
-async fn pg_insert(pool: &PgPool, jobs: &[Job]) -> Result<Vec<Link>, PgFailure> {
-    let before = PgFailure::Before;
-    let mut tx = pool.begin().await.map_err(before)?;
+/// In one transaction holding the advisory lock: read the head, link, insert, commit. An
+/// error before `COMMIT` rolls everything back ([`Failure::Before`], by `?`).
+async fn pg_insert(pool: &PgPool, jobs: &[Job]) -> Result<Vec<Link>, Failure> {
+    let mut tx = pool.begin().await?;
     sqlx::query("SELECT pg_advisory_xact_lock($1)")
         .bind(AUDIT_LOCK_KEY)
         .execute(&mut *tx)
-        .await
-        .map_err(before)?;
-    let last = sqlx::query(LAST)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(before)?;
-    let (seq, prev) = next_link(last.as_ref()).map_err(before)?;
+        .await?;
+    let last = sqlx::query(LAST).fetch_optional(&mut *tx).await?;
+    let (seq, prev) = next_link(last.as_ref())?;
     let links = link(jobs, seq, prev);
-    bind_batch!(jobs, &links)
-        .execute(&mut *tx)
-        .await
-        .map_err(before)?;
-    tx.commit().await.map_err(PgFailure::Commit)?;
+    bind_batch!(jobs, &links).execute(&mut *tx).await?;
+    tx.commit().await.map_err(Failure::Commit)?;
     Ok(links)
 }
 
