@@ -108,7 +108,7 @@ fn hex32(bytes: &[u8; 32]) -> [u8; 64] {
 }
 
 /// `bytes` in lower-case hex (the form hashes are stored in).
-pub fn hex(bytes: &[u8]) -> String {
+fn hex(bytes: &[u8]) -> String {
     bytes
         .iter()
         .flat_map(|b| [b >> 4, b & 0xf])

@@ -20,7 +20,8 @@ pub const PREFIX: &str = "tdk_";
 const TOUCH_EVERY: time::Duration = time::Duration::minutes(1);
 
 pub fn hash(key: &str) -> String {
-    audit::hex(&Sha256::digest(key.as_bytes()))
+    // sha2's digests print themselves in lower-case hex (as `downloads::sha256_hex` does).
+    format!("{:x}", Sha256::digest(key.as_bytes()))
 }
 
 /// Where a key stands at a time.
