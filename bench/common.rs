@@ -91,3 +91,31 @@ pub fn audit_event(n: usize) -> trustdesk::db::NewAuditRow {
         ticket: None,
     }
 }
+
+/// The lab's DCs a portal is configured with: DC1, and DC2 when the lab has it (DC3 is left
+/// for DC discovery to find).
+pub fn lab_dc_urls() -> Vec<String> {
+    let mut urls = vec![env("LAB_LDAPS_URL")];
+    if let Ok(u) = std::env::var("LAB_DC2_LDAPS_URL") {
+        urls.push(u);
+    }
+    urls
+}
+
+/// A portal on the lab's domain with `urls` as its DCs (discovering the others when
+/// `discover`), and an API key of a role `bench` that may look up and diagnose anything in
+/// the domain; its base URL and the key.
+pub async fn lab_portal(
+    dir: &std::path::Path,
+    urls: &[String],
+    discover: bool,
+) -> (String, String) {
+    let base_dn = env("LAB_BASEDN");
+    let roles = format!(
+        "[roles.bench]\ngroups = [\"bench\"]\nactions = [\"lookup\", \"diagnose\"]\nscopes = [{base_dn:?}]\n"
+    );
+    let (svc, pw) = (env("LAB_SVC_UPN"), env("LAB_SVC_PW"));
+    let toml = config_toml(dir, urls, &base_dn, (&svc, &pw), &env("LAB_CA"), &roles);
+    let toml = if discover { discovering(&toml) } else { toml };
+    start_portal(dir, &toml).await
+}

@@ -67,20 +67,6 @@ impl Kind {
     }
 }
 
-async fn lab_portal(dir: &std::path::Path) -> (String, String) {
-    let base_dn = env("LAB_BASEDN");
-    let mut urls = vec![env("LAB_LDAPS_URL")];
-    if let Ok(u) = std::env::var("LAB_DC2_LDAPS_URL") {
-        urls.push(u);
-    }
-    let roles = format!(
-        "[roles.bench]\ngroups = [\"bench\"]\nactions = [\"lookup\", \"diagnose\"]\nscopes = [{base_dn:?}]\n"
-    );
-    let (svc, pw) = (env("LAB_SVC_UPN"), env("LAB_SVC_PW"));
-    let toml = common::config_toml(dir, &urls, &base_dn, (&svc, &pw), &env("LAB_CA"), &roles);
-    common::start_portal(dir, &toml).await
-}
-
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
@@ -117,7 +103,7 @@ async fn main() {
             Kind::Append(store)
         }
         "lookup" => {
-            let (base, key) = lab_portal(dir.path()).await;
+            let (base, key) = common::lab_portal(dir.path(), &common::lab_dc_urls(), false).await;
             Kind::Http {
                 http,
                 url: format!("{base}/api/v1/computers/{NAME}"),
@@ -126,9 +112,9 @@ async fn main() {
         }
         "raw-lookup" => {
             let tls = raw::lab_tls();
-            let mut dcs = vec![raw::ldap(&env("LAB_LDAPS_URL"), tls.clone()).await];
-            if let Ok(u) = std::env::var("LAB_DC2_LDAPS_URL") {
-                dcs.push(raw::ldap(&u, tls).await);
+            let mut dcs = Vec::new();
+            for u in common::lab_dc_urls() {
+                dcs.push(raw::ldap(&u, tls.clone()).await);
             }
             Kind::Raw {
                 dcs,

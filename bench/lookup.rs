@@ -123,10 +123,7 @@ async fn main() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(20);
     let base_dn = env("LAB_BASEDN");
-    let mut urls = vec![env("LAB_LDAPS_URL")];
-    if let Ok(u) = std::env::var("LAB_DC2_LDAPS_URL") {
-        urls.push(u);
-    }
+    let urls = common::lab_dc_urls();
     let dc3 = std::env::var("LAB_DC3_LDAPS_URL").ok();
     let mut settings = vec![Setting {
         label: format!("{} DC(s), DC discovery off", urls.len()),
@@ -192,24 +189,7 @@ async fn run(name: &str, total: usize, base_dn: &str, setting: &Setting) -> (f64
     let label = &setting.label;
     // The portal, in-process on a free port, SQLite in a temp dir, an API key.
     let dir = tempfile::tempdir().unwrap();
-    let roles = format!(
-        "[roles.bench]\ngroups = [\"bench\"]\nactions = [\"lookup\", \"diagnose\"]\nscopes = [{base_dn:?}]\n"
-    );
-    let (svc, pw) = (env("LAB_SVC_UPN"), env("LAB_SVC_PW"));
-    let toml = common::config_toml(
-        dir.path(),
-        &setting.portal_urls,
-        &base_dn,
-        (&svc, &pw),
-        &env("LAB_CA"),
-        &roles,
-    );
-    let toml = if setting.discover {
-        common::discovering(&toml)
-    } else {
-        toml
-    };
-    let (base, key) = common::start_portal(dir.path(), &toml).await;
+    let (base, key) = common::lab_portal(dir.path(), &setting.portal_urls, setting.discover).await;
     let http = reqwest::Client::builder()
         .pool_max_idle_per_host(64)
         .build()
