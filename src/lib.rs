@@ -112,7 +112,7 @@ pub async fn build(cfg: Config) -> Result<AppState, StartupError> {
         limits: limits.clone(),
     };
     let scan = fleet::ScanContext::new(&cfg, &lookups);
-    Ok(AppState {
+    Ok(AppState::new(web::AppParts {
         policy,
         lookups,
         repairs,
@@ -130,7 +130,7 @@ pub async fn build(cfg: Config) -> Result<AppState, StartupError> {
         shown_once: Arc::default(),
         resets_done: Arc::default(),
         limits,
-    })
+    }))
 }
 
 /// Serve `state` on an already-bound listener until ctrl-c / SIGTERM: HTTPS when `[tls]` is

@@ -34,7 +34,7 @@ use tower_http::services::ServeDir;
 pub use error::AppError;
 
 pub use extract::{CurrentStaff, RequestOrigin};
-pub use state::AppState;
+pub use state::{AppParts, AppState};
 
 /// The whole application: every route and every layer.
 pub fn app(state: AppState) -> Router {

@@ -13,8 +13,26 @@ use crate::db::Store;
 use crate::directory::Directory;
 use crate::policy::Policy;
 
+/// The state, shared: one `Arc`, so the clone that every request makes of it (axum's `State`,
+/// each middleware that takes it) is one reference count, not one per service in it.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppParts>);
+
+impl AppState {
+    pub fn new(parts: AppParts) -> Self {
+        Self(Arc::new(parts))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppParts;
+    fn deref(&self) -> &AppParts {
+        &self.0
+    }
+}
+
+/// What [`AppState`] holds.
+pub struct AppParts {
     pub config: Arc<Config>,
     pub store: Store,
     pub sessions: SessionBackend,
