@@ -463,7 +463,7 @@ pub async fn api_show(
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
-mod tests {
+pub(super) mod tests {
     use std::collections::HashMap;
 
     use askama::Template;
@@ -481,7 +481,7 @@ mod tests {
 
     /// PC01 seen by two DCs, its password set after its last logon by someone else: a
     /// token repair, with pitfalls, findings and a per-DC table.
-    fn report() -> Report {
+    pub(in crate::web) fn report() -> Report {
         let pwd = NOW - Duration::hours(2);
         let view = |logon| DcAccountView {
             last_logon: Some(logon),

@@ -206,6 +206,134 @@ pub(crate) mod tests {
         );
     }
 
+    /// Whether `value` is what `schema` describes, strictly: an object has exactly the documented
+    /// properties (serde writes every field of these types, `null` included), each as
+    /// documented. The error names the JSON path of the first departure.
+    fn check(value: &Value, schema: &Value, doc: &Value, at: &str) -> Result<(), String> {
+        if let Some(r) = schema["$ref"].as_str() {
+            let name = r.trim_start_matches("#/components/schemas/");
+            return check(value, &doc["components"]["schemas"][name], doc, at);
+        }
+        if let Some(options) = schema["oneOf"].as_array() {
+            let misses: Vec<String> = options
+                .iter()
+                .filter_map(|s| check(value, s, doc, at).err())
+                .collect();
+            return match misses.len() < options.len() {
+                true => Ok(()),
+                false => Err(misses.join("; ")),
+            };
+        }
+        let kind = match value {
+            Value::Null => "null",
+            Value::Bool(_) => "boolean",
+            Value::Number(n) if n.is_f64() => "number",
+            Value::Number(_) => "integer",
+            Value::String(_) => "string",
+            Value::Array(_) => "array",
+            Value::Object(_) => "object",
+        };
+        let types: Vec<&str> = match &schema["type"] {
+            Value::String(t) => vec![t.as_str()],
+            Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+            _ => return Err(format!("{at}: no type in {schema}")),
+        };
+        let number = kind == "integer" && types.contains(&"number");
+        if !types.contains(&kind) && !number {
+            return Err(format!("{at}: {kind}, documented {types:?}"));
+        }
+        if let Some(listed) = schema["enum"].as_array().filter(|l| !l.contains(value)) {
+            return Err(format!("{at}: {value} is not in {listed:?}"));
+        }
+        match value {
+            Value::Array(items) => items
+                .iter()
+                .enumerate()
+                .try_for_each(|(i, v)| check(v, &schema["items"], doc, &format!("{at}/{i}"))),
+            Value::Object(fields) => {
+                if let Some(props) = schema["properties"].as_object() {
+                    let mut written: Vec<&String> = fields.keys().collect();
+                    let mut documented: Vec<&String> = props.keys().collect();
+                    written.sort();
+                    documented.sort();
+                    if written != documented {
+                        return Err(format!(
+                            "{at}: serde writes {written:?}, the document says {documented:?}"
+                        ));
+                    }
+                }
+                fields.iter().try_for_each(|(k, v)| {
+                    let schema = match schema["properties"].get(k) {
+                        Some(s) => s,
+                        None => &schema["additionalProperties"],
+                    };
+                    check(v, schema, doc, &format!("{at}/{k}"))
+                })
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// What serde writes for a diagnosis report and a fleet report is what the document says:
+    /// the same properties, types and codes.
+    #[test]
+    fn serde_writes_what_the_document_says() {
+        use crate::ad::Tombstone;
+        use crate::fleet::export::JsonReport;
+        use crate::fleet::tally::OuStats;
+
+        let doc = document();
+        let mut report = super::super::computers::tests::report();
+        report.tombstones.push(Tombstone {
+            dn: "CN=PC01\0ADEL:1,CN=Deleted Objects,DC=corp,DC=example".into(),
+            object_guid: Some(uuid::Uuid::from_u128(7)),
+            sam_account_name: "PC01$".into(),
+            when_changed: Some(report.generated_at),
+            last_known_parent: None,
+        });
+        report
+            .dc_names
+            .insert(uuid::Uuid::from_u128(0xD1), "dc1.corp.example".into());
+        assert!(
+            report.diagnosis.verdict.primary.is_some() && !report.diagnosis.findings.is_empty()
+        );
+        let value = serde_json::to_value(&report).unwrap();
+        let schema = &doc["components"]["schemas"]["Report"];
+        check(&value, schema, &doc, "Report").unwrap();
+
+        let row = crate::db::FleetFindingRow {
+            name: "PC01".into(),
+            dn: "CN=PC01,OU=Workstations,DC=corp,DC=example".into(),
+            ou: "OU=Workstations,DC=corp,DC=example".into(),
+            object_guid: uuid::Uuid::from_u128(1).to_string(),
+            cause: crate::diagnostics::Cause::CloneSuspected.as_str().into(),
+            confidence: "high".into(),
+            causes: "clone_suspected".into(),
+            pwd_last_set: Some(report.generated_at),
+            last_logon: None,
+            summary: "Two machines share the account.".into(),
+        };
+        let counts = OuStats {
+            total: 3,
+            at_risk: 1,
+            causes: [("clone_suspected".to_string(), 1)].into(),
+            ..OuStats::default()
+        };
+        let fleet = JsonReport {
+            report: 4,
+            started_at: report.generated_at,
+            finished_at: None,
+            state: crate::db::FleetState::Complete,
+            dc: Some("dc1.corp.example"),
+            scanned: 3,
+            counts: &counts,
+            at_risk: &[row],
+        };
+        let value = serde_json::to_value(&fleet).unwrap();
+        let schema = &doc["components"]["schemas"]["FleetReport"];
+        check(&value, schema, &doc, "FleetReport").unwrap();
+    }
+
     /// Every `$ref` in the document names a schema it has.
     #[test]
     fn every_reference_resolves() {
