@@ -60,6 +60,8 @@ pub enum Command {
         #[command(subcommand)]
         command: SessionsCommand,
     },
+    /// Print the OpenAPI document of `/api/v1` (JSON) on stdout. Needs no configuration.
+    Openapi,
 }
 
 #[derive(Subcommand)]

@@ -68,7 +68,7 @@ pub struct Asker<'a> {
 }
 
 /// Everything the diagnosis page and the JSON API show.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Report {
     pub name: String,
     #[serde(with = "time::serde::rfc3339")]

@@ -1,5 +1,5 @@
 //! The `trustdesk` command: `serve`, `migrate`, `check-config`, `audit verify`, `audit-key`,
-//! `token-key`, `fleet scan`, `api-key`, `sessions`.
+//! `token-key`, `fleet scan`, `api-key`, `sessions`, `openapi`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -49,12 +49,22 @@ async fn close_stores() {
     }
 }
 
+/// `trustdesk openapi`: the document `/api/v1/openapi.json` serves, on stdout.
+fn print_openapi() -> anyhow::Result<()> {
+    println!("{}", trustdesk::web::openapi_json()?);
+    Ok(())
+}
+
 fn fail(msg: &str) -> ExitCode {
     eprintln!("trustdesk: error: {msg}");
     ExitCode::from(2)
 }
 
 async fn dispatch(cli: Cli) -> anyhow::Result<()> {
+    // The OpenAPI document is the code's: it needs no configuration and no database.
+    if let Command::Openapi = cli.command {
+        return print_openapi();
+    }
     let cfg = Config::load(cli.config.as_deref())?;
     trustdesk::telemetry::init(&cfg.log);
     match cli.command {
@@ -71,6 +81,7 @@ async fn dispatch(cli: Cli) -> anyhow::Result<()> {
         } => fleet_scan(cfg, format, output).await,
         Command::CheckConfig { offline } => check_config(cfg, offline).await,
         Command::Sessions { command } => sessions(&cfg, command).await,
+        Command::Openapi => print_openapi(),
         Command::AuditKey {
             command: AuditKeyCommand::Public,
         } => {

@@ -361,6 +361,8 @@ const OTHER_VOCABULARIES: &[(&str, &str)] = &[
     ("src/auth/api_keys.rs", "revoked"),
     // A logout token's refusal reason.
     ("src/auth/oidc/logout_token.rs", "expired"),
+    // A redeem refusal's code (`RedeemCode`), listed in the OpenAPI document under its status.
+    ("src/web/redeem_api.rs", "revoked"),
 ];
 
 #[test]

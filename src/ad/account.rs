@@ -4,6 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::dn::parse_dn;
@@ -11,7 +12,7 @@ use super::tier0::Privilege;
 use super::uac::{EncTypes, Uac};
 
 /// The computer object as read from one DC (the replicated attributes).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ComputerAccount {
     pub dn: String,
     pub object_guid: Uuid,
@@ -34,7 +35,7 @@ pub struct ComputerAccount {
     pub admin_count: bool,
     /// `msDS-KeyVersionNumber`.
     pub key_version: Option<u32>,
-    /// Delegation rights and privileged groups (see `tier0.rs`).
+    /// Delegation rights and privileged groups: what else makes it tier 0 (`tier0.rs`).
     #[serde(default)]
     pub privilege: Privilege,
 }
@@ -62,7 +63,7 @@ impl ComputerAccount {
 }
 
 /// A deleted object (tombstone or Recycle Bin object) found under Deleted Objects.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Tombstone {
     pub dn: String,
     pub object_guid: Option<Uuid>,

@@ -22,12 +22,13 @@
 //! Every reason here is refused to every role by the policy, and named by the diagnosis.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::account::ComputerAccount;
 use super::uac::Uac;
 
 /// What the directory said about a computer's privileges, beyond `userAccountControl`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Privilege {
     /// `primaryGroupID` (515, Domain Computers, for a member).
     pub primary_group_id: Option<u32>,
@@ -40,7 +41,7 @@ pub struct Privilege {
 }
 
 /// Whether the computer's nested group membership was read, and what it held.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(tag = "state", rename_all = "snake_case")]
 pub enum GroupCheck {
     /// Not read on this path (the fleet scan). A change needs it read: the policy refuses.

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 macro_rules! flag_word {
     ($(#[$meta:meta])* $name:ident { $($flag:ident = $bit:expr),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize, utoipa::ToSchema)]
         #[serde(transparent)]
         pub struct $name(pub u32);
 

@@ -23,13 +23,16 @@ pub struct FleetScanRow {
     pub tally: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct FleetFindingRow {
     pub name: String,
     pub dn: String,
     pub ou: String,
     pub object_guid: String,
+    /// The headline cause's code.
+    #[schema(value_type = crate::diagnostics::Cause)]
     pub cause: String,
+    #[schema(value_type = crate::diagnostics::Confidence)]
     pub confidence: String,
     /// Every at-risk cause, comma-separated, headline first.
     pub causes: String,

@@ -11,9 +11,10 @@
 macro_rules! vocabulary {
     ($(#[$meta:meta])* $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal,)* }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        // In the OpenAPI document: a string enum of the stored texts.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, utoipa::ToSchema)]
         pub enum $name {
-            $($(#[$vmeta])* $variant,)*
+            $($(#[$vmeta])* #[schema(rename = $text)] $variant,)*
         }
 
         impl $name {
@@ -120,7 +121,7 @@ impl Outcome {
 vocabulary!(
     /// Where a repair token is: `pending` until redeemed (or revoked), then `redeemed` while
     /// the client works, then `completed` or `failed` as the client reports. "expired" is not
-    /// stored: a pending token past its expiry shows so ([`super::TokenRow::state_at_time`]).
+    /// stored: a pending token past its expiry shows so (`TokenRow::state_at_time`).
     TokenState {
         Pending => "pending",
         Redeemed => "redeemed",

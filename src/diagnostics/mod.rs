@@ -30,6 +30,7 @@ pub mod watch;
 
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
+use utoipa::ToSchema;
 use uuid::Uuid;
 
 use crate::ad::{DcOutcome, Snapshot};
@@ -71,7 +72,9 @@ impl Default for DiagnosisSettings {
 }
 
 /// How bad a finding is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Severity {
     Info,
@@ -80,7 +83,9 @@ pub enum Severity {
 }
 
 /// How sure the engine is of a cause.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Confidence {
     Low,
@@ -89,7 +94,7 @@ pub enum Confidence {
 }
 
 /// Why the secure channel fails (or not). Stable codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Cause {
     Healthy,
@@ -166,7 +171,7 @@ impl Cause {
 }
 
 /// What a finding is about. Stable codes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FindingCode {
     ProtectedAccount,
@@ -199,7 +204,7 @@ pub enum FindingCode {
 }
 
 /// One thing the data shows.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Finding {
     pub code: FindingCode,
     pub severity: Severity,
@@ -210,7 +215,7 @@ pub struct Finding {
 }
 
 /// What trustdesk itself can do about it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum RepairAction {
     /// Mint a one-time token; the companion client re-keys the machine.
@@ -220,12 +225,13 @@ pub enum RepairAction {
 }
 
 /// A fix: when it applies, the exact steps, and what to avoid.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Fix {
     pub title: String,
     /// When this fix applies.
     pub when: String,
-    /// Exact next steps, commands included.
+    /// Exact next steps in order, commands included; a command stands between backticks
+    /// (`nltest /sc_verify:corp.example`).
     pub steps: Vec<String>,
     pub pitfalls: Vec<String>,
     /// The trustdesk action that carries the fix out; `null` when none does.
@@ -233,7 +239,7 @@ pub struct Fix {
 }
 
 /// A cause with the engine's confidence and the fix for it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct LikelyCause {
     pub cause: Cause,
     pub confidence: Confidence,
@@ -241,7 +247,7 @@ pub struct LikelyCause {
 }
 
 /// Whether a DC answered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum DcStatus {
     Found,
@@ -250,7 +256,7 @@ pub enum DcStatus {
 }
 
 /// One row of the per-DC side-by-side view.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct DcRow {
     pub dc: String,
     pub status: DcStatus,
@@ -279,16 +285,17 @@ pub struct DcRow {
 /// withheld for a disabled account (enable it; the secret still matches) and a re-created one
 /// (rejoin; re-keying would take the new object over from whichever machine owns it now). No
 /// fix recommends a DC-side reset; it stays available where a human wants to cut a secret off.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, ToSchema)]
 pub struct AllowedRepairs {
     pub token_repair: bool,
     pub dc_reset: bool,
 }
 
 /// The full diagnosis of one computer name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Diagnosis {
-    /// What happened in a tech's words, and the repair to press.
+    /// What happened in a helpdesk tech's words (no AD attribute names), and the one repair to
+    /// press; the cause codes stay in `likely_causes`.
     pub verdict: Verdict,
     /// Most severe first.
     pub findings: Vec<Finding>,

@@ -3,12 +3,13 @@
 //! diagnosis for the small print, the API and the audit log.
 
 use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 use super::facts::{Facts, span};
 use super::{AllowedRepairs, Cause, Confidence, RepairAction};
 
 /// How things stand, for the headline's colour and the screen reader's first word.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum VerdictState {
     /// The directory explains a broken trust.
@@ -22,7 +23,7 @@ pub enum VerdictState {
 }
 
 /// The recommended repair, as the page's one primary button.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct PrimaryRepair {
     pub action: RepairAction,
     /// The button's text, with what it takes ("Fix with a token repair (~2 min)").
@@ -30,12 +31,13 @@ pub struct PrimaryRepair {
 }
 
 /// The first thing the page says.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct Verdict {
     pub state: VerdictState,
     /// One sentence, no attribute names.
     pub headline: String,
-    /// Only a repair the top cause's fix calls for and the diagnosis allows.
+    /// Only a repair the top cause's fix calls for and the diagnosis allows; the caller's roles
+    /// still decide whether it may run.
     pub primary: Option<PrimaryRepair>,
 }
 

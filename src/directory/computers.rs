@@ -64,8 +64,9 @@ pub const SCOPE_LIMIT: usize = 500;
 const MATCH_ATTRS: &[&str] = &["sAMAccountName", "dNSHostName", "operatingSystem"];
 
 /// One line of a prefix search.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct ComputerMatch {
+    /// The NetBIOS name (`sAMAccountName` without its `$`).
     pub name: String,
     pub dn: String,
     pub dns_host_name: Option<String>,

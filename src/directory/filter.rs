@@ -146,7 +146,8 @@ impl ComputerQuery {
 
 /// How a listing matches the typed text: from the start of the name (the default, served
 /// by the index) or anywhere in it (a full scan of the scope on AD as on Samba).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(rename_all = "snake_case")]
 pub enum MatchMode {
     #[default]
     Prefix,

@@ -4,7 +4,7 @@ use serde::Serialize;
 use time::format_description::well_known::Rfc3339;
 
 use crate::csv::field;
-use crate::db::{FleetFindingRow, FleetScanRow};
+use crate::db::{FleetFindingRow, FleetScanRow, FleetState};
 
 use super::tally::OuStats;
 
@@ -42,17 +42,23 @@ pub fn csv(rows: &[FleetFindingRow]) -> String {
 }
 
 /// The report as one JSON document: when, from where, the counts, and the at-risk computers.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = FleetReport)]
 pub struct JsonReport<'a> {
+    /// The report's (the scan's) number.
     pub report: i64,
     #[serde(with = "time::serde::rfc3339")]
     pub started_at: time::OffsetDateTime,
     #[serde(with = "time::serde::rfc3339::option")]
     pub finished_at: Option<time::OffsetDateTime>,
-    pub state: &'a str,
+    pub state: FleetState,
+    /// The DC the scan read.
     pub dc: Option<&'a str>,
+    /// How many computer accounts the scan read.
     pub scanned: i64,
+    /// What the scan counted in the OUs the caller may look up.
     pub counts: &'a OuStats,
+    /// The at-risk computers in those OUs.
     pub at_risk: &'a [FleetFindingRow],
 }
 
@@ -61,7 +67,7 @@ pub fn json(scan: &FleetScanRow, counts: &OuStats, rows: &[FleetFindingRow]) -> 
         report: scan.id,
         started_at: scan.started_at,
         finished_at: scan.finished_at,
-        state: scan.state.as_str(),
+        state: scan.state,
         dc: scan.dc.as_deref(),
         scanned: scan.scanned,
         counts,

@@ -26,7 +26,8 @@ use crate::policy::{Grant, RunFleetScan};
 pub use scan::{Outcome, ScanContext, ScanError, Update};
 
 /// The live state of the scan this process runs (or ran last).
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = FleetProgress)]
 pub struct Progress {
     pub scan_id: i64,
     #[serde(with = "time::serde::rfc3339")]

@@ -42,15 +42,20 @@ pub fn bin(age_days: Option<i64>) -> usize {
 }
 
 /// Counts for one OU (or, merged, for everything a viewer may see).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct OuStats {
     pub total: u64,
     pub at_risk: u64,
     /// Headline cause code → computers.
+    #[schema(value_type = BTreeMap<crate::diagnostics::Cause, u64>)]
     pub causes: BTreeMap<String, u64>,
-    /// Days since `pwdLastSet`, by [`DAY_BINS`] then "never".
+    /// Days since `pwdLastSet`, by bins of days: 0-7, 8-14, 15-30, 31-45, 46-60, 61-90,
+    /// 91-180, 181-365, >365, then never.
+    #[schema(min_items = 10, max_items = 10)]
     pub pwd_age: [u64; BINS],
-    /// Days since the latest logon the scanning DC knows (`lastLogon`, `lastLogonTimestamp`).
+    /// Days since the latest logon the scanning DC knows (`lastLogon`, `lastLogonTimestamp`),
+    /// in the same bins as `pwd_age`.
+    #[schema(min_items = 10, max_items = 10)]
     pub logon_age: [u64; BINS],
 }
 

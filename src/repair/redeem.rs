@@ -16,7 +16,7 @@ use crate::db::{TokenRow, TokenState};
 use crate::policy::{MintToken, Target};
 
 /// The answer to a successful redeem.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Redeemed {
     /// The DC that now holds the new password (its DNS name when known).
     pub dc: String,

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 
 use super::authorize::{About, Asking};
+use super::error::ErrorBody;
 use super::extract::{CurrentStaff, RequestOrigin};
 use super::format::{code, when};
 use super::{AppError, AppState};
@@ -381,6 +382,38 @@ pub async fn show(
 /// `GET /api/v1/computers?prefix=[&match=contains]`: the matches as JSON (the first
 /// [`MAX_MATCHES`](crate::directory::computers::MAX_MATCHES) by name); the count in
 /// `X-Total-Count`, and `X-Total-Exact: false` when there are more than that.
+#[utoipa::path(
+    get,
+    path = "/api/v1/computers",
+    operation_id = "search_computers",
+    tag = "computers",
+    summary = "Computers whose name starts with (or, with match=contains, contains) the text, within the caller's lookup scope: the first 50 by name",
+    description = "Audited as a lookup. Names outside the caller's scopes are never listed, and \
+        nothing says whether they exist.",
+    params(
+        ("prefix" = String, Query, max_length = 253,
+            description = "The start of a NetBIOS name, sAMAccountName or DNS host name \
+                (`q` is read when `prefix` is absent)"),
+        ("match" = inline(Option<MatchMode>), Query,
+            description = "`contains` to match anywhere in the name; `prefix` (the default) \
+                otherwise"),
+    ),
+    responses(
+        (status = 200, description = "Matches: at most 50, sorted by name",
+            body = Vec<ComputerMatch>,
+            headers(
+                ("X-Total-Count" = u64, description = "How many computers the caller may look \
+                    up match (a lower bound when X-Total-Exact is false); more than the body \
+                    lists when the list was cut"),
+                ("X-Total-Exact" = bool, description = "`false` when a scope's search stopped \
+                    at its limit: there are more matches than X-Total-Count"),
+            )),
+        (status = 400, description = "Not a valid computer name", body = ErrorBody<'_>),
+        (status = 401, description = "No session or API key", body = ErrorBody<'_>),
+        (status = 403, description = "The policy refuses", body = ErrorBody<'_>),
+        (status = 503, description = "No domain controller answered", body = ErrorBody<'_>),
+    )
+)]
 pub async fn api_search(
     State(state): State<AppState>,
     CurrentStaff(staff): CurrentStaff,
@@ -398,6 +431,25 @@ pub async fn api_search(
 }
 
 /// `GET /api/v1/computers/{name}`: the diagnosis as JSON.
+#[utoipa::path(
+    get,
+    path = "/api/v1/computers/{name}",
+    operation_id = "diagnose_computer",
+    tag = "computers",
+    summary = "The diagnosis of one computer (NetBIOS name, sAMAccountName with or without $, or DNS host name)",
+    description = "Audited as a diagnosis. The cause and finding codes are stable: see the \
+        `Cause` and `FindingCode` schemas.",
+    params(("name" = String, Path, description = "NetBIOS name, sAMAccountName (with or \
+        without `$`) or DNS host name")),
+    responses(
+        (status = 200, description = "The report", body = Report),
+        (status = 400, description = "Not a valid computer name", body = ErrorBody<'_>),
+        (status = 401, description = "No session or API key", body = ErrorBody<'_>),
+        (status = 403, description = "Outside the caller's scope (or, for a role that hides \
+            them, no such computer in it)", body = ErrorBody<'_>),
+        (status = 503, description = "No domain controller answered", body = ErrorBody<'_>),
+    )
+)]
 pub async fn api_show(
     State(state): State<AppState>,
     CurrentStaff(staff): CurrentStaff,
@@ -411,7 +463,7 @@ pub async fn api_show(
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::indexing_slicing)]
-mod tests {
+pub(super) mod tests {
     use std::collections::HashMap;
 
     use askama::Template;
@@ -429,7 +481,7 @@ mod tests {
 
     /// PC01 seen by two DCs, its password set after its last logon by someone else: a
     /// token repair, with pitfalls, findings and a per-DC table.
-    fn report() -> Report {
+    pub(in crate::web) fn report() -> Report {
         let pwd = NOW - Duration::hours(2);
         let view = |logon| DcAccountView {
             last_logon: Some(logon),

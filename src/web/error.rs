@@ -170,14 +170,26 @@ impl ApiRefusal {
     }
 }
 
-/// The API's one error shape: `{error, message, request_id}`, `error` a stable code or the
-/// HTTP reason.
+/// The API's one error shape: every `/api/v1` refusal and failure answers with it.
+#[derive(serde::Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub struct ErrorBody<'a> {
+    /// A stable code (the companion client's refusals: `malformed`, `already_used`, …) or the
+    /// HTTP reason.
+    pub error: &'a str,
+    /// What went wrong, in words for the person reading it; nothing internal.
+    pub message: &'a str,
+    /// The request's id, as in the `X-Request-Id` header and the portal's log.
+    pub request_id: &'a str,
+}
+
+/// [`ErrorBody`] under `status`.
 fn api_error(status: StatusCode, error: &str, message: &str, request_id: &str) -> Response {
-    let mut out = axum::Json(serde_json::json!({
-        "error": error,
-        "message": message,
-        "request_id": request_id,
-    }))
+    let mut out = axum::Json(ErrorBody {
+        error,
+        message,
+        request_id,
+    })
     .into_response();
     *out.status_mut() = status;
     out

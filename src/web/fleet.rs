@@ -11,11 +11,13 @@ use serde::Deserialize;
 use time::OffsetDateTime;
 
 use super::authorize::{About, Asking};
+use super::error::ErrorBody;
 use super::extract::{Csrf, CurrentStaff, NoFields, RequestOrigin};
 use super::{AppError, AppState};
 use crate::audit::{self, Origin};
 use crate::auth::Staff;
 use crate::db::FleetFindingRow;
+use crate::fleet::export::JsonReport as FleetReport;
 use crate::fleet::plots::{Bar, hbar_svg, histogram_svg};
 use crate::fleet::report::{ReportView, Viewer, load};
 use crate::fleet::tally::{BINS, DAY_BINS, OuStats};
@@ -272,6 +274,20 @@ pub async fn export_csv(
 }
 
 /// `GET /api/v1/fleet`: the newest complete report, cut to the caller's scope.
+#[utoipa::path(
+    get,
+    path = "/api/v1/fleet",
+    operation_id = "fleet_report",
+    tag = "fleet",
+    summary = "The newest complete fleet report, cut to the caller's lookup scope: counts per cause, histograms, and the at-risk computers",
+    description = "Audited as a fleet view.",
+    responses(
+        (status = 200, description = "The report", body = FleetReport<'_>),
+        (status = 401, description = "No session or API key", body = ErrorBody<'_>),
+        (status = 403, description = "The policy refuses (no lookup right)", body = ErrorBody<'_>),
+        (status = 404, description = "No complete report yet", body = ErrorBody<'_>),
+    )
+)]
 pub async fn api_report(
     State(state): State<AppState>,
     CurrentStaff(staff): CurrentStaff,
@@ -301,6 +317,21 @@ fn progress_for(state: &AppState, staff: &Staff) -> Option<Progress> {
 }
 
 /// `GET /api/v1/fleet/progress`: the running (or last) scan of this portal.
+#[utoipa::path(
+    get,
+    path = "/api/v1/fleet/progress",
+    operation_id = "fleet_progress",
+    tag = "fleet",
+    summary = "The running (or last) fleet scan of this portal instance; null when none ran",
+    description = "Who may not run scans sees it redacted: `scanned` is a share of 100 \
+        (`estimate` 100), `started_by` is empty, `dc` null, `restarts` 0, and an error is only \
+        \"the scan failed\".",
+    responses(
+        (status = 200, description = "Progress, or null", body = Option<Progress>),
+        (status = 401, description = "No session or API key", body = ErrorBody<'_>),
+        (status = 403, description = "The policy refuses (no lookup right)", body = ErrorBody<'_>),
+    )
+)]
 pub async fn api_progress(
     State(state): State<AppState>,
     CurrentStaff(staff): CurrentStaff,

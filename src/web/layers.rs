@@ -127,12 +127,15 @@ fn security_headers(
     }
 }
 
+/// The session cookie's name (the OpenAPI document names it too).
+pub(super) const SESSION_COOKIE: &str = "td_session";
+
 /// Server-side sessions: only an opaque id in the cookie (HttpOnly, SameSite=Lax so the
 /// provider's redirect back carries it, Secure on https), ended after
 /// `session.idle_timeout_secs` unused (the absolute lifetime is checked by `CurrentStaff`).
 fn session_layer(state: &AppState) -> SessionManagerLayer<SessionBackend> {
     SessionManagerLayer::new(state.sessions.clone())
-        .with_name("td_session")
+        .with_name(SESSION_COOKIE)
         .with_http_only(true)
         .with_same_site(SameSite::Lax)
         .with_secure(state.config.public_url.starts_with("https://"))

@@ -7,15 +7,19 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use secrecy::{ExposeSecret, SecretString};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+use utoipa::ToSchema;
 
 use super::AppError;
 use super::AppState;
 use super::authorize::Asking;
+use super::error::ErrorBody;
 use super::extract::{Csrf, CurrentStaff, NoFields, RequestOrigin};
 use super::format::computer_path;
 use super::repair_gate::repairable;
 use crate::auth::Staff;
+use crate::db::TokenState;
 use crate::diagnostics::{RepairAction, Verdict};
 use crate::repair::shown_once::{ShownReset, ShownToken};
 use crate::repair::{self, RepairRequest};
@@ -265,11 +269,26 @@ pub async fn minted(
 /// gets 404, as for a token that does not exist). The token page polls it, so the technician
 /// on the phone sees the repair go pending → redeemed → completed. A read of one's own token
 /// is not audited: the mint was, and so is every change of its state.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tokens/{jti}",
+    operation_id = "token_state",
+    tag = "repair tokens",
+    summary = "A repair token's state, for the person who minted it (the token page polls it)",
+    description = "Anyone else gets 404, as for a token that does not exist. Not audited: the \
+        mint was, and so is every change of the token's state.",
+    params(("jti" = String, Path, description = "The token's id")),
+    responses(
+        (status = 200, description = "The token's state", body = TokenStatus),
+        (status = 401, description = "Not signed in", body = ErrorBody<'_>),
+        (status = 404, description = "No such token minted by this person", body = ErrorBody<'_>),
+    )
+)]
 pub async fn token_state(
     State(state): State<AppState>,
     CurrentStaff(staff): CurrentStaff,
     Path(jti): Path<String>,
-) -> Result<Json<serde_json::Value>, AppError> {
+) -> Result<Json<TokenStatus>, AppError> {
     let row = state
         .store
         .token_by_jti(&jti)
@@ -277,15 +296,25 @@ pub async fn token_state(
         .filter(|row| row.issued_by_sub == staff.sub)
         .ok_or(AppError::NotFound)?;
     let now = crate::clock::now();
-    Ok(Json(serde_json::json!({
-        "jti": row.jti,
-        "state": row.state_at_time(now),
-        "state_at": row
-            .state_at
-            .format(&time::format_description::well_known::Rfc3339)
-            .unwrap_or_default(),
-        "dc": row.dc,
-    })))
+    Ok(Json(TokenStatus {
+        state: row.state_at_time(now),
+        jti: row.jti,
+        state_at: row.state_at,
+        dc: row.dc,
+    }))
+}
+
+/// Where a repair token is.
+#[derive(Serialize, ToSchema)]
+pub struct TokenStatus {
+    jti: String,
+    /// `expired`: pending past its expiry.
+    state: TokenState,
+    /// When it reached that state (for `expired`: when it was minted, still pending).
+    #[serde(with = "time::serde::rfc3339")]
+    state_at: OffsetDateTime,
+    /// The DC the password was set on, once redeemed.
+    dc: Option<String>,
 }
 
 /// `POST /tokens/{jti}/revoke`.

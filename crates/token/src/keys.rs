@@ -224,6 +224,7 @@ impl FromStr for VerifyingKey {
 /// A verifying key as the portal publishes it and the client pins it:
 /// `{"kid": "…", "alg": "Ed25519", "public_key": "<base64url of 32 bytes>"}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PublicKeyInfo {
     /// Key id, 16 lower-case hex characters.
     pub kid: String,

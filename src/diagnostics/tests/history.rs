@@ -360,22 +360,39 @@ fn clear_churn_ranks_above_a_write_after_the_last_logon() {
 
 #[test]
 fn the_vocabulary_is_the_same_everywhere() {
-    let spec: serde_json::Value =
-        serde_json::from_str(include_str!("../../web/openapi.json")).unwrap();
-    let listed: Vec<String> = spec["components"]["schemas"]["Cause"]["enum"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|v| v.as_str().unwrap().to_string())
-        .collect();
-    let ours: Vec<String> = Cause::ALL.iter().map(|c| c.as_str().to_string()).collect();
-    assert_eq!(listed, ours, "openapi.json's Cause enum");
+    let listed = crate::web::openapi_schema("Cause")["enum"].clone();
+    let ours: Vec<&str> = Cause::ALL.iter().map(|c| c.as_str()).collect();
+    assert_eq!(
+        listed,
+        serde_json::json!(ours),
+        "the OpenAPI document's Cause enum"
+    );
     let doc = include_str!("../../../ARCHITECTURE.md");
     for c in Cause::ALL {
         assert!(
             doc.contains(&format!("`{}`", c.as_str())),
             "ARCHITECTURE.md lacks {}",
             c.as_str()
+        );
+    }
+}
+
+/// The finding codes the OpenAPI document lists are serde's (each reads back as a
+/// `FindingCode` and writes out the same), and each is a cause's or one `docs/diagnosis.md`
+/// explains.
+#[test]
+fn the_documented_finding_codes_are_the_codes_and_explained() {
+    let listed = crate::web::openapi_schema("FindingCode")["enum"].clone();
+    let codes: Vec<FindingCode> = serde_json::from_value(listed.clone()).unwrap();
+    assert_eq!(serde_json::to_value(&codes).unwrap(), listed);
+    assert!(codes.len() >= 27, "{listed}");
+    let explained = include_str!("../../../docs/diagnosis.md");
+    for code in listed.as_array().unwrap() {
+        let code = code.as_str().unwrap();
+        let cause = Cause::ALL.iter().any(|c| c.as_str() == code);
+        assert!(
+            cause || explained.contains(&format!("`{code}`")),
+            "docs/diagnosis.md lacks the finding {code}"
         );
     }
 }

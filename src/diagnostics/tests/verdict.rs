@@ -91,10 +91,18 @@ fn durations_and_names_read_well() {
 #[test]
 fn the_verdict_states_are_the_documented_ones() {
     use verdict::VerdictState::*;
-    let spec: serde_json::Value =
-        serde_json::from_str(include_str!("../../web/openapi.json")).unwrap();
-    let verdict = &spec["components"]["schemas"]["Diagnosis"]["properties"]["verdict"];
-    let listed = verdict["properties"]["state"]["enum"].clone();
+    let schema = crate::web::openapi_schema;
+    let diagnosis = schema("Diagnosis");
+    assert_eq!(
+        diagnosis["properties"]["verdict"]["$ref"],
+        "#/components/schemas/Verdict"
+    );
+    let verdict = schema("Verdict");
+    assert_eq!(
+        verdict["properties"]["state"]["$ref"],
+        "#/components/schemas/VerdictState"
+    );
+    let listed = schema("VerdictState")["enum"].clone();
     let ours = serde_json::to_value([Broken, Settling, Refused, NoCauseFound]).unwrap();
     assert_eq!(listed, ours);
     let json = serde_json::to_value(set_after_logon(days(8)).run().verdict).unwrap();
