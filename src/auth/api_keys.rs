@@ -24,6 +24,17 @@ pub fn hash(key: &str) -> String {
     format!("{:x}", Sha256::digest(key.as_bytes()))
 }
 
+/// Why a presented key was refused. Only someone holding the key hears it, so an expired key
+/// is told apart (with when, so its owner knows to ask for a new one); an unknown and a revoked
+/// key are refused alike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyRefusal {
+    /// Not a key of ours (or no longer: revoked, or deleted).
+    Invalid,
+    /// It expired at this time.
+    Expired(OffsetDateTime),
+}
+
 /// Where a key stands at a time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyState {
@@ -147,11 +158,13 @@ impl ApiKeys {
         }
     }
 
-    /// The staff identity a presented key stands for, or `None` for an unknown, revoked or
-    /// expired key (all refused alike).
-    pub async fn authenticate(&self, presented: &str) -> Result<Option<Staff>, CredentialError> {
+    /// The staff identity a presented key stands for, or why it is refused.
+    pub async fn authenticate(
+        &self,
+        presented: &str,
+    ) -> Result<Result<Staff, KeyRefusal>, CredentialError> {
         if !presented.starts_with(PREFIX) || presented.len() > 128 {
-            return Ok(None);
+            return Ok(Err(KeyRefusal::Invalid));
         }
         let key_hash = hash(presented);
         let (generation, known) = self.fresh(&key_hash).await?;
@@ -159,15 +172,17 @@ impl ApiKeys {
             Some(key) => key,
             None => {
                 let Some(key) = self.store.api_key_by_hash(&key_hash).await? else {
-                    return Ok(None);
+                    return Ok(Err(KeyRefusal::Invalid));
                 };
                 self.remember(generation, &key_hash, &key).await;
                 key
             }
         };
         let now = crate::clock::now();
-        if KeyState::of(&key, now) != KeyState::Active {
-            return Ok(None);
+        match (KeyState::of(&key, now), key.expires_at) {
+            (KeyState::Active, _) => {}
+            (KeyState::Expired, Some(at)) => return Ok(Err(KeyRefusal::Expired(at))),
+            _ => return Ok(Err(KeyRefusal::Invalid)),
         }
         if key.last_used_at.is_none_or(|t| now - t >= TOUCH_EVERY) {
             self.store.touch_api_key(&key.name, now).await?;
@@ -177,7 +192,7 @@ impl ApiKeys {
             };
             self.remember(generation, &key_hash, &used).await;
         }
-        Ok(Some(staff_of(key)?))
+        Ok(Ok(staff_of(key)?))
     }
 
     /// The generation as read after this call began, and the key if it was read at it.

@@ -8,6 +8,8 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 
+use crate::auth::api_keys::KeyRefusal;
+
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error("not found")]
@@ -18,8 +20,8 @@ pub enum AppError {
     #[error("{0}")]
     BadRequest(String),
     /// A credential was presented and is not valid (API keys).
-    #[error("unauthorized: {0}")]
-    Unauthorized(String),
+    #[error("unauthorized: {0:?}")]
+    Unauthorized(crate::auth::api_keys::KeyRefusal),
     #[error("forbidden: {0}")]
     Forbidden(String),
     #[error("rate limited: {0}")]
@@ -64,7 +66,14 @@ impl AppError {
             Self::BadRequest(m) | Self::Forbidden(m) | Self::TooMany(m) | Self::Conflict(m) => {
                 m.clone()
             }
-            Self::Unauthorized(_) => "That API key is not valid.".into(),
+            Self::Unauthorized(KeyRefusal::Invalid) => "That API key is not valid.".into(),
+            Self::Unauthorized(KeyRefusal::Expired(at)) => format!(
+                "That API key expired at {}. Ask an administrator for a new one.",
+                at.replace_nanosecond(0)
+                    .unwrap_or(*at)
+                    .format(&time::format_description::well_known::Rfc3339)
+                    .unwrap_or_else(|_| at.to_string())
+            ),
             Self::Unavailable(_) => {
                 "A service trustdesk depends on is unavailable. Try again shortly.".into()
             }

@@ -58,8 +58,8 @@ impl FromRequestParts<AppState> for CurrentStaff {
                 .map(str::trim)
                 .unwrap_or_default();
             return match state.api_keys.authenticate(key).await? {
-                Some(staff) => Ok(Self(staff.for_request(&state.config, &state.policy))),
-                None => Err(AppError::Unauthorized("unknown or revoked API key".into())),
+                Ok(staff) => Ok(Self(staff.for_request(&state.config, &state.policy))),
+                Err(refusal) => Err(AppError::Unauthorized(refusal)),
             };
         }
         let session = Session::from_request_parts(parts, state)

@@ -380,7 +380,7 @@ async fn api_keys_are_audited_expire_and_show_their_state() {
         .authenticate(&key)
         .await
         .unwrap();
-    assert_eq!(staff.unwrap().roles, ["auditor"]);
+    assert_eq!(staff.ok().unwrap().roles, ["auditor"]);
     close(store).await;
     let (ok, list, err) = run_on(dir.path(), "", &["api-key", "list"]);
     assert!(ok, "{err}");
@@ -408,7 +408,7 @@ async fn api_keys_are_audited_expire_and_show_their_state() {
             .authenticate(&key)
             .await
             .unwrap()
-            .is_none()
+            .is_err()
     );
     close(store).await;
     let (ok, list, err) = run_on(dir.path(), "", &["api-key", "list"]);

@@ -795,7 +795,7 @@ async fn elsewhere(store: &Store) -> Store {
 /// The portal keeps the keys it has checked in memory, but a key revoked, expired or deleted
 /// by another process is refused on the very next request, concurrent ones included.
 async fn a_key_changed_elsewhere_is_refused_on_the_next_request(store: Store) {
-    use trustdesk::auth::api_keys::{ApiKeys, create};
+    use trustdesk::auth::api_keys::{ApiKeys, KeyRefusal, create};
     let other = elsewhere(&store).await;
     let keys = std::sync::Arc::new(ApiKeys::new(store.clone()));
     let (k1, k2, k3) = (
@@ -805,11 +805,14 @@ async fn a_key_changed_elsewhere_is_refused_on_the_next_request(store: Store) {
     );
     for _ in 0..3 {
         for k in [&k1, &k2, &k3] {
-            assert!(keys.authenticate(k).await.unwrap().is_some());
+            assert!(keys.authenticate(k).await.unwrap().is_ok());
         }
     }
     let unknown = format!("{}x", &k1[..k1.len() - 1]);
-    assert!(keys.authenticate(&unknown).await.unwrap().is_none());
+    assert_eq!(
+        keys.authenticate(&unknown).await.unwrap().err(),
+        Some(KeyRefusal::Invalid)
+    );
 
     // Revoked by the command: refused at once, by every request in flight after it.
     assert!(
@@ -821,14 +824,14 @@ async fn a_key_changed_elsewhere_is_refused_on_the_next_request(store: Store) {
     let tries: Vec<_> = (0..16)
         .map(|_| {
             let (keys, k) = (keys.clone(), k1.clone());
-            tokio::spawn(async move { keys.authenticate(&k).await.unwrap() })
+            tokio::spawn(async move { keys.authenticate(&k).await.unwrap().err() })
         })
         .collect();
     for t in tries {
-        assert!(t.await.unwrap().is_none());
+        assert_eq!(t.await.unwrap(), Some(KeyRefusal::Invalid));
     }
     assert!(
-        keys.authenticate(&k2).await.unwrap().is_some(),
+        keys.authenticate(&k2).await.unwrap().is_ok(),
         "others stand"
     );
 
@@ -848,14 +851,21 @@ async fn a_key_changed_elsewhere_is_refused_on_the_next_request(store: Store) {
             .map(|_| ()),
     }
     .unwrap();
-    assert!(keys.authenticate(&k2).await.unwrap().is_none());
+    let expired = keys.authenticate(&k2).await.unwrap().err();
+    assert!(
+        matches!(expired, Some(KeyRefusal::Expired(at)) if (at - past).abs() < time::Duration::seconds(1)),
+        "{expired:?}"
+    );
     let sql = "DELETE FROM api_keys WHERE name = 'k3'";
     match &other {
         Store::Sqlite(db) => sqlx::query(sql).execute(&db.pool).await.map(|_| ()),
         Store::Postgres(p) => sqlx::query(sql).execute(&p.pool).await.map(|_| ()),
     }
     .unwrap();
-    assert!(keys.authenticate(&k3).await.unwrap().is_none());
+    assert_eq!(
+        keys.authenticate(&k3).await.unwrap().err(),
+        Some(KeyRefusal::Invalid)
+    );
     if let Store::Postgres(p) = other {
         p.close().await;
     }

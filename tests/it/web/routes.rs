@@ -168,6 +168,31 @@ async fn a_revoked_api_key_is_refused_like_an_unknown_one() {
     assert_eq!(r.json()["message"], "That API key is not valid.");
 }
 
+/// #18: an expired key is refused with a 401 that says when it expired (its holder then knows
+/// to ask for a new one, rather than suspect a typo).
+#[tokio::test]
+async fn an_expired_api_key_is_401_naming_its_expiry() {
+    let app = TestApp::default_app().await;
+    let key = app.key("admin").await;
+    let trustdesk::db::Store::Sqlite(db) = app.store() else {
+        unreachable!("the test app runs on SQLite")
+    };
+    let ended = time::macros::datetime!(2026-01-02 03:04:05 UTC);
+    sqlx::query("UPDATE api_keys SET expires_at = $1")
+        .bind(ended)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let r = app.get(&key, "/api/v1/fleet/progress").await;
+    assert_eq!(r.status, StatusCode::UNAUTHORIZED);
+    let body = r.json();
+    assert_eq!(
+        body["message"],
+        "That API key expired at 2026-01-02T03:04:05Z. Ask an administrator for a new one."
+    );
+    assert_eq!(body["request_id"], r.request_id());
+}
+
 #[tokio::test]
 async fn an_api_key_opens_the_pages_its_role_reaches() {
     let app = TestApp::default_app().await;
