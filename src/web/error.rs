@@ -21,7 +21,7 @@ pub enum AppError {
     BadRequest(String),
     /// A credential was presented and is not valid (API keys).
     #[error("unauthorized: {0:?}")]
-    Unauthorized(crate::auth::api_keys::KeyRefusal),
+    Unauthorized(KeyRefusal),
     #[error("forbidden: {0}")]
     Forbidden(String),
     #[error("rate limited: {0}")]

@@ -1,7 +1,7 @@
 //! The middleware stack, outermost first: vet an incoming request id → request id → trace →
-//! propagate the id → compression → security headers (one step) → timeout → metrics → no-store → error
-//! pages → catch panics → CSRF (Origin/Sec-Fetch-Site). The per-client rate limits are on
-//! their routes (`limits.rs`).
+//! propagate the id → compression → security headers (one step) → timeout → metrics →
+//! no-store → error pages → catch panics → CSRF (Origin/Sec-Fetch-Site). The per-client rate
+//! limits are on their routes (`limits.rs`).
 
 use std::time::{Duration, Instant};
 
@@ -76,8 +76,8 @@ pub fn apply(router: Router<AppState>, state: &AppState) -> Router<AppState> {
         .layer(trace)
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(CompressionLayer::new())
-        // Inside compression (it sees the body before it is compressed) and outside the
-        // timeout (its 408 gets the headers too).
+        // Inside compression, where an answer is still axum's `Response` (compression changes
+        // the body's type), and outside the timeout, so that its 408 gets the headers too.
         .map_response(security_headers(csp, hsts))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
