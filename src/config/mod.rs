@@ -14,6 +14,7 @@ mod downloads;
 mod load;
 mod oidc;
 mod proxies;
+mod tickets;
 mod validate;
 
 use std::collections::BTreeMap;
@@ -28,6 +29,7 @@ pub use downloads::DownloadsConfig;
 pub use load::{ConfigError, ENV_PREFIX};
 pub use oidc::{OidcConfig, ResponseMode, RoleMatch, SessionConfig, TokenEndpointAuth};
 pub use proxies::{ProxyParseError, TrustedProxy, is_trusted};
+pub use tickets::{TicketTemplateError, TicketUrlTemplate};
 
 /// The whole portal configuration.
 #[derive(Debug, Deserialize)]
@@ -79,6 +81,10 @@ pub struct Config {
     pub downloads: Option<DownloadsConfig>,
     #[serde(default)]
     pub health: HealthConfig,
+    /// `https://…{ticket}…`: ticket references on the pages (the audit log, a computer's
+    /// recent actions) link there; absent: they stay text.
+    #[serde(default)]
+    pub ticket_url_template: Option<TicketUrlTemplate>,
 }
 
 /// `/metrics` (per-route volumes, DC names in failure labels) is for the monitoring system

@@ -141,6 +141,8 @@ pub struct AuditPage {
     pub(super) older: Option<i64>,
     pub(super) query: String,
     pub(super) can_export: bool,
+    /// Where ticket references link (`ticket_url_template`); none: they stay text.
+    pub(super) ticket_url: Option<crate::config::TicketUrlTemplate>,
 }
 
 impl AuditPage {
@@ -228,6 +230,7 @@ pub async fn page(
         head,
         signed,
         issuer: state.config.oidc.issuer.clone(),
+        ticket_url: state.config.ticket_url_template.clone(),
         older,
     })
 }
@@ -708,6 +711,7 @@ mod tests {
                 prev_hash: "p".into(),
                 hash: "h".into(),
             }],
+            ticket_url: None,
             head: Some((7, "h".into())),
             signed: Some(crate::audit::key::SignedHead {
                 seq: 5,

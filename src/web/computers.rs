@@ -57,6 +57,8 @@ pub struct ComputerPage {
     pub(super) recent: Vec<AuditRow>,
     /// The viewer may open the audit log (the recent actions link to it).
     pub(super) can_audit: bool,
+    /// Where ticket references link (`ticket_url_template`); none: they stay text.
+    pub(super) ticket_url: Option<crate::config::TicketUrlTemplate>,
 }
 
 /// How many recent actions the computer page lists.
@@ -376,6 +378,7 @@ pub async fn show(
         tokens,
         recent,
         can_audit,
+        ticket_url: state.config.ticket_url_template.clone(),
     })
 }
 
@@ -562,7 +565,7 @@ pub(super) mod tests {
         }
     }
 
-    fn page(recent: Vec<AuditRow>) -> ComputerPage {
+    pub(in crate::web) fn page(recent: Vec<AuditRow>) -> ComputerPage {
         ComputerPage {
             staff: None,
             r: report(),
@@ -574,6 +577,7 @@ pub(super) mod tests {
             tokens: vec![],
             recent,
             can_audit: true,
+            ticket_url: None,
         }
     }
 

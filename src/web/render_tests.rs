@@ -234,6 +234,7 @@ fn the_computer_page_renders_a_diagnosis_with_directory_text_escaped() {
         tokens: Vec::new(),
         recent: vec![audit_row(now)],
         can_audit: true,
+        ticket_url: None,
     };
     let html = render(&page);
     assert_signed_in(&html);
@@ -442,10 +443,55 @@ fn the_audit_page_escapes_the_rows_and_shows_the_head() {
         older: Some(3),
         query: String::new(),
         can_export: true,
+        ticket_url: None,
     };
     let html = render(&page);
     assert_signed_in(&html);
     assert!(html.contains("reset_account"));
     assert!(html.contains("PAR-WS001"));
     assert!(html.contains("export.csv"), "{html}");
+}
+
+/// #18 `ticket_url_template`: a reference in the audit log and in a computer's recent actions
+/// links to the ticketing system; free text stays text, escaped; without a template, text.
+#[test]
+fn ticket_references_link_to_the_ticketing_system() {
+    let now = crate::clock::now();
+    let template = crate::config::TicketUrlTemplate::try_from(
+        "https://jira.example.com/browse/{ticket}".to_string(),
+    )
+    .unwrap();
+    let with_ticket = |ticket: &str| {
+        let mut row = audit_row(now);
+        row.event.ticket = Some(ticket.into());
+        row
+    };
+    let audit = |rows, ticket_url| super::audit::AuditPage {
+        staff: staff(),
+        f: super::audit::FilterForm::default(),
+        rows,
+        head: None,
+        signed: None,
+        issuer: "https://idp.example".into(),
+        older: None,
+        query: String::new(),
+        can_export: false,
+        ticket_url,
+    };
+    let link = "<a href=\"https://jira.example.com/browse/HD-4711\" rel=\"noreferrer noopener\">HD-4711</a>";
+    let html = render(&audit(
+        vec![with_ticket("HD-4711"), with_ticket(HOSTILE)],
+        Some(template.clone()),
+    ));
+    assert!(html.contains(link), "{html}");
+    assert!(!html.contains(HOSTILE), "escaped, not linked: {html}");
+    let html = render(&audit(vec![with_ticket("HD-4711")], None));
+    assert!(
+        html.contains("[HD-4711]") && !html.contains("jira.example.com"),
+        "{html}"
+    );
+
+    let mut page = super::computers::tests::page(vec![with_ticket("HD-4711")]);
+    page.ticket_url = Some(template);
+    assert!(render(&page).contains(link));
 }

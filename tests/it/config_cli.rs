@@ -66,6 +66,27 @@ fn an_unknown_key_is_named() {
     assert!(line.contains("client_sekret"), "{line}");
 }
 
+/// #18: `ticket_url_template` is checked when the config is read; a bad one is named with why.
+#[test]
+fn a_ticket_url_template_is_checked_and_named() {
+    let with = |t: &str| format!("ticket_url_template = {t:?}\n{GOOD}");
+    let (ok, err) = check(&with("https://jira.example.com/browse/{ticket}"), &[], true);
+    assert!(ok, "{err}");
+    for (bad, why) in [
+        ("https://jira.example.com/browse/", "must contain {ticket}"),
+        ("http://jira.example.com/browse/{ticket}", "https"),
+        ("https://{ticket}.example.com/", "after the host"),
+    ] {
+        let (ok, err) = check(&with(bad), &[], true);
+        assert!(!ok, "{bad}");
+        let line = one_error_line(&err);
+        assert!(
+            line.contains("ticket_url_template") && line.contains(why),
+            "{line}"
+        );
+    }
+}
+
 #[test]
 fn a_missing_secret_is_named_without_echoing_others() {
     let (ok, err) = check(
