@@ -179,28 +179,51 @@ impl ApiRefusal {
     }
 }
 
-/// The API's one error shape: every `/api/v1` refusal and failure answers with it.
+/// The API's one error shape, for every `/api/v1` refusal and failure: a problem document
+/// (RFC 9457, `application/problem+json`) with trustdesk's own members beside the standard
+/// ones.
 #[derive(serde::Serialize, utoipa::ToSchema)]
 #[schema(as = Error)]
 pub struct ErrorBody<'a> {
+    /// `about:blank` when the status says it all; `urn:trustdesk:problem:<error>` for a refusal
+    /// with a stable code of its own (the companion client's).
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    /// The HTTP status's reason phrase.
+    pub title: &'a str,
+    pub status: u16,
+    /// What went wrong, in words for the person reading it; nothing internal.
+    pub detail: &'a str,
     /// A stable code (the companion client's refusals: `malformed`, `already_used`, …) or the
     /// HTTP reason.
     pub error: &'a str,
-    /// What went wrong, in words for the person reading it; nothing internal.
+    /// The same as `detail` (the member the companion client and earlier integrations read).
     pub message: &'a str,
     /// The request's id, as in the `X-Request-Id` header and the portal's log.
     pub request_id: &'a str,
 }
 
-/// [`ErrorBody`] under `status`.
-fn api_error(status: StatusCode, error: &str, message: &str, request_id: &str) -> Response {
+/// An [`ErrorBody`] under `status`: with `code`, a problem of that type; without, the status's.
+fn api_error(status: StatusCode, code: Option<&str>, message: &str, request_id: &str) -> Response {
+    let title = status.canonical_reason().unwrap_or("Error");
     let mut out = axum::Json(ErrorBody {
-        error,
+        problem_type: code.map_or_else(
+            || "about:blank".to_string(),
+            |c| format!("urn:trustdesk:problem:{c}"),
+        ),
+        title,
+        status: status.as_u16(),
+        detail: message,
+        error: code.unwrap_or(title),
         message,
         request_id,
     })
     .into_response();
     *out.status_mut() = status;
+    out.headers_mut().insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/problem+json"),
+    );
     out
 }
 
@@ -280,13 +303,13 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
         }
         return api_error(
             StatusCode::UNAUTHORIZED,
-            "Unauthorized",
+            None,
             "Sign in, or send Authorization: Bearer <api key>.",
             &rid,
         );
     }
     if let Some(r) = res.extensions().get::<ApiRefusal>() {
-        return api_error(res.status(), r.code, &r.message, &rid);
+        return api_error(res.status(), Some(r.code), &r.message, &rid);
     }
     let marker = match res.extensions().get::<ErrorMarker>() {
         Some(m) => m.clone(),
@@ -302,7 +325,7 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
     };
     let title = marker.status.canonical_reason().unwrap_or("Error");
     if is_api {
-        return api_error(marker.status, title, &marker.message, &rid);
+        return api_error(marker.status, None, &marker.message, &rid);
     }
     let mut out = {
         let staff = match nav {

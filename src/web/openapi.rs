@@ -22,7 +22,9 @@ use super::{AppError, computers, fleet, redeem_api, repair};
             repair-token API the companion client uses. Staff endpoints accept the browser \
             session or `Authorization: Bearer <api key>` (keys from `trustdesk api-key create`); \
             the same policy and the same audit events apply as on the pages. Every error is an \
-            `Error` (`{error, message, request_id}`). Diagnosis codes are stable: see the Cause \
+            `Error`: a problem document (RFC 9457, `application/problem+json`) with \
+            trustdesk's `error` code, `message` and `request_id` beside `type`, `title`, \
+            `status` and `detail`. Diagnosis codes are stable: see the Cause \
             and FindingCode enums."
     ),
     paths(
@@ -357,7 +359,7 @@ pub(crate) mod tests {
         }
     }
 
-    /// Every operation answers errors with the `Error` schema, and the staff ones are behind
+    /// Every operation answers errors with the `Error` schema as problem JSON, and the staff ones are behind
     /// the session or an API key; the client's are open.
     #[test]
     fn errors_are_documented_and_security_is_as_routed() {
@@ -372,7 +374,7 @@ pub(crate) mod tests {
             for (method, op) in item.as_object().unwrap() {
                 for (status, r) in op["responses"].as_object().unwrap() {
                     if !status.starts_with('2') {
-                        let schema = &r["content"]["application/json"]["schema"]["$ref"];
+                        let schema = &r["content"]["application/problem+json"]["schema"]["$ref"];
                         assert_eq!(
                             schema, "#/components/schemas/Error",
                             "{method} {path} {status}"

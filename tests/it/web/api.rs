@@ -147,9 +147,15 @@ async fn a_redeem_the_portal_cannot_read_is_400_with_its_code() {
             .post_json(&Who::Anonymous, "/api/v1/redeem", &body)
             .await;
         assert_eq!(r.status, StatusCode::BAD_REQUEST, "{body}: {}", r.body);
-        // The API's one error shape, with the request id, as every other API error.
+        // The API's one error shape, with the request id, as every other API error: a problem
+        // document (RFC 9457) whose type is the code's.
+        assert_eq!(r.header("content-type"), "application/problem+json");
         let json = r.json();
         assert_eq!(json["error"], "malformed", "{}", r.body);
+        assert_eq!(json["type"], "urn:trustdesk:problem:malformed", "{}", r.body);
+        assert_eq!(json["status"], 400, "{}", r.body);
+        assert_eq!(json["title"], "Bad Request", "{}", r.body);
+        assert_eq!(json["detail"], json["message"], "{}", r.body);
         assert!(json["message"].is_string(), "{}", r.body);
         assert!(
             json["request_id"]

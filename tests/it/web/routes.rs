@@ -127,8 +127,14 @@ async fn anonymous_api_calls_are_401_json_with_the_request_id() {
     for path in STAFF_API {
         let r = app.get(&Who::Anonymous, path).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{path}");
+        // A problem document (RFC 9457) with no type beyond its status.
+        assert_eq!(r.header("content-type"), "application/problem+json", "{path}");
         let body = r.json();
         assert_eq!(body["error"], "Unauthorized", "{path}");
+        assert_eq!(body["type"], "about:blank", "{path}");
+        assert_eq!(body["title"], "Unauthorized", "{path}");
+        assert_eq!(body["status"], 401, "{path}");
+        assert_eq!(body["detail"], body["message"], "{path}");
         assert_eq!(body["request_id"], r.request_id(), "{path}");
         assert!(!r.headers.contains_key("location"), "{path}: no redirect");
     }
