@@ -30,9 +30,10 @@ pub fn truncate_to_micros(t: OffsetDateTime) -> OffsetDateTime {
 }
 
 /// An event as the caller describes it, before it has a place in the chain.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct NewAuditRow {
     #[serde(with = "time::serde::rfc3339")]
+    #[schema(value_type = String, format = DateTime)]
     pub at: OffsetDateTime,
     pub actor_sub: Option<String>,
     pub actor_name: Option<String>,
@@ -73,7 +74,8 @@ impl Default for NewAuditRow {
 }
 
 /// A stored row: the event plus its place in the chain.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
+#[schema(as = AuditEvent)]
 pub struct AuditRow {
     pub seq: i64,
     #[serde(flatten)]

@@ -70,20 +70,28 @@ fn choices(known: &[&str], current: &str) -> Vec<Choice> {
 }
 
 /// The filter as the form sends it: empty fields mean "any", dates are `YYYY-MM-DD` (UTC).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct FilterForm {
+    /// A person's `sub`, exactly (never the display name, which is theirs to edit).
     #[serde(default)]
     actor: String,
+    /// A computer's name.
     #[serde(default)]
     target: String,
+    /// An action (`reset_account`, `mint_token`, …).
     #[serde(default)]
     action: String,
+    /// An outcome (`success`, `denied`, …).
     #[serde(default)]
     outcome: String,
+    /// The first day, `YYYY-MM-DD` (UTC).
     #[serde(default)]
     from: String,
+    /// The last day, `YYYY-MM-DD` (UTC).
     #[serde(default)]
     to: String,
+    /// Only events before this `seq` (a page's `next`).
     before: Option<i64>,
 }
 
@@ -199,6 +207,22 @@ async fn visible_page(
     Ok((rows, Some(before)))
 }
 
+/// The page of rows `f` asks for that `staff` may see (`view_audit`, cut to their view), and
+/// the seq to continue from: what the page and the API show.
+pub(super) async fn viewed(
+    state: &AppState,
+    staff: &Staff,
+    origin: &Origin,
+    f: &FilterForm,
+) -> Result<(Vec<AuditRow>, Option<i64>), AppError> {
+    Asking::new(state, staff, origin)
+        .permitted(Action::ViewAudit, About::Nothing)
+        .await?;
+    let filter = f.filter()?;
+    let view = state.policy.audit_view(&staff.roles, Action::ViewAudit);
+    visible_page(&state.store, &filter, &view, &staff.sub, f.before).await
+}
+
 /// `GET /audit`: filters, newest first, 50 a page, the chain head.
 pub async fn page(
     State(state): State<AppState>,
@@ -206,12 +230,7 @@ pub async fn page(
     RequestOrigin(origin): RequestOrigin,
     Query(f): Query<FilterForm>,
 ) -> Result<AuditPage, AppError> {
-    Asking::new(&state, &staff, &origin)
-        .permitted(Action::ViewAudit, About::Nothing)
-        .await?;
-    let filter = f.filter()?;
-    let view = state.policy.audit_view(&staff.roles, Action::ViewAudit);
-    let (rows, more) = visible_page(&state.store, &filter, &view, &staff.sub, f.before).await?;
+    let (rows, more) = viewed(&state, &staff, &origin, &f).await?;
     let head = state
         .store
         .audit_recent(1)

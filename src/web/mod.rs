@@ -4,6 +4,7 @@
 //! authorize (`authorize.rs`) → call a capability → render.
 
 mod audit;
+mod audit_api;
 mod auth;
 mod authorize;
 mod computers;
@@ -87,6 +88,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/fleet", get(fleet::api_report))
         .route("/api/v1/fleet/progress", get(fleet::api_progress))
         .route("/audit", get(audit::page))
+        .route("/api/v1/audit", get(audit_api::api_rows))
         .route("/policy", get(policy::page))
         .route("/audit/export.csv", get(audit::export_csv))
         .route("/audit/export.jsonl", get(audit::export_jsonl))

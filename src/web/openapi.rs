@@ -11,7 +11,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use super::layers::SESSION_COOKIE;
-use super::{AppError, computers, fleet, redeem_api, repair};
+use super::{AppError, audit_api, computers, fleet, redeem_api, repair};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -37,6 +37,7 @@ use super::{AppError, computers, fleet, redeem_api, repair};
         redeem_api::api_token_key,
         fleet::api_report,
         fleet::api_progress,
+        audit_api::api_rows,
     ),
     modifiers(&SecuritySchemes),
     security(("apiKey" = []), ("session" = [])),
@@ -45,6 +46,7 @@ use super::{AppError, computers, fleet, redeem_api, repair};
         (name = "repair tokens", description = "Tokens a technician minted"),
         (name = "client", description = "The companion client's calls: the token or the code is the credential"),
         (name = "fleet", description = "Fleet health reports (`lookup`, cut to the caller's scope)"),
+        (name = "audit", description = "The audit log (`view_audit`, cut to the caller's view)"),
     )
 )]
 struct ApiDoc;

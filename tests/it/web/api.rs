@@ -152,7 +152,11 @@ async fn a_redeem_the_portal_cannot_read_is_400_with_its_code() {
         assert_eq!(r.header("content-type"), "application/problem+json");
         let json = r.json();
         assert_eq!(json["error"], "malformed", "{}", r.body);
-        assert_eq!(json["type"], "urn:trustdesk:problem:malformed", "{}", r.body);
+        assert_eq!(
+            json["type"], "urn:trustdesk:problem:malformed",
+            "{}",
+            r.body
+        );
         assert_eq!(json["status"], 400, "{}", r.body);
         assert_eq!(json["title"], "Bad Request", "{}", r.body);
         assert_eq!(json["detail"], json["message"], "{}", r.body);
@@ -292,4 +296,50 @@ async fn metrics_is_404_to_everyone_when_no_token_is_configured() {
         let r = app.get(&who, "/metrics").await;
         assert_eq!(r.status, StatusCode::NOT_FOUND, "{who:?}");
     }
+}
+
+/// #18 `GET /api/v1/audit`: the audit page's rows as JSON for an API key with `view_audit`,
+/// with the page's filters and its chain fields; a filter it cannot read is a 400 problem.
+#[tokio::test]
+async fn the_audit_api_answers_the_pages_rows_as_json() {
+    let app = TestApp::default_app().await;
+    let auditor = app.key("auditor").await;
+    // Something to find: a refusal of another key, audited as `denied`.
+    let junior = app.key("junior").await;
+    let r = app.get(&junior, "/api/v1/audit").await;
+    assert_eq!(r.status, StatusCode::FORBIDDEN, "{}", r.body);
+
+    let r = app.get(&auditor, "/api/v1/audit").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let all = r.json();
+    let rows = all["rows"].as_array().unwrap();
+    assert!(!rows.is_empty(), "{}", r.body);
+    assert!(all["next"].is_null(), "fewer than a page: {}", r.body);
+    let seqs: Vec<i64> = rows.iter().map(|r| r["seq"].as_i64().unwrap()).collect();
+    assert!(
+        seqs.windows(2).all(|w| w[0] > w[1]),
+        "newest first: {seqs:?}"
+    );
+    for row in rows {
+        assert_eq!(row["hash"].as_str().map(str::len), Some(64), "{row}");
+        assert!(row["at"].is_string() && row["action"].is_string(), "{row}");
+    }
+
+    let r = app.get(&auditor, "/api/v1/audit?outcome=denied").await;
+    let denied = r.json()["rows"].as_array().unwrap().clone();
+    assert!(!denied.is_empty(), "{}", r.body);
+    assert!(
+        denied.iter().all(|r| r["outcome"] == "denied"),
+        "{}",
+        r.body
+    );
+
+    let r = app.get(&auditor, "/api/v1/audit?from=yesterday").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(r.header("content-type"), "application/problem+json");
+    assert!(
+        r.json()["detail"].as_str().unwrap().contains("from"),
+        "{}",
+        r.body
+    );
 }

@@ -32,6 +32,7 @@ const STAFF_API: &[&str] = &[
     "/api/v1/tokens/some-jti",
     "/api/v1/fleet",
     "/api/v1/fleet/progress",
+    "/api/v1/audit",
 ];
 
 #[tokio::test]
@@ -128,7 +129,11 @@ async fn anonymous_api_calls_are_401_json_with_the_request_id() {
         let r = app.get(&Who::Anonymous, path).await;
         assert_eq!(r.status, StatusCode::UNAUTHORIZED, "{path}");
         // A problem document (RFC 9457) with no type beyond its status.
-        assert_eq!(r.header("content-type"), "application/problem+json", "{path}");
+        assert_eq!(
+            r.header("content-type"),
+            "application/problem+json",
+            "{path}"
+        );
         let body = r.json();
         assert_eq!(body["error"], "Unauthorized", "{path}");
         assert_eq!(body["type"], "about:blank", "{path}");
