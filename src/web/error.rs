@@ -280,6 +280,13 @@ pub(super) struct ErrorPage<'a> {
     pub(super) request_id: &'a str,
 }
 
+fn is_plain_text(res: &Response) -> bool {
+    res.headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"))
+}
+
 fn request_id(headers: &HeaderMap) -> String {
     headers
         .get("x-request-id")
@@ -319,6 +326,19 @@ pub async fn render_errors(req: Request, next: Next) -> Response {
             ErrorMarker {
                 status: StatusCode::NOT_FOUND,
                 message: AppError::NotFound.public_message(),
+            }
+        }
+        // An extractor's own refusal of an API request (a query, path or body it cannot
+        // read: axum answers it in plain text) becomes the API's problem document too.
+        None if is_api && res.status().is_client_error() && is_plain_text(&res) => {
+            let status = res.status();
+            let text = axum::body::to_bytes(res.into_body(), 4096)
+                .await
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default();
+            ErrorMarker {
+                status,
+                message: text,
             }
         }
         None => return res,

@@ -334,6 +334,18 @@ async fn the_audit_api_answers_the_pages_rows_as_json() {
         r.body
     );
 
+    // A query the extractor cannot read is the same problem document (axum's text as detail).
+    let r = app.get(&auditor, "/api/v1/audit?before=soon").await;
+    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
+    assert_eq!(r.header("content-type"), "application/problem+json");
+    let body = r.json();
+    assert!(
+        body["detail"].as_str().unwrap().contains("before"),
+        "{}",
+        r.body
+    );
+    assert_eq!(body["request_id"], r.request_id());
+
     let r = app.get(&auditor, "/api/v1/audit?from=yesterday").await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST, "{}", r.body);
     assert_eq!(r.header("content-type"), "application/problem+json");
