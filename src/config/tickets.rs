@@ -8,8 +8,6 @@
 //! reference can only ever fill the `{ticket}` place: never change the host, the path or the
 //! query around it. Anything else stays text.
 
-use std::fmt;
-
 use serde::Deserialize;
 use url::Url;
 
@@ -19,7 +17,7 @@ const PLACE: &str = "{ticket}";
 const MAX_REFERENCE: usize = 64;
 
 /// An `https://` URL with `{ticket}` after its host, checked when the config is read.
-#[derive(Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "String")]
 pub struct TicketUrlTemplate(String);
 
@@ -63,12 +61,6 @@ impl TryFrom<String> for TicketUrlTemplate {
             return refuse("must carry no user name or password");
         }
         Ok(Self(template))
-    }
-}
-
-impl fmt::Debug for TicketUrlTemplate {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_tuple("TicketUrlTemplate").field(&self.0).finish()
     }
 }
 
