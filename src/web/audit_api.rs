@@ -35,9 +35,9 @@ pub struct AuditRows {
     params(FilterForm),
     responses(
         (status = 200, description = "A page of events", body = AuditRows),
-        (status = 400, description = "A filter that cannot be read (a date not YYYY-MM-DD)", body = ErrorBody<'_>, content_type = "application/problem+json"),
-        (status = 401, description = "No session or API key", body = ErrorBody<'_>, content_type = "application/problem+json"),
-        (status = 403, description = "The policy refuses (no view_audit)", body = ErrorBody<'_>, content_type = "application/problem+json"),
+        (status = 400, description = "A filter that cannot be read (a date not YYYY-MM-DD)", body = ErrorBody<'_>),
+        (status = 401, description = "No session or API key", body = ErrorBody<'_>),
+        (status = 403, description = "The policy refuses (no view_audit)", body = ErrorBody<'_>),
     )
 )]
 pub async fn api_rows(

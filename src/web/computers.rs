@@ -411,10 +411,10 @@ pub async fn show(
                 ("X-Total-Exact" = bool, description = "`false` when a scope's search stopped \
                     at its limit: there are more matches than X-Total-Count"),
             )),
-        (status = 400, description = "Not a valid computer name", body = ErrorBody<'_>, content_type = "application/problem+json"),
-        (status = 401, description = "No session or API key", body = ErrorBody<'_>, content_type = "application/problem+json"),
-        (status = 403, description = "The policy refuses", body = ErrorBody<'_>, content_type = "application/problem+json"),
-        (status = 503, description = "No domain controller answered", body = ErrorBody<'_>, content_type = "application/problem+json"),
+        (status = 400, description = "Not a valid computer name", body = ErrorBody<'_>),
+        (status = 401, description = "No session or API key", body = ErrorBody<'_>),
+        (status = 403, description = "The policy refuses", body = ErrorBody<'_>),
+        (status = 503, description = "No domain controller answered", body = ErrorBody<'_>),
     )
 )]
 pub async fn api_search(
@@ -446,11 +446,11 @@ pub async fn api_search(
         without `$`) or DNS host name")),
     responses(
         (status = 200, description = "The report", body = Report),
-        (status = 400, description = "Not a valid computer name", body = ErrorBody<'_>, content_type = "application/problem+json"),
-        (status = 401, description = "No session or API key", body = ErrorBody<'_>, content_type = "application/problem+json"),
+        (status = 400, description = "Not a valid computer name", body = ErrorBody<'_>),
+        (status = 401, description = "No session or API key", body = ErrorBody<'_>),
         (status = 403, description = "Outside the caller's scope (or, for a role that hides \
-            them, no such computer in it)", body = ErrorBody<'_>, content_type = "application/problem+json"),
-        (status = 503, description = "No domain controller answered", body = ErrorBody<'_>, content_type = "application/problem+json"),
+            them, no such computer in it)", body = ErrorBody<'_>),
+        (status = 503, description = "No domain controller answered", body = ErrorBody<'_>),
     )
 )]
 pub async fn api_show(

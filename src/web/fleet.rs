@@ -283,9 +283,9 @@ pub async fn export_csv(
     description = "Audited as a fleet view.",
     responses(
         (status = 200, description = "The report", body = FleetReport<'_>),
-        (status = 401, description = "No session or API key", body = ErrorBody<'_>, content_type = "application/problem+json"),
-        (status = 403, description = "The policy refuses (no lookup right)", body = ErrorBody<'_>, content_type = "application/problem+json"),
-        (status = 404, description = "No complete report yet", body = ErrorBody<'_>, content_type = "application/problem+json"),
+        (status = 401, description = "No session or API key", body = ErrorBody<'_>),
+        (status = 403, description = "The policy refuses (no lookup right)", body = ErrorBody<'_>),
+        (status = 404, description = "No complete report yet", body = ErrorBody<'_>),
     )
 )]
 pub async fn api_report(
@@ -328,8 +328,8 @@ fn progress_for(state: &AppState, staff: &Staff) -> Option<Progress> {
         \"the scan failed\".",
     responses(
         (status = 200, description = "Progress, or null", body = Option<Progress>),
-        (status = 401, description = "No session or API key", body = ErrorBody<'_>, content_type = "application/problem+json"),
-        (status = 403, description = "The policy refuses (no lookup right)", body = ErrorBody<'_>, content_type = "application/problem+json"),
+        (status = 401, description = "No session or API key", body = ErrorBody<'_>),
+        (status = 403, description = "The policy refuses (no lookup right)", body = ErrorBody<'_>),
     )
 )]
 pub async fn api_progress(

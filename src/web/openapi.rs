@@ -7,6 +7,7 @@
 use std::sync::LazyLock;
 
 use axum::response::IntoResponse;
+use utoipa::openapi::RefOr;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -39,7 +40,7 @@ use super::{AppError, audit_api, computers, fleet, redeem_api, repair};
         fleet::api_progress,
         audit_api::api_rows,
     ),
-    modifiers(&SecuritySchemes),
+    modifiers(&SecuritySchemes, &ProblemJson),
     security(("apiKey" = []), ("session" = [])),
     tags(
         (name = "computers", description = "Look computers up and diagnose them (`lookup`, `diagnose`)"),
@@ -73,6 +74,43 @@ impl Modify for SecuritySchemes {
                 "The browser session, after sign-in",
             ))),
         );
+    }
+}
+
+/// Every error answer is a problem document (`error::api_error` sends them all as
+/// `application/problem+json`): said here once for every operation's non-2xx responses, not on
+/// each route's attribute.
+struct ProblemJson;
+
+impl Modify for ProblemJson {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        for item in doc.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.options,
+                &mut item.head,
+                &mut item.patch,
+                &mut item.trace,
+            ];
+            for op in operations.into_iter().flatten() {
+                for (status, response) in &mut op.responses.responses {
+                    let RefOr::T(response) = response else {
+                        continue;
+                    };
+                    if status.starts_with('2') {
+                        continue;
+                    }
+                    if let Some(body) = response.content.shift_remove("application/json") {
+                        response
+                            .content
+                            .insert("application/problem+json".into(), body);
+                    }
+                }
+            }
+        }
     }
 }
 

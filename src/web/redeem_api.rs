@@ -108,14 +108,14 @@ fn redeem_error(e: &RedeemError) -> Response {
     request_body = RedeemBody,
     responses(
         (status = 200, description = "The DC now holds the new password", body = Redeemed),
-        (status = 400, description = "malformed | bad_password", body = ErrorBody<'_>, content_type = "application/problem+json"),
-        (status = 401, description = "bad_signature", body = ErrorBody<'_>, content_type = "application/problem+json"),
-        (status = 403, description = "wrong_computer | not_allowed", body = ErrorBody<'_>, content_type = "application/problem+json"),
-        (status = 409, description = "already_used", body = ErrorBody<'_>, content_type = "application/problem+json"),
-        (status = 410, description = "expired | revoked", body = ErrorBody<'_>, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited", body = ErrorBody<'_>, content_type = "application/problem+json"),
-        (status = 502, description = "dc_write_failed", body = ErrorBody<'_>, content_type = "application/problem+json"),
-        (status = 503, description = "unavailable", body = ErrorBody<'_>, content_type = "application/problem+json"),
+        (status = 400, description = "malformed | bad_password", body = ErrorBody<'_>),
+        (status = 401, description = "bad_signature", body = ErrorBody<'_>),
+        (status = 403, description = "wrong_computer | not_allowed", body = ErrorBody<'_>),
+        (status = 409, description = "already_used", body = ErrorBody<'_>),
+        (status = 410, description = "expired | revoked", body = ErrorBody<'_>),
+        (status = 429, description = "rate_limited", body = ErrorBody<'_>),
+        (status = 502, description = "dc_write_failed", body = ErrorBody<'_>),
+        (status = 503, description = "unavailable", body = ErrorBody<'_>),
     )
 )]
 pub async fn api_redeem(
@@ -153,11 +153,11 @@ pub async fn api_redeem(
     request_body = OutcomeBody,
     responses(
         (status = 200, description = "The token's new state", body = OutcomeAnswer),
-        (status = 400, description = "malformed", body = ErrorBody<'_>, content_type = "application/problem+json"),
-        (status = 401, description = "bad_signature", body = ErrorBody<'_>, content_type = "application/problem+json"),
-        (status = 409, description = "already_used", body = ErrorBody<'_>, content_type = "application/problem+json"),
-        (status = 410, description = "revoked", body = ErrorBody<'_>, content_type = "application/problem+json"),
-        (status = 503, description = "unavailable", body = ErrorBody<'_>, content_type = "application/problem+json"),
+        (status = 400, description = "malformed", body = ErrorBody<'_>),
+        (status = 401, description = "bad_signature", body = ErrorBody<'_>),
+        (status = 409, description = "already_used", body = ErrorBody<'_>),
+        (status = 410, description = "revoked", body = ErrorBody<'_>),
+        (status = 503, description = "unavailable", body = ErrorBody<'_>),
     )
 )]
 pub async fn api_outcome(
@@ -232,10 +232,10 @@ fn code_error(e: &CodeError) -> Response {
     request_body = CodeBody,
     responses(
         (status = 200, description = "The token minted with the code", body = CodeAnswer),
-        (status = 400, description = "malformed", body = ErrorBody<'_>, content_type = "application/problem+json"),
-        (status = 404, description = "unknown_code", body = ErrorBody<'_>, content_type = "application/problem+json"),
-        (status = 429, description = "rate_limited", body = ErrorBody<'_>, content_type = "application/problem+json"),
-        (status = 503, description = "unavailable", body = ErrorBody<'_>, content_type = "application/problem+json"),
+        (status = 400, description = "malformed", body = ErrorBody<'_>),
+        (status = 404, description = "unknown_code", body = ErrorBody<'_>),
+        (status = 429, description = "rate_limited", body = ErrorBody<'_>),
+        (status = 503, description = "unavailable", body = ErrorBody<'_>),
     )
 )]
 pub async fn api_code(

@@ -280,8 +280,8 @@ pub async fn minted(
     params(("jti" = String, Path, description = "The token's id")),
     responses(
         (status = 200, description = "The token's state", body = TokenStatus),
-        (status = 401, description = "Not signed in", body = ErrorBody<'_>, content_type = "application/problem+json"),
-        (status = 404, description = "No such token minted by this person", body = ErrorBody<'_>, content_type = "application/problem+json"),
+        (status = 401, description = "Not signed in", body = ErrorBody<'_>),
+        (status = 404, description = "No such token minted by this person", body = ErrorBody<'_>),
     )
 )]
 pub async fn token_state(
