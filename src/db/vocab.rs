@@ -62,6 +62,12 @@ vocabulary!(
     Action {
         ApiKeyCreate => "api_key_create",
         ApiKeyRevoke => "api_key_revoke",
+        /// An approver approved a request (actor: the approver; reason names the requester).
+        ApprovalApprove => "approval_approve",
+        /// An approver denied a request (actor: the approver; reason names the requester).
+        ApprovalDeny => "approval_deny",
+        /// A change that needs approval was asked for (actor: the requester).
+        ApprovalRequest => "approval_request",
         ConfigLoad => "config_load",
         Diagnose => "diagnose",
         ExportAudit => "export_audit",
