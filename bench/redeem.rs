@@ -91,6 +91,7 @@ async fn main() {
         origin: &origin,
         account: &account,
         ticket: None,
+        approval: None,
     };
     let mut tokens = Vec::with_capacity(n);
     let t = Instant::now();

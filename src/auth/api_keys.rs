@@ -29,6 +29,8 @@ pub fn hash(key: &str) -> String {
 /// key are refused alike.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyRefusal {
+    /// None was sent, to a route that takes only API keys.
+    Missing,
     /// Not a key of ours (or no longer: revoked, or deleted).
     Invalid,
     /// It expired at this time.
@@ -224,7 +226,7 @@ impl ApiKeys {
 
 fn staff_of(key: ApiKeyRow) -> Result<Staff, CredentialError> {
     Ok(Staff {
-        sub: format!("api-key:{}", key.name),
+        sub: format!("{}{}", super::API_KEY_SUB_PREFIX, key.name),
         name: Some(format!("API key {}", key.name)),
         email: None,
         roles: vec![key.role],

@@ -75,6 +75,11 @@ pub enum CredentialError {
     Random(#[source] getrandom::Error),
 }
 
+/// The subject of an API key's caller: this prefix, then the key's name.
+pub const API_KEY_SUB_PREFIX: &str = "api-key:";
+/// The issuer [`Staff::issuer`] names for an API key's caller.
+pub const API_KEY_ISSUER: &str = "trustdesk:api-keys";
+
 impl Staff {
     /// This person as a request sees them: the roles the configuration in force grants the
     /// sign-in's claims, and what the policy grants them for the pages.
@@ -92,6 +97,17 @@ impl Staff {
         }
         self.can_lookup = policy.allows(&self.roles, crate::policy::Action::Lookup);
         self
+    }
+
+    /// The issuer of this person's subject, which the four-eyes rule compares with it: the
+    /// OIDC provider for a sign-in, trustdesk itself for an API key (whose subject is
+    /// `api-key:<name>` and which has no sign-in inputs).
+    pub fn issuer<'a>(&self, config: &'a Config) -> &'a str {
+        if self.role_inputs.is_none() && self.sub.starts_with(API_KEY_SUB_PREFIX) {
+            API_KEY_ISSUER
+        } else {
+            &config.oidc.issuer
+        }
     }
 
     /// Who the audit log names for this person.

@@ -9,6 +9,7 @@
 //! A low layer: it uses `crate::ad` and leaf modules (`pem`), never `directory`, `policy`,
 //! `auth`, `downloads` or `db` (they all read `Config`).
 
+mod approval;
 mod audit;
 mod downloads;
 mod load;
@@ -24,6 +25,7 @@ use std::path::PathBuf;
 use secrecy::SecretString;
 use serde::Deserialize;
 
+pub use approval::{APPROVABLE, ApprovalConfig};
 pub use audit::AuditConfig;
 pub use downloads::DownloadsConfig;
 pub use load::{ConfigError, ENV_PREFIX};
@@ -297,6 +299,9 @@ pub struct RoleConfig {
     /// elsewhere. Off (the default), the refusal names the OU the computer is in.
     #[serde(default)]
     pub hide_outside_scope: bool,
+    /// The changes this role may only ask for, approved by another person (four eyes).
+    #[serde(default)]
+    pub approval: Option<ApprovalConfig>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -59,6 +59,9 @@ impl Config {
                     "name at least one role-claim value (groups) or person (users)",
                 ));
             }
+            if let Some(approval) = &role.approval {
+                approval.validate(name, role, &self.roles)?;
+            }
         }
         let t = &self.tokens;
         if t.lifetime_minutes == 0 || t.max_lifetime_minutes == 0 {

@@ -4,6 +4,7 @@
 //! from `migrations/sqlite` and `migrations/postgres`.
 
 mod api_keys;
+mod approvals;
 mod audit;
 mod codes;
 mod fleet;
@@ -22,6 +23,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, S
 use sqlx::{PgPool, SqlitePool};
 
 pub use api_keys::ApiKeyRow;
+pub use approvals::{ApprovalRow, Decider};
 pub use audit::{
     AuditFilter, AuditLink, AuditRow, Chain, GENESIS, LinkBody, NewAuditRow, SignedHead,
 };
@@ -30,7 +32,7 @@ pub use fleet::{FleetEnd, FleetFindingRow, FleetScanRow};
 pub use logins::{LoginRow, LoginsOf};
 pub use observations::ObservationRow;
 pub use tokens::TokenRow;
-pub use vocab::{FleetState, TokenState};
+pub use vocab::{ApprovalState, FleetState, TokenState};
 pub use watch::{WatchRow, WatchState};
 
 /// An underlying error, kept as the source (its text is also in the message, for the logs

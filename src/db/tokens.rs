@@ -34,6 +34,8 @@ pub struct TokenRow {
     pub detail: Option<String>,
     /// The client address the token was minted from: a redeem from it is flagged.
     pub minted_from: Option<String>,
+    /// The approved request it was minted through, if one was needed.
+    pub approval_id: Option<String>,
 }
 
 impl TokenRow {
@@ -53,7 +55,8 @@ impl TokenRow {
 }
 
 const COLUMNS: &str = "jti, token_hash, kid, computer_guid, computer_sam, computer_dn, issued_by_sub, \
-    issued_by_name, issuer_roles, ticket, issued_at, expires_at, state, state_at, dc, detail, minted_from";
+    issued_by_name, issuer_roles, ticket, issued_at, expires_at, state, state_at, dc, detail, minted_from, \
+    approval_id";
 
 macro_rules! row {
     ($r:expr) => {
@@ -75,6 +78,7 @@ macro_rules! row {
             dc: $r.try_get("dc")?,
             detail: $r.try_get("detail")?,
             minted_from: $r.try_get("minted_from")?,
+            approval_id: $r.try_get("approval_id")?,
         }
     };
 }
@@ -82,7 +86,7 @@ macro_rules! row {
 impl Store {
     pub async fn insert_token(&self, t: &TokenRow) -> Result<(), StoreError> {
         let sql = format!(
-            "INSERT INTO repair_tokens ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+            "INSERT INTO repair_tokens ({COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)"
         );
         on_write!(self, |pool| sqlx::query(&sql)
             .bind(&t.jti)
@@ -102,6 +106,7 @@ impl Store {
             .bind(&t.dc)
             .bind(&t.detail)
             .bind(&t.minted_from)
+            .bind(&t.approval_id)
             .execute(pool)
             .await
             .map(|_| ()))?;

@@ -140,6 +140,20 @@ vocabulary!(
 );
 
 vocabulary!(
+    /// Where a request for approval is: `pending` until an approver decides, then `approved`
+    /// (until its requester uses it) and `used`, or `denied`. "expired" is not stored: a pending
+    /// or approved request past its expiry shows so (`ApprovalRow::state_at_time`).
+    ApprovalState {
+        Pending => "pending",
+        Approved => "approved",
+        Denied => "denied",
+        Used => "used",
+        /// Never stored.
+        Expired => "expired",
+    }
+);
+
+vocabulary!(
     /// Where a fleet scan's report is.
     FleetState {
         Running => "running",

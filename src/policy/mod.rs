@@ -6,6 +6,8 @@
 //! capability that reads or changes a computer takes the matching `&Grant<…>` as an argument,
 //! so forgetting the check is a compile error, not a review finding.
 
+mod approval;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::marker::PhantomData;
 
@@ -15,6 +17,8 @@ use crate::ad::ComputerAccount;
 use crate::ad::dn::{Fold, rdns, suffix_of};
 use crate::ad::tier0::{GroupCheck, Tier0, tier0_reasons};
 use crate::config::Config;
+
+pub use approval::{ApprovalRoute, ApprovalRule, Approved, Pending, Person};
 
 /// The DN comparisons live in [`crate::ad::dn`]; re-exported for the callers that name them here.
 use crate::ad::dn::{dn_within, normalize_dn};
@@ -147,6 +151,15 @@ pub enum Denied {
         "this is a protected object ({0}); trustdesk refuses every change to it — escalate to a domain admin"
     )]
     Protected(Protection),
+    /// Granted, but only with a second person's approval here: a request, not a refusal.
+    #[error("this change needs {0} here")]
+    NeedsApproval(ApprovalRoute),
+    #[error("nobody approves or denies their own request")]
+    OwnRequest,
+    #[error("only a holder of {0} may decide this request")]
+    NotAnApprover(String),
+    #[error("no approval rule holds this change back any more")]
+    NoApprovalRule,
 }
 
 /// Why an object is refused every change, whatever the role.
@@ -208,6 +221,8 @@ pub struct RolePolicy {
     pub max_token_minutes: Option<u32>,
     /// Out-of-scope computers answer as names that do not exist.
     pub hide_outside_scope: bool,
+    /// The changes this role may only ask for (four eyes).
+    pub approval: Option<ApprovalRule>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -232,6 +247,7 @@ impl Policy {
                         max_actions_per_hour: r.max_actions_per_hour,
                         max_token_minutes: r.max_token_minutes,
                         hide_outside_scope: r.hide_outside_scope,
+                        approval: r.approval.as_ref().map(ApprovalRule::from_config),
                     },
                 )
             })
@@ -359,11 +375,23 @@ impl Policy {
             .then_some(Protection::GroupsNotRead)
     }
 
-    /// The one check: action granted, target in scope, and — for changes — not protected.
+    /// The one check: action granted, target in scope, and — for changes — not protected, and
+    /// not held back for an approval ([`Denied::NeedsApproval`]: `approval.rs`).
     pub fn authorize<A: ActionKind>(
         &self,
         roles: &[String],
         target: &Target<'_>,
+    ) -> Result<Grant<A>, Denied> {
+        self.authorize_held(roles, target, false)
+    }
+
+    /// [`Self::authorize`]; `approved`: an approval stands for the one a rule asks (only
+    /// [`Self::authorize_approved`], with its proof, and a redeem of an approved token).
+    fn authorize_held<A: ActionKind>(
+        &self,
+        roles: &[String],
+        target: &Target<'_>,
+        approved: bool,
     ) -> Result<Grant<A>, Denied> {
         let action = A::ACTION;
         if !self.allows(roles, action) {
@@ -378,6 +406,14 @@ impl Policy {
         if granting.is_empty() {
             return Err(Denied::OutOfScope(action.as_str()));
         }
+        if !approved && let Some(route) = self.approval_needed(roles, action, target.dn) {
+            return Err(Denied::NeedsApproval(route));
+        }
+        let granting = if approved {
+            granting
+        } else {
+            self.granting_outright(&granting, action, target.dn)
+        };
         Ok(Grant {
             dn: Some(target.dn.to_string()),
             roles: granting,
@@ -420,6 +456,7 @@ mod tests {
                 max_actions_per_hour: Some(30),
                 max_token_minutes: Some(10),
                 hide_outside_scope: false,
+                approval: None,
             },
         );
         Policy {
@@ -516,6 +553,7 @@ mod tests {
                 max_actions_per_hour: None,
                 max_token_minutes: Some(60),
                 hide_outside_scope: false,
+                approval: None,
             },
         );
         let both = vec!["junior".to_string(), "kiosk".to_string()];
@@ -549,6 +587,7 @@ mod tests {
             max_actions_per_hour: None,
             max_token_minutes: None,
             hide_outside_scope: false,
+            approval: None,
         };
         p.roles.insert("security".into(), role(vec![]));
         p.roles.insert(

@@ -64,6 +64,33 @@ pub struct RepairRequest<'a> {
     pub account: &'a ComputerAccount,
     /// A reason or ticket reference, as typed (bounded by the caller).
     pub ticket: Option<&'a str>,
+    /// The approved request this repair carries out, when one was needed (four eyes).
+    pub approval: Option<&'a ApprovedBy<'a>>,
+}
+
+/// Who approved a repair, for its audit events and its token: with the requester as the actor,
+/// every event names both people.
+pub struct ApprovedBy<'a> {
+    pub request_id: &'a str,
+    /// The approver, as the audit log names people.
+    pub approver: &'a str,
+}
+
+impl ApprovedBy<'_> {
+    fn note(&self) -> String {
+        format!(
+            "approved by {} (request {})",
+            self.approver, self.request_id
+        )
+    }
+}
+
+/// The reason of `req`'s events: `text`, and the approval behind it.
+fn reason(req: &RepairRequest<'_>, text: String) -> String {
+    match req.approval {
+        Some(a) => format!("{text}; {}", a.note()),
+        None => text,
+    }
 }
 
 fn event(req: &RepairRequest<'_>, action: Action, outcome: Outcome) -> crate::db::NewAuditRow {
@@ -76,6 +103,7 @@ fn event(req: &RepairRequest<'_>, action: Action, outcome: Outcome) -> crate::db
             req.account.netbios_name(),
         );
     e.ticket = req.ticket.map(str::to_string);
+    e.reason = req.approval.map(ApprovedBy::note);
     e
 }
 
@@ -113,7 +141,7 @@ pub async fn reset_account(
             audit::record(
                 &repairs.store,
                 &event(req, Action::ResetAccount, Outcome::Success)
-                    .reason(format!("written on {}", dc.name())),
+                    .reason(reason(req, format!("written on {}", dc.name()))),
             )
             .await?;
             Ok(dc)
@@ -121,7 +149,8 @@ pub async fn reset_account(
         Err(e) => {
             audit::record(
                 &repairs.store,
-                &event(req, Action::ResetAccount, Outcome::Failure).reason(e.to_string()),
+                &event(req, Action::ResetAccount, Outcome::Failure)
+                    .reason(reason(req, e.to_string())),
             )
             .await?;
             Err(RepairError::Directory(e))
@@ -206,6 +235,7 @@ pub async fn mint_token(
         dc: None,
         detail: None,
         minted_from: req.origin.source_ip.clone(),
+        approval_id: req.approval.map(|a| a.request_id.to_string()),
     };
     let code =
         trustdesk_token::ShortCode::generate().map_err(|e| RepairError::Random(Box::new(e)))?;
@@ -214,8 +244,10 @@ pub async fn mint_token(
     code::keep(repairs, &code, &row, &claims, now).await?;
     audit::record(
         &repairs.store,
-        &event(req, Action::MintToken, Outcome::Success)
-            .reason(format!("token {} valid until {}", row.jti, row.expires_at)),
+        &event(req, Action::MintToken, Outcome::Success).reason(reason(
+            req,
+            format!("token {} valid until {}", row.jti, row.expires_at),
+        )),
     )
     .await
     .map_err(RepairError::Audit)?;

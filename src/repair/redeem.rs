@@ -202,13 +202,22 @@ async fn redeem_inner(
         .filter(|r| !r.is_empty())
         .map(str::to_string)
         .collect();
-    if let Err(denied) = repairs.policy.authorize::<MintToken>(
-        &roles,
-        &Target {
-            dn: &account.dn,
-            account: Some(&account),
-        },
-    ) {
+    let target = Target {
+        dn: &account.dn,
+        account: Some(&account),
+    };
+    // A token minted through an approval: the approval stands in for the one the rule asks.
+    let granted = match &row.approval_id {
+        Some(id) => repairs
+            .policy
+            .authorize_approved_token(&roles, &target, id)
+            .map(drop),
+        None => repairs
+            .policy
+            .authorize::<MintToken>(&roles, &target)
+            .map(drop),
+    };
+    if let Err(denied) = granted {
         return Err(fail(RedeemError::NotAllowed {
             why: denied.to_string(),
         }));

@@ -67,6 +67,10 @@ impl AppError {
                 m.clone()
             }
             Self::Unauthorized(KeyRefusal::Invalid) => "That API key is not valid.".into(),
+            Self::Unauthorized(KeyRefusal::Missing) => {
+                "This route takes an API key: send Authorization: Bearer tdk_…. People use the pages."
+                    .into()
+            }
             Self::Unauthorized(KeyRefusal::Expired(at)) => format!(
                 "That API key expired at {}. Ask an administrator for a new one.",
                 at.replace_nanosecond(0)

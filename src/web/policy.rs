@@ -25,12 +25,20 @@ pub struct PolicyPage {
 
 impl PolicyPage {
     fn actions(&self, r: &RolePolicy) -> String {
-        r.actions
-            .iter()
-            .map(|a| a.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
+        names(&r.actions)
     }
+
+    fn approval_actions(&self, a: &crate::policy::ApprovalRule) -> String {
+        names(&a.actions)
+    }
+}
+
+fn names(actions: &std::collections::BTreeSet<crate::policy::Action>) -> String {
+    actions
+        .iter()
+        .map(|a| a.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 pub async fn page(

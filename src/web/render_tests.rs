@@ -380,6 +380,12 @@ fn the_policy_page_lists_roles_rules_and_protections() {
         max_actions_per_hour: Some(40),
         max_token_minutes: None,
         hide_outside_scope: false,
+        approval: Some(crate::policy::ApprovalRule {
+            actions: [crate::policy::Action::MintToken].into(),
+            scopes: vec!["ou=servers,dc=lab".into()],
+            approvers: vec![HOSTILE.into()],
+            expires_minutes: 90,
+        }),
     };
     let page = super::policy::PolicyPage {
         staff: staff(),
@@ -394,6 +400,9 @@ fn the_policy_page_lists_roles_rules_and_protections() {
     assert!(html.contains("senior"));
     assert!(html.contains("ou=workstations,dc=lab"));
     assert!(html.contains("OU=Protected,DC=lab"));
+    assert!(html.contains("mint_token"));
+    assert!(html.contains("<code>ou=servers,dc=lab</code>"));
+    assert!(html.contains("within 90 min"));
 }
 
 #[test]

@@ -109,6 +109,7 @@ pub async fn reset(
         origin: &origin,
         account: &account,
         ticket: Some(&ticket),
+        approval: None,
     };
     let dc = repair::reset_account(&grant, &state.repairs, &req).await?;
     // Redirect after the POST: a reload of the result page never resets again.
@@ -196,6 +197,7 @@ pub async fn mint(
         origin: &origin,
         account: &account,
         ticket: ticket.as_deref(),
+        approval: None,
     };
     let minted = repair::mint_token(
         &grant,

@@ -1,0 +1,97 @@
+//! `[roles.X].approval`: the changes a role may only ask for, which a person holding one of
+//! the approver roles then approves or denies (four eyes), per scope:
+//!
+//! ```toml
+//! [roles.junior]
+//! actions = ["lookup", "diagnose", "mint_token"]
+//! approval = { actions = ["mint_token"], scopes = ["OU=Servers,DC=corp,DC=example"], approvers = ["senior"], expires_minutes = 120 }
+//! ```
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+use super::{ConfigError, RoleConfig};
+
+/// The actions an approval can hold back: the changes a request can wait for.
+pub const APPROVABLE: &[&str] = &["mint_token", "reset_account"];
+
+/// The longest a request may wait for its approver (and then for its use): a week.
+const MAX_EXPIRES_MINUTES: u32 = 7 * 24 * 60;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovalConfig {
+    /// The role's actions that need an approval (`mint_token`, `reset_account`).
+    pub actions: Vec<String>,
+    /// Where they need it: OU subtrees (DNs). Empty: wherever the role grants them.
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// The roles whose holders may approve or deny (never the requester themself).
+    pub approvers: Vec<String>,
+    /// How long a request waits for a decision, and an approved one for its use.
+    #[serde(default = "default_expires_minutes")]
+    pub expires_minutes: u32,
+}
+
+fn default_expires_minutes() -> u32 {
+    120
+}
+
+impl ApprovalConfig {
+    /// Checked with the rest of the config: each failure names `roles.<role>.approval.<key>`.
+    pub(super) fn validate(
+        &self,
+        role: &str,
+        granted: &RoleConfig,
+        roles: &BTreeMap<String, RoleConfig>,
+    ) -> Result<(), ConfigError> {
+        let key = |k: &str| format!("roles.{role}.approval.{k}");
+        if self.actions.is_empty() {
+            return Err(ConfigError::invalid(
+                key("actions"),
+                format!("name at least one of {}", APPROVABLE.join(", ")),
+            ));
+        }
+        for action in &self.actions {
+            if !APPROVABLE.contains(&action.as_str()) {
+                return Err(ConfigError::invalid(
+                    key("actions"),
+                    format!(
+                        "{action:?} cannot wait for an approval (only {})",
+                        APPROVABLE.join(", ")
+                    ),
+                ));
+            }
+            if !granted.actions.contains(action) {
+                return Err(ConfigError::invalid(
+                    key("actions"),
+                    format!(
+                        "{action:?} is not among roles.{role}.actions, so nobody could ask for it"
+                    ),
+                ));
+            }
+        }
+        if self.approvers.is_empty() {
+            return Err(ConfigError::invalid(
+                key("approvers"),
+                "name at least one role whose holders approve",
+            ));
+        }
+        for approver in &self.approvers {
+            if !roles.contains_key(approver) {
+                return Err(ConfigError::invalid(
+                    key("approvers"),
+                    format!("{approver:?} is not a role defined under [roles]"),
+                ));
+            }
+        }
+        if !(1..=MAX_EXPIRES_MINUTES).contains(&self.expires_minutes) {
+            return Err(ConfigError::invalid(
+                key("expires_minutes"),
+                format!("must be between 1 and {MAX_EXPIRES_MINUTES} (a week)"),
+            ));
+        }
+        Ok(())
+    }
+}
