@@ -3,6 +3,7 @@
 //! See `ARCHITECTURE.md` for the codemap and the invariants.
 
 pub mod ad;
+pub mod approvals;
 pub mod audit;
 pub mod auth;
 pub mod checks;

@@ -237,6 +237,7 @@ fn staff_of(key: ApiKeyRow) -> Result<Staff, CredentialError> {
         id_token: None,
         role_inputs: None,
         can_lookup: false,
+        can_approve: false,
     })
 }
 

@@ -52,6 +52,10 @@ pub struct Staff {
     /// navigation). Worked out per request from the roles, never stored.
     #[serde(skip)]
     pub can_lookup: bool,
+    /// Whether the policy names one of this person's roles as an approver (the navigation's
+    /// link to the approvals queue). Worked out per request, never stored.
+    #[serde(skip)]
+    pub can_approve: bool,
 }
 
 /// The sign-in's inputs to [`roles_for`], kept in the session.
@@ -96,6 +100,7 @@ impl Staff {
             );
         }
         self.can_lookup = policy.allows(&self.roles, crate::policy::Action::Lookup);
+        self.can_approve = policy.approves_any(&self.roles);
         self
     }
 

@@ -11,10 +11,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::{ConfigError, RoleConfig};
-
-/// The actions an approval can hold back: the changes a request can wait for.
-pub const APPROVABLE: &[&str] = &["mint_token", "reset_account"];
+use super::{APPROVABLE, ConfigError, RoleConfig};
 
 /// The longest a request may wait for its approver (and then for its use): a week.
 const MAX_EXPIRES_MINUTES: u32 = 7 * 24 * 60;

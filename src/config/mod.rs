@@ -25,7 +25,7 @@ use std::path::PathBuf;
 use secrecy::SecretString;
 use serde::Deserialize;
 
-pub use approval::{APPROVABLE, ApprovalConfig};
+pub use approval::ApprovalConfig;
 pub use audit::AuditConfig;
 pub use downloads::DownloadsConfig;
 pub use load::{ConfigError, ENV_PREFIX};
@@ -330,6 +330,10 @@ impl Default for DiagnosisConfig {
 }
 
 /// The actions a role may be granted (README, "Configuration": the `actions` comment).
+/// The actions an approval can hold back (`[roles.X].approval`): the changes a request can
+/// wait for.
+pub const APPROVABLE: &[&str] = &["mint_token", "reset_account"];
+
 pub const ACTIONS: &[&str] = &[
     "lookup",
     "diagnose",

@@ -198,9 +198,8 @@ impl Store {
         decider: &Decider<'_>,
         now: OffsetDateTime,
     ) -> Result<bool, StoreError> {
-        let n =
-            on_write!(self, |pool| {
-                sqlx::query(
+        let n = on_write!(self, |pool| {
+            sqlx::query(
             "UPDATE approvals SET state = $1, decided_at = $2, decider_iss = $3, decider_sub = $4, \
              decider_name = $5 WHERE id = $6 AND state = 'pending' AND expires_at > $2"
         )
@@ -213,7 +212,7 @@ impl Store {
         .execute(pool)
         .await
         .map(|r| r.rows_affected())
-            })?;
+        })?;
         Ok(n == 1)
     }
 

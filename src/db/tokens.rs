@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use super::vocab::TokenState;
 use super::{Store, StoreError, on_pool, on_write};
 
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct TokenRow {
     pub jti: String,
     #[serde(skip)]

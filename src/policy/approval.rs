@@ -80,6 +80,16 @@ pub struct Pending<'a> {
     pub dn: &'a str,
 }
 
+/// A decided request, as the store recorded it.
+pub struct Recorded<'a> {
+    pub id: &'a str,
+    pub action: Action,
+    pub requester: Person<'a>,
+    pub decider: Person<'a>,
+    /// Whether the decision was an approval.
+    pub approved: bool,
+}
+
 /// Proof that a person allowed to approve request `id` for `A` did so. Only [`Policy::decide`]
 /// makes one; [`Policy::authorize_approved`] takes it.
 #[derive(Debug)]
@@ -172,18 +182,50 @@ impl Policy {
         approver: Person<'_>,
         approver_roles: &[String],
     ) -> Result<Approved<A>, Denied> {
+        self.may_decide(A::ACTION, request, approver, approver_roles)?;
+        Ok(Approved {
+            id: request.id.to_string(),
+            _kind: PhantomData,
+        })
+    }
+
+    /// The check of [`Self::decide`], for a request of `action` (the queue lists what a
+    /// person may decide).
+    pub fn may_decide(
+        &self,
+        action: Action,
+        request: &Pending<'_>,
+        approver: Person<'_>,
+        approver_roles: &[String],
+    ) -> Result<(), Denied> {
         if approver == request.requester {
             return Err(Denied::OwnRequest);
         }
-        let Some(route) = self.approval_needed(request.requester_roles, A::ACTION, request.dn)
-        else {
+        let Some(route) = self.approval_needed(request.requester_roles, action, request.dn) else {
             return Err(Denied::NoApprovalRule);
         };
         if !route.approvers.iter().any(|a| approver_roles.contains(a)) {
             return Err(Denied::NotAnApprover(route.approvers.join(" or ")));
         }
+        Ok(())
+    }
+
+    /// The approval of a request the store records as approved (`recorded`): a mint's, which
+    /// runs when its requester collects the token, after the decision. The record must show a
+    /// decision for `A` by another person than the requester; the rest is
+    /// [`Self::authorize_approved`]'s re-check.
+    pub fn approval_on_record<A: ActionKind>(
+        &self,
+        recorded: &Recorded<'_>,
+    ) -> Result<Approved<A>, Denied> {
+        if !recorded.approved || recorded.action != A::ACTION {
+            return Err(Denied::NoApprovalRule);
+        }
+        if recorded.decider == recorded.requester {
+            return Err(Denied::OwnRequest);
+        }
         Ok(Approved {
-            id: request.id.to_string(),
+            id: recorded.id.to_string(),
             _kind: PhantomData,
         })
     }

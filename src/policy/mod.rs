@@ -18,7 +18,7 @@ use crate::ad::dn::{Fold, rdns, suffix_of};
 use crate::ad::tier0::{GroupCheck, Tier0, tier0_reasons};
 use crate::config::Config;
 
-pub use approval::{ApprovalRoute, ApprovalRule, Approved, Pending, Person};
+pub use approval::{ApprovalRoute, ApprovalRule, Approved, Pending, Person, Recorded};
 
 /// The DN comparisons live in [`crate::ad::dn`]; re-exported for the callers that name them here.
 use crate::ad::dn::{dn_within, normalize_dn};

@@ -325,6 +325,7 @@ async fn start_session(
         id_token: Some(identity.id_token),
         role_inputs: Some(role_inputs),
         can_lookup: false,
+        can_approve: false,
     };
     session
         .insert(STAFF_KEY, &staff)

@@ -13,7 +13,7 @@ use crate::ad::ComputerAccount;
 use crate::audit::{self, Origin};
 use crate::auth::Staff;
 use crate::db::NewAuditRow;
-use crate::policy::{Action, ActionKind, Denied, Grant, Target};
+use crate::policy::{Action, ActionKind, ApprovalRoute, Approved, Denied, Grant, Target};
 
 impl From<Denied> for AppError {
     fn from(denied: Denied) -> Self {
@@ -109,6 +109,47 @@ impl<'a> Asking<'a> {
             }
             Err(denied) => {
                 let answer = answer(&denied);
+                Err(self.refuse(A::ACTION, &denied, about, answer).await)
+            }
+        }
+    }
+
+    /// [`Self::authorize`], except that a change the policy holds back for an approval is no
+    /// refusal: `Ok(Err(route))`, for the caller to store as a request (audited there).
+    pub async fn authorize_or_hold<A: ActionKind>(
+        &self,
+        target: &Target<'_>,
+        about: About<'_>,
+    ) -> Result<Result<Grant<A>, ApprovalRoute>, AppError> {
+        match self.state.policy.authorize::<A>(&self.staff.roles, target) {
+            Ok(grant) => {
+                self.granted_limit(&grant, about).await?;
+                Ok(Ok(grant))
+            }
+            Err(Denied::NeedsApproval(route)) => Ok(Err(route)),
+            Err(denied) => {
+                let answer = denied.clone().into();
+                Err(self.refuse(A::ACTION, &denied, about, answer).await)
+            }
+        }
+    }
+
+    /// The grant of `A` for an approved request, to this (the requester's) `Asking`: the
+    /// policy's re-check and the hourly limit, as for [`Self::authorize`].
+    pub async fn authorize_approved<A: ActionKind>(
+        &self,
+        target: &Target<'_>,
+        about: About<'_>,
+        approved: &Approved<A>,
+    ) -> Result<Grant<A>, AppError> {
+        let policy = &self.state.policy;
+        match policy.authorize_approved::<A>(&self.staff.roles, target, approved) {
+            Ok(grant) => {
+                self.within_limit(A::ACTION, grant.roles(), about).await?;
+                Ok(grant)
+            }
+            Err(denied) => {
+                let answer = denied.clone().into();
                 Err(self.refuse(A::ACTION, &denied, about, answer).await)
             }
         }

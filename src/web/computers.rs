@@ -52,6 +52,10 @@ pub struct ComputerPage {
     pub(super) can_revoke: bool,
     /// The viewer may force a repair the diagnosis withholds (`override_diagnosis`).
     pub(super) can_override: bool,
+    /// The approval a mint or a reset here waits for (`approval by senior`): the page offers
+    /// to ask for it.
+    pub(super) mint_held: Option<String>,
+    pub(super) reset_held: Option<String>,
     pub(super) tokens: Vec<crate::db::TokenRow>,
     /// trustdesk's recent actions on this object, newest first (see [`recent_actions`]).
     pub(super) recent: Vec<AuditRow>,
@@ -335,20 +339,21 @@ pub async fn show(
     let r = authorized_report(&Asking::new(&state, &staff, &origin), &q).await?;
     let (mut can_mint, mut can_reset, mut can_revoke, mut can_override) =
         (false, false, false, false);
+    let (mut mint_held, mut reset_held) = (None, None);
     let (mut tokens, mut recent) = (Vec::new(), Vec::new());
     if let Some(a) = &r.account {
         let t = Target {
             dn: &a.dn,
             account: Some(a),
         };
-        can_mint = state
+        let mint = state
             .policy
-            .authorize::<crate::policy::MintToken>(&staff.roles, &t)
-            .is_ok();
-        can_reset = state
+            .authorize::<crate::policy::MintToken>(&staff.roles, &t);
+        let reset = state
             .policy
-            .authorize::<crate::policy::ResetAccount>(&staff.roles, &t)
-            .is_ok();
+            .authorize::<crate::policy::ResetAccount>(&staff.roles, &t);
+        (can_mint, mint_held) = (mint.is_ok(), held(mint.err()));
+        (can_reset, reset_held) = (reset.is_ok(), held(reset.err()));
         can_revoke = state
             .policy
             .authorize::<crate::policy::RevokeToken>(&staff.roles, &t)
@@ -375,6 +380,8 @@ pub async fn show(
         can_reset,
         can_revoke,
         can_override,
+        mint_held,
+        reset_held,
         tokens,
         recent,
         can_audit,
@@ -462,6 +469,14 @@ pub async fn api_show(
     let q = parse(&name)?;
     let asking = Asking::new(&state, &staff, &origin);
     Ok(Json(authorized_report(&asking, &q).await?))
+}
+
+/// The approval a refusal names, when the policy holds the change back for one.
+fn held(denied: Option<crate::policy::Denied>) -> Option<String> {
+    match denied {
+        Some(crate::policy::Denied::NeedsApproval(route)) => Some(route.to_string()),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -574,6 +589,8 @@ pub(super) mod tests {
             can_reset: false,
             can_revoke: false,
             can_override: false,
+            mint_held: None,
+            reset_held: None,
             tokens: vec![],
             recent,
             can_audit: true,

@@ -12,6 +12,7 @@ use super::AppError;
 use super::AppState;
 use super::meta::origin_of;
 use crate::audit::Origin;
+use crate::auth::api_keys::KeyRefusal;
 use crate::auth::{STAFF_KEY, Staff, safe_return_to};
 
 /// Extractor: the audit's view of who sent the request (address through trusted proxies,
@@ -43,6 +44,40 @@ pub async fn session_staff(session: &Session, state: &AppState) -> Option<Staff>
     (now - staff.signed_in_at < lifetime).then(|| staff.for_request(&state.config, &state.policy))
 }
 
+/// Extractor: the caller of a state-changing `/api/v1` route, by its API key
+/// (`Authorization: Bearer tdk_…`) only. Such a route reads no cookie, so a page in another
+/// tab cannot send it for the signed-in person: it needs no CSRF token. Without a key: 401.
+pub struct ApiCaller(pub Staff);
+
+impl FromRequestParts<AppState> for ApiCaller {
+    type Rejection = AppError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let key = parts
+            .headers
+            .get(axum::http::header::AUTHORIZATION)
+            .ok_or(AppError::Unauthorized(KeyRefusal::Missing))?;
+        let key = bearer(key);
+        match state.api_keys.authenticate(key).await? {
+            Ok(staff) => Ok(Self(staff.for_request(&state.config, &state.policy))),
+            Err(refusal) => Err(AppError::Unauthorized(refusal)),
+        }
+    }
+}
+
+/// The key of an `Authorization: Bearer <key>` header (empty when it is not one).
+fn bearer(value: &axum::http::HeaderValue) -> &str {
+    value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .map(str::trim)
+        .unwrap_or_default()
+}
+
 impl FromRequestParts<AppState> for CurrentStaff {
     type Rejection = AppError;
 
@@ -50,17 +85,12 @@ impl FromRequestParts<AppState> for CurrentStaff {
         parts: &mut Parts,
         state: &AppState,
     ) -> Result<Self, Self::Rejection> {
-        if let Some(auth) = parts.headers.get(axum::http::header::AUTHORIZATION) {
-            let key = auth
-                .to_str()
-                .ok()
-                .and_then(|v| v.strip_prefix("Bearer "))
-                .map(str::trim)
-                .unwrap_or_default();
-            return match state.api_keys.authenticate(key).await? {
-                Ok(staff) => Ok(Self(staff.for_request(&state.config, &state.policy))),
-                Err(refusal) => Err(AppError::Unauthorized(refusal)),
-            };
+        if parts
+            .headers
+            .contains_key(axum::http::header::AUTHORIZATION)
+        {
+            let ApiCaller(staff) = ApiCaller::from_request_parts(parts, state).await?;
+            return Ok(Self(staff));
         }
         let session = Session::from_request_parts(parts, state)
             .await

@@ -3,6 +3,8 @@
 //! `AppState` (`tests/tidy.rs` enforces it). Handlers are thin: extract (`extract.rs`) →
 //! authorize (`authorize.rs`) → call a capability → render.
 
+mod approval_flow;
+mod approvals;
 mod audit;
 mod audit_api;
 mod auth;
@@ -25,6 +27,7 @@ mod redeem_api;
 #[cfg(test)]
 mod render_tests;
 mod repair;
+mod repair_api;
 mod repair_gate;
 mod state;
 
@@ -70,6 +73,28 @@ pub fn app(state: AppState) -> Router {
         .route("/computers/{name}/tokens/{jti}", get(repair::minted))
         .route("/computers/{name}/reset/{id}", get(repair::reset_done))
         .route("/tokens/{jti}/revoke", post(repair::revoke))
+        .route(
+            "/api/v1/computers/{name}/tokens",
+            get(repair_api::api_tokens).post(repair_api::api_mint),
+        )
+        .route(
+            "/api/v1/computers/{name}/reset",
+            post(repair_api::api_reset),
+        )
+        .route("/api/v1/tokens/{jti}/revoke", post(repair_api::api_revoke))
+        .route("/approvals", get(approvals::page))
+        .route("/approvals/{id}", get(approvals::one))
+        .route("/approvals/{id}/approve", post(approvals::approve))
+        .route("/approvals/{id}/deny", post(approvals::deny))
+        .route("/approvals/{id}/token", post(approvals::collect))
+        .route("/api/v1/approvals", get(approvals::api_list))
+        .route("/api/v1/approvals/{id}", get(approvals::api_one))
+        .route(
+            "/api/v1/approvals/{id}/approve",
+            post(approvals::api_approve),
+        )
+        .route("/api/v1/approvals/{id}/deny", post(approvals::api_deny))
+        .route("/api/v1/approvals/{id}/token", post(approvals::api_collect))
         .route("/api/v1/tokens/{jti}", get(repair::token_state))
         .route(
             "/api/v1/redeem",

@@ -12,7 +12,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use super::layers::SESSION_COOKIE;
-use super::{AppError, audit_api, computers, fleet, redeem_api, repair};
+use super::{AppError, approvals, audit_api, computers, fleet, redeem_api, repair, repair_api};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -39,6 +39,15 @@ use super::{AppError, audit_api, computers, fleet, redeem_api, repair};
         fleet::api_report,
         fleet::api_progress,
         audit_api::api_rows,
+        repair_api::api_mint,
+        repair_api::api_reset,
+        repair_api::api_revoke,
+        repair_api::api_tokens,
+        approvals::api_list,
+        approvals::api_one,
+        approvals::api_approve,
+        approvals::api_deny,
+        approvals::api_collect,
     ),
     modifiers(&SecuritySchemes, &ProblemJson),
     security(("apiKey" = []), ("session" = [])),
@@ -48,6 +57,7 @@ use super::{AppError, audit_api, computers, fleet, redeem_api, repair};
         (name = "client", description = "The companion client's calls: the token or the code is the credential"),
         (name = "fleet", description = "Fleet health reports (`lookup`, cut to the caller's scope)"),
         (name = "audit", description = "The audit log (`view_audit`, cut to the caller's view)"),
+        (name = "approvals", description = "Four eyes: requests for a change the policy holds back, and their decisions"),
     )
 )]
 struct ApiDoc;

@@ -34,6 +34,7 @@ fn staff() -> Option<Staff> {
         id_token: None,
         role_inputs: None,
         can_lookup: true,
+        can_approve: false,
     })
 }
 
@@ -231,6 +232,8 @@ fn the_computer_page_renders_a_diagnosis_with_directory_text_escaped() {
         can_reset: true,
         can_revoke: true,
         can_override: true,
+        mint_held: None,
+        reset_held: None,
         tokens: Vec::new(),
         recent: vec![audit_row(now)],
         can_audit: true,
@@ -250,6 +253,7 @@ fn the_reset_confirm_page_carries_the_csrf_token_and_the_error() {
         name: "PAR-WS001".into(),
         dn: format!("CN={HOSTILE},OU=Paris,DC=lab"),
         verdict: None,
+        held: Some(format!("approval by {HOSTILE}")),
         error: Some("Give a reason or ticket reference.".into()),
     };
     let html = render(&page);

@@ -13,11 +13,12 @@ use utoipa::ToSchema;
 
 use super::AppError;
 use super::AppState;
+use super::approval_flow;
 use super::authorize::Asking;
 use super::error::ErrorBody;
 use super::extract::{Csrf, CurrentStaff, NoFields, RequestOrigin};
 use super::format::computer_path;
-use super::repair_gate::repairable;
+use super::repair_gate::gate;
 use crate::auth::Staff;
 use crate::db::TokenState;
 use crate::diagnostics::{RepairAction, Verdict};
@@ -46,6 +47,8 @@ pub struct ResetConfirmPage {
     pub(super) dn: String,
     /// The diagnosis's verdict, repeated before the button.
     pub(super) verdict: Option<Verdict>,
+    /// The approval the reset waits for (`approval by senior`): the button asks for it.
+    pub(super) held: Option<String>,
     pub(super) error: Option<String>,
 }
 
@@ -57,13 +60,13 @@ pub async fn reset_confirm(
     Path(name): Path<String>,
 ) -> Result<ResetConfirmPage, AppError> {
     let asking = Asking::new(&state, &staff, &origin);
-    let (account, _grant, verdict) =
-        repairable::<crate::policy::ResetAccount>(&asking, &name, RepairAction::DcReset, None)
-            .await?;
+    let gated =
+        gate::<crate::policy::ResetAccount>(&asking, &name, RepairAction::DcReset, None).await?;
     Ok(ResetConfirmPage {
-        name: account.netbios_name().to_string(),
-        dn: account.dn.clone(),
-        verdict: Some(verdict),
+        name: gated.account.netbios_name().to_string(),
+        dn: gated.account.dn.clone(),
+        verdict: Some(gated.verdict),
+        held: gated.grant.err().map(|route| route.to_string()),
         staff: Some(staff),
         error: None,
     })
@@ -86,22 +89,34 @@ pub async fn reset(
 ) -> Result<Response, AppError> {
     let overriding = ticket(&form.override_reason);
     let asking = Asking::new(&state, &staff, &origin);
-    let (account, grant, _) = repairable::<crate::policy::ResetAccount>(
+    let gated = gate::<crate::policy::ResetAccount>(
         &asking,
         &name,
         RepairAction::DcReset,
         overriding.as_deref(),
     )
     .await?;
+    let account = gated.account;
     let Some(ticket) = ticket(&form.ticket) else {
         let page = ResetConfirmPage {
             name: account.netbios_name().to_string(),
             dn: account.dn.clone(),
             verdict: None,
+            held: gated.grant.err().map(|route| route.to_string()),
             staff: Some(staff),
             error: Some("Give a reason or ticket reference.".into()),
         };
         return Ok((StatusCode::BAD_REQUEST, page).into_response());
+    };
+    let grant = match gated.grant {
+        Ok(grant) => grant,
+        Err(route) => {
+            let row = approval_flow::ask::<crate::policy::ResetAccount>(
+                &asking, &account, &route, &ticket, None,
+            )
+            .await?;
+            return Ok(Redirect::to(&approval_page(&row.id)).into_response());
+        }
     };
     let who = staff.actor();
     let req = RepairRequest {
@@ -183,15 +198,35 @@ pub async fn mint(
 ) -> Result<Redirect, AppError> {
     let overriding = ticket(&form.override_reason);
     let asking = Asking::new(&state, &staff, &origin);
-    let (account, grant, _) = repairable::<crate::policy::MintToken>(
+    let gated = gate::<crate::policy::MintToken>(
         &asking,
         &name,
         RepairAction::TokenRepair,
         overriding.as_deref(),
     )
     .await?;
-    let who = staff.actor();
+    let account = gated.account;
     let ticket = ticket(&form.ticket);
+    let grant = match gated.grant {
+        Ok(grant) => grant,
+        Err(route) => {
+            let Some(ticket) = ticket else {
+                return Err(AppError::BadRequest(
+                    "A request for approval needs a reason or ticket reference.".into(),
+                ));
+            };
+            let row = approval_flow::ask::<crate::policy::MintToken>(
+                &asking,
+                &account,
+                &route,
+                &ticket,
+                form.lifetime_minutes,
+            )
+            .await?;
+            return Ok(Redirect::to(&approval_page(&row.id)));
+        }
+    };
+    let who = staff.actor();
     let req = RepairRequest {
         actor: &who,
         origin: &origin,
@@ -208,7 +243,17 @@ pub async fn mint(
         crate::clock::now(),
     )
     .await?;
-    let name = account.netbios_name().to_string();
+    Ok(Redirect::to(&show_once(&state, &staff, minted)))
+}
+
+/// `/approvals/{id}`: the page of one request.
+pub(super) fn approval_page(id: &str) -> String {
+    format!("/approvals/{id}")
+}
+
+/// Hold `minted` for its minter's one look, and name the page that shows it.
+pub(super) fn show_once(state: &AppState, staff: &Staff, minted: repair::Minted) -> String {
+    let name = minted.row.computer_name().to_string();
     let page = format!("{}/tokens/{}", computer_path(&name), minted.row.jti);
     let shown = ShownToken {
         name,
@@ -227,7 +272,7 @@ pub async fn mint(
         shown,
         std::time::Instant::now(),
     );
-    Ok(Redirect::to(&page))
+    page
 }
 
 #[derive(Template, WebTemplate)]
@@ -297,13 +342,19 @@ pub async fn token_state(
         .await?
         .filter(|row| row.issued_by_sub == staff.sub)
         .ok_or(AppError::NotFound)?;
-    let now = crate::clock::now();
-    Ok(Json(TokenStatus {
-        state: row.state_at_time(now),
-        jti: row.jti,
-        state_at: row.state_at,
-        dc: row.dc,
-    }))
+    Ok(Json(TokenStatus::of(row, crate::clock::now())))
+}
+
+impl TokenStatus {
+    /// Token `row`'s state at `now`.
+    pub(super) fn of(row: crate::db::TokenRow, now: OffsetDateTime) -> Self {
+        Self {
+            state: row.state_at_time(now),
+            jti: row.jti,
+            state_at: row.state_at,
+            dc: row.dc,
+        }
+    }
 }
 
 /// Where a repair token is.

@@ -7,15 +7,30 @@ use super::AppError;
 use super::authorize::{About, Asking};
 use crate::ad::ComputerAccount;
 use crate::audit;
+use crate::db::ApprovalRow;
 use crate::diagnostics::{RepairAction, Verdict};
 use crate::directory::filter::ComputerQuery;
-use crate::policy::{ActionKind, Diagnose, Grant, Target};
+use crate::policy::{ActionKind, ApprovalRoute, Approved, Diagnose, Grant, Target};
 
-/// Find the computer and check the policy for action `A`; refusals are audited.
-pub(super) async fn target<A: ActionKind>(
+/// What a repair's checks found: the computer, the diagnosis's verdict (which allows the
+/// repair), and the policy's grant, or the approval it waits for.
+pub(super) struct Gated<A: ActionKind> {
+    pub account: ComputerAccount,
+    pub verdict: Verdict,
+    pub grant: Result<Grant<A>, ApprovalRoute>,
+}
+
+/// The computer `name`, the policy's grant of `A` on it (or the approval the policy holds it
+/// back for), and the verdict of a diagnosis that allows `repair` there, or an override of it
+/// (a role granted `override_diagnosis` there, with a reason); a refusal by either is audited
+/// with its reason. Nobody is asked to approve what the diagnosis would refuse, and an override
+/// cannot wait for an approval (the approver would not see it).
+pub(super) async fn gate<A: ActionKind>(
     asking: &Asking<'_>,
     name: &str,
-) -> Result<(ComputerAccount, Grant<A>), AppError> {
+    repair: RepairAction,
+    overriding: Option<&str>,
+) -> Result<Gated<A>, AppError> {
     let q = ComputerQuery::parse(name).map_err(|e| AppError::BadRequest(e.to_string()))?;
     // What needs no directory comes first (security review L-4).
     asking.granted(A::ACTION, About::Name(q.display())).await?;
@@ -26,9 +41,51 @@ pub(super) async fn target<A: ActionKind>(
         dn: &account.dn,
         account: Some(&account),
     };
+    let about = About::Account(&account);
+    let grant = asking.authorize_or_hold::<A>(&target, about).await?;
+    if grant.is_err() && overriding.is_some() {
+        let why = "an override of the diagnosis cannot wait for an approval";
+        let answer = AppError::Forbidden(format!("Refused: {why}."));
+        return Err(asking.refuse(A::ACTION, &why, about, answer).await);
+    }
+    let verdict = diagnosis_allows::<A>(asking, name, &account, repair, overriding).await?;
+    Ok(Gated {
+        account,
+        verdict,
+        grant,
+    })
+}
+
+/// The computer approved request `row` is about (by its objectGUID, wherever it is now), the
+/// requester's grant of `A` on it with `approved` standing in for the approval (`asking` is the
+/// requester's), and a diagnosis that allows `repair` there now.
+pub(super) async fn approved_repairable<A: ActionKind>(
+    asking: &Asking<'_>,
+    row: &ApprovalRow,
+    approved: &Approved<A>,
+    repair: RepairAction,
+) -> Result<(ComputerAccount, Grant<A>), AppError> {
+    let dir = &asking.state.directory;
+    let account = match uuid::Uuid::parse_str(&row.computer_guid) {
+        Ok(guid) => dir.find_by_guid(&guid).await?,
+        Err(_) => None,
+    };
+    let Some(account) = account else {
+        return Err(AppError::Conflict(format!(
+            "{} is no longer in the directory; nothing was changed.",
+            row.computer_name()
+        )));
+    };
+    let account = dir.with_privilege(account).await?;
+    let target = Target {
+        dn: &account.dn,
+        account: Some(&account),
+    };
     let grant = asking
-        .authorize::<A>(&target, About::Account(&account))
+        .authorize_approved::<A>(&target, About::Account(&account), approved)
         .await?;
+    let name = account.netbios_name().to_string();
+    diagnosis_allows::<A>(asking, &name, &account, repair, None).await?;
     Ok((account, grant))
 }
 
@@ -56,20 +113,6 @@ pub(super) async fn minted_for<A: ActionKind>(
         name: row.computer_name(),
     };
     asking.authorize::<A>(&target, about).await
-}
-
-/// The computer `name`, the policy's grant of `A` on it, and the verdict of a diagnosis that
-/// allows `repair` there, or an override of it (a role granted `override_diagnosis` there,
-/// with a reason); a refusal by either is audited with its reason.
-pub(super) async fn repairable<A: ActionKind>(
-    asking: &Asking<'_>,
-    name: &str,
-    repair: RepairAction,
-    overriding: Option<&str>,
-) -> Result<(ComputerAccount, Grant<A>, Verdict), AppError> {
-    let (account, grant) = target::<A>(asking, name).await?;
-    let verdict = diagnosis_allows::<A>(asking, name, &account, repair, overriding).await?;
-    Ok((account, grant, verdict))
 }
 
 /// The diagnosis must allow `repair`, the rule by which the computer page offers its button: a

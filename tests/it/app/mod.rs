@@ -228,6 +228,7 @@ impl TestApp {
                 verified_email: None,
             }),
             can_lookup: false,
+            can_approve: false,
         };
         self.seed_session(staff, now).await
     }

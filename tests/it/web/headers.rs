@@ -158,6 +158,7 @@ async fn the_session_cookie_is_httponly_lax_and_secure_on_https() {
                 verified_email: None,
             }),
             can_lookup: false,
+            can_approve: false,
         };
         staff.touched_at = now.unix_timestamp() - 100_000;
         let who = app.seed_session(staff, now).await;

@@ -367,6 +367,7 @@ async fn a_session_past_its_absolute_lifetime_is_ended_and_sent_to_sign_in() {
             verified_email: None,
         }),
         can_lookup: false,
+        can_approve: false,
     };
     let old = app.seed_session(staff, long_ago).await;
     let r = app.get(&old, "/audit").await;
