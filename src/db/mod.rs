@@ -12,6 +12,7 @@ mod observations;
 mod tokens;
 pub mod vocab;
 mod watch;
+mod webhooks;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -30,8 +31,9 @@ pub use fleet::{FleetEnd, FleetFindingRow, FleetScanRow};
 pub use logins::{LoginRow, LoginsOf};
 pub use observations::ObservationRow;
 pub use tokens::TokenRow;
-pub use vocab::{FleetState, TokenState};
+pub use vocab::{DeliveryState, FleetState, TokenState};
 pub use watch::{WatchRow, WatchState};
+pub use webhooks::{AttemptEnd, DeliveryRow};
 
 /// An underlying error, kept as the source (its text is also in the message, for the logs
 /// that print one line).
@@ -77,6 +79,7 @@ pub enum Store {
 pub struct PgDb {
     pub pool: PgPool,
     audit_queue: std::sync::Arc<audit::PgQueue>,
+    appended: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl From<PgPool> for PgDb {
@@ -84,6 +87,7 @@ impl From<PgPool> for PgDb {
         Self {
             pool,
             audit_queue: std::sync::Arc::default(),
+            appended: std::sync::Arc::default(),
         }
     }
 }
@@ -105,6 +109,7 @@ pub struct SqliteDb {
     pub pool: SqlitePool,
     write: std::sync::Arc<tokio::sync::Mutex<audit::Writer>>,
     audit_queue: std::sync::Arc<audit::Queue>,
+    appended: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl SqliteDb {
@@ -242,6 +247,7 @@ impl Store {
                 pool,
                 write: std::sync::Arc::default(),
                 audit_queue: std::sync::Arc::default(),
+                appended: std::sync::Arc::default(),
             }))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let opts =
@@ -276,6 +282,16 @@ impl Store {
             .await
             .map(|_| ()))?;
         Ok(())
+    }
+
+    /// Notified after each audit row this process appends through this store (and its
+    /// clones): the webhook dispatcher waits on it instead of polling often. One permit is
+    /// kept when nobody waits, so an append is never missed between two waits.
+    pub fn audit_appended(&self) -> &tokio::sync::Notify {
+        match self {
+            Self::Sqlite(db) => &db.appended,
+            Self::Postgres(db) => &db.appended,
+        }
     }
 
     pub fn backend(&self) -> &'static str {
