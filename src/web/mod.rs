@@ -27,6 +27,7 @@ mod render_tests;
 mod repair;
 mod repair_gate;
 mod state;
+mod webhooks;
 
 use axum::Router;
 use axum::middleware::from_fn_with_state;
@@ -90,6 +91,7 @@ pub fn app(state: AppState) -> Router {
         .route("/audit", get(audit::page))
         .route("/api/v1/audit", get(audit_api::api_rows))
         .route("/policy", get(policy::page))
+        .route("/webhooks", get(webhooks::page))
         .route("/audit/export.csv", get(audit::export_csv))
         .route("/audit/export.jsonl", get(audit::export_jsonl))
         .route("/healthz", get(health::healthz))
