@@ -154,6 +154,23 @@ macro_rules! on_write {
 }
 pub(crate) use on_write;
 
+/// Every row a query answers, each read by the macro `$row` (one row of either backend into
+/// the store's type), inside [`on_pool!`].
+macro_rules! all_rows {
+    ($row:ident, $query:expr, $pool:expr) => {
+        async {
+            $query
+                .fetch_all($pool)
+                .await?
+                .iter()
+                .map(|r| Ok::<_, sqlx::Error>($row!(r)))
+                .collect::<Result<Vec<_>, _>>()
+        }
+        .await
+    };
+}
+pub(crate) use all_rows;
+
 /// M-5: the SQLite file's directory is created 0700, and the file 0600 before SQLite opens
 /// it; SQLite gives its `-wal` and `-shm` files the database file's mode, and any left from
 /// before are set to 0600 here too. An existing directory keeps its mode (it may be the

@@ -12,7 +12,7 @@ use sqlx::Row;
 use time::OffsetDateTime;
 
 use super::vocab::DeliveryState;
-use super::{Store, StoreError, on_pool, on_write};
+use super::{Store, StoreError, all_rows, on_pool, on_write};
 
 /// One delivery: an audit event, for one hook.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -71,21 +71,6 @@ macro_rules! row {
             created_at: $r.try_get("created_at")?,
             delivered_at: $r.try_get("delivered_at")?,
         }
-    };
-}
-
-/// Every row a query answers, as [`DeliveryRow`]s.
-macro_rules! rows {
-    ($query:expr, $pool:expr) => {
-        async {
-            $query
-                .fetch_all($pool)
-                .await?
-                .iter()
-                .map(|r| Ok::<_, sqlx::Error>(row!(r)))
-                .collect::<Result<Vec<_>, _>>()
-        }
-        .await
     };
 }
 
@@ -177,7 +162,8 @@ impl Store {
              WHERE state = '{}' AND next_attempt_at <= $1 ORDER BY next_attempt_at LIMIT $2",
             DeliveryState::Pending.as_str()
         );
-        let rows = on_pool!(self, |pool| rows!(
+        let rows = on_pool!(self, |pool| all_rows!(
+            row,
             sqlx::query(&sql).bind(now).bind(limit),
             pool
         ))?;
@@ -240,7 +226,11 @@ impl Store {
             "SELECT {COLUMNS} FROM webhook_deliveries \
              ORDER BY created_at DESC, audit_seq DESC LIMIT $1"
         );
-        let rows = on_pool!(self, |pool| rows!(sqlx::query(&sql).bind(limit), pool))?;
+        let rows = on_pool!(self, |pool| all_rows!(
+            row,
+            sqlx::query(&sql).bind(limit),
+            pool
+        ))?;
         Ok(rows)
     }
 }

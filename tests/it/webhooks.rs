@@ -16,7 +16,6 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
-use sqlx::Executor;
 use trustdesk::ad::ComputerAccount;
 use trustdesk::ad::tier0::{GroupCheck, Privilege};
 use trustdesk::audit::{self, Action, Actor, Origin, Outcome};
@@ -29,7 +28,7 @@ use trustdesk::webhooks::{
 };
 
 use crate::app::{BASE_DN, TestApp};
-use crate::common::pg_admin_url;
+use crate::common::{create_pg_database, drop_pg_database};
 
 /// The hook's secret, shared with the receiver.
 const SECRET: &str = "test-hook-secret-0123456789abcdef-0123456789";
@@ -63,18 +62,9 @@ impl Db {
     }
 
     async fn postgres() -> Self {
-        let admin = sqlx::PgPool::connect(&pg_admin_url())
-            .await
-            .expect("PostgreSQL must be reachable at TD_TEST_PG_URL (default 127.0.0.1:5432)");
-        let name = format!("td_test_{}", uuid::Uuid::new_v4().simple());
-        admin
-            .execute(format!("CREATE DATABASE {name}").as_str())
-            .await
-            .unwrap();
-        let mut url = url::Url::parse(&pg_admin_url()).unwrap();
-        url.set_path(&name);
+        let (url, name) = create_pg_database().await;
         Self {
-            url: url.to_string(),
+            url,
             pg_name: Some(name),
             _dir: tempfile::tempdir().unwrap(),
         }
@@ -82,11 +72,7 @@ impl Db {
 
     async fn finish(self) {
         if let Some(name) = &self.pg_name {
-            let admin = sqlx::PgPool::connect(&pg_admin_url()).await.unwrap();
-            admin
-                .execute(format!("DROP DATABASE {name} WITH (FORCE)").as_str())
-                .await
-                .unwrap();
+            drop_pg_database(name).await;
         }
     }
 }
