@@ -171,6 +171,16 @@ mod tests {
         verify(SECRET, &loose, BODY, now(), FIVE_MIN).unwrap();
     }
 
+    /// A fixed vector computed elsewhere (Python's `hmac`), so the scheme cannot drift.
+    #[test]
+    fn the_signature_of_a_known_vector() {
+        assert_eq!(
+            sign(SECRET, 1_796_551_200, BODY).unwrap(),
+            "t=1796551200,v1=38fef2a0e9931e0513c086200acbafa0e8f96e74873c6ce33fb9cb787863a7a6"
+        );
+        assert_eq!(now().unix_timestamp(), 1_796_551_200);
+    }
+
     #[test]
     fn refusals() {
         let t = now().unix_timestamp();
