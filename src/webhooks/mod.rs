@@ -232,7 +232,11 @@ impl Webhooks {
     /// read (0 when another instance planned them first).
     pub async fn plan_once(&self, now: OffsetDateTime) -> Result<i64, StoreError> {
         let store = &self.0.store;
-        let cursor = store.webhook_cursor_start().await?;
+        // A read: the cursor exists since `start` (made again only if someone dropped it).
+        let cursor = match store.webhook_cursor().await? {
+            Some(cursor) => cursor,
+            None => store.webhook_cursor_start().await?,
+        };
         let rows = store.audit_page(cursor, PLAN_BATCH).await?;
         let Some(last) = rows.last().map(|r| r.seq) else {
             return Ok(0);
