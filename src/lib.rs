@@ -24,6 +24,7 @@ pub mod policy;
 pub mod repair;
 pub mod telemetry;
 pub mod web;
+pub mod webhooks;
 
 use std::sync::{Arc, OnceLock};
 
@@ -59,6 +60,8 @@ pub enum StartupError {
     Serve(#[from] std::io::Error),
     #[error("tls.cert_file / tls.key_file: {0}")]
     Tls(#[source] std::io::Error),
+    #[error(transparent)]
+    Webhooks(#[from] webhooks::WebhookError),
 }
 
 /// The process-wide Prometheus recorder (the `metrics` facade is global by design); built
@@ -149,6 +152,15 @@ pub async fn serve(listener: TcpListener, state: AppState) -> Result<(), Startup
         audit::checkpoint::SignEvery::from_config(&state.config.audit),
     );
     repair::watch::spawn(&state.repairs);
+    // Runs until serve returns (dropping it stops the dispatcher and the sender).
+    let _webhooks = match webhooks::Webhooks::new(
+        &state.config.webhooks,
+        state.store.clone(),
+        webhooks::Timing::default(),
+    )? {
+        Some(hooks) => Some(hooks.start().await.map_err(webhooks::WebhookError::from)?),
+        None => None,
+    };
     let app = web::app(state).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let Some((cert, key)) = tls else {
         return axum::serve(listener, app)

@@ -12,7 +12,8 @@ pub const ENV_PREFIX: &str = "TRUSTDESK_";
 
 /// The keys that hold secrets. Each may instead come from a file named by
 /// `TRUSTDESK_<KEY>_FILE` (Docker and Kubernetes secrets); the file wins over everything.
-/// Listed by hand because `ldap.ca_file` also ends in `_file` and is not a secret.
+/// (A webhook's secret too: `TRUSTDESK_WEBHOOKS__<index>__SECRET_FILE`, see
+/// [`Config::load_with`].) Listed by hand because `ldap.ca_file` also ends in `_file` and is not a secret.
 const SECRET_KEYS: &[&str] = &[
     "database_url",
     "ldap.bind_password",
@@ -85,26 +86,51 @@ impl Config {
             .collect();
         figment = figment.merge(
             Env::prefixed(ENV_PREFIX)
-                .filter(move |k| !skip.iter().any(|s| k.as_str().eq_ignore_ascii_case(s)))
+                .filter(move |k| {
+                    !skip.iter().any(|s| k.as_str().eq_ignore_ascii_case(s))
+                        && !is_webhook_secret_file(k.as_str())
+                })
                 .split("__"),
         );
         for (key, var) in SECRET_KEYS.iter().zip(&secret_file_vars) {
             if let Some(path) = getenv(var) {
-                let path = PathBuf::from(path);
-                let value =
-                    std::fs::read_to_string(&path).map_err(|e| ConfigError::SecretFile {
-                        env: var.clone(),
-                        path: path.clone(),
-                        reason: e.to_string(),
-                    })?;
-                let value = value.trim_end_matches(['\r', '\n']).to_string();
+                let value = read_secret_file(var, path)?;
                 figment = figment.merge(Serialized::default(key, value));
             }
         }
-        figment
+        let mut config = figment
             .extract::<Config>()
-            .map_err(|e| ConfigError::Parse(one_line(&e)))
+            .map_err(|e| ConfigError::Parse(one_line(&e)))?;
+        // `[[webhooks]]` is a list, which figment's keys cannot index: the secret of entry
+        // `i` is set here, from `TRUSTDESK_WEBHOOKS__<i>__SECRET_FILE`.
+        for (i, hook) in config.webhooks.iter_mut().enumerate() {
+            let var = format!("{}_FILE", env_name(&format!("webhooks.{i}.secret")));
+            if let Some(path) = getenv(&var) {
+                hook.secret = Some(read_secret_file(&var, path)?.into());
+            }
+        }
+        Ok(config)
     }
+}
+
+/// The secret in the file `path` names (from the variable `var`), without its final newline.
+fn read_secret_file(var: &str, path: String) -> Result<String, ConfigError> {
+    let path = PathBuf::from(path);
+    let value = std::fs::read_to_string(&path).map_err(|e| ConfigError::SecretFile {
+        env: var.to_string(),
+        path: path.clone(),
+        reason: e.to_string(),
+    })?;
+    Ok(value.trim_end_matches(['\r', '\n']).to_string())
+}
+
+/// `webhooks__<i>__secret_file` (an env key without the prefix, in any case): read by
+/// [`Config::load_with`] itself, never a key of the configuration.
+fn is_webhook_secret_file(key: &str) -> bool {
+    let key = key.to_ascii_lowercase();
+    key.strip_prefix("webhooks__")
+        .and_then(|rest| rest.strip_suffix("__secret_file"))
+        .is_some_and(|i| !i.is_empty() && i.bytes().all(|b| b.is_ascii_digit()))
 }
 
 /// figment reports one error per line with the source; keep the first, on one line, and

@@ -17,6 +17,7 @@ mod oidc;
 mod proxies;
 mod tickets;
 mod validate;
+mod webhooks;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -32,6 +33,7 @@ pub use load::{ConfigError, ENV_PREFIX};
 pub use oidc::{OidcConfig, ResponseMode, RoleMatch, SessionConfig, TokenEndpointAuth};
 pub use proxies::{ProxyParseError, TrustedProxy, is_trusted};
 pub use tickets::{TicketTemplateError, TicketUrlTemplate};
+pub use webhooks::{EventType, MIN_SECRET_BYTES, WebhookConfig};
 
 /// The whole portal configuration.
 #[derive(Debug, Deserialize)]
@@ -87,6 +89,9 @@ pub struct Config {
     /// recent actions) link there; absent: they stay text.
     #[serde(default)]
     pub ticket_url_template: Option<TicketUrlTemplate>,
+    /// `[[webhooks]]`: signed JSON events POSTed to these receivers (`crate::webhooks`).
+    #[serde(default)]
+    pub webhooks: Vec<WebhookConfig>,
 }
 
 /// `/metrics` (per-route volumes, DC names in failure labels) is for the monitoring system

@@ -118,6 +118,7 @@ impl Config {
             ));
         }
         self.audit.validate()?;
+        super::webhooks::validate(&self.webhooks)?;
         if let Some(downloads) = &self.downloads {
             downloads.validate()?;
         }

@@ -6,7 +6,7 @@ use sqlx::Row;
 use time::OffsetDateTime;
 
 use super::vocab::{Action, ApprovalState};
-use super::{Store, StoreError, on_pool, on_write};
+use super::{Store, StoreError, all_rows, on_pool, on_write};
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
 pub struct ApprovalRow {
@@ -105,21 +105,6 @@ macro_rules! row {
     };
 }
 
-/// Every row a query answers, as [`ApprovalRow`]s.
-macro_rules! rows {
-    ($query:expr, $pool:expr) => {
-        async {
-            $query
-                .fetch_all($pool)
-                .await?
-                .iter()
-                .map(|r| Ok::<_, sqlx::Error>(row!(r)))
-                .collect::<Result<Vec<_>, _>>()
-        }
-        .await
-    };
-}
-
 /// Who decided, for [`Store::decide_approval`].
 pub struct Decider<'a> {
     pub iss: &'a str,
@@ -185,7 +170,11 @@ impl Store {
         };
         let sql =
             format!("SELECT {COLUMNS} FROM approvals {filter} ORDER BY created_at DESC LIMIT $1");
-        let rows = on_pool!(self, |pool| rows!(sqlx::query(&sql).bind(limit), pool))?;
+        let rows = on_pool!(self, |pool| all_rows!(
+            row,
+            sqlx::query(&sql).bind(limit),
+            pool
+        ))?;
         Ok(rows)
     }
 

@@ -165,10 +165,12 @@ impl Store {
             at: truncate_to_micros(event.at),
             ..event.clone()
         };
-        match self {
+        let row = match self {
             Store::Sqlite(db) => append::sqlite(db, event, chain).await,
             Store::Postgres(db) => append::postgres(db, event, chain).await,
-        }
+        }?;
+        self.audit_appended().notify_one();
+        Ok(row)
     }
 
     /// Rows in chain order, from `after_seq` (exclusive), at most `limit`.

@@ -13,6 +13,7 @@ mod observations;
 mod tokens;
 pub mod vocab;
 mod watch;
+mod webhooks;
 
 use std::path::Path;
 use std::str::FromStr;
@@ -32,8 +33,9 @@ pub use fleet::{FleetEnd, FleetFindingRow, FleetScanRow};
 pub use logins::{LoginRow, LoginsOf};
 pub use observations::ObservationRow;
 pub use tokens::TokenRow;
-pub use vocab::{ApprovalState, FleetState, TokenState};
+pub use vocab::{ApprovalState, DeliveryState, FleetState, TokenState};
 pub use watch::{WatchRow, WatchState};
+pub use webhooks::{AttemptEnd, DeliveryRow};
 
 /// An underlying error, kept as the source (its text is also in the message, for the logs
 /// that print one line).
@@ -79,6 +81,7 @@ pub enum Store {
 pub struct PgDb {
     pub pool: PgPool,
     audit_queue: std::sync::Arc<audit::PgQueue>,
+    appended: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl From<PgPool> for PgDb {
@@ -86,6 +89,7 @@ impl From<PgPool> for PgDb {
         Self {
             pool,
             audit_queue: std::sync::Arc::default(),
+            appended: std::sync::Arc::default(),
         }
     }
 }
@@ -107,6 +111,7 @@ pub struct SqliteDb {
     pub pool: SqlitePool,
     write: std::sync::Arc<tokio::sync::Mutex<audit::Writer>>,
     audit_queue: std::sync::Arc<audit::Queue>,
+    appended: std::sync::Arc<tokio::sync::Notify>,
 }
 
 impl SqliteDb {
@@ -150,6 +155,23 @@ macro_rules! on_write {
     };
 }
 pub(crate) use on_write;
+
+/// Every row a query answers, each read by the macro `$row` (one row of either backend into
+/// the store's type), inside [`on_pool!`].
+macro_rules! all_rows {
+    ($row:ident, $query:expr, $pool:expr) => {
+        async {
+            $query
+                .fetch_all($pool)
+                .await?
+                .iter()
+                .map(|r| Ok::<_, sqlx::Error>($row!(r)))
+                .collect::<Result<Vec<_>, _>>()
+        }
+        .await
+    };
+}
+pub(crate) use all_rows;
 
 /// M-5: the SQLite file's directory is created 0700, and the file 0600 before SQLite opens
 /// it; SQLite gives its `-wal` and `-shm` files the database file's mode, and any left from
@@ -244,6 +266,7 @@ impl Store {
                 pool,
                 write: std::sync::Arc::default(),
                 audit_queue: std::sync::Arc::default(),
+                appended: std::sync::Arc::default(),
             }))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let opts =
@@ -278,6 +301,16 @@ impl Store {
             .await
             .map(|_| ()))?;
         Ok(())
+    }
+
+    /// Notified after each audit row this process appends through this store (and its
+    /// clones): the webhook dispatcher waits on it instead of polling often. One permit is
+    /// kept when nobody waits, so an append is never missed between two waits.
+    pub fn audit_appended(&self) -> &tokio::sync::Notify {
+        match self {
+            Self::Sqlite(db) => &db.appended,
+            Self::Postgres(db) => &db.appended,
+        }
     }
 
     pub fn backend(&self) -> &'static str {

@@ -162,6 +162,16 @@ vocabulary!(
     }
 );
 
+vocabulary!(
+    /// Where a webhook delivery is: `pending` (due at `next_attempt_at`, retried with backoff),
+    /// then `delivered` (a 2xx answer) or `failed` (given up after a day of failures).
+    DeliveryState {
+        Pending => "pending",
+        Delivered => "delivered",
+        Failed => "failed",
+    }
+);
+
 /// `'a', 'b'`: stored texts as SQL literals, for an `IN (…)` that must stay literal (a partial
 /// index is used only when the query's condition names its values). The texts are ours, from
 /// `as_str`, never input, and contain no quote.

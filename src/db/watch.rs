@@ -5,7 +5,7 @@
 use sqlx::Row;
 use time::OffsetDateTime;
 
-use super::{Store, StoreError, on_pool, on_write};
+use super::{Store, StoreError, all_rows, on_pool, on_write};
 
 /// Where a watch stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -74,21 +74,6 @@ macro_rules! row {
     };
 }
 
-/// Every row a query answers, as [`WatchRow`]s.
-macro_rules! rows {
-    ($query:expr, $pool:expr) => {
-        async {
-            $query
-                .fetch_all($pool)
-                .await?
-                .iter()
-                .map(|r| Ok::<_, sqlx::Error>(row!(r)))
-                .collect::<Result<Vec<_>, _>>()
-        }
-        .await
-    };
-}
-
 impl Store {
     /// Start watching a redeem.
     pub async fn watch_start(&self, w: &WatchRow) -> Result<(), StoreError> {
@@ -121,7 +106,8 @@ impl Store {
             "SELECT {COLUMNS} FROM repair_watch WHERE state = 'watching' AND due_at <= $1 \
              ORDER BY due_at LIMIT $2"
         );
-        let rows = on_pool!(self, |pool| rows!(
+        let rows = on_pool!(self, |pool| all_rows!(
+            row,
             sqlx::query(&sql).bind(now).bind(limit),
             pool
         ))?;
@@ -160,7 +146,8 @@ impl Store {
             "SELECT {COLUMNS} FROM repair_watch WHERE computer_guid = $1 AND redeemed_at >= $2 \
              ORDER BY redeemed_at LIMIT 50"
         );
-        let rows = on_pool!(self, |pool| rows!(
+        let rows = on_pool!(self, |pool| all_rows!(
+            row,
             sqlx::query(&sql).bind(computer_guid).bind(since),
             pool
         ))?;
@@ -173,7 +160,11 @@ impl Store {
             "SELECT {COLUMNS} FROM repair_watch WHERE state = 'exposed' \
              ORDER BY redeemed_at DESC LIMIT $1"
         );
-        let rows = on_pool!(self, |pool| rows!(sqlx::query(&sql).bind(limit), pool))?;
+        let rows = on_pool!(self, |pool| all_rows!(
+            row,
+            sqlx::query(&sql).bind(limit),
+            pool
+        ))?;
         Ok(rows)
     }
 }

@@ -231,7 +231,8 @@ impl FleetJobs {
             let on_update = |u: Update| jobs.update(u);
             let result = scan::run(&grant, &ctx, id, now, &on_update).await;
             // close() logs a failure to store; nothing else to do with it here.
-            let _ = jobs.close(&ctx, id, &result).await;
+            let closed = jobs.close(&ctx, id, &result).await.is_ok();
+            audit_end(&ctx, id, &result, closed).await;
         });
         Ok(id)
     }
@@ -314,6 +315,30 @@ impl FleetJobs {
             }
         }
         stored
+    }
+}
+
+/// Audit how a background scan ended (`fleet_scan`, `success` for a stored report, else
+/// `failure`), as the service: the report's webhook (`fleet.report`) is planned from this row.
+/// The CLI audits its own scan's end (`main.rs`).
+async fn audit_end(ctx: &ScanContext, id: i64, result: &Result<Outcome, ScanError>, closed: bool) {
+    let reason = match result {
+        Ok(o) if closed => format!(
+            "{} computers scanned on {}, {} at risk",
+            o.scanned, o.dc, o.at_risk
+        ),
+        Ok(_) => "the report could not be stored".to_string(),
+        Err(e) => e.to_string(),
+    };
+    let event = audit::event(
+        audit::Action::FleetScan,
+        audit::Outcome::of(result.is_ok() && closed),
+        crate::clock::now(),
+    )
+    .target_name(&format!("fleet report {id}"))
+    .reason(reason);
+    if let Err(e) = audit::record(&ctx.store, &event).await {
+        tracing::error!(report = id, error = %e, "the end of a fleet scan was not audited");
     }
 }
 

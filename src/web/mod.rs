@@ -30,6 +30,7 @@ mod repair;
 mod repair_api;
 mod repair_gate;
 mod state;
+mod webhooks;
 
 use axum::Router;
 use axum::middleware::from_fn_with_state;
@@ -115,6 +116,7 @@ pub fn app(state: AppState) -> Router {
         .route("/audit", get(audit::page))
         .route("/api/v1/audit", get(audit_api::api_rows))
         .route("/policy", get(policy::page))
+        .route("/webhooks", get(webhooks::page))
         .route("/audit/export.csv", get(audit::export_csv))
         .route("/audit/export.jsonl", get(audit::export_jsonl))
         .route("/healthz", get(health::healthz))

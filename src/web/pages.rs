@@ -19,6 +19,8 @@ pub struct IndexPage {
     pub can_lookup: bool,
     pub can_audit: bool,
     pub can_policy: bool,
+    /// The webhooks page (`view_audit` over the whole audit log).
+    pub can_webhooks: bool,
     /// Back from the provider's end-session endpoint (`state=signed-out`).
     pub signed_out: bool,
 }
@@ -44,6 +46,7 @@ pub async fn index(
         can_lookup: state.policy.allows(roles, Action::Lookup),
         can_audit: state.policy.allows(roles, Action::ViewAudit),
         can_policy: state.policy.allows(roles, Action::ViewPolicy),
+        can_webhooks: super::webhooks::sees_webhooks(&state, roles),
         signed_out: staff.is_none() && q.state.as_deref() == Some(crate::auth::SIGNED_OUT_STATE),
         staff,
         version: env!("CARGO_PKG_VERSION"),

@@ -153,11 +153,13 @@ fn the_landing_page_signed_in_links_what_the_roles_allow() {
         can_lookup: true,
         can_audit: true,
         can_policy: false,
+        can_webhooks: true,
         signed_out: false,
     };
     let html = render(&page);
     assert_signed_in(&html);
     assert!(html.contains("href=\"/audit\""));
+    assert!(html.contains("href=\"/webhooks\""));
     assert!(!html.contains("href=\"/policy\""), "{html}");
 }
 
@@ -169,6 +171,7 @@ fn the_landing_page_signed_out_offers_sign_in() {
         can_lookup: false,
         can_audit: false,
         can_policy: false,
+        can_webhooks: false,
         signed_out: true,
     };
     let html = render(&page);
@@ -507,4 +510,60 @@ fn ticket_references_link_to_the_ticketing_system() {
     let mut page = super::computers::tests::page(vec![with_ticket("HD-4711")]);
     page.ticket_url = Some(template);
     assert!(render(&page).contains(link));
+}
+
+#[test]
+fn the_webhooks_page_lists_hooks_and_deliveries_escaped() {
+    use crate::db::{DeliveryRow, DeliveryState};
+    let now = OffsetDateTime::UNIX_EPOCH + Duration::days(20_000);
+    let delivery = |state, last_status: Option<i64>, last_error: Option<&str>, delivered| {
+        crate::webhooks::DeliveryView {
+            row: DeliveryRow {
+                id: Uuid::from_u128(u128::from(last_status.unwrap_or(1).unsigned_abs()))
+                    .to_string(),
+                hook: "https://hooks.example/in".into(),
+                event_type: "repair.failed".into(),
+                audit_seq: 42,
+                body: "{}".into(),
+                state,
+                attempts: 3,
+                next_attempt_at: now + Duration::minutes(5),
+                last_error: last_error.map(str::to_string),
+                last_status,
+                created_at: now - Duration::minutes(2),
+                delivered_at: delivered,
+            },
+            computer: Some(HOSTILE.into()),
+        }
+    };
+    let page = super::webhooks::WebhooksPage {
+        staff: staff(),
+        hooks: vec![super::webhooks::HookLine {
+            url: "https://hooks.example/in".into(),
+            events: vec!["repair.completed", "repair.failed"],
+        }],
+        deliveries: vec![
+            delivery(DeliveryState::Pending, Some(503), Some(HOSTILE), None),
+            delivery(DeliveryState::Delivered, Some(204), None, Some(now)),
+        ],
+        now,
+    };
+    let html = render(&page);
+    assert_signed_in(&html);
+    assert!(html.contains("https://hooks.example/in"));
+    assert!(html.contains("<code>repair.completed</code>, <code>repair.failed</code>"));
+    assert!(html.contains("class=\"delivery-pending\""), "{html}");
+    assert!(html.contains("HTTP 503") && html.contains("HTTP 204"));
+    assert!(
+        html.contains("in 5 minutes"),
+        "the next attempt of the pending one"
+    );
+    let empty = super::webhooks::WebhooksPage {
+        staff: staff(),
+        hooks: Vec::new(),
+        deliveries: Vec::new(),
+        now,
+    };
+    let html = render(&empty);
+    assert!(html.contains("id=\"no-hooks\"") && html.contains("id=\"no-deliveries\""));
 }

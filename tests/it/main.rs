@@ -47,3 +47,4 @@ mod tap;
 mod tier0_lab;
 mod watch_lab;
 mod web;
+mod webhooks;

@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use trustdesk::audit;
 use trustdesk::db::{FleetState, NewAuditRow, ObservationRow, Store};
 
-use crate::common::pg_admin_url;
+use crate::common::{create_pg_database, drop_pg_database};
 
 /// A fresh SQLite file store.
 async fn sqlite_store() -> (Store, tempfile::TempDir) {
@@ -37,25 +37,13 @@ where
     F: FnOnce(Store) -> Fut,
     Fut: Future<Output = ()>,
 {
-    let admin = sqlx::PgPool::connect(&pg_admin_url())
-        .await
-        .expect("PostgreSQL must be reachable at TD_TEST_PG_URL (default 127.0.0.1:5432)");
-    let name = format!("td_test_{}", uuid::Uuid::new_v4().simple());
-    admin
-        .execute(format!("CREATE DATABASE {name}").as_str())
-        .await
-        .unwrap();
-    let mut url = url::Url::parse(&pg_admin_url()).unwrap();
-    url.set_path(&name);
-    let store = Store::connect(url.as_str()).await.unwrap();
+    let (url, name) = create_pg_database().await;
+    let store = Store::connect(&url).await.unwrap();
     test(store.clone()).await;
     if let Store::Postgres(pool) = store {
         pool.close().await;
     }
-    admin
-        .execute(format!("DROP DATABASE {name} WITH (FORCE)").as_str())
-        .await
-        .unwrap();
+    drop_pg_database(&name).await;
 }
 
 macro_rules! contract {

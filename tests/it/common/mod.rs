@@ -58,6 +58,33 @@ pub fn pg_admin_url() -> String {
         .unwrap_or_else(|_| "postgres://trustdesk:trustdesk@127.0.0.1:5432/postgres".into())
 }
 
+/// A fresh, empty PostgreSQL database on the test server: its URL and its name (for
+/// [`drop_pg_database`]).
+pub async fn create_pg_database() -> (String, String) {
+    use sqlx::Executor;
+    let admin = sqlx::PgPool::connect(&pg_admin_url())
+        .await
+        .expect("PostgreSQL must be reachable at TD_TEST_PG_URL (default 127.0.0.1:5432)");
+    let name = format!("td_test_{}", uuid::Uuid::new_v4().simple());
+    admin
+        .execute(format!("CREATE DATABASE {name}").as_str())
+        .await
+        .unwrap();
+    let mut url = url::Url::parse(&pg_admin_url()).unwrap();
+    url.set_path(&name);
+    (url.to_string(), name)
+}
+
+/// Drop a database [`create_pg_database`] made, whoever is still connected.
+pub async fn drop_pg_database(name: &str) {
+    use sqlx::Executor;
+    let admin = sqlx::PgPool::connect(&pg_admin_url()).await.unwrap();
+    admin
+        .execute(format!("DROP DATABASE {name} WITH (FORCE)").as_str())
+        .await
+        .unwrap();
+}
+
 pub fn install_crypto() {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
 }
