@@ -92,7 +92,7 @@ async fn key_pin(c: &reqwest::Client, base: &str) -> String {
 }
 
 /// Run the companion client (Samba backend) on the member with `token`.
-async fn run_client(
+pub(crate) async fn run_client(
     p: &Portal,
     c: &reqwest::Client,
     conf: &str,

@@ -16,6 +16,7 @@
 
 mod anon_flood;
 mod app;
+mod approvals_lab;
 mod audit_export;
 mod audit_key;
 mod axe;

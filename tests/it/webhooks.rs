@@ -31,7 +31,7 @@ use crate::app::{BASE_DN, TestApp};
 use crate::common::{create_pg_database, drop_pg_database};
 
 /// The hook's secret, shared with the receiver.
-const SECRET: &str = "test-hook-secret-0123456789abcdef-0123456789";
+pub(crate) const SECRET: &str = "test-hook-secret-0123456789abcdef-0123456789";
 /// The computer the events are about, in the senior role's scope.
 const COMPUTER: &str = "PAR-WS001";
 const GUID: &str = "6b29fc40-ca47-1067-b31d-00dd010662da";
@@ -111,13 +111,13 @@ on_both_databases!(
 
 /// One request the receiver got.
 #[derive(Debug, Clone)]
-struct Got {
-    delivery: String,
-    event: String,
-    signature: String,
-    body: String,
-    verified: Result<(), SignatureError>,
-    answered: u16,
+pub(crate) struct Got {
+    pub(crate) delivery: String,
+    pub(crate) event: String,
+    pub(crate) signature: String,
+    pub(crate) body: String,
+    pub(crate) verified: Result<(), SignatureError>,
+    pub(crate) answered: u16,
 }
 
 #[derive(Default)]
@@ -128,8 +128,8 @@ struct Inbox {
 }
 
 /// A webhook receiver on 127.0.0.1, stopped when dropped.
-struct Receiver {
-    url: String,
+pub(crate) struct Receiver {
+    pub(crate) url: String,
     inbox: Arc<Inbox>,
     task: tokio::task::JoinHandle<()>,
 }
@@ -141,7 +141,7 @@ impl Drop for Receiver {
 }
 
 impl Receiver {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}/hook", listener.local_addr().unwrap());
         let inbox = Arc::new(Inbox::default());
@@ -154,7 +154,7 @@ impl Receiver {
         Self { url, inbox, task }
     }
 
-    fn got(&self) -> Vec<Got> {
+    pub(crate) fn got(&self) -> Vec<Got> {
         self.inbox.got.lock().unwrap().clone()
     }
 
@@ -276,6 +276,15 @@ async fn eventually<T, Fut: Future<Output = Option<T>>>(
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// What `hooks` got once `done` holds of it (at most 15 s).
+pub(crate) async fn eventually_got(hooks: &Receiver, done: impl Fn(&[Got]) -> bool) -> Vec<Got> {
+    eventually("the webhook deliveries", || async {
+        let got = hooks.got();
+        done(&got).then_some(got)
+    })
+    .await
 }
 
 /// Every stored delivery, oldest first.
