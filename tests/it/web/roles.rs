@@ -29,7 +29,77 @@ const EXPECTED: &[(&str, [u16; 5])] = &[
     // No scan has run: no report (404 JSON); `pages.rs` reads one that exists.
     ("/api/v1/fleet", [404, 404, 403, 404, 403]),
     ("/api/v1/fleet/progress", [200, 200, 403, 200, 403]),
+    (
+        "/api/v1/computers/PAR-WS001/tokens",
+        [503, 503, 403, 503, 403],
+    ),
+    // Everyone signed in has a queue: their own requests and those they may decide.
+    ("/approvals", [200, 200, 200, 200, 200]),
+    ("/api/v1/approvals", [200, 200, 200, 200, 200]),
+    (
+        "/api/v1/approvals/no-such-request",
+        [404, 404, 404, 404, 404],
+    ),
+    // Unscoped audit viewers only (the admin's view is scoped).
+    ("/webhooks", [403, 403, 200, 403, 403]),
 ];
+
+/// The `/api/v1` routes that change something, with a body that would pass, and the status
+/// each caller's API key gets (same order as [`CALLERS`]). 503: allowed, and it needs the DC.
+/// A browser session gets 401 on every one: they take API keys only.
+const CHANGING_API: &[(&str, &str, [u16; 5])] = &[
+    (
+        "/api/v1/computers/PAR-WS001/tokens",
+        r#"{"ticket":"INC1"}"#,
+        [503, 403, 403, 503, 403],
+    ),
+    (
+        "/api/v1/computers/PAR-WS001/reset",
+        r#"{"ticket":"INC1"}"#,
+        [503, 403, 403, 503, 403],
+    ),
+    (
+        "/api/v1/tokens/no-such-jti/revoke",
+        "{}",
+        [404, 404, 404, 404, 404],
+    ),
+    (
+        "/api/v1/approvals/no-such-request/approve",
+        "{}",
+        [404, 404, 404, 404, 404],
+    ),
+    (
+        "/api/v1/approvals/no-such-request/deny",
+        "{}",
+        [404, 404, 404, 404, 404],
+    ),
+    (
+        "/api/v1/approvals/no-such-request/token",
+        "{}",
+        [404, 404, 404, 404, 404],
+    ),
+];
+
+#[tokio::test]
+async fn the_changing_api_routes_answer_each_roles_key_and_refuse_every_session() {
+    let app = TestApp::default_app().await;
+    let mut wrong = Vec::new();
+    for (i, name) in CALLERS.iter().enumerate() {
+        for key in [true, false] {
+            let who = caller(&app, name, key).await;
+            for (path, body, statuses) in CHANGING_API {
+                let body: serde_json::Value = serde_json::from_str(body).unwrap();
+                let r = app.post_json(&who, path, &body).await;
+                let want = if key { statuses[i] } else { 401 };
+                if r.status.as_u16() != want {
+                    wrong.push(format!("{name} key={key} {path}: {} not {want}", r.status));
+                }
+                assert!(r.body.contains(r.request_id()), "{name} {path}: {}", r.body);
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "{}", wrong.join("\n"));
+}
 
 /// The caller `name` as a signed-in person, or (`key`) as an API key of that role.
 async fn caller(app: &TestApp, name: &str, key: bool) -> Who {
