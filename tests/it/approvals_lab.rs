@@ -14,7 +14,7 @@ use crate::labctl::{admin, create_computer, random_pw};
 use crate::webhooks::{Receiver, SECRET};
 
 /// The roles of these tests: a junior whose mints and resets in OU=Servers wait for a senior.
-fn roles(base: &str) -> String {
+pub(crate) fn roles(base: &str) -> String {
     format!(
         r#"
 [roles.senior]
@@ -117,7 +117,7 @@ async fn events(
 }
 
 /// A server in OU=Servers the tests may change, settled on every DC.
-async fn server(lab: &Lab, p: &Portal, c: &reqwest::Client, name: &str) {
+pub(crate) async fn server(lab: &Lab, p: &Portal, c: &reqwest::Client, name: &str) {
     let mut dc = admin(&lab.ldaps_url).await;
     create_computer(&mut dc, lab, name, "OU=Servers", &random_pw()).await;
     crate::e2e_repair::settled_diagnosis(c, p, name).await;

@@ -270,3 +270,112 @@ async fn forward_after_a_mint_and_back_after_sign_out_show_nothing_signed_in() {
     .unwrap();
     b.close().await.unwrap();
 }
+
+/// Four eyes in the browser: a junior asks for a token for a server, a senior finds the
+/// request in the approvals queue (linked from the navigation) and approves it, and the junior
+/// collects the token, once.
+#[tokio::test]
+#[ignore = "needs the lab"]
+async fn chromium_a_juniors_request_is_approved_from_the_seniors_queue() {
+    install_crypto();
+    let lab = lab();
+    let p = crate::common::start_portal_roles(&lab, "", &crate::approvals_lab::roles(&lab.base_dn))
+        .await;
+    let senior_api = crate::approvals_lab::caller(&p, "browser-senior", "senior").await;
+    const NAME: &str = "T-BROWSE";
+    crate::approvals_lab::server(&lab, &p, &senior_api, NAME).await;
+    let driver = chromedriver().await;
+
+    // The junior (bob) asks: the page offers a request, not a mint.
+    let b = browser_session(&driver).await;
+    browser_sign_in(&b, &p.base, "bob", "bob-pw").await;
+    b.goto(&format!("{}/computers/{NAME}", p.base))
+        .await
+        .unwrap();
+    assert!(b.find(Locator::Id("mint")).await.is_err(), "no mint button");
+    wait_for_id(&b, "ask-mint-ticket")
+        .await
+        .send_keys("INC0777")
+        .await
+        .unwrap();
+    wait_for_id(&b, "ask-mint").await.click().await.unwrap();
+    let queue = wait_for_id(&b, "approvals").await.text().await.unwrap();
+    assert!(queue.contains(NAME) && queue.contains("pending"), "{queue}");
+    let request = b.current_url().await.unwrap().to_string();
+    assert!(request.contains("/approvals/"), "{request}");
+    assert!(
+        b.find(Locator::Css("button.approve")).await.is_err(),
+        "not their own"
+    );
+    std::fs::write(
+        artifact("approval-requested.png"),
+        b.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    b.close().await.unwrap();
+
+    // The senior (alice) finds it in the queue and approves.
+    let a = browser_session(&driver).await;
+    browser_sign_in(&a, &p.base, "alice", "alice-pw").await;
+    wait_for_id(&a, "nav-approvals")
+        .await
+        .click()
+        .await
+        .unwrap();
+    wait_for_id(&a, "approvals").await;
+    let id = request.rsplit('/').next().unwrap();
+    let row = format!("approval-{id}");
+    let line = wait_for_id(&a, &row).await;
+    assert!(line.text().await.unwrap().contains("INC0777"));
+    std::fs::write(
+        artifact("approval-queue.png"),
+        a.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    line.find(Locator::Css("button.approve"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let decided = wait_for_id(&a, &row).await.text().await.unwrap();
+    assert!(
+        decided.contains("approved") && decided.contains("Alice"),
+        "{decided}"
+    );
+    a.close().await.unwrap();
+
+    // The junior collects the token, once.
+    let b = browser_session(&driver).await;
+    browser_sign_in(&b, &p.base, "bob", "bob-pw").await;
+    b.goto(&request).await.unwrap();
+    wait_for_id(&b, &row)
+        .await
+        .find(Locator::Css("button.collect"))
+        .await
+        .unwrap()
+        .click()
+        .await
+        .unwrap();
+    let token = wait_for_id(&b, "token")
+        .await
+        .prop("value")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert!(token.starts_with("td1."), "{token}");
+    std::fs::write(
+        artifact("approval-collected.png"),
+        b.screenshot().await.unwrap(),
+    )
+    .unwrap();
+    b.goto(&request).await.unwrap();
+    let used = wait_for_id(&b, &row).await.text().await.unwrap();
+    assert!(used.contains("used"), "{used}");
+    assert!(
+        b.find(Locator::Css("button.collect")).await.is_err(),
+        "shown once"
+    );
+    b.close().await.unwrap();
+}
