@@ -92,6 +92,7 @@ async fn axe_finds_no_serious_violation_on_the_main_pages() {
         ("/computers/PAR-WS001", "headline"),
         ("/computers/PAR-WS001/reset", "confirm-verdict"),
         ("/downloads/", "downloads-off"),
+        ("/approvals", "no-approvals"),
         ("/computers/NO-SUCH-PC-7", "whoami"),
         ("/no-such-page", "whoami"),
     ] {
