@@ -225,20 +225,12 @@ impl ApiKeys {
 }
 
 fn staff_of(key: ApiKeyRow) -> Result<Staff, CredentialError> {
-    Ok(Staff {
-        sub: format!("{}{}", super::API_KEY_SUB_PREFIX, key.name),
-        name: Some(format!("API key {}", key.name)),
-        email: None,
-        roles: vec![key.role],
-        // API calls carry no forms; this token is never shown.
-        csrf: random_token().map_err(CredentialError::Random)?,
-        signed_in_at: 0,
-        touched_at: 0,
-        id_token: None,
-        role_inputs: None,
-        can_lookup: false,
-        can_approve: false,
-    })
+    // API calls carry no forms: no CSRF token matches an API key's caller.
+    Ok(Staff::without_session(
+        format!("{}{}", super::API_KEY_SUB_PREFIX, key.name),
+        Some(format!("API key {}", key.name)),
+        vec![key.role],
+    ))
 }
 
 #[cfg(test)]

@@ -85,6 +85,25 @@ pub const API_KEY_SUB_PREFIX: &str = "api-key:";
 pub const API_KEY_ISSUER: &str = "trustdesk:api-keys";
 
 impl Staff {
+    /// A person known without a sign-in (an API key's caller, a requester whose approved change
+    /// runs while they are away): no session, no CSRF token (`csrf` empty matches no form:
+    /// `check_csrf` refuses an empty token), the roles given.
+    pub fn without_session(sub: String, name: Option<String>, roles: Vec<String>) -> Self {
+        Self {
+            sub,
+            name,
+            email: None,
+            roles,
+            csrf: String::new(),
+            signed_in_at: 0,
+            touched_at: 0,
+            id_token: None,
+            role_inputs: None,
+            can_lookup: false,
+            can_approve: false,
+        }
+    }
+
     /// This person as a request sees them: the roles the configuration in force grants the
     /// sign-in's claims, and what the policy grants them for the pages.
     pub fn for_request(mut self, config: &Config, policy: &Policy) -> Self {
@@ -135,7 +154,8 @@ impl Staff {
     /// Check a form's CSRF token against the session's, in constant time.
     pub fn check_csrf(&self, presented: &str) -> Result<(), CsrfMismatch> {
         use subtle::ConstantTimeEq;
-        if bool::from(self.csrf.as_bytes().ct_eq(presented.as_bytes())) {
+        // A person without a session has no token; no form, not even an empty one, matches it.
+        if !self.csrf.is_empty() && bool::from(self.csrf.as_bytes().ct_eq(presented.as_bytes())) {
             Ok(())
         } else {
             Err(CsrfMismatch)
@@ -208,6 +228,19 @@ pub fn safe_return_to(candidate: Option<&str>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_person_without_a_session_matches_no_csrf_token_not_even_an_empty_one() {
+        let staff = Staff::without_session("api-key:x".into(), None, vec!["senior".into()]);
+        assert!(staff.check_csrf("").is_err());
+        assert!(staff.check_csrf("anything").is_err());
+        let signed_in = Staff {
+            csrf: "t0ken".into(),
+            ..staff
+        };
+        assert!(signed_in.check_csrf("t0ken").is_ok());
+        assert!(signed_in.check_csrf("").is_err());
+    }
 
     #[test]
     fn return_to_accepts_only_our_paths() {

@@ -152,19 +152,11 @@ pub(super) async fn decide(
 /// The requester of `row` as the reset sees them: their subject and name, and their roles when
 /// they asked (they are not here to sign in again).
 fn requester(row: &ApprovalRow) -> Staff {
-    Staff {
-        sub: row.requester_sub.clone(),
-        name: row.requester_name.clone(),
-        email: None,
-        roles: row.requester_roles(),
-        csrf: String::new(),
-        signed_in_at: 0,
-        touched_at: 0,
-        id_token: None,
-        role_inputs: None,
-        can_lookup: false,
-        can_approve: false,
-    }
+    Staff::without_session(
+        row.requester_sub.clone(),
+        row.requester_name.clone(),
+        row.requester_roles(),
+    )
 }
 
 /// The approver of `row`, as the repair's audit events name them.

@@ -377,14 +377,27 @@ pub async fn revoke(
     Path(jti): Path<String>,
     Csrf(staff, NoFields {}): Csrf<NoFields>,
 ) -> Result<Response, AppError> {
+    let asking = Asking::new(&state, &staff, &origin);
+    let (row, _) = revoke_jti(&asking, &jti).await?;
+    Ok(Redirect::to(&computer_path(row.computer_name())).into_response())
+}
+
+/// Revoke token `jti` for `asking`'s person: the policy's grant of `revoke_token` on the
+/// computer it was minted for, then the capability. The row as it was before, and whether this
+/// call revoked it (`false`: it was no longer pending).
+pub(super) async fn revoke_jti(
+    asking: &Asking<'_>,
+    jti: &str,
+) -> Result<(crate::db::TokenRow, bool), AppError> {
+    let state = asking.state;
     let row = state
         .store
-        .token_by_jti(&jti)
+        .token_by_jti(jti)
         .await?
         .ok_or(AppError::NotFound)?;
-    let asking = Asking::new(&state, &staff, &origin);
-    let grant = super::repair_gate::minted_for::<crate::policy::RevokeToken>(&asking, &row).await?;
-    let now = crate::clock::now();
-    repair::revoke_token(&grant, &state.repairs, &staff.actor(), &origin, &row, now).await?;
-    Ok(Redirect::to(&computer_path(row.computer_name())).into_response())
+    let grant = super::repair_gate::minted_for::<crate::policy::RevokeToken>(asking, &row).await?;
+    let (actor, now) = (asking.staff.actor(), crate::clock::now());
+    let revoked =
+        repair::revoke_token(&grant, &state.repairs, &actor, asking.origin, &row, now).await?;
+    Ok((row, revoked))
 }

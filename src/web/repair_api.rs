@@ -17,12 +17,12 @@ use super::authorize::{About, Asking};
 use super::error::ErrorBody;
 use super::extract::{ApiCaller, CurrentStaff, RequestOrigin};
 use super::repair::TokenStatus;
-use super::repair_gate::{gate, minted_for};
+use super::repair_gate::gate;
 use super::{AppError, AppState, approval_flow};
 use crate::db::{ApprovalRow, TokenRow};
 use crate::diagnostics::RepairAction;
 use crate::directory::filter::ComputerQuery;
-use crate::policy::{Diagnose, MintToken, ResetAccount, RevokeToken, Target};
+use crate::policy::{Diagnose, MintToken, ResetAccount, Target};
 use crate::repair::{self, Minted, RepairRequest};
 
 /// A reason or ticket reference: trimmed, control characters dropped, at most 200 characters.
@@ -255,16 +255,9 @@ pub async fn api_revoke(
     RequestOrigin(origin): RequestOrigin,
     Path(jti): Path<String>,
 ) -> Result<Json<TokenStatus>, AppError> {
-    let row = state
-        .store
-        .token_by_jti(&jti)
-        .await?
-        .ok_or(AppError::NotFound)?;
     let asking = Asking::new(&state, &staff, &origin);
-    let grant = minted_for::<RevokeToken>(&asking, &row).await?;
+    let (row, revoked) = super::repair::revoke_jti(&asking, &jti).await?;
     let now = crate::clock::now();
-    let revoked =
-        repair::revoke_token(&grant, &state.repairs, &staff.actor(), &origin, &row, now).await?;
     let row = state.store.token_by_jti(&jti).await?.unwrap_or(row);
     if !revoked {
         return Err(AppError::Conflict(format!(
