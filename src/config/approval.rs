@@ -92,3 +92,99 @@ impl ApprovalConfig {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn role(actions: &[&str], approval: Option<ApprovalConfig>) -> RoleConfig {
+        RoleConfig {
+            groups: vec!["g".into()],
+            actions: actions.iter().map(|a| a.to_string()).collect(),
+            approval,
+            ..RoleConfig::default()
+        }
+    }
+
+    fn rule(actions: &[&str], approvers: &[&str], expires_minutes: u32) -> ApprovalConfig {
+        ApprovalConfig {
+            actions: actions.iter().map(|a| a.to_string()).collect(),
+            scopes: vec![],
+            approvers: approvers.iter().map(|a| a.to_string()).collect(),
+            expires_minutes,
+        }
+    }
+
+    fn check(r: ApprovalConfig) -> Result<(), String> {
+        let mut roles = BTreeMap::new();
+        roles.insert("senior".to_string(), role(&["mint_token"], None));
+        let junior = role(&["lookup", "mint_token"], Some(r.clone()));
+        roles.insert("junior".to_string(), junior);
+        r.validate("junior", &roles["junior"], &roles)
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_rule_names_granted_changes_and_defined_approvers() {
+        assert!(check(rule(&["mint_token"], &["senior"], 120)).is_ok());
+        for (r, key, why) in [
+            (
+                rule(&[], &["senior"], 120),
+                "approval.actions",
+                "name at least one",
+            ),
+            (
+                rule(&["lookup"], &["senior"], 120),
+                "approval.actions",
+                "cannot wait",
+            ),
+            (
+                rule(&["reset_account"], &["senior"], 120),
+                "approval.actions",
+                "not among",
+            ),
+            (
+                rule(&["mint_token"], &[], 120),
+                "approval.approvers",
+                "at least one role",
+            ),
+            (
+                rule(&["mint_token"], &["boss"], 120),
+                "approval.approvers",
+                "not a role",
+            ),
+            (
+                rule(&["mint_token"], &["senior"], 0),
+                "approval.expires_minutes",
+                "between 1",
+            ),
+            (
+                rule(&["mint_token"], &["senior"], 20_000),
+                "approval.expires_minutes",
+                "a week",
+            ),
+        ] {
+            let e = check(r).unwrap_err();
+            assert!(
+                e.contains(&format!("roles.junior.{key}")) && e.contains(why),
+                "{e}"
+            );
+        }
+    }
+
+    #[test]
+    fn the_table_reads_as_the_issue_writes_it() {
+        let r: RoleConfig = toml::from_str(
+            r#"
+            groups = ["g"]
+            actions = ["lookup", "diagnose", "mint_token"]
+            approval = { actions = ["mint_token"], scopes = ["OU=Servers,DC=x"], approvers = ["senior"] }
+            "#,
+        )
+        .unwrap();
+        let a = r.approval.unwrap();
+        assert_eq!(a.expires_minutes, 120, "the default");
+        assert_eq!(a.scopes, ["OU=Servers,DC=x"]);
+        assert!(toml::from_str::<ApprovalConfig>("actions = []\napprovers = []\nwho = 1").is_err());
+    }
+}
