@@ -139,6 +139,7 @@ async fn a_juniors_change_on_a_server_waits_for_a_senior_and_is_audited_with_bot
     let junior = caller(&p, "appr-junior", "junior").await;
     let junior2 = caller(&p, "appr-junior-2", "junior").await;
     let senior = caller(&p, "appr-senior", "senior").await;
+    let auditor = caller(&p, "appr-auditor", "auditor").await;
     const NAME: &str = "T-APPROVE";
     server(&lab, &p, &senior, NAME).await;
     let tokens = format!("/api/v1/computers/{NAME}/tokens");
@@ -188,6 +189,16 @@ async fn a_juniors_change_on_a_server_waits_for_a_senior_and_is_audited_with_bot
         body["detail"].as_str().unwrap().contains("senior"),
         "{body}"
     );
+    let (status, body) = post(
+        &auditor,
+        &p,
+        &format!("/api/v1/approvals/{id}/approve"),
+        None,
+    )
+    .await;
+    assert_eq!(status, 403, "an auditor decides nothing: {body}");
+    let (status, body) = post(&auditor, &p, &tokens, Some(json!({"ticket": "INC0042"}))).await;
+    assert_eq!(status, 403, "nor mints: {body}");
     let collect = format!("/api/v1/approvals/{id}/token");
     let (status, body) = post(&junior, &p, &collect, None).await;
     assert_eq!(status, 409, "{body}");
