@@ -225,4 +225,18 @@ impl Store {
         .map(|r| r.rows_affected()))?;
         Ok(n == 1)
     }
+
+    /// An approved request that could not be carried out waits again: back to pending, its
+    /// decision cleared. `true` when it was approved and unused.
+    pub async fn reopen_approval(&self, id: &str) -> Result<bool, StoreError> {
+        let n = on_write!(self, |pool| sqlx::query(
+            "UPDATE approvals SET state = 'pending', decided_at = NULL, decider_iss = NULL, \
+             decider_sub = NULL, decider_name = NULL WHERE id = $1 AND state = 'approved'"
+        )
+        .bind(id)
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(n == 1)
+    }
 }

@@ -133,8 +133,9 @@ pub(super) async fn decide(
             match approvals::decide::<ResetAccount>(store, policy, &row, &approver, decision, now)
                 .await?
             {
-                Some(approved) => Decided::Reset {
-                    dc: reset(asking, &row, &approved).await?,
+                Some(approved) => match reset(asking, &row, &approved).await {
+                    Ok(dc) => Decided::Reset { dc },
+                    Err(e) => return Err(reopen(asking, &row, &approver, e).await),
                 },
                 None => Decided::Recorded,
             }
@@ -147,6 +148,43 @@ pub(super) async fn decide(
     };
     let row = state.store.approval(id).await?.unwrap_or(row);
     Ok((row, decided))
+}
+
+/// An approved reset that could not start (the checks of the moment refused it, or a DC did
+/// not answer) waits again for a decision, audited; `e` is still the answer. One that started
+/// and failed at the DC was used, and stays so (its failure is audited by the repair).
+async fn reopen(
+    asking: &Asking<'_>,
+    row: &ApprovalRow,
+    approver: &Approver<'_>,
+    e: AppError,
+) -> AppError {
+    let store = &asking.state.store;
+    match store.reopen_approval(&row.id).await {
+        Ok(true) => {
+            let reason = format!(
+                "the reset could not run: {}; request {} by {} waits again",
+                e.public_message().trim_end_matches('.'),
+                row.id,
+                named(row.requester_name.as_deref(), &row.requester_sub)
+            );
+            let event = crate::audit::event(
+                crate::audit::Action::ApprovalApprove,
+                crate::audit::Outcome::Failure,
+                crate::clock::now(),
+            )
+            .actor(approver.actor)
+            .origin(approver.origin)
+            .target(&row.computer_dn, &row.computer_guid, row.computer_name())
+            .reason(reason);
+            match crate::audit::record(store, &event).await {
+                Ok(_) => e,
+                Err(audit) => audit.into(),
+            }
+        }
+        Ok(false) => e,
+        Err(store) => store.into(),
+    }
 }
 
 /// The requester of `row` as the reset sees them: their subject and name, and their roles when

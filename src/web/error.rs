@@ -59,7 +59,7 @@ impl AppError {
     }
 
     /// What the user may read: their own input problems in full, internals never.
-    fn public_message(&self) -> String {
+    pub(super) fn public_message(&self) -> String {
         match self {
             Self::NotFound => "Nothing here.".into(),
             Self::SignIn(_) => "Sign in first.".into(),

@@ -117,10 +117,11 @@ async fn events(
 }
 
 /// A server in OU=Servers the tests may change, settled on every DC.
-pub(crate) async fn server(lab: &Lab, p: &Portal, c: &reqwest::Client, name: &str) {
+pub(crate) async fn server(lab: &Lab, p: &Portal, c: &reqwest::Client, name: &str) -> String {
     let mut dc = admin(&lab.ldaps_url).await;
-    create_computer(&mut dc, lab, name, "OU=Servers", &random_pw()).await;
+    let dn = create_computer(&mut dc, lab, name, "OU=Servers", &random_pw()).await;
     crate::e2e_repair::settled_diagnosis(c, p, name).await;
+    dn
 }
 
 #[tokio::test]
@@ -141,7 +142,7 @@ async fn a_juniors_change_on_a_server_waits_for_a_senior_and_is_audited_with_bot
     let senior = caller(&p, "appr-senior", "senior").await;
     let auditor = caller(&p, "appr-auditor", "auditor").await;
     const NAME: &str = "T-APPROVE";
-    server(&lab, &p, &senior, NAME).await;
+    let dn = server(&lab, &p, &senior, NAME).await;
     let tokens = format!("/api/v1/computers/{NAME}/tokens");
 
     // A cookie-less route that changes something takes API keys only.
@@ -366,6 +367,31 @@ async fn a_juniors_change_on_a_server_waits_for_a_senior_and_is_audited_with_bot
     let (status, asked) = post(&junior, &p, &reset, Some(json!({"ticket": "INC0044"}))).await;
     assert_eq!(status, 202, "{asked}");
     let reset_id = asked["id"].as_str().unwrap();
+    // Disabled since the request: the reset the approval would run is refused now, and the
+    // request waits again rather than being spent.
+    let mut dc = admin(&lab.ldaps_url).await;
+    crate::labctl::set_attr(&mut dc, &dn, "userAccountControl", "4098").await;
+    let approve = format!("/api/v1/approvals/{reset_id}/approve");
+    let (status, body) = post(&senior, &p, &approve, None).await;
+    assert_eq!(status, 403, "{body}");
+    let (_, now) = get(&junior, &p, &format!("/api/v1/approvals/{reset_id}")).await;
+    assert_eq!(now["state"], "pending", "{now}");
+    let approvals = events(&p, trustdesk::audit::Action::ApprovalApprove, NAME).await;
+    let failed = approvals
+        .iter()
+        .rfind(|r| r.event.outcome == "failure")
+        .unwrap();
+    assert!(
+        failed
+            .event
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("waits again"),
+        "{failed:?}"
+    );
+    crate::labctl::set_attr(&mut dc, &dn, "userAccountControl", "4096").await;
+    crate::e2e_repair::settled_diagnosis(&senior, &p, NAME).await;
     let (status, body) = post(
         &senior,
         &p,
