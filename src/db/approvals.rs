@@ -29,7 +29,8 @@ pub struct ApprovalRow {
     pub lifetime_minutes: Option<i64>,
     /// The roles whose holders may decide, comma-separated, as the rule said when asked.
     pub approvers: String,
-    /// Never [`ApprovalState::Expired`] (see [`ApprovalRow::state_at_time`]).
+    /// Stored, never [`ApprovalState::Expired`]; the API answers with
+    /// [`ApprovalRow::state_at_time`], which is `expired` past `expires_at` unused.
     pub state: ApprovalState,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -37,7 +38,6 @@ pub struct ApprovalRow {
     pub expires_at: OffsetDateTime,
     #[serde(with = "time::serde::rfc3339::option")]
     pub decided_at: Option<OffsetDateTime>,
-    #[serde(skip)]
     pub decider_iss: Option<String>,
     pub decider_sub: Option<String>,
     pub decider_name: Option<String>,

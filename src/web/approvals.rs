@@ -67,10 +67,19 @@ async fn seen(
     waiting: bool,
 ) -> Result<Vec<ApprovalRow>, AppError> {
     let rows = state.store.approvals(waiting, READ).await?;
+    let now = crate::clock::now();
     Ok(rows
         .into_iter()
         .filter(|row| approval_flow::sees(state, staff, row))
+        .map(|row| as_of(row, now))
+        .filter(|row| !waiting || row.state != ApprovalState::Expired)
         .collect())
+}
+
+/// `row` with the state people should see at `now` (`expired` past its expiry, unused).
+fn as_of(mut row: ApprovalRow, now: OffsetDateTime) -> ApprovalRow {
+    row.state = row.state_at_time(now);
+    row
 }
 
 #[derive(Template, WebTemplate)]
@@ -222,7 +231,8 @@ pub async fn api_one(
     CurrentStaff(staff): CurrentStaff,
     Path(id): Path<String>,
 ) -> Result<Json<ApprovalRow>, AppError> {
-    Ok(Json(approval_flow::visible(&state, &staff, &id).await?))
+    let row = approval_flow::visible(&state, &staff, &id).await?;
+    Ok(Json(as_of(row, crate::clock::now())))
 }
 
 /// A decision taken.

@@ -328,6 +328,10 @@ async fn a_juniors_change_on_a_server_waits_for_a_senior_and_is_audited_with_bot
         body["detail"].as_str().unwrap().contains("expired"),
         "{body}"
     );
+    let (_, seen) = get(&senior, &p, &format!("/api/v1/approvals/{}", old.id)).await;
+    assert_eq!(seen["state"], "expired", "{seen}");
+    let (_, queue) = get(&senior, &p, "/api/v1/approvals?waiting=true").await;
+    assert!(!queue.to_string().contains(&old.id), "not waiting: {queue}");
 
     // 5. a deny, audited with both names; then an approved reset, which runs at once
     let reset = format!("/api/v1/computers/{NAME}/reset");
