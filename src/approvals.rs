@@ -180,8 +180,9 @@ pub async fn decide<A: ActionKind>(
             .origin(approver.origin)
             .reason(reason)
     };
-    let refused = match policy.decide::<A>(&pending, me, &approver.actor.roles) {
-        Err(denied) => Some(DecideError::Denied(denied)),
+    let approved = policy.decide::<A>(&pending, me, &approver.actor.roles);
+    let refused = match &approved {
+        Err(denied) => Some(DecideError::Denied(denied.clone())),
         Ok(_) => match row.state_at_time(now) {
             ApprovalState::Pending => None,
             ApprovalState::Expired => Some(DecideError::Expired(row.expires_at)),
@@ -216,7 +217,7 @@ pub async fn decide<A: ActionKind>(
         return Err(refused);
     }
     Ok(match decision {
-        Decision::Approve => policy.decide::<A>(&pending, me, &approver.actor.roles).ok(),
+        Decision::Approve => approved.ok(),
         Decision::Deny => None,
     })
 }
