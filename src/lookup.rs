@@ -108,15 +108,16 @@ pub async fn matches(
     q: &ComputerQuery,
     mode: MatchMode,
 ) -> Result<Matches, DirectoryError> {
-    let scopes: Vec<&String> = policy
+    let scopes: Vec<&str> = policy
         .scopes(roles, Action::Lookup)
         .filter(|s| !s.is_empty())
         .collect();
     let mut bases: Vec<String> = Vec::new();
     for s in &scopes {
-        let covered = bases.contains(*s) || scopes.iter().any(|o| o != s && dn_within(s, o));
+        let covered =
+            bases.iter().any(|b| b == s) || scopes.iter().any(|o| o != s && dn_within(s, o));
         if !covered {
-            bases.push((*s).clone());
+            bases.push((*s).to_string());
         }
     }
     dir.search_under(&bases, q, mode, |m| {

@@ -136,6 +136,52 @@ pub fn suffix_of(dn: &[(String, String)], scope: &[(String, String)]) -> bool {
         && dn.iter().rev().zip(scope.iter().rev()).all(|(a, b)| a == b)
 }
 
+/// A scope: a normalised DN kept beside its strictly folded RDNs, parsed once when the policy
+/// is built, so that checking an object against it parses only the object's DN (a lookup's
+/// authorization checked every scope of every role, parsed anew each time).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Subtree {
+    dn: String,
+    rdns: Vec<(String, String)>,
+}
+
+impl Subtree {
+    pub fn new(dn: &str) -> Self {
+        let dn = normalize_dn(dn);
+        let rdns = rdns(&dn, Fold::Strict);
+        Self { dn, rdns }
+    }
+
+    /// The normalised DN.
+    pub fn as_str(&self) -> &str {
+        &self.dn
+    }
+
+    /// Whether the object whose RDNs are `object` (from [`rdns`] with [`Fold::Strict`]) is
+    /// this DN itself or below it.
+    pub fn holds(&self, object: &[(String, String)]) -> bool {
+        suffix_of(object, &self.rdns)
+    }
+}
+
+impl From<&str> for Subtree {
+    fn from(dn: &str) -> Self {
+        Self::new(dn)
+    }
+}
+
+impl std::fmt::Display for Subtree {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.dn)
+    }
+}
+
+impl Serialize for Subtree {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.dn)
+    }
+}
+
 /// RFC 4514 escaping of an attribute value, so the text form of a DN is one DN again.
 fn escape_value(v: &str) -> String {
     let mut out = String::with_capacity(v.len());

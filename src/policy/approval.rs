@@ -14,7 +14,7 @@ use std::marker::PhantomData;
 use serde::Serialize;
 
 use super::{Action, ActionKind, Denied, Grant, Policy, Target};
-use crate::ad::dn::{Fold, normalize_dn, rdns, suffix_of};
+use crate::ad::dn::{Fold, Subtree, rdns};
 use crate::config::ApprovalConfig;
 
 /// A role's approval rule, as configured.
@@ -22,7 +22,7 @@ use crate::config::ApprovalConfig;
 pub struct ApprovalRule {
     pub actions: BTreeSet<Action>,
     /// Normalised OU DNs; empty: wherever the role grants the actions.
-    pub scopes: Vec<String>,
+    pub scopes: Vec<Subtree>,
     /// The roles whose holders approve.
     pub approvers: Vec<String>,
     pub expires_minutes: u32,
@@ -32,7 +32,7 @@ impl ApprovalRule {
     pub(super) fn from_config(c: &ApprovalConfig) -> Self {
         Self {
             actions: c.actions.iter().filter_map(|a| Action::parse(a)).collect(),
-            scopes: c.scopes.iter().map(|s| normalize_dn(s)).collect(),
+            scopes: c.scopes.iter().map(|s| Subtree::new(s)).collect(),
             approvers: c.approvers.clone(),
             expires_minutes: c.expires_minutes,
         }
@@ -41,11 +41,7 @@ impl ApprovalRule {
     /// Whether `action` on the object at `dn` (its RDNs, strictly folded) needs an approval.
     fn holds_back(&self, action: Action, dn: &[(String, String)]) -> bool {
         self.actions.contains(&action)
-            && (self.scopes.is_empty()
-                || self
-                    .scopes
-                    .iter()
-                    .any(|s| suffix_of(dn, &rdns(s, Fold::Strict))))
+            && (self.scopes.is_empty() || self.scopes.iter().any(|s| s.holds(dn)))
     }
 }
 
@@ -114,55 +110,45 @@ impl Policy {
         action: Action,
         dn: &str,
     ) -> Option<ApprovalRoute> {
-        let granting = self.granting_on(roles, action, dn);
-        if granting.is_empty() || !self.granting_outright(&granting, action, dn).is_empty() {
+        let object = rdns(dn, Fold::Strict);
+        let granting = self.granting_on(roles, action, &object);
+        if granting.is_empty() {
             return None;
         }
-        let rules = self.rules_holding_back(&granting, action, dn);
-        let approvers: BTreeSet<String> = rules
-            .iter()
-            .flat_map(|rule| rule.approvers.iter().cloned())
-            .collect();
-        Some(ApprovalRoute {
-            approvers: approvers.into_iter().collect(),
-            expires_minutes: rules.iter().map(|r| r.expires_minutes).min().unwrap_or(0),
-        })
+        self.granting_outright(&granting, action, &object).err()
     }
 
-    /// The rules of `granting` (role names) that hold `action` on `dn` back.
-    fn rules_holding_back(
-        &self,
-        granting: &[String],
-        action: Action,
-        dn: &str,
-    ) -> Vec<&ApprovalRule> {
-        let target = rdns(dn, Fold::Strict);
-        granting
-            .iter()
-            .filter_map(|name| self.roles.get(name)?.approval.as_ref())
-            .filter(|rule| rule.holds_back(action, &target))
-            .collect()
-    }
-
-    /// The roles of `granting` that grant `action` on `dn` without an approval.
+    /// The roles of `granting` that grant `action` on the object (its RDNs, strictly folded)
+    /// without an approval; when there is none, the approval the rules that hold it back ask.
     pub(super) fn granting_outright(
         &self,
         granting: &[String],
         action: Action,
-        dn: &str,
-    ) -> Vec<String> {
-        let target = rdns(dn, Fold::Strict);
-        granting
+        object: &[(String, String)],
+    ) -> Result<Vec<String>, ApprovalRoute> {
+        let rule = |name: &String| {
+            self.roles
+                .get(name)
+                .and_then(|r| r.approval.as_ref())
+                .filter(|rule| rule.holds_back(action, object))
+        };
+        let outright: Vec<String> = granting
             .iter()
-            .filter(|name| {
-                !self
-                    .roles
-                    .get(*name)
-                    .and_then(|r| r.approval.as_ref())
-                    .is_some_and(|rule| rule.holds_back(action, &target))
-            })
+            .filter(|name| rule(name).is_none())
             .cloned()
-            .collect()
+            .collect();
+        if !outright.is_empty() {
+            return Ok(outright);
+        }
+        let rules: Vec<&ApprovalRule> = granting.iter().filter_map(rule).collect();
+        let approvers: BTreeSet<String> = rules
+            .iter()
+            .flat_map(|rule| rule.approvers.iter().cloned())
+            .collect();
+        Err(ApprovalRoute {
+            approvers: approvers.into_iter().collect(),
+            expires_minutes: rules.iter().map(|r| r.expires_minutes).min().unwrap_or(0),
+        })
     }
 
     /// Whether any of `roles` approves some role's requests (the approvals page).
@@ -272,7 +258,7 @@ mod tests {
         RolePolicy {
             groups: vec![],
             actions: actions.iter().copied().collect(),
-            scopes: scopes.iter().map(|s| normalize_dn(s)).collect(),
+            scopes: scopes.iter().map(|s| Subtree::new(s)).collect(),
             max_actions_per_hour: None,
             max_token_minutes: None,
             hide_outside_scope: false,
@@ -284,7 +270,7 @@ mod tests {
         let mut roles = BTreeMap::new();
         let held = ApprovalRule {
             actions: [Action::MintToken].into(),
-            scopes: vec![normalize_dn(SERVERS)],
+            scopes: vec![Subtree::new(SERVERS)],
             approvers: vec!["senior".into()],
             expires_minutes: 120,
         };

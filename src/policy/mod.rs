@@ -14,7 +14,7 @@ use std::marker::PhantomData;
 use serde::Serialize;
 
 use crate::ad::ComputerAccount;
-use crate::ad::dn::{Fold, rdns, suffix_of};
+use crate::ad::dn::{Fold, Subtree, rdns, suffix_of};
 use crate::ad::tier0::{GroupCheck, Tier0, tier0_reasons};
 use crate::config::Config;
 
@@ -215,8 +215,8 @@ pub struct Target<'a> {
 pub struct RolePolicy {
     pub groups: Vec<String>,
     pub actions: BTreeSet<Action>,
-    /// Normalised OU DNs (lower case, no spaces around separators).
-    pub scopes: Vec<String>,
+    /// Normalised OU DNs (lower case, no spaces around separators), parsed.
+    pub scopes: Vec<Subtree>,
     pub max_actions_per_hour: Option<u32>,
     pub max_token_minutes: Option<u32>,
     /// Out-of-scope computers answer as names that do not exist.
@@ -243,7 +243,7 @@ impl Policy {
                     RolePolicy {
                         groups: r.groups.clone(),
                         actions: r.actions.iter().filter_map(|a| Action::parse(a)).collect(),
-                        scopes: r.scopes.iter().map(|s| normalize_dn(s)).collect(),
+                        scopes: r.scopes.iter().map(|s| Subtree::new(s)).collect(),
                         max_actions_per_hour: r.max_actions_per_hour,
                         max_token_minutes: r.max_token_minutes,
                         hide_outside_scope: r.hide_outside_scope,
@@ -279,9 +279,9 @@ impl Policy {
         &'a self,
         roles: &'a [String],
         action: Action,
-    ) -> impl Iterator<Item = &'a String> + 'a {
+    ) -> impl Iterator<Item = &'a str> + 'a {
         self.granting(roles, action)
-            .flat_map(|(_, r)| r.scopes.iter())
+            .flat_map(|(_, r)| r.scopes.iter().map(Subtree::as_str))
     }
 
     /// Whether one of `roles` hides the computers outside its scopes: then every out-of-scope
@@ -300,7 +300,7 @@ impl Policy {
             if r.scopes.is_empty() {
                 return AuditView::All;
             }
-            scopes.extend(r.scopes.iter().cloned());
+            scopes.extend(r.scopes.iter().map(|s| s.as_str().to_string()));
         }
         AuditView::Scoped { scopes }
     }
@@ -313,18 +313,21 @@ impl Policy {
     /// Whether `dn` lies in a scope where `roles` grant `action` (list filtering). For a
     /// container's DN: whether the objects directly in it do (per-OU aggregates).
     pub fn in_scope(&self, roles: &[String], action: Action, dn: &str) -> bool {
-        !self.granting_on(roles, action, dn).is_empty()
+        let object = rdns(dn, Fold::Strict);
+        self.granting(roles, action)
+            .any(|(_, r)| r.scopes.iter().any(|s| s.holds(&object)))
     }
 
-    /// The names of the roles among `roles` that grant `action` with a scope covering `dn`.
-    fn granting_on(&self, roles: &[String], action: Action, dn: &str) -> Vec<String> {
-        let dn = rdns(dn, Fold::Strict);
+    /// The names of the roles among `roles` that grant `action` with a scope covering the
+    /// object whose RDNs are `object` (strictly folded).
+    fn granting_on(
+        &self,
+        roles: &[String],
+        action: Action,
+        object: &[(String, String)],
+    ) -> Vec<String> {
         self.granting(roles, action)
-            .filter(|(_, r)| {
-                r.scopes
-                    .iter()
-                    .any(|s| suffix_of(&dn, &rdns(s, Fold::Strict)))
-            })
+            .filter(|(_, r)| r.scopes.iter().any(|s| s.holds(object)))
             .map(|(name, _)| name.clone())
             .collect()
     }
@@ -402,17 +405,16 @@ impl Policy {
         {
             return Err(Denied::Protected(why));
         }
-        let granting = self.granting_on(roles, action, target.dn);
+        let object = rdns(target.dn, Fold::Strict);
+        let granting = self.granting_on(roles, action, &object);
         if granting.is_empty() {
             return Err(Denied::OutOfScope(action.as_str()));
-        }
-        if !approved && let Some(route) = self.approval_needed(roles, action, target.dn) {
-            return Err(Denied::NeedsApproval(route));
         }
         let granting = if approved {
             granting
         } else {
-            self.granting_outright(&granting, action, target.dn)
+            self.granting_outright(&granting, action, &object)
+                .map_err(Denied::NeedsApproval)?
         };
         Ok(Grant {
             dn: Some(target.dn.to_string()),
@@ -450,7 +452,7 @@ mod tests {
             RolePolicy {
                 groups: vec![],
                 actions: [Action::Lookup, Action::Diagnose, Action::MintToken].into(),
-                scopes: vec![normalize_dn(
+                scopes: vec![Subtree::new(
                     "OU=Paris,OU=Workstations,DC=lab,DC=example,DC=test",
                 )],
                 max_actions_per_hour: Some(30),
@@ -549,7 +551,7 @@ mod tests {
             RolePolicy {
                 groups: vec![],
                 actions: [Action::Lookup, Action::Diagnose, Action::MintToken].into(),
-                scopes: vec![normalize_dn("OU=Kiosks,DC=lab,DC=example,DC=test")],
+                scopes: vec![Subtree::new("OU=Kiosks,DC=lab,DC=example,DC=test")],
                 max_actions_per_hour: None,
                 max_token_minutes: Some(60),
                 hide_outside_scope: false,
@@ -580,7 +582,7 @@ mod tests {
     #[test]
     fn the_audit_view_follows_the_granting_roles_scopes() {
         let mut p = policy();
-        let role = |scopes: Vec<String>| RolePolicy {
+        let role = |scopes: Vec<Subtree>| RolePolicy {
             groups: vec![],
             actions: [Action::ViewAudit].into(),
             scopes,
@@ -592,7 +594,7 @@ mod tests {
         p.roles.insert("security".into(), role(vec![]));
         p.roles.insert(
             "sitelead".into(),
-            role(vec![normalize_dn("OU=Paris,OU=Workstations,DC=lab")]),
+            role(vec![Subtree::new("OU=Paris,OU=Workstations,DC=lab")]),
         );
         let security = p.audit_view(&["security".to_string()], Action::ViewAudit);
         assert_eq!(security, AuditView::All);
@@ -617,7 +619,7 @@ mod tests {
     fn protected_ous_refuse_changes_to_everyone() {
         let mut p = policy();
         if let Some(j) = p.roles.get_mut("junior") {
-            j.scopes.push(normalize_dn("DC=lab,DC=example,DC=test"));
+            j.scopes.push(Subtree::new("DC=lab,DC=example,DC=test"));
         }
         let r = vec!["junior".to_string()];
         let t = Target {

@@ -209,7 +209,6 @@ fn outside(state: &AppState, staff: &Staff, a: &ComputerAccount) -> AppError {
     let mut yours: Vec<&str> = state
         .policy
         .scopes(&staff.roles, Action::Diagnose)
-        .map(String::as_str)
         .collect();
     yours.sort_unstable();
     yours.dedup();
