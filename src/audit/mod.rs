@@ -152,45 +152,92 @@ pub enum VerifyError {
     Store(#[from] StoreError),
 }
 
-/// Walk the chain in pages and check every link; return the head. The next page is read
-/// while the current one is checked, and the per-row hashes (each depends only on the row
-/// and its stored `prev_hash`) are computed on every core; the links between rows are
-/// checked in order, so the first broken link is the one reported.
+/// Walk the chain in pages and check every link; return the head. Pages are read on several
+/// database connections at once (one per core) while earlier pages are checked, and the
+/// per-row hashes (each depends only on the row and its stored `prev_hash`) are computed on
+/// every core; the links between rows are checked in order, so the first broken link is the
+/// one reported.
+///
+/// Seqs are contiguous in an intact chain, so the page after seq `n` is asked for before the
+/// page ending at `n` has arrived. A gap (a deleted row) makes a page start later than its
+/// predecessor ended, which the in-order check reports as a missing row. Once a page comes
+/// back short, the end of the chain as it was is reached, and the rest (rows appended while
+/// verifying) is read page after page from the head reached.
 pub async fn verify(store: &Store) -> Result<ChainHead, VerifyError> {
-    const PAGE: i64 = 20_000;
+    verify_in_pages(store, 20_000).await
+}
+
+/// [`verify`] with `page` rows a page.
+async fn verify_in_pages(store: &Store, page: i64) -> Result<ChainHead, VerifyError> {
+    use futures_util::{StreamExt, TryStreamExt};
+    let readers = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .max(2);
     let mut head = ChainHead {
         rows: 0,
         seq: 0,
         hash: GENESIS.to_string(),
     };
-    let mut page = store.audit_links(0, PAGE).await?;
-    while let Some(last) = page.last().map(|r| r.seq) {
-        let checking = tokio::task::spawn_blocking(move || check_page(page, head));
-        let (next, checked) = tokio::join!(store.audit_links(last, PAGE), checking);
-        let Checked {
-            head: checked,
-            suspects,
-        } = checked.map_err(|e| VerifyError::Broken {
+    // Each read is a task of its own, so it goes on while a page is checked: `readers`
+    // pages are being read while the one before them is checked.
+    let mut ahead = futures_util::stream::iter((0..).map(|k: i64| k * page))
+        .map(|after| {
+            let store = store.clone();
+            let read = tokio::spawn(async move { store.audit_links(after, page).await });
+            async move {
+                read.await
+                    .map_err(|e| VerifyError::Broken {
+                        seq: after + 1,
+                        reason: format!("reading the chain failed: {e}"),
+                    })?
+                    .map_err(VerifyError::from)
+            }
+        })
+        .buffered(readers + 1);
+    while let Some(rows) = ahead.try_next().await? {
+        let short = rows.len() < usize::try_from(page).unwrap_or(usize::MAX);
+        head = check_and_confirm(store, rows, head).await?;
+        if short {
+            break;
+        }
+    }
+    drop(ahead);
+    loop {
+        let rows = store.audit_links(head.seq, page).await?;
+        if rows.is_empty() {
+            return Ok(head);
+        }
+        head = check_and_confirm(store, rows, head).await?;
+    }
+}
+
+/// [`check_page`] on a blocking thread, then every suspect row read whole and hashed here
+/// before it is called edited (see `LinkBody::Canonical`).
+async fn check_and_confirm(
+    store: &Store,
+    page: Vec<AuditLink>,
+    head: ChainHead,
+) -> Result<ChainHead, VerifyError> {
+    let last = page.last().map_or(head.seq, |r| r.seq);
+    let Checked {
+        head: checked,
+        suspects,
+    } = tokio::task::spawn_blocking(move || check_page(page, head))
+        .await
+        .map_err(|e| VerifyError::Broken {
             seq: last,
             reason: format!("verification task failed: {e}"),
         })?;
-        // A row whose database-built body did not hash to its stored hash is read whole and
-        // hashed here before it is called edited (see `LinkBody::Canonical`).
-        for seq in suspects {
-            let row = store.audit_page(seq - 1, 1).await?.into_iter().next();
-            if !row
-                .is_some_and(|r| r.seq == seq && link_hash(&r.prev_hash, seq, &r.event) == r.hash)
-            {
-                return Err(VerifyError::Broken {
-                    seq,
-                    reason: "row content does not match its hash (edited)".into(),
-                });
-            }
+    for seq in suspects {
+        let row = store.audit_page(seq - 1, 1).await?.into_iter().next();
+        if !row.is_some_and(|r| r.seq == seq && link_hash(&r.prev_hash, seq, &r.event) == r.hash) {
+            return Err(VerifyError::Broken {
+                seq,
+                reason: "row content does not match its hash (edited)".into(),
+            });
         }
-        head = checked?;
-        page = next?;
     }
-    Ok(head)
+    checked
 }
 
 /// What one page showed: the new head (or the first broken link between rows), and the rows
@@ -423,6 +470,67 @@ mod tests {
             os_actor(None, Some(0)).name.as_deref(),
             Some("unknown user (command line)")
         );
+    }
+
+    /// Pages read ahead in parallel: a chain of several pages verifies whole, and a row
+    /// deleted anywhere (inside a page, at a page's end, a whole page) is reported as the
+    /// first missing seq, as when pages were read one after another.
+    #[tokio::test]
+    async fn pages_read_ahead_find_the_first_missing_row_wherever_it_is() {
+        use sqlx::Executor;
+        async fn chain(rows: usize) -> (Store, tempfile::TempDir) {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::connect(&crate::db::default_url(dir.path()))
+                .await
+                .unwrap();
+            store.migrate().await.unwrap();
+            for n in 0..rows {
+                let e = event(Action::Lookup, Outcome::Success, crate::clock::now())
+                    .target_name(&format!("PC{n}"));
+                record(&store, &e).await.unwrap();
+            }
+            (store, dir)
+        }
+        async fn delete(store: &Store, seqs: &str) {
+            let Store::Sqlite(db) = store else {
+                unreachable!("a sqlite: URL opens SQLite")
+            };
+            db.pool
+                .execute("DROP TRIGGER IF EXISTS audit_events_no_delete")
+                .await
+                .unwrap();
+            let sql = format!("DELETE FROM audit_events WHERE seq IN ({seqs})");
+            db.pool.execute(sql.as_str()).await.unwrap();
+        }
+        let (store, _dir) = chain(23).await;
+        for page in [1, 5, 23, 100] {
+            let head = verify_in_pages(&store, page).await.unwrap();
+            assert_eq!((head.rows, head.seq), (23, 23), "page {page}");
+        }
+        // (deleted, the row reported, the seq it says is missing): inside a page, a page's
+        // last row, a whole page, the first row; the last row makes a shorter chain, which
+        // only a recorded head catches (`verify_with_head`).
+        for (deleted, reported) in [
+            ("12", Some((13, 12))),
+            ("10", Some((11, 10))),
+            ("6,7,8,9,10", Some((11, 6))),
+            ("1", Some((2, 1))),
+            ("23", None),
+        ] {
+            let (store, _dir) = chain(23).await;
+            delete(&store, deleted).await;
+            match (reported, verify_in_pages(&store, 5).await) {
+                (Some((row, missing)), Err(VerifyError::Broken { seq, reason })) => {
+                    assert_eq!(seq, row, "{deleted}: {reason}");
+                    assert!(
+                        reason.contains(&format!("expected seq {missing}")),
+                        "{deleted}: {reason}"
+                    );
+                }
+                (None, Ok(head)) => assert_eq!((head.rows, head.seq), (22, 22)),
+                (want, got) => panic!("{deleted}: wanted {want:?}, got {got:?}"),
+            }
+        }
     }
 
     /// The canonical form is a stable format: this hash must never change.
