@@ -285,9 +285,14 @@ mod tests {
             ),
             ("OU=Workstations,DC=lab,DC=example,DC=test", false),
         ];
+        // A scope parsed once (`Subtree`) answers as the text does.
+        let scope = Subtree::new(paris);
         for (dn, want) in cases {
             assert_eq!(dn_within(dn, paris), want, "{dn}");
+            assert_eq!(scope.holds(&rdns(dn, Fold::Strict)), want, "{dn}");
         }
+        assert_eq!(scope.to_string(), normalize_dn(paris));
+        assert!(!Subtree::new("").holds(&rdns("CN=PC,DC=lab", Fold::Strict)));
         assert!(!dn_within(
             "CN=PC,OU=\u{212A}iosk,DC=lab",
             "OU=Kiosk,DC=lab"
