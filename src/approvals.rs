@@ -221,3 +221,29 @@ pub async fn decide<A: ActionKind>(
         Decision::Deny => None,
     })
 }
+
+/// An approved request whose change could not start (`why`: the checks of the moment refused
+/// it, or no DC answered) waits again for a decision: back to pending, its decision cleared,
+/// then audited (`approval_approve` / failure, actor: the approver). `false`: it was no longer
+/// approved and unused, and nothing changed.
+pub async fn reopen(
+    store: &Store,
+    row: &ApprovalRow,
+    approver: &Approver<'_>,
+    why: &str,
+) -> Result<bool, StoreError> {
+    if !store.reopen_approval(&row.id).await? {
+        return Ok(false);
+    }
+    let reason = format!(
+        "the reset could not run: {why}; request {} by {} waits again",
+        row.id,
+        named(row.requester_name.as_deref(), &row.requester_sub)
+    );
+    let e = about(row, audit::Action::ApprovalApprove, audit::Outcome::Failure)
+        .actor(approver.actor)
+        .origin(approver.origin)
+        .reason(reason);
+    audit::record(store, &e).await?;
+    Ok(true)
+}

@@ -111,7 +111,7 @@ impl Policy {
         dn: &str,
     ) -> Option<ApprovalRoute> {
         let object = rdns(dn, Fold::Strict);
-        let granting = self.granting_on(roles, action, &object);
+        let granting: Vec<String> = self.granting_on(roles, action, &object).cloned().collect();
         if granting.is_empty() {
             return None;
         }

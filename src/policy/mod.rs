@@ -314,22 +314,20 @@ impl Policy {
     /// container's DN: whether the objects directly in it do (per-OU aggregates).
     pub fn in_scope(&self, roles: &[String], action: Action, dn: &str) -> bool {
         let object = rdns(dn, Fold::Strict);
-        self.granting(roles, action)
-            .any(|(_, r)| r.scopes.iter().any(|s| s.holds(&object)))
+        self.granting_on(roles, action, &object).next().is_some()
     }
 
     /// The names of the roles among `roles` that grant `action` with a scope covering the
     /// object whose RDNs are `object` (strictly folded).
-    fn granting_on(
-        &self,
-        roles: &[String],
+    fn granting_on<'a>(
+        &'a self,
+        roles: &'a [String],
         action: Action,
-        object: &[(String, String)],
-    ) -> Vec<String> {
+        object: &'a [(String, String)],
+    ) -> impl Iterator<Item = &'a String> + 'a {
         self.granting(roles, action)
             .filter(|(_, r)| r.scopes.iter().any(|s| s.holds(object)))
-            .map(|(name, _)| name.clone())
-            .collect()
+            .map(|(name, _)| name)
     }
 
     /// Actions per hour a user with `roles` may take: the most generous of the roles granting
@@ -406,7 +404,7 @@ impl Policy {
             return Err(Denied::Protected(why));
         }
         let object = rdns(target.dn, Fold::Strict);
-        let granting = self.granting_on(roles, action, &object);
+        let granting: Vec<String> = self.granting_on(roles, action, &object).cloned().collect();
         if granting.is_empty() {
             return Err(Denied::OutOfScope(action.as_str()));
         }

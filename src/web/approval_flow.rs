@@ -159,30 +159,16 @@ async fn reopen(
     approver: &Approver<'_>,
     e: AppError,
 ) -> AppError {
-    let store = &asking.state.store;
-    match store.reopen_approval(&row.id).await {
-        Ok(true) => {
-            let reason = format!(
-                "the reset could not run: {}; request {} by {} waits again",
-                e.public_message().trim_end_matches('.'),
-                row.id,
-                named(row.requester_name.as_deref(), &row.requester_sub)
-            );
-            let event = crate::audit::event(
-                crate::audit::Action::ApprovalApprove,
-                crate::audit::Outcome::Failure,
-                crate::clock::now(),
-            )
-            .actor(approver.actor)
-            .origin(approver.origin)
-            .target(&row.computer_dn, &row.computer_guid, row.computer_name())
-            .reason(reason);
-            match crate::audit::record(store, &event).await {
-                Ok(_) => e,
-                Err(audit) => audit.into(),
-            }
-        }
-        Ok(false) => e,
+    let why = e.public_message();
+    match approvals::reopen(
+        &asking.state.store,
+        row,
+        approver,
+        why.trim_end_matches('.'),
+    )
+    .await
+    {
+        Ok(_) => e,
         Err(store) => store.into(),
     }
 }
