@@ -21,12 +21,71 @@ pub fn validate(cfg: &Config) -> Result<(), ConfigError> {
     Ok(())
 }
 
-/// What works but is unsafe (never a value of a secret): check-config prints these and the
-/// start logs them. Today: a PostgreSQL URL without `sslmode=verify-full`.
+/// What works but is unsafe or not what was asked (never a value of a secret): check-config
+/// prints these and the start logs them. Today: a PostgreSQL URL without
+/// `sslmode=verify-full`; `instances` above 1 (see [`instances_warning`]).
 pub fn warnings(cfg: &Config) -> Vec<String> {
-    cfg.database_url
-        .as_ref()
-        .and_then(|url| crate::db::tls_warning(url.expose_secret()))
-        .into_iter()
-        .collect()
+    let url = cfg.database_url.as_ref().map(|u| u.expose_secret());
+    let mut out: Vec<String> = url.and_then(crate::db::tls_warning).into_iter().collect();
+    out.extend(instances_warning(cfg.instances, url));
+    out
+}
+
+/// `instances` above 1 on a database that serves one instance, or with what several
+/// instances on PostgreSQL do not share yet.
+fn instances_warning(instances: u32, url: Option<&str>) -> Option<String> {
+    if instances <= 1 {
+        return None;
+    }
+    let postgres =
+        url.is_some_and(|u| u.starts_with("postgres://") || u.starts_with("postgresql://"));
+    Some(if postgres {
+        format!(
+            "instances = {instances}: the instances share the per-client rate limits through \
+             PostgreSQL, but each runs its own fleet scans and schedule: set \
+             fleet.schedule_hours on one instance only"
+        )
+    } else {
+        format!(
+            "instances = {instances}, but SQLite serves one portal instance: its rate limits, \
+             fleet scans and schedule live in the process. Run several instances on \
+             PostgreSQL (database_url = \"postgres://…\")"
+        )
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::instances_warning;
+
+    #[test]
+    fn several_instances_are_warned_about_by_what_their_database_cannot_share() {
+        let pg = Some("postgres://db.example/trustdesk?sslmode=verify-full");
+        let cases: [(u32, Option<&str>, Option<&str>); 6] = [
+            (1, None, None),
+            (1, pg, None),
+            (2, None, Some("SQLite serves one portal instance")),
+            (
+                2,
+                Some("sqlite:///var/lib/trustdesk/trustdesk.db"),
+                Some("SQLite"),
+            ),
+            (3, pg, Some("set fleet.schedule_hours on one instance only")),
+            (
+                3,
+                Some("postgresql://db/td"),
+                Some("share the per-client rate limits"),
+            ),
+        ];
+        for (n, url, expect) in cases {
+            let got = instances_warning(n, url);
+            match expect {
+                None => assert_eq!(got, None, "{n} {url:?}"),
+                Some(text) => assert!(
+                    got.as_deref().is_some_and(|w| w.contains(text)),
+                    "{n} {url:?}: {got:?}"
+                ),
+            }
+        }
+    }
 }

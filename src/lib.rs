@@ -152,6 +152,7 @@ pub async fn serve(listener: TcpListener, state: AppState) -> Result<(), Startup
         audit::checkpoint::SignEvery::from_config(&state.config.audit),
     );
     repair::watch::spawn(&state.repairs);
+    web::limits::spawn_shared_sweep(state.store.clone());
     // Runs until serve returns (dropping it stops the dispatcher and the sender).
     let _webhooks = match webhooks::Webhooks::new(
         &state.config.webhooks,

@@ -74,6 +74,17 @@ pub struct Quota {
     pub every: Duration,
 }
 
+impl Quota {
+    /// How far ahead of now a bucket's time may be for one more request to pass: the burst
+    /// less the request itself, in intervals.
+    #[must_use]
+    pub fn tolerance(&self) -> Duration {
+        self.every
+            .checked_mul(self.burst.saturating_sub(1))
+            .unwrap_or(Duration::MAX)
+    }
+}
+
 /// A map of at most [`MAX_KEYS`] clients (plus [`ClientKey::Shared`]) whose stale entries go
 /// at each sweep.
 #[derive(Debug)]
@@ -197,10 +208,7 @@ impl KeyedLimit {
 
     /// Take one request from `key`'s bucket: `Ok`, or `Err` with the refusal counted.
     pub fn check(&self, key: ClientKey, now: Instant) -> Result<(), Counted> {
-        let every = self.quota.every;
-        let tolerance = every
-            .checked_mul(self.quota.burst.saturating_sub(1))
-            .unwrap_or(Duration::MAX);
+        let (every, tolerance) = (self.quota.every, self.quota.tolerance());
         let allowed = {
             let mut buckets = self
                 .buckets
@@ -219,6 +227,17 @@ impl KeyedLimit {
         } else {
             Err(self.refused.count(key, now))
         }
+    }
+
+    /// The quota of each client.
+    #[must_use]
+    pub fn quota(&self) -> Quota {
+        self.quota
+    }
+
+    /// Count a refusal of `key` made elsewhere (by the instances' shared bucket).
+    pub fn refuse(&self, key: ClientKey, now: Instant) -> Counted {
+        self.refused.count(key, now)
     }
 
     /// Clients remembered.

@@ -56,6 +56,11 @@ pub struct Config {
     /// `sqlite://…` or `postgres://…`; default: `sqlite://<data_dir>/trustdesk.db`.
     #[serde(default)]
     pub database_url: Option<SecretString>,
+    /// How many portal instances run on this database (default 1). Several need
+    /// PostgreSQL: on it the per-client rate limits are shared; on SQLite, which serves one
+    /// instance, a value above 1 is warned about at start and by `check-config`.
+    #[serde(default = "defaults::instances")]
+    pub instances: u32,
     #[serde(default)]
     pub log: LogConfig,
     pub ldap: LdapConfig,
@@ -409,6 +414,9 @@ mod defaults {
     }
     pub fn token_max_lifetime_minutes() -> u32 {
         60
+    }
+    pub fn instances() -> u32 {
+        1
     }
     pub fn redeem_burst() -> u32 {
         10

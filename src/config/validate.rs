@@ -25,6 +25,12 @@ impl Config {
         }
         self.validate_ldap()?;
         self.validate_oidc()?;
+        if self.instances == 0 {
+            return Err(ConfigError::invalid(
+                "instances",
+                "at least 1: the number of portal instances on this database",
+            ));
+        }
         if let Some(url) = &self.database_url {
             let url = url.expose_secret();
             if !(url.starts_with("sqlite:")

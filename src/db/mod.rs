@@ -10,6 +10,7 @@ mod codes;
 mod fleet;
 mod logins;
 mod observations;
+mod rate_buckets;
 mod tokens;
 pub mod vocab;
 mod watch;

@@ -15,7 +15,7 @@ use axum::response::{IntoResponse, Response};
 use super::AppError;
 use super::AppState;
 use crate::audit::{self, Origin};
-use crate::limits::{ClientKey, Counted, KeyedLimit, WINDOW};
+use crate::limits::{ClientKey, Counted, KeyedLimit, SWEEP_EVERY, WINDOW};
 
 /// Audit `c` when it is one of the audited counts: `action`/`denied`, the reason starting
 /// with `head` (this one's reason), then the count of `what` in the client's window.
@@ -53,17 +53,38 @@ pub fn key_of(state: &AppState, req: &Request) -> ClientKey {
     ))
 }
 
-/// Take `req` through `limit`: `Err` with the counted refusal and the request's origin (made
-/// only then). Not async, so no borrow of the request is held across an await.
-fn check(state: &AppState, limit: &KeyedLimit, req: &Request) -> Result<(), (Counted, Origin)> {
-    limit
-        .check(key_of(state, req), Instant::now())
-        .map_err(|c| {
-            (
-                c,
-                super::meta::origin_of(req.headers(), req.extensions(), state),
-            )
-        })
+/// Take a request of `key` through `limit`: this process's bucket, then, when the store is
+/// shared by several instances (PostgreSQL), the bucket they share, so that a flood spread
+/// over the instances is limited as one. `Err` with the counted refusal. When the database
+/// cannot answer, this process's bucket has already allowed the request and decides alone.
+async fn admit(
+    state: &AppState,
+    name: &str,
+    limit: &KeyedLimit,
+    key: ClientKey,
+) -> Result<(), Counted> {
+    let now = Instant::now();
+    limit.check(key, now)?;
+    if !state.store.shares_rate_limits() {
+        return Ok(());
+    }
+    match state
+        .store
+        .take_shared(name, &key.to_string(), limit.quota())
+        .await
+    {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(limit.refuse(key, now)),
+        Err(e) => {
+            tracing::warn!(error = %e, limit = name, "the instances' shared rate limit is unavailable; this instance's own applies");
+            Ok(())
+        }
+    }
+}
+
+/// The origin of a refused request, for its audit event (made only for a refusal).
+fn origin(state: &AppState, req: &Request) -> Origin {
+    super::meta::origin_of(req.headers(), req.extensions(), state)
 }
 
 /// Count a refusal of the `action` limit, audited at the audited counts.
@@ -75,7 +96,9 @@ async fn refused(state: &AppState, action: audit::Action, (c, origin): (Counted,
 
 /// The redeem limit (`limits.redeem_*`); a refusal answers in the redeem API's JSON form.
 pub async fn redeem(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if let Err(r) = check(&state, &state.limits.redeem, &req) {
+    let key = key_of(&state, &req);
+    if let Err(c) = admit(&state, "redeem", &state.limits.redeem, key).await {
+        let r = (c, origin(&state, &req));
         refused(&state, audit::Action::RedeemToken, r).await;
         return super::error::ApiRefusal::response(
             StatusCode::TOO_MANY_REQUESTS,
@@ -88,7 +111,9 @@ pub async fn redeem(State(state): State<AppState>, req: Request, next: Next) -> 
 
 /// The sign-in limit (`limits.signin_*`) on `/login` and `/auth/callback`.
 pub async fn signin(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if let Err(r) = check(&state, &state.limits.signin, &req) {
+    let key = key_of(&state, &req);
+    if let Err(c) = admit(&state, "signin", &state.limits.signin, key).await {
+        let r = (c, origin(&state, &req));
         refused(&state, audit::Action::SignIn, r).await;
         return AppError::TooMany(
             "Too many sign-in attempts from this address. Wait a minute and try again.".into(),
@@ -96,4 +121,22 @@ pub async fn signin(State(state): State<AppState>, req: Request, next: Next) -> 
         .into_response();
     }
     next.run(req).await
+}
+
+/// Forget the instances' shared buckets that are full again, every [`SWEEP_EVERY`], as this
+/// process forgets its own (PostgreSQL only; each instance sweeps, and a row swept twice is
+/// gone once).
+pub fn spawn_shared_sweep(store: crate::db::Store) {
+    if !store.shares_rate_limits() {
+        return;
+    }
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(SWEEP_EVERY);
+        loop {
+            every.tick().await;
+            if let Err(e) = store.sweep_shared_limits().await {
+                tracing::warn!(error = %e, "could not sweep the shared rate limits");
+            }
+        }
+    });
 }

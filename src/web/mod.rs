@@ -17,7 +17,7 @@ mod fleet;
 mod format;
 mod health;
 mod layers;
-mod limits;
+pub(crate) mod limits;
 mod meta;
 mod openapi;
 mod pages;

@@ -6,6 +6,12 @@ use std::process::Command;
 use trustdesk::db::Store;
 
 pub fn check(toml: &str, extra_env: &[(&str, &str)], offline: bool) -> (bool, String) {
+    let (ok, _, stderr) = check_printing(toml, extra_env, offline);
+    (ok, stderr)
+}
+
+/// [`check`], with what it printed on stdout (its `ok:` and `warning:` lines) too.
+fn check_printing(toml: &str, extra_env: &[(&str, &str)], offline: bool) -> (bool, String, String) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("c.toml");
     std::fs::write(&path, toml).unwrap();
@@ -26,7 +32,8 @@ pub fn check(toml: &str, extra_env: &[(&str, &str)], offline: bool) -> (bool, St
     let out = cmd.output().unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr).to_string();
     assert!(!stderr.contains("panicked"), "{stderr}");
-    (out.status.success(), stderr)
+    let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+    (out.status.success(), stdout, stderr)
 }
 
 pub const GOOD: &str = r#"
@@ -52,6 +59,22 @@ pub fn one_error_line(stderr: &str) -> &str {
 fn a_good_config_passes_offline() {
     let (ok, err) = check(GOOD, &[], true);
     assert!(ok, "{err}");
+}
+
+/// #19: several instances need PostgreSQL; on SQLite the check says so, and passes.
+#[test]
+fn several_instances_on_sqlite_are_warned_about_and_zero_is_named() {
+    let (ok, out, err) = check_printing(&format!("instances = 2\n{GOOD}"), &[], true);
+    assert!(ok, "{err}");
+    assert!(
+        out.contains("warning: instances = 2, but SQLite serves one portal instance"),
+        "{out}"
+    );
+    let (ok, out, err) = check_printing(GOOD, &[], true);
+    assert!(ok && !out.contains("instances"), "{out}{err}");
+    let (ok, err) = check(&format!("instances = 0\n{GOOD}"), &[], true);
+    assert!(!ok);
+    assert!(one_error_line(&err).contains("instances"), "{err}");
 }
 
 #[test]

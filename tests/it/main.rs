@@ -32,6 +32,7 @@ mod e2e_repair;
 mod fleet_lab;
 mod http;
 mod idp;
+mod instances;
 mod labctl;
 mod llng;
 mod lookup_lab;
