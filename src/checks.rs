@@ -31,24 +31,15 @@ pub fn warnings(cfg: &Config) -> Vec<String> {
     out
 }
 
-/// `instances` above 1 on a database that serves one instance, or with what several
-/// instances on PostgreSQL do not share yet.
+/// `instances` above 1 on a database that serves one instance (SQLite: the file is the
+/// process's; PostgreSQL shares the rate limits and the fleet scan's lease and progress).
 fn instances_warning(instances: u32, url: Option<&str>) -> Option<String> {
-    if instances <= 1 {
-        return None;
-    }
     let postgres =
         url.is_some_and(|u| u.starts_with("postgres://") || u.starts_with("postgresql://"));
-    Some(if postgres {
+    (instances > 1 && !postgres).then(|| {
         format!(
-            "instances = {instances}: the instances share the per-client rate limits through \
-             PostgreSQL, but each runs its own fleet scans and schedule: set \
-             fleet.schedule_hours on one instance only"
-        )
-    } else {
-        format!(
-            "instances = {instances}, but SQLite serves one portal instance: its rate limits, \
-             fleet scans and schedule live in the process. Run several instances on \
+            "instances = {instances}, but SQLite serves one portal instance: its rate limits \
+             live in the process, and its file on one machine. Run several instances on \
              PostgreSQL (database_url = \"postgres://…\")"
         )
     })
@@ -70,12 +61,8 @@ mod tests {
                 Some("sqlite:///var/lib/trustdesk/trustdesk.db"),
                 Some("SQLite"),
             ),
-            (3, pg, Some("set fleet.schedule_hours on one instance only")),
-            (
-                3,
-                Some("postgresql://db/td"),
-                Some("share the per-client rate limits"),
-            ),
+            (3, pg, None),
+            (3, Some("postgresql://db/td"), None),
         ];
         for (n, url, expect) in cases {
             let got = instances_warning(n, url);

@@ -21,6 +21,21 @@ pub struct FleetScanRow {
     pub notes: Option<String>,
     /// JSON of `fleet::tally::Tally` (complete reports only).
     pub tally: Option<String>,
+    /// While running: the instance that runs it, its last heartbeat, and the estimate of
+    /// the computers to scan (the progress every instance shows).
+    pub holder: Option<String>,
+    pub heartbeat_at: Option<OffsetDateTime>,
+    pub estimate: Option<i64>,
+}
+
+/// How far a running scan has come, as its instance reports it with each heartbeat.
+#[derive(Debug, Clone, Copy)]
+pub struct FleetBeat<'a> {
+    pub at: OffsetDateTime,
+    pub dc: Option<&'a str>,
+    pub scanned: i64,
+    pub estimate: Option<i64>,
+    pub restarts: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, utoipa::ToSchema)]
@@ -55,8 +70,12 @@ pub struct FleetEnd<'a> {
     pub tally: Option<&'a str>,
 }
 
-const SCAN_COLS: &str =
-    "id, started_at, finished_at, started_by, state, dc, scanned, restarts, error, notes, tally";
+const SCAN_COLS: &str = "id, started_at, finished_at, started_by, state, dc, scanned, restarts, \
+    error, notes, tally, holder, heartbeat_at, estimate";
+
+/// Why a report the next instance found without a heartbeat was failed.
+pub const STALE_SCAN: &str = "the portal instance running this scan stopped sending its \
+    heartbeat (it stopped, or lost the database); the report is incomplete: scan again";
 
 fn scan_row<R: Row>(r: &R) -> Result<FleetScanRow, sqlx::Error>
 where
@@ -77,28 +96,98 @@ where
         error: r.try_get("error")?,
         notes: r.try_get("notes")?,
         tally: r.try_get("tally")?,
+        holder: r.try_get("holder")?,
+        heartbeat_at: r.try_get("heartbeat_at")?,
+        estimate: r.try_get("estimate")?,
     })
 }
 
 impl Store {
-    /// Open a report in state `running`.
+    /// Open a report in state `running`, held by the instance `holder`. One report runs at a
+    /// time, whichever instance opened it: while another runs, `Err(StoreError::Conflict)`.
     pub async fn fleet_begin(
         &self,
         started_at: OffsetDateTime,
         started_by: &str,
+        holder: &str,
     ) -> Result<i64, StoreError> {
         let id = on_write!(self, |pool| {
             sqlx::query_scalar::<_, i64>(
-                "INSERT INTO fleet_scans (started_at, started_by, state) VALUES ($1, $2, $3) \
-             RETURNING id",
+                "INSERT INTO fleet_scans (started_at, started_by, state, holder, heartbeat_at) \
+                 VALUES ($1, $2, $3, $4, $1) RETURNING id",
             )
             .bind(started_at)
             .bind(started_by)
             .bind(FleetState::Running.as_str())
+            .bind(holder)
             .fetch_one(pool)
             .await
+        });
+        match id {
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(StoreError::Conflict(
+                "a fleet scan is already running".to_string(),
+            )),
+            other => Ok(other?),
+        }
+    }
+
+    /// The heartbeat of the running report `scan_id` from its holder, with its progress:
+    /// `false` when the report is no longer running under this holder (another instance
+    /// found its heartbeat stopped and failed it), and the scan must stop.
+    pub async fn fleet_beat(
+        &self,
+        scan_id: i64,
+        holder: &str,
+        beat: FleetBeat<'_>,
+    ) -> Result<bool, StoreError> {
+        let done = on_write!(self, |pool| sqlx::query(
+            "UPDATE fleet_scans SET heartbeat_at = $3, dc = $4, scanned = $5, estimate = $6, \
+             restarts = $7 WHERE id = $1 AND holder = $2 AND state = $8"
+        )
+        .bind(scan_id)
+        .bind(holder)
+        .bind(beat.at)
+        .bind(beat.dc)
+        .bind(beat.scanned)
+        .bind(beat.estimate)
+        .bind(beat.restarts)
+        .bind(FleetState::Running.as_str())
+        .execute(pool)
+        .await
+        .map(|r| r.rows_affected()))?;
+        Ok(done == 1)
+    }
+
+    /// Fail every running report whose last heartbeat is before `stale_before` ([`STALE_SCAN`]),
+    /// its rows dropped (a failed report keeps none): the ids failed.
+    pub async fn fleet_fail_stale(
+        &self,
+        stale_before: OffsetDateTime,
+        now: OffsetDateTime,
+    ) -> Result<Vec<i64>, StoreError> {
+        let running = FleetState::Running.as_str();
+        let ids = on_write!(self, |pool| {
+            let mut tx = pool.begin().await?;
+            let ids: Vec<i64> = sqlx::query_scalar(
+                "UPDATE fleet_scans SET state = $1, finished_at = $2, error = $3 \
+                 WHERE state = $4 AND heartbeat_at < $5 RETURNING id",
+            )
+            .bind(FleetState::Failed.as_str())
+            .bind(now)
+            .bind(STALE_SCAN)
+            .bind(running)
+            .bind(stale_before)
+            .fetch_all(&mut *tx)
+            .await?;
+            for id in &ids {
+                sqlx::query("DELETE FROM fleet_findings WHERE scan_id = $1")
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+            tx.commit().await.map(|()| ids)
         })?;
-        Ok(id)
+        Ok(ids)
     }
 
     /// Add at-risk rows to a running report, in one transaction.
@@ -178,6 +267,27 @@ impl Store {
         self.fleet_one(
             "state = $1 ORDER BY id DESC LIMIT 1",
             state.as_str().to_string(),
+        )
+        .await
+    }
+
+    /// The newest report, in whatever state.
+    pub async fn fleet_newest(&self) -> Result<Option<FleetScanRow>, StoreError> {
+        self.fleet_one(
+            "id > CAST($1 AS BIGINT) ORDER BY id DESC LIMIT 1",
+            "0".to_string(),
+        )
+        .await
+    }
+
+    /// The newest report `started_by` opened (the schedule's, say).
+    pub async fn fleet_latest_by(
+        &self,
+        started_by: &str,
+    ) -> Result<Option<FleetScanRow>, StoreError> {
+        self.fleet_one(
+            "started_by = $1 ORDER BY id DESC LIMIT 1",
+            started_by.to_string(),
         )
         .await
     }

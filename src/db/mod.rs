@@ -30,7 +30,7 @@ pub use audit::{
     AuditFilter, AuditLink, AuditRow, Chain, GENESIS, LinkBody, NewAuditRow, SignedHead,
 };
 pub use codes::CodeRow;
-pub use fleet::{FleetEnd, FleetFindingRow, FleetScanRow};
+pub use fleet::{FleetBeat, FleetEnd, FleetFindingRow, FleetScanRow, STALE_SCAN};
 pub use logins::{LoginRow, LoginsOf};
 pub use observations::ObservationRow;
 pub use tokens::TokenRow;

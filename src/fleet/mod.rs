@@ -4,9 +4,12 @@
 //! - `scan.rs`: one scan (paged, streaming, other DCs only where needed, DC failover);
 //! - `tally.rs`: what a report counts (pure);
 //! - `plots.rs`: the report's SVG charts (pure);
+//! - `lease.rs`: several instances on one database: the running scan held by one, its
+//!   heartbeat and shared progress, the schedule's one start per period;
 //! - this file: the one running job per process, its live progress, and the schedule.
 
 pub mod export;
+pub mod lease;
 pub mod plots;
 pub mod report;
 pub mod scan;
@@ -141,12 +144,28 @@ pub enum StartError {
 }
 
 /// The one fleet job of this process.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct FleetJobs {
     current: Arc<Mutex<Option<Progress>>>,
+    /// This instance, as the holder of the reports it runs (`lease.rs`).
+    holder: Arc<str>,
+}
+
+impl Default for FleetJobs {
+    fn default() -> Self {
+        Self {
+            current: Arc::default(),
+            holder: uuid::Uuid::new_v4().to_string().into(),
+        }
+    }
 }
 
 impl FleetJobs {
+    /// This instance's id as the holder of a running report.
+    pub fn holder(&self) -> &str {
+        &self.holder
+    }
+
     /// The running or last scan's progress.
     pub fn progress(&self) -> Option<Progress> {
         self.current.lock().ok().and_then(|p| p.clone())
@@ -175,7 +194,14 @@ impl FleetJobs {
                 return Err(StartError::AlreadyRunning(p.scan_id));
             }
         }
-        let id = ctx.store.fleet_begin(now, started_by).await?;
+        lease::fail_stale(&ctx.store, now).await;
+        let id = match ctx.store.fleet_begin(now, started_by, &self.holder).await {
+            Err(crate::db::StoreError::Conflict(_)) => {
+                let running = ctx.store.fleet_latest(State::Running).await?;
+                return Err(StartError::AlreadyRunning(running.map_or(0, |r| r.id)));
+            }
+            other => other?,
+        };
         let lost_race = match self.current.lock() {
             Ok(mut slot) => {
                 if slot.as_ref().is_some_and(|p| p.state == State::Running) {
@@ -211,7 +237,8 @@ impl FleetJobs {
                 progress(&p);
             }
         };
-        let result = scan::run(grant, ctx, id, now, &on_update).await;
+        let scan = scan::run(grant, ctx, id, now, &on_update);
+        let result = lease::holding(self, &ctx.store, id, scan).await;
         self.close(ctx, id, &result).await?;
         Ok((id, result))
     }
@@ -229,7 +256,8 @@ impl FleetJobs {
         let jobs = self.clone();
         tokio::spawn(async move {
             let on_update = |u: Update| jobs.update(u);
-            let result = scan::run(&grant, &ctx, id, now, &on_update).await;
+            let scan = scan::run(&grant, &ctx, id, now, &on_update);
+            let result = lease::holding(&jobs, &ctx.store, id, scan).await;
             // close() logs a failure to store; nothing else to do with it here.
             let closed = jobs.close(&ctx, id, &result).await.is_ok();
             audit_end(&ctx, id, &result, closed).await;
@@ -418,8 +446,11 @@ pub fn spawn_every(
         tick.tick().await; // the first tick is immediate: wait one period first
         loop {
             tick.tick().await;
+            if !lease::schedule_due(&ctx.store, period, SCHEDULE).await {
+                continue;
+            }
             let by = Starter {
-                name: "schedule".into(),
+                name: SCHEDULE.into(),
                 person: None,
                 reason: Some("fleet.schedule_hours"),
             };
@@ -435,6 +466,9 @@ pub fn spawn_every(
         }
     })
 }
+
+/// Who the schedule's reports name as their starter.
+const SCHEDULE: &str = "schedule";
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used)]

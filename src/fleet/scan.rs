@@ -76,6 +76,11 @@ pub enum ScanError {
     Store(#[from] StoreError),
     #[error("no domain controller completed the scan: {0}")]
     AllDcsFailed(String),
+    /// Another instance found this scan's heartbeat stopped and failed its report.
+    #[error(
+        "this instance lost the scan's lease (its heartbeat did not reach the database in time); the report was failed"
+    )]
+    LeaseLost,
 }
 
 enum AttemptError {

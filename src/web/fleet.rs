@@ -237,7 +237,7 @@ pub async fn page(
         exposed,
         matching,
         can_run: state.policy.allows(&staff.roles, Action::RunFleetScan),
-        progress: progress_for(&state, &staff),
+        progress: progress_for(&state, &staff).await,
         query: t.query_string(),
         staff: Some(staff),
         report,
@@ -306,9 +306,10 @@ pub async fn api_report(
         .into_response())
 }
 
-/// The running (or last) scan, in full for those who may run one, else redacted.
-fn progress_for(state: &AppState, staff: &Staff) -> Option<Progress> {
-    let p = state.fleet.progress()?;
+/// The running scan, whichever instance runs it, or the last one; in full for those who may
+/// run one, else redacted.
+async fn progress_for(state: &AppState, staff: &Staff) -> Option<Progress> {
+    let p = state.fleet.current(&state.store).await?;
     Some(if state.policy.allows(&staff.roles, Action::RunFleetScan) {
         p
     } else {
@@ -316,13 +317,13 @@ fn progress_for(state: &AppState, staff: &Staff) -> Option<Progress> {
     })
 }
 
-/// `GET /api/v1/fleet/progress`: the running (or last) scan of this portal.
+/// `GET /api/v1/fleet/progress`: the running (or last) scan, whichever instance runs it.
 #[utoipa::path(
     get,
     path = "/api/v1/fleet/progress",
     operation_id = "fleet_progress",
     tag = "fleet",
-    summary = "The running (or last) fleet scan of this portal instance; null when none ran",
+    summary = "The running (or last) fleet scan, whichever portal instance runs it; null when none ran",
     description = "Who may not run scans sees it redacted: `scanned` is a share of 100 \
         (`estimate` 100), `started_by` is empty, `dc` null, `restarts` 0, and an error is only \
         \"the scan failed\".",
@@ -338,7 +339,7 @@ pub async fn api_progress(
     RequestOrigin(origin): RequestOrigin,
 ) -> Result<Json<Option<Progress>>, AppError> {
     require(&state, &staff, &origin).await?;
-    Ok(Json(progress_for(&state, &staff)))
+    Ok(Json(progress_for(&state, &staff).await))
 }
 
 /// `POST /fleet/scans`: start a scan in the background (the start is audited by `fleet`).

@@ -449,3 +449,81 @@ async fn the_fleet_report_follows_the_diagnose_scope() {
     assert_eq!(progress["started_by"], "", "{progress}");
     assert_eq!(progress["dc"], Value::Null, "{progress}");
 }
+
+/// #19, several instances on one PostgreSQL: a scan run by the CLI (instance A, a process of
+/// its own, its DC slowed so that the scan outlasts a heartbeat) shows its progress on the
+/// portal (instance B) while it runs. A is killed mid-scan: once its lease has passed, B's
+/// next look fails the report, which is never complete and keeps no rows.
+#[tokio::test(flavor = "multi_thread")]
+#[ignore = "needs the lab"]
+async fn a_scan_killed_on_one_instance_is_shown_on_another_and_never_complete() {
+    install_crypto();
+    let lab = lab();
+    bulk();
+    let (pg, pg_name) = crate::common::create_pg_database().await;
+    let top = format!("database_url = {pg:?}\ninstances = 2\n");
+    let slow = relay::start("127.0.0.2", Some(Duration::from_millis(50)), None).await;
+    let b = crate::common::start_portal_with(&lab, &top, "", false).await;
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("trustdesk.toml");
+    let toml = config_toml(dir.path(), &[slow.url.as_str()], &lab.ca, &lab);
+    std::fs::write(&conf, format!("{top}{toml}\n[fleet]\npage_size = 200\n")).unwrap();
+    let mut a = tokio::process::Command::new(env!("CARGO_BIN_EXE_trustdesk"))
+        .args(["--config", conf.to_str().unwrap(), "fleet", "scan"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let fleet = &b.state.fleet;
+    let mut seen = None;
+    for _ in 0..600 {
+        if let Some(p) = fleet.current(&b.state.store).await
+            && p.state == trustdesk::fleet::State::Running
+            && p.scanned > 0
+        {
+            seen = Some(p);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let running = seen.expect("B never saw A's scan running with progress");
+    assert!(fleet.progress().is_none(), "B runs nothing itself");
+    assert!(running.estimate.is_some(), "{running:?}");
+    a.start_kill().unwrap();
+    let _ = a.wait().await;
+    // A's last heartbeat is at most 5 s old now; the lease is 30 s.
+    let mut ended = None;
+    for _ in 0..600 {
+        match fleet.current(&b.state.store).await {
+            Some(p)
+                if p.scan_id == running.scan_id && p.state != trustdesk::fleet::State::Running =>
+            {
+                ended = Some(p);
+                break;
+            }
+            _ => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    let ended = ended.expect("the dead instance's report stayed running past its lease");
+    assert_eq!(ended.state, trustdesk::fleet::State::Failed);
+    assert_eq!(ended.error.as_deref(), Some(trustdesk::db::STALE_SCAN));
+    let store = &b.state.store;
+    assert!(
+        store
+            .fleet_latest(trustdesk::fleet::State::Complete)
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        store
+            .fleet_findings(running.scan_id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    slow.kill();
+    drop(b);
+    crate::common::drop_pg_database(&pg_name).await;
+}

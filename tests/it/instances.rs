@@ -82,3 +82,99 @@ async fn the_shared_bucket_refills_on_the_databases_clock() {
     drop((a, b));
     drop_pg_database(&name).await;
 }
+
+/// A scan held by instance A (its report opened with A's holder id, its heartbeats carrying
+/// the progress, as A's scan task sends them) shows on B's progress API; when A's heartbeat
+/// stops past the lease, B's next read fails the report: it is never shown complete, and B
+/// may start the next scan. (Running a real scan needs the lab; this needs PostgreSQL only.)
+#[tokio::test]
+#[ignore = "needs PostgreSQL"]
+async fn a_scan_on_one_instance_shows_on_the_other_and_fails_when_its_heartbeat_stops() {
+    let (url, name) = create_pg_database().await;
+    let (a, b) = two_instances(&url, 10, 60).await;
+    let now = trustdesk::clock::now();
+    let store = a.store();
+    let id = store
+        .fleet_begin(now, "alice", a.state.fleet.holder())
+        .await
+        .unwrap();
+    let beat = |at, scanned| trustdesk::db::FleetBeat {
+        at,
+        dc: Some("dc1.lab.example.test"),
+        scanned,
+        estimate: Some(1_000),
+        restarts: 0,
+    };
+    assert!(
+        store
+            .fleet_beat(id, a.state.fleet.holder(), beat(now, 250))
+            .await
+            .unwrap()
+    );
+    let admin = b.key("admin").await;
+    let r = b.get(&admin, "/api/v1/fleet/progress").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.body);
+    let p = r.json();
+    assert_eq!(
+        (
+            &p["scan_id"],
+            &p["state"],
+            &p["scanned"],
+            &p["estimate"],
+            &p["started_by"]
+        ),
+        (
+            &json!(id),
+            &json!("running"),
+            &json!(250),
+            &json!(1_000),
+            &json!("alice")
+        ),
+        "{p}"
+    );
+    // B may not start another while A's runs.
+    assert!(matches!(
+        b.store()
+            .fleet_begin(now, "bob", b.state.fleet.holder())
+            .await,
+        Err(trustdesk::db::StoreError::Conflict(_))
+    ));
+    // A "dies": its last heartbeat was more than the lease ago.
+    let old = now - time::Duration::seconds(31);
+    sqlx_set_heartbeat(&url, id, old).await;
+    let p = b.get(&admin, "/api/v1/fleet/progress").await.json();
+    assert_eq!(
+        (&p["scan_id"], &p["state"]),
+        (&json!(id), &json!("failed")),
+        "{p}"
+    );
+    assert_eq!(p["error"], trustdesk::db::STALE_SCAN, "{p}");
+    let row = b.store().fleet_scan(id).await.unwrap().unwrap();
+    assert_eq!(row.state, trustdesk::db::FleetState::Failed);
+    assert!(
+        !store
+            .fleet_beat(id, a.state.fleet.holder(), beat(now, 300))
+            .await
+            .unwrap()
+    );
+    assert!(
+        b.store()
+            .fleet_begin(now, "bob", b.state.fleet.holder())
+            .await
+            .is_ok()
+    );
+    drop((a, b));
+    drop_pg_database(&name).await;
+}
+
+/// Move report `id`'s heartbeat back to `at`, as a holder that stopped beating leaves it.
+async fn sqlx_set_heartbeat(url: &str, id: i64, at: time::OffsetDateTime) {
+    let pool = sqlx::PgPool::connect(url).await.unwrap();
+    sqlx::query("UPDATE fleet_scans SET heartbeat_at = $1 WHERE id = $2")
+        .bind(at)
+        .bind(id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+}

@@ -80,6 +80,7 @@ contract!(
     a_key_changed_elsewhere_is_refused_on_the_next_request,
     observations_round_trip,
     fleet_reports_round_trip,
+    one_fleet_scan_runs_at_a_time_and_one_without_a_heartbeat_is_failed,
     logins_by_person_and_provider_session,
     audit_filters_match_parts_in_any_case,
 );
@@ -306,7 +307,7 @@ async fn fleet_reports_round_trip(store: Store) {
             .unwrap()
             .is_none()
     );
-    let id = store.fleet_begin(t, "alice").await.unwrap();
+    let id = store.fleet_begin(t, "alice", "instance-a").await.unwrap();
     let row = |name: &str| finding(name, "OU=Berlin,DC=lab", "disabled \"quoted\"", t);
     let rows = [row("PC00002"), row("PC00001")];
     store.fleet_add_findings(id, &rows).await.unwrap();
@@ -349,12 +350,101 @@ async fn fleet_reports_round_trip(store: Store) {
         store.fleet_scan(id).await.unwrap().unwrap().state,
         FleetState::Complete
     );
-    let other = store.fleet_begin(t, "bob").await.unwrap();
+    let other = store.fleet_begin(t, "bob", "instance-a").await.unwrap();
     store.fleet_add_findings(other, &rows).await.unwrap();
     store.fleet_clear_findings(other).await.unwrap();
     assert!(store.fleet_findings(other).await.unwrap().is_empty());
     assert_eq!(store.fleet_findings(id).await.unwrap().len(), 2);
     assert!(store.fleet_scan(other + 100).await.unwrap().is_none());
+}
+
+/// #19: one report runs at a time, whichever instance opens it; its holder's heartbeats
+/// carry the progress every instance reads; a report whose heartbeat stopped is failed with
+/// its rows dropped, its holder's next beat and its close are refused, and the next scan
+/// may start.
+async fn one_fleet_scan_runs_at_a_time_and_one_without_a_heartbeat_is_failed(store: Store) {
+    use trustdesk::db::{FleetBeat, StoreError};
+    let t = OffsetDateTime::from_unix_timestamp(1_790_000_000).unwrap();
+    let s = |n: i64| t + time::Duration::seconds(n);
+    let a = store.fleet_begin(t, "alice", "instance-a").await.unwrap();
+    assert!(matches!(
+        store.fleet_begin(s(1), "bob", "instance-b").await,
+        Err(StoreError::Conflict(_))
+    ));
+    let beat = |at, scanned| FleetBeat {
+        at,
+        dc: Some("dc1"),
+        scanned,
+        estimate: Some(100),
+        restarts: 0,
+    };
+    assert!(
+        store
+            .fleet_beat(a, "instance-a", beat(s(5), 40))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .fleet_beat(a, "instance-b", beat(s(5), 99))
+            .await
+            .unwrap(),
+        "only the holder beats"
+    );
+    let row = store.fleet_newest().await.unwrap().unwrap();
+    assert_eq!(
+        (
+            row.id,
+            row.scanned,
+            row.estimate,
+            row.heartbeat_at,
+            row.holder.as_deref()
+        ),
+        (a, 40, Some(100), Some(s(5)), Some("instance-a"))
+    );
+    store
+        .fleet_add_findings(a, &[finding("PC1", "OU=Berlin,DC=lab", "x", t)])
+        .await
+        .unwrap();
+    // Beating until s(5): not stale as of s(30); stale as of s(40).
+    assert!(
+        store
+            .fleet_fail_stale(s(5), s(30))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.fleet_fail_stale(s(10), s(40)).await.unwrap(), vec![a]);
+    let failed = store.fleet_scan(a).await.unwrap().unwrap();
+    assert_eq!(failed.state, FleetState::Failed);
+    assert_eq!(failed.error.as_deref(), Some(trustdesk::db::STALE_SCAN));
+    assert!(store.fleet_findings(a).await.unwrap().is_empty());
+    // Its holder, back, may neither beat nor complete it.
+    assert!(
+        !store
+            .fleet_beat(a, "instance-a", beat(s(41), 100))
+            .await
+            .unwrap()
+    );
+    store.fleet_finish(a, &completed(s(42))).await.unwrap();
+    assert_eq!(
+        store.fleet_scan(a).await.unwrap().unwrap().state,
+        FleetState::Failed,
+        "never complete"
+    );
+    let b = store
+        .fleet_begin(s(43), "schedule", "instance-b")
+        .await
+        .unwrap();
+    assert!(b > a);
+    assert_eq!(
+        store
+            .fleet_latest_by("schedule")
+            .await
+            .unwrap()
+            .map(|r| r.id),
+        Some(b)
+    );
 }
 
 /// How a scan of two computers on `dc1` ends well at `at`.

@@ -107,7 +107,7 @@ async fn the_audit_jsonl_export_is_one_object_per_row() {
 async fn stored_report(app: &TestApp) -> i64 {
     let store = app.store();
     let t = trustdesk::clock::now() - time::Duration::minutes(5);
-    let id = store.fleet_begin(t, "test").await.unwrap();
+    let id = store.fleet_begin(t, "test", "instance-a").await.unwrap();
     let summary = format!("disabled {HOSTILE}");
     let row =
         |name: &str, ou: &str| crate::store::finding(name, &format!("{ou},{BASE_DN}"), &summary, t);
