@@ -178,3 +178,79 @@ async fn sqlx_set_heartbeat(url: &str, id: i64, at: time::OffsetDateTime) {
         .unwrap();
     pool.close().await;
 }
+
+/// The hourly limit counts a person's actions from the audit log, which every instance
+/// writes to: three diagnoses on A use up a limit of three, and B refuses the fourth (before
+/// any directory read: this portal's DC never answers).
+#[tokio::test]
+#[ignore = "needs PostgreSQL"]
+async fn the_hourly_limit_counts_what_the_person_did_on_every_instance() {
+    use trustdesk::audit::{self, Action, Actor, Outcome};
+    let (url, name) = create_pg_database().await;
+    let start = || {
+        TestApp::new()
+            .with_config(|c| {
+                c.database_url = Some(url.clone().into());
+                c.instances = 2;
+                if let Some(junior) = c.roles.get_mut("junior") {
+                    junior.max_actions_per_hour = Some(3);
+                }
+            })
+            .start()
+    };
+    let a = start().await;
+    let b = start().await;
+    let key = trustdesk::auth::api_keys::create(a.store(), "limited", "junior")
+        .await
+        .unwrap();
+    let who = Actor {
+        sub: format!("{}limited", trustdesk::auth::API_KEY_SUB_PREFIX),
+        name: Some("API key limited".into()),
+        email: None,
+        roles: vec!["junior".into()],
+    };
+    for _ in 0..3 {
+        let e = audit::event(Action::Diagnose, Outcome::Success, trustdesk::clock::now());
+        audit::record(a.store(), &e.actor(&who).target_name("PAR-WS001"))
+            .await
+            .unwrap();
+    }
+    let r = b.get(&Who::Key(key), "/api/v1/computers/PAR-WS001").await;
+    assert_eq!(r.status, StatusCode::TOO_MANY_REQUESTS, "{}", r.body);
+    drop((a, b));
+    drop_pg_database(&name).await;
+}
+
+/// Both instances run the schedule (here every two seconds, with a DC that never answers,
+/// so each scan fails at once), B's timer a second behind A's, as instances started at
+/// different times are: one scheduled report per period is opened between them (at 2 s and
+/// 4 s), not one per instance and tick (2, 3, 4 and 5 s).
+#[tokio::test]
+#[ignore = "needs PostgreSQL"]
+async fn the_schedule_starts_one_scan_per_period_across_instances() {
+    let (url, name) = create_pg_database().await;
+    let (a, b) = two_instances(&url, 10, 60).await;
+    let every = std::time::Duration::from_secs(2);
+    let schedule = |app: &TestApp| {
+        trustdesk::fleet::spawn_every(app.state.fleet.clone(), app.state.scan.clone(), every)
+    };
+    let on_a = schedule(&a);
+    tokio::time::sleep(std::time::Duration::from_millis(1_000)).await;
+    let on_b = schedule(&b);
+    tokio::time::sleep(std::time::Duration::from_millis(4_500)).await;
+    on_a.abort();
+    on_b.abort();
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    let started: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM fleet_scans WHERE started_by = 'schedule'")
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    pool.close().await;
+    assert_eq!(
+        started, 2,
+        "at 2 s and 4 s by A; B's ticks at 3 s and 5 s find it done"
+    );
+    drop((a, b));
+    drop_pg_database(&name).await;
+}
