@@ -271,7 +271,7 @@ impl Store {
         .await
     }
 
-    /// The newest report, in whatever state.
+    /// The newest report, in whatever state (every id is above the 0 that `fleet_one` binds).
     pub async fn fleet_newest(&self) -> Result<Option<FleetScanRow>, StoreError> {
         self.fleet_one(
             "id > CAST($1 AS BIGINT) ORDER BY id DESC LIMIT 1",

@@ -99,16 +99,25 @@ pub(super) fn progress_of(row: &FleetScanRow) -> Progress {
 
 impl FleetJobs {
     /// The running scan, whichever instance runs it, or else the newest report: this
-    /// instance's live progress while it runs one, otherwise what the database holds (after
-    /// failing a report whose instance stopped its heartbeat). When the database cannot be
-    /// read, this instance's own.
+    /// instance's live progress while it runs one, otherwise what the database holds (a
+    /// running report whose instance stopped its heartbeat is failed first, so it is never
+    /// shown as running on). When the database cannot be read, this instance's own.
     pub async fn current(&self, store: &Store) -> Option<Progress> {
         let mine = self.progress();
         if mine.as_ref().is_some_and(|p| p.state == State::Running) {
             return mine;
         }
-        fail_stale(store, crate::clock::now()).await;
-        match store.fleet_newest().await {
+        let now = crate::clock::now();
+        let mut newest = store.fleet_newest().await;
+        // A write only when there is something to fail: pages poll this every second.
+        if let Ok(Some(row)) = &newest
+            && row.state == State::Running
+            && row.heartbeat_at.is_none_or(|t| t < now - LEASE)
+        {
+            fail_stale(store, now).await;
+            newest = store.fleet_newest().await;
+        }
+        match newest {
             Ok(Some(row)) => Some(progress_of(&row)),
             Ok(None) => mine,
             Err(e) => {
