@@ -46,12 +46,15 @@ usage() {
     cat <<EOF
 usage: lab/lab.sh COMMAND
 
-  up [--dc2] [--dc3] [--no-member] [--oidc] [--llng] [--computers N]
+  up [--dc2] [--dc3] [--forest2] [--no-member] [--oidc] [--llng] [--computers N]
           provision and start the lab from scratch in \$LAB_DIR ($LAB_DIR)
             --dc2          also a second DC (dc2, $DC2_IP), replicating both ways
             --dc3          also a third DC (dc3, $DC3_IP), joined like dc2 (after it, when both),
                            replicating both ways; the portal is never told about it (lab.env:
                            LAB_DC3_*, LAB_DC3_KRB5_CONF = a krb5.conf whose only KDC is dc3)
+            --forest2      also a second, separate forest $F2_REALM: one DC (f2dc1,
+                           $F2_IP) with its own CA, service account and computers, some
+                           named as in the first (lab.env: LAB_F2_*)
             --no-member    skip the domain member workstation $MEMBER
             --oidc         also the test OpenID Provider on 127.0.0.1:\${OIDC_PORT:-9400}
             --llng         also LemonLDAP::NG (OpenID Provider, AD sign-in) on
@@ -117,11 +120,12 @@ enter_ns() {  # re-execute this script as "$@" in a private mount namespace
 
 # =================================================================== up (outer part)
 parse_up_args() {
-    WITH_DC2=0 WITH_DC3=0 WITH_MEMBER=1 WITH_OIDC=0 WITH_LLNG=0 N_BULK=0
+    WITH_DC2=0 WITH_DC3=0 WITH_MEMBER=1 WITH_OIDC=0 WITH_LLNG=0 WITH_F2=0 N_BULK=0
     while [ $# -gt 0 ]; do
         case $1 in
             --dc2) WITH_DC2=1 ;;
             --dc3) WITH_DC3=1 ;;
+            --forest2) WITH_F2=1 ;;
             --no-member) WITH_MEMBER=0 ;;
             --oidc) WITH_OIDC=1 ;;
             --llng) WITH_LLNG=1 ;;
@@ -166,7 +170,7 @@ cmd_up() {
     fi
     # the addresses must be free (another lab in another LAB_DIR?)
     local ip busy
-    for ip in "$DC_IP" $([ "$WITH_DC2" = 1 ] && echo "$DC2_IP") $([ "$WITH_DC3" = 1 ] && echo "$DC3_IP"); do
+    for ip in "$DC_IP" $([ "$WITH_DC2" = 1 ] && echo "$DC2_IP") $([ "$WITH_DC3" = 1 ] && echo "$DC3_IP") $([ "$WITH_F2" = 1 ] && echo "$F2_IP"); do
         busy=$(ss -Hltn "src $ip" 2>/dev/null | head -1)
         [ -z "$busy" ] || die "something already listens on $ip ($(awk '{print $4}' <<<"$busy")): another lab? (lab/lab.sh down, or set LAB_DC_IP/LAB_DC2_IP/LAB_DC3_IP)"
     done
@@ -280,6 +284,12 @@ inner_up() {
         phase_done "samba pid $(cat "$PIDS/dc3.pid")"
     fi
 
+    if [ "$WITH_F2" = 1 ]; then
+        phase "second forest $F2_REALM on $F2_IP (own CA, provision, start, content)"
+        forest2_up || up_fail "the second forest" ""
+        phase_done "samba pid $(cat "$PIDS/f2dc1.pid")"
+    fi
+
     if [ "$WITH_LLNG" = 1 ]; then
         phase "LL::NG: configuration, FastCGI + nginx on 127.0.0.1:$LLNG_PORT"
         llng_configure
@@ -313,8 +323,8 @@ cmd_down() {
     t=$(now)
     if [ ! -e "$LAB_DIR" ]; then say "lab down: nothing in $LAB_DIR"; return 0; fi
     need_root
-    # stop order: LL::NG (nginx, FastCGI), OIDC, DC3, DC2, DC1, then anything else recorded
-    for n in llng-nginx llng-fcgi oidc dc3 dc2 dc1; do stop_daemon "$n"; done
+    # stop order: LL::NG (nginx, FastCGI), OIDC, forest 2, DC3, DC2, DC1, then anything else
+    for n in llng-nginx llng-fcgi oidc f2dc1 dc3 dc2 dc1; do stop_daemon "$n"; done
     for f in "$PIDS"/*.pid; do [ -e "$f" ] && stop_daemon "$(basename "$f" .pid)"; done
     if [ -f "$MARKER" ] || [ -z "$(ls -A "$LAB_DIR" 2>/dev/null)" ]; then
         rm -rf -- "$LAB_DIR"

@@ -22,6 +22,14 @@ lab_settings() {
     MEMBER_IP=${LAB_MEMBER_IP:-127.0.0.3}
     DC2_IP=${LAB_DC2_IP:-127.0.0.4}
     DC3_IP=${LAB_DC3_IP:-127.0.0.5}
+    # --forest2: a second, separate forest (its own realm, CA, service account and computers,
+    # some named as in the first), for trustdesk's several managed domains
+    F2_IP=${LAB_F2_IP:-127.0.0.6}
+    F2_REALM=FOREST2.EXAMPLE.TEST
+    F2_DOMAIN=FOREST2
+    F2_DNSDOMAIN=forest2.example.test
+    F2_BASEDN=DC=forest2,DC=example,DC=test
+    F2_TLS="$LAB_DIR/tls-forest2"
     MEMBER=LABWS01
     ADMIN_UPN="Administrator@$DNSDOMAIN"
     ADMIN_PW=${LAB_ADMIN_PW:-'Passw0rd!Lab'}
@@ -223,6 +231,7 @@ write_name_files() {
 $DC_IP dc1.$DNSDOMAIN dc1
 $DC2_IP dc2.$DNSDOMAIN dc2
 $DC3_IP dc3.$DNSDOMAIN dc3
+$F2_IP f2dc1.$F2_DNSDOMAIN f2dc1
 $MEMBER_IP ${MEMBER,,}.$DNSDOMAIN ${MEMBER,,}
 EOF
     printf 'nameserver %s\noptions timeout:2 attempts:1\n' "$DC_IP" >"$LAB_DIR/resolv.conf"
@@ -469,7 +478,7 @@ up_fail() {  # $1 message, $2 log file: stop what we started, keep the dir for t
     warn "up failed: $1"
     [ -n "${2:-}" ] && showlog "$2" 25
     local n
-    for n in llng-nginx llng-fcgi oidc dc3 dc2 dc1; do stop_daemon "$n"; done
+    for n in llng-nginx llng-fcgi oidc f2dc1 dc3 dc2 dc1; do stop_daemon "$n"; done
     warn "logs kept in $LOGS; 'lab/lab.sh down' removes $LAB_DIR"
     exit 1
 }
@@ -484,6 +493,31 @@ start_dc() {  # $1 name (dc1/dc2/dc3), $2 smb.conf
 }
 dc_ip() {  # $1 name (dc1/dc2/dc3): its address, from its smb.conf (interfaces = IP/8)
     sed -n 's|^[[:space:]]*interfaces = \([0-9.]*\)/.*|\1|p' "$LAB_DIR/$1/etc/smb.conf" 2>/dev/null | head -1
+}
+
+# The second forest (--forest2): one DC, f2dc1 on $F2_IP, provisioned as DC1 is but with its
+# own realm, its own CA (a portal trusting the first forest's CA must not verify it) and the
+# same content: OUs, PAR-WS001… (names the first forest has too) and its own svc-trustdesk.
+# Run in a subshell: the first forest's settings are swapped for the second's there only.
+forest2_up() {
+    (
+        REALM=$F2_REALM DOMAIN=$F2_DOMAIN DNSDOMAIN=$F2_DNSDOMAIN BASEDN=$F2_BASEDN DC_IP=$F2_IP
+        TLS=$F2_TLS CA="$F2_TLS/ca.pem" ADMIN_UPN="Administrator@$F2_DNSDOMAIN"
+        SVC_DN="CN=$SVC_SAM,CN=Users,$F2_BASEDN" SVC_UPN="$SVC_SAM@$F2_DNSDOMAIN"
+        DC1_CONF="$LAB_DIR/f2dc1/etc/smb.conf"
+        make_ca && make_cert F2DC1 "f2dc1.$DNSDOMAIN" "$DC_IP" || up_fail "forest 2: certificates" "$LOGS/openssl.log"
+        local log="$LOGS/f2dc1-provision.log"
+        samba-tool domain provision --targetdir="$LAB_DIR/f2dc1" --realm="$REALM" --domain="$DOMAIN" \
+            --server-role=dc --dns-backend=SAMBA_INTERNAL --adminpass="$ADMIN_PW" \
+            --host-name=f2dc1 --host-ip="$DC_IP" --use-rfc2307 \
+            --option="interfaces=$DC_IP/8" --option="bind interfaces only=yes" \
+            --option="ldb:nosync=true" >"$log" 2>&1 || up_fail "forest 2: samba-tool domain provision" "$log"
+        dc_conf "$LAB_DIR/f2dc1" "$DC_IP" F2DC1 F2DC1
+        start_dc f2dc1 "$DC1_CONF" || up_fail "forest 2: cannot start f2dc1" "$LAB_DIR/f2dc1/log/samba.stdout"
+        wait_ldap "$DC_IP" 60 || up_fail "forest 2: f2dc1 does not answer LDAP" "$LAB_DIR/f2dc1/log/log.samba"
+        wait_ldaps "$DC_IP" 30 || up_fail "forest 2: f2dc1 does not answer LDAPS verified with its CA" "$LAB_DIR/f2dc1/log/log.samba"
+        create_content
+    )
 }
 
 create_content() {
@@ -749,6 +783,14 @@ write_env() {
         vars+=(LAB_DC3_IP "$DC3_IP" LAB_DC3_NAME DC3 LAB_DC3_HOST "dc3.$DNSDOMAIN"
             LAB_DC3_LDAPS_URL "ldaps://$DC3_IP" LAB_DC3_LDAP_URL "ldap://$DC3_IP"
             LAB_DC3_SMBCONF "$DC3_CONF" LAB_DC3_KRB5_CONF "$DC3_KRB5")
+    fi
+    # FOREST2: a separate forest (its own CA); the same service account name and password
+    if [ "${WITH_F2:-0}" = 1 ]; then
+        vars+=(LAB_F2_IP "$F2_IP" LAB_F2_REALM "$F2_REALM" LAB_F2_DOMAIN "$F2_DOMAIN"
+            LAB_F2_DNSDOMAIN "$F2_DNSDOMAIN" LAB_F2_BASEDN "$F2_BASEDN"
+            LAB_F2_LDAPS_URL "ldaps://$F2_IP" LAB_F2_CA "$F2_TLS/ca.pem"
+            LAB_F2_ADMIN_UPN "Administrator@$F2_DNSDOMAIN" LAB_F2_SVC_UPN "$SVC_SAM@$F2_DNSDOMAIN"
+            LAB_F2_SVC_DN "CN=$SVC_SAM,CN=Users,$F2_BASEDN")
     fi
     if [ "$WITH_LLNG" = 1 ]; then
         vars+=(LLNG_ISSUER "$LLNG_ISSUER" LLNG_HOST "$LLNG_HOST" LLNG_CLIENT_ID "$LLNG_CLIENT_ID" LLNG_CLIENT_SECRET "$LLNG_CLIENT_SECRET"

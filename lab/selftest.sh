@@ -153,6 +153,15 @@ inner_selftest() {
             sh -c 'kinit "$1" <"$2" && kdestroy' sh "$SVC_SAM@$REALM" "$SECRETS/svc.pw"
     fi
 
+    if [ -n "${LAB_F2_LDAPS_URL:-}" ]; then   # in lab.env only with --forest2
+        check "second forest: LDAPS to $LAB_F2_IP verified against its own CA, $LAB_F2_SVC_UPN finds its PAR-WS001" \
+            sh -c 'LDAPTLS_REQCERT=demand LDAPTLS_CACERT="$1" ldapsearch -LLL -x -H "$2" -D "$3" -y "$4" -b "$5" "(sAMAccountName=PAR-WS001\$)" dn | grep -q "^dn: CN=PAR-WS001,OU=Paris,OU=Workstations,$5"' \
+            sh "$LAB_F2_CA" "$LAB_F2_LDAPS_URL" "$LAB_F2_SVC_UPN" "$SECRETS/svc.pw" "$LAB_F2_BASEDN"
+        if ldap_tls ldapsearch -LLL -x -H "$LAB_F2_LDAPS_URL" -b "" -s base dnsHostName >/dev/null 2>&1; then
+            fail "second forest: the first forest's CA must not verify its DC"
+        else pass "second forest: the first forest's CA does not verify its DC (separate CAs)"; fi
+    fi
+
     # replication between every pair of DCs, both ways: one change written at each DC (each on
     # an object of its own), then each awaited at every other DC; the waits overlap
     local -a dcs=() writes=()

@@ -43,7 +43,7 @@ lab/lab.sh down >/dev/null 2>&1 || true
 trap 'step "lab down"; lab/lab.sh down || true' EXIT
 
 step "lab up"
-lab/lab.sh up --dc2 --dc3 --oidc --llng --computers 3000
+lab/lab.sh up --dc2 --dc3 --forest2 --oidc --llng --computers 3000
 lab/lab.sh selftest
 
 step "tests"

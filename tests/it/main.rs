@@ -30,6 +30,7 @@ mod directory_lab;
 mod downloads;
 mod e2e_repair;
 mod fleet_lab;
+mod forest2_lab;
 mod http;
 mod idp;
 mod instances;
