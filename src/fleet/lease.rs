@@ -8,6 +8,9 @@
 //! lease (paused, or cut off from the database, past [`LEASE`]) stops at its next heartbeat
 //! and cannot close the report: closing needs it still running. The schedule starts a scan
 //! only when no instance's schedule started one within the period ([`schedule_due`]).
+//!
+//! Heartbeats carry the holder's clock and are judged by the reader's: the instances' clocks
+//! must agree to well within [`LEASE`] (NTP does; a domain's own time service does too).
 
 use std::time::Duration;
 

@@ -53,16 +53,36 @@ pub fn key_of(state: &AppState, req: &Request) -> ClientKey {
     ))
 }
 
-/// Take a request of `key` through `limit`: this process's bucket, then, when the store is
-/// shared by several instances (PostgreSQL), the bucket they share, so that a flood spread
-/// over the instances is limited as one. `Err` with the counted refusal. When the database
-/// cannot answer, this process's bucket has already allowed the request and decides alone.
-async fn admit(
-    state: &AppState,
-    name: &str,
-    limit: &KeyedLimit,
-    key: ClientKey,
-) -> Result<(), Counted> {
+/// The keyed limits of the routes anyone can reach, by the name their shared buckets carry.
+#[derive(Debug, Clone, Copy)]
+enum Limit {
+    Redeem,
+    Signin,
+}
+
+impl Limit {
+    fn name(self) -> &'static str {
+        match self {
+            Self::Redeem => "redeem",
+            Self::Signin => "signin",
+        }
+    }
+
+    fn of(self, state: &AppState) -> &KeyedLimit {
+        match self {
+            Self::Redeem => &state.limits.redeem,
+            Self::Signin => &state.limits.signin,
+        }
+    }
+}
+
+/// Take a request of `key` through `which` limit: this process's bucket, then, when the
+/// store is shared by several instances (PostgreSQL), the bucket they share, so that a flood
+/// spread over the instances is limited as one. `Err` with the counted refusal. When the
+/// database cannot answer, this process's bucket has already allowed the request and decides
+/// alone.
+async fn admit(state: &AppState, which: Limit, key: ClientKey) -> Result<(), Counted> {
+    let (name, limit) = (which.name(), which.of(state));
     let now = Instant::now();
     limit.check(key, now)?;
     if !state.store.shares_rate_limits() {
@@ -97,7 +117,7 @@ async fn refused(state: &AppState, action: audit::Action, (c, origin): (Counted,
 /// The redeem limit (`limits.redeem_*`); a refusal answers in the redeem API's JSON form.
 pub async fn redeem(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let key = key_of(&state, &req);
-    if let Err(c) = admit(&state, "redeem", &state.limits.redeem, key).await {
+    if let Err(c) = admit(&state, Limit::Redeem, key).await {
         let r = (c, origin(&state, &req));
         refused(&state, audit::Action::RedeemToken, r).await;
         return super::error::ApiRefusal::response(
@@ -112,7 +132,7 @@ pub async fn redeem(State(state): State<AppState>, req: Request, next: Next) -> 
 /// The sign-in limit (`limits.signin_*`) on `/login` and `/auth/callback`.
 pub async fn signin(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let key = key_of(&state, &req);
-    if let Err(c) = admit(&state, "signin", &state.limits.signin, key).await {
+    if let Err(c) = admit(&state, Limit::Signin, key).await {
         let r = (c, origin(&state, &req));
         refused(&state, audit::Action::SignIn, r).await;
         return AppError::TooMany(
