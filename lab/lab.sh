@@ -201,7 +201,7 @@ inner_up() {
     printf '%s' "$ADMIN_PW" >"$SECRETS/admin.pw"
     printf '%s' "$SVC_PW" >"$SECRETS/svc.pw"
     chmod 600 "$SECRETS"/*.pw
-    local log t
+    local t
 
     # --- OIDC first: it starts in the background and is awaited at the end
     if [ "$WITH_OIDC" = 1 ]; then
@@ -221,13 +221,7 @@ inner_up() {
     phase_done
 
     phase "provision DC1 ($REALM)"
-    log="$LOGS/dc1-provision.log"
-    samba-tool domain provision --targetdir="$LAB_DIR/dc1" --realm="$REALM" --domain="$DOMAIN" \
-        --server-role=dc --dns-backend=SAMBA_INTERNAL --adminpass="$ADMIN_PW" \
-        --host-name=dc1 --host-ip="$DC_IP" --use-rfc2307 \
-        --option="interfaces=$DC_IP/8" --option="bind interfaces only=yes" \
-        --option="ldb:nosync=true" >"$log" 2>&1 || up_fail "samba-tool domain provision" "$log"
-    dc_conf "$LAB_DIR/dc1" "$DC_IP" DC1 DC1
+    provision_forest_dc dc1 DC1
     phase_done
 
     phase "start DC1 on $DC_IP"

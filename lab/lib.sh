@@ -495,6 +495,18 @@ dc_ip() {  # $1 name (dc1/dc2/dc3): its address, from its smb.conf (interfaces =
     sed -n 's|^[[:space:]]*interfaces = \([0-9.]*\)/.*|\1|p' "$LAB_DIR/$1/etc/smb.conf" 2>/dev/null | head -1
 }
 
+# The first DC of a new forest: $REALM/$DOMAIN on $DC_IP (the caller's settings), in
+# $LAB_DIR/$1, its smb.conf written by dc_conf with NetBIOS name and certificate $2.
+provision_forest_dc() {  # $1 name (dc1, f2dc1), $2 NetBIOS and certificate base name
+    local log="$LOGS/$1-provision.log"
+    samba-tool domain provision --targetdir="$LAB_DIR/$1" --realm="$REALM" --domain="$DOMAIN" \
+        --server-role=dc --dns-backend=SAMBA_INTERNAL --adminpass="$ADMIN_PW" \
+        --host-name="$1" --host-ip="$DC_IP" --use-rfc2307 \
+        --option="interfaces=$DC_IP/8" --option="bind interfaces only=yes" \
+        --option="ldb:nosync=true" >"$log" 2>&1 || up_fail "samba-tool domain provision ($REALM)" "$log"
+    dc_conf "$LAB_DIR/$1" "$DC_IP" "$2" "$2"
+}
+
 # The second forest (--forest2): one DC, f2dc1 on $F2_IP, provisioned as DC1 is but with its
 # own realm, its own CA (a portal trusting the first forest's CA must not verify it) and the
 # same content: OUs, PAR-WS001… (names the first forest has too) and its own svc-trustdesk.
@@ -506,13 +518,7 @@ forest2_up() {
         SVC_DN="CN=$SVC_SAM,CN=Users,$F2_BASEDN" SVC_UPN="$SVC_SAM@$F2_DNSDOMAIN"
         DC1_CONF="$LAB_DIR/f2dc1/etc/smb.conf"
         make_ca && make_cert F2DC1 "f2dc1.$DNSDOMAIN" "$DC_IP" || up_fail "forest 2: certificates" "$LOGS/openssl.log"
-        local log="$LOGS/f2dc1-provision.log"
-        samba-tool domain provision --targetdir="$LAB_DIR/f2dc1" --realm="$REALM" --domain="$DOMAIN" \
-            --server-role=dc --dns-backend=SAMBA_INTERNAL --adminpass="$ADMIN_PW" \
-            --host-name=f2dc1 --host-ip="$DC_IP" --use-rfc2307 \
-            --option="interfaces=$DC_IP/8" --option="bind interfaces only=yes" \
-            --option="ldb:nosync=true" >"$log" 2>&1 || up_fail "forest 2: samba-tool domain provision" "$log"
-        dc_conf "$LAB_DIR/f2dc1" "$DC_IP" F2DC1 F2DC1
+        provision_forest_dc f2dc1 F2DC1
         start_dc f2dc1 "$DC1_CONF" || up_fail "forest 2: cannot start f2dc1" "$LAB_DIR/f2dc1/log/samba.stdout"
         wait_ldap "$DC_IP" 60 || up_fail "forest 2: f2dc1 does not answer LDAP" "$LAB_DIR/f2dc1/log/log.samba"
         wait_ldaps "$DC_IP" 30 || up_fail "forest 2: f2dc1 does not answer LDAPS verified with its CA" "$LAB_DIR/f2dc1/log/log.samba"

@@ -11,13 +11,24 @@ use crate::common::{create_pg_database, drop_pg_database};
 /// Two instances on the fresh database `url`, with `burst` redeems per client refilled one
 /// per `refill_secs`.
 async fn two_instances(url: &str, burst: u32, refill_secs: u64) -> (TestApp, TestApp) {
+    two_instances_with(url, |c| {
+        c.limits.redeem_burst = burst;
+        c.limits.redeem_refill_secs = refill_secs;
+    })
+    .await
+}
+
+/// Two instances on the fresh database `url` (`instances = 2`), each configured by `edit`.
+async fn two_instances_with(
+    url: &str,
+    edit: impl Fn(&mut trustdesk::config::Config),
+) -> (TestApp, TestApp) {
     let start = || {
         TestApp::new()
             .with_config(|c| {
                 c.database_url = Some(url.to_string().into());
                 c.instances = 2;
-                c.limits.redeem_burst = burst;
-                c.limits.redeem_refill_secs = refill_secs;
+                edit(c);
             })
             .start()
     };
@@ -187,19 +198,12 @@ async fn sqlx_set_heartbeat(url: &str, id: i64, at: time::OffsetDateTime) {
 async fn the_hourly_limit_counts_what_the_person_did_on_every_instance() {
     use trustdesk::audit::{self, Action, Actor, Outcome};
     let (url, name) = create_pg_database().await;
-    let start = || {
-        TestApp::new()
-            .with_config(|c| {
-                c.database_url = Some(url.clone().into());
-                c.instances = 2;
-                if let Some(junior) = c.roles.get_mut("junior") {
-                    junior.max_actions_per_hour = Some(3);
-                }
-            })
-            .start()
-    };
-    let a = start().await;
-    let b = start().await;
+    let (a, b) = two_instances_with(&url, |c| {
+        if let Some(junior) = c.roles.get_mut("junior") {
+            junior.max_actions_per_hour = Some(3);
+        }
+    })
+    .await;
     let key = trustdesk::auth::api_keys::create(a.store(), "limited", "junior")
         .await
         .unwrap();
