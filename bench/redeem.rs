@@ -61,14 +61,15 @@ async fn main() {
         .await
         .unwrap();
     let account = state
-        .directory
+        .domains
+        .first()
         .find_computer(&ComputerQuery::parse("PAR-WS003").unwrap())
         .await
         .unwrap()
         .unwrap();
     // A search returns an account without its privileges, which the policy refuses every
     // change: read them, as the mint page does.
-    let account = state.directory.with_privilege(account).await.unwrap();
+    let account = state.domains.first().with_privilege(account).await.unwrap();
     let roles = vec!["bench".to_string()];
     let grant = state
         .policy

@@ -34,7 +34,7 @@ use tokio::net::TcpListener;
 
 use config::Config;
 use db::Store;
-use directory::Directory;
+use directory::Domains;
 use web::AppState;
 
 /// Why the portal could not start: one line, naming the part at fault.
@@ -96,18 +96,17 @@ pub async fn build(cfg: Config) -> Result<AppState, StartupError> {
     let store = Store::connect(&database_url(&cfg)).await?;
     store.migrate().await?;
     let sessions = auth::sessions::SessionBackend::new(&store).await?;
-    let directory = Directory::new(&cfg.ldap)?;
+    let domains = Arc::new(Domains::new(&cfg.domains)?);
     let oidc = auth::oidc::Oidc::new(&cfg.oidc, &cfg.public_url)?;
     let token_keys = repair::keys::TokenKeys::load(&cfg)?;
     let audit_key = audit::key::AuditKey::load_or_create(&audit::key::key_path(&cfg))?;
     let downloads = downloads::Downloads::load(&cfg, token_keys.verifying())?;
     let policy = Arc::new(policy::Policy::from_config(&cfg));
-    let directory = Arc::new(directory);
     let limits = Arc::new(limits::Limits::new(&cfg.limits, std::time::Instant::now()));
-    let lookups = lookup::Lookups::new(&cfg, directory.clone(), store.clone(), policy.clone());
+    let lookups = lookup::Lookups::new(&cfg, domains.clone(), store.clone(), policy.clone());
     let repairs = repair::Repairs {
         store: store.clone(),
-        directory: directory.clone(),
+        domains: domains.clone(),
         policy: policy.clone(),
         token_keys: Arc::new(token_keys),
         code_guard: Arc::new(repair::code_guard::CodeGuard::new(std::time::Instant::now())),
@@ -126,7 +125,7 @@ pub async fn build(cfg: Config) -> Result<AppState, StartupError> {
         api_keys: Arc::new(auth::api_keys::ApiKeys::new(store.clone())),
         store,
         sessions,
-        directory,
+        domains,
         oidc: Arc::new(oidc),
         metrics: metrics_handle(),
         fleet: fleet::FleetJobs::default(),
@@ -207,10 +206,17 @@ pub async fn run(cfg: Config) -> Result<(), StartupError> {
             .clone()
             .sweep(state.store.clone(), std::time::Duration::from_secs(600)),
     );
-    for (url, result) in state.directory.probe_all().await {
-        match result {
-            Ok(()) => tracing::info!(dc.url = %url, "domain controller reachable over TLS"),
-            Err(e) => tracing::error!(dc.url = %url, error = %e, "domain controller unavailable"),
+    for dir in state.domains.iter() {
+        for (url, result) in dir.probe_all().await {
+            let domain = dir.dns_name();
+            match result {
+                Ok(()) => {
+                    tracing::info!(domain, dc.url = %url, "domain controller reachable over TLS")
+                }
+                Err(e) => {
+                    tracing::error!(domain, dc.url = %url, error = %e, "domain controller unavailable")
+                }
+            }
         }
     }
     let listener = TcpListener::bind(listen)

@@ -22,13 +22,14 @@ use crate::db::{ObservationRow, Store, StoreError};
 use crate::diagnostics::{Diagnosis, DiagnosisSettings, diagnose};
 use crate::directory::computers::Matches;
 use crate::directory::filter::{ComputerQuery, MatchMode};
-use crate::directory::{Directory, DirectoryError};
+use crate::directory::{Directory, DirectoryError, Domains};
 use crate::policy::{Action, Diagnose, Grant, Policy};
 
 /// What lookups and diagnoses work with, built once by `lib::build`.
 #[derive(Clone)]
 pub struct Lookups {
-    pub directory: Arc<Directory>,
+    /// The managed domains: a computer is read from the one it is in.
+    pub domains: Arc<Domains>,
     pub store: Store,
     pub policy: Arc<Policy>,
     pub settings: DiagnosisSettings,
@@ -38,12 +39,12 @@ impl Lookups {
     /// The lookups' services, with the diagnosis settings of `cfg` ([`settings`]).
     pub fn new(
         cfg: &crate::config::Config,
-        directory: Arc<Directory>,
+        domains: Arc<Domains>,
         store: Store,
         policy: Arc<Policy>,
     ) -> Self {
         Lookups {
-            directory,
+            domains,
             store,
             policy,
             settings: settings(cfg),
@@ -71,6 +72,8 @@ pub struct Asker<'a> {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Report {
     pub name: String,
+    /// The DNS name of the domain the computer was looked for in (its URLs carry it).
+    pub domain: String,
     #[serde(with = "time::serde::rfc3339")]
     pub generated_at: OffsetDateTime,
     pub account: Option<ComputerAccount>,
@@ -102,7 +105,7 @@ fn settings(cfg: &crate::config::Config) -> DiagnosisSettings {
 /// sorted and cut, with the count. `in_scope` still filters every line: nothing outside the
 /// scopes is listed, and nothing says whether a name exists there.
 pub async fn matches(
-    dir: &Directory,
+    domains: &Domains,
     policy: &Policy,
     roles: &[String],
     q: &ComputerQuery,
@@ -120,10 +123,11 @@ pub async fn matches(
             bases.push((*s).to_string());
         }
     }
-    dir.search_under(&bases, q, mode, |m| {
-        policy.in_scope(roles, Action::Lookup, &m.dn)
-    })
-    .await
+    domains
+        .search_under(&bases, q, mode, |m| {
+            policy.in_scope(roles, Action::Lookup, &m.dn)
+        })
+        .await
 }
 
 /// [`report`], audited as `diagnose` / `success` with the top cause; then the observation is
@@ -132,12 +136,13 @@ pub async fn matches(
 pub async fn diagnose_audited(
     grant: &Grant<Diagnose>,
     lookups: &Lookups,
+    dir: &Directory,
     q: &ComputerQuery,
     account: Option<ComputerAccount>,
     asker: &Asker<'_>,
     now: OffsetDateTime,
 ) -> Result<Report, LookupError> {
-    let (report, remember) = report(grant, lookups, q, account, now).await?;
+    let (report, remember) = report(grant, lookups, dir, q, account, now).await?;
     let top = report
         .diagnosis
         .likely_causes
@@ -156,6 +161,28 @@ pub async fn diagnose_audited(
     Ok(report)
 }
 
+/// A name found in several domains the caller may look up in, audited as `lookup` /
+/// `success` naming the domains: nothing was diagnosed, the caller is asked to choose.
+pub async fn choice_audited(
+    lookups: &Lookups,
+    q: &ComputerQuery,
+    domains: &[&str],
+    asker: &Asker<'_>,
+    now: OffsetDateTime,
+) -> Result<(), LookupError> {
+    let event = audit::event(audit::Action::Lookup, audit::Outcome::Success, now)
+        .actor(asker.actor)
+        .origin(asker.origin)
+        .target_name(q.display())
+        .reason(format!(
+            "in {} domains ({}): asked which one",
+            domains.len(),
+            domains.join(", ")
+        ));
+    audit::record(&lookups.store, &event).await?;
+    Ok(())
+}
+
 /// [`matches`] under `roles`' lookup scopes, audited as `lookup` / `success` with the count.
 #[tracing::instrument(name = "lookup.list", skip_all, fields(query = %q.display()))]
 pub async fn list_audited(
@@ -166,7 +193,7 @@ pub async fn list_audited(
     asker: &Asker<'_>,
     now: OffsetDateTime,
 ) -> Result<Matches, LookupError> {
-    let found = matches(&lookups.directory, &lookups.policy, roles, q, mode).await?;
+    let found = matches(&lookups.domains, &lookups.policy, roles, q, mode).await?;
     let event = audit::event(audit::Action::Lookup, audit::Outcome::Success, now)
         .actor(asker.actor)
         .origin(asker.origin)
@@ -187,16 +214,12 @@ pub async fn list_audited(
 pub async fn report(
     grant: &Grant<Diagnose>,
     lookups: &Lookups,
+    dir: &Directory,
     q: &ComputerQuery,
     account: Option<ComputerAccount>,
     now: OffsetDateTime,
 ) -> Result<(Report, Remember), DirectoryError> {
-    let (dir, store, policy, settings) = (
-        &*lookups.directory,
-        &lookups.store,
-        &*lookups.policy,
-        &lookups.settings,
-    );
+    let (store, policy, settings) = (&lookups.store, &*lookups.policy, &lookups.settings);
     let name = account
         .as_ref()
         .map(|a| a.netbios_name().to_string())
@@ -205,7 +228,7 @@ pub async fn report(
     // The per-DC reads, the tombstone search and the history read all at once.
     let since = now - settings.rotation_window * 2;
     let history = async {
-        match store.observations(&name, since, 500).await {
+        match store.observations(&name, dir.dns_name(), since, 500).await {
             Ok(rows) => rows.iter().filter_map(to_observation).collect(),
             Err(e) => {
                 tracing::warn!(error = %e, "observation history unavailable; diagnosing without it");
@@ -279,12 +302,13 @@ pub async fn report(
     let diagnosis = diagnose(&snapshot, settings, now);
     // Remember only what is new: the same view again adds nothing to the history (and
     // would make the next history read longer).
-    let fresh = observation_of(&snapshot, &name, now)
+    let fresh = observation_of(&snapshot, &name, dir.dns_name(), now)
         .filter(|row| !same_as_last(row, snapshot.history.last()));
     let remember = Remember(fresh);
     Ok((
         Report {
             name,
+            domain: dir.dns_name().to_string(),
             generated_at: now,
             account: snapshot.account,
             tombstones: snapshot.tombstones,
@@ -409,7 +433,12 @@ fn same_as_last(row: &ObservationRow, last: Option<&Observation>) -> bool {
 
 /// What to remember of this lookup: the highest unicodePwd version any DC showed, where it
 /// originated, and the latest logon over the DCs.
-fn observation_of(s: &Snapshot, name: &str, now: OffsetDateTime) -> Option<ObservationRow> {
+fn observation_of(
+    s: &Snapshot,
+    name: &str,
+    domain: &str,
+    now: OffsetDateTime,
+) -> Option<ObservationRow> {
     let account = s.account.as_ref()?;
     let views = s.per_dc.iter().filter_map(|v| match &v.outcome {
         DcOutcome::Found(view) => Some(view),
@@ -421,6 +450,7 @@ fn observation_of(s: &Snapshot, name: &str, now: OffsetDateTime) -> Option<Obser
         .max_by_key(|m| m.version);
     Some(ObservationRow {
         name: name.to_string(),
+        domain: Some(domain.to_string()),
         observed_at: now,
         object_guid: account.object_guid.to_string(),
         unicode_pwd_version: newest.map(|m| i64::from(m.version)),
@@ -440,6 +470,7 @@ mod tests {
         let guid = Uuid::from_u128(5);
         let row = ObservationRow {
             name: "PAR-WS001".into(),
+            domain: Some("lab.example.test".into()),
             observed_at: t,
             object_guid: guid.to_string(),
             unicode_pwd_version: Some(4),

@@ -227,10 +227,10 @@ async fn fleet_scan(
     use trustdesk::fleet;
     trustdesk::checks::validate(&cfg)?;
     let store = open_store(&cfg).await?;
-    let directory = trustdesk::directory::Directory::new(&cfg.ldap)?;
+    let domains = trustdesk::directory::Domains::new(&cfg.domains)?;
     let lookups = trustdesk::lookup::Lookups::new(
         &cfg,
-        std::sync::Arc::new(directory),
+        std::sync::Arc::new(domains),
         store.clone(),
         std::sync::Arc::new(trustdesk::policy::Policy::from_config(&cfg)),
     );
@@ -290,13 +290,21 @@ async fn check_config(cfg: Config, offline: bool) -> anyhow::Result<()> {
     for w in trustdesk::checks::warnings(&cfg) {
         println!("warning: {w}");
     }
+    if let Some(note) = cfg.single_ldap_note() {
+        println!("note: {note}");
+    }
     if !offline {
-        let dir = trustdesk::directory::Directory::new(&cfg.ldap)?;
+        let domains = trustdesk::directory::Domains::new(&cfg.domains)?;
         let mut failed = Vec::new();
-        for (url, result) in dir.probe_all().await {
-            match result {
-                Ok(()) => println!("ok: {url} (TLS verified, service account bound)"),
-                Err(e) => failed.push(format!("ldap.urls: {e}")),
+        for (i, dir) in domains.iter().enumerate() {
+            for (url, result) in dir.probe_all().await {
+                match result {
+                    Ok(()) => println!(
+                        "ok: {url} ({}: TLS verified, service account bound)",
+                        dir.dns_name()
+                    ),
+                    Err(e) => failed.push(format!("{}: {e}", cfg.domain_key(i, "urls"))),
+                }
             }
         }
         for f in trustdesk::auth::oidc::check::check_provider(&cfg.oidc).await {

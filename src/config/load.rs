@@ -5,6 +5,8 @@ use std::path::{Path, PathBuf};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 
+use secrecy::SecretString;
+
 use super::Config;
 
 /// Environment variables are `TRUSTDESK_<SECTION>__<KEY>`, e.g. `TRUSTDESK_LDAP__BASE_DN`.
@@ -12,14 +14,19 @@ pub const ENV_PREFIX: &str = "TRUSTDESK_";
 
 /// The keys that hold secrets. Each may instead come from a file named by
 /// `TRUSTDESK_<KEY>_FILE` (Docker and Kubernetes secrets); the file wins over everything.
-/// (A webhook's secret too: `TRUSTDESK_WEBHOOKS__<index>__SECRET_FILE`, see
-/// [`Config::load_with`].) Listed by hand because `ldap.ca_file` also ends in `_file` and is not a secret.
+/// (A list entry's too: `TRUSTDESK_WEBHOOKS__<index>__SECRET_FILE` and
+/// `TRUSTDESK_DOMAINS__<index>__BIND_PASSWORD_FILE`, see [`LIST_SECRETS`].) Listed by hand because `ldap.ca_file` also ends in `_file` and is not a secret.
 const SECRET_KEYS: &[&str] = &[
     "database_url",
     "ldap.bind_password",
     "oidc.client_secret",
     "health.metrics_token",
 ];
+
+/// The secrets of list entries (`[[webhooks]]`, `[[domains]]`), as (list, key): figment's
+/// keys cannot index a list, so entry `i`'s comes from `TRUSTDESK_<LIST>__<i>__<KEY>_FILE`,
+/// read by [`Config::load_with`] itself.
+const LIST_SECRETS: &[(&str, &str)] = &[("webhooks", "secret"), ("domains", "bind_password")];
 
 /// A configuration problem, phrased as one line that names the key or file at fault.
 #[derive(Debug, thiserror::Error)]
@@ -88,7 +95,7 @@ impl Config {
             Env::prefixed(ENV_PREFIX)
                 .filter(move |k| {
                     !skip.iter().any(|s| k.as_str().eq_ignore_ascii_case(s))
-                        && !is_webhook_secret_file(k.as_str())
+                        && !is_list_secret_file(k.as_str())
                 })
                 .split("__"),
         );
@@ -101,12 +108,23 @@ impl Config {
         let mut config = figment
             .extract::<Config>()
             .map_err(|e| ConfigError::Parse(one_line(&e)))?;
-        // `[[webhooks]]` is a list, which figment's keys cannot index: the secret of entry
-        // `i` is set here, from `TRUSTDESK_WEBHOOKS__<i>__SECRET_FILE`.
+        let list_secret = |list: &str, i: usize, key: &str| {
+            let var = format!("{}_FILE", env_name(&format!("{list}.{i}.{key}")));
+            getenv(&var)
+                .map(|path| read_secret_file(&var, path).map(SecretString::from))
+                .transpose()
+        };
         for (i, hook) in config.webhooks.iter_mut().enumerate() {
-            let var = format!("{}_FILE", env_name(&format!("webhooks.{i}.secret")));
-            if let Some(path) = getenv(&var) {
-                hook.secret = Some(read_secret_file(&var, path)?.into());
+            if let Some(secret) = list_secret("webhooks", i, "secret")? {
+                hook.secret = Some(secret);
+            }
+        }
+        config.move_single_ldap()?;
+        if !config.single_ldap {
+            for (i, domain) in config.domains.iter_mut().enumerate() {
+                if let Some(secret) = list_secret("domains", i, "bind_password")? {
+                    domain.bind_password = Some(secret);
+                }
             }
         }
         Ok(config)
@@ -124,13 +142,15 @@ fn read_secret_file(var: &str, path: String) -> Result<String, ConfigError> {
     Ok(value.trim_end_matches(['\r', '\n']).to_string())
 }
 
-/// `webhooks__<i>__secret_file` (an env key without the prefix, in any case): read by
-/// [`Config::load_with`] itself, never a key of the configuration.
-fn is_webhook_secret_file(key: &str) -> bool {
+/// `webhooks__<i>__secret_file` and the like ([`LIST_SECRETS`]; an env key without the
+/// prefix, in any case): read by [`Config::load_with`] itself, never a key of the configuration.
+fn is_list_secret_file(key: &str) -> bool {
     let key = key.to_ascii_lowercase();
-    key.strip_prefix("webhooks__")
-        .and_then(|rest| rest.strip_suffix("__secret_file"))
-        .is_some_and(|i| !i.is_empty() && i.bytes().all(|b| b.is_ascii_digit()))
+    LIST_SECRETS.iter().any(|(list, secret)| {
+        key.strip_prefix(&format!("{list}__"))
+            .and_then(|rest| rest.strip_suffix(&format!("__{secret}_file")))
+            .is_some_and(|i| !i.is_empty() && i.bytes().all(|b| b.is_ascii_digit()))
+    })
 }
 
 /// figment reports one error per line with the source; keep the first, on one line, and

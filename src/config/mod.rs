@@ -11,6 +11,7 @@
 
 mod approval;
 mod audit;
+mod domains;
 mod downloads;
 mod load;
 mod oidc;
@@ -63,7 +64,17 @@ pub struct Config {
     pub instances: u32,
     #[serde(default)]
     pub log: LogConfig,
-    pub ldap: LdapConfig,
+    /// The single domain of a configuration from before `[[domains]]`: [`Config::load`] moves
+    /// it into `domains` (and sets `single_ldap`), so nothing else reads it.
+    #[serde(default)]
+    ldap: Option<LdapConfig>,
+    /// `[[domains]]`: the managed domains, each with its own DCs, base DN, service account
+    /// and CA. A computer's domain is the `DC=` part of its DN.
+    #[serde(default)]
+    pub domains: Vec<LdapConfig>,
+    /// The domain came from a single `[ldap]` table (`check-config` explains the move).
+    #[serde(skip)]
+    pub single_ldap: bool,
     pub oidc: OidcConfig,
     /// Staff sessions: idle timeout and absolute lifetime.
     #[serde(default)]
@@ -229,10 +240,20 @@ pub enum LogFormat {
     Json,
 }
 
-/// The directory connection. Only LDAPS, or `ldap://` with StartTLS, is ever used.
+/// One domain's directory connection (a `[[domains]]` entry, or the single `[ldap]`). Only
+/// LDAPS, or `ldap://` with StartTLS, is ever used.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LdapConfig {
+    /// The domain's NetBIOS name (`CORP`), as people write `CORP\PC01`. Required in
+    /// `[[domains]]`; for the single `[ldap]`, read from the directory.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// The domain's DNS name (`corp.example.com`): the `DC=` parts of `base_dn`, and the
+    /// domain part of its computers' URLs. Required in `[[domains]]`; for the single
+    /// `[ldap]`, taken from `base_dn`.
+    #[serde(default)]
+    pub dns_name: Option<String>,
     /// Domain controllers, tried in this order.
     pub urls: Vec<String>,
     /// Required for `ldap://` URLs: upgrade with StartTLS before binding.

@@ -23,7 +23,7 @@ impl Config {
                 "must be http:// or https://",
             ));
         }
-        self.validate_ldap()?;
+        self.validate_domains()?;
         self.validate_oidc()?;
         if self.instances == 0 {
             return Err(ConfigError::invalid(
@@ -109,11 +109,17 @@ impl Config {
                 "must be between 1 and 1000 (AD's MaxPageSize)",
             ));
         }
+        // The fleet scan covers the first configured domain.
+        let first = self.domains.first().map_or("", |d| d.base_dn.as_str());
         for scope in &self.fleet.scopes {
-            if !crate::ad::dn::dn_within(scope, &self.ldap.base_dn) {
+            if !crate::ad::dn::dn_within(scope, first) {
                 return Err(ConfigError::invalid(
                     "fleet.scopes",
-                    format!("{scope:?} is not a DN under ldap.base_dn"),
+                    format!(
+                        "{scope:?} is not a DN under {}, the base_dn of the first domain, the \
+                         one the fleet scan covers",
+                        self.domain_key(0, "base_dn")
+                    ),
                 ));
             }
         }
@@ -224,90 +230,17 @@ impl Config {
         }
         Ok(())
     }
-
-    fn validate_ldap(&self) -> Result<(), ConfigError> {
-        let ldap = &self.ldap;
-        if ldap.urls.is_empty() {
-            return Err(ConfigError::invalid(
-                "ldap.urls",
-                "name at least one domain controller",
-            ));
-        }
-        for url in &ldap.urls {
-            let parsed = Url::parse(url)
-                .map_err(|e| ConfigError::invalid("ldap.urls", format!("{url}: {e}")))?;
-            match parsed.scheme() {
-                "ldaps" => {}
-                "ldap" if ldap.starttls => {}
-                "ldap" => {
-                    return Err(ConfigError::invalid(
-                        "ldap.urls",
-                        format!(
-                            "{url}: plain ldap:// needs StartTLS (set ldap.starttls = true): trustdesk never binds unencrypted"
-                        ),
-                    ));
-                }
-                other => {
-                    return Err(ConfigError::invalid(
-                        "ldap.urls",
-                        format!(
-                            "{url}: unsupported scheme {other:?} (use ldaps:// or ldap:// with StartTLS)"
-                        ),
-                    ));
-                }
-            }
-            if parsed.host_str().is_none_or(str::is_empty) {
-                return Err(ConfigError::invalid("ldap.urls", format!("{url}: no host")));
-            }
-        }
-        if ldap.base_dn.trim().is_empty() {
-            return Err(ConfigError::invalid("ldap.base_dn", "must not be empty"));
-        }
-        if ldap.bind_dn.trim().is_empty() {
-            return Err(ConfigError::invalid("ldap.bind_dn", "must not be empty"));
-        }
-        require_secret("ldap.bind_password", ldap.bind_password.as_ref())?;
-        if let Some(ca) = &ldap.ca_file {
-            crate::pem::load_ca(ca)
-                .map_err(|e| ConfigError::invalid("ldap.ca_file", e.to_string()))?;
-        }
-        if ldap.connect_timeout_secs == 0 || ldap.op_timeout_secs == 0 {
-            return Err(ConfigError::invalid(
-                "ldap.connect_timeout_secs",
-                "timeouts must be at least 1 second",
-            ));
-        }
-        if ldap.retry_after_secs > 86_400 {
-            return Err(ConfigError::invalid(
-                "ldap.retry_after_secs",
-                "at most 86400 (a day)",
-            ));
-        }
-        if !(60..=86_400).contains(&ldap.discovery_refresh_secs) {
-            return Err(ConfigError::invalid(
-                "ldap.discovery_refresh_secs",
-                "between 60 and 86400 seconds",
-            ));
-        }
-        if let Some(bad) = ldap
-            .exclude_dcs
-            .iter()
-            .find(|h| h.trim().is_empty() || h.contains(['/', ':', ' ']))
-        {
-            return Err(ConfigError::invalid(
-                "ldap.exclude_dcs",
-                format!("{bad:?} is not a DNS host name (write dc3.corp.example, not a URL)"),
-            ));
-        }
-        Ok(())
-    }
 }
 
-fn require_secret(key: &str, value: Option<&secrecy::SecretString>) -> Result<(), ConfigError> {
+pub(super) fn require_secret(
+    key: &str,
+    value: Option<&secrecy::SecretString>,
+) -> Result<(), ConfigError> {
     match value {
         Some(v) if !v.expose_secret().is_empty() => Ok(()),
         _ => {
-            let env = super::load::env_name(key);
+            // `domains[1].bind_password` is `TRUSTDESK_DOMAINS__1__BIND_PASSWORD`.
+            let env = super::load::env_name(&key.replace('[', ".").replace(']', ""));
             Err(ConfigError::invalid(
                 key,
                 format!("missing secret (set it in the file, {env} or {env}_FILE)"),

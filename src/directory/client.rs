@@ -31,6 +31,11 @@ use crate::config::LdapConfig;
 
 /// What the portal needs to reach the directory, derived once from [`LdapConfig`].
 pub struct Directory {
+    /// The domain's DNS name, lower case (`LdapConfig::domain_dns`): its key among the
+    /// managed domains.
+    dns_name: String,
+    /// The NetBIOS name configured for it (`name`), if any; else it is read (`domain_names`).
+    netbios: Option<String>,
     /// The configured DCs (`ldap.urls`), in order: searches and writes go to these.
     pub(super) dcs: Vec<Arc<DcConnection>>,
     base_dn: String,
@@ -141,6 +146,8 @@ impl Directory {
             .clone()
             .ok_or_else(|| DirectoryError::Config("ldap.bind_password is missing".into()))?;
         Ok(Self {
+            dns_name: cfg.domain_dns(),
+            netbios: cfg.name.as_ref().map(|n| n.to_ascii_uppercase()),
             dcs: cfg
                 .urls
                 .iter()
@@ -166,6 +173,16 @@ impl Directory {
             fallback_misses: Mutex::new(HashMap::new()),
             privilege_cache: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The domain's DNS name, lower case: its key among the managed domains.
+    pub fn dns_name(&self) -> &str {
+        &self.dns_name
+    }
+
+    /// The domain's NetBIOS name as configured, upper case (none for a single `[ldap]`).
+    pub fn configured_netbios(&self) -> Option<&str> {
+        self.netbios.as_deref()
     }
 
     pub fn base_dn(&self) -> &str {

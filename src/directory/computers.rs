@@ -69,6 +69,8 @@ pub struct ComputerMatch {
     /// The NetBIOS name (`sAMAccountName` without its `$`).
     pub name: String,
     pub dn: String,
+    /// Its domain's DNS name (the `DC=` parts of `dn`, lower case).
+    pub domain: String,
     pub dns_host_name: Option<String>,
     pub operating_system: Option<String>,
 }
@@ -131,6 +133,9 @@ fn match_of(e: &SearchEntry) -> Option<ComputerMatch> {
             .trim_end_matches('$')
             .to_string(),
         dn: e.dn.clone(),
+        domain: crate::ad::dn::dn_domain(&e.dn)
+            .unwrap_or_default()
+            .to_ascii_lowercase(),
         dns_host_name: first(e, "dNSHostName").map(str::to_string),
         operating_system: first(e, "operatingSystem").map(str::to_string),
     })
@@ -292,15 +297,14 @@ async fn paged(
 
 impl Directory {
     /// Computers matching the query under each of `bases` (searched at once, each read up to
-    /// [`SCOPE_LIMIT`] entries), merged by [`merge_matches`]. A base that does not exist
-    /// (an OU since removed) finds nothing rather than failing the listing.
-    pub async fn search_under(
+    /// [`SCOPE_LIMIT`] entries), for [`merge_matches`]. A base that does not exist (an OU
+    /// since removed) finds nothing rather than failing the listing.
+    pub async fn batches_under(
         &self,
         bases: &[String],
         q: &ComputerQuery,
         mode: MatchMode,
-        keep: impl Fn(&ComputerMatch) -> bool,
-    ) -> Result<Matches, DirectoryError> {
+    ) -> Result<Vec<Batch>, DirectoryError> {
         let filter = q.listing_filter(mode);
         let searches = bases.iter().map(|base| {
             let filter = filter.clone();
@@ -336,8 +340,7 @@ impl Directory {
                 Ok::<_, DirectoryError>(Batch { found, more })
             }
         });
-        let batches = futures_util::future::try_join_all(searches).await?;
-        Ok(merge_matches(batches, keep, MAX_MATCHES))
+        futures_util::future::try_join_all(searches).await
     }
 
     /// The computer that exactly matches the query, from the first DC that answers. The
@@ -388,7 +391,7 @@ impl Directory {
         };
         // `OTHER\PC01` is not this domain's PC01 (several domains: issue #19).
         if let Some(domain) = q.domain()
-            && !self.domain_names().await?.is(domain)
+            && !self.is_named(domain).await?
         {
             return Ok(None);
         }
@@ -523,6 +526,7 @@ mod tests {
         ComputerMatch {
             name: name.into(),
             dn: format!("CN={name},OU={ou},DC=lab"),
+            domain: "lab".into(),
             dns_host_name: None,
             operating_system: None,
         }

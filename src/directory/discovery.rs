@@ -100,6 +100,22 @@ impl DomainNames {
 }
 
 impl Directory {
+    /// Whether `name` (`CORP` or `corp.example`) names this domain: its configured names, or,
+    /// for a single `[ldap]` without `name`, the NetBIOS name read from the directory.
+    pub async fn is_named(&self, name: &str) -> Result<bool, DirectoryError> {
+        let name = name.trim_end_matches('.');
+        let netbios = self.configured_netbios();
+        if name.eq_ignore_ascii_case(self.dns_name())
+            || netbios.is_some_and(|n| n.eq_ignore_ascii_case(name))
+        {
+            return Ok(true);
+        }
+        if netbios.is_some() {
+            return Ok(false);
+        }
+        Ok(self.domain_names().await?.is(name))
+    }
+
     /// This domain's DNS and NetBIOS names, read once.
     pub async fn domain_names(&self) -> Result<DomainNames, DirectoryError> {
         if let Some(names) = self.domain_names.lock().await.clone() {

@@ -3,6 +3,8 @@
 //!
 //! - `client`: connections (LDAPS/StartTLS only), DC failover, timeouts, reuse, `on_each_dc`.
 //! - `discovery`: every DC of the domain (writable and read-only), beyond `ldap.urls`.
+//! - `domains`: the managed domains (`[[domains]]`), one `Directory` each; a typed name
+//!   looked for in every domain it may be in.
 //! - `search`: the one place a plain search's results become entries (continuation
 //!   references dropped).
 //! - `filter`: name validation and escaped filters.
@@ -22,6 +24,7 @@
 pub mod client;
 pub mod computers;
 pub mod discovery;
+pub mod domains;
 pub mod filter;
 pub mod membership;
 pub mod password;
@@ -31,6 +34,7 @@ pub mod tls;
 pub mod tombstones;
 
 pub use client::{Directory, RootDse};
+pub use domains::{Domains, Found, InDomain};
 
 #[derive(Debug, thiserror::Error)]
 pub enum DirectoryError {
@@ -64,4 +68,7 @@ pub enum DirectoryError {
     Protocol(String),
     #[error("no domain controller answered: {0}")]
     NoDc(String),
+    /// The object's DN (`DC=` parts) names no managed domain (`[[domains]]`).
+    #[error("{0} is in no domain this portal manages")]
+    Unmanaged(String),
 }

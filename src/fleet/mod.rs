@@ -391,7 +391,10 @@ fn end<'a>(
 /// The configured scopes (default: the domain), with any scope inside another dropped.
 fn scopes(cfg: &crate::config::Config) -> Vec<String> {
     let mut scopes: Vec<String> = if cfg.fleet.scopes.is_empty() {
-        vec![cfg.ldap.base_dn.clone()]
+        cfg.domains
+            .first()
+            .map(|d| vec![d.base_dn.clone()])
+            .unwrap_or_default()
     } else {
         cfg.fleet.scopes.clone()
     };
@@ -406,11 +409,12 @@ fn scopes(cfg: &crate::config::Config) -> Vec<String> {
 }
 
 impl ScanContext {
-    /// A fleet scan's context: the lookups' directory, store, policy and diagnosis settings,
-    /// and the configured scopes and page size.
+    /// A fleet scan's context: the first configured domain's directory (the scan covers one
+    /// domain; `fleet.scopes` must be in it), the lookups' store, policy and diagnosis
+    /// settings, and the configured scopes and page size.
     pub fn new(cfg: &crate::config::Config, lookups: &crate::lookup::Lookups) -> Self {
         ScanContext {
-            directory: lookups.directory.clone(),
+            directory: lookups.domains.first().clone(),
             store: lookups.store.clone(),
             policy: lookups.policy.clone(),
             settings: lookups.settings,

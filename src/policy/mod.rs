@@ -254,10 +254,11 @@ impl Policy {
             .collect();
         Self {
             roles,
+            // Every domain's protected OUs: each is a DN, so it names its own domain.
             protected_ous: cfg
-                .ldap
-                .protected_ous
+                .domains
                 .iter()
+                .flat_map(|d| &d.protected_ous)
                 .map(|s| normalize_dn(s))
                 .collect(),
         }

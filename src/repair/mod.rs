@@ -22,7 +22,7 @@ use crate::audit::{self, Action, Actor, Origin, Outcome};
 use crate::config::TokensConfig;
 use crate::db::{Store, StoreError, TokenRow, TokenState};
 use crate::directory::password::WrittenDc;
-use crate::directory::{Directory, DirectoryError};
+use crate::directory::{DirectoryError, Domains};
 use crate::policy::{Grant, MintToken, Policy, ResetAccount, RevokeToken};
 
 /// What the repairs work with, and nothing of the web layer: built once by `lib::build`,
@@ -30,7 +30,8 @@ use crate::policy::{Grant, MintToken, Policy, ResetAccount, RevokeToken};
 #[derive(Clone)]
 pub struct Repairs {
     pub store: Store,
-    pub directory: Arc<Directory>,
+    /// The managed domains: a computer is written in the one its DN names.
+    pub domains: Arc<Domains>,
     pub policy: Arc<Policy>,
     pub token_keys: Arc<keys::TokenKeys>,
     /// The limits on guessing short repair codes (this process's share).
@@ -131,10 +132,10 @@ pub async fn reset_account(
     .await
     .map_err(RepairError::Audit)?;
     let password = password::generate().map_err(|e| RepairError::Random(Box::new(e)))?;
-    let result = repairs
-        .directory
-        .set_password(&req.account.dn, &password)
-        .await;
+    let result = match repairs.domains.holding(&req.account.dn) {
+        Ok(dir) => dir.set_password(&req.account.dn, &password).await,
+        Err(e) => Err(e),
+    };
     drop(password);
     match result {
         Ok(dc) => {

@@ -180,7 +180,11 @@ async fn redeem_inner(
         return Err(fail(RedeemError::BadPassword));
     }
     // The object the token names must still be there, the same object.
-    let account = match repairs.directory.find_by_guid(&claims.computer.guid).await {
+    // The domain the token names: a computer of another domain is another computer.
+    let Some(dir) = repairs.domains.get(&claims.domain) else {
+        return Err(fail(RedeemError::WrongComputer));
+    };
+    let account = match dir.find_by_guid(&claims.computer.guid).await {
         Ok(Some(a))
             if a.sam_account_name
                 .eq_ignore_ascii_case(&claims.computer.sam) =>
@@ -192,7 +196,7 @@ async fn redeem_inner(
     };
     // What makes it tier 0 (groups, delegation to a DC), read now: the policy refuses a
     // change on an account read without it.
-    let Ok(account) = repairs.directory.with_privilege(account).await else {
+    let Ok(account) = dir.with_privilege(account).await else {
         return Err(fail(RedeemError::DcWriteFailed));
     };
     // The issuer's roles, re-checked now: a scope or protection change since minting counts.
@@ -280,7 +284,7 @@ async fn redeem_inner(
         mark_failed(repairs, &row, now, "audit unavailable").await;
         return Err(fail(RedeemError::Unavailable));
     }
-    match repairs.directory.set_password(&account.dn, password).await {
+    match dir.set_password(&account.dn, password).await {
         Ok(dc) => {
             super::watch::start(repairs, &row, &dc, now).await;
             let _ = repairs

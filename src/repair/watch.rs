@@ -54,7 +54,10 @@ pub async fn check_due(repairs: &Repairs, now: OffsetDateTime) -> usize {
             continue;
         };
         // A DC that does not answer now is asked again on the next round.
-        let Ok(account) = repairs.directory.find_by_guid(&guid).await else {
+        let Ok(dir) = repairs.domains.holding(&w.computer_dn) else {
+            continue;
+        };
+        let Ok(account) = dir.find_by_guid(&guid).await else {
             continue;
         };
         let seen = account.as_ref().and_then(|a| a.key_version).map(i64::from);

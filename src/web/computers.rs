@@ -4,6 +4,7 @@ use askama::Template;
 use askama_web::WebTemplate;
 use axum::Json;
 use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use time::OffsetDateTime;
@@ -12,6 +13,7 @@ use super::authorize::{About, Asking};
 use super::error::ErrorBody;
 use super::extract::{CurrentStaff, RequestOrigin};
 use super::format::{code, when};
+use super::locate::{Choice, Choices, ChoosePage, ComputerPath, Located, locate};
 use super::{AppError, AppState};
 use crate::ad::ComputerAccount;
 use crate::audit;
@@ -225,13 +227,35 @@ fn outside(state: &AppState, staff: &Staff, a: &ComputerAccount) -> AppError {
 }
 
 /// Look the name up and check the policy for a diagnosis; the diagnosis audits itself.
-async fn authorized_report(asking: &Asking<'_>, q: &ComputerQuery) -> Result<Report, AppError> {
+/// What a diagnosis request answers: the report, or the choice of domains.
+enum Answer {
+    Report(Box<Report>),
+    Choose(Vec<Choice>),
+}
+
+/// The diagnosis of the computer `q` names: found in the domains it may be in
+/// ([`locate`]), authorized, read and audited; or, for a name in several domains the caller
+/// may look up in, the choice (audited as a lookup).
+async fn authorized_report(asking: &Asking<'_>, q: &ComputerQuery) -> Result<Answer, AppError> {
     let (state, staff) = (asking.state, asking.staff);
     // What needs no directory first (security review L-4).
     asking
         .granted(Action::Diagnose, About::Name(q.display()))
         .await?;
-    let account = state.directory.find_computer(q).await?;
+    let (dir, account) = match locate(state, staff, q).await? {
+        Located::In(dir, account) => (dir, account.map(|a| *a)),
+        Located::Choose(found) => {
+            let who = staff.actor();
+            let asker = lookup::Asker {
+                actor: &who,
+                origin: asking.origin,
+            };
+            let domains: Vec<&str> = found.iter().map(|x| x.directory.dns_name()).collect();
+            let now = crate::clock::now();
+            lookup::choice_audited(&state.lookups, q, &domains, &asker, now).await?;
+            return Ok(Answer::Choose(found.iter().map(Choice::of).collect()));
+        }
+    };
     let hide = state.policy.hides_outside_scope(&staff.roles);
     let about = About::Name(q.display());
     let grant: Grant<Diagnose> = match &account {
@@ -262,7 +286,8 @@ async fn authorized_report(asking: &Asking<'_>, q: &ComputerQuery) -> Result<Rep
         origin: asking.origin,
     };
     let now = crate::clock::now();
-    Ok(lookup::diagnose_audited(&grant, &state.lookups, q, account, &asker, now).await?)
+    let report = lookup::diagnose_audited(&grant, &state.lookups, &dir, q, account, &asker, now);
+    Ok(Answer::Report(Box::new(report.await?)))
 }
 
 /// The matches the caller may see; the listing audits itself as a lookup.
@@ -315,7 +340,8 @@ pub async fn search(
                 .is_some_and(|d| d.eq_ignore_ascii_case(q.display()))
     });
     if let Some(m) = exact {
-        return Ok(Redirect::to(&super::format::computer_path(&m.name)).into_response());
+        let page = super::format::computer_path_in(&m.domain, &m.name);
+        return Ok(Redirect::to(&page).into_response());
     }
     Ok(MatchesPage {
         staff: Some(staff),
@@ -327,15 +353,32 @@ pub async fn search(
     .into_response())
 }
 
-/// `GET /computers/{name}`: the diagnosis page.
+/// `GET /computers/{domain}/{name}` and `GET /computers/{name}`: the diagnosis page. A path
+/// without the domain whose computer is in one domain redirects to its page there; a name in
+/// several domains the caller may look up in answers with the choice (HTTP 300).
 pub async fn show(
     State(state): State<AppState>,
     CurrentStaff(staff): CurrentStaff,
     RequestOrigin(origin): RequestOrigin,
-    Path(name): Path<String>,
-) -> Result<ComputerPage, AppError> {
-    let q = parse(&name)?;
-    let r = authorized_report(&Asking::new(&state, &staff, &origin), &q).await?;
+    Path(path): Path<ComputerPath>,
+) -> Result<Response, AppError> {
+    let q = parse(&path.typed())?;
+    let r = match authorized_report(&Asking::new(&state, &staff, &origin), &q).await? {
+        Answer::Report(r) => *r,
+        Answer::Choose(choices) => {
+            let page = ChoosePage {
+                staff: Some(staff),
+                query: q.display().to_string(),
+                choices,
+            };
+            return Ok((StatusCode::MULTIPLE_CHOICES, page).into_response());
+        }
+    };
+    // A path without the domain redirects to the computer's page in its domain.
+    if path.domain.is_none() && r.account.is_some() {
+        let page = super::format::computer_path_in(&r.domain, &r.name);
+        return Ok(Redirect::to(&page).into_response());
+    }
     let (mut can_mint, mut can_reset, mut can_revoke, mut can_override) =
         (false, false, false, false);
     let (mut mint_held, mut reset_held) = (None, None);
@@ -385,7 +428,8 @@ pub async fn show(
         recent,
         can_audit,
         ticket_url: state.config.ticket_url_template.clone(),
-    })
+    }
+    .into_response())
 }
 
 /// `GET /api/v1/computers?prefix=[&match=contains]`: the matches as JSON (the first
@@ -445,13 +489,17 @@ pub async fn api_search(
     path = "/api/v1/computers/{name}",
     operation_id = "diagnose_computer",
     tag = "computers",
-    summary = "The diagnosis of one computer (NetBIOS name, sAMAccountName with or without $, or DNS host name)",
+    summary = "The diagnosis of one computer (NetBIOS name, sAMAccountName with or without $, DOMAIN\\NAME or DNS host name), looked for in every managed domain it may be in",
     description = "Audited as a diagnosis. The cause and finding codes are stable: see the \
-        `Cause` and `FindingCode` schemas.",
+        `Cause` and `FindingCode` schemas. A name in several managed domains the caller may \
+        look up in answers 300 with the choices (audited as a lookup); \
+        `/api/v1/computers/{domain}/{name}` names the domain.",
     params(("name" = String, Path, description = "NetBIOS name, sAMAccountName (with or \
-        without `$`) or DNS host name")),
+        without `$`), `DOMAIN\\NAME` or DNS host name")),
     responses(
         (status = 200, description = "The report", body = Report),
+        (status = 300, description = "The name is in several domains: choose one",
+            body = Choices),
         (status = 400, description = "Not a valid computer name", body = ErrorBody<'_>),
         (status = 401, description = "No session or API key", body = ErrorBody<'_>),
         (status = 403, description = "Outside the caller's scope (or, for a role that hides \
@@ -460,14 +508,63 @@ pub async fn api_search(
     )
 )]
 pub async fn api_show(
+    state: State<AppState>,
+    staff: CurrentStaff,
+    origin: RequestOrigin,
+    path: Path<ComputerPath>,
+) -> Result<Response, AppError> {
+    diagnosis_json(state, staff, origin, path).await
+}
+
+/// `GET /api/v1/computers/{domain}/{name}`: the diagnosis as JSON, in the named domain.
+#[utoipa::path(
+    get,
+    path = "/api/v1/computers/{domain}/{name}",
+    operation_id = "diagnose_computer_in_domain",
+    tag = "computers",
+    summary = "The diagnosis of one computer in one managed domain",
+    description = "Audited as a diagnosis. The same report as `/api/v1/computers/{name}`, \
+        looked for only in `domain`.",
+    params(
+        ("domain" = String, Path, description = "The domain's DNS name (as in a report's \
+            `domain`) or NetBIOS name"),
+        ("name" = String, Path, description = "NetBIOS name or sAMAccountName"),
+    ),
+    responses(
+        (status = 200, description = "The report", body = Report),
+        (status = 400, description = "Not a valid computer name, or no managed domain of \
+            that name", body = ErrorBody<'_>),
+        (status = 401, description = "No session or API key", body = ErrorBody<'_>),
+        (status = 403, description = "Outside the caller's scope (or, for a role that hides \
+            them, no such computer in it)", body = ErrorBody<'_>),
+        (status = 503, description = "No domain controller answered", body = ErrorBody<'_>),
+    )
+)]
+pub async fn api_show_in(
+    state: State<AppState>,
+    staff: CurrentStaff,
+    origin: RequestOrigin,
+    path: Path<ComputerPath>,
+) -> Result<Response, AppError> {
+    diagnosis_json(state, staff, origin, path).await
+}
+
+async fn diagnosis_json(
     State(state): State<AppState>,
     CurrentStaff(staff): CurrentStaff,
     RequestOrigin(origin): RequestOrigin,
-    Path(name): Path<String>,
-) -> Result<Json<Report>, AppError> {
-    let q = parse(&name)?;
+    Path(path): Path<ComputerPath>,
+) -> Result<Response, AppError> {
+    let q = parse(&path.typed())?;
     let asking = Asking::new(&state, &staff, &origin);
-    Ok(Json(authorized_report(&asking, &q).await?))
+    Ok(match authorized_report(&asking, &q).await? {
+        Answer::Report(r) => Json(*r).into_response(),
+        Answer::Choose(choices) => (
+            StatusCode::MULTIPLE_CHOICES,
+            Json(Choices::of(q.display(), choices)),
+        )
+            .into_response(),
+    })
 }
 
 /// The approval a refusal names, when the policy holds the change back for one.
@@ -552,6 +649,7 @@ pub(super) mod tests {
         };
         Report {
             name: "PC01".into(),
+            domain: "corp.example".into(),
             generated_at: NOW,
             account: snapshot.account.clone(),
             tombstones: vec![],

@@ -97,7 +97,13 @@ impl From<crate::db::StoreError> for AppError {
 
 impl From<crate::directory::DirectoryError> for AppError {
     fn from(e: crate::directory::DirectoryError) -> Self {
-        Self::Unavailable(e.to_string())
+        use crate::directory::DirectoryError as D;
+        match e {
+            // Which computer is meant is the caller's to say, not a DC's failure.
+            D::Ambiguous(_) => Self::Conflict(e.to_string()),
+            D::Unmanaged(_) => Self::BadRequest(e.to_string()),
+            _ => Self::Unavailable(e.to_string()),
+        }
     }
 }
 

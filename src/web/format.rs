@@ -92,10 +92,20 @@ pub fn form_text(raw: &str, max: usize) -> Option<String> {
 /// `/computers/<name>`, the name percent-encoded as one path segment: safe in a `Location`
 /// header whatever the directory's name holds (a sAMAccountName may be non-ASCII).
 pub fn computer_path(name: &str) -> String {
+    computers_path(&[name])
+}
+
+/// `/computers/<domain>/<name>`: a computer's page in its domain, each part percent-encoded as
+/// one path segment.
+pub fn computer_path_in(domain: &str, name: &str) -> String {
+    computers_path(&[domain, name])
+}
+
+fn computers_path(parts: &[&str]) -> String {
     match url::Url::parse("http://portal/computers") {
         Ok(mut url) => {
             if let Ok(mut segments) = url.path_segments_mut() {
-                segments.push(name);
+                segments.extend(parts);
             }
             url.path().to_string()
         }
@@ -145,6 +155,10 @@ mod tests {
             ("a/b?c#d\r\n", "/computers/a%2Fb%3Fc%23d"),
         ] {
             assert_eq!(computer_path(name), path);
+            assert_eq!(
+                computer_path_in("corp.example", name),
+                path.replacen("/computers/", "/computers/corp.example/", 1)
+            );
             assert!(axum::http::HeaderValue::from_str(&computer_path(name)).is_ok());
         }
     }

@@ -17,7 +17,8 @@ pub async fn healthz() -> &'static str {
 
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let db = state.store.ping().await;
-    let dc = state.directory.root_dse().await;
+    // Ready when every managed domain has a DC that answers.
+    let dc = futures_util::future::try_join_all(state.domains.iter().map(|d| d.root_dse())).await;
     if let Err(e) = &db {
         tracing::warn!(error = %e, "readiness: database unavailable");
     }

@@ -18,6 +18,7 @@ mod format;
 mod health;
 mod layers;
 pub(crate) mod limits;
+mod locate;
 mod meta;
 mod openapi;
 mod pages;
@@ -64,13 +65,23 @@ pub fn app(state: AppState) -> Router {
         .route("/logout", post(auth::logout))
         .route("/computers", get(computers::search))
         .route("/computers/{name}", get(computers::show))
+        .route("/computers/{domain}/{name}", get(computers::show))
         .route("/api/v1/computers", get(computers::api_search))
         .route("/api/v1/computers/{name}", get(computers::api_show))
+        .route(
+            "/api/v1/computers/{domain}/{name}",
+            get(computers::api_show_in),
+        )
         .route(
             "/computers/{name}/reset",
             get(repair::reset_confirm).post(repair::reset),
         )
+        .route(
+            "/computers/{domain}/{name}/reset",
+            get(repair::reset_confirm).post(repair::reset),
+        )
         .route("/computers/{name}/tokens", post(repair::mint))
+        .route("/computers/{domain}/{name}/tokens", post(repair::mint))
         .route("/computers/{name}/tokens/{jti}", get(repair::minted))
         .route("/computers/{name}/reset/{id}", get(repair::reset_done))
         .route("/tokens/{jti}/revoke", post(repair::revoke))

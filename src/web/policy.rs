@@ -56,7 +56,12 @@ pub async fn page(
     Ok(PolicyPage {
         protected_ous: state.policy.protected_ous.clone(),
         tier0_rules: crate::ad::tier0::rules(),
-        protected_groups: state.config.ldap.protected_groups.clone(),
+        protected_groups: state
+            .config
+            .domains
+            .iter()
+            .flat_map(|d| d.protected_groups.iter().cloned())
+            .collect(),
         staff: Some(staff),
         full,
         roles,

@@ -190,6 +190,7 @@ fn the_search_page_escapes_the_query_and_the_directory_text() {
             shown: vec![ComputerMatch {
                 name: "PAR-WS001".into(),
                 dn: "CN=PAR-WS001,OU=Paris,DC=lab".into(),
+                domain: "lab".into(),
                 dns_host_name: None,
                 operating_system: Some(HOSTILE.into()),
             }],
@@ -199,7 +200,7 @@ fn the_search_page_escapes_the_query_and_the_directory_text() {
     };
     let html = render(&page);
     assert_signed_in(&html);
-    assert!(html.contains("href=\"/computers/PAR-WS001\""), "{html}");
+    assert!(html.contains("href=\"/computers/lab/PAR-WS001\""), "{html}");
 }
 
 #[test]
@@ -221,6 +222,7 @@ fn the_computer_page_renders_a_diagnosis_with_directory_text_escaped() {
     let snap = snapshot(now);
     let r = crate::lookup::Report {
         name: "PAR-WS001".into(),
+        domain: "lab".into(),
         generated_at: now,
         account: snap.account.clone(),
         tombstones: Vec::new(),
@@ -254,6 +256,7 @@ fn the_reset_confirm_page_carries_the_csrf_token_and_the_error() {
     let page = super::repair::ResetConfirmPage {
         staff: staff(),
         name: "PAR-WS001".into(),
+        domain: "lab".into(),
         dn: format!("CN={HOSTILE},OU=Paris,DC=lab"),
         verdict: None,
         held: Some(format!("approval by {HOSTILE}")),
@@ -262,7 +265,7 @@ fn the_reset_confirm_page_carries_the_csrf_token_and_the_error() {
     let html = render(&page);
     assert_signed_in(&html);
     assert!(
-        html.contains("action=\"/computers/PAR-WS001/reset\""),
+        html.contains("action=\"/computers/lab/PAR-WS001/reset\""),
         "{html}"
     );
     assert!(html.contains("Give a reason or ticket reference."));

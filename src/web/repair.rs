@@ -18,6 +18,7 @@ use super::authorize::Asking;
 use super::error::ErrorBody;
 use super::extract::{Csrf, CurrentStaff, NoFields, RequestOrigin};
 use super::format::computer_path;
+use super::locate::ComputerPath;
 use super::repair_gate::gate;
 use crate::auth::Staff;
 use crate::db::TokenState;
@@ -44,6 +45,8 @@ pub struct ResetForm {
 pub struct ResetConfirmPage {
     pub(super) staff: Option<Staff>,
     pub(super) name: String,
+    /// The DNS name of its domain (its URLs carry it).
+    pub(super) domain: String,
     pub(super) dn: String,
     /// The diagnosis's verdict, repeated before the button.
     pub(super) verdict: Option<Verdict>,
@@ -57,13 +60,15 @@ pub async fn reset_confirm(
     State(state): State<AppState>,
     CurrentStaff(staff): CurrentStaff,
     RequestOrigin(origin): RequestOrigin,
-    Path(name): Path<String>,
+    Path(path): Path<ComputerPath>,
 ) -> Result<ResetConfirmPage, AppError> {
     let asking = Asking::new(&state, &staff, &origin);
+    let name = path.typed();
     let gated =
         gate::<crate::policy::ResetAccount>(&asking, &name, RepairAction::DcReset, None).await?;
     Ok(ResetConfirmPage {
         name: gated.account.netbios_name().to_string(),
+        domain: gated.domain.clone(),
         dn: gated.account.dn.clone(),
         verdict: Some(gated.verdict),
         held: gated.grant.err().map(|route| route.to_string()),
@@ -84,11 +89,12 @@ pub struct ResetDonePage {
 pub async fn reset(
     State(state): State<AppState>,
     RequestOrigin(origin): RequestOrigin,
-    Path(name): Path<String>,
+    Path(path): Path<ComputerPath>,
     Csrf(staff, form): Csrf<ResetForm>,
 ) -> Result<Response, AppError> {
     let overriding = ticket(&form.override_reason);
     let asking = Asking::new(&state, &staff, &origin);
+    let name = path.typed();
     let gated = gate::<crate::policy::ResetAccount>(
         &asking,
         &name,
@@ -100,6 +106,7 @@ pub async fn reset(
     let Some(ticket) = ticket(&form.ticket) else {
         let page = ResetConfirmPage {
             name: account.netbios_name().to_string(),
+            domain: gated.domain.clone(),
             dn: account.dn.clone(),
             verdict: None,
             held: gated.grant.err().map(|route| route.to_string()),
@@ -193,11 +200,12 @@ pub struct TokenMintedPage {
 pub async fn mint(
     State(state): State<AppState>,
     RequestOrigin(origin): RequestOrigin,
-    Path(name): Path<String>,
+    Path(path): Path<ComputerPath>,
     Csrf(staff, form): Csrf<MintForm>,
 ) -> Result<Redirect, AppError> {
     let overriding = ticket(&form.override_reason);
     let asking = Asking::new(&state, &staff, &origin);
+    let name = path.typed();
     let gated = gate::<crate::policy::MintToken>(
         &asking,
         &name,

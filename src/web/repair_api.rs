@@ -88,7 +88,7 @@ fn accepted(row: ApprovalRow) -> Response {
     description = "The token is in this answer once. Where the policy holds a mint back for an \
         approval, the answer is 202 with the request; its requester collects the token with \
         `POST /api/v1/approvals/{id}/token` once approved.",
-    params(("name" = String, Path, description = "The computer's name (sAMAccountName without `$`, DNS name, or `DOMAIN\\NAME`)")),
+    params(("name" = String, Path, description = "The computer's name (sAMAccountName without `$`, DNS name, or `DOMAIN\\NAME`); a name in several managed domains answers 409 until its domain is named")),
     request_body = MintAsk,
     responses(
         (status = 201, description = "The token, shown once", body = MintedToken),
@@ -105,13 +105,13 @@ pub async fn api_mint(
     State(state): State<AppState>,
     ApiCaller(staff): ApiCaller,
     RequestOrigin(origin): RequestOrigin,
-    Path(name): Path<String>,
+    Path(path): Path<super::locate::ComputerPath>,
     Json(ask): Json<MintAsk>,
 ) -> Result<Response, AppError> {
     let asking = Asking::new(&state, &staff, &origin);
     let overriding = ticket(ask.override_reason.as_deref());
     let repair = RepairAction::TokenRepair;
-    let gated = gate::<MintToken>(&asking, &name, repair, overriding.as_deref()).await?;
+    let gated = gate::<MintToken>(&asking, &path.typed(), repair, overriding.as_deref()).await?;
     let ticket = ticket(ask.ticket.as_deref());
     let grant = match gated.grant {
         Ok(grant) => grant,
@@ -178,7 +178,7 @@ pub struct ResetDone {
     description = "A new random password on a DC: the machine cannot authenticate until it is \
         rejoined or token-repaired. Where the policy holds a reset back for an approval, the \
         answer is 202 with the request; the reset runs when it is approved.",
-    params(("name" = String, Path, description = "The computer's name")),
+    params(("name" = String, Path, description = "The computer's name (sAMAccountName without `$`, DNS name, or `DOMAIN\\NAME`); a name in several managed domains answers 409 until its domain is named")),
     request_body = ResetAsk,
     responses(
         (status = 200, description = "Reset", body = ResetDone),
@@ -196,7 +196,7 @@ pub async fn api_reset(
     State(state): State<AppState>,
     ApiCaller(staff): ApiCaller,
     RequestOrigin(origin): RequestOrigin,
-    Path(name): Path<String>,
+    Path(path): Path<super::locate::ComputerPath>,
     Json(ask): Json<ResetAsk>,
 ) -> Result<Response, AppError> {
     let overriding = ticket(ask.override_reason.as_deref());
@@ -207,7 +207,7 @@ pub async fn api_reset(
     };
     let asking = Asking::new(&state, &staff, &origin);
     let repair = RepairAction::DcReset;
-    let gated = gate::<ResetAccount>(&asking, &name, repair, overriding.as_deref()).await?;
+    let gated = gate::<ResetAccount>(&asking, &path.typed(), repair, overriding.as_deref()).await?;
     let grant = match gated.grant {
         Ok(grant) => grant,
         Err(route) => {
@@ -283,7 +283,7 @@ pub struct ComputerTokens {
     summary = "A computer's repair tokens, newest first (at most 50)",
     description = "For a caller the policy lets diagnose the computer. A token's state is as \
         stored: a pending one past its `expires_at` is expired.",
-    params(("name" = String, Path, description = "The computer's name")),
+    params(("name" = String, Path, description = "The computer's name (sAMAccountName without `$`, DNS name, or `DOMAIN\\NAME`); a name in several managed domains answers 409 until its domain is named")),
     responses(
         (status = 200, description = "The tokens", body = ComputerTokens),
         (status = 401, description = "No session or API key", body = ErrorBody<'_>),
@@ -295,18 +295,15 @@ pub async fn api_tokens(
     State(state): State<AppState>,
     CurrentStaff(staff): CurrentStaff,
     RequestOrigin(origin): RequestOrigin,
-    Path(name): Path<String>,
+    Path(path): Path<super::locate::ComputerPath>,
 ) -> Result<Json<ComputerTokens>, AppError> {
-    let q = ComputerQuery::parse(&name).map_err(|e| AppError::BadRequest(e.to_string()))?;
+    let q = ComputerQuery::parse(&path.typed()).map_err(|e| AppError::BadRequest(e.to_string()))?;
     let asking = Asking::new(&state, &staff, &origin);
     asking
         .permitted(crate::policy::Action::Diagnose, About::Name(q.display()))
         .await?;
-    let account = state
-        .directory
-        .find_computer(&q)
-        .await?
-        .ok_or(AppError::NotFound)?;
+    let found = state.lookups.domains.find_unique(&q).await?;
+    let account = found.map(|x| x.account).ok_or(AppError::NotFound)?;
     let target = Target {
         dn: &account.dn,
         account: Some(&account),

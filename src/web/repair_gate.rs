@@ -16,6 +16,8 @@ use crate::policy::{ActionKind, ApprovalRoute, Approved, Diagnose, Grant, Target
 /// repair), and the policy's grant, or the approval it waits for.
 pub(super) struct Gated<A: ActionKind> {
     pub account: ComputerAccount,
+    /// The DNS name of the account's domain.
+    pub domain: String,
     pub verdict: Verdict,
     pub grant: Result<Grant<A>, ApprovalRoute>,
 }
@@ -34,8 +36,10 @@ pub(super) async fn gate<A: ActionKind>(
     let q = ComputerQuery::parse(name).map_err(|e| AppError::BadRequest(e.to_string()))?;
     // What needs no directory comes first (security review L-4).
     asking.granted(A::ACTION, About::Name(q.display())).await?;
-    let dir = &asking.state.directory;
-    let account = dir.find_computer(&q).await?.ok_or(AppError::NotFound)?;
+    let found = asking.state.lookups.domains.find_unique(&q).await?;
+    let (dir, account) = found
+        .map(|x| (x.directory, x.account))
+        .ok_or(AppError::NotFound)?;
     let account = dir.with_privilege(account).await?;
     let target = Target {
         dn: &account.dn,
@@ -48,9 +52,10 @@ pub(super) async fn gate<A: ActionKind>(
         let answer = AppError::Forbidden(format!("Refused: {why}."));
         return Err(asking.refuse(A::ACTION, &why, about, answer).await);
     }
-    let verdict = diagnosis_allows::<A>(asking, name, &account, repair, overriding).await?;
+    let verdict = diagnosis_allows::<A>(asking, &dir, name, &account, repair, overriding).await?;
     Ok(Gated {
         account,
+        domain: dir.dns_name().to_string(),
         verdict,
         grant,
     })
@@ -65,7 +70,7 @@ pub(super) async fn approved_repairable<A: ActionKind>(
     approved: &Approved<A>,
     repair: RepairAction,
 ) -> Result<(ComputerAccount, Grant<A>), AppError> {
-    let dir = &asking.state.directory;
+    let dir = asking.state.lookups.domains.holding(&row.computer_dn)?;
     let account = match uuid::Uuid::parse_str(&row.computer_guid) {
         Ok(guid) => dir.find_by_guid(&guid).await?,
         Err(_) => None,
@@ -85,7 +90,7 @@ pub(super) async fn approved_repairable<A: ActionKind>(
         .authorize_approved::<A>(&target, About::Account(&account), approved)
         .await?;
     let name = account.netbios_name().to_string();
-    diagnosis_allows::<A>(asking, &name, &account, repair, None).await?;
+    diagnosis_allows::<A>(asking, dir, &name, &account, repair, None).await?;
     Ok((account, grant))
 }
 
@@ -97,7 +102,10 @@ pub(super) async fn minted_for<A: ActionKind>(
     row: &crate::db::TokenRow,
 ) -> Result<Grant<A>, AppError> {
     let account = match uuid::Uuid::parse_str(&row.computer_guid) {
-        Ok(guid) => asking.state.directory.find_by_guid(&guid).await?,
+        Ok(guid) => {
+            let dir = asking.state.lookups.domains.holding(&row.computer_dn)?;
+            dir.find_by_guid(&guid).await?
+        }
         Err(_) => None,
     };
     let dn = account
@@ -125,6 +133,7 @@ pub(super) async fn minted_for<A: ActionKind>(
 /// this computer: audited as `override_diagnosis` with the diagnosis's reason and the person's.
 async fn diagnosis_allows<A: ActionKind>(
     asking: &Asking<'_>,
+    dir: &crate::directory::Directory,
     name: &str,
     account: &ComputerAccount,
     repair: RepairAction,
@@ -140,7 +149,7 @@ async fn diagnosis_allows<A: ActionKind>(
             let q = ComputerQuery::parse(name).map_err(|e| AppError::BadRequest(e.to_string()))?;
             let now = crate::clock::now();
             let (report, _) =
-                crate::lookup::report(&grant, &state.lookups, &q, Some(account.clone()), now)
+                crate::lookup::report(&grant, &state.lookups, dir, &q, Some(account.clone()), now)
                     .await?;
             match (report.diagnosis.withholds(repair), overriding) {
                 (None, _) => return Ok(report.diagnosis.verdict),

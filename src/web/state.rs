@@ -10,7 +10,7 @@ use crate::auth::oidc::Oidc;
 use crate::auth::sessions::SessionBackend;
 use crate::config::Config;
 use crate::db::Store;
-use crate::directory::Directory;
+use crate::directory::Domains;
 use crate::policy::Policy;
 
 /// The state, shared: one `Arc`, so the clone that every request makes of it (axum's `State`,
@@ -38,7 +38,8 @@ pub struct AppParts {
     pub sessions: SessionBackend,
     /// API keys, checked against the keys' generation (`auth::api_keys::ApiKeys`).
     pub api_keys: Arc<crate::auth::api_keys::ApiKeys>,
-    pub directory: Arc<Directory>,
+    /// The managed domains, one directory each.
+    pub domains: Arc<Domains>,
     pub oidc: Arc<Oidc>,
     pub policy: Arc<Policy>,
     /// Lookup and diagnosis.

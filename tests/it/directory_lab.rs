@@ -13,7 +13,7 @@ async fn reads_root_dse_over_ldaps_with_the_lab_ca_verified() {
         dir.path(),
         &config_toml(dir.path(), &[&lab.ldaps_url], &lab.ca, &lab),
     );
-    let directory = Directory::new(&cfg.ldap).unwrap();
+    let directory = Directory::new(&cfg.domains[0]).unwrap();
     let root = directory.root_dse().await.unwrap();
     assert_eq!(root.dc_url, lab.ldaps_url);
     assert_eq!(
@@ -60,7 +60,7 @@ async fn a_wrong_ca_fails_the_same_read_with_a_clear_error() {
         dir.path(),
         &config_toml(dir.path(), &[&lab.ldaps_url], &wrong, &lab),
     );
-    let directory = Directory::new(&cfg.ldap).unwrap();
+    let directory = Directory::new(&cfg.domains[0]).unwrap();
     let err = directory.root_dse().await.unwrap_err();
     let text = err.to_string();
     assert!(matches!(err, DirectoryError::NoDc(_)), "{text}");
@@ -89,7 +89,7 @@ async fn a_dead_first_dc_fails_over_to_the_next() {
             &lab,
         ),
     );
-    let directory = Directory::new(&cfg.ldap).unwrap();
+    let directory = Directory::new(&cfg.domains[0]).unwrap();
     let root = directory.root_dse().await.unwrap();
     assert_eq!(root.dc_url, lab.ldaps_url);
 }
@@ -101,7 +101,7 @@ fn short_timeouts(lab: &crate::common::Lab, urls: &[&str], rest_secs: u64) -> Di
         "connect_timeout_secs = 3",
         &format!("connect_timeout_secs = 2\nop_timeout_secs = 2\nretry_after_secs = {rest_secs}"),
     );
-    Directory::new(&load_config(dir.path(), &toml).ldap).unwrap()
+    Directory::new(&load_config(dir.path(), &toml).domains[0]).unwrap()
 }
 
 /// A DC that accepts connections but stops answering (hung, not down): a read gives up on it
@@ -175,7 +175,7 @@ async fn a_wrong_bind_password_is_named() {
         dir.path(),
         &config_toml(dir.path(), &[&lab.ldaps_url], &lab.ca, &lab),
     );
-    let err = Directory::new(&cfg.ldap)
+    let err = Directory::new(&cfg.domains[0])
         .unwrap()
         .root_dse()
         .await

@@ -363,7 +363,8 @@ async fn reset_breaks_the_member_and_a_token_repair_fixes_it_for_real() {
     // 7. the token is completed; the audit names the staff member and the computer
     let guid = p
         .state
-        .directory
+        .domains
+        .first()
         .find_computer(&trustdesk::directory::filter::ComputerQuery::parse(&member).unwrap())
         .await
         .unwrap()

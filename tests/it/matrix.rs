@@ -136,7 +136,7 @@ async fn every_role_action_and_target_matches_the_oracle() {
     ) + &ROLES.replace("{B}", &lab.base_dn);
     let cfg = load_config(dir.path(), &toml);
     let policy = Policy::from_config(&cfg);
-    let directory = trustdesk::directory::Directory::new(&cfg.ldap).unwrap();
+    let directory = trustdesk::directory::Directory::new(&cfg.domains[0]).unwrap();
 
     let targets = [
         ("PAR-WS001", Place::Paris),

@@ -265,7 +265,12 @@ async fn references_after_a_deleted_object_never_reach_the_entry_parser() {
     assert!(trustdesk::directory::search::only_entries(raw).is_empty());
     let p = start_portal_with(&lab, "", "", false).await;
     assert_eq!(
-        p.state.directory.find_by_guid(&missing).await.unwrap(),
+        p.state
+            .domains
+            .first()
+            .find_by_guid(&missing)
+            .await
+            .unwrap(),
         None
     );
 }

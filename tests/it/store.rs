@@ -779,10 +779,20 @@ async fn logins_by_person_and_provider_session(store: Store) {
 
 async fn observations_round_trip(store: Store) {
     let t0 = OffsetDateTime::from_unix_timestamp(1_790_000_000).unwrap();
-    for (i, v) in [(0i64, 2i64), (3600, 3), (7200, 4)] {
+    // The same name in another domain (issue #19) is another computer's history; a row from
+    // before domains were recorded (no domain) counts for every domain.
+    let lab = Some("lab.example.test".to_string());
+    let other = Some("forest2.example.test".to_string());
+    for (i, v, domain) in [
+        (0i64, 2i64, lab.clone()),
+        (3600, 3, None),
+        (5400, 9, other),
+        (7200, 4, lab),
+    ] {
         store
             .add_observation(&ObservationRow {
                 name: "PAR-WS001".into(),
+                domain,
                 observed_at: t0 + time::Duration::seconds(i),
                 object_guid: "9a3c1a52-0000-4000-8000-000000000001".into(),
                 unicode_pwd_version: Some(v),
@@ -793,7 +803,12 @@ async fn observations_round_trip(store: Store) {
             .unwrap();
     }
     let got = store
-        .observations("PAR-WS001", t0 + time::Duration::seconds(1), 10)
+        .observations(
+            "PAR-WS001",
+            "lab.example.test",
+            t0 + time::Duration::seconds(1),
+            10,
+        )
         .await
         .unwrap();
     assert_eq!(
@@ -805,7 +820,7 @@ async fn observations_round_trip(store: Store) {
     assert_eq!(got[0].last_logon, Some(t0));
     assert!(
         store
-            .observations("OTHER", t0, 10)
+            .observations("OTHER", "lab.example.test", t0, 10)
             .await
             .unwrap()
             .is_empty()

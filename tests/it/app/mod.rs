@@ -115,15 +115,17 @@ fn init_tracing() {
 /// The configuration every test portal starts from, its files in `dir`.
 fn base_config(dir: &std::path::Path) -> Config {
     let mut c: Config = toml::from_str(MINIMAL_TOML).expect("the minimal test configuration");
+    c.move_single_ldap()
+        .expect("the minimal test configuration's [ldap]");
     let (ca, _, _) = crate::tap::test_pki(dir);
     c.public_url = "http://portal.test".into();
-    c.ldap.urls = vec![DEAD_DC.into()];
+    c.domains[0].urls = vec![DEAD_DC.into()];
     c.oidc.issuer = DEAD_ISSUER.into();
     c.data_dir = dir.join("data");
-    c.ldap.ca_file = Some(ca);
-    c.ldap.connect_timeout_secs = 1;
-    c.ldap.op_timeout_secs = 1;
-    c.ldap.discover_dcs = false;
+    c.domains[0].ca_file = Some(ca);
+    c.domains[0].connect_timeout_secs = 1;
+    c.domains[0].op_timeout_secs = 1;
+    c.domains[0].discover_dcs = false;
     c.health.metrics_token = Some(METRICS_TOKEN.to_string().into());
     for (name, group, listed) in ROLES {
         let actions = actions_of(name, listed);

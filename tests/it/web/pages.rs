@@ -187,8 +187,8 @@ async fn the_fleet_api_gives_the_report_in_scope_to_a_key() {
 async fn the_policy_page_shows_an_admin_every_role_and_the_protections() {
     let app = TestApp::new()
         .with_config(|c| {
-            c.ldap.protected_ous = vec![format!("OU=Protected,{BASE_DN}")];
-            c.ldap.protected_groups = vec![format!("CN=Tier0 <b>,OU=Groups,{BASE_DN}")];
+            c.domains[0].protected_ous = vec![format!("OU=Protected,{BASE_DN}")];
+            c.domains[0].protected_groups = vec![format!("CN=Tier0 <b>,OU=Groups,{BASE_DN}")];
         })
         .start()
         .await;
