@@ -1,20 +1,22 @@
 #!/bin/bash
 # trustdesk lab controller: a throwaway Samba AD domain on loopback for tests and the demo.
 #
-#   lab/lab.sh up [--dc2] [--dc3] [--no-member] [--oidc] [--llng] [--computers N]
+#   lab/lab.sh up [--dc2] [--dc3] [--forest2] [--no-member] [--oidc] [--llng] [--computers N]
 #   lab/lab.sh down | status | selftest
 #   lab/lab.sh dc-stop NAME | dc-start NAME   # NAME dc1/dc2/dc3: stop/start that DC's samba, data kept
-#   lab/lab.sh member-secrets save|restore [SNAP]   # copy of LABWS01's private dir (secrets.tdb ...)
-#   lab/lab.sh member-rotate [--ads] [--server DC]   # LABWS01 changes its own machine password
-#   lab/lab.sh member-testjoin [--ads|--kerberos] [--server DC] # LABWS01's channel / logon; exit 0 = OK
+#   lab/lab.sh member-secrets [--member M] save|restore [SNAP]   # copy of the member's private dir (secrets.tdb ...)
+#   lab/lab.sh member-rotate [--member M] [--ads] [--server DC]   # the member changes its own machine password
+#   lab/lab.sh member-testjoin [--member M] [--ads|--kerberos] [--server DC] # its channel / logon; exit 0 = OK
 #   lab/lab.sh llng-rotate-keys   # new LL::NG signing key, picked up by the running portal
-#   lab/lab.sh run -- CMD [ARGS...]
+#   lab/lab.sh run [--member M] -- CMD [ARGS...]
+#   (M: lab = LABWS01, the default; f2 = F2WS01, the second forest's member with --forest2)
 #   lab/lab.sh pin CPULIST   # the DCs' processes on these CPUs only (taskset); `pin all` undoes
 #
 # DC1 on 127.0.0.2 (realm LAB.EXAMPLE.TEST, domain LAB), optional DC2 on 127.0.0.4, optional
 # DC3 on 127.0.0.5 (a DC of the domain like any other, which the portal is never told about:
 # no ldap.urls the lab writes names it), a Samba domain member "workstation" LABWS01
-# (client address 127.0.0.3, no daemons), optional test
+# (client address 127.0.0.3, no daemons), an optional second forest FOREST2.EXAMPLE.TEST
+# (f2dc1 on 127.0.0.6, its member F2WS01 with client address 127.0.0.7), optional test
 # OpenID Provider on 127.0.0.1:${OIDC_PORT:-9400}, optional LemonLDAP::NG OpenID Provider
 # (nginx + FastCGI) on 127.0.0.1:${LLNG_PORT:-18480}. Everything lives in $LAB_DIR
 # (default /tmp/trustdesk-lab); `up` writes $LAB_DIR/lab.env for tests to source.
@@ -54,8 +56,10 @@ usage: lab/lab.sh COMMAND
                            LAB_DC3_*, LAB_DC3_KRB5_CONF = a krb5.conf whose only KDC is dc3)
             --forest2      also a second, separate forest $F2_REALM: one DC (f2dc1,
                            $F2_IP) with its own CA, service account and computers, some
-                           named as in the first (lab.env: LAB_F2_*)
-            --no-member    skip the domain member workstation $MEMBER
+                           named as in the first, and its own domain member workstation
+                           $F2_MEMBER ($F2_MEMBER_IP, OU=Paris; --member f2 below)
+                           (lab.env: LAB_F2_*, LAB_F2_MEMBER_*, LAB_F2_KRB5_CONF)
+            --no-member    skip the domain member workstations ($MEMBER, $F2_MEMBER)
             --oidc         also the test OpenID Provider on 127.0.0.1:\${OIDC_PORT:-9400}
             --llng         also LemonLDAP::NG (OpenID Provider, AD sign-in) on
                            $LLNG_ISSUER, and its AD users llng-senior/-auditor/-nobody
@@ -66,9 +70,11 @@ usage: lab/lab.sh COMMAND
   cert NAME HOST IP
           issue a server certificate for HOST and IP from the lab CA; prints the paths of
           \$LAB_DIR/tls/NAME.pem and NAME.key (lab/demo.sh serves HTTPS with it)
-  run -- CMD [ARGS...]
+  run [--member M] -- CMD [ARGS...]
           run CMD in the lab's mount namespace (lab hosts/resolv.conf, lab.env sourced,
-          /etc/samba/smb.conf = the member's config); exits with CMD's status
+          /etc/samba/smb.conf = the member's config); exits with CMD's status.
+          --member f2: as $F2_MEMBER instead (its config as /etc/samba/smb.conf, its own
+          /run/samba, KRB5_CONFIG = \$LAB_F2_KRB5_CONF whose KDC is f2dc1)
   selftest
           check the running lab; prints PASS:/FAIL: lines and "N passed, N failed"
   dc-stop NAME
@@ -76,19 +82,21 @@ usage: lab/lab.sh COMMAND
           returns once nothing listens on its address (connections are refused)
   dc-start NAME
           start that DC's samba again; returns once it answers verified LDAPS (no-op if it runs)
-  member-secrets save [SNAP] | restore [SNAP] | list
-          copy $MEMBER's private dir (secrets.tdb: machine password, previous password,
-          netlogon_creds_cli.tdb) to a snapshot SNAP (default "default"), or put it back:
-          a "VM reverted to a snapshot"
-  member-rotate [--ads] [--server DC]
+  member-secrets [--member M] save [SNAP] | restore [SNAP] | list
+          copy $MEMBER's (--member f2: $F2_MEMBER's) private dir (secrets.tdb: machine
+          password, previous password, netlogon_creds_cli.tdb) to a snapshot SNAP (default
+          "default"), or put it back: a "VM reverted to a snapshot"
+  member-rotate [--member M] [--ads] [--server DC]
           $MEMBER changes its own machine password at DC (dc1, dc2, dc3 or a host name;
-          default dc1): net rpc changetrustpw -S DC (--ads: net ads changetrustpw)
-  member-testjoin [--ads | --kerberos] [--server DC]
-          test $MEMBER's secure channel to DC (default dc1): net rpc testjoin -S DC
-          (NETLOGON schannel); exit status 0 = OK. --ads: net ads testjoin, which falls back
-          to NTLM, where the DC accepts the previous password for an hour (a stale secret
-          passes). --kerberos: only a Kerberos logon at DC with the stored secret
-          (net ads kerberos kinit -P; no fallback; the ticket is thrown away)
+          default dc1): net rpc changetrustpw -S DC (--ads: net ads changetrustpw).
+          --member f2: $F2_MEMBER, at f2dc1 (the default there; DC f2dc1 or a host name)
+  member-testjoin [--member M] [--ads | --kerberos] [--server DC]
+          test $MEMBER's (--member f2: $F2_MEMBER's) secure channel to DC (default dc1;
+          f2dc1 for f2): net rpc testjoin -S DC (NETLOGON schannel); exit status 0 = OK.
+          --ads: net ads testjoin, which falls back to NTLM, where the DC accepts the
+          previous password for an hour (a stale secret passes). --kerberos: only a Kerberos
+          logon at DC with the stored secret (net ads kerberos kinit -P; no fallback; the
+          ticket is thrown away)
   llng-rotate-keys
           rotateOidcKeys on the lab's LL::NG configuration, then restart its FastCGI workers
           and wait until JWKS serves the new kid
@@ -96,10 +104,10 @@ usage: lab/lab.sh COMMAND
 Every command works from outside and from inside "lab.sh run" (lab.env: LAB_SCRIPT=$SELF).
 
 environment: LAB_DIR (default /tmp/trustdesk-lab), OIDC_PORT (9400), OIDC_REDIRECT_URIS,
-  OIDC_POST_LOGOUT_URIS, OIDC_SKIP_CONSENT=1, LAB_DC_IP/LAB_MEMBER_IP/LAB_DC2_IP/LAB_DC3_IP
-  (defaults 127.0.0.2/.3/.4/.5), LAB_ADMIN_PW, LAB_SVC_PW, LLNG_PORT (18480), LLNG_HOST
-  (llng.lab.example.test), LLNG_REDIRECT_URIS, LLNG_POST_LOGOUT_URIS,
-  LLNG_CLIENT_ID, LLNG_CLIENT_SECRET, LAB_LLNG_USER_PW, LLNG_REQUIRE_PKCE (1),
+  OIDC_POST_LOGOUT_URIS, OIDC_SKIP_CONSENT=1, LAB_DC_IP/LAB_MEMBER_IP/LAB_DC2_IP/LAB_DC3_IP/
+  LAB_F2_IP/LAB_F2_MEMBER_IP (defaults 127.0.0.2/.3/.4/.5/.6/.7), LAB_ADMIN_PW, LAB_SVC_PW,
+  LLNG_PORT (18480), LLNG_HOST (llng.lab.example.test), LLNG_REDIRECT_URIS,
+  LLNG_POST_LOGOUT_URIS, LLNG_CLIENT_ID, LLNG_CLIENT_SECRET, LAB_LLNG_USER_PW, LLNG_REQUIRE_PKCE (1),
   LLNG_CHECK_TIME (600), LLNG_LOG_LEVEL (notice), LLNG_NPROC (4)
 EOF
 }
@@ -183,7 +191,7 @@ cmd_up() {
     mkdir -p "$LAB_DIR"
     chmod 755 "$LAB_DIR"
     : >"$MARKER"
-    mkdir -p "$PIDS" "$LOGS" "$SECRETS" "$LAB_DIR/member/run-samba"
+    mkdir -p "$PIDS" "$LOGS" "$SECRETS" "$MEMBER_DIR/run-samba"
     chmod 700 "$SECRETS"
     write_name_files
     if [ "$WITH_LLNG" = 1 ]; then printf '127.0.0.1 %s\n' "$LLNG_HOST" >>"$LAB_DIR/hosts"; fi
@@ -282,6 +290,11 @@ inner_up() {
         phase "second forest $F2_REALM on $F2_IP (own CA, provision, start, content)"
         forest2_up || up_fail "the second forest" ""
         phase_done "samba pid $(cat "$PIDS/f2dc1.pid")"
+        if [ "$WITH_MEMBER" = 1 ]; then
+            phase "member $F2_MEMBER of $F2_REALM joined (OU=Paris)"
+            forest2_member_up || up_fail "the second forest's member $F2_MEMBER" ""
+            phase_done
+        fi
     fi
 
     if [ "$WITH_LLNG" = 1 ]; then
@@ -332,7 +345,7 @@ cmd_status() {
     local rc=0 n pid ip
     if [ ! -d "$LAB_DIR" ]; then say "no lab in $LAB_DIR"; return 1; fi
     say "lab dir $LAB_DIR"
-    for n in dc1 dc2 dc3 oidc llng-fcgi llng-nginx; do
+    for n in dc1 dc2 dc3 f2dc1 oidc llng-fcgi llng-nginx; do
         if [ ! -e "$PIDS/$n.pid" ]; then
             case $n in dc?) [ -f "$LAB_DIR/$n/etc/smb.conf" ] && say "  $n: stopped (lab/lab.sh dc-start $n)" ;; esac
             continue
@@ -343,7 +356,9 @@ cmd_status() {
             say "  $n: NOT running (recorded pid $(cat "$PIDS/$n.pid"))"
         fi
     done
-    [ -f "$MEMBER_CONF" ] && say "  member $MEMBER: joined, config $MEMBER_CONF (no daemons)"
+    for n in lab f2; do
+        (select_member "$n" && [ -f "$MEMBER_CONF" ] && say "  member $MEMBER: joined, config $MEMBER_CONF (no daemons)") || true
+    done
     if [ -f "$CA" ] && ldap_tls ldapsearch -x -H "ldaps://$DC_IP" -s base -b "" dnsHostName >/dev/null 2>&1; then
         say "  DC1 answers LDAPS on $DC_IP (certificate verified against $CA)"
     else
@@ -394,16 +409,23 @@ cmd_cert() {  # NAME HOST IP: a server certificate from the lab CA (the demo por
     printf '%s\n%s\n' "$TLS/$1.pem" "$TLS/$1.key"
 }
 cmd_run() {
+    take_member_opts "$@"
+    set -- "${ARGS[@]}"
     [ "${1:-}" = -- ] && shift
-    [ $# -gt 0 ] || die "usage: lab/lab.sh run -- CMD [ARGS...]"
+    [ $# -gt 0 ] || die "usage: lab/lab.sh run [--member lab|f2] -- CMD [ARGS...]"
     need_root
     need_lab
-    enter_ns __run "$@"
+    if [ "$MEMBER_SEL" != lab ]; then member_private >/dev/null; fi
+    enter_ns __run --member "$MEMBER_SEL" -- "$@"
 }
 inner_run() {
+    take_member_opts "$@"
+    set -- "${ARGS[@]}"
+    [ "${1:-}" = -- ] && shift
     ns_enter_member
     # shellcheck source=/dev/null
     . "$ENVFILE"
+    export KRB5_CONFIG="$KRB5_CONF"   # lab.env names the first forest's; --member f2: f2dc1's
     exec "$@"
 }
 
@@ -499,12 +521,14 @@ inner_dc_start() {
 # so plain copies are consistent.
 member_private() {  # the member's private dir, from its smb.conf
     local d
-    [ -f "$MEMBER_CONF" ] || die "no member in the lab in $LAB_DIR (up without --no-member)"
+    [ -f "$MEMBER_CONF" ] || die "no member $MEMBER in the lab in $LAB_DIR (up without --no-member$([ "$MEMBER_SEL" = f2 ] && echo ", with --forest2"))"
     d=$(sed -n 's|^[[:space:]]*private dir = \(.*\)$|\1|p' "$MEMBER_CONF" | head -1)
     if [ -z "$d" ] || [ ! -d "$d" ]; then die "no private dir in $MEMBER_CONF"; fi
     printf '%s\n' "$d"
 }
 cmd_member_secrets() {
+    take_member_opts "$@"
+    set -- "${ARGS[@]}"
     local op=${1:-} snap=${2:-default} priv dst
     need_root
     case $snap in '' | *[!A-Za-z0-9._-]* | .*) die "member-secrets: snapshot name: letters, digits, . _ - only" ;; esac
@@ -533,7 +557,7 @@ cmd_member_secrets() {
             [ -d "$MEMBER_SNAPSHOTS" ] && ls -1 "$MEMBER_SNAPSHOTS"
             return 0
             ;;
-        *) die "usage: lab/lab.sh member-secrets save [SNAP] | restore [SNAP] | list" ;;
+        *) die "usage: lab/lab.sh member-secrets [--member lab|f2] save [SNAP] | restore [SNAP] | list" ;;
     esac
 }
 
@@ -544,28 +568,31 @@ cmd_member_secrets() {
 # NETLOGON to that DC only. `net ads changetrustpw` sends its kpasswd request to the KDC of
 # krb5.conf whatever -S says, so for dc2/dc3 KRB5_CONFIG is that DC's single-KDC krb5.conf
 # (else the change would land on DC1); see inner_member_net for `net ads` and its DC cache.
-member_net_args() {  # parses [--ads|--kerberos] [--server DC]: sets NET_VIA (rpc/ads/krb), NET_SERVER (a host name)
-    NET_VIA=rpc NET_SERVER="dc1.$DNSDOMAIN"
+member_net_args() {  # parses [--member M] [--ads|--kerberos] [--server DC]: sets NET_VIA (rpc/ads/krb), NET_SERVER (a host name)
+    NET_VIA=rpc NET_SERVER=""
     while [ $# -gt 0 ]; do
         case $1 in
+            --member) [ $# -ge 2 ] || die "--member needs a name (lab or f2)"; select_member "$2"; shift ;;
+            --member=*) select_member "${1#*=}" ;;
             --ads) NET_VIA=ads ;;
             --rpc) NET_VIA=rpc ;;
             --kerberos) NET_VIA=krb ;;
             --server) [ $# -ge 2 ] || die "--server needs a DC"; NET_SERVER=$2; shift ;;
             --server=*) NET_SERVER=${1#*=} ;;
-            *) die "unknown option '$1' (member-rotate [--ads] [--server DC], member-testjoin [--ads|--kerberos] [--server DC])" ;;
+            *) die "unknown option '$1' (member-rotate [--member M] [--ads] [--server DC], member-testjoin [--member M] [--ads|--kerberos] [--server DC])" ;;
         esac
         shift
     done
-    case $NET_SERVER in dc[123]) NET_SERVER="$NET_SERVER.$DNSDOMAIN" ;; esac
+    # (the member's own forest: dc1.lab.example.test, or with --member f2 f2dc1.forest2.example.test)
+    case $NET_SERVER in "") NET_SERVER=$DC_HOST ;; dc[123] | f2dc1) NET_SERVER="$NET_SERVER.$DNSDOMAIN" ;; esac
 }
 cmd_member_net() {  # $1 rotate|testjoin, rest: options
     local what=$1
     shift
     need_root
     [ -f "$ENVFILE" ] || die "no lab in $LAB_DIR (run: lab/lab.sh up)"
-    member_private >/dev/null
     member_net_args "$@"
+    member_private >/dev/null
     if [ "$what" = rotate ] && [ "$NET_VIA" = krb ]; then die "member-rotate: --ads or NETLOGON (default), not --kerberos"; fi
     enter_ns __member_net "$what" "$@"
 }

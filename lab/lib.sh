@@ -30,6 +30,13 @@ lab_settings() {
     F2_DNSDOMAIN=forest2.example.test
     F2_BASEDN=DC=forest2,DC=example,DC=test
     F2_TLS="$LAB_DIR/tls-forest2"
+    # its domain member workstation (no daemons), in its OU=Paris like LABWS01 in the first
+    F2_MEMBER=F2WS01
+    F2_MEMBER_IP=${LAB_F2_MEMBER_IP:-127.0.0.7}
+    F2_MEMBER_DIR="$LAB_DIR/member-f2"
+    F2_KRB5="$LAB_DIR/krb5-forest2.conf"   # its only KDC (and kpasswd server) is f2dc1
+    DC_HOST="dc1.$DNSDOMAIN"   # the forest's first DC, by name
+    KRB5_CONF="$LAB_DIR/krb5.conf"   # KRB5_CONFIG in the lab namespaces (the forest's KDC)
     MEMBER=LABWS01
     ADMIN_UPN="Administrator@$DNSDOMAIN"
     ADMIN_PW=${LAB_ADMIN_PW:-'Passw0rd!Lab'}
@@ -37,7 +44,6 @@ lab_settings() {
     SVC_DN="CN=$SVC_SAM,CN=Users,$BASEDN"
     SVC_UPN="$SVC_SAM@$DNSDOMAIN"
     SVC_PW=${LAB_SVC_PW:-'Svc-Passw0rd!Lab'}
-    MEMBER_DN="CN=$MEMBER,OU=Paris,OU=Workstations,$BASEDN"
     PIDS="$LAB_DIR/pids"
     LOGS="$LAB_DIR/logs"
     TLS="$LAB_DIR/tls"
@@ -51,9 +57,9 @@ lab_settings() {
     # per-DC krb5.conf: that DC is the only KDC (kinit there to log on AT that DC)
     DC2_KRB5="$LAB_DIR/krb5-dc2.conf"
     DC3_KRB5="$LAB_DIR/krb5-dc3.conf"
-    # `member-secrets save|restore`: copies of the member's private dir (secrets.tdb ...)
-    MEMBER_SNAPSHOTS="$LAB_DIR/member/snapshots"
-    MEMBER_CONF="$LAB_DIR/member/member.conf"
+    MEMBER_DIR="$LAB_DIR/member"
+    member_paths
+    MEMBER_SEL=lab   # the domain member the member commands and `run` act as (--member)
     OIDC_DIR="$LAB_ROOT/oidc"
     # LemonLDAP::NG (up --llng): portal on 127.0.0.1:$LLNG_PORT, configuration under $LLNG_DIR
     LLNG_SRC="$LAB_ROOT/llng"
@@ -76,6 +82,49 @@ lab_settings() {
     LLNG_REQUIRE_PKCE=${LLNG_REQUIRE_PKCE:-1}
     LLNG_LOG_LEVEL=${LLNG_LOG_LEVEL:-notice}
     LLNG_NPROC=${LLNG_NPROC:-4}
+}
+# the member's files, from MEMBER, MEMBER_DIR and BASEDN; `member-secrets save|restore` keeps
+# copies of its private dir (secrets.tdb ...) in MEMBER_SNAPSHOTS
+# shellcheck disable=SC2034
+member_paths() {
+    MEMBER_CONF="$MEMBER_DIR/member.conf"
+    MEMBER_SNAPSHOTS="$MEMBER_DIR/snapshots"
+    MEMBER_DN="CN=$MEMBER,OU=Paris,OU=Workstations,$BASEDN"
+}
+# The second forest's settings in place of the first's (--forest2): its realm, DC, CA,
+# service account, krb5.conf and domain member F2WS01. Callers swap them in a subshell (up)
+# or in a process of their own (the commands run with --member f2).
+# shellcheck disable=SC2034
+forest2_settings() {
+    REALM=$F2_REALM DOMAIN=$F2_DOMAIN DNSDOMAIN=$F2_DNSDOMAIN BASEDN=$F2_BASEDN DC_IP=$F2_IP
+    DC_HOST="f2dc1.$F2_DNSDOMAIN" KRB5_CONF=$F2_KRB5
+    TLS=$F2_TLS CA="$F2_TLS/ca.pem" ADMIN_UPN="Administrator@$F2_DNSDOMAIN"
+    SVC_DN="CN=$SVC_SAM,CN=Users,$F2_BASEDN" SVC_UPN="$SVC_SAM@$F2_DNSDOMAIN"
+    DC1_CONF="$LAB_DIR/f2dc1/etc/smb.conf"
+    MEMBER=$F2_MEMBER MEMBER_IP=$F2_MEMBER_IP MEMBER_DIR=$F2_MEMBER_DIR
+    member_paths
+}
+# --member NAME: which domain member (and so which forest) a command acts as
+select_member() {
+    case ${1,,} in
+        lab | labws01) MEMBER_SEL=lab ;;
+        f2 | f2ws01) MEMBER_SEL=f2; forest2_settings ;;
+        *) die "--member: lab (LABWS01, the default) or f2 (F2WS01, up --forest2), not '$1'" ;;
+    esac
+}
+# "$@" without its --member NAME options (those select the member) up to a `--`, in ARGS
+# shellcheck disable=SC2034
+take_member_opts() {
+    ARGS=()
+    while [ $# -gt 0 ]; do
+        case $1 in
+            --) ARGS+=("$@"); return 0 ;;
+            --member) [ $# -ge 2 ] || die "--member needs a name (lab or f2)"; select_member "$2"; shift ;;
+            --member=*) select_member "${1#*=}" ;;
+            *) ARGS+=("$1") ;;
+        esac
+        shift
+    done
 }
 
 # ------------------------------------------------------------------ output
@@ -210,12 +259,12 @@ ns_enter() {
     if [ -f /etc/nsswitch.conf ]; then
         mount --bind "$LAB_DIR/nsswitch.conf" /etc/nsswitch.conf || die "cannot bind-mount nsswitch.conf"
     fi
-    mkdir -p /run/samba "$LAB_DIR/member/run-samba"
-    mount --bind "$LAB_DIR/member/run-samba" /run/samba || die "cannot bind-mount /run/samba"
-    export KRB5_CONFIG="$LAB_DIR/krb5.conf" KRB5CCNAME="FILE:$LAB_DIR/krb5cc"
+    mkdir -p /run/samba "$MEMBER_DIR/run-samba"
+    mount --bind "$MEMBER_DIR/run-samba" /run/samba || die "cannot bind-mount /run/samba"
+    export KRB5_CONFIG="$KRB5_CONF" KRB5CCNAME="FILE:$LAB_DIR/krb5cc"
 }
 # the `run` view: additionally the member's smb.conf as /etc/samba/smb.conf (Samba tools
-# called without -s then act as the workstation LABWS01)
+# called without -s then act as the workstation LABWS01, or F2WS01 with --member f2)
 ns_enter_member() {
     ns_enter
     if [ -f /etc/samba/smb.conf ] && [ -f "$MEMBER_CONF" ]; then
@@ -233,6 +282,7 @@ $DC2_IP dc2.$DNSDOMAIN dc2
 $DC3_IP dc3.$DNSDOMAIN dc3
 $F2_IP f2dc1.$F2_DNSDOMAIN f2dc1
 $MEMBER_IP ${MEMBER,,}.$DNSDOMAIN ${MEMBER,,}
+$F2_MEMBER_IP ${F2_MEMBER,,}.$F2_DNSDOMAIN ${F2_MEMBER,,}
 EOF
     printf 'nameserver %s\noptions timeout:2 attempts:1\n' "$DC_IP" >"$LAB_DIR/resolv.conf"
     if [ -f /etc/nsswitch.conf ]; then
@@ -240,7 +290,7 @@ EOF
     else
         printf 'hosts: files dns\n' >"$LAB_DIR/nsswitch.conf"
     fi
-    krb5_conf "$DC_IP" >"$LAB_DIR/krb5.conf"
+    krb5_conf "$DC_IP" >"$KRB5_CONF"
     if [ "${WITH_DC2:-0}" = 1 ]; then krb5_conf "$DC2_IP" >"$DC2_KRB5"; fi
     if [ "${WITH_DC3:-0}" = 1 ]; then krb5_conf "$DC3_IP" >"$DC3_KRB5"; fi
 }
@@ -317,17 +367,17 @@ EOF
 }
 
 member_conf() {
-    local m="$LAB_DIR/member"
+    local m=$MEMBER_DIR
     mkdir -p "$m"/{private,state,cache,lock,run,log,ncalrpc,run-samba}
     cat >"$MEMBER_CONF" <<EOF
-# trustdesk lab: domain member "workstation" $MEMBER (no daemons run; tools use -s this file)
+# trustdesk lab: domain member "workstation" $MEMBER of $REALM (no daemons run; tools use -s this file)
 [global]
 	netbios name = $MEMBER
 	workgroup = $DOMAIN
 	realm = $REALM
 	security = ads
 	server role = member server
-	# always DC1, by IP: no DC discovery (testparm warns about this with ads; harmless)
+	# always the forest's first DC, by IP: no DC discovery (testparm warns about this with ads; harmless)
 	password server = $DC_IP
 	disable netbios = yes
 	name resolve order = host
@@ -513,16 +563,25 @@ provision_forest_dc() {  # $1 name (dc1, f2dc1), $2 NetBIOS and certificate base
 # Run in a subshell: the first forest's settings are swapped for the second's there only.
 forest2_up() {
     (
-        REALM=$F2_REALM DOMAIN=$F2_DOMAIN DNSDOMAIN=$F2_DNSDOMAIN BASEDN=$F2_BASEDN DC_IP=$F2_IP
-        TLS=$F2_TLS CA="$F2_TLS/ca.pem" ADMIN_UPN="Administrator@$F2_DNSDOMAIN"
-        SVC_DN="CN=$SVC_SAM,CN=Users,$F2_BASEDN" SVC_UPN="$SVC_SAM@$F2_DNSDOMAIN"
-        DC1_CONF="$LAB_DIR/f2dc1/etc/smb.conf"
-        make_ca && make_cert F2DC1 "f2dc1.$DNSDOMAIN" "$DC_IP" || up_fail "forest 2: certificates" "$LOGS/openssl.log"
+        forest2_settings
+        krb5_conf "$DC_IP" >"$KRB5_CONF"
+        make_ca && make_cert F2DC1 "$DC_HOST" "$DC_IP" || up_fail "forest 2: certificates" "$LOGS/openssl.log"
         provision_forest_dc f2dc1 F2DC1
         start_dc f2dc1 "$DC1_CONF" || up_fail "forest 2: cannot start f2dc1" "$LAB_DIR/f2dc1/log/samba.stdout"
         wait_ldap "$DC_IP" 60 || up_fail "forest 2: f2dc1 does not answer LDAP" "$LAB_DIR/f2dc1/log/log.samba"
         wait_ldaps "$DC_IP" 30 || up_fail "forest 2: f2dc1 does not answer LDAPS verified with its CA" "$LAB_DIR/f2dc1/log/log.samba"
+        # its ldap/ SPNs (as for DC1): without them its member's Kerberos LDAP binds fail
+        samba_spnupdate -s "$DC1_CONF" >"$LOGS/f2dc1-spnupdate.log" 2>&1 || up_fail "forest 2: samba_spnupdate" "$LOGS/f2dc1-spnupdate.log"
         create_content
+    )
+}
+# Its member workstation F2WS01, joined as LABWS01 is (join_member) with the second forest's
+# settings, its own files under $F2_MEMBER_DIR and its KDC (f2dc1) in KRB5_CONFIG.
+forest2_member_up() {
+    (
+        forest2_settings
+        export KRB5_CONFIG=$KRB5_CONF
+        join_member
     )
 }
 
@@ -585,14 +644,16 @@ create_bulk() {  # $1 count: enabled computers without a password set (pwdLastSe
     rm -f "$f"
 }
 
-join_member() {
-    local log="$LOGS/member-join.log"
+join_member() {  # $MEMBER into $REALM at $DC_IP, files under $MEMBER_DIR (member.conf, private ...)
+    local tag=${MEMBER_DIR##*/}
+    local log="$LOGS/$tag-join.log"
     member_conf
-    net ads join -s "$MEMBER_CONF" -U "Administrator%$ADMIN_PW" createcomputer=Workstations/Paris \
+    # -S: the DC by name, not found through DNS (the lab resolver, DC1, knows only the first forest)
+    net ads join -s "$MEMBER_CONF" -S "$DC_HOST" -U "Administrator%$ADMIN_PW" createcomputer=Workstations/Paris \
         osName="Samba" osVer="$(samba --version | awk '{print $2}')" --no-dns-updates >"$log" 2>&1 \
-        || up_fail "net ads join" "$log"
-    net rpc testjoin -s "$MEMBER_CONF" >"$LOGS/member-testjoin.log" 2>&1 \
-        || up_fail "net rpc testjoin after the join" "$LOGS/member-testjoin.log"
+        || up_fail "net ads join ($MEMBER)" "$log"
+    net rpc testjoin -s "$MEMBER_CONF" >"$LOGS/$tag-testjoin.log" 2>&1 \
+        || up_fail "net rpc testjoin after the join ($MEMBER)" "$LOGS/$tag-testjoin.log"
     admin_search -b "$MEMBER_DN" -s base dn >/dev/null 2>&1 || up_fail "$MEMBER is not at $MEMBER_DN" "$log"
 }
 
@@ -795,8 +856,15 @@ write_env() {
         vars+=(LAB_F2_IP "$F2_IP" LAB_F2_REALM "$F2_REALM" LAB_F2_DOMAIN "$F2_DOMAIN"
             LAB_F2_DNSDOMAIN "$F2_DNSDOMAIN" LAB_F2_BASEDN "$F2_BASEDN"
             LAB_F2_LDAPS_URL "ldaps://$F2_IP" LAB_F2_CA "$F2_TLS/ca.pem"
-            LAB_F2_ADMIN_UPN "Administrator@$F2_DNSDOMAIN" LAB_F2_SVC_UPN "$SVC_SAM@$F2_DNSDOMAIN"
-            LAB_F2_SVC_DN "CN=$SVC_SAM,CN=Users,$F2_BASEDN")
+            LAB_F2_ADMIN_UPN "Administrator@$F2_DNSDOMAIN" LAB_F2_ADMIN_PW "$ADMIN_PW" LAB_F2_SVC_UPN "$SVC_SAM@$F2_DNSDOMAIN"
+            LAB_F2_SVC_DN "CN=$SVC_SAM,CN=Users,$F2_BASEDN" LAB_F2_DC_NAME "f2dc1.$F2_DNSDOMAIN"
+            LAB_F2_KRB5_CONF "$F2_KRB5")
+        if [ "$WITH_MEMBER" = 1 ]; then   # its member F2WS01: the paths forest2_settings gives
+            local -a f2m
+            mapfile -t f2m < <(forest2_settings && printf '%s\n' "$MEMBER_CONF" "$MEMBER_DN" "$MEMBER_SNAPSHOTS")
+            vars+=(LAB_F2_MEMBER_NAME "$F2_MEMBER" LAB_F2_MEMBER_IP "$F2_MEMBER_IP" LAB_F2_MEMBER_CONF "${f2m[0]}"
+                LAB_F2_MEMBER_DN "${f2m[1]}" LAB_F2_MEMBER_SNAPSHOTS "${f2m[2]}")
+        fi
     fi
     if [ "$WITH_LLNG" = 1 ]; then
         vars+=(LLNG_ISSUER "$LLNG_ISSUER" LLNG_HOST "$LLNG_HOST" LLNG_CLIENT_ID "$LLNG_CLIENT_ID" LLNG_CLIENT_SECRET "$LLNG_CLIENT_SECRET"

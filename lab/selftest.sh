@@ -160,6 +160,19 @@ inner_selftest() {
         if ldap_tls ldapsearch -LLL -x -H "$LAB_F2_LDAPS_URL" -b "" -s base dnsHostName >/dev/null 2>&1; then
             fail "second forest: the first forest's CA must not verify its DC"
         else pass "second forest: the first forest's CA does not verify its DC (separate CAs)"; fi
+        if [ -n "${LAB_F2_MEMBER_CONF:-}" ]; then   # its member F2WS01 (up --forest2 without --no-member)
+            check "second forest: member $LAB_F2_MEMBER_NAME object at $LAB_F2_MEMBER_DN (its CA, its Administrator)" f2_member_object
+            if admin_search -b "$BASEDN" "(sAMAccountName=$LAB_F2_MEMBER_NAME\$)" dn 2>>"$LOGS/selftest.log" | grep -q '^dn: '; then
+                fail "second forest: $LAB_F2_MEMBER_NAME must not be in the first forest"
+            else pass "second forest: $LAB_F2_MEMBER_NAME is not in the first forest"; fi
+            check "second forest: 'lab.sh run --member f2 -- net rpc testjoin -s \$LAB_F2_MEMBER_CONF -S \$LAB_F2_DC_NAME' OK (NETLOGON schannel)" \
+                "$SELF" run --member f2 -- sh -c 'net rpc testjoin -s "$LAB_F2_MEMBER_CONF" -S "$LAB_F2_DC_NAME"'
+            check "second forest: 'lab.sh member-testjoin --member f2 --kerberos' OK (Kerberos logon at f2dc1, \$LAB_F2_KRB5_CONF)" \
+                "$SELF" member-testjoin --member f2 --kerberos
+            if [ -n "${LAB_MEMBER_CONF:-}" ]; then
+                check "member $MEMBER still works next to the second forest's ('lab.sh member-testjoin')" "$SELF" member-testjoin
+            fi
+        fi
     fi
 
     # replication between every pair of DCs, both ways: one change written at each DC (each on
@@ -183,6 +196,7 @@ inner_selftest() {
     [ "$FAILS" = 0 ]
 }
 
+f2_member_object() { (forest2_settings && admin_search -b "$MEMBER_DN" -s base dn | grep -qixF "dn: $MEMBER_DN"); }
 dc2_rootdse() { LDAP_URL=$LAB_DC2_LDAPS_URL admin_search -b "" -s base dnsHostName; }
 dc3_rootdse() { LDAP_URL=$LAB_DC3_LDAPS_URL admin_search -b "" -s base dnsHostName; }
 repl_write() {  # "$1" = "URL DN": writes a fresh description there; prints "T0 TAG DN" ("" on failure)

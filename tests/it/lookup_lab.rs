@@ -37,7 +37,12 @@ async fn exact_names_go_to_the_diagnosis_and_prefixes_list_matches() {
             .await
             .unwrap();
         assert_eq!(r.status(), 303, "{input}");
-        assert_eq!(r.headers()["location"], "/computers/PAR-WS001", "{input}");
+        // The page in its domain (issue #19: URLs carry the domain).
+        assert_eq!(
+            r.headers()["location"],
+            "/computers/lab.example.test/PAR-WS001",
+            "{input}"
+        );
     }
     let r = c
         .get(format!("{}/computers?q=PAR-WS", p.base))
@@ -47,7 +52,10 @@ async fn exact_names_go_to_the_diagnosis_and_prefixes_list_matches() {
     assert_eq!(r.status(), 200);
     let html = r.text().await.unwrap();
     for n in ["PAR-WS001", "PAR-WS002", "PAR-WS003"] {
-        assert!(html.contains(&format!("/computers/{n}")), "{n} listed");
+        assert!(
+            html.contains(&format!("/computers/lab.example.test/{n}")),
+            "{n} listed"
+        );
     }
     assert!(!html.contains("BER-WS"), "only names with the prefix");
 

@@ -91,7 +91,10 @@ async fn scoped_searches_list_every_match_and_say_when_the_list_is_cut() {
     assert_eq!(junior.0, MINE, "{junior:?}");
     assert_eq!((junior.1, junior.2), (3, true));
     for n in MINE {
-        assert!(junior_page.contains(&format!("/computers/{n}\"")), "{n}");
+        assert!(
+            junior_page.contains(&format!("/computers/lab.example.test/{n}\"")),
+            "{n}"
+        );
     }
     assert!(
         !junior_page.contains("PC00001"),

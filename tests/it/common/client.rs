@@ -173,7 +173,13 @@ pub async fn csrf(c: &reqwest::Client, base: &str) -> String {
 
 /// GET a page with the browser's session; its body as text.
 pub async fn get_text(c: &reqwest::Client, url: &str) -> String {
-    c.get(url).send().await.unwrap().text().await.unwrap()
+    // A computer's old URL redirects to its page in its domain (issue #19): followed.
+    let first = c.get(url).send().await.unwrap();
+    follow(c, first, &mut Vec::new())
+        .await
+        .text()
+        .await
+        .unwrap()
 }
 
 /// GET a JSON API path with the browser's session; returns status and body.

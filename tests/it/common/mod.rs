@@ -403,3 +403,36 @@ pub fn causes(report: &serde_json::Value) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// Both lab forests as `[[domains]]` (`lab/lab.sh up --forest2`): the first with its CA, then
+/// the second with the CA file `f2_ca` (a test may give it the wrong one).
+pub fn both_forests_domains(f2_ca: &str) -> String {
+    let lab = lab();
+    let var = |k: &str| {
+        std::env::var(k)
+            .unwrap_or_else(|_| panic!("{k} is not set: this test needs `lab/lab.sh up --forest2`"))
+    };
+    let domain = |nb: String, dns: String, url: &str, base: &str, upn: &str, ca: &str| {
+        format!(
+            "[[domains]]\nname = {nb:?}\ndns_name = {dns:?}\nurls = [{url:?}]\n\
+             base_dn = {base:?}\nbind_dn = {upn:?}\nbind_password = {pw:?}\nca_file = {ca:?}\n\
+             connect_timeout_secs = 3\n\n",
+            pw = lab.svc_pw,
+        )
+    };
+    domain(
+        var("LAB_DOMAIN"),
+        var("LAB_DNSDOMAIN"),
+        &lab.ldaps_url,
+        &lab.base_dn,
+        &lab.svc_upn,
+        &lab.ca.display().to_string(),
+    ) + &domain(
+        var("LAB_F2_DOMAIN"),
+        var("LAB_F2_DNSDOMAIN"),
+        &var("LAB_F2_LDAPS_URL"),
+        &var("LAB_F2_BASEDN"),
+        &var("LAB_F2_SVC_UPN"),
+        f2_ca,
+    )
+}
