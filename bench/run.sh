@@ -8,6 +8,7 @@
 set -euo pipefail
 cd "$(dirname -- "${BASH_SOURCE[0]}")/.."
 N=${BENCH_COMPUTERS:-20000}
+N2=${BENCH_F2_COMPUTERS:-10000}   # the second forest's (the two-forest fleet scan)
 export LAB_DIR=${BENCH_LAB_DIR:-/tmp/trustdesk-bench-lab}
 OUT=${BENCH_OUT:-BENCHMARKS.md}
 step() { printf '\n== %s\n' "$*"; }
@@ -22,13 +23,15 @@ have=0
 if lab/lab.sh status >/dev/null 2>&1 && [ -f "$LAB_DIR/lab.env" ]; then
     have=$(sed -n "s/^export LAB_BULK_COMPUTERS='\([0-9]*\)'/\1/p" "$LAB_DIR/lab.env")
     grep -q LAB_DC2_LDAPS_URL "$LAB_DIR/lab.env" || have=0
+    have2=$(sed -n "s/^export LAB_F2_BULK_COMPUTERS='\([0-9]*\)'/\1/p" "$LAB_DIR/lab.env")
+    [ "${have2:-0}" -ge "$N2" ] || have=0
 fi
 if [ "${have:-0}" -ge "$N" ]; then
     step "reusing the lab in $LAB_DIR ($have computers)"
 else
-    step "lab up: three DCs, $N computers"
+    step "lab up: three DCs, $N computers; a second forest with $N2"
     lab/lab.sh down >/dev/null 2>&1 || true
-    lab/lab.sh up --dc2 --dc3 --computers "$N"
+    lab/lab.sh up --dc2 --dc3 --computers "$N" --forest2 --forest2-computers "$N2"
 fi
 
 run() {  # $1 title, $2 command shown, rest: the command

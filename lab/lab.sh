@@ -1,7 +1,7 @@
 #!/bin/bash
 # trustdesk lab controller: a throwaway Samba AD domain on loopback for tests and the demo.
 #
-#   lab/lab.sh up [--dc2] [--dc3] [--forest2] [--no-member] [--oidc] [--llng] [--computers N]
+#   lab/lab.sh up [--dc2] [--dc3] [--forest2] [--no-member] [--oidc] [--llng] [--computers N] [--forest2-computers N]
 #   lab/lab.sh down | status | selftest
 #   lab/lab.sh dc-stop NAME | dc-start NAME   # NAME dc1/dc2/dc3: stop/start that DC's samba, data kept
 #   lab/lab.sh member-secrets [--member M] save|restore [SNAP]   # copy of the member's private dir (secrets.tdb ...)
@@ -48,7 +48,7 @@ usage() {
     cat <<EOF
 usage: lab/lab.sh COMMAND
 
-  up [--dc2] [--dc3] [--forest2] [--no-member] [--oidc] [--llng] [--computers N]
+  up [--dc2] [--dc3] [--forest2] [--no-member] [--oidc] [--llng] [--computers N] [--forest2-computers N]
           provision and start the lab from scratch in \$LAB_DIR ($LAB_DIR)
             --dc2          also a second DC (dc2, $DC2_IP), replicating both ways
             --dc3          also a third DC (dc3, $DC3_IP), joined like dc2 (after it, when both),
@@ -65,6 +65,9 @@ usage: lab/lab.sh COMMAND
                            $LLNG_ISSUER, and its AD users llng-senior/-auditor/-nobody
             --computers N  add N bulk computers PC00001... to OU=Berlin,OU=Workstations,
                            in mixed states (see bulk_fixture in fixtures.sh)
+            --forest2-computers N
+                           with --forest2: N bulk computers PC00001... in the second
+                           forest's OU=Berlin too (for the two-forest fleet benchmark)
   down    stop everything the lab started (by PID) and remove \$LAB_DIR
   status  show what runs; exit 0 if DC1 answers verified LDAPS
   cert NAME HOST IP
@@ -128,7 +131,7 @@ enter_ns() {  # re-execute this script as "$@" in a private mount namespace
 
 # =================================================================== up (outer part)
 parse_up_args() {
-    WITH_DC2=0 WITH_DC3=0 WITH_MEMBER=1 WITH_OIDC=0 WITH_LLNG=0 WITH_F2=0 N_BULK=0
+    WITH_DC2=0 WITH_DC3=0 WITH_MEMBER=1 WITH_OIDC=0 WITH_LLNG=0 WITH_F2=0 N_BULK=0 N_F2_BULK=0
     while [ $# -gt 0 ]; do
         case $1 in
             --dc2) WITH_DC2=1 ;;
@@ -139,6 +142,8 @@ parse_up_args() {
             --llng) WITH_LLNG=1 ;;
             --computers) [ $# -ge 2 ] || die "--computers needs a number"; N_BULK=$2; shift ;;
             --computers=*) N_BULK=${1#*=} ;;
+            --forest2-computers) [ $# -ge 2 ] || die "--forest2-computers needs a number"; N_F2_BULK=$2; shift ;;
+            --forest2-computers=*) N_F2_BULK=${1#*=} ;;
             -h | --help) usage; exit 0 ;;
             *) die "up: unknown option '$1' (see lab/lab.sh help)" ;;
         esac
@@ -146,6 +151,9 @@ parse_up_args() {
     done
     case $N_BULK in '' | *[!0-9]*) die "--computers: not a number: '$N_BULK'" ;; esac
     [ "$N_BULK" -le 99999 ] || die "--computers: at most 99999"
+    case $N_F2_BULK in '' | *[!0-9]*) die "--forest2-computers: not a number: '$N_F2_BULK'" ;; esac
+    [ "$N_F2_BULK" -le 99999 ] || die "--forest2-computers: at most 99999"
+    [ "$N_F2_BULK" = 0 ] || [ "$WITH_F2" = 1 ] || die "--forest2-computers needs --forest2"
 }
 
 cmd_up() {
@@ -290,6 +298,11 @@ inner_up() {
         phase "second forest $F2_REALM on $F2_IP (own CA, provision, start, content)"
         forest2_up || up_fail "the second forest" ""
         phase_done "samba pid $(cat "$PIDS/f2dc1.pid")"
+        if [ "$N_F2_BULK" -gt 0 ]; then
+            phase "second forest bulk: $N_F2_BULK computers PC00001... in Berlin"
+            (forest2_settings && create_bulk "$N_F2_BULK") || up_fail "the second forest's bulk computers" ""
+            phase_done "$(awk -v n="$N_F2_BULK" -v t="$(since "$PHASE_T")" 'BEGIN { printf "%.0f/s", n / t }')"
+        fi
         if [ "$WITH_MEMBER" = 1 ]; then
             phase "member $F2_MEMBER of $F2_REALM joined (OU=Paris)"
             forest2_member_up || up_fail "the second forest's member $F2_MEMBER" ""

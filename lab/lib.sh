@@ -830,6 +830,7 @@ write_env() {
         LAB_HOSTS "$LAB_DIR/hosts"
         LAB_RESOLV_CONF "$LAB_DIR/resolv.conf"
         LAB_BULK_COMPUTERS "$N_BULK"
+        LAB_F2_BULK_COMPUTERS "${N_F2_BULK:-0}"
         LAB_FIXTURES "$LAB_DIR/fixtures.json"
         LAB_OIDC_DIR "$OIDC_DIR"
         LAB_SCRIPT "$SELF"

@@ -279,6 +279,15 @@ async fn fleet_scan(
         "fleet report {id}: {} computers scanned on {}, {} at risk",
         outcome.scanned, outcome.dc, outcome.at_risk
     );
+    for d in &outcome.domains {
+        eprintln!(
+            "domain {}: {} computers in {:.2} s on {}",
+            d.domain,
+            d.scanned,
+            d.elapsed.as_secs_f64(),
+            d.dc
+        );
+    }
     for note in &outcome.notes {
         eprintln!("note: {note}");
     }

@@ -109,17 +109,15 @@ impl Config {
                 "must be between 1 and 1000 (AD's MaxPageSize)",
             ));
         }
-        // The fleet scan covers the first configured domain.
-        let first = self.domains.first().map_or("", |d| d.base_dn.as_str());
         for scope in &self.fleet.scopes {
-            if !crate::ad::dn::dn_within(scope, first) {
+            if !self
+                .domains
+                .iter()
+                .any(|d| crate::ad::dn::dn_within(scope, &d.base_dn))
+            {
                 return Err(ConfigError::invalid(
                     "fleet.scopes",
-                    format!(
-                        "{scope:?} is not a DN under {}, the base_dn of the first domain, the \
-                         one the fleet scan covers",
-                        self.domain_key(0, "base_dn")
-                    ),
+                    format!("{scope:?} is not a DN under a managed domain's base_dn"),
                 ));
             }
         }

@@ -42,6 +42,8 @@ pub struct FleetBeat<'a> {
 pub struct FleetFindingRow {
     pub name: String,
     pub dn: String,
+    /// Its domain's DNS name (none in reports from before several domains were scanned).
+    pub domain: Option<String>,
     pub ou: String,
     pub object_guid: String,
     /// The headline cause's code.
@@ -200,8 +202,8 @@ impl Store {
             return Ok(());
         }
         const SQL: &str = "INSERT INTO fleet_findings (scan_id, name, dn, ou, object_guid, cause, \
-             confidence, causes, pwd_last_set, last_logon, summary) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)";
+             confidence, causes, pwd_last_set, last_logon, summary, domain) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)";
         on_write!(self, |pool| {
             let mut tx = pool.begin().await?;
             for r in rows {
@@ -217,6 +219,7 @@ impl Store {
                     .bind(r.pwd_last_set)
                     .bind(r.last_logon)
                     .bind(&r.summary)
+                    .bind(&r.domain)
                     .execute(&mut *tx)
                     .await?;
             }
@@ -226,6 +229,19 @@ impl Store {
     }
 
     /// Drop a running report's rows (the scan starts over on another DC).
+    /// Drop a report's rows of one domain (its scan starts over on another DC).
+    pub async fn fleet_clear_domain(&self, scan_id: i64, domain: &str) -> Result<(), StoreError> {
+        on_write!(self, |pool| sqlx::query(
+            "DELETE FROM fleet_findings WHERE scan_id = $1 AND domain = $2"
+        )
+        .bind(scan_id)
+        .bind(domain)
+        .execute(pool)
+        .await
+        .map(|_| ()))?;
+        Ok(())
+    }
+
     pub async fn fleet_clear_findings(&self, scan_id: i64) -> Result<(), StoreError> {
         on_write!(self, |pool| sqlx::query(
             "DELETE FROM fleet_findings WHERE scan_id = $1"
@@ -317,8 +333,8 @@ impl Store {
 
     /// A report's at-risk rows, by cause then name.
     pub async fn fleet_findings(&self, scan_id: i64) -> Result<Vec<FleetFindingRow>, StoreError> {
-        let sql = "SELECT name, dn, ou, object_guid, cause, confidence, causes, pwd_last_set, \
-                   last_logon, summary FROM fleet_findings WHERE scan_id = $1 \
+        let sql = "SELECT name, dn, domain, ou, object_guid, cause, confidence, causes, \
+                   pwd_last_set, last_logon, summary FROM fleet_findings WHERE scan_id = $1 \
                    ORDER BY cause, name";
         let rows = on_pool!(self, |pool| sqlx::query(sql)
             .bind(scan_id)
@@ -329,6 +345,7 @@ impl Store {
                 Ok::<_, sqlx::Error>(FleetFindingRow {
                     name: r.try_get("name")?,
                     dn: r.try_get("dn")?,
+                    domain: r.try_get("domain")?,
                     ou: r.try_get("ou")?,
                     object_guid: r.try_get("object_guid")?,
                     cause: r.try_get("cause")?,

@@ -388,37 +388,54 @@ fn end<'a>(
     }
 }
 
-/// The configured scopes (default: the domain), with any scope inside another dropped.
-fn scopes(cfg: &crate::config::Config) -> Vec<String> {
-    let mut scopes: Vec<String> = if cfg.fleet.scopes.is_empty() {
-        cfg.domains
-            .first()
-            .map(|d| vec![d.base_dn.clone()])
-            .unwrap_or_default()
-    } else {
-        cfg.fleet.scopes.clone()
-    };
-    scopes.sort_by_key(|s| normalize_dn(s).len());
-    let mut kept: Vec<String> = Vec::new();
-    for s in scopes {
-        if !kept.iter().any(|k| dn_within(&s, k)) {
-            kept.push(s);
-        }
-    }
-    kept
+/// Each domain with its scopes: the configured ones inside it (default, when none is
+/// configured: every domain whole), any scope inside another dropped. A domain left without
+/// a scope is not scanned.
+fn domain_scans(
+    cfg: &crate::config::Config,
+    domains: &crate::directory::Domains,
+) -> Vec<scan::DomainScan> {
+    domains
+        .iter()
+        .filter_map(|d| {
+            let mut scopes: Vec<String> = if cfg.fleet.scopes.is_empty() {
+                vec![d.base_dn().to_string()]
+            } else {
+                cfg.fleet
+                    .scopes
+                    .iter()
+                    .filter(|s| {
+                        domains
+                            .of_dn(s)
+                            .is_some_and(|o| std::sync::Arc::ptr_eq(o, d))
+                    })
+                    .cloned()
+                    .collect()
+            };
+            scopes.sort_by_key(|s| normalize_dn(s).len());
+            let mut kept: Vec<String> = Vec::new();
+            for s in scopes {
+                if !kept.iter().any(|k| dn_within(&s, k)) {
+                    kept.push(s);
+                }
+            }
+            (!kept.is_empty()).then(|| scan::DomainScan {
+                directory: d.clone(),
+                scopes: kept,
+            })
+        })
+        .collect()
 }
 
 impl ScanContext {
-    /// A fleet scan's context: the first configured domain's directory (the scan covers one
-    /// domain; `fleet.scopes` must be in it), the lookups' store, policy and diagnosis
-    /// settings, and the configured scopes and page size.
+    /// A fleet scan's context: every managed domain with its scopes, the lookups' store,
+    /// policy and diagnosis settings, and the page size.
     pub fn new(cfg: &crate::config::Config, lookups: &crate::lookup::Lookups) -> Self {
         ScanContext {
-            directory: lookups.domains.first().clone(),
+            domains: domain_scans(cfg, &lookups.domains),
             store: lookups.store.clone(),
             policy: lookups.policy.clone(),
             settings: lookups.settings,
-            scopes: scopes(cfg),
             page_size: cfg.fleet.page_size,
         }
     }

@@ -34,13 +34,19 @@ use crate::policy::{Grant, Policy, RunFleetScan, Target};
 /// What a scan needs.
 #[derive(Clone)]
 pub struct ScanContext {
-    pub directory: Arc<Directory>,
+    /// The domains a report covers, scanned in turn.
+    pub domains: Vec<DomainScan>,
     pub store: Store,
     pub policy: Arc<Policy>,
     pub settings: DiagnosisSettings,
-    /// Subtrees to scan, none inside another.
-    pub scopes: Vec<String>,
     pub page_size: u32,
+}
+
+/// One domain of a scan: its directory and the subtrees to scan there, none inside another.
+#[derive(Clone)]
+pub struct DomainScan {
+    pub directory: Arc<Directory>,
+    pub scopes: Vec<String>,
 }
 
 /// What the progress display hears.
@@ -68,6 +74,18 @@ pub struct Outcome {
     pub restarts: u32,
     pub notes: Vec<String>,
     pub tally: Tally,
+    /// Each domain's part, in the order scanned.
+    pub domains: Vec<DomainOutcome>,
+}
+
+/// What a scan did in one domain.
+#[derive(Debug, Clone)]
+pub struct DomainOutcome {
+    pub domain: String,
+    pub dc: String,
+    pub scanned: u64,
+    /// From the first connection to the last row stored, the restarts included.
+    pub elapsed: std::time::Duration,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -98,7 +116,8 @@ struct Other {
     all: bool,
 }
 
-/// Run one scan into report `scan_id` (already `running`). The caller closes the report.
+/// Run one scan into report `scan_id` (already `running`): every domain in turn, each on one of
+/// its DCs. A domain whose every DC fails fails the report. The caller closes the report.
 #[tracing::instrument(name = "fleet.scan", skip_all, fields(report = scan_id))]
 pub async fn run(
     _grant: &Grant<RunFleetScan>,
@@ -107,10 +126,56 @@ pub async fn run(
     now: OffsetDateTime,
     progress: &(dyn Fn(Update) + Sync),
 ) -> Result<Outcome, ScanError> {
+    let several = ctx.domains.len() > 1;
+    let mut all: Option<Outcome> = None;
+    for d in &ctx.domains {
+        let before = all.as_ref().map_or(0, |o| o.scanned);
+        let started = std::time::Instant::now();
+        let mut one = run_domain(ctx, d, scan_id, now, before, progress).await?;
+        let domain = d.directory.dns_name().to_string();
+        one.domains = vec![DomainOutcome {
+            domain: domain.clone(),
+            dc: one.dc.clone(),
+            scanned: one.scanned,
+            elapsed: started.elapsed(),
+        }];
+        if several {
+            one.dc = format!("{} ({domain})", one.dc);
+            for note in &mut one.notes {
+                *note = format!("{domain}: {note}");
+            }
+        }
+        all = Some(match all {
+            None => one,
+            Some(mut sum) => {
+                sum.dc = format!("{}, {}", sum.dc, one.dc);
+                sum.scanned += one.scanned;
+                sum.at_risk += one.at_risk;
+                sum.restarts += one.restarts;
+                sum.notes.extend(one.notes);
+                sum.tally.absorb(one.tally);
+                sum.domains.extend(one.domains);
+                sum
+            }
+        });
+    }
+    all.ok_or_else(|| ScanError::AllDcsFailed("no domain to scan".into()))
+}
+
+/// One domain of the scan, on the first of its DCs that completes it; `before` computers were
+/// scanned in the domains before it.
+async fn run_domain(
+    ctx: &ScanContext,
+    d: &DomainScan,
+    scan_id: i64,
+    now: OffsetDateTime,
+    before: u64,
+    progress: &(dyn Fn(Update) + Sync),
+) -> Result<Outcome, ScanError> {
     let mut failures = Vec::new();
-    let n = ctx.directory.dc_count();
+    let n = d.directory.dc_count();
     for primary in 0..n {
-        match attempt(ctx, scan_id, primary, now, progress).await {
+        match attempt(ctx, d, scan_id, primary, now, before, progress).await {
             Ok(mut outcome) => {
                 outcome.restarts = u32::try_from(failures.len()).unwrap_or(u32::MAX);
                 outcome.notes.extend(failures);
@@ -118,10 +183,11 @@ pub async fn run(
             }
             Err(AttemptError::Store(e)) => return Err(e.into()),
             Err(AttemptError::Dc(e)) => {
-                let dc = ctx.directory.dc_urls().nth(primary).map(dc_label);
+                let dc = d.directory.dc_urls().nth(primary).map(dc_label);
                 let dc = dc.unwrap_or_default();
                 tracing::warn!(dc = %dc, error = %e, "fleet scan failed on this DC");
-                ctx.store.fleet_clear_findings(scan_id).await?;
+                let domain = d.directory.dns_name();
+                ctx.store.fleet_clear_domain(scan_id, domain).await?;
                 if primary + 1 < n {
                     progress(Update::Restart {
                         failed_dc: dc.clone(),
@@ -137,12 +203,14 @@ pub async fn run(
 
 async fn attempt(
     ctx: &ScanContext,
+    d: &DomainScan,
     scan_id: i64,
     primary: usize,
     now: OffsetDateTime,
+    before: u64,
     progress: &(dyn Fn(Update) + Sync),
 ) -> Result<Outcome, AttemptError> {
-    let dir = &ctx.directory;
+    let dir = &d.directory;
     let (url, mut pconn) = dir.connect_dc(primary).await.map_err(AttemptError::Dc)?;
     let mut notes = Vec::new();
     let mut others = Vec::new();
@@ -160,7 +228,7 @@ async fn attempt(
             all: false,
         });
     }
-    let changed = changed_between(ctx, &url, &mut pconn, &mut others)
+    let changed = changed_between(d, &url, &mut pconn, &mut others)
         .await
         .map_err(AttemptError::Dc)?;
     for o in &others {
@@ -180,8 +248,8 @@ async fn attempt(
     {
         Ok(Some(r)) => u64::try_from(r.scanned).ok(),
         _ => {
-            let mut total = 0;
-            for base in &ctx.scopes {
+            let mut total = before;
+            for base in &d.scopes {
                 total += count_computers(&mut pconn, &url, base)
                     .await
                     .map_err(AttemptError::Dc)?;
@@ -201,9 +269,10 @@ async fn attempt(
         restarts: 0,
         notes,
         tally: Tally::default(),
+        domains: Vec::new(),
     };
     let page = usize::try_from(ctx.page_size).unwrap_or(1000);
-    for base in &ctx.scopes {
+    for base in &d.scopes {
         // Read the next page while this one is diagnosed and stored.
         let mut scan = dir
             .scan_computers(primary, base, i32::try_from(page).unwrap_or(1000))
@@ -232,7 +301,7 @@ async fn attempt(
             let n = chunk.len() as u64;
             let rows = process(
                 ctx,
-                &dc_label(&url),
+                (d, &dc_label(&url)),
                 &mut others,
                 &changed,
                 chunk,
@@ -246,7 +315,7 @@ async fn attempt(
                 break;
             }
             out.scanned += n;
-            progress(Update::Scanned(out.scanned));
+            progress(Update::Scanned(before + out.scanned));
         }
         reader.abort();
         result?;
@@ -262,12 +331,12 @@ async fn attempt(
 
 /// The objects that may differ between the primary and another DC (see the module docs).
 async fn changed_between(
-    ctx: &ScanContext,
+    d: &DomainScan,
     url: &str,
     pconn: &mut Ldap,
     others: &mut [Other],
 ) -> Result<HashSet<Uuid>, DirectoryError> {
-    let nc = ctx.directory.base_dn().to_string();
+    let nc = d.directory.base_dn().to_string();
     let pstate = repl_state(pconn, url, &nc).await?;
     let mut changed = HashSet::new();
     for o in others.iter_mut() {
@@ -289,7 +358,7 @@ async fn changed_between(
             o.all = true;
             continue;
         };
-        for base in &ctx.scopes {
+        for base in &d.scopes {
             changed.extend(changed_since(pconn, url, base, theirs_of_ours).await?);
             match changed_since(conn, &o.url, base, ours_of_theirs).await {
                 Ok(g) => changed.extend(g),
@@ -314,10 +383,11 @@ fn settled(d: &Diagnosis) -> bool {
         && d.findings.iter().all(|f| f.severity < Severity::Warning)
 }
 
-/// Diagnose one page; count everything; return the at-risk rows.
+/// Diagnose one page of domain `d`, read on the DC `primary`; count everything; return the
+/// at-risk rows.
 async fn process(
     ctx: &ScanContext,
-    primary: &str,
+    (d, primary): (&DomainScan, &str),
     others: &mut [Other],
     changed: &HashSet<Uuid>,
     chunk: Vec<Result<Scanned, Undecodable>>,
@@ -345,7 +415,7 @@ async fn process(
         .filter_map(|(s, _)| guid(s))
         .collect();
     let all: Vec<Uuid> = items.iter().filter_map(|(s, _)| guid(s)).collect();
-    let base = ctx.directory.base_dn().to_string();
+    let base = d.directory.base_dn().to_string();
     // Read what the other DCs hold of the objects that need them, from every DC at once.
     let reads = others.iter_mut().map(|o| {
         let wanted: Vec<Uuid> = if o.all {
@@ -458,6 +528,7 @@ fn row(
     FleetFindingRow {
         name: a.netbios_name().to_string(),
         dn: a.dn.clone(),
+        domain: crate::ad::dn::dn_domain(&a.dn).map(|d| d.to_ascii_lowercase()),
         ou: parent_of(&a.dn),
         object_guid: a.object_guid.to_string(),
         cause: h.cause.as_str().to_string(),

@@ -186,6 +186,14 @@ impl Tally {
     pub fn total(&self) -> u64 {
         self.per_ou.values().map(|s| s.total).sum()
     }
+
+    /// Add another domain's counts (its OUs are DNs of their own).
+    pub fn absorb(&mut self, other: Tally) {
+        for (ou, s) in other.per_ou {
+            self.per_ou.entry(ou).or_default().merge(&s);
+        }
+        self.undecodable += other.undecodable;
+    }
 }
 
 #[cfg(test)]

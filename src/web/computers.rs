@@ -333,15 +333,27 @@ pub async fn search(
         }
     };
     let matches = listed(&Asking::new(&state, &staff, &origin), &q, mode).await?;
-    let exact = matches.shown.iter().find(|m| {
-        m.name.eq_ignore_ascii_case(q.display())
-            || m.dns_host_name
-                .as_deref()
-                .is_some_and(|d| d.eq_ignore_ascii_case(q.display()))
-    });
-    if let Some(m) = exact {
-        let page = super::format::computer_path_in(&m.domain, &m.name);
-        return Ok(Redirect::to(&page).into_response());
+    let exact: Vec<&ComputerMatch> = matches
+        .shown
+        .iter()
+        .filter(|m| {
+            m.name.eq_ignore_ascii_case(q.display())
+                || m.dns_host_name
+                    .as_deref()
+                    .is_some_and(|d| d.eq_ignore_ascii_case(q.display()))
+        })
+        .collect();
+    match exact.as_slice() {
+        [m] => {
+            let page = super::format::computer_path_in(&m.domain, &m.name);
+            return Ok(Redirect::to(&page).into_response());
+        }
+        // The same name in several domains: the computer's old URL asks which one.
+        [_, _, ..] => {
+            let page = super::format::computer_path(q.display());
+            return Ok(Redirect::to(&page).into_response());
+        }
+        [] => {}
     }
     Ok(MatchesPage {
         staff: Some(staff),

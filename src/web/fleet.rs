@@ -32,6 +32,9 @@ pub struct TableQuery {
     /// Name or OU contains this (case-insensitive).
     #[serde(default)]
     q: String,
+    /// Only this domain's computers (its DNS name).
+    #[serde(default)]
+    domain: String,
     #[serde(default)]
     sort: String,
     #[serde(default)]
@@ -42,8 +45,12 @@ impl TableQuery {
     fn apply(&self, rows: &mut Vec<FleetFindingRow>) {
         let q = super::format::form_text(&self.q, 100).map(|q| q.to_lowercase());
         let cause = super::format::form_text(&self.cause, 64);
+        let domain = super::format::form_text(&self.domain, 253);
         rows.retain(|r| {
             cause.as_deref().is_none_or(|c| r.cause == c)
+                && domain
+                    .as_deref()
+                    .is_none_or(|d| row_domain(r).eq_ignore_ascii_case(d))
                 && q.as_deref().is_none_or(|q| {
                     r.name.to_lowercase().contains(q) || r.ou.to_lowercase().contains(q)
                 })
@@ -64,8 +71,18 @@ impl TableQuery {
         url::form_urlencoded::Serializer::new(String::new())
             .append_pair("cause", &self.cause)
             .append_pair("q", &self.q)
+            .append_pair("domain", &self.domain)
             .finish()
     }
+}
+
+/// A row's domain: as stored, else (a report from before domains were stored) its DN's.
+fn row_domain(r: &FleetFindingRow) -> String {
+    r.domain
+        .clone()
+        .or_else(|| crate::ad::dn::dn_domain(&r.dn))
+        .unwrap_or_default()
+        .to_ascii_lowercase()
 }
 
 async fn require(state: &AppState, staff: &Staff, origin: &Origin) -> Result<(), AppError> {
@@ -119,9 +136,16 @@ pub struct FleetPage {
     /// Redeems whose password may still be valid (the post-repair watch), in the viewer's
     /// diagnose scope.
     pub(super) exposed: Vec<crate::db::WatchRow>,
+    /// The managed domains' DNS names, for the domain filter (shown when there are several).
+    pub(super) domains: Vec<String>,
 }
 
 impl FleetPage {
+    /// A row's computer page, in its domain.
+    fn computer_link(&self, r: &FleetFindingRow) -> String {
+        super::format::computer_path_in(&row_domain(r), &r.name)
+    }
+
     fn when(&self, t: &Option<OffsetDateTime>) -> super::format::When {
         super::format::when(crate::clock::now(), *t)
     }
@@ -239,6 +263,12 @@ pub async fn page(
         can_run: state.policy.allows(&staff.roles, Action::RunFleetScan),
         progress: progress_for(&state, &staff).await,
         query: t.query_string(),
+        domains: state
+            .lookups
+            .domains
+            .iter()
+            .map(|d| d.dns_name().to_string())
+            .collect(),
         staff: Some(staff),
         report,
         rows,

@@ -17,25 +17,35 @@ pub async fn healthz() -> &'static str {
 
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let db = state.store.ping().await;
-    // Ready when every managed domain has a DC that answers.
-    let dc = futures_util::future::try_join_all(state.domains.iter().map(|d| d.root_dse())).await;
+    let dcs = futures_util::future::join_all(state.domains.iter().map(|d| d.root_dse())).await;
     if let Err(e) = &db {
         tracing::warn!(error = %e, "readiness: database unavailable");
     }
-    if let Err(e) = &dc {
-        tracing::warn!(error = %e, "readiness: no domain controller answered");
+    let mut answered = 0;
+    let mut domains = serde_json::Map::new();
+    for (d, dc) in state.domains.iter().zip(&dcs) {
+        if let Err(e) = dc {
+            tracing::warn!(domain = d.dns_name(), error = %e, "readiness: no domain controller answered");
+        }
+        answered += usize::from(dc.is_ok());
+        let status = if dc.is_ok() { "ok" } else { "unavailable" };
+        domains.insert(d.dns_name().to_string(), json!(status));
     }
-    let status = if db.is_ok() && dc.is_ok() {
+    // Ready while some domain answers: one forest's DCs down must not take the portal (and
+    // every other domain's helpdesk) out of the load balancer; the body says which is down.
+    let status = if db.is_ok() && answered > 0 {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
     };
+    let directory = match answered {
+        0 => "unavailable",
+        n if n == dcs.len() => "ok",
+        _ => "degraded",
+    };
     let body = json!({
         "database": if db.is_ok() { "ok" } else { "unavailable" },
-        "directory": match &dc {
-            Ok(_) => json!({"status": "ok"}),
-            Err(_) => json!({"status": "unavailable"}),
-        },
+        "directory": {"status": directory, "domains": domains},
     });
     (status, Json(body))
 }

@@ -357,6 +357,7 @@ pub(crate) mod tests {
         let row = crate::db::FleetFindingRow {
             name: "PC01".into(),
             dn: "CN=PC01,OU=Workstations,DC=corp,DC=example".into(),
+            domain: Some("corp.example".into()),
             ou: "OU=Workstations,DC=corp,DC=example".into(),
             object_guid: uuid::Uuid::from_u128(1).to_string(),
             cause: crate::diagnostics::Cause::CloneSuspected.as_str().into(),

@@ -443,6 +443,7 @@ fn the_fleet_page_without_a_report_offers_a_scan_with_the_csrf_token() {
         t: super::fleet::TableQuery::default(),
         query: String::new(),
         exposed: Vec::new(),
+        domains: vec!["lab.example.test".into(), "forest2.example.test".into()],
     };
     let html = render(&page);
     assert_signed_in(&html);

@@ -16,6 +16,14 @@ fn env(k: &str) -> String {
 /// `first` may look up, diagnose, mint and reset in the first forest only. Returns the base URL
 /// and the two roles' API keys.
 async fn two_domain_portal(dir: &std::path::Path) -> (String, String, String) {
+    let (url, both, first, _) = two_domain_app(dir).await;
+    (url, both, first)
+}
+
+/// [`two_domain_portal`], with the app's state.
+async fn two_domain_app(
+    dir: &std::path::Path,
+) -> (String, String, String, trustdesk::web::AppState) {
     let (base1, base2) = (lab().base_dn, env("LAB_F2_BASEDN"));
     let toml = format!(
         r#"listen = "127.0.0.1:0"
@@ -29,7 +37,7 @@ client_secret = "portal-secret"
 
 [roles.both]
 groups = ["both"]
-actions = ["lookup", "diagnose", "view_audit"]
+actions = ["lookup", "diagnose", "view_audit", "run_fleet_scan"]
 scopes = [{base1:?}, {base2:?}]
 
 [roles.first]
@@ -51,8 +59,8 @@ scopes = [{base1:?}]
         .unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(trustdesk::serve(listener, state));
-    (url, both, first)
+    tokio::spawn(trustdesk::serve(listener, state.clone()));
+    (url, both, first, state)
 }
 
 /// GET `path` with `key`, redirects not followed: status, `Location`, body.
@@ -122,6 +130,9 @@ async fn each_name_form_finds_its_domains_computer_and_a_name_in_both_gets_a_cho
     assert_eq!(got, want);
     let (status, _, page) = get(&base, &both, "/computers/PAR-WS001").await;
     assert_eq!(status, 300);
+    // The search box's exact name in both forests goes to that choice, not to either one.
+    let (status, location, _) = get(&base, &both, "/computers?q=par-ws001").await;
+    assert_eq!((status, location.as_str()), (303, "/computers/PAR-WS001"));
     for d in [&dns1, &dns2] {
         assert!(
             page.contains(&format!("href=\"/computers/{d}/PAR-WS001\"")),
@@ -270,4 +281,48 @@ async fn a_role_scoped_to_the_first_forest_can_do_nothing_in_the_second() {
             r.text().await.unwrap()
         );
     }
+}
+
+#[tokio::test]
+#[ignore = "needs the lab"]
+async fn one_fleet_report_covers_both_forests_and_the_page_filters_by_domain() {
+    install_crypto();
+    let dir = tempfile::tempdir().unwrap();
+    let (base, both, _, state) = two_domain_app(dir.path()).await;
+    let (dns1, dns2) = (env("LAB_DNSDOMAIN"), env("LAB_F2_DNSDOMAIN"));
+    let grant = trustdesk::policy::Grant::for_service();
+    let (id, outcome) = state
+        .fleet
+        .run(&grant, &state.scan, "test", &|_| {})
+        .await
+        .unwrap();
+    let outcome = outcome.unwrap();
+    // Each forest scanned on its own DC, its computers counted under its own name.
+    let parts: Vec<(&str, u64)> = outcome
+        .domains
+        .iter()
+        .map(|d| (d.domain.as_str(), d.scanned))
+        .collect();
+    assert_eq!(parts.len(), 2, "{parts:?}");
+    assert_eq!((parts[0].0, parts[1].0), (dns1.as_str(), dns2.as_str()));
+    assert!(parts.iter().all(|(_, n)| *n > 0), "{parts:?}");
+    assert_eq!(outcome.scanned, parts[0].1 + parts[1].1);
+    assert!(outcome.dc.contains(&format!("({dns2})")), "{}", outcome.dc);
+    // The report's at-risk rows name their domains; the filter keeps one domain's.
+    let (status, _, body) = get(&base, &both, "/api/v1/fleet").await;
+    assert_eq!(status, 200, "{body}");
+    let report = json(&body);
+    assert_eq!(report["report"], id);
+    let rows = report["at_risk"].as_array().unwrap();
+    let domains: std::collections::BTreeSet<&str> =
+        rows.iter().filter_map(|r| r["domain"].as_str()).collect();
+    assert_eq!(
+        domains,
+        std::collections::BTreeSet::from([dns1.as_str(), dns2.as_str()]),
+        "{body}"
+    );
+    let (status, _, page) = get(&base, &both, &format!("/fleet?domain={dns2}")).await;
+    assert_eq!(status, 200);
+    assert!(page.contains(&format!("/computers/{dns2}/")), "{page}");
+    assert!(!page.contains(&format!("/computers/{dns1}/")), "{page}");
 }

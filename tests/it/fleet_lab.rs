@@ -132,7 +132,10 @@ async fn fleet_report_lists_exactly_the_broken_and_at_risk() {
     assert_eq!(html.matches("<svg").count(), 3, "three plots");
     assert!(html.contains("id=\"fleet-rows\""));
     let filtered = get_text(&c, &format!("{}/fleet?q=pc00013&sort=name", p.base)).await;
-    assert!(filtered.contains("/computers/PC00013") && !filtered.contains("/computers/PC00014"));
+    assert!(
+        filtered.contains("/computers/lab.example.test/PC00013")
+            && !filtered.contains("/computers/lab.example.test/PC00014")
+    );
     let csv = get_text(
         &c,
         &format!("{}/fleet/export.csv?cause=account_disabled", p.base),

@@ -94,7 +94,7 @@ async fn the_second_forest_is_diagnosed_with_its_own_ca_and_refused_with_the_fir
     let first = lab();
     let dir = tempfile::tempdir().unwrap();
     let p = forest2_portal(dir.path(), &f2("CA")).await;
-    // PAR-WS001 exists in both forests; this portal's domain is the second one.
+    // PAR-WS001 exists in both forests; this portal's role may look in the second only.
     let (status, r) = diagnosis(&p.base, &p.key, "PAR-WS001").await;
     assert_eq!(status, 200, "{r}");
     let dn = r["account"]["dn"].as_str().unwrap_or_default();
@@ -109,6 +109,16 @@ async fn the_second_forest_is_diagnosed_with_its_own_ca_and_refused_with_the_fir
     let p = forest2_portal(other.path(), first.ca.to_str().unwrap()).await;
     let (status, r) = diagnosis(&p.base, &p.key, "PAR-WS001").await;
     assert_eq!(status, 503, "{r}");
+    // Still ready (the first forest answers), and the body says which domain does not.
+    let r = reqwest::get(format!("{}/readyz", p.base)).await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body["directory"]["status"], "degraded", "{body}");
+    assert_eq!(
+        body["directory"]["domains"][f2("DNSDOMAIN")],
+        "unavailable",
+        "{body}"
+    );
 }
 
 /// `lab/lab.sh ARGS` (the tests run inside `lab/lab.sh run`); whether it succeeded.

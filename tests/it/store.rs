@@ -351,7 +351,18 @@ async fn fleet_reports_round_trip(store: Store) {
         FleetState::Complete
     );
     let other = store.fleet_begin(t, "bob", "instance-a").await.unwrap();
-    store.fleet_add_findings(other, &rows).await.unwrap();
+    // A domain's rows are dropped alone (its DC failed, its scan starts over; #19).
+    let f2 = finding("F2-PC", "OU=Berlin,DC=forest2,DC=example", "x", t);
+    assert_eq!(f2.domain.as_deref(), Some("forest2.example"));
+    store
+        .fleet_add_findings(other, &[rows[0].clone(), rows[1].clone(), f2])
+        .await
+        .unwrap();
+    store
+        .fleet_clear_domain(other, "forest2.example")
+        .await
+        .unwrap();
+    assert_eq!(store.fleet_findings(other).await.unwrap().len(), rows.len());
     store.fleet_clear_findings(other).await.unwrap();
     assert!(store.fleet_findings(other).await.unwrap().is_empty());
     assert_eq!(store.fleet_findings(id).await.unwrap().len(), 2);
@@ -471,6 +482,7 @@ pub(crate) fn finding(
     trustdesk::db::FleetFindingRow {
         name: name.into(),
         dn: format!("CN={name},{ou}"),
+        domain: trustdesk::ad::dn::dn_domain(ou).map(|d| d.to_ascii_lowercase()),
         ou: ou.into(),
         object_guid: "00000000-0000-0000-0000-000000000001".into(),
         cause: "account_disabled".into(),
