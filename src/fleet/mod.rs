@@ -10,6 +10,7 @@
 
 pub mod export;
 pub mod lease;
+mod page;
 pub mod plots;
 pub mod report;
 pub mod scan;

@@ -10,6 +10,7 @@ mod audit_api;
 mod auth;
 mod authorize;
 mod computers;
+mod computers_api;
 mod downloads;
 mod error;
 mod extract;
@@ -66,11 +67,11 @@ pub fn app(state: AppState) -> Router {
         .route("/computers", get(computers::search))
         .route("/computers/{name}", get(computers::show))
         .route("/computers/{domain}/{name}", get(computers::show))
-        .route("/api/v1/computers", get(computers::api_search))
-        .route("/api/v1/computers/{name}", get(computers::api_show))
+        .route("/api/v1/computers", get(computers_api::api_search))
+        .route("/api/v1/computers/{name}", get(computers_api::api_show))
         .route(
             "/api/v1/computers/{domain}/{name}",
-            get(computers::api_show_in),
+            get(computers_api::api_show_in),
         )
         .route(
             "/computers/{name}/reset",

@@ -12,7 +12,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use super::layers::SESSION_COOKIE;
-use super::{AppError, approvals, audit_api, computers, fleet, redeem_api, repair, repair_api};
+use super::{AppError, approvals, audit_api, computers_api, fleet, redeem_api, repair, repair_api};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -29,9 +29,9 @@ use super::{AppError, approvals, audit_api, computers, fleet, redeem_api, repair
             and FindingCode enums."
     ),
     paths(
-        computers::api_search,
-        computers::api_show,
-        computers::api_show_in,
+        computers_api::api_search,
+        computers_api::api_show,
+        computers_api::api_show_in,
         repair::token_state,
         redeem_api::api_redeem,
         redeem_api::api_outcome,
