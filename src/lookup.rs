@@ -150,11 +150,15 @@ pub async fn diagnose_audited(
         .map_or("none", |c| c.cause.as_str());
     let event = audit::event(audit::Action::Diagnose, audit::Outcome::Success, now)
         .actor(asker.actor)
-        .origin(asker.origin)
-        .reason(format!("likely cause: {top}"));
+        .origin(asker.origin);
+    // The domain is in a found computer's DN; a name found nowhere says where it was sought.
     let event = match &report.account {
-        Some(a) => event.target(&a.dn, &a.object_guid.to_string(), &report.name),
-        None => event.target_name(&report.name),
+        Some(a) => event
+            .target(&a.dn, &a.object_guid.to_string(), &report.name)
+            .reason(format!("likely cause: {top}")),
+        None => event
+            .target_name(&report.name)
+            .reason(format!("likely cause: {top} (not in {})", report.domain)),
     };
     audit::record(&lookups.store, &event).await?;
     remember.spawn(&lookups.store);

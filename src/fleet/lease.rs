@@ -39,27 +39,43 @@ pub(super) async fn fail_stale(store: &Store, now: OffsetDateTime) {
 /// Run `scan` for report `id`, beating every [`HEARTBEAT`] with the progress `jobs` holds;
 /// a lost lease ends it with [`ScanError::LeaseLost`]. A beat the database does not take is
 /// logged and the scan goes on: the lease outlasts several.
+///
+/// The beats run in a task of their own. Awaited beside the scan in one `select!` arm, a beat
+/// stopped the scan from being polled while it waited for the database's write lock, which
+/// the scan held mid-write: both waited for good (the scan's report stayed `running`).
 pub(super) async fn holding(
     jobs: &FleetJobs,
     store: &Store,
     id: i64,
     scan: impl Future<Output = Result<Outcome, ScanError>>,
 ) -> Result<Outcome, ScanError> {
-    tokio::pin!(scan);
+    let mut beats = tokio::spawn(beating(jobs.clone(), store.clone(), id));
+    let result = tokio::select! {
+        result = scan => result,
+        // The task ends only when the database refused a beat: the lease is lost.
+        _ = &mut beats => Err(ScanError::LeaseLost),
+    };
+    beats.abort();
+    result
+}
+
+/// Beat every [`HEARTBEAT`] until the database refuses a beat (the lease is lost).
+async fn beating(jobs: FleetJobs, store: Store, id: i64) {
     let mut tick = tokio::time::interval(HEARTBEAT);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await; // the first tick is immediate; the report was opened with a beat
     loop {
-        tokio::select! {
-            result = &mut scan => return result,
-            _ = tick.tick() => {
-                let Some(p) = jobs.progress().filter(|p| p.scan_id == id) else { continue };
-                match store.fleet_beat(id, jobs.holder(), beat(&p, crate::clock::now())).await {
-                    Ok(true) => {}
-                    Ok(false) => return Err(ScanError::LeaseLost),
-                    Err(e) => tracing::warn!(report = id, error = %e, "fleet scan heartbeat not stored"),
-                }
-            }
+        tick.tick().await;
+        let Some(p) = jobs.progress().filter(|p| p.scan_id == id) else {
+            continue;
+        };
+        match store
+            .fleet_beat(id, jobs.holder(), beat(&p, crate::clock::now()))
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => return,
+            Err(e) => tracing::warn!(report = id, error = %e, "fleet scan heartbeat not stored"),
         }
     }
 }

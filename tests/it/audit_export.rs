@@ -178,7 +178,7 @@ async fn a_site_leads_audit_view_and_export_stay_in_the_site() {
     sign_in(&alice, &p.base, "alice", "alice-pw").await;
     for name in ["PAR-WS002", "BER-WS002"] {
         let r = alice
-            .get(format!("{}/computers/{name}", p.base))
+            .get(format!("{}/computers/lab.example.test/{name}", p.base))
             .send()
             .await
             .unwrap();

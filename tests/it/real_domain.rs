@@ -340,9 +340,12 @@ async fn domain_qualified_and_dns_names_find_the_same_computer() {
         assert_eq!(status, 200, "{name}: {r}");
         assert_eq!(guid(&r), guid(&plain), "{name}");
     }
-    // Another domain's T-NAMES is not this one.
+    // Another domain's T-NAMES is not this one: a domain the portal does not manage is a
+    // clear refusal (#19), never this domain's computer.
     let (status, r) = api_get(&c, &p.base, "/api/v1/computers/OTHER%5CT-NAMES").await;
-    assert_eq!(status, 200, "{r}");
-    assert_eq!(guid(&r), None, "{r:#}");
-    assert_eq!(top_cause(&r), "account_missing", "{r:#}");
+    assert_eq!(status, 400, "{r}");
+    assert_eq!(
+        r["message"], "No domain this portal manages is named OTHER.",
+        "{r:#}"
+    );
 }
