@@ -376,7 +376,21 @@ pub async fn show(
     Path(path): Path<ComputerPath>,
 ) -> Result<Response, AppError> {
     let q = parse(&path.typed())?;
-    let r = match authorized_report(&Asking::new(&state, &staff, &origin), &q).await? {
+    let asking = Asking::new(&state, &staff, &origin);
+    // A path without the domain: a computer in one domain the caller may diagnose goes to its
+    // page there before anything is read or audited (the page does both, once).
+    if path.domain.is_none() {
+        asking
+            .granted(Action::Diagnose, About::Name(q.display()))
+            .await?;
+        if let Located::In(dir, Some(a)) = locate(&state, &staff, &q).await?
+            && state.policy.in_scope(&staff.roles, Action::Diagnose, &a.dn)
+        {
+            let page = super::format::computer_path_in(dir.dns_name(), a.netbios_name());
+            return Ok(Redirect::to(&page).into_response());
+        }
+    }
+    let r = match authorized_report(&asking, &q).await? {
         Answer::Report(r) => *r,
         Answer::Choose(choices) => {
             let page = ChoosePage {
@@ -387,11 +401,6 @@ pub async fn show(
             return Ok((StatusCode::MULTIPLE_CHOICES, page).into_response());
         }
     };
-    // A path without the domain redirects to the computer's page in its domain.
-    if path.domain.is_none() && r.account.is_some() {
-        let page = super::format::computer_path_in(&r.domain, &r.name);
-        return Ok(Redirect::to(&page).into_response());
-    }
     let (mut can_mint, mut can_reset, mut can_revoke, mut can_override) =
         (false, false, false, false);
     let (mut mint_held, mut reset_held) = (None, None);

@@ -102,10 +102,11 @@ pub(super) async fn minted_for<A: ActionKind>(
     row: &crate::db::TokenRow,
 ) -> Result<Grant<A>, AppError> {
     let account = match uuid::Uuid::parse_str(&row.computer_guid) {
-        Ok(guid) => {
-            let dir = asking.state.lookups.domains.holding(&row.computer_dn)?;
-            dir.find_by_guid(&guid).await?
-        }
+        // A domain no longer managed holds nothing this portal can read: judged by the DN.
+        Ok(guid) => match asking.state.lookups.domains.of_dn(&row.computer_dn) {
+            Some(dir) => dir.find_by_guid(&guid).await?,
+            None => None,
+        },
         Err(_) => None,
     };
     let dn = account
