@@ -29,8 +29,9 @@ pub fn member_portal_db() -> String {
     )
 }
 
-/// `lab/lab.sh member-… ARGS` (inside the lab namespace); whether it succeeded.
-fn lab_member(args: &[&str]) -> bool {
+/// `lab/lab.sh member-… ARGS` (inside the lab namespace; `--member f2` for the second
+/// forest's member); whether it succeeded.
+pub fn lab_member(args: &[&str]) -> bool {
     let out = Command::new(env("LAB_SCRIPT")).args(args).output().unwrap();
     if !out.status.success() {
         eprintln!(

@@ -121,20 +121,6 @@ async fn the_second_forest_is_diagnosed_with_its_own_ca_and_refused_with_the_fir
     );
 }
 
-/// `lab/lab.sh ARGS` (the tests run inside `lab/lab.sh run`); whether it succeeded.
-fn lab_sh(args: &[&str]) -> bool {
-    let out = Command::new(var("LAB_SCRIPT")).args(args).output().unwrap();
-    if !out.status.success() {
-        eprintln!(
-            "lab.sh {args:?}: {:?}\n{}{}",
-            out.status.code(),
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    out.status.success()
-}
-
 /// A DC-side reset of `dn` to a random password, as the second forest's Administrator with
 /// `ldapmodify` over LDAPS verified against its CA (as `reset_ldif` in lab/lib.sh does): the
 /// member still holds the old secret, so its channel breaks.
@@ -248,14 +234,14 @@ async fn a_token_repairs_the_second_forests_member_after_a_dc_side_reset() {
     assert!(dn.ends_with(&f2("BASEDN")), "{dn} is in the second forest");
     // 1. The member is joined to the second forest, and its channel to f2dc1 works.
     assert!(
-        lab_sh(&["member-testjoin", "--member", "f2"]),
+        crate::e2e_repair::lab_member(&["member-testjoin", "--member", "f2"]),
         "net rpc testjoin on {name} passes before the test"
     );
 
     // 2. Its Administrator resets the account on the DC: the member's secret is stale.
     reset_on_forest2_dc(&dn);
     assert!(
-        !lab_sh(&["member-testjoin", "--member", "f2"]),
+        !crate::e2e_repair::lab_member(&["member-testjoin", "--member", "f2"]),
         "after the DC-side reset {name}'s channel is broken"
     );
 
@@ -280,11 +266,11 @@ async fn a_token_repairs_the_second_forests_member_after_a_dc_side_reset() {
 
     // 5. The channel works again (NETLOGON schannel), and so does a Kerberos logon at f2dc1.
     assert!(
-        lab_sh(&["member-testjoin", "--member", "f2"]),
+        crate::e2e_repair::lab_member(&["member-testjoin", "--member", "f2"]),
         "net rpc testjoin on {name} passes after the repair"
     );
     assert!(
-        lab_sh(&["member-testjoin", "--member", "f2", "--kerberos"]),
+        crate::e2e_repair::lab_member(&["member-testjoin", "--member", "f2", "--kerberos"]),
         "the KDC of the second forest takes the repaired secret"
     );
     // The portal saw its repair complete. (No "healthy" asserted: this portal's database is
