@@ -8,7 +8,8 @@
 //! one scan of both forests as two `[[domains]]` (issue #19): each forest's objects/s against
 //! `ldapsearch` on its own DC, and the peak RSS of that scan against a scan of one forest.
 //!
-//! Environment: BENCH_RUNS (measured runs per setting after one warm-up; default 3).
+//! Environment: BENCH_RUNS (measured runs per setting after one warm-up; default 3, at least 5
+//! for the two forests).
 
 #![allow(
     clippy::unwrap_used,
@@ -182,6 +183,10 @@ fn two_forests(dir: &std::path::Path, pwfile: &std::path::Path, runs: usize) {
     cli_scan_domains(&both); // warm-ups
     let mut base = [Vec::new(), Vec::new()];
     let mut rates = [Vec::new(), Vec::new()];
+    // Each run's scan against the ldapsearch just before it: the DCs' own speed drifts by
+    // ±20% from one read to the next here (their CPU time for the same 10,000 entries: 2.2 to
+    // 3.1 s), so each run is compared with its neighbour, and the ratio is the median of those.
+    let mut ratios = [Vec::new(), Vec::new()];
     let mut counts = [0u64; 2];
     let (mut peak_one, mut peak_both) = (0u64, 0u64);
     for _ in 0..runs {
@@ -198,23 +203,29 @@ fn two_forests(dir: &std::path::Path, pwfile: &std::path::Path, runs: usize) {
                 .unwrap_or_else(|| panic!("no line for {} in {parts:?}", f.dns));
             counts[i] = *n;
             rates[i].push(*n as f64 / s);
+            ratios[i].push(*n as f64 / s / base[i][base[i].len() - 1]);
         }
         let (_, _, kb) = cli_scan(&one);
         peak_one = peak_one.max(kb);
     }
-    println!("\ntwo forests in one scan ([[domains]]), median of {runs} runs after one warm-up");
     println!(
-        "{:<34} {:>12} {:>12} {:>10}",
+        "\ntwo forests in one scan ([[domains]]), median of {runs} runs after one warm-up; \
+         ratio: the median of each run's scan against that run's ldapsearch"
+    );
+    println!(
+        "{:<40} {:>10} {:>11} {:>7}  per run",
         "", "objects/s", "ldapsearch", "ratio"
     );
     for (i, f) in forests.iter().enumerate() {
         let (r, b) = (median(rates[i].clone()), median(base[i].clone()));
+        let each: Vec<String> = ratios[i].iter().map(|x| format!("{x:.2}")).collect();
         println!(
-            "{:<34} {:>12.0} {:>12.0} {:>9.2}x",
+            "{:<40} {:>10.0} {:>11.0} {:>6.2}x  {}",
             format!("{} ({} computers)", f.dns, counts[i]),
             r,
             b,
-            r / b
+            median(ratios[i].clone()),
+            each.join(" ")
         );
     }
     println!(
@@ -291,5 +302,5 @@ fn main() {
             rate / base
         );
     }
-    two_forests(dir.path(), &pwfile, runs);
+    two_forests(dir.path(), &pwfile, runs.max(5)); // paired ratios want a few
 }

@@ -13,7 +13,7 @@ use super::common::env;
 /// A bound connection to `url` as the lab's service account, on a socket opened as the
 /// portal opens its own (Nagle's algorithm off).
 pub async fn ldap(url: &str, tls: Arc<rustls::ClientConfig>) -> Ldap {
-    let tcp = trustdesk::directory::client::open_tcp(&url::Url::parse(url).unwrap())
+    let tcp = trustdesk::directory::locator::open_tcp(&url::Url::parse(url).unwrap())
         .await
         .unwrap();
     let settings = LdapConnSettings::new()

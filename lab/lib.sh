@@ -660,7 +660,9 @@ join_member() {  # $MEMBER into $REALM at $DC_IP, files under $MEMBER_DIR (membe
 # An additional DC, joined the way an admin adds one: `samba-tool domain join DC` against
 # DC1 (computer object in OU=Domain Controllers, SERVER_TRUST_ACCOUNT, dNSHostName, nTDSDSA
 # under CN=Configuration), its lab certificate, then what samba_dnsupdate would do (its A
-# record and _msdcs CNAME in DC1's DNS: without them DC1 cannot replicate from it), and one
+# record and _msdcs CNAME in DC1's DNS: without them DC1 cannot replicate from it; and the
+# DC locator's SRV record _ldap._tcp.dc._msdcs.<domain>, port 389, priority 0, weight 100, as
+# Samba's source4/dsdb/dns/dns_update_list and DC1's own provisioned record have it), and one
 # replication of the domain partition each way with every DC already there. That
 # DsReplicaSync also adds the new DC as an inbound partner of the other (repsFrom, and
 # repsTo on the new DC: change notifications), which their KCC would do only at its next
@@ -684,7 +686,8 @@ join_dc() {  # $1 name (dc2/dc3), $2 its address
     # (a subshell whose status || tests: set -e does not act in it, hence the explicit exits)
     (
         samba-tool dns add "$DC_IP" "$DNSDOMAIN" "$n" A "$ip" -U "$admin" -s "$DC1_CONF" &&
-            samba-tool dns add "$DC_IP" "_msdcs.$DNSDOMAIN" "$g" CNAME "$n.$DNSDOMAIN" -U "$admin" -s "$DC1_CONF" || exit 1
+            samba-tool dns add "$DC_IP" "_msdcs.$DNSDOMAIN" "$g" CNAME "$n.$DNSDOMAIN" -U "$admin" -s "$DC1_CONF" &&
+            samba-tool dns add "$DC_IP" "_msdcs.$DNSDOMAIN" _ldap._tcp.dc SRV "$n.$DNSDOMAIN 389 0 100" -U "$admin" -s "$DC1_CONF" || exit 1
         for other in dc1 dc2; do
             if [ "$other" = "$n" ] || ! running_pid "$other" >/dev/null; then continue; fi
             if [ "$other" != dc1 ]; then   # it must know the new DC (account, nTDSDSA) first

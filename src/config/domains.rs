@@ -139,12 +139,34 @@ fn validate_names(d: &LdapConfig, key: &dyn Fn(&str) -> String) -> Result<(), Co
     Ok(())
 }
 
+/// A `dns_servers` entry: an address, with port 53 unless it names one.
+pub fn dns_server(s: &str) -> Option<std::net::SocketAddr> {
+    s.parse::<std::net::SocketAddr>()
+        .ok()
+        .or_else(|| s.parse::<std::net::IpAddr>().ok().map(|ip| (ip, 53).into()))
+}
+
 /// One domain's connection settings: TLS-only DC URLs, the service account, the CA, limits.
 fn validate_ldap(d: &LdapConfig, key: &dyn Fn(&str) -> String) -> Result<(), ConfigError> {
-    if d.urls.is_empty() {
+    if d.urls.is_empty() && !d.dns_srv {
         return Err(ConfigError::invalid(
             key("urls"),
-            "name at least one domain controller",
+            format!(
+                "name at least one domain controller, or find them through DNS ({} = true)",
+                key("dns_srv")
+            ),
+        ));
+    }
+    if !d.dns_servers.is_empty() && !d.dns_srv {
+        return Err(ConfigError::invalid(
+            key("dns_servers"),
+            format!("only used with {} = true", key("dns_srv")),
+        ));
+    }
+    if let Some(bad) = d.dns_servers.iter().find(|s| dns_server(s).is_none()) {
+        return Err(ConfigError::invalid(
+            key("dns_servers"),
+            format!("{bad:?} is not an IP address, or an address and port (10.0.0.1:53)"),
         ));
     }
     for url in &d.urls {
@@ -310,6 +332,17 @@ bind_password = "pw"
     }
 
     #[test]
+    fn a_domain_may_name_no_dc_when_dns_finds_them() {
+        let lab = domain("LAB", "lab.example.test", "DC=lab,DC=example,DC=test")
+            .replace("urls = [\"ldaps://dc1.lab.example.test\"]", "urls = []")
+            + "dns_srv = true\ndns_servers = [\"127.0.0.2\", \"127.0.0.6:53\"]\n";
+        let cfg = load(&lab, &[]).unwrap();
+        let d: &LdapConfig = &cfg.domains[0];
+        assert!(d.dns_srv && d.urls.is_empty());
+        assert_eq!(d.dns_servers.len(), 2);
+    }
+
+    #[test]
     fn each_refusal_names_the_domain_and_the_key() {
         let lab = domain("LAB", "lab.example.test", "DC=lab,DC=example,DC=test");
         for (toml, key, why) in [
@@ -354,6 +387,21 @@ bind_password = "pw"
                 "needs StartTLS (set domains[0].starttls",
             ),
             (
+                lab.replace("urls = [\"ldaps://dc1.lab.example.test\"]", "urls = []"),
+                "domains[0].urls",
+                "or find them through DNS (domains[0].dns_srv = true)",
+            ),
+            (
+                lab.clone() + "dns_servers = [\"127.0.0.2\"]\n",
+                "domains[0].dns_servers",
+                "only used with domains[0].dns_srv = true",
+            ),
+            (
+                lab.clone() + "dns_srv = true\ndns_servers = [\"dns.lab.example.test\"]\n",
+                "domains[0].dns_servers",
+                "is not an IP address",
+            ),
+            (
                 lab.replace("bind_password = \"pw\"", ""),
                 "domains[0].bind_password",
                 "TRUSTDESK_DOMAINS__0__BIND_PASSWORD",
@@ -364,5 +412,16 @@ bind_password = "pw"
             assert!(e.contains(why), "{why}: {e}");
             assert!(!e.contains("\"pw\""), "{e}");
         }
+    }
+
+    #[test]
+    fn dns_servers_are_addresses_with_port_53_by_default() {
+        assert_eq!(dns_server("10.0.0.1"), Some("10.0.0.1:53".parse().unwrap()));
+        assert_eq!(
+            dns_server("127.0.0.2:5353"),
+            Some("127.0.0.2:5353".parse().unwrap())
+        );
+        assert_eq!(dns_server("[::1]:53"), Some("[::1]:53".parse().unwrap()));
+        assert_eq!(dns_server("dns.corp.example"), None);
     }
 }

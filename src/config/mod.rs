@@ -29,6 +29,7 @@ use serde::Deserialize;
 
 pub use approval::ApprovalConfig;
 pub use audit::AuditConfig;
+pub use domains::dns_server;
 pub use downloads::DownloadsConfig;
 pub use load::{ConfigError, ENV_PREFIX};
 pub use oidc::{OidcConfig, ResponseMode, RoleMatch, SessionConfig, TokenEndpointAuth};
@@ -254,8 +255,18 @@ pub struct LdapConfig {
     /// `[ldap]`, taken from `base_dn`.
     #[serde(default)]
     pub dns_name: Option<String>,
-    /// Domain controllers, tried in this order.
+    /// Domain controllers, tried in this order (before any `dns_srv` finds). May be empty
+    /// with `dns_srv`.
+    #[serde(default)]
     pub urls: Vec<String>,
+    /// Also find the domain's DCs through DNS, as Windows does: the SRV records
+    /// `_ldap._tcp.dc._msdcs.<dns_name>` (`directory/locator.rs`).
+    #[serde(default)]
+    pub dns_srv: bool,
+    /// The DNS servers asked for those records and the DCs' addresses (`10.0.0.1` or
+    /// `10.0.0.1:53`); default: the system's resolver (`/etc/resolv.conf`).
+    #[serde(default)]
+    pub dns_servers: Vec<String>,
     /// Required for `ldap://` URLs: upgrade with StartTLS before binding.
     #[serde(default)]
     pub starttls: bool,

@@ -36,8 +36,9 @@ pub struct Directory {
     dns_name: String,
     /// The NetBIOS name configured for it (`name`), if any; else it is read (`domain_names`).
     netbios: Option<String>,
-    /// The configured DCs (`ldap.urls`), in order: searches and writes go to these.
-    pub(super) dcs: Vec<Arc<DcConnection>>,
+    /// The preferred DCs, in order: searches and writes go to these (`ldap.urls`, then the
+    /// DCs DNS names with `dns_srv`: `locator.rs`).
+    pub(super) dcs: super::locator::Preferred,
     base_dn: String,
     bind_dn: String,
     bind_password: SecretString,
@@ -94,30 +95,6 @@ struct DcState {
     resting_until: Option<Instant>,
 }
 
-/// A TCP connection to the DC at `url`, with Nagle's algorithm off. A lookup's searches run
-/// at once over one connection per DC (ldap3 multiplexes them). With Nagle on, a request
-/// written while the one before is unacknowledged waits for that acknowledgement: a round trip
-/// to a distant DC, or the DC's delayed ACK (40 ms on Linux), per extra request. ldap3 leaves
-/// the socket as it is, so the portal opens it (`LdapConnSettings::set_std_stream`).
-pub async fn open_tcp(url: &Url) -> std::io::Result<std::net::TcpStream> {
-    let port = url
-        .port()
-        .unwrap_or(if url.scheme() == "ldaps" { 636 } else { 389 });
-    let stream = match url.host() {
-        Some(url::Host::Domain(name)) => tokio::net::TcpStream::connect((name, port)).await?,
-        Some(url::Host::Ipv4(ip)) => tokio::net::TcpStream::connect((ip, port)).await?,
-        Some(url::Host::Ipv6(ip)) => tokio::net::TcpStream::connect((ip, port)).await?,
-        None => {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                "the LDAP URL names no host",
-            ));
-        }
-    };
-    stream.set_nodelay(true)?;
-    stream.into_std()
-}
-
 /// One try of a unit of work on one DC.
 enum Attempt<T> {
     /// The DC answered: the value, or the directory's own error.
@@ -148,11 +125,7 @@ impl Directory {
         Ok(Self {
             dns_name: cfg.domain_dns(),
             netbios: cfg.name.as_ref().map(|n| n.to_ascii_uppercase()),
-            dcs: cfg
-                .urls
-                .iter()
-                .map(|url| Arc::new(DcConnection::new(url.clone())))
-                .collect(),
+            dcs: super::locator::Preferred::new(cfg),
             base_dn: cfg.base_dn.clone(),
             bind_dn: cfg.bind_dn.clone(),
             bind_password,
@@ -189,10 +162,6 @@ impl Directory {
         &self.base_dn
     }
 
-    pub fn dc_urls(&self) -> impl Iterator<Item = &str> {
-        self.dcs.iter().map(|d| d.url.as_str())
-    }
-
     /// Open, secure and bind a fresh connection to one DC.
     async fn connect(&self, url: &str) -> Result<Ldap, DirectoryError> {
         let parsed = Url::parse(url).map_err(|e| DirectoryError::Config(format!("{url}: {e}")))?;
@@ -207,7 +176,11 @@ impl Directory {
             .set_starttls(starttls)
             .set_config(self.tls.clone());
         let open = async {
-            let tcp = open_tcp(&parsed).await.map_err(LdapError::from)?;
+            let tcp = match self.addresses(&parsed).await {
+                Some(addrs) => super::locator::open_tcp_to(&addrs.map_err(LdapError::from)?).await,
+                None => super::locator::open_tcp(&parsed).await,
+            }
+            .map_err(LdapError::from)?;
             LdapConnAsync::with_settings(settings.set_std_stream(StdStream::Tcp(tcp)), url).await
         };
         let (conn, mut ldap) = tokio::time::timeout(self.connect_timeout, open)
@@ -237,15 +210,16 @@ impl Directory {
     /// A fresh connection of its own to the DC at `index` in configured order (a long scan
     /// does not share the interactive lookups' connection), with the DC's URL.
     pub async fn connect_dc(&self, index: usize) -> Result<(String, Ldap), DirectoryError> {
-        let dc = self
-            .dcs
+        let dcs = self.preferred().await?;
+        let dc = dcs
             .get(index)
             .ok_or_else(|| DirectoryError::Config(format!("no DC number {index}")))?;
         Ok((dc.url.clone(), self.connect(&dc.url).await?))
     }
 
+    /// How many preferred DCs there are, as last located.
     pub fn dc_count(&self) -> usize {
-        self.dcs.len()
+        self.dcs.now().len()
     }
 
     /// The cached connection to `dc`, connecting first when there is none. A resting DC is
@@ -309,8 +283,9 @@ impl Directory {
         F: Fn(Ldap) -> Fut,
         Fut: std::future::Future<Output = Result<T, LdapError>>,
     {
+        let dcs = self.preferred().await?;
         let (mut failures, mut resting) = (Vec::new(), Vec::new());
-        for dc in &self.dcs {
+        for dc in dcs.iter() {
             match self.attempt(dc, false, &op).await {
                 Attempt::Answered(answer) => return answer,
                 Attempt::Failed(e) => failures.push(e),
@@ -442,8 +417,12 @@ impl Directory {
 
     /// Probe every configured DC independently (for `check-config` and the admin view).
     pub async fn probe_all(&self) -> Vec<(String, Result<(), DirectoryError>)> {
-        let mut out = Vec::with_capacity(self.dcs.len());
-        for dc in &self.dcs {
+        let dcs = match self.preferred().await {
+            Ok(dcs) => dcs,
+            Err(e) => return vec![("(no DC)".into(), Err(e))],
+        };
+        let mut out = Vec::with_capacity(dcs.len());
+        for dc in dcs.iter() {
             let result = self.handle(dc, true).await.map(|_| ());
             out.push((dc.url.clone(), result));
         }

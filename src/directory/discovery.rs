@@ -166,7 +166,11 @@ impl Directory {
     /// Every DC the per-DC reads go to: the configured ones in order, then the discovered
     /// ones (refreshed when stale), with what the diagnosis must know about their coverage.
     pub(super) async fn per_dc_set(&self) -> (Vec<Arc<DcConnection>>, DcCoverage) {
-        let mut all: Vec<Arc<DcConnection>> = self.dcs.clone();
+        let mut all: Vec<Arc<DcConnection>> = self
+            .preferred()
+            .await
+            .map(|l| l.to_vec())
+            .unwrap_or_default();
         if !self.discover_dcs {
             return (
                 all,
@@ -239,7 +243,12 @@ impl Directory {
         };
         let configured_hosts = self.configured_hosts().await;
         let (read, excluded) = split_listed(&listed, &configured_hosts, &self.exclude_dcs);
-        let template = self.dcs.first().map(|d| d.url.clone()).unwrap_or_default();
+        let template = self
+            .dcs
+            .now()
+            .first()
+            .map(|d| d.url.clone())
+            .unwrap_or_default();
         let old: Vec<Arc<DcConnection>> = previous.map(|p| p.extra).unwrap_or_default();
         let extra = read
             .iter()
@@ -301,14 +310,15 @@ impl Directory {
     /// What each configured DC calls itself (rootDSE `dnsHostName`, remembered once read),
     /// plus the configured URLs' own host names.
     async fn configured_hosts(&self) -> Vec<String> {
+        let dcs = self.dcs.now();
         let results = self
-            .on_dcs(&self.dcs, |mut ldap| async move {
+            .on_dcs(&dcs, |mut ldap| async move {
                 let root = search::base_entry(&mut ldap, "", vec!["dnsHostName"]).await?;
                 Ok(root.and_then(|e| e.attrs.get("dnsHostName").and_then(|v| v.first().cloned())))
             })
             .await;
         let mut hosts = Vec::new();
-        for (dc, (_, result)) in self.dcs.iter().zip(results) {
+        for (dc, (_, result)) in dcs.iter().zip(results) {
             if let Ok(Some(h)) = result {
                 *dc.host_name.lock().await = Some(h);
             }

@@ -3,6 +3,7 @@
 //!
 //! - `client`: connections (LDAPS/StartTLS only), DC failover, timeouts, reuse, `on_each_dc`.
 //! - `discovery`: every DC of the domain (writable and read-only), beyond `ldap.urls`.
+//! - `locator`: the preferred DCs: `urls`, then those DNS names (SRV records), with `dns_srv`.
 //! - `domains`: the managed domains (`[[domains]]`), one `Directory` each; a typed name
 //!   looked for in every domain it may be in.
 //! - `search`: the one place a plain search's results become entries (continuation
@@ -26,6 +27,7 @@ pub mod computers;
 pub mod discovery;
 pub mod domains;
 pub mod filter;
+pub mod locator;
 pub mod membership;
 pub mod password;
 pub mod scan;

@@ -170,7 +170,15 @@ async fn run_domain(
     progress: &(dyn Fn(Update) + Sync),
 ) -> Result<Outcome, ScanError> {
     let mut failures = Vec::new();
-    let n = d.directory.dc_count();
+    // The preferred DCs, located through DNS first where `dns_srv` says so.
+    let urls = d.directory.dc_urls().await;
+    let n = urls.len();
+    if n == 0 {
+        let domain = d.directory.dns_name();
+        return Err(ScanError::AllDcsFailed(format!(
+            "{domain}: no domain controller could be located"
+        )));
+    }
     for primary in 0..n {
         match attempt(ctx, d, scan_id, primary, now, before, progress).await {
             Ok(mut outcome) => {
@@ -180,8 +188,7 @@ async fn run_domain(
             }
             Err(AttemptError::Store(e)) => return Err(e.into()),
             Err(AttemptError::Dc(e)) => {
-                let dc = d.directory.dc_urls().nth(primary).map(dc_label);
-                let dc = dc.unwrap_or_default();
+                let dc = urls.get(primary).map(|u| dc_label(u)).unwrap_or_default();
                 tracing::warn!(dc = %dc, error = %e, "fleet scan failed on this DC");
                 let domain = d.directory.dns_name();
                 ctx.store.fleet_clear_domain(scan_id, domain).await?;

@@ -6,7 +6,7 @@
 
 use crate::common::{install_crypto, lab};
 
-fn env(k: &str) -> String {
+pub(crate) fn env(k: &str) -> String {
     std::env::var(k).unwrap_or_else(|_| {
         panic!("{k} is not set: this test needs `lab/lab.sh up --forest2` (lab/lab.sh run -- …)")
     })
@@ -23,6 +23,15 @@ async fn two_domain_portal(dir: &std::path::Path) -> (String, String, String) {
 /// [`two_domain_portal`], with the app's state.
 async fn two_domain_app(
     dir: &std::path::Path,
+) -> (String, String, String, trustdesk::web::AppState) {
+    let domains = crate::common::both_forests_domains(&env("LAB_F2_CA"));
+    two_domain_app_with(dir, &domains).await
+}
+
+/// [`two_domain_app`] with these `[[domains]]`.
+pub(crate) async fn two_domain_app_with(
+    dir: &std::path::Path,
+    domains: &str,
 ) -> (String, String, String, trustdesk::web::AppState) {
     let (base1, base2) = (lab().base_dn, env("LAB_F2_BASEDN"));
     let toml = format!(
@@ -46,7 +55,6 @@ actions = ["lookup", "diagnose", "mint_token", "reset_account"]
 scopes = [{base1:?}]
 "#,
         data = dir.join("data").display().to_string(),
-        domains = crate::common::both_forests_domains(&env("LAB_F2_CA")),
     );
     let cfg = crate::common::load_config(dir, &toml);
     assert!(!cfg.single_ldap);
@@ -64,7 +72,7 @@ scopes = [{base1:?}]
 }
 
 /// GET `path` with `key`, redirects not followed: status, `Location`, body.
-async fn get(base: &str, key: &str, path: &str) -> (u16, String, String) {
+pub(crate) async fn get(base: &str, key: &str, path: &str) -> (u16, String, String) {
     let c = reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -85,7 +93,7 @@ async fn get(base: &str, key: &str, path: &str) -> (u16, String, String) {
     (status, location, r.text().await.unwrap())
 }
 
-fn json(body: &str) -> serde_json::Value {
+pub(crate) fn json(body: &str) -> serde_json::Value {
     serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
 }
 

@@ -258,3 +258,97 @@ async fn the_schedule_starts_one_scan_per_period_across_instances() {
     drop((a, b));
     drop_pg_database(&name).await;
 }
+
+/// A `trustdesk serve` process on the database `url` (`instances = 2`), listening on a port of
+/// its own; killed when dropped. Returns it and its base URL once `/healthz` answers.
+async fn serve_process(
+    dir: &std::path::Path,
+    url: &str,
+    name: &str,
+) -> (tokio::process::Child, String) {
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    let (ca, _, _) = crate::tap::test_pki(dir);
+    let conf = dir.join(format!("{name}.toml"));
+    let toml = format!(
+        r#"listen = "127.0.0.1:{port}"
+data_dir = {data:?}
+database_url = {url:?}
+instances = 2
+
+[ldap]
+urls = ["ldaps://127.0.0.1:1"]
+base_dn = "DC=lab,DC=example,DC=test"
+bind_dn = "svc-trustdesk@lab.example.test"
+bind_password = "not-used"
+ca_file = {ca:?}
+connect_timeout_secs = 1
+discover_dcs = false
+
+[oidc]
+issuer = {issuer:?}
+client_id = "trustdesk"
+client_secret = "trustdesk-secret"
+
+[limits]
+redeem_burst = 4
+redeem_refill_secs = 3600
+"#,
+        data = dir.join(name).display().to_string(),
+        ca = ca.display().to_string(),
+        issuer = crate::app::DEAD_ISSUER,
+    );
+    std::fs::write(&conf, toml).unwrap();
+    let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_trustdesk"))
+        .args(["--config", conf.to_str().unwrap(), "serve"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    for _ in 0..300 {
+        if reqwest::get(format!("{base}/healthz")).await.is_ok() {
+            return (child, base);
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("{name} did not start on {base}");
+}
+
+/// The same flood as above, through two `trustdesk serve` processes: each its own OS process,
+/// memory and connection pool, the database all they share.
+#[tokio::test]
+#[ignore = "needs PostgreSQL"]
+async fn a_redeem_flood_over_two_serve_processes_is_limited_as_one() {
+    let (url, name) = create_pg_database().await;
+    let dir = tempfile::tempdir().unwrap();
+    // One after the other: both migrating the fresh database at once is not what is tested.
+    let (a, base_a) = serve_process(dir.path(), &url, "a").await;
+    let (b, base_b) = serve_process(dir.path(), &url, "b").await;
+    let client = reqwest::Client::new();
+    let mut passed = Vec::new();
+    for i in 0..16 {
+        let base = if i % 2 == 0 { &base_a } else { &base_b };
+        let r = client
+            .post(format!("{base}/api/v1/redeem"))
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        passed.push(match r.status() {
+            StatusCode::BAD_REQUEST => true,
+            StatusCode::TOO_MANY_REQUESTS => false,
+            other => panic!("unexpected {other}: {}", r.text().await.unwrap_or_default()),
+        });
+    }
+    assert_eq!(
+        passed,
+        [vec![true; 4], vec![false; 12]].concat(),
+        "the burst of one client, over both processes"
+    );
+    drop((a, b));
+    drop_pg_database(&name).await;
+}

@@ -27,6 +27,7 @@ mod config_cli;
 mod demo_path;
 mod diagnosis_lab;
 mod directory_lab;
+mod dns_srv_lab;
 mod domains_lab;
 mod downloads;
 mod e2e_repair;
