@@ -712,7 +712,11 @@ mod tests {
             audit::Outcome::Denied,
             crate::clock::now(),
         )
-        .target_name("PC01")
+        .target(
+            "CN=PC01,OU=Paris,DC=forest2,DC=example,DC=test",
+            "00000000-0000-0000-0000-000000000001",
+            "PC01",
+        )
         .actor(&audit::Actor {
             sub: "4f1c-sub".into(),
             name: Some("Alice Senior".into()),
@@ -767,5 +771,11 @@ mod tests {
             r#"<time datetime="2026-11-24T09:30:05Z" title="2026-11-24 09:30:05 UTC" data-local>2026-11-24 09:30:05 UTC</time>"#
         ), "{html}");
         assert!(html.contains(r#"<script src="/static/localtime.js"></script>"#));
+        // The target links to its page in the domain its DN names, and names that domain.
+        assert!(
+            html.contains(r#"<a href="/computers/forest2.example.test/PC01" title="CN=PC01,"#)
+                && html.contains(r#"<span class="muted domain">forest2.example.test</span>"#),
+            "{html}"
+        );
     }
 }

@@ -101,6 +101,15 @@ pub fn computer_path_in(domain: &str, name: &str) -> String {
     computers_path(&[domain, name])
 }
 
+/// A computer's page from what a row recorded: in the domain its DN names, else the old
+/// `/computers/<name>` (which redirects, or asks which domain).
+pub fn computer_href(dn: Option<&str>, name: &str) -> String {
+    match dn.and_then(crate::ad::dn::dn_domain) {
+        Some(domain) => computer_path_in(&domain.to_ascii_lowercase(), name),
+        None => computer_path(name),
+    }
+}
+
 fn computers_path(parts: &[&str]) -> String {
     match url::Url::parse("http://portal/computers") {
         Ok(mut url) => {
@@ -160,6 +169,18 @@ mod tests {
                 path.replacen("/computers/", "/computers/corp.example/", 1)
             );
             assert!(axum::http::HeaderValue::from_str(&computer_path(name)).is_ok());
+        }
+    }
+
+    #[test]
+    fn a_rows_computer_link_goes_to_the_domain_its_dn_names() {
+        let dn = "CN=PC01,OU=Paris,DC=Forest2,DC=example,DC=test";
+        for (dn, want) in [
+            (Some(dn), "/computers/forest2.example.test/PC01"),
+            (Some("CN=PC01"), "/computers/PC01"),
+            (None, "/computers/PC01"),
+        ] {
+            assert_eq!(computer_href(dn, "PC01"), want);
         }
     }
 
