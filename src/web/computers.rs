@@ -238,12 +238,22 @@ pub(super) async fn authorized_report(
     asking: &Asking<'_>,
     q: &ComputerQuery,
 ) -> Result<Answer, AppError> {
-    let (state, staff) = (asking.state, asking.staff);
     // What needs no directory first (security review L-4).
     asking
         .granted(Action::Diagnose, About::Name(q.display()))
         .await?;
-    let (dir, account) = match locate(state, staff, q).await? {
+    let located = locate(asking.state, asking.staff, q).await?;
+    report_of(asking, q, located).await
+}
+
+/// [`authorized_report`] from where [`locate`] found the name (already checked: `granted`).
+async fn report_of(
+    asking: &Asking<'_>,
+    q: &ComputerQuery,
+    located: Located,
+) -> Result<Answer, AppError> {
+    let (state, staff) = (asking.state, asking.staff);
+    let (dir, account) = match located {
         Located::In(dir, account) => (dir, account.map(|a| *a)),
         Located::Choose(found) => {
             let who = staff.actor();
@@ -379,18 +389,23 @@ pub async fn show(
     let asking = Asking::new(&state, &staff, &origin);
     // A path without the domain: a computer in one domain the caller may diagnose goes to its
     // page there before anything is read or audited (the page does both, once).
-    if path.domain.is_none() {
+    // Otherwise it is answered from that one search, not looked for again.
+    let answer = if path.domain.is_none() {
         asking
             .granted(Action::Diagnose, About::Name(q.display()))
             .await?;
-        if let Located::In(dir, Some(a)) = locate(&state, &staff, &q).await?
+        let located = locate(&state, &staff, &q).await?;
+        if let Located::In(dir, Some(a)) = &located
             && state.policy.in_scope(&staff.roles, Action::Diagnose, &a.dn)
         {
             let page = super::format::computer_path_in(dir.dns_name(), a.netbios_name());
             return Ok(Redirect::to(&page).into_response());
         }
-    }
-    let r = match authorized_report(&asking, &q).await? {
+        report_of(&asking, &q, located).await?
+    } else {
+        authorized_report(&asking, &q).await?
+    };
+    let r = match answer {
         Answer::Report(r) => *r,
         Answer::Choose(choices) => {
             let page = ChoosePage {
