@@ -1,10 +1,10 @@
 //! The DCs searches and writes go to: the configured `urls`, then, with `dns_srv`, the DCs
 //! DNS names, found the way Windows' DC locator finds them.
 //!
-//! Every DC registers the SRV record `_ldap._tcp.dc._msdcs.<DnsDomainName>` ("allows a client
-//! to find a DC in the domain": MS-ADTS 6.3.2.3 "SRV Records", and MS-NRPC's
-//! `NL_DNS_NAME_INFO`, `NlDnsDcAtDomain`; Samba registers the same record, `source4/dsdb/dns/dns_update_list`). The record is asked of
-//! the domain's own DNS servers (`dns_servers`), or of the system's resolver, and the targets
+//! A client locates "a domain controller (DC) hosting NC N" through the SRV record
+//! `_ldap._tcp.dc._msdcs.N` (MS-ADTS 6.3.6.1, DNS-Based Discovery); every DC registers it
+//! (Samba too: `source4/dsdb/dns/dns_update_list`). The record is asked of the domain's own
+//! DNS servers (`dns_servers`), or of the system's resolver, and the targets
 //! are taken in RFC 2782 order: lowest priority first; within one priority, the higher weight
 //! first. RFC 2782 picks among equal priorities at random by weight, to spread load; the portal
 //! keeps one connection per DC and fails over in order, so it takes the heaviest first, every
