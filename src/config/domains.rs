@@ -141,9 +141,15 @@ fn validate_names(d: &LdapConfig, key: &dyn Fn(&str) -> String) -> Result<(), Co
 
 /// A `dns_servers` entry: an address, with port 53 unless it names one.
 pub fn dns_server(s: &str) -> Option<std::net::SocketAddr> {
-    s.parse::<std::net::SocketAddr>()
-        .ok()
-        .or_else(|| s.parse::<std::net::IpAddr>().ok().map(|ip| (ip, 53).into()))
+    let bare = s
+        .strip_prefix('[')
+        .and_then(|v| v.strip_suffix(']'))
+        .unwrap_or(s);
+    s.parse::<std::net::SocketAddr>().ok().or_else(|| {
+        bare.parse::<std::net::IpAddr>()
+            .ok()
+            .map(|ip| (ip, 53).into())
+    })
 }
 
 /// One domain's connection settings: TLS-only DC URLs, the service account, the CA, limits.
@@ -422,6 +428,8 @@ bind_password = "pw"
             Some("127.0.0.2:5353".parse().unwrap())
         );
         assert_eq!(dns_server("[::1]:53"), Some("[::1]:53".parse().unwrap()));
+        assert_eq!(dns_server("[::1]"), Some("[::1]:53".parse().unwrap()));
+        assert_eq!(dns_server("::1"), Some("[::1]:53".parse().unwrap()));
         assert_eq!(dns_server("dns.corp.example"), None);
     }
 }
