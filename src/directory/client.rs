@@ -37,7 +37,7 @@ pub struct Directory {
     /// The NetBIOS name configured for it (`name`), if any; else it is read (`domain_names`).
     netbios: Option<String>,
     /// The preferred DCs, in order: searches and writes go to these (`ldap.urls`, then the
-    /// DCs DNS names with `dns_srv`: `locator.rs`).
+    /// DCs that DNS names with `dns_srv`: `locator.rs`).
     pub(super) dcs: super::locator::Preferred,
     base_dn: String,
     bind_dn: String,

@@ -1,5 +1,5 @@
-//! The DCs searches and writes go to: the configured `urls`, then, with `dns_srv`, the DCs
-//! DNS names, found the way Windows' DC locator finds them.
+//! The DCs that searches and writes go to: the configured `urls`, then, with `dns_srv`, the
+//! DCs that DNS names, found the way Windows' DC locator finds them.
 //!
 //! A client locates "a domain controller (DC) hosting NC N" through the SRV record
 //! `_ldap._tcp.dc._msdcs.N` (MS-ADTS 6.3.6.1, DNS-Based Discovery); every DC registers it
