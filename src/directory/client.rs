@@ -207,16 +207,6 @@ impl Directory {
         self.connect(url).await
     }
 
-    /// A fresh connection of its own to the DC at `index` in configured order (a long scan
-    /// does not share the interactive lookups' connection), with the DC's URL.
-    pub async fn connect_dc(&self, index: usize) -> Result<(String, Ldap), DirectoryError> {
-        let dcs = self.preferred().await?;
-        let dc = dcs
-            .get(index)
-            .ok_or_else(|| DirectoryError::Config(format!("no DC number {index}")))?;
-        Ok((dc.url.clone(), self.connect(&dc.url).await?))
-    }
-
     /// How many preferred DCs there are, as last located.
     pub fn dc_count(&self) -> usize {
         self.dcs.now().len()

@@ -121,14 +121,16 @@ pub struct ReplState {
 }
 
 impl Directory {
-    /// Start a paged scan of every computer under `base` on the DC at `dc_index`.
+    /// Start a paged scan of every computer under `base` on the DC at `url`, on a
+    /// connection of its own.
     pub async fn scan_computers(
         &self,
-        dc_index: usize,
+        url: &str,
         base: &str,
         page_size: i32,
     ) -> Result<ComputerScan, DirectoryError> {
-        let (url, mut ldap) = self.connect_dc(dc_index).await?;
+        let url = url.to_string();
+        let mut ldap = self.connect_url(&url).await?;
         ldap.with_timeout(REPLY_TIMEOUT);
         let adapters: Vec<Box<dyn Adapter<'static, &'static str, Vec<&'static str>>>> = vec![
             Box::new(EntriesOnly::new()),

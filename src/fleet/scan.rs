@@ -179,8 +179,8 @@ async fn run_domain(
             "{domain}: no domain controller could be located"
         )));
     }
-    for primary in 0..n {
-        match attempt(ctx, d, scan_id, primary, now, before, progress).await {
+    for (primary, url) in urls.iter().enumerate() {
+        match attempt(ctx, d, scan_id, url, now, before, progress).await {
             Ok(mut outcome) => {
                 outcome.restarts = u32::try_from(failures.len()).unwrap_or(u32::MAX);
                 outcome.notes.extend(failures);
@@ -188,7 +188,7 @@ async fn run_domain(
             }
             Err(AttemptError::Store(e)) => return Err(e.into()),
             Err(AttemptError::Dc(e)) => {
-                let dc = urls.get(primary).map(|u| dc_label(u)).unwrap_or_default();
+                let dc = dc_label(url);
                 tracing::warn!(dc = %dc, error = %e, "fleet scan failed on this DC");
                 let domain = d.directory.dns_name();
                 ctx.store.fleet_clear_domain(scan_id, domain).await?;
@@ -209,13 +209,14 @@ async fn attempt(
     ctx: &ScanContext,
     d: &DomainScan,
     scan_id: i64,
-    primary: usize,
+    primary: &str,
     now: OffsetDateTime,
     before: u64,
     progress: &(dyn Fn(Update) + Sync),
 ) -> Result<Outcome, AttemptError> {
     let dir = &d.directory;
-    let (url, mut pconn) = dir.connect_dc(primary).await.map_err(AttemptError::Dc)?;
+    let url = primary.to_string();
+    let mut pconn = dir.connect_url(&url).await.map_err(AttemptError::Dc)?;
     let mut notes = Vec::new();
     let mut others = Vec::new();
     // Every DC of the domain, discovered ones included (the per-DC reads' set).
@@ -279,7 +280,7 @@ async fn attempt(
     for base in &d.scopes {
         // Read the next page while this one is diagnosed and stored.
         let mut scan = dir
-            .scan_computers(primary, base, i32::try_from(page).unwrap_or(1000))
+            .scan_computers(&url, base, i32::try_from(page).unwrap_or(1000))
             .await
             .map_err(AttemptError::Dc)?;
         let (tx, mut rx) = tokio::sync::mpsc::channel(1);
