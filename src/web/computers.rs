@@ -390,22 +390,18 @@ pub async fn show(
     // A path without the domain: a computer in one domain the caller may diagnose goes to its
     // page there before anything is read or audited (the page does both, once).
     // Otherwise it is answered from that one search, not looked for again.
-    let answer = if path.domain.is_none() {
-        asking
-            .granted(Action::Diagnose, About::Name(q.display()))
-            .await?;
-        let located = locate(&state, &staff, &q).await?;
-        if let Located::In(dir, Some(a)) = &located
-            && state.policy.in_scope(&staff.roles, Action::Diagnose, &a.dn)
-        {
-            let page = super::format::computer_path_in(dir.dns_name(), a.netbios_name());
-            return Ok(Redirect::to(&page).into_response());
-        }
-        report_of(&asking, &q, located).await?
-    } else {
-        authorized_report(&asking, &q).await?
-    };
-    let r = match answer {
+    asking
+        .granted(Action::Diagnose, About::Name(q.display()))
+        .await?;
+    let located = locate(&state, &staff, &q).await?;
+    if path.domain.is_none()
+        && let Located::In(dir, Some(a)) = &located
+        && state.policy.in_scope(&staff.roles, Action::Diagnose, &a.dn)
+    {
+        let page = super::format::computer_path_in(dir.dns_name(), a.netbios_name());
+        return Ok(Redirect::to(&page).into_response());
+    }
+    let r = match report_of(&asking, &q, located).await? {
         Answer::Report(r) => *r,
         Answer::Choose(choices) => {
             let page = ChoosePage {
