@@ -142,7 +142,10 @@ pub async fn diagnose_audited(
     asker: &Asker<'_>,
     now: OffsetDateTime,
 ) -> Result<Report, LookupError> {
-    let (report, remember) = report(grant, lookups, dir, q, account, now).await?;
+    // Boxed: the report's future is some 26 kB (the reads it awaits at once), and every
+    // future around it, up to the HTTP handler's, would otherwise carry it and copy it each
+    // time it is moved (BENCHMARKS.md, session 19).
+    let (report, remember) = Box::pin(report(grant, lookups, dir, q, account, now)).await?;
     let top = report
         .diagnosis
         .likely_causes
@@ -229,7 +232,8 @@ pub async fn report(
         .map(|a| a.netbios_name().to_string())
         .unwrap_or_else(|| q.display().to_string());
     let sam = format!("{}$", name.split('.').next().unwrap_or(&name));
-    // The per-DC reads, the tombstone search and the history read all at once.
+    // The per-DC reads, the tombstone search and the history read all at once, each boxed so
+    // that `join!` holds six pointers, not six futures (see `diagnose_audited`).
     let since = now - settings.rotation_window * 2;
     let history = async {
         match store.observations(&name, dir.dns_name(), since, 500).await {
@@ -245,12 +249,12 @@ pub async fn report(
         match account.take() {
             Some(a) => {
                 let (views, tombs, ids, history, writes, privileged) = tokio::join!(
-                    dir.dc_views(&a.dn),
-                    dir.tombstones(&sam),
-                    dir.invocation_ids(),
-                    history,
-                    portal_writes(store, a.object_guid, since),
-                    dir.with_privilege_for_lookup(a.clone())
+                    Box::pin(dir.dc_views(&a.dn)),
+                    Box::pin(dir.tombstones(&sam)),
+                    Box::pin(dir.invocation_ids()),
+                    Box::pin(history),
+                    Box::pin(portal_writes(store, a.object_guid, since)),
+                    Box::pin(dir.with_privilege_for_lookup(a.clone()))
                 );
                 // Without its privileges the account stays `NotRead`: the policy then offers
                 // and allows no change on it (fail closed).
