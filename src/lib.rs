@@ -26,6 +26,12 @@ pub mod telemetry;
 pub mod web;
 pub mod webhooks;
 
+/// mimalloc, not glibc's malloc, for the portal and everything that links it (its binary,
+/// benchmarks and tests): a lookup is about a thousand small allocations, and glibc's
+/// malloc and free were a quarter of its instructions (BENCHMARKS.md, sessions 15 and 19).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::sync::{Arc, OnceLock};
 
 use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
