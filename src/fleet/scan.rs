@@ -209,18 +209,17 @@ async fn attempt(
     ctx: &ScanContext,
     d: &DomainScan,
     scan_id: i64,
-    primary: &str,
+    url: &str,
     now: OffsetDateTime,
     before: u64,
     progress: &(dyn Fn(Update) + Sync),
 ) -> Result<Outcome, AttemptError> {
     let dir = &d.directory;
-    let url = primary.to_string();
-    let mut pconn = dir.connect_url(&url).await.map_err(AttemptError::Dc)?;
+    let mut pconn = dir.connect_url(url).await.map_err(AttemptError::Dc)?;
     let mut notes = Vec::new();
     let mut others = Vec::new();
     // Every DC of the domain, discovered ones included (the per-DC reads' set).
-    for u in dir.per_dc_urls().await.into_iter().filter(|u| *u != url) {
+    for u in dir.per_dc_urls().await.into_iter().filter(|u| u != url) {
         let (conn, error) = match dir.connect_url(&u).await {
             Ok(l) => (Some(l), None),
             Err(e) => (None, Some(e.to_string())),
@@ -233,7 +232,7 @@ async fn attempt(
             all: false,
         });
     }
-    let changed = changed_between(d, &url, &mut pconn, &mut others)
+    let changed = changed_between(d, url, &mut pconn, &mut others)
         .await
         .map_err(AttemptError::Dc)?;
     for o in &others {
@@ -255,20 +254,21 @@ async fn attempt(
         _ => {
             let mut total = before;
             for base in &d.scopes {
-                total += count_computers(&mut pconn, &url, base)
+                total += count_computers(&mut pconn, url, base)
                     .await
                     .map_err(AttemptError::Dc)?;
             }
             Some(total)
         }
     };
+    let label = dc_label(url);
     progress(Update::Start {
-        dc: dc_label(&url),
+        dc: label.clone(),
         estimate,
     });
 
     let mut out = Outcome {
-        dc: dc_label(&url),
+        dc: label.clone(),
         scanned: 0,
         at_risk: 0,
         restarts: 0,
@@ -280,7 +280,7 @@ async fn attempt(
     for base in &d.scopes {
         // Read the next page while this one is diagnosed and stored.
         let mut scan = dir
-            .scan_computers(&url, base, i32::try_from(page).unwrap_or(1000))
+            .scan_computers(url, base, i32::try_from(page).unwrap_or(1000))
             .await
             .map_err(AttemptError::Dc)?;
         let (tx, mut rx) = tokio::sync::mpsc::channel(1);
@@ -306,7 +306,7 @@ async fn attempt(
             let n = chunk.len() as u64;
             let rows = super::page::process(
                 ctx,
-                (d, &dc_label(&url)),
+                (d, &label),
                 &mut others,
                 &changed,
                 chunk,
