@@ -7,6 +7,7 @@
 
 mod append;
 mod heads;
+mod links;
 
 pub use append::Chain;
 pub(super) use append::{PgQueue, Queue, Writer};
@@ -107,16 +108,6 @@ pub enum LinkBody {
     Row(Box<NewAuditRow>),
 }
 
-/// SQLite builds the canonical body itself: one text value a row instead of sixteen typed ones
-/// (decoding rows, not hashing them, bounds verification of a long chain).
-const SQLITE_LINKS: &str = "SELECT seq, prev_hash, hash, json_object('seq', seq, 'at', at, \
-    'actor_sub', actor_sub, 'actor_name', actor_name, 'actor_email', actor_email, \
-    'actor_roles', actor_roles, 'source_ip', source_ip, 'user_agent', user_agent, \
-    'request_id', request_id, 'action', action, 'target_dn', target_dn, \
-    'target_guid', target_guid, 'target_name', target_name, 'outcome', outcome, \
-    'reason', reason, 'ticket', ticket) AS body \
-    FROM audit_events WHERE seq > $1 ORDER BY seq LIMIT $2";
-
 fn from_row<R>(row: &R) -> Result<AuditRow, sqlx::Error>
 where
     R: Row,
@@ -199,25 +190,7 @@ impl Store {
         limit: i64,
     ) -> Result<Vec<AuditLink>, StoreError> {
         match self {
-            Store::Sqlite(db) => {
-                let rows = sqlx::query(SQLITE_LINKS)
-                    .bind(after_seq)
-                    .bind(limit)
-                    .fetch_all(&db.pool)
-                    .await?;
-                let links = rows
-                    .iter()
-                    .map(|r| {
-                        Ok::<_, sqlx::Error>(AuditLink {
-                            seq: r.try_get("seq")?,
-                            prev_hash: r.try_get("prev_hash")?,
-                            hash: r.try_get("hash")?,
-                            body: LinkBody::Canonical(r.try_get("body")?),
-                        })
-                    })
-                    .collect::<Result<Vec<_>, _>>()?;
-                Ok(links)
-            }
+            Store::Sqlite(db) => Ok(links::sqlite(&db.pool, after_seq, limit).await?),
             Store::Postgres(_) => Ok(self
                 .audit_page(after_seq, limit)
                 .await?
