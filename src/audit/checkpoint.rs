@@ -215,11 +215,7 @@ mod tests {
     /// verifies under the public key, and a head already signed is not signed again.
     #[tokio::test]
     async fn a_signed_head_is_stored_and_sent_to_the_siem() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::connect(&crate::db::default_url(dir.path()))
-            .await
-            .unwrap();
-        store.migrate().await.unwrap();
+        let (store, dir) = crate::db::temp_sqlite().await;
         let key = AuditKey::load_or_create(&dir.path().join("audit.key")).unwrap();
         let log = Captured::default();
         let writer = log.clone();

@@ -479,11 +479,7 @@ mod tests {
     async fn pages_read_ahead_find_the_first_missing_row_wherever_it_is() {
         use sqlx::Executor;
         async fn chain(rows: usize) -> (Store, tempfile::TempDir) {
-            let dir = tempfile::tempdir().unwrap();
-            let store = Store::connect(&crate::db::default_url(dir.path()))
-                .await
-                .unwrap();
-            store.migrate().await.unwrap();
+            let (store, dir) = crate::db::temp_sqlite().await;
             for n in 0..rows {
                 let e = event(Action::Lookup, Outcome::Success, crate::clock::now())
                     .target_name(&format!("PC{n}"));

@@ -368,11 +368,7 @@ mod tests {
     /// Senior" is not found by a filter on Alice, and Alice's rows are not widened to theirs.
     #[tokio::test]
     async fn the_actor_filter_matches_the_exact_sub_and_never_the_display_name() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::connect(&crate::db::default_url(dir.path()))
-            .await
-            .unwrap();
-        store.migrate().await.unwrap();
+        let (store, _dir) = crate::db::temp_sqlite().await;
         for sub in ["alice-sub", "mallory-sub", "alice-sub2"] {
             let e = NewAuditRow {
                 actor_sub: Some(sub.into()),
@@ -413,11 +409,7 @@ mod tests {
     /// it). SQLite must answer from the partial index alone.
     #[tokio::test]
     async fn portal_writes_are_read_through_their_partial_index() {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::connect(&crate::db::default_url(dir.path()))
-            .await
-            .unwrap();
-        store.migrate().await.unwrap();
+        let (store, _dir) = crate::db::temp_sqlite().await;
         let Store::Sqlite(db) = &store else {
             unreachable!("a sqlite: URL opens SQLite")
         };
@@ -489,21 +481,12 @@ impl Store {
 mod recent_actions_tests {
     use super::*;
 
-    async fn store() -> (Store, tempfile::TempDir) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::connect(&crate::db::default_url(dir.path()))
-            .await
-            .unwrap();
-        store.migrate().await.unwrap();
-        (store, dir)
-    }
-
     /// Like [`Store::portal_writes`], a computer page reads this on every view, and every view
     /// writes a lookup naming the object: SQLite must answer from the partial index, in its
     /// order (no sort), never walking the lookups.
     #[tokio::test]
     async fn recent_actions_are_read_through_their_partial_index() {
-        let (store, _dir) = store().await;
+        let (store, _dir) = crate::db::temp_sqlite().await;
         let Store::Sqlite(db) = &store else {
             unreachable!("a sqlite: URL opens SQLite")
         };
@@ -530,7 +513,7 @@ mod recent_actions_tests {
 
     #[tokio::test]
     async fn recent_actions_are_the_objects_changes_newest_first() {
-        let (store, _dir) = store().await;
+        let (store, _dir) = crate::db::temp_sqlite().await;
         let at = OffsetDateTime::from_unix_timestamp(1_800_000_000).unwrap();
         let mut seq = 0;
         let mut add = |store: &Store, action: &str, guid: &str| {

@@ -322,6 +322,16 @@ impl Store {
     }
 }
 
+/// A migrated SQLite store in a fresh temporary directory, for unit tests (the directory
+/// lives as long as the returned guard).
+#[cfg(test)]
+pub(crate) async fn temp_sqlite() -> (Store, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::connect(&default_url(dir.path())).await.unwrap();
+    store.migrate().await.unwrap();
+    (store, dir)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

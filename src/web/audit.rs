@@ -533,11 +533,7 @@ mod tests {
     use askama::Template;
 
     async fn store_with(rows: usize) -> (Store, tempfile::TempDir) {
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::connect(&crate::db::default_url(dir.path()))
-            .await
-            .unwrap();
-        store.migrate().await.unwrap();
+        let (store, dir) = crate::db::temp_sqlite().await;
         for i in 0..rows {
             let e = audit::event(
                 audit::Action::Lookup,

@@ -157,11 +157,7 @@ mod tests {
     #[tokio::test]
     async fn the_packed_read_gives_what_the_row_by_row_read_gives() {
         use crate::db::Store;
-        let dir = tempfile::tempdir().unwrap();
-        let store = Store::connect(&crate::db::default_url(dir.path()))
-            .await
-            .unwrap();
-        store.migrate().await.unwrap();
+        let (store, _dir) = crate::db::temp_sqlite().await;
         let now = crate::clock::now();
         for (i, reason) in ["plain", "tab\there \"quoted\" é 日本 \u{1}", ""]
             .into_iter()
