@@ -117,5 +117,37 @@ pub async fn lab_portal(
     let (svc, pw) = (env("LAB_SVC_UPN"), env("LAB_SVC_PW"));
     let toml = config_toml(dir, urls, &base_dn, (&svc, &pw), &env("LAB_CA"), &roles);
     let toml = if discover { discovering(&toml) } else { toml };
+    let toml = match std::env::var("BENCH_PG_URL") {
+        Ok(admin) => format!(
+            "database_url = {:?}\n{toml}",
+            fresh_pg_database(&admin).await
+        ),
+        Err(_) => toml,
+    };
     start_portal(dir, &toml).await
+}
+
+/// A new, empty PostgreSQL database on the server `admin` (a URL of a database there that
+/// may create databases) for one portal: its URL. `td_bench_*` databases are left behind
+/// for the next run to drop (the portal holds connections to its own until the end).
+async fn fresh_pg_database(admin: &str) -> String {
+    use sqlx::{Executor, Row};
+    let pool = sqlx::PgPool::connect(admin).await.unwrap();
+    let old = sqlx::query("SELECT datname FROM pg_database WHERE datname LIKE 'td_bench_%'")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    for row in old {
+        let name: String = row.get(0);
+        let _ = pool
+            .execute(format!("DROP DATABASE {name} WITH (FORCE)").as_str())
+            .await;
+    }
+    let name = format!("td_bench_{}", uuid::Uuid::new_v4().simple());
+    pool.execute(format!("CREATE DATABASE {name}").as_str())
+        .await
+        .unwrap();
+    let mut url = url::Url::parse(admin).unwrap();
+    url.set_path(&name);
+    url.to_string()
 }

@@ -4,7 +4,9 @@
 //!   lab/lab.sh up --dc2 --dc3 && lab/lab.sh run -- cargo bench --offline --bench lookup
 //!
 //! Environment: BENCH_NAME (default PAR-WS001), BENCH_REQUESTS (default 400 per setting),
-//! BENCH_LATENCY_MS (default 20).
+//! BENCH_LATENCY_MS (default 20), BENCH_PG_URL (the portal's store on that PostgreSQL
+//! server, a new database per setting, e.g. `postgres://trustdesk:trustdesk@127.0.0.1/postgres`;
+//! default SQLite in a temporary directory).
 //!
 //! Settings, each against raw searches on the same DCs (`raw.rs`: the fewest round trips a
 //! diagnosis can take, one search to find the computer, then everything else at once):

@@ -77,6 +77,12 @@ if [ "$last_cpu" -ge 1 ]; then
     run "Lookup + diagnosis latency vs raw ldap3, the DCs on a CPU of their own" \
         "lab/lab.sh pin 0; lab/lab.sh run -- taskset -c $last_cpu cargo bench --offline --bench lookup; lab/lab.sh pin all" \
         lab/lab.sh run -- taskset -c "$last_cpu" cargo bench --locked --offline --bench lookup
+    # The store a deployment of several portals shares: PostgreSQL (the machine's own, as the
+    # test suite uses it), a new database per setting. A commit waits for its fsync here.
+    pg=${TD_TEST_PG_URL:-postgres://trustdesk:trustdesk@127.0.0.1:5432/postgres}
+    run "Lookup + diagnosis latency vs raw ldap3, the DCs on a CPU of their own, the store on PostgreSQL" \
+        "lab/lab.sh pin 0; BENCH_PG_URL=$pg lab/lab.sh run -- taskset -c $last_cpu cargo bench --offline --bench lookup; lab/lab.sh pin all" \
+        env BENCH_PG_URL="$pg" lab/lab.sh run -- taskset -c "$last_cpu" cargo bench --locked --offline --bench lookup
     lab/lab.sh pin all
 fi
 run "Token redeem throughput and concurrency vs raw unicodePwd writes" \

@@ -130,8 +130,14 @@ pub async fn matches(
         .await
 }
 
-/// [`report`], audited as `diagnose` / `success` with the top cause; then the observation is
-/// remembered (after the audit write: on SQLite the two would queue for the one writer).
+/// [`report`], audited as `diagnose` / `success`; then the observation is remembered (after
+/// the audit write: on SQLite the two would queue for the one writer).
+///
+/// The audit row is written while the directory is read, and nothing is answered before it
+/// is committed: a row that cannot be written fails the request, and nothing is shown. It
+/// names the computer and its domain, not what the diagnosis found, which is known only once
+/// the reads are done: writing it then kept the one writer on the answer's path, the largest
+/// wait of a lookup after the directory's (BENCHMARKS.md, session 21).
 #[tracing::instrument(name = "lookup.diagnose", skip_all, fields(computer = %q.display()))]
 pub async fn diagnose_audited(
     grant: &Grant<Diagnose>,
@@ -142,28 +148,26 @@ pub async fn diagnose_audited(
     asker: &Asker<'_>,
     now: OffsetDateTime,
 ) -> Result<Report, LookupError> {
-    // Boxed: the report's future is some 26 kB (the reads it awaits at once), and every
-    // future around it, up to the HTTP handler's, would otherwise carry it and copy it each
-    // time it is moved (BENCHMARKS.md, session 19).
-    let (report, remember) = Box::pin(report(grant, lookups, dir, q, account, now)).await?;
-    let top = report
-        .diagnosis
-        .likely_causes
-        .first()
-        .map_or("none", |c| c.cause.as_str());
     let event = audit::event(audit::Action::Diagnose, audit::Outcome::Success, now)
         .actor(asker.actor)
         .origin(asker.origin);
     // The domain is in a found computer's DN; a name found nowhere says where it was sought.
-    let event = match &report.account {
-        Some(a) => event
-            .target(&a.dn, &a.object_guid.to_string(), &report.name)
-            .reason(format!("likely cause: {top}")),
+    let event = match &account {
+        Some(a) => event.target(&a.dn, &a.object_guid.to_string(), a.netbios_name()),
         None => event
-            .target_name(&report.name)
-            .reason(format!("likely cause: {top} (not in {})", report.domain)),
+            .target_name(q.display())
+            .reason(format!("not in {}", dir.dns_name())),
     };
-    audit::record(&lookups.store, &event).await?;
+    // Boxed: the report's future is some 26 kB (the reads it awaits at once), and every
+    // future around it, up to the HTTP handler's, would otherwise carry it and copy it each
+    // time it is moved (BENCHMARKS.md, session 19). The report goes first, so that its LDAP
+    // requests are on their way before the audit row's work begins.
+    let (found, audited) = tokio::join!(
+        Box::pin(report(grant, lookups, dir, q, account, now)),
+        audit::record(&lookups.store, &event)
+    );
+    audited?;
+    let (report, remember) = found?;
     remember.spawn(&lookups.store);
     Ok(report)
 }
