@@ -234,6 +234,9 @@ pub fn tls_warning(url: &str) -> Option<String> {
     })
 }
 
+/// How long a PostgreSQL connection's ping on its return to the pool vouches for it.
+const PG_TESTED_FOR: Duration = Duration::from_secs(1);
+
 /// The default URL: a SQLite file in the data directory.
 pub fn default_url(data_dir: &Path) -> String {
     format!("sqlite://{}", data_dir.join("trustdesk.db").display())
@@ -274,6 +277,19 @@ impl Store {
                 PgConnectOptions::from_str(url).map_err(|e| StoreError::Url(e.to_string()))?;
             let pool = PgPoolOptions::new()
                 .max_connections(16)
+                // sqlx pings a connection when it goes back to the pool, and by default once
+                // more before each acquire: a round trip ahead of every statement. A connection
+                // back in the pool for less than PG_TESTED_FOR was answering then; only an
+                // older one is pinged first (a failed ping drops it and the pool takes another).
+                .test_before_acquire(false)
+                .before_acquire(|conn, meta| {
+                    Box::pin(async move {
+                        if meta.idle_for > PG_TESTED_FOR {
+                            sqlx::Connection::ping(conn).await?;
+                        }
+                        Ok(true)
+                    })
+                })
                 .acquire_timeout(Duration::from_secs(5))
                 .connect_with(opts)
                 .await

@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 use trustdesk::audit;
 use trustdesk::db::{FleetState, NewAuditRow, ObservationRow, Store};
 
-use crate::common::{create_pg_database, drop_pg_database};
+use crate::common::{create_pg_database, drop_pg_database, pg_admin_url};
 
 /// A fresh SQLite file store.
 async fn sqlite_store() -> (Store, tempfile::TempDir) {
@@ -144,6 +144,35 @@ async fn sqlite_an_audit_chain_from_before_0008_verifies_after_it() {
 #[ignore = "needs PostgreSQL"]
 async fn postgres_an_audit_chain_from_before_0008_verifies_after_it() {
     with_bare_pg(an_audit_chain_from_before_0008_verifies_after_it).await;
+}
+
+/// The pool pings a connection back from an idle second or more before it hands it out
+/// (`db::connect`): one the server ended meanwhile, as a restart or a failover does, is
+/// dropped, and the statement runs on a new connection instead of failing.
+#[tokio::test]
+#[ignore = "needs PostgreSQL"]
+async fn postgres_a_connection_the_server_ended_while_idle_is_not_handed_out() {
+    let (url, name) = create_pg_database().await;
+    let store = Store::connect(&url).await.unwrap();
+    store.ping().await.unwrap();
+    let admin = sqlx::PgPool::connect(&pg_admin_url()).await.unwrap();
+    let ended: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1",
+    )
+    .bind(&name)
+    .fetch_all(&admin)
+    .await
+    .unwrap();
+    assert!(!ended.is_empty() && ended.iter().all(|e| *e), "{ended:?}");
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    store
+        .ping()
+        .await
+        .expect("a new connection in place of the one the server ended");
+    if let Store::Postgres(pool) = store {
+        pool.close().await;
+    }
+    drop_pg_database(&name).await;
 }
 
 /// The auditor's filters: part of a name in any case for the actor and the computer, any case
