@@ -147,7 +147,7 @@ async fn postgres_an_audit_chain_from_before_0008_verifies_after_it() {
 }
 
 /// The pool pings a connection back from an idle second or more before it hands it out
-/// (`db::connect`): one the server ended meanwhile, as a restart or a failover does, is
+/// (`Store::connect`): one the server ended meanwhile, as a restart or a failover does, is
 /// dropped, and the statement runs on a new connection instead of failing.
 #[tokio::test]
 #[ignore = "needs PostgreSQL"]
