@@ -3,7 +3,8 @@
 //!
 //! Reading a computer's details requires a [`Grant<Diagnose>`] for it; listing prefix matches
 //! filters by the caller's `lookup` scope. Both are audited here ([`diagnose_audited`],
-//! [`list_audited`]), after the reads and before the observation is remembered.
+//! [`list_audited`]) before anything is answered and before the observation is remembered: a
+//! listing's row after its search (it counts the matches), a diagnosis's while its reads run.
 
 use std::collections::HashMap;
 use std::sync::Arc;
