@@ -127,9 +127,12 @@ pub async fn lab_portal(
     start_portal(dir, &toml).await
 }
 
-/// A new, empty PostgreSQL database on the server `admin` (a URL of a database there that
-/// may create databases) for one portal: its URL. `td_bench_*` databases are left behind
-/// for the next run to drop (the portal holds connections to its own until the end).
+#[path = "../tests/it/common/pg.rs"]
+mod pg;
+
+/// A new, empty PostgreSQL database on the server `admin` for one portal: its URL. The
+/// `td_bench_*` databases of earlier settings and runs are dropped first (each portal holds
+/// connections to its own until the bench ends).
 async fn fresh_pg_database(admin: &str) -> String {
     use sqlx::{Executor, Row};
     let pool = sqlx::PgPool::connect(admin).await.unwrap();
@@ -143,11 +146,5 @@ async fn fresh_pg_database(admin: &str) -> String {
             .execute(format!("DROP DATABASE {name} WITH (FORCE)").as_str())
             .await;
     }
-    let name = format!("td_bench_{}", uuid::Uuid::new_v4().simple());
-    pool.execute(format!("CREATE DATABASE {name}").as_str())
-        .await
-        .unwrap();
-    let mut url = url::Url::parse(admin).unwrap();
-    url.set_path(&name);
-    url.to_string()
+    pg::create_database_on(admin, "td_bench_").await.0
 }

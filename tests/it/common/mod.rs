@@ -4,6 +4,7 @@
 pub mod chromium;
 mod client;
 mod oidc;
+mod pg;
 
 pub use client::*;
 pub use oidc::*;
@@ -61,18 +62,7 @@ pub fn pg_admin_url() -> String {
 /// A fresh, empty PostgreSQL database on the test server: its URL and its name (for
 /// [`drop_pg_database`]).
 pub async fn create_pg_database() -> (String, String) {
-    use sqlx::Executor;
-    let admin = sqlx::PgPool::connect(&pg_admin_url())
-        .await
-        .expect("PostgreSQL must be reachable at TD_TEST_PG_URL (default 127.0.0.1:5432)");
-    let name = format!("td_test_{}", uuid::Uuid::new_v4().simple());
-    admin
-        .execute(format!("CREATE DATABASE {name}").as_str())
-        .await
-        .unwrap();
-    let mut url = url::Url::parse(&pg_admin_url()).unwrap();
-    url.set_path(&name);
-    (url.to_string(), name)
+    pg::create_database_on(&pg_admin_url(), "td_test_").await
 }
 
 /// Drop a database [`create_pg_database`] made, whoever is still connected.
