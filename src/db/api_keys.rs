@@ -82,8 +82,14 @@ impl Store {
     }
 
     /// The API keys' generation: it moves on with every change to a key's standing (a
-    /// revocation, an expiry, a role, a deletion: triggers, migration 0015), never back.
+    /// revocation, an expiry, a role, a deletion: triggers, migration 0015), never back. On
+    /// SQLite it is read on the calling thread when that can be done at once (`generation.rs`).
     pub async fn api_key_generation(&self) -> Result<i64, StoreError> {
+        if let Store::Sqlite(db) = self
+            && let Some(generation) = db.generation.as_ref().as_ref().and_then(|r| r.read())
+        {
+            return Ok(generation);
+        }
         let generation = on_pool!(self, |pool| {
             sqlx::query_scalar("SELECT generation FROM api_key_generation WHERE id = 1")
                 .fetch_one(pool)

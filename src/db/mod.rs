@@ -8,6 +8,7 @@ mod approvals;
 mod audit;
 mod codes;
 mod fleet;
+mod generation;
 mod logins;
 mod observations;
 mod rate_buckets;
@@ -113,6 +114,9 @@ pub struct SqliteDb {
     write: std::sync::Arc<tokio::sync::Mutex<audit::Writer>>,
     audit_queue: std::sync::Arc<audit::Queue>,
     appended: std::sync::Arc<tokio::sync::Notify>,
+    /// The API keys' generation read on the caller's thread (`generation.rs`); `None` when
+    /// the store is not a file or its read-only connection could not be opened.
+    generation: std::sync::Arc<Option<generation::GenerationReader>>,
 }
 
 impl SqliteDb {
@@ -256,6 +260,7 @@ impl Store {
                 .busy_timeout(Duration::from_secs(5))
                 .foreign_keys(true);
             private_files(opts.get_filename())?;
+            let file = opts.get_filename().to_path_buf();
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
                 // The file is in this process: a pooled connection cannot have gone away, and
@@ -266,11 +271,22 @@ impl Store {
                 .connect_with(opts)
                 .await
                 .map_err(|e| StoreError::Unavailable(Box::new(e)))?;
+            let generation = file
+                .is_file()
+                .then(|| generation::GenerationReader::open(&file))
+                .and_then(|opened| {
+                    opened
+                        .inspect_err(|e| {
+                            tracing::warn!(error = %e, "the keys' generation will be read through the pool");
+                        })
+                        .ok()
+                });
             Ok(Self::Sqlite(SqliteDb {
                 pool,
                 write: std::sync::Arc::default(),
                 audit_queue: std::sync::Arc::default(),
                 appended: std::sync::Arc::default(),
+                generation: std::sync::Arc::new(generation),
             }))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let opts =
