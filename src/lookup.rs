@@ -177,15 +177,15 @@ pub async fn diagnose_audited(
     Ok(report)
 }
 
-/// Return once the LDAP requests this task has just made are on their way, for the database
-/// work beside them to start after that.
+/// Let the runtime's other ready tasks run, ldap3's connection tasks among them, before the
+/// database work beside this task's LDAP reads begins.
 ///
 /// ldap3 hands a request to its connection's task, which writes it to the socket when that
 /// task next runs. sqlx runs SQLite's statements on threads of their own, and a thread woken
 /// for a statement took the CPU before those writes happened: the DCs began later, and the
-/// reads of a lookup took 0.25 ms longer than the same searches done raw, at one client with
-/// the DCs on the other CPU (BENCHMARKS.md, session 22). Yielding lets the connections' tasks
-/// run first. It yields twice, as the variant measured did.
+/// reads of a lookup took 0.37 to 0.40 ms longer than the same searches done raw, 0.13 ms with
+/// these yields, at one client with the DCs on the other CPU (BENCHMARKS.md, session 22). It
+/// yields twice, as the variant measured did.
 async fn after_the_requests_leave() {
     tokio::task::yield_now().await;
     tokio::task::yield_now().await;
