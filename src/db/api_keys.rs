@@ -4,6 +4,7 @@
 use sqlx::Row;
 use time::OffsetDateTime;
 
+use super::generation::{GENERATION, GenerationReader};
 use super::{Store, StoreError, on_pool, on_write};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -86,14 +87,12 @@ impl Store {
     /// SQLite it is read on the calling thread when that can be done at once (`generation.rs`).
     pub async fn api_key_generation(&self) -> Result<i64, StoreError> {
         if let Store::Sqlite(db) = self
-            && let Some(generation) = db.generation.as_ref().as_ref().and_then(|r| r.read())
+            && let Some(generation) = db.generation.as_deref().and_then(GenerationReader::read)
         {
             return Ok(generation);
         }
         let generation = on_pool!(self, |pool| {
-            sqlx::query_scalar("SELECT generation FROM api_key_generation WHERE id = 1")
-                .fetch_one(pool)
-                .await
+            sqlx::query_scalar(GENERATION).fetch_one(pool).await
         })?;
         Ok(generation)
     }

@@ -17,7 +17,8 @@ use std::sync::Mutex;
 
 use rusqlite::{Connection, OpenFlags};
 
-const GENERATION: &str = "SELECT generation FROM api_key_generation WHERE id = 1";
+/// The one statement, for this reader and for the pool alike (`api_keys.rs`).
+pub(super) const GENERATION: &str = "SELECT generation FROM api_key_generation WHERE id = 1";
 
 /// A read-only connection to the store's file, for the generation alone.
 #[derive(Debug)]
@@ -60,8 +61,7 @@ mod tests {
             panic!("a SQLite store")
         };
         db.generation
-            .as_ref()
-            .as_ref()
+            .as_deref()
             .expect("a file store reads in place")
     }
 

@@ -116,7 +116,7 @@ pub struct SqliteDb {
     appended: std::sync::Arc<tokio::sync::Notify>,
     /// The API keys' generation read on the caller's thread (`generation.rs`); `None` when
     /// the store is not a file or its read-only connection could not be opened.
-    generation: std::sync::Arc<Option<generation::GenerationReader>>,
+    generation: Option<std::sync::Arc<generation::GenerationReader>>,
 }
 
 impl SqliteDb {
@@ -280,13 +280,14 @@ impl Store {
                             tracing::warn!(error = %e, "the keys' generation will be read through the pool");
                         })
                         .ok()
-                });
+                })
+                .map(std::sync::Arc::new);
             Ok(Self::Sqlite(SqliteDb {
                 pool,
                 write: std::sync::Arc::default(),
                 audit_queue: std::sync::Arc::default(),
                 appended: std::sync::Arc::default(),
-                generation: std::sync::Arc::new(generation),
+                generation,
             }))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let opts =
