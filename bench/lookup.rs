@@ -16,7 +16,11 @@
 //!   should stay close to the 2-DC p50;
 //! - "20 ms away": DC1 and DC2 each behind a delaying TCP relay (`tests/it/relay.rs`) that
 //!   adds BENCH_LATENCY_MS to every round trip, for the portal and the raw searches alike. A
-//!   lookup that takes the fewest round trips (two) costs about two delays more than nearby.
+//!   lookup that takes the fewest round trips (two) costs about two delays more than nearby;
+//! - "3 DCs, 20 ms away" (with `--dc3`): DC3 behind a relay too, named in `ldap.urls`. On
+//!   loopback the three DCs share the machine's cores, and a third DC's read adds its CPU time
+//!   to the others' (BENCHMARKS.md, session 24); a network away, the reads wait in parallel,
+//!   and the 3-DC p50 shows whether they do.
 //!
 //! At one client the portal, the raw searches and the floor are taken in turn, request by
 //! request, so that the machine's drift during the run falls on all three alike; at 32
@@ -151,6 +155,7 @@ async fn main() {
         relays.push(relay::with_latency(&host, Duration::from_millis(latency_ms)).await);
     }
     let far: Vec<String> = relays.iter().map(|r| r.url.clone()).collect();
+    let far_at = settings.len();
     settings.push(Setting {
         label: format!(
             "{} DC(s), {latency_ms} ms added to every round trip (a delaying relay), DC discovery off",
@@ -158,22 +163,46 @@ async fn main() {
         ),
         portal_urls: far.clone(),
         discover: false,
-        raw_urls: far,
+        raw_urls: far.clone(),
     });
+    // The third DC a network's distance away too, each DC behind its own relay: on loopback
+    // the DCs share this machine's cores, so a third DC's read adds its CPU time to the
+    // others'; here the reads wait on the network, as with DCs on machines of their own.
+    // Named in `ldap.urls` (discovery would find DC3's own address, not its relay's).
+    if let Some(u) = &dc3 {
+        let host = url::Url::parse(u).unwrap().host_str().unwrap().to_string();
+        relays.push(relay::with_latency(&host, Duration::from_millis(latency_ms)).await);
+        let all: Vec<String> = relays.iter().map(|r| r.url.clone()).collect();
+        settings.push(Setting {
+            label: format!(
+                "{} DCs, {latency_ms} ms added to every round trip (a delaying relay each), all in ldap.urls, DC discovery off",
+                all.len()
+            ),
+            portal_urls: all.clone(),
+            discover: false,
+            raw_urls: all,
+        });
+    }
     let mut p50_at_1 = Vec::new();
     for setting in &settings {
         p50_at_1.push(run(&name, total, &base_dn, setting).await);
     }
     let (near, raw_near) = p50_at_1[0];
-    if let [_, (three, _), _] = p50_at_1.as_slice() {
+    let ratio = |three: usize, two: usize| {
+        let ((p3, r3), (p2, r2)) = (p50_at_1[three], p50_at_1[two]);
         println!(
-            "portal p50 at 1 client: {three:.2} ms ({}) / {near:.2} ms ({}) = {:.2}x",
-            settings[1].label,
-            settings[0].label,
-            three / near
+            "portal p50 at 1 client: {p3:.2} ms ({}) / {p2:.2} ms ({}) = {:.2}x (raw searches: {:.2}x)",
+            settings[three].label,
+            settings[two].label,
+            p3 / p2,
+            r3 / r2
         );
+    };
+    if dc3.is_some() {
+        ratio(1, 0);
+        ratio(far_at + 1, far_at);
     }
-    let ((far, raw_far), budget) = (p50_at_1[p50_at_1.len() - 1], 2.2 * latency_ms as f64 + near);
+    let ((far, raw_far), budget) = (p50_at_1[far_at], 2.2 * latency_ms as f64 + near);
     println!(
         "portal p50 at 1 client with {latency_ms} ms per round trip: {far:.2} ms = {:.2} round trips \
          beyond the p50 without it (raw searches: {:.2}); goal <= 2.2 x {latency_ms} ms + {near:.2} ms \
