@@ -160,16 +160,28 @@ case $RUST_VERSION in
 esac
 rust_from_security ||
     die "rustc-web's candidate $RUST_VERSION does not come from bookworm-security (bookworm itself has an older Rust than this workspace needs): add 'deb http://deb.debian.org/debian-security bookworm-security main' to the apt sources"
-DEPS=$(apt-cache depends rustc-web cargo-web libstd-rust-web-dev 2>/dev/null || true)
-STD_PKG=$(deps_of libstd-rust-web-dev <<<"$DEPS" | grep -E '^libstd-rust-web-[0-9]' | head -n 1 || true)
-[ -n "$STD_PKG" ] || die "cannot tell which libstd-rust-web-1.XX libstd-rust-web-dev $RUST_VERSION depends on"
-STD_DEPS=$(apt-cache depends "$STD_PKG" 2>/dev/null || true)
-RUST_DEBS=("${RUST_NAMES[@]}" "$STD_PKG")
 # what the extracted rustc and cargo load at run time: their lib* dependencies (libllvmNN,
-# libgit2-*, libcurl4, ...), minus the Rust packages themselves (they are extracted)
-mapfile -t RUNTIME_LIBS < <({ deps_of rustc-web <<<"$DEPS"; deps_of cargo-web <<<"$DEPS"; deps_of "$STD_PKG" <<<"$STD_DEPS"; } |
-    grep -E '^lib' | grep -vE '^libstd-rust' | sort -u)
+# libgit2-*, libcurl4, ...), minus the Rust packages themselves (they are extracted). Sets
+# STD_PKG and RUNTIME_LIBS; fails when the answer lacks the libstd package or its libllvmNN.
+rust_deps() {
+    DEPS=$(apt-cache depends rustc-web cargo-web libstd-rust-web-dev 2>&1 || true)
+    STD_PKG=$(deps_of libstd-rust-web-dev <<<"$DEPS" | grep -E '^libstd-rust-web-[0-9]' | head -n 1 || true)
+    [ -n "$STD_PKG" ] || return 1
+    STD_DEPS=$(apt-cache depends "$STD_PKG" 2>&1 || true)
+    mapfile -t RUNTIME_LIBS < <({ deps_of rustc-web <<<"$DEPS"; deps_of cargo-web <<<"$DEPS"; deps_of "$STD_PKG" <<<"$STD_DEPS"; } |
+        grep -E '^lib' | grep -vE '^libstd-rust' | sort -u)
+    printf '%s\n' "${RUNTIME_LIBS[@]}" | grep -q '^libllvm'
+}
+# One CI run found no libllvmNN in an answer that has it, on lists that had not changed: the
+# answer is logged, and asked for again once (after updating the lists, if not done yet).
+if ! rust_deps; then
+    printf '    apt-cache depends gave no libstd-rust-web-1.XX or no libllvmNN; asking again. It said:\n%s\n%s\n' "${STD_DEPS:-}" "$DEPS" | head -n 40
+    apt_update_once || true
+    rust_deps || true
+fi
+[ -n "$STD_PKG" ] || die "cannot tell which libstd-rust-web-1.XX libstd-rust-web-dev $RUST_VERSION depends on"
 printf '%s\n' "${RUNTIME_LIBS[@]}" | grep -q '^libllvm' || die "no libllvmNN among $STD_PKG's dependencies"
+RUST_DEBS=("${RUST_NAMES[@]}" "$STD_PKG")
 SYSTEM_PKGS=(gcc-mingw-w64-x86-64 binutils-mingw-w64-x86-64 wine64 file osslsigncode openssl "${RUNTIME_LIBS[@]}")
 missing=()
 for p in "${SYSTEM_PKGS[@]}"; do installed "$p" || missing+=("$p"); done
