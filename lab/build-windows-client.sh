@@ -172,8 +172,9 @@ rust_deps() {
         grep -E '^lib' | grep -vE '^libstd-rust' | sort -u)
     printf '%s\n' "${RUNTIME_LIBS[@]}" | grep -q '^libllvm'
 }
-# One CI run found no libllvmNN in an answer that has it, on lists that had not changed: the
-# answer is logged, and asked for again once (after updating the lists, if not done yet).
+# One CI run stopped here on lists that had not changed and do name libllvm22 (the same step
+# passed minutes later; what apt-cache answered then was not kept): now the answer is logged,
+# and asked for again once (after updating the lists, if not done yet).
 if ! rust_deps; then
     printf '    apt-cache depends gave no libstd-rust-web-1.XX or no libllvmNN; asking again. It said:\n%s\n%s\n' "${STD_DEPS:-}" "$DEPS" | head -n 40
     apt_update_once || true
