@@ -147,14 +147,16 @@ async fn main() {
             raw_urls: all,
         });
     }
-    // Each DC a network's distance away: a delaying relay in front of each, used by the
-    // portal and the raw searches alike.
+    // Each DC a network's distance away: a delaying relay in front of each (DC3's too, when
+    // the lab has it), used by the portal and the raw searches alike.
+    // The relays live until the end of `main` (a dropped relay stops).
     let mut relays = Vec::new();
-    for u in &urls {
+    for u in urls.iter().chain(&dc3) {
         let host = url::Url::parse(u).unwrap().host_str().unwrap().to_string();
         relays.push(relay::with_latency(&host, Duration::from_millis(latency_ms)).await);
     }
-    let far: Vec<String> = relays.iter().map(|r| r.url.clone()).collect();
+    let far_all: Vec<String> = relays.iter().map(|r| r.url.clone()).collect();
+    let far = far_all[..urls.len()].to_vec();
     let far_at = settings.len();
     settings.push(Setting {
         label: format!(
@@ -163,24 +165,21 @@ async fn main() {
         ),
         portal_urls: far.clone(),
         discover: false,
-        raw_urls: far.clone(),
+        raw_urls: far,
     });
     // The third DC a network's distance away too, each DC behind its own relay: on loopback
     // the DCs share this machine's cores, so a third DC's read adds its CPU time to the
     // others'; here the reads wait on the network, as with DCs on machines of their own.
     // Named in `ldap.urls` (discovery would find DC3's own address, not its relay's).
-    if let Some(u) = &dc3 {
-        let host = url::Url::parse(u).unwrap().host_str().unwrap().to_string();
-        relays.push(relay::with_latency(&host, Duration::from_millis(latency_ms)).await);
-        let all: Vec<String> = relays.iter().map(|r| r.url.clone()).collect();
+    if dc3.is_some() {
         settings.push(Setting {
             label: format!(
                 "{} DCs, {latency_ms} ms added to every round trip (a delaying relay each), all in ldap.urls, DC discovery off",
-                all.len()
+                far_all.len()
             ),
-            portal_urls: all.clone(),
+            portal_urls: far_all.clone(),
             discover: false,
-            raw_urls: all,
+            raw_urls: far_all,
         });
     }
     let mut p50_at_1 = Vec::new();

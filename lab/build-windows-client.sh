@@ -177,7 +177,7 @@ rust_deps() {
 # and asked for again once (after updating the lists, if not done yet).
 if ! rust_deps; then
     printf '    apt-cache depends gave no libstd-rust-web-1.XX or no libllvmNN; asking again. It said:\n%s\n%s\n' "${STD_DEPS:-}" "$DEPS" | head -n 40
-    apt_update_once || true
+    apt_update_once
     rust_deps || true
 fi
 [ -n "$STD_PKG" ] || die "cannot tell which libstd-rust-web-1.XX libstd-rust-web-dev $RUST_VERSION depends on"
