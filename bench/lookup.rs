@@ -14,7 +14,8 @@
 //! - "3 DCs", with the lab's third DC up (`--dc3`, not in `ldap.urls`): discovery on, DC3 is
 //!   found in the directory and read too. The per-DC reads run in parallel, so the 3-DC p50
 //!   should stay close to the 2-DC p50;
-//! - "20 ms away": DC1 and DC2 each behind a delaying TCP relay (`tests/it/relay.rs`) that
+//! - "20 ms away": DC1 and DC2 each behind a delaying TCP relay (`tests/it/relay.rs`, on a
+//!   runtime and threads of its own, as a network beside the portal's runtime) that
 //!   adds BENCH_LATENCY_MS to every round trip, for the portal and the raw searches alike. A
 //!   lookup that takes the fewest round trips (two) costs about two delays more than nearby;
 //! - "3 DCs, 20 ms away" (with `--dc3`): DC3 behind a relay too, named in `ldap.urls`. On

@@ -26,6 +26,16 @@ pub struct Relay {
     pub connections: Arc<AtomicU64>,
     kill: watch::Sender<bool>,
     frozen: watch::Sender<bool>,
+    /// [`with_latency`]'s runtime of its own; shut down with the relay.
+    runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        if let Some(rt) = self.runtime.take() {
+            rt.shutdown_background();
+        }
+    }
 }
 
 impl Relay {
@@ -57,8 +67,25 @@ pub async fn start(ip: &str, delay: Option<Duration>, die_after: Option<u64>) ->
 /// wait per round trip, so that the waits' own lateness is paid once). Bytes that follow one
 /// another are not held up by each other (pipelined requests each pay the delay once), and
 /// their order is kept.
+///
+/// It runs on a runtime and a thread of its own, as a network runs beside the hosts: on the
+/// caller's runtime, what the DC sent would wait to be read until that runtime's tasks (the
+/// portal's, the load generator's) let it run, a delay that grows with the caller's own work
+/// and that no network adds (BENCHMARKS.md, session 24).
 pub async fn with_latency(ip: &str, round_trip: Duration) -> Relay {
-    listen(ip, None, None, Some(round_trip)).await
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("relay")
+        .enable_all()
+        .build()
+        .unwrap();
+    let ip = ip.to_string();
+    let mut relay = runtime
+        .spawn(async move { listen(&ip, None, None, Some(round_trip)).await })
+        .await
+        .unwrap();
+    relay.runtime = Some(runtime);
+    relay
 }
 
 async fn listen(
@@ -111,6 +138,7 @@ async fn listen(
         connections,
         kill,
         frozen,
+        runtime: None,
     }
 }
 
