@@ -55,7 +55,7 @@ mem=$(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo)
     printf '# trustdesk benchmarks\n\n'
     printf 'Written by `bench/run.sh` on %s.\n\n' "$(date -u +%Y-%m-%dT%H:%MZ)"
     printf -- '- machine: %s cores (%s), %s, %s\n' "$(nproc)" "$cpu" "$mem" "$(uname -sr)"
-    printf -- '- build: %s, release profile (`cargo bench`); commit %s\n' "$(rustc --version)" "$(git rev-parse --short HEAD 2>/dev/null || echo '?')"
+    printf -- '- build: %s, release profile (`cargo bench`); commit %s\n' "$(rustc --version)" "$(git describe --always --dirty 2>/dev/null || echo '?')"
     printf -- '- lab: Samba %s, three DCs (127.0.0.2, 127.0.0.4; 127.0.0.5 found only by DC discovery, but named in `ldap.urls` behind its relay "20 ms away") and %s bulk computers on the same machine; "20 ms away" is a delaying TCP relay in front of each DC (`tests/it/relay.rs`)\n' \
         "$(samba --version | awk '{print $2}')" "$(sed -n "s/^export LAB_BULK_COMPUTERS='\([0-9]*\)'/\1/p" "$LAB_DIR/lab.env")"
     printf -- '- every figure is printed beside a baseline measured in the same run; the load generators\n'
