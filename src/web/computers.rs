@@ -224,7 +224,6 @@ fn outside(state: &AppState, staff: &Staff, a: &ComputerAccount) -> AppError {
     ))
 }
 
-/// Look the name up and check the policy for a diagnosis; the diagnosis audits itself.
 /// What a diagnosis request answers: the report, or the choice of domains.
 pub(super) enum Answer {
     Report(Box<Report>),
@@ -238,12 +237,17 @@ pub(super) async fn authorized_report(
     asking: &Asking<'_>,
     q: &ComputerQuery,
 ) -> Result<Answer, AppError> {
-    // What needs no directory first (security review L-4).
+    let located = granted_location(asking, q).await?;
+    report_of(asking, q, located).await
+}
+
+/// Where [`locate`] finds the name, once the caller may diagnose at all: what needs no
+/// directory is checked first (security review L-4).
+async fn granted_location(asking: &Asking<'_>, q: &ComputerQuery) -> Result<Located, AppError> {
     asking
         .granted(Action::Diagnose, About::Name(q.display()))
         .await?;
-    let located = locate(asking.state, asking.staff, q).await?;
-    report_of(asking, q, located).await
+    locate(asking.state, asking.staff, q).await
 }
 
 /// [`authorized_report`] from where [`locate`] found the name (already checked: `granted`).
@@ -390,10 +394,7 @@ pub async fn show(
     // A path without the domain: a computer in one domain the caller may diagnose goes to its
     // page there before anything is read or audited (the page does both, once).
     // Otherwise it is answered from that one search, not looked for again.
-    asking
-        .granted(Action::Diagnose, About::Name(q.display()))
-        .await?;
-    let located = locate(&state, &staff, &q).await?;
+    let located = granted_location(&asking, &q).await?;
     if path.domain.is_none()
         && let Located::In(dir, Some(a)) = &located
         && state.policy.in_scope(&staff.roles, Action::Diagnose, &a.dn)
