@@ -71,7 +71,7 @@ pub async fn start(ip: &str, delay: Option<Duration>, die_after: Option<u64>) ->
 /// It runs on a runtime and a thread of its own, as a network runs beside the hosts: on the
 /// caller's runtime, what the DC sent would wait to be read until that runtime's tasks (the
 /// portal's, the load generator's) let it run, a delay that grows with the caller's own work
-/// and that no network adds (BENCHMARKS.md, session 24).
+/// and that no network adds (BENCHMARKS.md, sessions 24 and 25).
 pub async fn with_latency(ip: &str, round_trip: Duration) -> Relay {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
